@@ -1,0 +1,84 @@
+"""The crawl stage's door: a `Crawler` turns one fetched page into posts and links to follow.
+
+In: a `Page` (canonical URL, fetched bytes).  Out: `Post` records and `Follow` links.
+Crawlers never do I/O themselves: scrapy fetches (politeness, robots, retries, the SSRF guard),
+crawlers only parse. Each declares the URLs it handles (`URL_PATTERNS`) and a table of test URLs
+(`TESTS`), checked repo-wide so every URL routes to exactly one crawler (CONVENTIONS §8).
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from routewatch.errors import Code, RouteWatchError
+from routewatch.records import Post
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    url: str  # canonical
+    fetch_url: str
+    status: int
+    body: bytes
+    source: str
+    captured_at: str
+    headers: dict[str, str] = field(default_factory=dict)
+    discovered_via: str = ""
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True, slots=True)
+class Follow:
+    url: str  # canonical URL of the next page
+    crawler: str | None = None  # force a crawler (else routed by URL)
+
+
+class Crawler(ABC):
+    name: ClassVar[str]
+    platform: ClassVar[str]
+    URL_PATTERNS: ClassVar[tuple[str, ...]] = ()
+    TESTS: ClassVar[tuple[str, ...]] = ()
+    generic: ClassVar[bool] = False  # fallback: used only when no specific crawler claims a URL
+
+    @classmethod
+    def handles(cls, url: str) -> bool:
+        return any(re.match(p, url) for p in cls.URL_PATTERNS)
+
+    @abstractmethod
+    def discover(self, page: Page) -> Iterator[Post | Follow]:
+        """Posts found on the page, and pages to visit next."""
+
+
+REGISTRY: dict[str, type[Crawler]] = {}
+
+
+def register(cls: type[Crawler]) -> type[Crawler]:
+    if cls.name in REGISTRY:
+        raise ValueError(f"duplicate crawler name {cls.name}")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def matching(url: str) -> list[type[Crawler]]:
+    specific = [c for c in REGISTRY.values() if not c.generic and c.handles(url)]
+    if specific:
+        return specific
+    return [c for c in REGISTRY.values() if c.generic and c.handles(url)]
+
+
+def crawler_for(url: str) -> Crawler:
+    found = matching(url)
+    if not found:
+        raise RouteWatchError(Code.E106, f"no crawler handles {url!r} (supported: http(s) pages, feeds, t.me/s/…)")
+    return found[0]()
+
+
+def load_all() -> None:
+    """Import every crawler module so the registry is complete."""
+    from crawlers import feed, seeds, telegram, web  # noqa: F401

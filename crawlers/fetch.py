@@ -1,0 +1,218 @@
+"""The fetch stage's door: `Fetcher.fetch(Post) -> Media`, with yt-dlp doing the download.
+
+In: a post with a media URL (or a page yt-dlp understands).  Out: a content-addressed media file
+under DATA/media/<sha[:2]>/<sha256><ext>, its Media record (sha256, size, duration, yt-dlp info
+JSON) and the platform subtitles as a text unit. File names never come from the remote side; a
+download over the size cap is aborted and leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yt_dlp
+
+from crawlers.origins import to_fetch_url
+from crawlers.safety import check_url
+from routewatch.catalog import now_iso
+from routewatch.errors import Code, NotConfigured, RouteWatchError
+from routewatch.records import Media, Post, Provenance, Segment, TextUnit
+
+_DROP_INFO_KEYS = ("formats", "requested_formats", "http_headers", "thumbnails", "automatic_captions",
+                   "_format_sort_fields", "requested_downloads", "cookies")
+
+
+class _TooLarge(yt_dlp.utils.DownloadCancelled):
+    pass
+
+
+class _QuietLogger:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def debug(self, msg: str) -> None:
+        pass
+
+    def info(self, msg: str) -> None:
+        pass
+
+    def warning(self, msg: str) -> None:
+        pass
+
+    def error(self, msg: str) -> None:
+        self.errors.append(msg)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def probe_duration(path: Path) -> float | None:
+    try:
+        out = subprocess.run(
+            ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json", str(path)],
+            capture_output=True, timeout=30, check=False,
+        )
+        d = json.loads(out.stdout or b"{}").get("format", {}).get("duration")
+        return float(d) if d not in (None, "N/A") else None
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+
+
+class YtDlpFetcher:
+    """Downloads media through yt-dlp (direct files and every site yt-dlp supports)."""
+
+    name = "ytdlp.v1"
+
+    def __init__(self, rw: Any):
+        if shutil.which("ffprobe") is None:
+            raise NotConfigured("ffprobe (ffmpeg) is not installed: run `make setup` or `apt-get install ffmpeg`")
+        self.rw = rw
+        self.media_dir: Path = rw.data_dir / "media"
+
+    def fetch(self, post: Post) -> tuple[Media, list[TextUnit]]:
+        url = post.media_url or (post.page_url if post.platform in ("youtube", "tiktok", "douyin", "bilibili") else "")
+        if not url:
+            raise RouteWatchError(Code.E207, "post has no media")
+        fetch_url = to_fetch_url(url, self.rw.crawl.origins)
+        check_url(fetch_url, self.rw.crawl.allow_hosts)
+        cap = self.rw.crawl.max_media_bytes
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.media_dir, prefix=".dl-") as tmp:
+            info = self._download(fetch_url, Path(tmp), cap)
+            files = [p for p in Path(tmp).iterdir() if p.is_file() and not p.name.endswith((".part", ".ytdl"))]
+            if not files:
+                raise RouteWatchError(Code.E203, f"yt-dlp produced no file for {url}")
+            f = max(files, key=lambda p: p.stat().st_size)
+            size = f.stat().st_size
+            if size == 0:
+                raise RouteWatchError(Code.E206, "downloaded media is empty (0 bytes)")
+            if size > cap:
+                raise RouteWatchError(Code.E202, f"media larger than max_media_bytes ({size} > {cap})")
+            sha = sha256_file(f)
+            ext = (f.suffix or ".bin").lower()
+            if not ext[1:].isalnum() or len(ext) > 6:
+                ext = ".bin"
+            rel = Path("media") / sha[:2] / f"{sha}{ext}"
+            dest = self.rw.data_dir / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if not dest.exists():
+                try:
+                    shutil.move(str(f), dest.with_suffix(dest.suffix + ".tmp"))
+                    dest.with_suffix(dest.suffix + ".tmp").replace(dest)
+                except OSError as e:
+                    raise RouteWatchError(Code.E209, f"cannot write media file: {e}") from e
+        duration = info.get("duration") or probe_duration(dest)
+        clean = {k: v for k, v in info.items() if k not in _DROP_INFO_KEYS}
+        media = Media(
+            post_id=post.post_id, path=str(rel), sha256=sha, size=size,
+            duration=float(duration) if duration else None,
+            mime={".mp4": "video/mp4", ".ogg": "audio/ogg", ".webm": "video/webm", ".m4a": "audio/mp4",
+                  ".mp3": "audio/mpeg"}.get(ext, "application/octet-stream"),
+            info_json=json.dumps(clean, ensure_ascii=False, default=str)[:200_000],
+            provenance=Provenance(tool="yt-dlp", version=yt_dlp.version.__version__,
+                                  params=(("url", url),), at=now_iso()),
+        )
+        units: list[TextUnit] = []
+        if post.subtitles_url:
+            units.append(self._subtitles(post))
+        return media, units
+
+    def _download(self, url: str, tmp: Path, cap: int) -> dict[str, Any]:
+        def hook(d: dict[str, Any]) -> None:
+            if (d.get("downloaded_bytes") or 0) > cap:
+                raise _TooLarge(f"over {cap} bytes")
+
+        logger = _QuietLogger()
+        opts = {
+            "outtmpl": str(tmp / "media.%(ext)s"),
+            "quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": True,
+            "max_filesize": cap, "socket_timeout": self.rw.crawl.timeout_seconds, "retries": 2,
+            "http_headers": {"User-Agent": self.rw.crawl.user_agent},
+            "progress_hooks": [hook], "logger": logger, "cachedir": False, "overwrites": True,
+            "format": "best[filesize<?{}]/best".format(cap),
+        }
+        try:
+            with yt_dlp.YoutubeDL(opts) as ydl:
+                info = ydl.extract_info(url, download=True)
+                return ydl.sanitize_info(info) or {}
+        except _TooLarge as e:
+            raise RouteWatchError(Code.E202, f"media larger than max_media_bytes ({cap}); download aborted") from e
+        except yt_dlp.utils.DownloadError as e:
+            msg = str(e)
+            if "File is larger than max-filesize" in msg or "larger than" in msg:
+                raise RouteWatchError(Code.E202, f"media larger than max_media_bytes ({cap})") from e
+            raise RouteWatchError(Code.E203, f"download failed: {msg[:300]}") from e
+
+    def _subtitles(self, post: Post) -> TextUnit:
+        url = to_fetch_url(post.subtitles_url, self.rw.crawl.origins)
+        check_url(url, self.rw.crawl.allow_hosts)
+        body = guarded_get(url, self.rw, max_bytes=2 * 1024 * 1024)
+        segs = parse_vtt(body.decode("utf-8", errors="replace"))
+        return TextUnit(unit_id=f"{post.post_id}:subtitle", post_id=post.post_id, kind="subtitle",
+                        text=TextUnit.join_segments(segs), lang=post.lang, segments=tuple(segs))
+
+
+class _GuardedRedirect(urllib.request.HTTPRedirectHandler):
+    def __init__(self, allow_hosts: list[str]):
+        self.allow_hosts = allow_hosts
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[override]
+        check_url(newurl, self.allow_hosts)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def guarded_get(url: str, rw: Any, max_bytes: int) -> bytes:
+    """A small GET through the guard (redirects re-checked), capped in size and time."""
+    check_url(url, rw.crawl.allow_hosts)
+    opener = urllib.request.build_opener(_GuardedRedirect(list(rw.crawl.allow_hosts)))
+    req = urllib.request.Request(url, headers={"User-Agent": rw.crawl.user_agent})  # noqa: S310 - scheme checked
+    try:
+        with contextlib.closing(opener.open(req, timeout=rw.crawl.timeout_seconds)) as resp:
+            data = resp.read(max_bytes + 1)
+    except urllib.error.HTTPError as e:
+        raise RouteWatchError(Code.E101, f"HTTP {e.code} for {url}") from e
+    except (urllib.error.URLError, TimeoutError, OSError) as e:
+        raise RouteWatchError(Code.E105, f"cannot reach {url}: {e}") from e
+    if len(data) > max_bytes:
+        raise RouteWatchError(Code.E202, f"response over {max_bytes} bytes: {url}")
+    return data
+
+
+def _ts(s: str) -> float:
+    parts = s.strip().replace(",", ".").split(":")
+    parts = ["0"] * (3 - len(parts)) + parts
+    return int(parts[0]) * 3600 + int(parts[1]) * 60 + float(parts[2])
+
+
+def parse_vtt(text: str) -> list[Segment]:
+    """WebVTT (or SRT) cues → segments. Tolerant: malformed cues are skipped."""
+    segs: list[Segment] = []
+    block: list[str] = []
+    for line in text.replace("\r\n", "\n").split("\n") + [""]:
+        if line.strip():
+            block.append(line)
+            continue
+        timing = next((i for i, b in enumerate(block) if "-->" in b), None)
+        if timing is not None:
+            start_s, _, rest = block[timing].partition("-->")
+            end_s = rest.strip().split(" ")[0]
+            body = " ".join(b.strip() for b in block[timing + 1:] if b.strip())
+            with contextlib.suppress(ValueError):
+                if body:
+                    segs.append(Segment(start=_ts(start_s), end=_ts(end_s), text=body))
+        block = []
+    return segs

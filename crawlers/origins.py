@@ -1,0 +1,50 @@
+"""Canonical URL → fetch URL mapping (SPEC §4 "Testing against recorded pages").
+
+In: a canonical URL and `crawl.origins` ({platform: "http://host:port"}).  Out: the URL to fetch.
+Canonical URLs are what the catalog stores; only the bytes come from the configured origin.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from routewatch.demo.server import DEMO_HOST
+
+PLATFORM_HOSTS: dict[str, tuple[str, ...]] = {
+    "telegram": ("t.me", "telegram.me", "www.t.me"),
+    "youtube": ("www.youtube.com", "youtube.com", "m.youtube.com", "youtu.be"),
+    "tiktok": ("www.tiktok.com", "tiktok.com", "m.tiktok.com", "vm.tiktok.com"),
+    "douyin": ("www.douyin.com", "douyin.com", "v.douyin.com"),
+    "tiktok_research": ("open.tiktokapis.com",),
+    "demo": (DEMO_HOST,),
+}
+
+
+def platform_of_host(host: str) -> str | None:
+    host = host.lower()
+    for platform, hosts in PLATFORM_HOSTS.items():
+        if host in hosts:
+            return platform
+    return None
+
+
+def to_fetch_url(url: str, origins: dict[str, str]) -> str:
+    parts = urlsplit(url)
+    platform = platform_of_host(parts.hostname or "")
+    origin = origins.get(platform or "") if platform else None
+    if not origin:
+        return url
+    o = urlsplit(origin)
+    base_path = o.path.rstrip("/")
+    return urlunsplit((o.scheme, o.netloc, base_path + parts.path, parts.query, ""))
+
+
+def to_canonical_url(fetch_url: str, canonical_base: str, origins: dict[str, str]) -> str:
+    """Inverse mapping for links found on a page served from an origin."""
+    for platform, origin in origins.items():
+        if fetch_url.startswith(origin.rstrip("/") + "/"):
+            hosts = PLATFORM_HOSTS.get(platform)
+            if hosts:
+                rest = fetch_url[len(origin.rstrip("/")):]
+                return f"https://{hosts[0]}{rest}"
+    return fetch_url

@@ -1,0 +1,222 @@
+"""Runs the crawl stage with scrapy: fetches pages politely and hands them to the crawlers.
+
+In: start URLs with their source names, the settings and the catalog.  Out: posts, page
+snapshots (gzip, sha256) and crawl failures in the catalog; counters per source.
+Every request passes the private-address guard (redirects too). Never writes outside the data dir.
+One crawl per process (scrapy's reactor cannot restart).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import scrapy
+from scrapy.crawler import CrawlerProcess
+from scrapy.exceptions import IgnoreRequest
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import ConnectionRefusedError as TxConnRefused
+from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError as TxTimeout
+
+from crawlers.base import REGISTRY, Follow, Page, crawler_for, load_all
+from crawlers.origins import to_fetch_url
+from crawlers.safety import check_url
+from routewatch.catalog import Catalog, now_iso
+from routewatch.errors import Code, RouteWatchError
+from routewatch.records import Failure, Post
+
+
+class GuardRefused(IgnoreRequest):
+    def __init__(self, code: str, reason: str):
+        super().__init__(reason)
+        self.code = code
+
+
+class GuardMiddleware:
+    """Downloader middleware: the SSRF guard on every request, redirects included."""
+
+    def __init__(self, allow_hosts: list[str]):
+        self.allow_hosts = allow_hosts
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> GuardMiddleware:
+        return cls(list(crawler.settings.getlist("ROUTEWATCH_ALLOW_HOSTS")))
+
+    def process_request(self, request: scrapy.Request, spider: scrapy.Spider | None = None) -> None:
+        try:
+            check_url(request.url, self.allow_hosts)
+        except RouteWatchError as e:
+            raise GuardRefused(e.code.value, e.reason) from e
+
+
+@dataclass
+class CrawlStats:
+    pages: int = 0
+    discovered: int = 0
+    new: int = 0
+    failed: int = 0
+    per_source: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+class RouteSpider(scrapy.Spider):
+    name = "routewatch"
+
+    def __init__(self, starts: list[tuple[str, str]], catalog: Catalog, rw: Any, stats: CrawlStats,
+                 on_progress: Any = None, **kw: Any):
+        super().__init__(**kw)
+        self.starts = starts
+        self.catalog = catalog
+        self.rw = rw
+        self.stats_out = stats
+        self.on_progress = on_progress
+        self.pages_per_source: dict[str, int] = {}
+
+    async def start(self):  # scrapy ≥ 2.13
+        for req in self.start_requests():
+            yield req
+
+    def start_requests(self):
+        for url, source in self.starts:
+            req = self._request(url, source, None, via="")
+            if req is not None:
+                yield req
+
+    # -----------------------------------------------------------------------------------------------
+    def _count(self, source: str, name: str, n: int = 1) -> None:
+        self.catalog.count(name, n, source=source)
+        d = self.stats_out.per_source.setdefault(source, {})
+        d[name] = d.get(name, 0) + n
+
+    def _fail(self, source: str, item: str, code: str, reason: str) -> None:
+        self.stats_out.failed += 1
+        self.catalog.record_failure(Failure("crawl", item, code, reason, now_iso()))
+        d = self.stats_out.per_source.setdefault(source, {})
+        d[f"crawl/failed/{code}"] = d.get(f"crawl/failed/{code}", 0) + 1
+
+    def _request(self, url: str, source: str, crawler_name: str | None, via: str) -> scrapy.Request | None:
+        try:
+            crawler = REGISTRY[crawler_name]() if crawler_name else crawler_for(url)
+        except RouteWatchError as e:
+            self._fail(source, url, e.code.value, e.reason)
+            return None
+        n = self.pages_per_source.get(source, 0)
+        if n >= self.rw.crawl.max_pages_per_source:
+            self._count(source, "crawl/skipped/page_limit")
+            return None
+        self.pages_per_source[source] = n + 1
+        fetch_url = to_fetch_url(url, self.rw.crawl.origins)
+        return scrapy.Request(
+            fetch_url, callback=self.parse_page, errback=self.on_error,
+            meta={"canonical": url, "source": source, "crawler": crawler.name, "via": via},
+        )
+
+    def _snapshot(self, response: scrapy.http.Response, canonical: str, source: str) -> str:
+        body = response.body
+        sha = hashlib.sha256(body).hexdigest()
+        rel = Path("snapshots") / sha[:2] / f"{sha}.gz"
+        dest = self.rw.data_dir / rel
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_suffix(".tmp")
+            tmp.write_bytes(gzip.compress(body, mtime=0))
+            tmp.replace(dest)
+        self.catalog.add_snapshot(canonical, response.status, sha, str(rel), source, f"scrapy/{scrapy.__version__}")
+        return sha
+
+    def parse_page(self, response: scrapy.http.Response):
+        meta = response.meta
+        canonical, source, crawler_name = meta["canonical"], meta["source"], meta["crawler"]
+        self.stats_out.pages += 1
+        self._count(source, "crawl/pages")
+        self._snapshot(response, canonical, source)
+        page = Page(url=canonical, fetch_url=response.url, status=response.status, body=response.body,
+                    source=source, captured_at=now_iso(), discovered_via=meta.get("via") or canonical,
+                    headers={k.decode(): v[0].decode("latin-1") for k, v in response.headers.items() if v})
+        try:
+            for out in REGISTRY[crawler_name]().discover(page):
+                if isinstance(out, Post):
+                    self._store(out, canonical)
+                elif isinstance(out, Follow):
+                    req = self._request(out.url, source, out.crawler, via=canonical)
+                    if req is not None:
+                        yield req
+        except RouteWatchError as e:
+            self._fail(source, canonical, e.code.value, e.reason)
+        if self.on_progress:
+            self.on_progress(self.stats_out)
+
+    def _store(self, post: Post, page_url: str) -> None:
+        with self.catalog.tx():
+            new = self.catalog._upsert_post(post)
+            self.catalog.link_snapshot(post.post_id, page_url)
+            if self.catalog.status_of(post.post_id, "crawl") != "done":
+                self.catalog.set_status(post.post_id, "crawl", "done")
+        self.stats_out.discovered += 1
+        self._count(post.source, "crawl/discovered")
+        if new:
+            self.stats_out.new += 1
+            self._count(post.source, "crawl/new")
+        else:
+            self._count(post.source, "crawl/already_known")
+
+    def on_error(self, failure: Any) -> None:
+        req = failure.request
+        canonical = req.meta.get("canonical", req.url)
+        source = req.meta.get("source", "")
+        exc = failure.value
+        if isinstance(exc, GuardRefused):
+            code, reason = exc.code, str(exc)
+            self._count(source, "crawl/refused_address")
+        elif isinstance(exc, IgnoreRequest) and "robots" in str(exc).lower():
+            code, reason = Code.E102.value, f"robots.txt forbids {canonical}"
+            self._count(source, "crawl/robots_forbidden")
+        elif isinstance(exc, HttpError):
+            status = exc.response.status
+            code = Code.E107.value if status in (429, 503) else Code.E101.value
+            reason = f"HTTP {status} for {canonical}"
+        elif isinstance(exc, DNSLookupError | TxTimeout | TCPTimedOutError | TxConnRefused):
+            code, reason = Code.E105.value, f"{type(exc).__name__} for {canonical}: {exc}"
+        else:
+            code, reason = Code.E101.value, f"{type(exc).__name__} for {canonical}: {exc}"
+        self._fail(source, canonical, code, reason)
+
+
+def scrapy_settings(rw: Any) -> dict[str, Any]:
+    c = rw.crawl
+    return {
+        "BOT_NAME": "routewatch",
+        "USER_AGENT": c.user_agent,
+        "ROBOTSTXT_OBEY": c.obey_robots,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": c.concurrency_per_domain,
+        "DOWNLOAD_DELAY": c.download_delay,
+        "AUTOTHROTTLE_ENABLED": c.autothrottle,
+        "AUTOTHROTTLE_START_DELAY": 0.2,
+        "AUTOTHROTTLE_MAX_DELAY": 30.0,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(c.concurrency_per_domain),
+        "RETRY_TIMES": c.retry_times,
+        "DOWNLOAD_TIMEOUT": c.timeout_seconds,
+        "DOWNLOAD_MAXSIZE": 20 * 1024 * 1024,
+        "DOWNLOAD_WARNSIZE": 0,
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "LOG_ENABLED": False,
+        "HTTPCACHE_ENABLED": False,
+        "ROUTEWATCH_ALLOW_HOSTS": list(c.allow_hosts),
+        "DOWNLOADER_MIDDLEWARES": {"crawlers.run.GuardMiddleware": 50},
+        "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
+    }
+
+
+def run_crawl(catalog: Catalog, rw: Any, starts: list[tuple[str, str]], on_progress: Any = None) -> CrawlStats:
+    """Crawl from the start URLs until no page is left; returns the stats (also in the catalog's counters)."""
+    load_all()
+    stats = CrawlStats()
+    if not starts:
+        return stats
+    process = CrawlerProcess(settings=scrapy_settings(rw), install_root_handler=False)
+    process.crawl(RouteSpider, starts=starts, catalog=catalog, rw=rw, stats=stats, on_progress=on_progress)
+    process.start()
+    return stats

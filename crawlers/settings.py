@@ -1,0 +1,26 @@
+"""Settings of the crawl and fetch stages, with their defaults (CONVENTIONS §4)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CrawlSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    user_agent: str = "RouteWatch/0.1 (+research monitor; respects robots.txt)"
+    obey_robots: bool = True
+    concurrency_per_domain: int = 1
+    download_delay: float = 0.0
+    autothrottle: bool = True
+    retry_times: int = 2
+    timeout_seconds: float = 20.0
+    max_pages_per_source: int = 50
+    # SPEC §4: canonical URLs stay canonical; bytes may come from a configured origin.
+    origins: dict[str, str] = Field(default_factory=dict)
+    # host:port pairs exempt from the private-address guard (empty by default).
+    allow_hosts: list[str] = Field(default_factory=list)
+    # media limits
+    max_media_bytes: int = 200 * 1024 * 1024
+    max_media_seconds: float = 1800.0
+    fetch_media: bool = True

@@ -1,0 +1,102 @@
+"""Telegram public channel preview pages (`https://t.me/s/<channel>`).
+
+In: a preview page.  Out: one Post per message (id, date, text, views, video, "forwarded from")
+and a Follow to the older page (`?before=N`), so pagination goes back in time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from urllib.parse import urljoin
+
+from parsel import Selector
+
+from crawlers.base import Crawler, Follow, Page, register
+from routewatch.records import Post, post_id_for
+
+_VIEWS = re.compile(r"^([\d.]+)\s*([KMB]?)$", re.I)
+
+
+def parse_views(s: str) -> int | None:
+    m = _VIEWS.match(s.strip())
+    if not m:
+        return None
+    mult = {"": 1, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000}[m.group(2).upper()]
+    return int(float(m.group(1)) * mult)
+
+
+def _text_of(sel: Selector) -> str:
+    # <br> becomes a newline; everything else is the visible text.
+    html = sel.get() or ""
+    html = re.sub(r"<br\s*/?>", "\n", html)
+    return "".join(Selector(text=html).xpath("//text()").getall()).strip()
+
+
+@register
+class TelegramChannel(Crawler):
+    name = "telegram.v1"
+    platform = "telegram"
+    URL_PATTERNS = (r"^https?://(?:www\.)?(?:t|telegram)\.me/s/[A-Za-z0-9_]{3,64}/?(?:\?.*)?$",)
+    TESTS = (
+        "https://t.me/s/zouxian_notes",
+        "https://t.me/s/ruta_norte?before=120",
+        "https://telegram.me/s/some_channel/",
+    )
+
+    def discover(self, page: Page) -> Iterator[Post | Follow]:
+        sel = Selector(text=page.text())
+        for msg in sel.css("div.tgme_widget_message[data-post]"):
+            ref = msg.attrib.get("data-post", "")
+            if "/" not in ref:
+                continue
+            channel, msg_id = ref.rsplit("/", 1)
+            video = msg.css("video.tgme_widget_message_video::attr(src), video::attr(src)").get() or ""
+            photo = msg.css("a.tgme_widget_message_photo_wrap::attr(style)").re_first(r"url\('([^']+)'\)") or ""
+            text_sel = msg.css("div.tgme_widget_message_text")
+            text = _text_of(text_sel[0]) if text_sel else ""
+            fwd = msg.css("a.tgme_widget_message_forwarded_from_name::attr(href)").get() or ""
+            fwd_name = fwd.rstrip("/").split("/")[-1] if fwd else (
+                msg.css(".tgme_widget_message_forwarded_from_name ::text").get() or "")
+            author = msg.css(".tgme_widget_message_from_author::text").get() or ""
+            views = msg.css(".tgme_widget_message_views::text").get()
+            posted = msg.css("a.tgme_widget_message_date time::attr(datetime)").get() or ""
+            url = f"https://t.me/{channel}/{msg_id}"
+            yield Post(
+                post_id=post_id_for("telegram", f"{channel}/{msg_id}"),
+                platform="telegram",
+                platform_id=f"{channel}/{msg_id}",
+                url=url,
+                source=page.source,
+                caption=text,
+                author_handle=author.strip(),
+                posted_at=_norm_date(posted),
+                captured_at=page.captured_at,
+                media_url=urljoin(page.url, video) if video else "",
+                page_url=url,
+                forwarded_from=fwd_name,
+                discovered_via=page.url,
+                views=parse_views(views) if views else None,
+                extra_json=json.dumps({"channel": channel, "message_id": int(msg_id) if msg_id.isdigit() else msg_id,
+                                       "photo": photo, "has_video": bool(video)}, ensure_ascii=False),
+            )
+        before = sel.css("a.tme_messages_more::attr(data-before)").get()
+        if before and before.isdigit():
+            base = page.url.split("?", 1)[0]
+            yield Follow(f"{base}?before={before}", crawler=self.name)
+
+
+def _norm_date(s: str) -> str:
+    """ISO-8601 with offset → UTC 'Z' form; '' stays ''."""
+    if not s:
+        return ""
+    from datetime import UTC, datetime
+
+    try:
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

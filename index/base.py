@@ -1,0 +1,158 @@
+"""The index stage's door: `Index.upsert(docs)` / `Index.search(query)` / `Index.trends(...)`.
+
+In: `IndexDoc`s built from the catalog (a post, its text units, its extraction).  Out: search hits
+and trend counts. The index is a projection of the catalog: `rebuild` recreates it at any time.
+Backends are found by versioned name ("sqlite.v1", "elasticsearch.v1").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from routewatch.errors import Code, RouteWatchError
+from routewatch.records import SearchHit, TextUnit
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDoc:
+    post_id: str
+    platform: str
+    url: str
+    posted_at: str
+    captured_at: str
+    lang: str
+    source: str
+    units: tuple[TextUnit, ...]
+    relevant: bool = False
+    countries: tuple[str, ...] = ()
+    route: tuple[str, ...] = ()
+    has_bribe: bool = False
+    costs: tuple[tuple[float, str, str], ...] = ()  # (amount, currency, kind)
+    places: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    text: str = ""
+    country: str | None = None
+    route: tuple[str, ...] = ()
+    platform: str | None = None
+    lang: str | None = None
+    since: str | None = None  # YYYY-MM-DD
+    until: str | None = None
+    has_bribe: bool = False
+    min_cost: float | None = None
+    max_cost: float | None = None
+    currency: str | None = None
+    limit: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    indexed: int = 0
+    failed: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)  # (post_id, code, reason)
+
+
+class Index(ABC):
+    name: str
+
+    @abstractmethod
+    def upsert(self, docs: Iterable[IndexDoc]) -> UpsertResult: ...
+
+    @abstractmethod
+    def search(self, q: Query) -> list[SearchHit]: ...
+
+    @abstractmethod
+    def trends(self, field: str, by: str = "week", q: Query | None = None) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def clear(self) -> None: ...
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+# ---- query text parsing shared by the backends -----------------------------------------------------
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
+_TOKEN_STRIP = re.compile(r"[()\[\]{}*^:\"'`~!?,;<>=+&|\\/\x00-\x1f]")
+
+
+def has_cjk(s: str) -> bool:
+    return bool(_CJK.search(s))
+
+
+def parse_query_text(text: str) -> list[str]:
+    """User text → search terms. Balanced "double quotes" make a phrase; every other piece of query
+    syntax (parentheses, field:, operators, NUL) is treated as plain text, so no input breaks a query."""
+    text = unicodedata.normalize("NFKC", text or "").replace("\x00", " ")
+    terms: list[str] = []
+    parts = text.split('"')
+    if len(parts) % 2 == 0:  # unbalanced quote: drop the last one
+        parts = parts[:-2] + [parts[-2] + " " + parts[-1]]
+    for i, part in enumerate(parts):
+        if i % 2 == 1:
+            phrase = " ".join(_TOKEN_STRIP.sub(" ", part).split())
+            if phrase:
+                terms.append(phrase)
+        else:
+            for tok in part.split():
+                tok = _TOKEN_STRIP.sub(" ", tok).strip()
+                if tok and tok.upper() not in ("AND", "OR", "NOT", "NEAR"):
+                    terms.extend(tok.split())
+    return terms
+
+
+def parse_route(spec: str) -> tuple[str, ...]:
+    codes = tuple(c.strip().upper() for c in re.split(r"[>,\s]+", spec or "") if c.strip())
+    for c in codes:
+        if not re.fullmatch(r"[A-Z]{2}", c):
+            raise RouteWatchError(Code.E903, f"route step {c!r} is not an ISO 3166-1 alpha-2 code (e.g. EC>CO>PA)")
+    return codes
+
+
+def parse_date(s: str | None, flag: str) -> str | None:
+    if not s:
+        return None
+    try:
+        return date.fromisoformat(s).isoformat()
+    except ValueError as e:
+        raise RouteWatchError(Code.E903, f"{flag} expects a date like 2026-03-01, got {s!r}") from e
+
+
+def period_of(posted_at: str, by: str) -> str:
+    if not posted_at:
+        return "unknown"
+    dt = datetime.fromisoformat(posted_at.replace("Z", "+00:00"))
+    if by == "day":
+        return dt.strftime("%Y-%m-%d")
+    if by == "month":
+        return dt.strftime("%Y-%m")
+    y, w, _ = dt.isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def legs(route: tuple[str, ...] | list[str]) -> list[str]:
+    return [f"{a}>{b}" for a, b in zip(route, route[1:], strict=False)]
+
+
+def build_index(settings: Any, catalog_path: Any) -> Index:
+    """The configured backend, by name (CONVENTIONS §3)."""
+    backend = settings.index.backend
+    if backend == "sqlite":
+        from index.sqlite_fts import SqliteIndex
+
+        return SqliteIndex(catalog_path)
+    if backend == "elasticsearch":
+        from index.elastic import ElasticIndex  # type: ignore[import-not-found]
+
+        return ElasticIndex(settings.index)
+    raise RouteWatchError(Code.E902, f"unknown index backend {backend!r}: use sqlite or elasticsearch")

@@ -1,0 +1,358 @@
+"""`sqlite.v1`: the default index, FTS5 tables inside the catalog file.
+
+In: IndexDocs.  Out: hits with the matched text unit, a highlighted snippet, the character span and,
+for transcripts, the seconds; trend counts with the period's total beside them.
+Two FTS5 tables over one content table: `trigram` for Chinese (substring search, any length ≥ 3;
+shorter Chinese terms fall back to a scan) and `unicode61 remove_diacritics 2` for Latin scripts
+(Darien finds Darién). Text is indexed in Simplified Chinese so Traditional input finds both.
+SQL only with parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from index.base import (
+    Index,
+    IndexDoc,
+    Query,
+    UpsertResult,
+    has_cjk,
+    legs,
+    parse_query_text,
+    period_of,
+)
+from routewatch.errors import Code, RouteWatchError
+from routewatch.records import SearchHit, Segment, TextUnit
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS idx_units (
+    rowid INTEGER PRIMARY KEY,
+    unit_id TEXT NOT NULL UNIQUE,
+    post_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    lang TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL,
+    norm TEXT NOT NULL,
+    segments_json TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS idx_units_post ON idx_units(post_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS idx_units_cjk USING fts5(norm, content='idx_units', content_rowid='rowid',
+    tokenize='trigram');
+CREATE VIRTUAL TABLE IF NOT EXISTS idx_units_latin USING fts5(norm, content='idx_units', content_rowid='rowid',
+    tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER IF NOT EXISTS idx_units_ai AFTER INSERT ON idx_units BEGIN
+  INSERT INTO idx_units_cjk(rowid, norm) VALUES (new.rowid, new.norm);
+  INSERT INTO idx_units_latin(rowid, norm) VALUES (new.rowid, new.norm);
+END;
+CREATE TRIGGER IF NOT EXISTS idx_units_ad AFTER DELETE ON idx_units BEGIN
+  INSERT INTO idx_units_cjk(idx_units_cjk, rowid, norm) VALUES ('delete', old.rowid, old.norm);
+  INSERT INTO idx_units_latin(idx_units_latin, rowid, norm) VALUES ('delete', old.rowid, old.norm);
+END;
+CREATE TABLE IF NOT EXISTS idx_posts (
+    post_id TEXT PRIMARY KEY,
+    platform TEXT NOT NULL,
+    url TEXT NOT NULL,
+    posted_at TEXT NOT NULL,
+    captured_at TEXT NOT NULL DEFAULT '',
+    lang TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    relevant INTEGER NOT NULL DEFAULT 0,
+    countries TEXT NOT NULL DEFAULT '|',
+    route TEXT NOT NULL DEFAULT '>',
+    has_bribe INTEGER NOT NULL DEFAULT 0,
+    week TEXT NOT NULL DEFAULT '',
+    day TEXT NOT NULL DEFAULT '',
+    month TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS idx_posts_week ON idx_posts(week);
+CREATE INDEX IF NOT EXISTS idx_posts_posted ON idx_posts(posted_at);
+CREATE TABLE IF NOT EXISTS idx_costs (
+    post_id TEXT NOT NULL,
+    amount REAL NOT NULL,
+    currency TEXT NOT NULL,
+    kind TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_costs_post ON idx_costs(post_id);
+CREATE TABLE IF NOT EXISTS idx_facets (
+    post_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (post_id, field, value)
+);
+CREATE INDEX IF NOT EXISTS idx_facets_fv ON idx_facets(field, value);
+"""
+
+_T2S = None
+
+
+def to_simplified(s: str) -> str:
+    """Traditional → Simplified, only when the conversion keeps every character offset."""
+    global _T2S
+    if not has_cjk(s):
+        return s
+    if _T2S is None:
+        import opencc
+
+        _T2S = opencc.OpenCC("t2s")
+    out = _T2S.convert(s)
+    return out if len(out) == len(s) else s
+
+
+class SqliteIndex(Index):
+    name = "sqlite.v1"
+
+    def __init__(self, path: Path | str, *, read_only: bool = False):
+        self.path = str(path)
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        if not read_only:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---- writing -------------------------------------------------------------------------------------
+    def upsert(self, docs: Iterable[IndexDoc]) -> UpsertResult:
+        n = 0
+        failed: list[tuple[str, str, str]] = []
+        for doc in docs:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                self._delete(doc.post_id)
+                self._insert(doc)
+                self.db.execute("COMMIT")
+                n += 1
+            except sqlite3.Error as e:
+                self.db.execute("ROLLBACK")
+                failed.append((doc.post_id, Code.E501.value, str(e)))
+        return UpsertResult(indexed=n, failed=tuple(failed))
+
+    def _delete(self, post_id: str) -> None:
+        self.db.execute("DELETE FROM idx_units WHERE post_id=?", (post_id,))
+        self.db.execute("DELETE FROM idx_posts WHERE post_id=?", (post_id,))
+        self.db.execute("DELETE FROM idx_costs WHERE post_id=?", (post_id,))
+        self.db.execute("DELETE FROM idx_facets WHERE post_id=?", (post_id,))
+
+    def _insert(self, d: IndexDoc) -> None:
+        for u in d.units:
+            if not u.text.strip():
+                continue
+            self.db.execute(
+                "INSERT INTO idx_units(unit_id, post_id, kind, lang, text, norm, segments_json) VALUES (?,?,?,?,?,?,?)",
+                (u.unit_id, d.post_id, u.kind, u.lang, u.text, to_simplified(u.text).lower(),
+                 json.dumps([[s.start, s.end, s.text] for s in u.segments], ensure_ascii=False)),
+            )
+        self.db.execute(
+            "INSERT INTO idx_posts(post_id, platform, url, posted_at, captured_at, lang, source, relevant, countries,"
+            " route, has_bribe, week, day, month) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (d.post_id, d.platform, d.url, d.posted_at, d.captured_at, d.lang, d.source, int(d.relevant),
+             "|" + "|".join(d.countries) + ("|" if d.countries else ""),
+             ">" + ">".join(d.route) + (">" if d.route else ""), int(d.has_bribe),
+             period_of(d.posted_at, "week"), period_of(d.posted_at, "day"), period_of(d.posted_at, "month")),
+        )
+        for amount, currency, kind in d.costs:
+            self.db.execute("INSERT INTO idx_costs(post_id, amount, currency, kind) VALUES (?,?,?,?)",
+                            (d.post_id, amount, currency, kind))
+        facets = [("country", c) for c in d.countries] + [("leg", leg) for leg in legs(d.route)]
+        facets += [("platform", d.platform)]
+        for f, v in set(facets):
+            self.db.execute("INSERT OR IGNORE INTO idx_facets(post_id, field, value) VALUES (?,?,?)", (d.post_id, f, v))
+
+    def clear(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+        for t in ("idx_units", "idx_posts", "idx_costs", "idx_facets"):
+            self.db.execute(f"DELETE FROM {t}")  # noqa: S608 - fixed table names
+        self.db.execute("COMMIT")
+        self.db.execute("INSERT INTO idx_units_cjk(idx_units_cjk) VALUES ('rebuild')")
+        self.db.execute("INSERT INTO idx_units_latin(idx_units_latin) VALUES ('rebuild')")
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM idx_posts").fetchone()[0]
+
+    def unit_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM idx_units").fetchone()[0]
+
+    # ---- filters ---------------------------------------------------------------------------------------
+    def _filters(self, q: Query, alias: str = "p") -> tuple[str, list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if q.country:
+            where.append(f"{alias}.countries LIKE ?")
+            params.append(f"%|{q.country.upper()}|%")
+        if q.route:
+            where.append(f"{alias}.route LIKE ?")
+            params.append("%>" + "%".join(f"{c}>" for c in q.route) + "%")
+        if q.platform:
+            where.append(f"{alias}.platform = ?")
+            params.append(q.platform.lower())
+        if q.lang:
+            where.append(f"{alias}.lang = ?")
+            params.append(q.lang.lower())
+        if q.since:
+            where.append(f"{alias}.posted_at >= ?")
+            params.append(q.since)
+        if q.until:
+            where.append(f"{alias}.posted_at < ?")
+            params.append(q.until + "T99")  # inclusive of the whole day
+        if q.has_bribe:
+            where.append(f"{alias}.has_bribe = 1")
+        if q.min_cost is not None or q.max_cost is not None or q.currency:
+            sub = "SELECT 1 FROM idx_costs c WHERE c.post_id = " + alias + ".post_id"
+            if q.currency:
+                sub += " AND c.currency = ?"
+                params.append(q.currency.upper())
+            if q.min_cost is not None:
+                sub += " AND c.amount >= ?"
+                params.append(q.min_cost)
+            if q.max_cost is not None:
+                sub += " AND c.amount <= ?"
+                params.append(q.max_cost)
+            where.append(f"EXISTS ({sub})")
+        return (" AND ".join(where) if where else "1"), params
+
+    # ---- search ---------------------------------------------------------------------------------------
+    def search(self, q: Query) -> list[SearchHit]:
+        terms = [to_simplified(t).lower() for t in parse_query_text(q.text)]
+        fwhere, fparams = self._filters(q)
+        limit = max(1, min(int(q.limit), 1000))
+        if not terms:
+            rows = self.db.execute(
+                f"SELECT p.* FROM idx_posts p WHERE {fwhere} ORDER BY p.posted_at DESC LIMIT ?",  # noqa: S608
+                (*fparams, limit),
+            ).fetchall()
+            return [self._post_hit(r) for r in rows]
+        conds: list[str] = []
+        params: list[Any] = []
+        rank_expr = "0.0"
+        latin = [t for t in terms if not has_cjk(t)]
+        cjk = [t for t in terms if has_cjk(t)]
+        if latin:
+            conds.append("u.rowid IN (SELECT rowid FROM idx_units_latin WHERE idx_units_latin MATCH ?)")
+            params.append(" ".join(_fts_phrase(t) for t in latin))
+        for t in cjk:
+            if len(t) >= 3:
+                conds.append("u.rowid IN (SELECT rowid FROM idx_units_cjk WHERE idx_units_cjk MATCH ?)")
+                params.append(_fts_phrase(t))
+            else:
+                conds.append("instr(u.norm, ?) > 0")
+                params.append(t)
+        if latin:
+            rank_expr = "(SELECT bm25(idx_units_latin) FROM idx_units_latin WHERE idx_units_latin MATCH ? AND rowid = u.rowid)"
+            rank_params = [" ".join(_fts_phrase(t) for t in latin)]
+        else:
+            rank_expr = "(-1.0 * (length(u.norm) - length(replace(u.norm, ?, ''))) / max(length(u.norm), 1))"
+            rank_params = [cjk[0]]
+        sql = (
+            f"SELECT u.unit_id, u.post_id, u.kind, u.text, u.norm, u.segments_json, {rank_expr} AS score, "  # noqa: S608
+            "p.platform, p.url, p.posted_at FROM idx_units u JOIN idx_posts p ON p.post_id = u.post_id "
+            f"WHERE {' AND '.join(conds)} AND {fwhere} ORDER BY score ASC, p.posted_at ASC LIMIT ?"
+        )
+        try:
+            rows = self.db.execute(sql, (*rank_params, *params, *fparams, limit * 4)).fetchall()
+        except sqlite3.OperationalError as e:
+            raise RouteWatchError(Code.E502, f"query could not be run: {e}") from e
+        hits: list[SearchHit] = []
+        seen: set[str] = set()
+        for r in rows:
+            # One hit per post: its best-ranked unit.
+            if r["post_id"] in seen:
+                continue
+            seen.add(r["post_id"])
+            hits.append(self._unit_hit(r, terms))
+            if len(hits) >= limit:
+                break
+        return hits
+
+    def _post_hit(self, r: sqlite3.Row) -> SearchHit:
+        u = self.db.execute("SELECT unit_id, kind, text FROM idx_units WHERE post_id=? ORDER BY kind LIMIT 1",
+                            (r["post_id"],)).fetchone()
+        text = u["text"] if u else ""
+        return SearchHit(post_id=r["post_id"], url=r["url"], platform=r["platform"], posted_at=r["posted_at"],
+                         snippet=text[:160], source=(u["kind"] if u else "caption"), unit_id=(u["unit_id"] if u else ""),
+                         score=0.0)
+
+    def _unit_hit(self, r: sqlite3.Row, terms: list[str]) -> SearchHit:
+        text, norm = r["text"], r["norm"]
+        span = _first_span(norm, terms)
+        snippet = make_snippet(text, span)
+        start_sec = end_sec = None
+        if r["kind"] in ("transcript", "subtitle") and span:
+            segs = tuple(Segment(s, e, t) for s, e, t in json.loads(r["segments_json"]))
+            unit = TextUnit(unit_id=r["unit_id"], post_id=r["post_id"], kind=r["kind"], text=text, segments=segs)
+            secs = unit.seconds_for(*span)
+            if secs:
+                start_sec, end_sec = secs
+        return SearchHit(post_id=r["post_id"], url=r["url"], platform=r["platform"], posted_at=r["posted_at"],
+                         snippet=snippet, source=r["kind"], unit_id=r["unit_id"], score=float(r["score"] or 0.0),
+                         start_sec=start_sec, end_sec=end_sec, span=span)
+
+    # ---- trends ----------------------------------------------------------------------------------------
+    def trends(self, field: str, by: str = "week", q: Query | None = None) -> list[dict[str, Any]]:
+        if by not in ("week", "day", "month"):
+            raise RouteWatchError(Code.E903, f"--by must be week, day or month, not {by!r}")
+        q = q or Query()
+        fwhere, fparams = self._filters(q)
+        totals = {r[0]: r[1] for r in self.db.execute(
+            f"SELECT p.{by}, COUNT(*) FROM idx_posts p WHERE p.relevant = 1 AND {fwhere} GROUP BY p.{by}",  # noqa: S608
+            fparams)}
+        if field in ("country", "leg", "platform"):
+            rows = self.db.execute(
+                f"SELECT p.{by} AS period, f.value AS value, COUNT(*) AS n FROM idx_facets f "  # noqa: S608
+                f"JOIN idx_posts p ON p.post_id = f.post_id WHERE f.field = ? AND p.relevant = 1 AND {fwhere} "
+                "GROUP BY period, value ORDER BY period, n DESC, value",
+                (field, *fparams),
+            ).fetchall()
+        elif field == "term":
+            from index.terms import trend_terms
+
+            rows = []
+            for term in trend_terms():
+                t = to_simplified(term).lower()
+                cond = ("u.rowid IN (SELECT rowid FROM idx_units_cjk WHERE idx_units_cjk MATCH ?)" if len(t) >= 3
+                        else "instr(u.norm, ?) > 0") if has_cjk(t) else \
+                    "u.rowid IN (SELECT rowid FROM idx_units_latin WHERE idx_units_latin MATCH ?)"
+                arg = _fts_phrase(t) if (not has_cjk(t) or len(t) >= 3) else t
+                for r in self.db.execute(
+                    f"SELECT p.{by} AS period, COUNT(DISTINCT p.post_id) AS n FROM idx_units u "  # noqa: S608
+                    f"JOIN idx_posts p ON p.post_id = u.post_id WHERE {cond} AND p.relevant = 1 AND {fwhere} "
+                    "GROUP BY period", (arg, *fparams)):
+                    rows.append({"period": r["period"], "value": term, "n": r["n"]})
+            rows.sort(key=lambda r: (r["period"], -r["n"], r["value"]))
+        else:
+            raise RouteWatchError(Code.E903, f"--field must be country, leg, term or platform, not {field!r}")
+        return [{"period": r["period"], "value": r["value"], "count": r["n"], "total": totals.get(r["period"], 0)}
+                for r in rows]
+
+
+def _fts_phrase(t: str) -> str:
+    return '"' + t.replace('"', '""') + '"'
+
+
+def _first_span(norm: str, terms: list[str]) -> tuple[int, int] | None:
+    import unicodedata
+
+    best: tuple[int, int] | None = None
+    folded = "".join(c for c in unicodedata.normalize("NFD", norm) if not unicodedata.combining(c))
+    # Folding can shift offsets; only use it when lengths agree.
+    hay = folded if len(folded) == len(norm) else norm
+    for t in terms:
+        tf = "".join(c for c in unicodedata.normalize("NFD", t) if not unicodedata.combining(c))
+        i = hay.find(tf)
+        if i >= 0 and (best is None or i < best[0]):
+            best = (i, i + len(tf))
+    return best
+
+
+def make_snippet(text: str, span: tuple[int, int] | None, width: int = 60) -> str:
+    """A window of the text around the match, the match wrapped in [ ] (the UI renders <mark>)."""
+    if not span:
+        return text[: width * 2] + ("…" if len(text) > width * 2 else "")
+    s, e = span
+    a, b = max(0, s - width), min(len(text), e + width)
+    return ("…" if a else "") + text[a:s] + "[" + text[s:e] + "]" + text[e:b] + ("…" if b < len(text) else "")

@@ -1,0 +1,3 @@
+from routewatch.cli import main
+
+main()

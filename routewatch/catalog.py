@@ -1,0 +1,554 @@
+"""The catalog: the SQLite source of truth (SPEC §2).
+
+In: records from every stage.  Out: records, stage status and failures for the next stage.
+WAL mode, one writer per data dir (a lock file), ordered schema migrations from a version table.
+Every write of an item's result goes in one transaction together with its stage status, so a
+process killed at any point leaves either the whole result or none of it. Never used with
+string-built SQL: parameters only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from routewatch.errors import Code, RouteWatchError
+from routewatch.records import (
+    Extraction,
+    Failure,
+    Media,
+    Post,
+    Provenance,
+    Segment,
+    TextUnit,
+    Transcript,
+)
+
+STAGES = ("crawl", "fetch", "transcribe", "extract", "index")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Ordered migrations: append only. Each is run once, in order, inside a transaction.
+MIGRATIONS: list[str] = [
+    # 1: the spine
+    """
+    CREATE TABLE posts (
+        post_id TEXT PRIMARY KEY,
+        platform TEXT NOT NULL,
+        platform_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        source TEXT NOT NULL,
+        caption TEXT NOT NULL DEFAULT '',
+        author_handle TEXT NOT NULL DEFAULT '',
+        posted_at TEXT NOT NULL DEFAULT '',
+        captured_at TEXT NOT NULL DEFAULT '',
+        lang TEXT NOT NULL DEFAULT '',
+        media_url TEXT NOT NULL DEFAULT '',
+        page_url TEXT NOT NULL DEFAULT '',
+        subtitles_url TEXT NOT NULL DEFAULT '',
+        forwarded_from TEXT NOT NULL DEFAULT '',
+        discovered_via TEXT NOT NULL DEFAULT '',
+        views INTEGER,
+        extra_json TEXT NOT NULL DEFAULT '{}',
+        UNIQUE (platform, platform_id)
+    );
+    CREATE TABLE post_sightings (
+        post_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        discovered_via TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (post_id, source, discovered_via)
+    );
+    CREATE TABLE media (
+        post_id TEXT PRIMARY KEY,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        duration REAL,
+        mime TEXT NOT NULL DEFAULT '',
+        info_json TEXT NOT NULL DEFAULT '{}',
+        provenance_json TEXT NOT NULL DEFAULT '{}',
+        fetched_at TEXT NOT NULL
+    );
+    CREATE INDEX media_sha ON media(sha256);
+    CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        url TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        path TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        fetched_at TEXT NOT NULL,
+        tool TEXT NOT NULL DEFAULT '',
+        UNIQUE (url, sha256)
+    );
+    CREATE TABLE post_snapshots (
+        post_id TEXT NOT NULL,
+        snapshot_id INTEGER NOT NULL,
+        PRIMARY KEY (post_id, snapshot_id)
+    );
+    CREATE TABLE units (
+        unit_id TEXT PRIMARY KEY,
+        post_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL,
+        lang TEXT NOT NULL DEFAULT '',
+        segments_json TEXT NOT NULL DEFAULT '[]',
+        transcript_id TEXT
+    );
+    CREATE INDEX units_post ON units(post_id);
+    CREATE TABLE transcripts (
+        transcript_id TEXT PRIMARY KEY,
+        audio_sha256 TEXT NOT NULL,
+        fingerprint TEXT NOT NULL DEFAULT '',
+        model TEXT NOT NULL,
+        language TEXT NOT NULL,
+        text TEXT NOT NULL,
+        raw_text TEXT NOT NULL DEFAULT '',
+        segments_json TEXT NOT NULL,
+        seconds REAL NOT NULL,
+        provenance_json TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        UNIQUE (audio_sha256, model)
+    );
+    CREATE TABLE post_transcripts (
+        post_id TEXT NOT NULL,
+        transcript_id TEXT NOT NULL,
+        reused INTEGER NOT NULL DEFAULT 0,
+        linked_at TEXT NOT NULL,
+        PRIMARY KEY (post_id, transcript_id)
+    );
+    CREATE TABLE extractions (
+        post_id TEXT PRIMARY KEY,
+        relevant INTEGER NOT NULL,
+        gold_json TEXT NOT NULL,
+        facts_json TEXT NOT NULL,
+        provenance_json TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE stage_status (
+        item_id TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('done', 'failed', 'skipped')),
+        code TEXT NOT NULL DEFAULT '',
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (item_id, stage)
+    );
+    CREATE TABLE failures (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        stage TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        code TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (stage, item_id, code)
+    );
+    CREATE TABLE runs (
+        run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        command TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE TABLE counters (
+        run_id INTEGER NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        PRIMARY KEY (run_id, source, name)
+    );
+    """,
+]
+
+
+def _segments_to_json(segs: tuple[Segment, ...] | list[Segment]) -> str:
+    return json.dumps([asdict(s) for s in segs], ensure_ascii=False)
+
+
+def segments_from_json(text: str) -> tuple[Segment, ...]:
+    return tuple(Segment(**d) for d in json.loads(text or "[]"))
+
+
+def provenance_json(p: Provenance | None) -> str:
+    return p.to_json() if p else "{}"
+
+
+class DataDirLocked(RouteWatchError):
+    pass
+
+
+class Catalog:
+    """Open (and migrate) the catalog of one data dir."""
+
+    def __init__(self, path: Path, *, write: bool = True, lock_timeout: float = 0.0):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_fd: int | None = None
+        if write:
+            self._acquire_lock(lock_timeout)
+        self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        if write:
+            self._migrate()
+        self.run_id: int | None = None
+
+    # ---- locking: one writer per data dir ---------------------------------------------------------
+    def _acquire_lock(self, timeout: float) -> None:
+        lock_path = self.path.parent / ".routewatch.lock"
+        fd = os.open(str(lock_path), os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise DataDirLocked(
+                        Code.E901,
+                        f"another routewatch process is writing to {self.path.parent}; "
+                        "wait for it to finish (or pass --wait SECONDS)",
+                    ) from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.db.close()
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- schema -----------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = self.db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        current = row[0] or 0
+        for version, sql in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            with self.tx():
+                for stmt in _split_sql(sql):
+                    self.db.execute(stmt)
+                self.db.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
+
+    def schema_version(self) -> int:
+        return self.db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+
+    @contextlib.contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    # ---- runs and counters --------------------------------------------------------------------------
+    def start_run(self, command: str) -> int:
+        with self.tx():
+            cur = self.db.execute("INSERT INTO runs(command, started_at) VALUES (?, ?)", (command, now_iso()))
+        self.run_id = int(cur.lastrowid or 0)
+        return self.run_id
+
+    def finish_run(self) -> None:
+        if self.run_id is None:
+            return
+        with self.tx():
+            self.db.execute("UPDATE runs SET finished_at=? WHERE run_id=?", (now_iso(), self.run_id))
+
+    def count(self, name: str, n: int = 1, source: str = "") -> None:
+        """Add to a counter of the current run (CONVENTIONS §11)."""
+        if self.run_id is None:
+            self.start_run("adhoc")
+        self.db.execute(
+            "INSERT INTO counters(run_id, source, name, value) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(run_id, source, name) DO UPDATE SET value = value + excluded.value",
+            (self.run_id, source, name, n),
+        )
+
+    def run_counters(self, run_id: int | None = None) -> dict[str, int]:
+        rid = run_id if run_id is not None else self.run_id
+        rows = self.db.execute("SELECT source, name, value FROM counters WHERE run_id=?", (rid,)).fetchall()
+        out: dict[str, int] = {}
+        for r in rows:
+            out[r["name"]] = out.get(r["name"], 0) + r["value"]
+        return out
+
+    # ---- posts --------------------------------------------------------------------------------------
+    def upsert_post(self, post: Post) -> bool:
+        """Insert a post or refresh its metadata. Returns True when it is new."""
+        with self.tx():
+            return self._upsert_post(post)
+
+    def _upsert_post(self, post: Post) -> bool:
+        existing = self.db.execute("SELECT post_id FROM posts WHERE post_id=?", (post.post_id,)).fetchone()
+        d = asdict(post)
+        if existing is None:
+            cols = ",".join(d)
+            marks = ",".join("?" for _ in d)
+            self.db.execute(f"INSERT INTO posts({cols}) VALUES ({marks})", tuple(d.values()))  # noqa: S608 - column names are the dataclass fields
+        else:
+            # Fill fields that were empty before; never erase what was collected.
+            for key in ("caption", "posted_at", "media_url", "page_url", "subtitles_url", "lang",
+                        "forwarded_from", "author_handle"):
+                if d[key]:
+                    self.db.execute(
+                        f"UPDATE posts SET {key}=? WHERE post_id=? AND {key}=''",  # noqa: S608 - fixed names
+                        (d[key], post.post_id),
+                    )
+            if post.views is not None:
+                self.db.execute("UPDATE posts SET views=? WHERE post_id=?", (post.views, post.post_id))
+        self.db.execute(
+            "INSERT OR IGNORE INTO post_sightings(post_id, source, discovered_via, seen_at) VALUES (?,?,?,?)",
+            (post.post_id, post.source, post.discovered_via, now_iso()),
+        )
+        return existing is None
+
+    def get_post(self, post_id: str) -> Post | None:
+        row = self.db.execute("SELECT * FROM posts WHERE post_id=?", (post_id,)).fetchone()
+        return _row_to_post(row) if row else None
+
+    def posts(self) -> list[Post]:
+        return [_row_to_post(r) for r in self.db.execute("SELECT * FROM posts ORDER BY post_id")]
+
+    def add_snapshot(self, url: str, status: int, sha256: str, path: str, source: str, tool: str,
+                     post_ids: list[str] | None = None) -> int:
+        with self.tx():
+            self.db.execute(
+                "INSERT OR IGNORE INTO snapshots(url, status, sha256, path, source, fetched_at, tool) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (url, status, sha256, path, source, now_iso(), tool),
+            )
+            sid = self.db.execute("SELECT id FROM snapshots WHERE url=? AND sha256=?", (url, sha256)).fetchone()[0]
+            for pid in post_ids or []:
+                self.db.execute("INSERT OR IGNORE INTO post_snapshots(post_id, snapshot_id) VALUES (?,?)", (pid, sid))
+        return int(sid)
+
+    def link_snapshot(self, post_id: str, url: str) -> None:
+        row = self.db.execute("SELECT id FROM snapshots WHERE url=? ORDER BY id DESC LIMIT 1", (url,)).fetchone()
+        if row:
+            self.db.execute("INSERT OR IGNORE INTO post_snapshots(post_id, snapshot_id) VALUES (?,?)",
+                            (post_id, row[0]))
+
+    # ---- stage status and failures -------------------------------------------------------------------
+    def pending(self, stage: str, *, after: str | None = None, retry_failed: bool = False) -> list[str]:
+        """Post ids that still need `stage` (and, if given, have `after` done)."""
+        sql = "SELECT p.post_id FROM posts p "
+        params: list[Any] = []
+        if after:
+            sql += "JOIN stage_status a ON a.item_id=p.post_id AND a.stage=? AND a.status='done' "
+            params.append(after)
+        sql += "LEFT JOIN stage_status s ON s.item_id=p.post_id AND s.stage=? "
+        params.append(stage)
+        sql += "WHERE s.status IS NULL" + (" OR s.status='failed'" if retry_failed else "")
+        sql += " ORDER BY p.posted_at, p.post_id"
+        return [r[0] for r in self.db.execute(sql, params)]
+
+    def set_status(self, item_id: str, stage: str, status: str, code: str = "") -> None:
+        self.db.execute(
+            "INSERT INTO stage_status(item_id, stage, status, code, updated_at) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(item_id, stage) DO UPDATE SET status=excluded.status, code=excluded.code, "
+            "updated_at=excluded.updated_at",
+            (item_id, stage, status, code, now_iso()),
+        )
+        if status == "done":
+            self.db.execute("DELETE FROM failures WHERE stage=? AND item_id=?", (stage, item_id))
+
+    def status_of(self, item_id: str, stage: str) -> str | None:
+        row = self.db.execute("SELECT status FROM stage_status WHERE item_id=? AND stage=?",
+                              (item_id, stage)).fetchone()
+        return row[0] if row else None
+
+    def invalidate(self, item_id: str, *stages: str) -> None:
+        for st in stages:
+            self.db.execute("DELETE FROM stage_status WHERE item_id=? AND stage=?", (item_id, st))
+
+    def record_failure(self, f: Failure) -> None:
+        """Record a failure row and mark the item failed for the stage, atomically."""
+        with self.tx():
+            self.db.execute(
+                "INSERT INTO failures(stage, item_id, code, reason, at) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(stage, item_id, code) DO UPDATE SET reason=excluded.reason, at=excluded.at, "
+                "attempts=attempts+1",
+                (f.stage, f.item_id, f.code, f.reason[:2000], f.at or now_iso()),
+            )
+            self.set_status(f.item_id, f.stage, "failed", f.code)
+            self.count(f"{f.stage}/failed/{f.code}")
+
+    def failures(self, stage: str | None = None) -> list[Failure]:
+        sql = "SELECT stage, item_id, code, reason, at FROM failures"
+        params: tuple[Any, ...] = ()
+        if stage:
+            sql += " WHERE stage=?"
+            params = (stage,)
+        return [Failure(*r) for r in self.db.execute(sql + " ORDER BY id", params)]
+
+    # ---- media -----------------------------------------------------------------------------------------
+    def put_media(self, media: Media) -> None:
+        with self.tx():
+            self.db.execute(
+                "INSERT OR REPLACE INTO media(post_id, path, sha256, size, duration, mime, info_json, "
+                "provenance_json, fetched_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (media.post_id, media.path, media.sha256, media.size, media.duration, media.mime,
+                 media.info_json, provenance_json(media.provenance), now_iso()),
+            )
+            self.set_status(media.post_id, "fetch", "done")
+            self.count("fetch/fetched")
+
+    def get_media(self, post_id: str) -> Media | None:
+        r = self.db.execute("SELECT * FROM media WHERE post_id=?", (post_id,)).fetchone()
+        if not r:
+            return None
+        return Media(post_id=r["post_id"], path=r["path"], sha256=r["sha256"], size=r["size"],
+                     duration=r["duration"], mime=r["mime"], info_json=r["info_json"])
+
+    def media_by_sha(self, sha256: str) -> Media | None:
+        r = self.db.execute("SELECT post_id FROM media WHERE sha256=? LIMIT 1", (sha256,)).fetchone()
+        return self.get_media(r[0]) if r else None
+
+    # ---- text units ---------------------------------------------------------------------------------
+    def put_unit(self, unit: TextUnit, transcript_id: str | None = None) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO units(unit_id, post_id, kind, text, lang, segments_json, transcript_id) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (unit.unit_id, unit.post_id, unit.kind, unit.text, unit.lang, _segments_to_json(unit.segments),
+             transcript_id),
+        )
+
+    def units(self, post_id: str) -> list[TextUnit]:
+        rows = self.db.execute("SELECT * FROM units WHERE post_id=? ORDER BY kind, unit_id", (post_id,))
+        return [_row_to_unit(r) for r in rows]
+
+    def all_units(self) -> Iterator[TextUnit]:
+        for r in self.db.execute("SELECT * FROM units ORDER BY post_id, unit_id"):
+            yield _row_to_unit(r)
+
+    # ---- transcripts ------------------------------------------------------------------------------------
+    def find_transcript(self, audio_sha256: str, model: str) -> str | None:
+        r = self.db.execute("SELECT transcript_id FROM transcripts WHERE audio_sha256=? AND model=?",
+                            (audio_sha256, model)).fetchone()
+        return r[0] if r else None
+
+    def find_transcript_by_fingerprint(self, fingerprint: str, model: str) -> list[tuple[str, str]]:
+        rows = self.db.execute("SELECT transcript_id, fingerprint FROM transcripts WHERE model=? AND fingerprint!=''",
+                               (model,)).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def get_transcript(self, transcript_id: str) -> Transcript | None:
+        r = self.db.execute("SELECT * FROM transcripts WHERE transcript_id=?", (transcript_id,)).fetchone()
+        if not r:
+            return None
+        return Transcript(audio_sha256=r["audio_sha256"], language=r["language"], text=r["text"],
+                          segments=segments_from_json(r["segments_json"]), model=r["model"],
+                          seconds=r["seconds"], raw_text=r["raw_text"])
+
+    def save_transcript_for_post(self, post_id: str, t: Transcript, fingerprint: str = "",
+                                 reuse_id: str | None = None, link_provenance: str = "{}") -> str:
+        """Store (or reuse) a transcript, link it to the post, add its text unit, mark the stage done."""
+        with self.tx():
+            if reuse_id is None:
+                tid = f"tr-{t.audio_sha256[:16]}-{_slug(t.model)}"
+                self.db.execute(
+                    "INSERT OR IGNORE INTO transcripts(transcript_id, audio_sha256, fingerprint, model, language, "
+                    "text, raw_text, segments_json, seconds, provenance_json, created_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (tid, t.audio_sha256, fingerprint, t.model, t.language, t.text, t.raw_text,
+                     _segments_to_json(t.segments), t.seconds, provenance_json(t.provenance), now_iso()),
+                )
+                self.count("transcribe/transcribed")
+                self.count("transcribe/seconds", int(round(t.seconds)))
+            else:
+                tid = reuse_id
+                self.count("transcribe/reused")
+            self.db.execute(
+                "INSERT OR IGNORE INTO post_transcripts(post_id, transcript_id, reused, linked_at) VALUES (?,?,?,?)",
+                (post_id, tid, 1 if reuse_id else 0, now_iso()),
+            )
+            unit = TextUnit(unit_id=f"{post_id}:transcript:{_slug(t.model)}", post_id=post_id, kind="transcript",
+                            text=t.text, lang=t.language, segments=t.segments)
+            self.put_unit(unit, transcript_id=tid)
+            self.set_status(post_id, "transcribe", "done")
+            self.invalidate(post_id, "extract", "index")
+        return tid
+
+    # ---- extractions -----------------------------------------------------------------------------------
+    def save_extraction(self, ex: Extraction, facts_json: str) -> None:
+        with self.tx():
+            self.db.execute(
+                "INSERT OR REPLACE INTO extractions(post_id, relevant, gold_json, facts_json, provenance_json, "
+                "created_at) VALUES (?,?,?,?,?,?)",
+                (ex.post_id, int(ex.relevant), json.dumps(ex.to_gold(), ensure_ascii=False), facts_json,
+                 provenance_json(ex.provenance), now_iso()),
+            )
+            self.set_status(ex.post_id, "extract", "done")
+            self.invalidate(ex.post_id, "index")
+            self.count("extract/extracted")
+
+    def get_extraction_gold(self, post_id: str) -> dict[str, Any] | None:
+        r = self.db.execute("SELECT gold_json FROM extractions WHERE post_id=?", (post_id,)).fetchone()
+        return json.loads(r[0]) if r else None
+
+    def get_facts(self, post_id: str) -> dict[str, Any] | None:
+        r = self.db.execute("SELECT facts_json FROM extractions WHERE post_id=?", (post_id,)).fetchone()
+        return json.loads(r[0]) if r else None
+
+    # ---- status ----------------------------------------------------------------------------------------
+    def stage_counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {st: {"done": 0, "failed": 0, "skipped": 0, "pending": 0} for st in STAGES}
+        total = self.db.execute("SELECT COUNT(*) FROM posts").fetchone()[0]
+        for r in self.db.execute("SELECT stage, status, COUNT(*) FROM stage_status GROUP BY stage, status"):
+            out.setdefault(r[0], {"done": 0, "failed": 0, "skipped": 0, "pending": 0})[r[1]] = r[2]
+        for st in STAGES[1:]:
+            d = out[st]
+            d["pending"] = max(0, total - d["done"] - d["failed"] - d["skipped"])
+        out["crawl"]["done"] = total
+        return out
+
+
+def _split_sql(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]
+
+
+def _slug(s: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in s)[:40]
+
+
+def _row_to_post(r: sqlite3.Row) -> Post:
+    return Post(**{k: r[k] for k in r.keys()})  # noqa: SIM118 - sqlite3.Row
+
+
+def _row_to_unit(r: sqlite3.Row) -> TextUnit:
+    return TextUnit(unit_id=r["unit_id"], post_id=r["post_id"], kind=r["kind"], text=r["text"], lang=r["lang"],
+                    segments=segments_from_json(r["segments_json"]))
+
+
+def open_catalog(data_dir: Path, *, write: bool = True, wait: float = 0.0) -> Catalog:
+    return Catalog(Path(data_dir) / "catalog.sqlite", write=write, lock_timeout=wait)

@@ -1,0 +1,483 @@
+"""The `routewatch` command line (CONVENTIONS §14): one group, every command with help and an example.
+
+In: arguments and options.  Out: human-readable text (rich) or, with `--json`, only JSON on stdout.
+Bad input exits non-zero with one line `E### reason` on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from routewatch.errors import Code, RouteWatchError
+
+app = typer.Typer(
+    name="routewatch",
+    help="Monitor migration-route narratives on short-video platforms: crawl, transcribe, extract, index, search.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (default: $ROUTEWATCH_HOME or ./routewatch-data).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout and nothing else.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file (default: DATA_DIR/routewatch.toml).")]
+WaitOpt = Annotated[float, typer.Option("--wait", help="Seconds to wait for another routewatch process to finish.")]
+
+
+def _die(code: Code | str, reason: str) -> None:
+    err.print(f"[bold red]{Code(code).value}[/] {reason}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def _errors():
+    try:
+        yield
+    except RouteWatchError as e:
+        _die(e.code, e.reason)
+    except KeyboardInterrupt:
+        err.print("interrupted: finished items are kept; run the same command again to resume")
+        raise typer.Exit(130) from None
+
+
+def _settings(data_dir: Path | None, config: Path | None = None, **overrides: Any):
+    from routewatch.settings import load_settings
+
+    try:
+        return load_settings(data_dir, config, **overrides)
+    except RouteWatchError:
+        raise
+    except Exception as e:  # pydantic validation of the TOML / env
+        raise RouteWatchError(Code.E902, f"invalid settings: {str(e).splitlines()[0]}") from e
+
+
+def _catalog(settings: Any, wait: float = 0.0, write: bool = True):
+    from routewatch.catalog import open_catalog
+
+    return open_catalog(settings.data_dir, write=write, wait=wait)
+
+
+class _Bars:
+    """Progress bars per stage on stderr; silent with --json."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description:<11}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False,
+                                 disable=not enabled)
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _Bars:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total or None)
+        self.progress.update(self.tasks[stage], completed=done, total=total or None)
+
+
+def _ctx(settings: Any, catalog: Any, bars: Any):
+    from routewatch.pipeline import Context
+
+    return Context(settings=settings, catalog=catalog, progress=bars)
+
+
+def _print_reports(reports: list[Any], as_json: bool) -> None:
+    from dataclasses import asdict
+
+    if as_json:
+        print(json.dumps([asdict(r) for r in reports], ensure_ascii=False, default=str))
+        return
+    t = Table("stage", "done", "reused", "skipped", "failed", "seconds")
+    for r in reports:
+        t.add_row(r.stage, str(r.done), str(r.reused), str(r.skipped), str(r.failed), f"{r.seconds:.1f}")
+    out.print(t)
+
+
+def _stage_command(name: str, data_dir: Path | None, config: Path | None, as_json: bool, wait: float,
+                   **kw: Any) -> None:
+    from routewatch import pipeline
+
+    with _errors():
+        s = _settings(data_dir, config)
+        cat = _catalog(s, wait)
+        try:
+            cat.start_run(name)
+            with _Bars(not as_json) as bars:
+                fn = getattr(pipeline, f"stage_{name}")
+                rep = fn(_ctx(s, cat, bars), **kw)
+            cat.finish_run()
+        finally:
+            cat.close()
+        _print_reports([rep], as_json)
+
+
+# ---- pipeline commands ----------------------------------------------------------------------------------
+@app.command()
+def run(config: ConfigOpt = None, data_dir: DataDir = None, source: Annotated[str | None, typer.Option(
+        help="Only this configured source.")] = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
+    """Run crawl → fetch → transcribe → extract → index for the configured sources; resumable.
+
+    Example: routewatch run --config routewatch.toml
+    """
+    from routewatch import pipeline
+
+    with _errors():
+        s = _settings(data_dir, config)
+        if not s.sources:
+            raise RouteWatchError(Code.E902, "no sources configured: add [[sources]] to routewatch.toml "
+                                  "(see README) or use `routewatch crawl --url URL`")
+        cat = _catalog(s, wait)
+        try:
+            cat.start_run("run")
+            with _Bars(not as_json) as bars:
+                reports = pipeline.run_all(_ctx(s, cat, bars), source=source)
+            cat.finish_run()
+        finally:
+            cat.close()
+        _print_reports(reports, as_json)
+
+
+@app.command()
+def crawl(source: Annotated[str | None, typer.Option(help="Only this configured source.")] = None,
+          url: Annotated[list[str] | None, typer.Option("--url", help="Crawl these URLs instead (repeatable).")] = None,
+          config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
+    """Discover posts from the configured sources, or from the given page, feed or post URLs.
+
+    Example: routewatch crawl --url https://t.me/s/some_channel
+    """
+    _stage_command("crawl", data_dir, config, as_json, wait, source=source, urls=url)
+
+
+@app.command()
+def fetch(config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
+    """Download the media of crawled posts (yt-dlp), content-addressed, with subtitles.
+
+    Example: routewatch fetch
+    """
+    _stage_command("fetch", data_dir, config, as_json, wait)
+
+
+@app.command()
+def transcribe(config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False,
+               wait: WaitOpt = 0.0) -> None:
+    """Transcribe fetched media (faster-whisper); identical audio is transcribed once.
+
+    Example: routewatch transcribe
+    """
+    _stage_command("transcribe", data_dir, config, as_json, wait)
+
+
+@app.command()
+def extract(config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
+    """Extract countries, route, places, costs and bribes from captions, subtitles and transcripts.
+
+    Example: routewatch extract
+    """
+    _stage_command("extract", data_dir, config, as_json, wait)
+
+
+@app.command()
+def index(rebuild: Annotated[bool, typer.Option("--rebuild", help="Recreate the index from the catalog.")] = False,
+          config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
+    """Index extracted posts for search and trends (SQLite FTS5 by default).
+
+    Example: routewatch index --rebuild
+    """
+    _stage_command("index", data_dir, config, as_json, wait, rebuild=rebuild)
+
+
+@app.command()
+def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Counts per stage and source, failures by error code.
+
+    Example: routewatch status --json
+    """
+    with _errors():
+        s = _settings(data_dir, config)
+        if not (s.data_dir / "catalog.sqlite").exists():
+            raise RouteWatchError(Code.E903, f"no catalog in {s.data_dir}: run `routewatch demo` or `routewatch run`")
+        cat = _catalog(s, write=False)
+        try:
+            info = collect_status(cat)
+        finally:
+            cat.close()
+        if as_json:
+            print(json.dumps(info, ensure_ascii=False))
+            return
+        t = Table("stage", "done", "skipped", "failed", "pending", title=f"RouteWatch status — {s.data_dir}")
+        for st, d in info["stages"].items():
+            t.add_row(st, str(d["done"]), str(d["skipped"]), str(d["failed"]), str(d["pending"]))
+        out.print(t)
+        if info["sources"]:
+            t2 = Table("source", "posts", "pages", "failed", title="sources")
+            for name, d in info["sources"].items():
+                t2.add_row(name, str(d["posts"]), str(d.get("pages", 0)), str(d.get("failed", 0)))
+            out.print(t2)
+        if info["failures"]:
+            t3 = Table("stage", "code", "count", "example", title="failures by code")
+            for f in info["failures"]:
+                t3.add_row(f["stage"], f["code"], str(f["count"]), f["example"][:80])
+            out.print(t3)
+
+
+def collect_status(cat: Any) -> dict[str, Any]:
+    db = cat.db
+    sources: dict[str, dict[str, int]] = {}
+    for r in db.execute("SELECT source, COUNT(DISTINCT post_id) FROM post_sightings GROUP BY source"):
+        sources.setdefault(r[0], {})["posts"] = r[1]
+    last = {}
+    for r in db.execute("SELECT source, name, SUM(value) FROM counters WHERE source != '' GROUP BY source, name"):
+        if r[1] == "crawl/pages":
+            sources.setdefault(r[0], {"posts": 0})["pages"] = r[2]
+        elif r[1].startswith("crawl/failed/"):
+            d = sources.setdefault(r[0], {"posts": 0})
+            d["failed"] = d.get("failed", 0) + r[2]
+        last[(r[0], r[1])] = r[2]
+    failures = [
+        {"stage": r[0], "code": r[1], "count": r[2], "example": r[3]}
+        for r in db.execute("SELECT stage, code, COUNT(*), MIN(reason) FROM failures GROUP BY stage, code ORDER BY stage, code")
+    ]
+    t = db.execute("SELECT COUNT(*), COALESCE(SUM(seconds), 0) FROM transcripts").fetchone()
+    return {
+        "posts": db.execute("SELECT COUNT(*) FROM posts").fetchone()[0],
+        "media": db.execute("SELECT COUNT(*) FROM media").fetchone()[0],
+        "transcripts": t[0],
+        "transcribed_minutes": round(t[1] / 60.0, 2),
+        "stages": cat.stage_counts(),
+        "sources": sources,
+        "failures": failures,
+        "schema_version": cat.schema_version() if hasattr(cat, "schema_version") else None,
+    }
+
+
+# ---- search ---------------------------------------------------------------------------------------------
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Free text in any language; \"quotes\" for a phrase.")] = "",
+    country: Annotated[str | None, typer.Option(help="ISO country code, e.g. PA.")] = None,
+    route: Annotated[str | None, typer.Option(help="Ordered route subsequence, e.g. EC>CO>PA.")] = None,
+    platform: Annotated[str | None, typer.Option(help="telegram, youtube, tiktok, demo, web …")] = None,
+    lang: Annotated[str | None, typer.Option(help="zh, en or es.")] = None,
+    since: Annotated[str | None, typer.Option(help="Posted on or after DATE (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Posted on or before DATE (YYYY-MM-DD).")] = None,
+    has_bribe: Annotated[bool, typer.Option("--has-bribe", help="Only posts that mention a bribe.")] = False,
+    min_cost: Annotated[float | None, typer.Option(help="Quoted cost at least AMOUNT.")] = None,
+    max_cost: Annotated[float | None, typer.Option(help="Quoted cost at most AMOUNT.")] = None,
+    currency: Annotated[str | None, typer.Option(help="Currency of the cost filter (ISO, e.g. USD).")] = None,
+    limit: Annotated[int, typer.Option(help="Maximum hits.")] = 20,
+    data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Search captions, subtitles and transcripts, with filters.
+
+    Example: routewatch search 厄瓜多尔 --route EC>CO>PA --json
+    """
+    from index.base import Query, build_index, parse_date, parse_route
+
+    with _errors():
+        s = _settings(data_dir, config)
+        if s.index.backend == "sqlite" and not (s.data_dir / "catalog.sqlite").exists():
+            raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
+        if (min_cost is not None or max_cost is not None) and not currency:
+            raise RouteWatchError(Code.E903, "--min-cost/--max-cost need --currency (e.g. --currency USD)")
+        q = Query(text=query, country=country.upper() if country else None,
+                  route=parse_route(route) if route else (), platform=platform, lang=lang,
+                  since=parse_date(since, "--since"), until=parse_date(until, "--until"), has_bribe=has_bribe,
+                  min_cost=min_cost, max_cost=max_cost, currency=currency.upper() if currency else None,
+                  limit=limit)
+        idx = build_index(s, s.data_dir / "catalog.sqlite")
+        try:
+            hits = idx.search(q)
+        finally:
+            idx.close()
+        hits = [_public_hit(h, s) for h in hits]
+        if as_json:
+            print(json.dumps({"query": query, "count": len(hits), "hits": hits}, ensure_ascii=False))
+            return
+        if not hits:
+            out.print("no hits")
+            return
+        t = Table("post", "platform", "posted", "source", "seconds", "snippet", show_lines=False)
+        for h in hits:
+            secs = f"{h['start_sec']:.1f}–{h['end_sec']:.1f}" if h.get("start_sec") is not None else ""
+            t.add_row(h["post_id"], h["platform"], h["posted_at"][:10], h["source"], secs, h["snippet"])
+        out.print(t)
+
+
+def _public_hit(h: Any, settings: Any) -> dict[str, Any]:
+    from routewatch.privacy import redact_text
+
+    d = {
+        "post_id": h.post_id, "url": h.url, "platform": h.platform, "posted_at": h.posted_at,
+        "snippet": redact_text(h.snippet) if settings.privacy.redact_contacts else h.snippet,
+        "source": h.source, "unit_id": h.unit_id, "score": round(h.score, 4),
+        "span": list(h.span) if h.span else None, "start_sec": h.start_sec, "end_sec": h.end_sec,
+    }
+    return d
+
+
+@app.command()
+def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week",
+           field: Annotated[str, typer.Option(help="country, leg, term or platform.")] = "country",
+           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Counts per period by country, leg, term or platform, with each period's total posts.
+
+    Example: routewatch trends --by week --field leg --json
+    """
+    from index.base import build_index
+
+    with _errors():
+        s = _settings(data_dir, config)
+        idx = build_index(s, s.data_dir / "catalog.sqlite")
+        try:
+            rows = idx.trends(field, by)
+        finally:
+            idx.close()
+        if as_json:
+            print(json.dumps({"by": by, "field": field, "rows": rows}, ensure_ascii=False))
+            return
+        t = Table("period", field, "count", "total")
+        for r in rows:
+            t.add_row(r["period"], r["value"], str(r["count"]), str(r["total"]))
+        out.print(t)
+
+
+# ---- text tools -----------------------------------------------------------------------------------------
+@app.command()
+def annotate(infile: Annotated[Path, typer.Argument(help="JSONL with {\"id\",\"text\"} per line.")],
+             output: Annotated[Path, typer.Option("-o", "--output", help="Output JSONL (gold schema).")],
+             data_dir: DataDir = None) -> None:
+    """Text-only extraction: one line per input line in the gold schema (SPEC §5).
+
+    Example: routewatch annotate posts.jsonl -o annotated.jsonl
+    """
+    with _errors():
+        import nlp
+
+        if not infile.exists():
+            raise RouteWatchError(Code.E903, f"input file not found: {infile}")
+        ex = nlp.build_extractor()
+        n = bad = 0
+        with open(infile, encoding="utf-8", errors="replace") as fin, open(output, "w", encoding="utf-8") as fout:
+            for lineno, line in enumerate(fin, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                    if not isinstance(obj, dict) or "text" not in obj:
+                        raise ValueError("needs an object with 'id' and 'text'")
+                except ValueError as e:
+                    err.print(f"{Code.E601.value} line {lineno}: {e}")
+                    bad += 1
+                    continue
+                fout.write(json.dumps(nlp.annotate_line(obj, ex), ensure_ascii=False) + "\n")
+                n += 1
+        err.print(f"annotated {n} lines → {output}" + (f" ({bad} bad lines skipped)" if bad else ""))
+
+
+@app.command("eval")
+def eval_cmd(gold: Annotated[Path, typer.Argument(help="Gold JSONL (SPEC §5 schema, with text).")],
+             as_json: JsonOpt = False) -> None:
+    """Annotate the gold file's texts and score per field (precision / recall / F1) with the misses.
+
+    Example: routewatch eval ../shared/data/gold_dev.jsonl
+    """
+    with _errors():
+        import nlp
+        from nlp import evaluate
+
+        if not gold.exists():
+            raise RouteWatchError(Code.E903, f"gold file not found: {gold}")
+        rows = [json.loads(line) for line in gold.read_text(encoding="utf-8").splitlines() if line.strip()]
+        ex = nlp.build_extractor()
+        preds = [nlp.annotate_line(r, ex) for r in rows]
+        scores = evaluate.score(rows, preds)
+        if as_json:
+            print(json.dumps(scores, ensure_ascii=False, default=str))
+            return
+        out.print(evaluate.report(scores, getattr(evaluate, "misses", lambda g, p: [])(rows, preds)))
+
+
+@app.command("transcribe-file")
+def transcribe_file(files: Annotated[list[Path], typer.Argument(help="Audio or video files ffmpeg can read.")],
+                    output: Annotated[Path, typer.Option("-o", "--output", help="Output JSONL.")],
+                    model: Annotated[str | None, typer.Option(help="Model: base (offline), a CT2 dir or a name.")] = None,
+                    language: Annotated[str | None, typer.Option(help="Force a language (zh, en, es).")] = None,
+                    data_dir: DataDir = None, config: ConfigOpt = None) -> None:
+    """Transcribe files directly: one JSON line per file (language, text, timed segments, model, seconds).
+
+    Example: routewatch transcribe-file clip.mp4 -o clip.jsonl
+    """
+    with _errors():
+        from transcribe import transcribe_files
+
+        s = _settings(data_dir, config)
+        ts = s.transcribe
+        upd: dict[str, Any] = {}
+        if model:
+            upd["model"] = model
+        if language:
+            upd["languages"] = (language,)
+        if upd:
+            ts = ts.model_copy(update=upd)
+        n = bad = 0
+        with open(output, "w", encoding="utf-8") as fout, _Bars(True) as bars:
+            for i, line in enumerate(transcribe_files([str(f) for f in files], ts)):
+                fout.write(json.dumps(line, ensure_ascii=False) + "\n")
+                fout.flush()
+                if "error" in line:
+                    bad += 1
+                    err.print(f"{line['error']['code']} {line['file']}: {line['error']['reason']}")
+                else:
+                    n += 1
+                bars("transcribe", i + 1, len(files))
+        err.print(f"transcribed {n} file(s) → {output}" + (f"; {bad} failed" if bad else ""))
+        if bad and not n:
+            raise typer.Exit(1)
+
+
+# ---- demo ---------------------------------------------------------------------------------------------
+@app.command()
+def demo(data_dir: DataDir = None, as_json: JsonOpt = False,
+         keep_serving: Annotated[bool, typer.Option(help="Keep the demo platform running afterwards.")] = False) -> None:
+    """Start the built-in demo platform and run the whole pipeline on it; print a summary.
+
+    Example: routewatch demo --data-dir /tmp/rw-demo
+    """
+    from routewatch.demo.run import run_demo
+
+    with _errors():
+        summary = run_demo(data_dir, quiet=as_json, keep_serving=keep_serving)
+        if as_json:
+            print(json.dumps(summary, ensure_ascii=False))
+
+
+def main() -> None:
+    try:
+        app()
+    except RouteWatchError as e:  # pragma: no cover - commands catch their own
+        err.print(f"{e.code.value} {e.reason}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""`routewatch demo`: start the demo platform, run the whole pipeline on it, print a summary.
+
+In: an optional data dir.  Out: a filled catalog and index in that dir, and the summary
+(posts, media, minutes transcribed, facts, index size, backend, where things are).
+Allows only its own server's address through the private-address guard.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from routewatch.demo.server import DEMO_BASE, DemoServer
+from routewatch.settings import SourceConfig, load_settings
+
+
+def demo_sources() -> list[SourceConfig]:
+    return [
+        SourceConfig(name="telegram:zouxian_notes", urls=["https://t.me/s/zouxian_notes"]),
+        SourceConfig(name="telegram:ruta_norte", urls=["https://t.me/s/ruta_norte"]),
+        SourceConfig(name="feed:demo", urls=[f"{DEMO_BASE}/feed.xml"]),
+        SourceConfig(name="seeds:demo", urls=[f"{DEMO_BASE}/seeds.txt"]),
+    ]
+
+
+def demo_settings(data_dir: str | Path | None, server: DemoServer) -> Any:
+    base = load_settings(data_dir)
+    crawl = base.crawl.model_copy(update={
+        "origins": {**base.crawl.origins, "telegram": server.origin, "demo": server.origin},
+        "allow_hosts": [*base.crawl.allow_hosts, server.hostport],
+    })
+    return base.model_copy(update={"crawl": crawl, "sources": demo_sources()})
+
+
+def run_demo(data_dir: str | Path | None = None, quiet: bool = False, keep_serving: bool = False) -> dict[str, Any]:
+    from routewatch import pipeline
+    from routewatch.catalog import open_catalog
+    from routewatch.cli import _Bars, collect_status
+
+    err = Console(stderr=True)
+    t0 = time.monotonic()
+    server = DemoServer().start()
+    try:
+        s = demo_settings(data_dir, server)
+        if not quiet:
+            err.print(f"[bold]RouteWatch demo[/] — demo platform at {server.origin}, data in {s.data_dir}")
+        cat = open_catalog(s.data_dir)
+        try:
+            cat.start_run("demo")
+            with _Bars(not quiet) as bars:
+                reports = pipeline.run_all(pipeline.Context(settings=s, catalog=cat, progress=bars))
+            cat.finish_run()
+            st = collect_status(cat)
+            facts = sum(pipeline.fact_count_gold(g) for g in _all_gold(cat))
+        finally:
+            cat.close()
+        idx_docs = next((r.extra.get("documents") for r in reports if r.stage == "index"), 0)
+        backend = next((r.extra.get("backend") for r in reports if r.stage == "index"), "sqlite.v1")
+        summary = {
+            "posts_crawled": st["posts"],
+            "media_fetched": st["media"],
+            "transcripts": st["transcripts"],
+            "minutes_transcribed": st["transcribed_minutes"],
+            "facts_extracted": facts,
+            "index_documents": idx_docs,
+            "index_backend": backend,
+            "failures": {f"{f['stage']}/{f['code']}": f["count"] for f in st["failures"]},
+            "data_dir": str(Path(s.data_dir).resolve()),
+            "catalog": str((Path(s.data_dir) / "catalog.sqlite").resolve()),
+            "seconds": round(time.monotonic() - t0, 1),
+            "stages": {r.stage: {"done": r.done, "reused": r.reused, "skipped": r.skipped, "failed": r.failed}
+                       for r in reports},
+        }
+        if not quiet:
+            _print_summary(summary)
+        if keep_serving:
+            err.print(f"demo platform still serving at {server.origin} (Ctrl-C to stop)")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+        return summary
+    finally:
+        server.stop()
+
+
+def _all_gold(cat: Any) -> list[dict]:
+    import json
+
+    return [json.loads(r[0]) for r in cat.db.execute("SELECT gold_json FROM extractions")]
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    out = Console()
+    t = Table(title="RouteWatch demo — summary", show_header=False)
+    t.add_row("posts crawled", str(s["posts_crawled"]))
+    t.add_row("media fetched", str(s["media_fetched"]))
+    t.add_row("minutes transcribed", f"{s['minutes_transcribed']:.2f} ({s['transcripts']} transcripts)")
+    t.add_row("facts extracted", str(s["facts_extracted"]))
+    t.add_row("index", f"{s['index_documents']} documents ({s['index_backend']})")
+    t.add_row("failures", ", ".join(f"{k}: {v}" for k, v in s["failures"].items()) or "none")
+    t.add_row("data dir", s["data_dir"])
+    t.add_row("time", f"{s['seconds']} s")
+    out.print(t)
+    out.print("Next: [bold]routewatch search 厄瓜多尔 --data-dir " + s["data_dir"] + "[/]   ·   "
+              "routewatch status --data-dir " + s["data_dir"])

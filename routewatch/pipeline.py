@@ -1,0 +1,330 @@
+"""The runner: crawl → fetch → transcribe → extract → index, one linear recipe per item (CONVENTIONS §6).
+
+In: settings and the catalog.  Out: each stage's results in the catalog (and the index), with a
+status row per item and stage. A failing item is recorded with its error code and the run goes on;
+every stage picks only the items that still need it, so a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from routewatch.catalog import Catalog, now_iso
+from routewatch.errors import Code, RouteWatchError
+from routewatch.records import Failure, Post, TextUnit
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    pass
+
+
+@dataclass
+class StageReport:
+    stage: str
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    reused: int = 0
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    settings: Any
+    catalog: Catalog
+    progress: Progress = _noop
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.settings.data_dir)
+
+
+def _fail(ctx: Context, stage: str, item: str, e: BaseException) -> str:
+    if isinstance(e, RouteWatchError):
+        code, reason = e.code.value, e.reason
+    else:
+        code = {"fetch": Code.E203, "transcribe": Code.E302, "extract": Code.E401, "index": Code.E501}.get(
+            stage, Code.E101).value
+        reason = f"{type(e).__name__}: {e}"
+    ctx.catalog.record_failure(Failure(stage, item, code, reason, now_iso()))
+    return code
+
+
+# ---- 1. crawl -----------------------------------------------------------------------------------------
+def start_urls(settings: Any, source: str | None = None, urls: list[str] | None = None) -> list[tuple[str, str]]:
+    if urls:
+        return [(u, "cli") for u in urls]
+    out = []
+    for s in settings.sources:
+        if not s.enabled or (source and s.name != source):
+            continue
+        out += [(u, s.name) for u in s.urls]
+    if source and not out:
+        names = ", ".join(s.name for s in settings.sources) or "none configured"
+        raise RouteWatchError(Code.E903, f"no source named {source!r} (configured: {names})")
+    return out
+
+
+def stage_crawl(ctx: Context, source: str | None = None, urls: list[str] | None = None) -> StageReport:
+    from crawlers.run import run_crawl
+
+    t0 = time.monotonic()
+    starts = start_urls(ctx.settings, source, urls)
+    ctx.progress("crawl", 0, 0)
+    stats = run_crawl(ctx.catalog, ctx.settings, starts,
+                      on_progress=lambda st: ctx.progress("crawl", st.discovered, 0))
+    return StageReport("crawl", done=stats.discovered, failed=stats.failed, seconds=time.monotonic() - t0,
+                       extra={"pages": stats.pages, "new": stats.new, "per_source": stats.per_source})
+
+
+# ---- 2. fetch -----------------------------------------------------------------------------------------
+def stage_fetch(ctx: Context) -> StageReport:
+    from crawlers.fetch import YtDlpFetcher
+
+    rep = StageReport("fetch")
+    t0 = time.monotonic()
+    todo = ctx.catalog.pending("fetch", after="crawl")
+    fetcher = YtDlpFetcher(ctx.settings) if todo else None
+    for i, pid in enumerate(todo):
+        post = ctx.catalog.get_post(pid)
+        assert post is not None and fetcher is not None
+        try:
+            # 1. nothing to fetch → skipped (the caption is still extracted and indexed)
+            if not post.media_url and post.platform not in ("youtube", "tiktok", "douyin", "bilibili"):
+                with ctx.catalog.tx():
+                    ctx.catalog.set_status(pid, "fetch", "skipped", Code.E207.value)
+                    ctx.catalog.set_status(pid, "transcribe", "skipped", Code.E207.value)
+                    ctx.catalog.count("fetch/skipped/no_media")
+                rep.skipped += 1
+                continue
+            # 2. same media URL already fetched for another post → share the file
+            existing = _media_for_same_url(ctx, post)
+            if existing is not None:
+                media, units = existing, []
+                ctx.catalog.count("fetch/reused_url")
+                rep.reused += 1
+            else:
+                media, units = fetcher.fetch(post)
+            # 3. media record and subtitle unit in one transaction
+            with ctx.catalog.tx():
+                for u in units:
+                    ctx.catalog.put_unit(u)
+            ctx.catalog.put_media(_with_post(media, pid))
+            rep.done += 1
+        except Exception as e:  # noqa: BLE001 - one bad item must not end the run
+            _fail(ctx, "fetch", pid, e)
+            rep.failed += 1
+        ctx.progress("fetch", i + 1, len(todo))
+    rep.seconds = time.monotonic() - t0
+    return rep
+
+
+def _with_post(media: Any, pid: str) -> Any:
+    from dataclasses import replace
+
+    return replace(media, post_id=pid)
+
+
+def _media_for_same_url(ctx: Context, post: Post) -> Any:
+    if not post.media_url:
+        return None
+    row = ctx.catalog.db.execute(
+        "SELECT m.post_id FROM media m JOIN posts p ON p.post_id = m.post_id WHERE p.media_url = ? LIMIT 1",
+        (post.media_url,),
+    ).fetchone()
+    if not row:
+        return None
+    m = ctx.catalog.get_media(row[0])
+    if m is None or not (ctx.data_dir / m.path).exists():
+        return None
+    return m
+
+
+# ---- 3. transcribe --------------------------------------------------------------------------------------
+FINGERPRINT_MATCH = 0.9
+
+
+def stage_transcribe(ctx: Context) -> StageReport:
+    rep = StageReport("transcribe")
+    t0 = time.monotonic()
+    todo = ctx.catalog.pending("transcribe", after="fetch")
+    if not todo:
+        return rep
+    from transcribe import build_transcriber
+    from transcribe.audio import decode_audio, fingerprint_similarity
+
+    ts = ctx.settings.transcribe
+    try:
+        transcriber = build_transcriber(ts)
+    except RouteWatchError as e:
+        # No model: record it once per item; extraction goes on with caption text only.
+        for pid in todo:
+            _fail(ctx, "transcribe", pid, e)
+        rep.failed = len(todo)
+        return rep
+    model_key = getattr(transcriber, "model_id", None) or ts.model
+    audio_seconds = 0.0
+    for i, pid in enumerate(todo):
+        media = ctx.catalog.get_media(pid)
+        try:
+            if media is None:
+                raise RouteWatchError(Code.E207, "no media record")
+            # 1. decode (bounded) and hash the audio
+            audio = decode_audio(ctx.data_dir / media.path, max_seconds=ts.max_audio_seconds)
+            # 2. same audio already transcribed with this model → reuse
+            reuse = ctx.catalog.find_transcript(audio.pcm_sha256, model_key)
+            if reuse is None and audio.fingerprint:
+                for tid, fp in ctx.catalog.find_transcript_by_fingerprint(audio.fingerprint, model_key):
+                    if fingerprint_similarity(audio.fingerprint, fp) >= FINGERPRINT_MATCH:
+                        reuse = tid
+                        ctx.catalog.count("transcribe/reused_fingerprint")
+                        break
+            if reuse is not None:
+                t = ctx.catalog.get_transcript(reuse)
+                assert t is not None
+                ctx.catalog.save_transcript_for_post(pid, t, reuse_id=reuse)
+                rep.reused += 1
+            else:
+                # 3. run the model
+                t = transcriber.transcribe(audio)
+                ctx.catalog.save_transcript_for_post(pid, t, fingerprint=audio.fingerprint)
+                audio_seconds += t.seconds
+                rep.done += 1
+        except Exception as e:  # noqa: BLE001
+            _fail(ctx, "transcribe", pid, e)
+            rep.failed += 1
+        ctx.progress("transcribe", i + 1, len(todo))
+    rep.seconds = time.monotonic() - t0
+    rep.extra["audio_seconds"] = audio_seconds
+    rep.extra["rtf"] = (rep.seconds / audio_seconds) if audio_seconds else None
+    return rep
+
+
+# ---- 4. extract -------------------------------------------------------------------------------------------
+def caption_unit(post: Post) -> TextUnit:
+    return TextUnit(unit_id=f"{post.post_id}:caption", post_id=post.post_id, kind="caption", text=post.caption,
+                    lang=post.lang)
+
+
+def stage_extract(ctx: Context) -> StageReport:
+    rep = StageReport("extract")
+    t0 = time.monotonic()
+    todo = ctx.catalog.pending("extract", after="crawl")
+    if not todo:
+        return rep
+    import nlp
+
+    extractor = nlp.build_extractor(settings=ctx.settings.extract)
+    facts = 0
+    for i, pid in enumerate(todo):
+        post = ctx.catalog.get_post(pid)
+        assert post is not None
+        try:
+            cap = caption_unit(post)
+            with ctx.catalog.tx():
+                ctx.catalog.put_unit(cap)
+            units = ctx.catalog.units(pid)
+            exs = [extractor.extract(u) for u in units if u.text.strip()]
+            merged = nlp.merge(pid, exs)
+            ctx.catalog.save_extraction(merged, json.dumps(asdict(merged), ensure_ascii=False, default=str))
+            facts += fact_count(merged)
+            rep.done += 1
+        except Exception as e:  # noqa: BLE001
+            _fail(ctx, "extract", pid, e)
+            rep.failed += 1
+        ctx.progress("extract", i + 1, len(todo))
+    rep.seconds = time.monotonic() - t0
+    rep.extra["facts"] = facts
+    return rep
+
+
+def fact_count(ex: Any) -> int:
+    return len(ex.countries) + len(ex.places) + len(ex.costs) + len(ex.bribes) + max(0, len(ex.route) - 1)
+
+
+def fact_count_gold(g: dict[str, Any]) -> int:
+    """Facts in a gold-schema extraction: countries, places, costs, bribes and route legs."""
+    return (len(g.get("countries", [])) + len(g.get("places", [])) + len(g.get("costs", []))
+            + len(g.get("bribes", [])) + max(0, len(g.get("route", [])) - 1))
+
+
+# ---- 5. index ---------------------------------------------------------------------------------------------
+def build_doc(catalog: Catalog, pid: str) -> Any:
+    from index.base import IndexDoc
+
+    post = catalog.get_post(pid)
+    assert post is not None
+    gold = catalog.get_extraction_gold(pid) or {}
+    units = tuple(catalog.units(pid))
+    lang = post.lang or next((u.lang for u in units if u.lang), "")
+    return IndexDoc(
+        post_id=pid, platform=post.platform, url=post.url, posted_at=post.posted_at, captured_at=post.captured_at,
+        lang=lang, source=post.source, units=units, relevant=bool(gold.get("relevant")),
+        countries=tuple(gold.get("countries", [])), route=tuple(gold.get("route", [])),
+        has_bribe=bool(gold.get("bribes")),
+        costs=tuple((float(c["amount"]), c["currency"], c["kind"]) for c in gold.get("costs", [])),
+        places=tuple(p["canonical"] for p in gold.get("places", [])),
+    )
+
+
+def iter_docs(catalog: Catalog, ids: list[str]) -> Iterator[Any]:
+    for pid in ids:
+        yield build_doc(catalog, pid)
+
+
+def stage_index(ctx: Context, rebuild: bool = False) -> StageReport:
+    from index.base import build_index
+
+    rep = StageReport("index")
+    t0 = time.monotonic()
+    idx = build_index(ctx.settings, ctx.settings.data_dir / "catalog.sqlite")
+    try:
+        if rebuild:
+            idx.clear()
+            ids = [r[0] for r in ctx.catalog.db.execute(
+                "SELECT item_id FROM stage_status WHERE stage='extract' AND status='done' ORDER BY item_id")]
+            with ctx.catalog.tx():
+                ctx.catalog.db.execute("DELETE FROM stage_status WHERE stage='index'")
+        else:
+            ids = ctx.catalog.pending("index", after="extract")
+        batch = 200
+        for start in range(0, len(ids), batch):
+            chunk = ids[start:start + batch]
+            res = idx.upsert(iter_docs(ctx.catalog, chunk))
+            failed = {pid for pid, _, _ in res.failed}
+            for pid, code, reason in res.failed:
+                ctx.catalog.record_failure(Failure("index", pid, code, reason, now_iso()))
+            with ctx.catalog.tx():
+                for pid in chunk:
+                    if pid not in failed:
+                        ctx.catalog.set_status(pid, "index", "done")
+                ctx.catalog.count("index/indexed", len(chunk) - len(failed))
+            rep.done += len(chunk) - len(failed)
+            rep.failed += len(failed)
+            ctx.progress("index", min(start + batch, len(ids)), len(ids))
+        rep.extra["documents"] = idx.count()
+        rep.extra["backend"] = idx.name
+    finally:
+        idx.close()
+    rep.seconds = time.monotonic() - t0
+    return rep
+
+
+def run_all(ctx: Context, source: str | None = None, urls: list[str] | None = None,
+            crawl: bool = True) -> list[StageReport]:
+    reports = []
+    if crawl:
+        reports.append(stage_crawl(ctx, source, urls))
+    reports.append(stage_fetch(ctx))
+    reports.append(stage_transcribe(ctx))
+    reports.append(stage_extract(ctx))
+    reports.append(stage_index(ctx))
+    return reports
