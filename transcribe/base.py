@@ -1,0 +1,208 @@
+"""The transcription stage's door: `Transcriber.transcribe(audio) -> Transcript`, and its registry.
+
+In: `DecodedAudio` (or a media path, decoded here with the E2xx checks) and `TranscribeSettings`.
+Out: a `routewatch.records.Transcript` with timed segments, normalised and raw text and provenance.
+Backends implement `_recognise` only; they never decode files or build records themselves.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from routewatch.errors import Code, NotConfigured, RouteWatchError
+from routewatch.records import Provenance, Segment, TextUnit, Transcript
+from transcribe.audio import SAMPLE_RATE, DecodedAudio, decode_audio
+from transcribe.normalise import normalise_text
+from transcribe.settings import TranscribeSettings
+
+
+@dataclass(frozen=True, slots=True)
+class RawSegment:
+    """A segment as the backend produced it, before normalisation."""
+
+    start: float
+    end: float
+    text: str
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recognition:
+    """What a backend returns for one audio: language, raw segments and the knobs it used."""
+
+    language: str
+    segments: list[RawSegment]
+    language_probability: float | None = None
+    prompt: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def choose_language(
+    probs: Mapping[str, float], allowed: tuple[str, ...], fallback: str, min_probability: float
+) -> tuple[str, float]:
+    """Best language among `allowed`, renormalised over them; `fallback` when none is likely.
+
+    Whisper's detector often confuses Mandarin with Cantonese/Japanese and Spanish with Portuguese or
+    Galician on short clips; restricting the choice to the configured languages removes those errors.
+    """
+    scores = {lang: float(probs.get(lang, 0.0)) for lang in allowed}
+    total = sum(scores.values())
+    if total <= 0.0:
+        return fallback, 0.0
+    best = max(scores, key=lambda lang: scores[lang])
+    share = scores[best] / total
+    if share < min_probability:
+        return fallback, share
+    return best, share
+
+
+def library_version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+def _resample(pcm: np.ndarray, rate: int) -> np.ndarray:
+    n = int(round(len(pcm) * SAMPLE_RATE / rate))
+    return np.interp(np.linspace(0, len(pcm) - 1, n), np.arange(len(pcm)), pcm).astype(np.float32)
+
+
+class Transcriber(ABC):
+    """One ASR backend with its model loaded once; `transcribe` is the only public verb."""
+
+    name: ClassVar[str] = ""
+    libraries: ClassVar[tuple[str, ...]] = ()  # distributions whose versions go into provenance
+
+    def __init__(self, settings: TranscribeSettings):
+        self.settings = settings
+        self.model_label = ""
+        self.model_sha256 = ""
+
+    def transcribe(self, audio: DecodedAudio | Path | str) -> Transcript:
+        """Transcribe decoded audio or a media file (decoded with the E2xx checks first)."""
+        s = self.settings
+        if not isinstance(audio, DecodedAudio):
+            audio = decode_audio(Path(audio), s.max_audio_seconds, SAMPLE_RATE,
+                                 probe_timeout=s.probe_timeout_s, decode_timeout=s.decode_timeout_s)
+        if audio.seconds > s.max_audio_seconds:
+            raise RouteWatchError(Code.E201, f"media longer than max_audio_seconds "
+                                             f"({audio.seconds:.0f} s > {s.max_audio_seconds:.0f} s)")
+        pcm = audio.pcm if audio.sample_rate == SAMPLE_RATE else _resample(audio.pcm, audio.sample_rate)
+        started = time.perf_counter()
+        try:
+            result = self._recognise(np.ascontiguousarray(pcm, dtype=np.float32))
+        except RouteWatchError:
+            raise
+        except Exception as exc:  # any backend failure is one failed item, not a crashed run
+            raise RouteWatchError(Code.E302, f"{type(exc).__name__}: {exc}"[:300]) from exc
+        wall = time.perf_counter() - started
+        return self._record(audio, result, wall)
+
+    @abstractmethod
+    def _recognise(self, pcm: np.ndarray) -> Recognition:
+        """Run the model on 16 kHz mono float32 PCM."""
+
+    def _record(self, audio: DecodedAudio, result: Recognition, wall: float) -> Transcript:
+        s = self.settings
+        segments: list[Segment] = []
+        raw: list[str] = []
+        for seg in result.segments:
+            text = normalise_text(seg.text, result.language, s.normalise_zh)
+            if not text:
+                continue
+            raw.append(seg.text.strip())
+            start = min(max(0.0, seg.start), audio.seconds)
+            end = min(max(start, seg.end), audio.seconds)
+            segments.append(Segment(start=round(start, 3), end=round(end, 3), text=text,
+                                    avg_logprob=_round(seg.avg_logprob),
+                                    no_speech_prob=_round(seg.no_speech_prob)))
+        params = {
+            "backend": self.name,
+            "model_sha256": self.model_sha256,
+            "compute_type": s.compute_type,
+            "device": s.device,
+            "threads": str(s.threads),
+            "beam_size": str(s.beam_size),
+            "temperatures": ",".join(f"{t:g}" for t in s.temperatures),
+            "condition_on_previous_text": str(s.condition_on_previous_text).lower(),
+            "languages": ",".join(s.languages),
+            "language_probability": "" if result.language_probability is None
+            else f"{result.language_probability:.3f}",
+            "prompt": result.prompt,
+            "vad": json.dumps(s.vad_params.model_dump() if s.vad else None, sort_keys=True),
+            "normalise_zh": str(s.normalise_zh).lower(),
+            "wall_time_s": f"{wall:.3f}",
+            "rtf": f"{wall / audio.seconds:.4f}" if audio.seconds else "",
+            "libraries": json.dumps({lib: library_version(lib) for lib in self.libraries}, sort_keys=True),
+            **result.params,
+        }
+        provenance = Provenance(
+            tool=f"transcribe/{self.name}",
+            version=library_version("routewatch") or "0",
+            model=self.model_label,
+            params=tuple(sorted(params.items())),
+            at=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        )
+        seg_tuple = tuple(segments)
+        return Transcript(
+            audio_sha256=audio.pcm_sha256,
+            language=result.language,
+            text=TextUnit.join_segments(seg_tuple),
+            segments=seg_tuple,
+            model=self.model_label,
+            seconds=round(audio.seconds, 3),
+            provenance=provenance,
+            raw_text=TextUnit.SEGMENT_JOIN.join(raw),
+        )
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 4)
+
+
+_REGISTRY: dict[str, Callable[[TranscribeSettings], Transcriber]] = {}
+_BUILTIN_MODULES = {
+    "faster_whisper.v1": "transcribe.backends.faster_whisper_v1",
+    "openai_whisper.v1": "transcribe.backends.openai_whisper_v1",
+}
+
+
+def register(name: str) -> Callable[[type[Transcriber]], type[Transcriber]]:
+    """Class decorator: make a backend buildable by its versioned name (CONVENTIONS §3)."""
+
+    def wrap(cls: type[Transcriber]) -> type[Transcriber]:
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return wrap
+
+
+def available_backends() -> list[str]:
+    return sorted(set(_REGISTRY) | set(_BUILTIN_MODULES))
+
+
+def build_transcriber(settings: TranscribeSettings | None = None) -> Transcriber:
+    """The configured backend with its model loaded; NotConfigured (E301/E902) when it cannot run."""
+    settings = settings or TranscribeSettings()
+    name = settings.backend
+    if name not in _REGISTRY and name in _BUILTIN_MODULES:
+        importlib.import_module(_BUILTIN_MODULES[name])
+    factory = _REGISTRY.get(name)
+    if factory is None:
+        raise NotConfigured(f"unknown transcriber {name!r}; choose one of {', '.join(available_backends())}",
+                            Code.E902)
+    return factory(settings)

@@ -1,0 +1,78 @@
+"""Settings of the transcription stage, declared next to its code (CONVENTIONS §4).
+
+In: values from the project's settings object (TOML / ROUTEWATCH_* env) or keyword arguments.
+Out: one validated, frozen `TranscribeSettings`. Never touches the disk or the network.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+BASE_MODEL = "base"  # the verified offline Whisper base model (SPEC §6)
+
+
+class VadSettings(BaseModel):
+    """Silero VAD parameters (faster-whisper's `VadOptions`); music and silence are skipped."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    threshold: float = 0.5
+    min_speech_duration_ms: int = 250
+    min_silence_duration_ms: int = 1000
+    speech_pad_ms: int = 400
+    max_speech_duration_s: float = 30.0
+
+
+class TranscribeSettings(BaseModel):
+    """What the transcriber runs with; every field ends up in the transcript's provenance."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
+
+    backend: str = "faster_whisper.v1"
+    # "base" = the verified offline base model; else a local CT2 directory or a model name (needs a hub).
+    model: str = BASE_MODEL
+    model_cache_dir: str = ""  # "" = $ROUTEWATCH_MODEL_CACHE, else ~/.cache/routewatch/models
+    allow_download: bool = False  # a model *name* other than "base" may be fetched from a hub
+    device: str = "cpu"
+    compute_type: str = "int8"
+    threads: int = 2
+    beam_size: int = 5
+    best_of: int = 5
+    patience: float = 1.0
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    compression_ratio_threshold: float = 2.4
+    log_prob_threshold: float = -1.0
+    no_speech_threshold: float = 0.6
+    condition_on_previous_text: bool = False
+    languages: tuple[str, ...] = ("zh", "en", "es")
+    fallback_language: str = "zh"  # used when detection is not confident among `languages`
+    language_min_probability: float = 0.3
+    vad: bool = True
+    vad_params: VadSettings = Field(default_factory=VadSettings)
+    prompt: bool = True  # domain priming from prompt_terms.yaml
+    prompt_terms_file: str = ""  # "" = the packaged transcribe/prompt_terms.yaml
+    max_audio_seconds: float = 600.0
+    normalise_zh: bool = True  # Traditional → Simplified (OpenCC t2s); raw text is kept
+    probe_timeout_s: float = 20.0
+    decode_timeout_s: float = 120.0
+
+    @field_validator("languages")
+    @classmethod
+    def _languages_nonempty(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("languages must name at least one language")
+        return tuple(x.strip().lower() for x in v)
+
+    @field_validator("beam_size", "best_of", "threads")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be >= 1")
+        return v
+
+    @field_validator("max_audio_seconds")
+    @classmethod
+    def _positive_seconds(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("must be > 0")
+        return v
