@@ -83,6 +83,7 @@ class Index(ABC):
 
 # ---- query text parsing shared by the backends -----------------------------------------------------
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
+_FIELD_PREFIX = re.compile(r"^[A-Za-z_]+:(?=\S)")
 _TOKEN_STRIP = re.compile(r"[()\[\]{}*^:\"'`~!?,;<>=+&|\\/\x00-\x1f]")
 
 
@@ -105,6 +106,7 @@ def parse_query_text(text: str) -> list[str]:
                 terms.append(phrase)
         else:
             for tok in part.split():
+                tok = _FIELD_PREFIX.sub("", tok)  # `field:value` searches the value
                 tok = _TOKEN_STRIP.sub(" ", tok).strip()
                 if tok and tok.upper() not in ("AND", "OR", "NOT", "NEAR"):
                     terms.extend(tok.split())

@@ -38,13 +38,18 @@ class PrivacySettings(BaseModel):
     redact_contacts: bool = True
 
 
+class _EmptySection(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
 def _section(module: str, cls: str) -> Any:
+    """A stage's own settings class (declared next to its code)."""
     import importlib
 
     try:
         return getattr(importlib.import_module(module), cls)
-    except Exception:  # noqa: BLE001 - a stage still under construction must not break settings
-        return None
+    except (ImportError, AttributeError):  # a stage package without settings yet
+        return _EmptySection
 
 
 def data_dir_from_env(explicit: str | Path | None = None) -> Path:

