@@ -170,7 +170,7 @@ def stage_transcribe(ctx: Context) -> StageReport:
             _fail(ctx, "transcribe", pid, e)
         rep.failed = len(todo)
         return rep
-    model_key = getattr(transcriber, "model_id", None) or ts.model
+    model_key = getattr(transcriber, "model_label", "") or ts.model
     audio_seconds = 0.0
     for i, pid in enumerate(todo):
         media = ctx.catalog.get_media(pid)

@@ -79,3 +79,24 @@ def demo_run(tmp_path_factory):
     d = tmp_path_factory.mktemp("demo") / "data"
     cp = run_cli("demo", "--json", data_dir=d, timeout=1800)
     return d, json.loads(cp.stdout)
+
+
+def write_demo_config(path: Path, server, **crawl_overrides) -> Path:
+    """A routewatch.toml pointing the demo sources at a running demo server."""
+    from routewatch.demo.server import DEMO_BASE
+
+    extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in crawl_overrides.items())
+    path.write_text(
+        "[crawl]\n"
+        f'allow_hosts = ["{server.hostport}"]\n'
+        f"{extra}"
+        "[crawl.origins]\n"
+        f'telegram = "{server.origin}"\n'
+        f'demo = "{server.origin}"\n'
+        '[[sources]]\nname = "telegram:zouxian_notes"\nurls = ["https://t.me/s/zouxian_notes"]\n'
+        '[[sources]]\nname = "telegram:ruta_norte"\nurls = ["https://t.me/s/ruta_norte"]\n'
+        f'[[sources]]\nname = "feed:demo"\nurls = ["{DEMO_BASE}/feed.xml"]\n'
+        f'[[sources]]\nname = "seeds:demo"\nurls = ["{DEMO_BASE}/seeds.txt"]\n',
+        encoding="utf-8",
+    )
+    return path
