@@ -396,7 +396,7 @@ def annotate(infile: Annotated[Path, typer.Argument(help="JSONL with {\"id\",\"t
 
 @app.command("eval")
 def eval_cmd(gold: Annotated[Path, typer.Argument(help="Gold JSONL (SPEC §5 schema, with text).")],
-             as_json: JsonOpt = False) -> None:
+             data_dir: DataDir = None, as_json: JsonOpt = False) -> None:
     """Annotate the gold file's texts and score per field (precision / recall / F1) with the misses.
 
     Example: routewatch eval ../shared/data/gold_dev.jsonl
