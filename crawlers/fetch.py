@@ -143,7 +143,7 @@ class YtDlpFetcher:
             "max_filesize": cap, "socket_timeout": self.rw.crawl.timeout_seconds, "retries": 2,
             "http_headers": {"User-Agent": self.rw.crawl.user_agent},
             "progress_hooks": [hook], "logger": logger, "cachedir": False, "overwrites": True,
-            "format": "best[filesize<?{}]/best".format(cap),
+            "format": f"best[filesize<?{cap}]/best",
         }
         try:
             with yt_dlp.YoutubeDL(opts) as ydl:

@@ -19,7 +19,8 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import ConnectionRefusedError as TxConnRefused
-from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError as TxTimeout
+from twisted.internet.error import DNSLookupError, TCPTimedOutError
+from twisted.internet.error import TimeoutError as TxTimeout
 
 from crawlers.base import REGISTRY, Follow, Page, crawler_for, load_all
 from crawlers.origins import to_fetch_url

@@ -203,7 +203,7 @@ class SqliteIndex(Index):
         if q.has_bribe:
             where.append(f"{alias}.has_bribe = 1")
         if q.min_cost is not None or q.max_cost is not None or q.currency:
-            sub = "SELECT 1 FROM idx_costs c WHERE c.post_id = " + alias + ".post_id"
+            sub = f"SELECT 1 FROM idx_costs c WHERE c.post_id = {alias}.post_id"  # noqa: S608 - alias is a fixed name
             if q.currency:
                 sub += " AND c.currency = ?"
                 params.append(q.currency.upper())

@@ -185,7 +185,7 @@ def provenance_json(p: Provenance | None) -> str:
     return p.to_json() if p else "{}"
 
 
-class DataDirLocked(RouteWatchError):
+class DataDirLocked(RouteWatchError):  # noqa: N818 - reads as a state, like scrapy's NotConfigured
     pass
 
 

@@ -6,10 +6,10 @@ Tests assert on codes, never on wording. Add new codes at the end of their block
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Code(str, Enum):
+class Code(StrEnum):
     # E1xx crawl / discovery
     E101 = "E101"  # HTTP error fetching a page or feed
     E102 = "E102"  # robots.txt forbids the URL (or robots.txt unreachable)
