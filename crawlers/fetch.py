@@ -22,7 +22,7 @@ from typing import Any
 import yt_dlp
 
 from crawlers.origins import to_fetch_url
-from crawlers.safety import check_url
+from crawlers.safety import check_url, guarded_resolution
 from routewatch.catalog import now_iso
 from routewatch.errors import Code, NotConfigured, RouteWatchError
 from routewatch.records import Media, Post, Provenance, Segment, TextUnit
@@ -137,6 +137,7 @@ class YtDlpFetcher:
                 raise _TooLarge(f"over {cap} bytes")
 
         logger = _QuietLogger()
+        allow = list(self.rw.crawl.allow_hosts)
         opts = {
             "outtmpl": str(tmp / "media.%(ext)s"),
             "quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": True,
@@ -145,14 +146,17 @@ class YtDlpFetcher:
             "progress_hooks": [hook], "logger": logger, "cachedir": False, "overwrites": True,
             "format": f"best[filesize<?{cap}]/best",
         }
+        guard: dict[str, str] = {}
         try:
-            with yt_dlp.YoutubeDL(opts) as ydl:
+            with guarded_resolution(allow) as guard, yt_dlp.YoutubeDL(opts) as ydl:
                 info = ydl.extract_info(url, download=True)
                 return ydl.sanitize_info(info) or {}
         except _TooLarge as e:
             raise RouteWatchError(Code.E202, f"media larger than max_media_bytes ({cap}); download aborted") from e
         except yt_dlp.utils.DownloadError as e:
             msg = str(e)
+            if guard.get("refused"):
+                raise RouteWatchError(Code.E103, f"refused by the private-address guard: {guard['refused']}") from e
             if "File is larger than max-filesize" in msg or "larger than" in msg:
                 raise RouteWatchError(Code.E202, f"media larger than max_media_bytes ({cap})") from e
             raise RouteWatchError(Code.E203, f"download failed: {msg[:300]}") from e

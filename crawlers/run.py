@@ -8,16 +8,21 @@ One crawl per process (scrapy's reactor cannot restart).
 
 from __future__ import annotations
 
+import asyncio
+import email.utils
 import gzip
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import scrapy
 from scrapy.crawler import CrawlerProcess
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionRefusedError as TxConnRefused
 from twisted.internet.error import DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TxTimeout
@@ -51,6 +56,92 @@ class GuardMiddleware:
             check_url(request.url, self.allow_hosts)
         except RouteWatchError as e:
             raise GuardRefused(e.code.value, e.reason) from e
+
+
+class _DenyAll:
+    """A robots policy for hosts whose robots.txt could not be read: nothing is allowed."""
+
+    def __init__(self, why: str):
+        self.why = why
+
+    def allowed(self, url: str, user_agent: Any) -> bool:
+        return False
+
+
+class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """robots.txt obeyed, and an unreachable robots.txt (5xx, 429, time-out, refused) means "disallow".
+
+    scrapy's own middleware allows everything when robots.txt cannot be fetched; a polite
+    research crawler must not read a server error as permission.
+    """
+
+    async def _parse_robots(self, response: Any, netloc: str, request: Any) -> None:
+        if response.status >= 500 or response.status == 429:
+            self._deny(netloc, f"robots.txt answered HTTP {response.status}")
+            return
+        await super()._parse_robots(response, netloc, request)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        self._deny(netloc, f"robots.txt unreachable ({type(exc).__name__})")
+
+    def _deny(self, netloc: str, why: str) -> None:
+        self._stats.inc_value("robotstxt/unreachable")
+        dfd = self._parsers[netloc]
+        rp = _DenyAll(why)
+        self._parsers[netloc] = rp  # type: ignore[assignment]
+        if isinstance(dfd, Deferred):
+            dfd.callback(rp)
+
+    def process_request_2(self, rp: Any, request: Any) -> None:
+        if isinstance(rp, _DenyAll):
+            raise IgnoreRequest(f"Forbidden by robots.txt: {rp.why}, treated as disallow")
+        super().process_request_2(rp, request)
+
+
+def _retry_after_seconds(value: bytes | None, default: float) -> float:
+    if not value:
+        return default
+    text = value.decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return default
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class RetryAfterMiddleware:
+    """429/503 are retried after the server's `Retry-After` (seconds or HTTP date), bounded in count
+    and in wait (`max_retry_after`); exhausted retries reach the spider as the error response (E107)."""
+
+    def __init__(self, retries: int, max_wait: float, base: float):
+        self.retries, self.max_wait, self.base = retries, max_wait, base
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> RetryAfterMiddleware:
+        st = crawler.settings
+        mw = cls(st.getint("ROUTEWATCH_RATE_RETRIES"), st.getfloat("ROUTEWATCH_MAX_RETRY_AFTER"),
+                 st.getfloat("ROUTEWATCH_BACKOFF_BASE"))
+        mw.crawler = crawler
+        return mw
+
+    async def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
+        if response.status not in (429, 503) or request.meta.get("dont_retry"):
+            return response
+        n = request.meta.get("rw_rate_retries", 0)
+        if n >= self.retries:
+            return response
+        # Honour Retry-After; without one, back off exponentially from `base`.
+        wait = _retry_after_seconds(response.headers.get(b"Retry-After"), self.base * (2 ** n))
+        wait = min(wait, self.max_wait)
+        spider_obj = spider or getattr(getattr(self, "crawler", None), "spider", None)
+        if spider_obj is not None and hasattr(spider_obj, "note_rate_limited"):
+            spider_obj.note_rate_limited(request, response.status, wait)
+        await asyncio.sleep(wait)
+        new = request.replace(dont_filter=True)
+        new.meta["rw_rate_retries"] = n + 1
+        return new
 
 
 @dataclass
@@ -90,6 +181,9 @@ class RouteSpider(scrapy.Spider):
         self.catalog.count(name, n, source=source)
         d = self.stats_out.per_source.setdefault(source, {})
         d[name] = d.get(name, 0) + n
+
+    def note_rate_limited(self, request: Any, status: int, wait: float) -> None:
+        self._count(request.meta.get("source", ""), f"crawl/rate_limited/{status}")
 
     def _fail(self, source: str, item: str, code: str, reason: str) -> None:
         self.stats_out.failed += 1
@@ -172,8 +266,10 @@ class RouteSpider(scrapy.Spider):
             code, reason = exc.code, str(exc)
             self._count(source, "crawl/refused_address")
         elif isinstance(exc, IgnoreRequest) and "robots" in str(exc).lower():
-            code, reason = Code.E102.value, f"robots.txt forbids {canonical}"
+            code, reason = Code.E102.value, f"{exc} ({canonical})"
             self._count(source, "crawl/robots_forbidden")
+            if "treated as disallow" in str(exc):
+                self._count(source, "crawl/robots_unreachable")
         elif isinstance(exc, HttpError):
             status = exc.response.status
             code = Code.E107.value if status in (429, 503) else Code.E101.value
@@ -198,6 +294,11 @@ def scrapy_settings(rw: Any) -> dict[str, Any]:
         "AUTOTHROTTLE_MAX_DELAY": 30.0,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(c.concurrency_per_domain),
         "RETRY_TIMES": c.retry_times,
+        # 429/503 are handled by RetryAfterMiddleware (Retry-After honoured); other errors by scrapy's retry.
+        "RETRY_HTTP_CODES": [500, 502, 504, 522, 524, 408],
+        "ROUTEWATCH_RATE_RETRIES": c.retry_times,
+        "ROUTEWATCH_MAX_RETRY_AFTER": c.max_retry_after_seconds,
+        "ROUTEWATCH_BACKOFF_BASE": c.backoff_base_seconds,
         "DOWNLOAD_TIMEOUT": c.timeout_seconds,
         "DOWNLOAD_MAXSIZE": 20 * 1024 * 1024,
         "DOWNLOAD_WARNSIZE": 0,
@@ -206,7 +307,12 @@ def scrapy_settings(rw: Any) -> dict[str, Any]:
         "LOG_ENABLED": False,
         "HTTPCACHE_ENABLED": False,
         "ROUTEWATCH_ALLOW_HOSTS": list(c.allow_hosts),
-        "DOWNLOADER_MIDDLEWARES": {"crawlers.run.GuardMiddleware": 50},
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawlers.run.GuardMiddleware": 50,
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "crawlers.run.StrictRobotsTxtMiddleware": 100,
+            "crawlers.run.RetryAfterMiddleware": 560,
+        },
         "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
     }
 

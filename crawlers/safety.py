@@ -8,8 +8,12 @@ unless `host:port` is allow-listed. Never makes a connection itself (DNS look-up
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from routewatch.errors import Code, RouteWatchError
@@ -50,6 +54,7 @@ def is_forbidden_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 _CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
+_PATCH_LOCK = threading.Lock()
 
 
 def host_port(url: str) -> tuple[str, int | None]:
@@ -90,3 +95,38 @@ def check_url(url: str, allow_hosts: list[str] | tuple[str, ...] = (), *, resolv
         addr = ipaddress.ip_address(info[4][0].split("%")[0])
         if is_forbidden_ip(addr):
             raise RouteWatchError(Code.E103, f"host {host} resolves to {addr}, a private address")
+
+
+class _RefusedError(OSError):
+    pass
+
+
+@contextlib.contextmanager
+def guarded_resolution(allow_hosts: list[str] | tuple[str, ...]) -> Iterator[dict[str, str]]:
+    """Within the block, every name resolution in this process refuses private addresses.
+
+    Tools that follow redirects on their own (yt-dlp) connect only after resolving; refusing at
+    resolution catches the first URL, every redirect and DNS names pointing inside, whatever the
+    spelling. `state["refused"]` tells the caller a refusal happened (→ E103).
+    """
+    state: dict[str, str] = {}
+    real = socket.getaddrinfo
+
+    def checked(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        infos = real(host, port, *args, **kwargs)
+        h = host.decode() if isinstance(host, bytes) else str(host)
+        if f"{h}:{port}" in allow_hosts or (f"[{h}]:{port}" in allow_hosts):
+            return infos
+        for info in infos:
+            addr = ipaddress.ip_address(info[4][0].split("%")[0])
+            if is_forbidden_ip(addr):
+                state["refused"] = f"{h} resolves to {addr}, a private address"
+                raise _RefusedError(f"refused by the private-address guard: {state['refused']}")
+        return infos
+
+    with _PATCH_LOCK:
+        socket.getaddrinfo = checked
+        try:
+            yield state
+        finally:
+            socket.getaddrinfo = real

@@ -14,6 +14,8 @@ class CrawlSettings(BaseModel):
     download_delay: float = 0.0
     autothrottle: bool = True
     retry_times: int = 2
+    max_retry_after_seconds: float = 120.0  # longest Retry-After we wait for; longer → give up (E107)
+    backoff_base_seconds: float = 1.0  # 429/503 without Retry-After: 1 s, 2 s, 4 s …
     timeout_seconds: float = 20.0
     max_pages_per_source: int = 50
     # SPEC §4: canonical URLs stay canonical; bytes may come from a configured origin.

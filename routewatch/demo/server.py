@@ -143,7 +143,8 @@ def render_watch(p: dict) -> str:
     ]
     if p.get("media"):
         parts.append(f"<meta property='og:video' content='{_e(media_url(p['media']))}'>")
-        parts.append("<meta property='og:video:type' content='video/mp4'>")
+        vtype = "audio/ogg" if p["media"].endswith(".ogg") else "video/mp4"
+        parts.append(f"<meta property='og:video:type' content='{vtype}'>")
     parts.append("</head><body>")
     parts.append(f"<h1>{_e(title)}</h1>")
     if p.get("media"):
