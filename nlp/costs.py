@@ -1,0 +1,95 @@
+"""Cost step: which amounts are journey costs and of which kind (total, transport, guide, bribe, other).
+
+In: an `Analysis` with amounts and bribe events; the pack's cost cues. Out: `analysis.costs`.
+Must never drop an amount silently once it is a cost (no cue -> `other`), and never give an amount
+that a bribe event carries any kind but `bribe`.
+"""
+
+from __future__ import annotations
+
+from .analysis import Amount, Analysis, CostItem
+from .lexmatch import Hit
+from .pack import Rules
+from .text import CLAUSE_END, span_index
+
+_SPECIFIC = ("transport", "guide")
+_COMBINERS = ("+", "＋", "和", "加上", "&", " and ", " y ", " plus ")
+
+
+def _kinds_in(hits: list[Hit], lo: int, hi: int) -> list[tuple[int, str]]:
+    return [(h.start, p[1]) for h in hits if lo <= h.start and h.end <= hi for p in h.payloads if p[0] == "kind"]
+
+
+def _has(hits: list[Hit], kind: str, lo: int, hi: int) -> bool:
+    return any(p[0] == kind for h in hits if lo <= h.start and h.end <= hi for p in h.payloads)
+
+
+def _label_start(text: str, amounts: list[Amount], a: Amount, sent_start: int) -> int:
+    """Start of the label an amount belongs to: after the previous clause break or amount."""
+    k = a.start
+    while k > sent_start and text[k - 1] not in CLAUSE_END:
+        k -= 1
+    for other in amounts:
+        if other is not a and other.end <= a.start and other.end > k:
+            k = other.end
+    return k
+
+
+def _decide(kinds: list[tuple[int, str]], label: str) -> str | None:
+    if not kinds:
+        return None
+    names = [k for _, k in kinds]
+    distinct = set(names)
+    if "total" in distinct:
+        return "total"
+    if len(distinct) == 1:
+        return names[0]
+    if any(c in label for c in _COMBINERS) and len(distinct) > 1:
+        return "other"  # "buses + fees": a mixed sum
+    specific = [k for k in names if k in _SPECIFIC]
+    return specific[-1] if specific else names[-1]
+
+
+def classify(an: Analysis, rules: Rules) -> list[CostItem]:
+    text = an.norm.fold
+    hits = an.cost_hits if an.cost_hits is not None else rules.costs.find(an.norm)
+    bribe_amounts = {id(b.amount) for b in an.bribes if b.amount is not None}
+    items: list[CostItem] = []
+    for a in an.amounts:
+        if id(a) in bribe_amounts:
+            items.append(CostItem(a, "bribe"))
+            continue
+        si = span_index(an.sents, a.start)
+        sent = an.sents[si]
+        clause = an.clauses[span_index(an.clauses, a.start)]
+        kind = None
+        # (1) a cue glued to the amount's right: 八千块机票, "$9,500 all in".
+        k = a.end
+        while k < len(text) and text[k] == " ":
+            k += 1
+        right = [(h.start, p[1]) for h in hits if h.start == k for p in h.payloads if p[0] == "kind"]
+        if right:
+            kind = right[0][1]
+        # (2) the label before it (from the last clause break / amount) and the rest of its clause.
+        if kind is None:
+            lo = _label_start(text, an.amounts, a, sent[0])
+            nxt = min((o.start for o in an.amounts if o.start >= a.end), default=clause[1])
+            kind = _decide(_kinds_in(hits, lo, a.start) + _kinds_in(hits, a.end, min(clause[1], nxt)), text[lo : a.start])
+            label_lo = lo
+        else:
+            label_lo = a.start
+        # (3) the nearest earlier cue in the sentence, (4) then the sentence before.
+        if kind is None:
+            earlier = _kinds_in(hits, sent[0], a.start)
+            if earlier:
+                kind = earlier[-1][1]
+        if kind is None and si > 0:
+            prev = an.sents[si - 1]
+            earlier = _kinds_in(hits, prev[0], prev[1])
+            if earlier:
+                kind = earlier[-1][1]
+        if kind == "total" and _has(hits, "segment", min(label_lo, clause[0]), a.start):
+            kind = "other"  # a budget for one stretch of the trip, not the whole trip
+        items.append(CostItem(a, kind or "other"))
+    an.costs = items
+    return items

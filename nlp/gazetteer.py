@@ -1,0 +1,104 @@
+"""Gazetteer step: countries, places and nationality words, with canonical ids.
+
+In: an `Analysis` (normalised text) and the pack's compiled `Rules`. Out: `analysis.mentions`
+(countries and places, marked journey or not) and `analysis.adjectives` (nationality words).
+Must never turn a nationality word, a trap (哥伦比亚大学, Darién National Park) or an unconfirmed
+ambiguous name into a journey mention.
+"""
+
+from __future__ import annotations
+
+from .analysis import Analysis, Mention
+from .lexmatch import Hit
+from .pack import Rules
+
+_RI_BASE = 0x1F1E6  # REGIONAL INDICATOR SYMBOL LETTER A
+
+
+def _flags(text: str, known: dict) -> list[Mention]:
+    out = []
+    i = 0
+    n = len(text)
+    while i < n - 1:
+        a, b = ord(text[i]) - _RI_BASE, ord(text[i + 1]) - _RI_BASE
+        if 0 <= a < 26 and 0 <= b < 26:
+            iso = chr(65 + a) + chr(65 + b)
+            if iso in known:
+                out.append(Mention(i, i + 2, iso))
+            i += 2
+        else:
+            i += 1
+    return out
+
+
+def _near_cue(hits: list[Hit], kind: str, pos: int, before: bool, gap: int = 2) -> bool:
+    """A route cue of `kind` ending just before `pos` (or starting just after it)."""
+    for h in hits:
+        if not any(p[0] == kind for p in h.payloads):
+            continue
+        if before and pos - gap <= h.end <= pos:
+            return True
+        if not before and pos <= h.start <= pos + gap:
+            return True
+    return False
+
+
+def find_mentions(an: Analysis, rules: Rules) -> None:
+    norm = an.norm
+    fold = norm.fold
+    route_hits = rules.route.find(norm)
+    an.route_hits = route_hits
+    has_departure = any(p[0] == "origin_departure" for h in route_hits for p in h.payloads)
+    mentions: list[Mention] = []
+    adjectives: list[Mention] = []
+    for hit in rules.geo.find(norm):
+        kinds = {p[0] for p in hit.payloads}
+        if "trap" in kinds:
+            continue
+        if "adj" in kinds:
+            iso = next(p[1] for p in hit.payloads if p[0] == "adj")
+            adjectives.append(Mention(hit.start, hit.end, iso, journey=False))
+            continue
+        place = next((p[1] for p in hit.payloads if p[0] == "place"), None)
+        if place is not None:
+            if place.requires and not any(t in fold for t in place.requires):
+                continue
+            if place.unless and any(t in fold for t in place.unless):
+                continue
+            mentions.append(Mention(hit.start, hit.end, place.country, place=place, journey=not place.journey_only))
+            continue
+        always = next((p[1] for p in hit.payloads if p[0] == "always"), None)
+        if always:
+            mentions.append(Mention(hit.start, hit.end, always))
+            continue
+        iso = next((p[1] for p in hit.payloads if p[0] == "country"), None)
+        if iso is None:
+            continue
+        tail = fold[hit.end : hit.end + 6]
+        if any(tail.startswith(s) for s in rules.modifier_suffixes):
+            adjectives.append(Mention(hit.start, hit.end, iso, journey=False))
+            continue
+        cdef = rules.countries.get(iso)
+        mentions.append(Mention(hit.start, hit.end, iso, journey=not (cdef and cdef.journey_only)))
+    if rules.flags:
+        mentions += _flags(norm.text, rules.countries)
+        mentions.sort(key=lambda m: m.start)
+
+    # Deportation landings, and departure points for journey_only names (China, Chinese cities).
+    first_journey = True
+    for m in mentions:
+        if _near_cue(route_hits, "deport", m.start, before=True, gap=3):
+            m.deport = True
+            m.journey = True
+        elif not m.journey:
+            if _near_cue(route_hits, "origin_before", m.start, before=True) or _near_cue(
+                route_hits, "origin_after", m.end, before=False
+            ):
+                m.journey = True
+            elif first_journey and has_departure and m.place is None:
+                # "在国内…下个月出发走线，先飞土耳其": the home country named before any other stop.
+                m.journey = True
+        if m.journey:
+            first_journey = False
+    an.mentions = mentions
+    an.adjectives = adjectives

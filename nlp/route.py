@@ -1,0 +1,123 @@
+"""Route step: the journey countries in the order the text tells them.
+
+In: an `Analysis` with journey mentions and route-cue hits; the pack's corridor order and cues.
+Out: `analysis.countries` (journey countries) and `analysis.route`. Explicit order in the text
+(X到Y, from X to Y, desde X hasta Y, then, luego, 过X之前在Y) wins; where the text gives none, the
+corridor's stage order, then order of mention. Must never put a country in the route that is not a
+journey mention, and leaves the route empty for adverts, scam warnings and policy news.
+"""
+
+from __future__ import annotations
+
+from .analysis import Analysis, Mention
+from .lexmatch import Hit
+from .pack import Rules
+from .text import span_index
+
+_GAP = 30  # max characters between two mentions for a connector to link them
+
+
+def _cue_in(hits: list[Hit], kinds: tuple[str, ...], lo: int, hi: int) -> bool:
+    return any(lo <= h.start and h.end <= hi and any(p[0] in kinds for p in h.payloads) for h in hits)
+
+
+def _cues(hits: list[Hit], kind: str, lo: int, hi: int) -> list[Hit]:
+    return [h for h in hits if lo <= h.start and h.end <= hi and any(p[0] == kind for p in h.payloads)]
+
+
+def _reaches(edges: dict[str, set[str]], a: str, b: str) -> bool:
+    seen, stack = set(), [a]
+    while stack:
+        x = stack.pop()
+        if x == b:
+            return True
+        if x in seen:
+            continue
+        seen.add(x)
+        stack.extend(edges.get(x, ()))
+    return False
+
+
+def order(an: Analysis, rules: Rules) -> None:
+    hits = an.route_hits if an.route_hits is not None else rules.route.find(an.norm)
+    journey = [m for m in an.mentions if m.journey]
+    main = [m for m in journey if not m.deport]
+    first_pos: dict[str, int] = {}
+    for m in main:
+        first_pos.setdefault(m.iso, m.start)
+    deported = [m.iso for m in journey if m.deport]
+    countries = list(dict.fromkeys([*first_pos, *deported]))
+
+    edges: dict[str, set[str]] = {}
+
+    def add(a: str, b: str) -> None:
+        if a != b and not _reaches(edges, b, a):  # never close a cycle: first constraint wins
+            edges.setdefault(a, set()).add(b)
+
+    for x, y in zip(main, main[1:], strict=False):
+        if x.iso == y.iso or y.start - x.end > _GAP:
+            continue
+        if span_index(an.sents, x.start) != span_index(an.sents, y.start):
+            continue
+        if _cue_in(hits, ("forward", "arrive"), x.end, y.start):
+            add(x.iso, y.iso)
+    for i, x in enumerate(main):
+        si = span_index(an.sents, x.start)
+        sent = an.sents[si]
+        # "过达林之前在哥伦比亚": the country before 之前 comes after the ones told next.
+        after_before = any(
+            not h.key.isascii() for h in _cues(hits, "before", x.end, min(x.end + 6, sent[1]))
+        )  # 之前 / 以前 follow the country
+        lead_before = any(
+            h.key.isascii() for h in _cues(hits, "before", max(sent[0], x.start - 16), x.start)
+        )  # "before" / "antes de" precede it
+        if after_before or lead_before:
+            for y in main[i + 1 :]:
+                if y.start >= sent[1]:
+                    break
+                add(y.iso, x.iso)
+        # "Llegamos a Tapachula desde Tecún Umán": a from-country after an arrival in the same sentence.
+        if _cue_in(hits, ("from",), max(sent[0], x.start - 4), x.start):
+            for y in main[:i]:
+                if y.start >= sent[0] and y.iso != x.iso:
+                    add(x.iso, y.iso)
+
+    no_journey = any(p[0] == "no_journey" for h in hits for p in h.payloads)
+    an.countries = countries
+    if no_journey:
+        an.route = []
+        return
+    # Topological order; ties by corridor stage, then first mention.
+    rank_of: dict[str, float] = {}
+    last = 0.0
+    for m in main:
+        if m.iso in rank_of:
+            continue
+        rank = rules.corridor_rank.get(m.iso)
+        rank_of[m.iso] = float(rank) if rank is not None else last
+        last = rank_of[m.iso]
+    nodes = list(first_pos)
+    indeg = {n: 0 for n in nodes}
+    for a, bs in edges.items():
+        for b in bs:
+            if b in indeg and a in indeg:
+                indeg[b] += 1
+    route: list[str] = []
+    ready = [n for n in nodes if indeg[n] == 0]
+    while ready:
+        ready.sort(key=lambda n: (rank_of[n], first_pos[n]))
+        n = ready.pop(0)
+        route.append(n)
+        for b in edges.get(n, ()):
+            if b in indeg:
+                indeg[b] -= 1
+                if indeg[b] == 0:
+                    ready.append(b)
+    for iso in deported:
+        if not route or route[-1] != iso:
+            route.append(iso)
+    an.route = route
+
+
+def journey_countries(mentions: list[Mention]) -> list[str]:
+    return list(dict.fromkeys(m.iso for m in mentions if m.journey))
