@@ -147,12 +147,14 @@ def detect_language(text: str, default: str = "zh") -> str:
 def split_spans(text: str, enders: str, max_len: int = 0) -> list[tuple[int, int]]:
     """[start, end) spans cut after any character of `enders` (and at ". " for Latin text).
 
-    ASR text often has no punctuation at all: with `max_len`, a span longer than that is also cut at
-    whitespace, so one run-on transcript does not become one giant sentence.
+    ASR text often has no punctuation at all: then, with `max_len`, a span longer than that is also
+    cut at whitespace, so one run-on transcript does not become one giant sentence.
     """
     spans: list[tuple[int, int]] = []
     start = 0
     n = len(text)
+    if max_len and any(c in SENTENCE_END or c in "，,." for c in text):
+        max_len = 0  # punctuated text: trust the punctuation
     i = 0
     while i < n:
         ch = text[i]
