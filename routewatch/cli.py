@@ -368,6 +368,120 @@ def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week"
         out.print(t)
 
 
+# ---- researchers and fact-checkers -------------------------------------------------------------------------
+@app.command()
+def digest(week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W45.")],
+           out: Annotated[Path, typer.Option("--out", help="Output directory.")],
+           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Weekly digest: DIR/digest.html, DIR/digest.md and chart images (counts under 5 shown as <5).
+
+    Example: routewatch digest --week 2026-W45 --out digests/2026-W45
+    """
+    from routewatch.digest import build_digest, write_digest
+
+    with _errors():
+        s = _settings(data_dir, config)
+        cat = _read_catalog(s)
+        try:
+            d = build_digest(cat, s, week)
+        finally:
+            cat.close()
+        paths = write_digest(d, out)
+        if as_json:
+            print(json.dumps({"week": week, "files": paths, "digest": d}, ensure_ascii=False))
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            err.print(f"digest for {week}: {paths['digest.html']} and {paths['digest.md']}")
+
+
+@app.command()
+def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, English or Spanish.")],
+          limit: Annotated[int, typer.Option(help="Maximum groups.")] = 20,
+          data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Earliest and related posts for a claim, grouped by near-duplicates, with evidence per post.
+
+    Example: routewatch trace "厄瓜多尔免签" --json
+    """
+    from routewatch.trace import trace_claim
+
+    with _errors():
+        if not claim.strip():
+            raise RouteWatchError(Code.E903, "give a claim to trace, e.g. routewatch trace \"厄瓜多尔免签\"")
+        s = _settings(data_dir, config)
+        cat = _read_catalog(s)
+        try:
+            res = trace_claim(cat, s, claim, limit=limit)
+        finally:
+            cat.close()
+        if as_json:
+            print(json.dumps(res, ensure_ascii=False))
+            return
+        if not res["groups"]:
+            out.print(f"no post matches {claim!r}")
+            return
+        for i, g in enumerate(res["groups"], 1):
+            t = Table("post", "platform", "posted", "captured", "source", "seconds", "snippet",
+                      title=f"group {i}: {g['size']} post(s), first {g['first_posted_at'][:10]} on {', '.join(g['platforms'])}")
+            for e in g["posts"]:
+                secs = f"{e['start_sec']:.1f}–{e['end_sec']:.1f}" if e.get("start_sec") is not None else ""
+                t.add_row(e["post_id"], e["platform"], (e["posted_at"] or "")[:10], (e["captured_at"] or "")[:10],
+                          e["source"], secs, e["snippet"])
+            out.print(t)
+
+
+@app.command()
+def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search or trace).")],
+             output: Annotated[Path, typer.Option("-o", "--output", help="Bundle zip to write.")],
+             data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Evidence bundle: snapshot, media, hashes, transcript, extraction, provenance and a sha256 manifest.
+
+    Example: routewatch evidence telegram-0123456789abcdef -o evidence.zip
+    """
+    from routewatch.evidence import build_bundle, verify_bundle
+
+    with _errors():
+        s = _settings(data_dir, config)
+        cat = _read_catalog(s)
+        try:
+            path = build_bundle(cat, s, post_id, output)
+        finally:
+            cat.close()
+        problems = verify_bundle(path)
+        if as_json:
+            print(json.dumps({"bundle": str(path), "verified": not problems, "problems": problems}))
+        else:
+            err.print(f"evidence bundle {path} ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})")
+
+
+@app.command()
+def export(fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet.")],
+           output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
+           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Lossless export of every post with media, text units, transcripts, facts and provenance.
+
+    Example: routewatch export --format parquet -o posts.parquet
+    """
+    from routewatch.export import export as do_export
+
+    with _errors():
+        s = _settings(data_dir, config)
+        cat = _read_catalog(s)
+        try:
+            n = do_export(cat, s, fmt, output)
+        finally:
+            cat.close()
+        if as_json:
+            print(json.dumps({"format": fmt, "path": str(output), "records": n}))
+        else:
+            err.print(f"exported {n} posts → {output}")
+
+
+def _read_catalog(s: Any):
+    if not (s.data_dir / "catalog.sqlite").exists():
+        raise RouteWatchError(Code.E903, f"no catalog in {s.data_dir}: run `routewatch demo` or `routewatch run`")
+    return _catalog(s, write=False)
+
+
 # ---- text tools -----------------------------------------------------------------------------------------
 @app.command()
 def annotate(infile: Annotated[Path, typer.Argument(help="JSONL with {\"id\",\"text\"} per line.")],

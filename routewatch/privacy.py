@@ -58,3 +58,17 @@ def pseudonym(handle: str, key: bytes) -> str:
         return ""
     digest = hmac.new(key, handle.strip().lower().encode(), hashlib.sha256).hexdigest()[:10]
     return f"user-{digest}"
+
+
+def redact_obj(obj: object, handles: tuple[str, ...] = (), key: bytes | None = None) -> object:
+    """Redact every string inside a JSON-like value; known handles become their pseudonyms."""
+    if isinstance(obj, str):
+        for h in handles:
+            if h and key is not None:
+                obj = obj.replace(h, pseudonym(h, key))
+        return redact_text(obj)
+    if isinstance(obj, list):
+        return [redact_obj(x, handles, key) for x in obj]
+    if isinstance(obj, dict):
+        return {k: redact_obj(v, handles, key) for k, v in obj.items()}
+    return obj

@@ -36,6 +36,8 @@ class PrivacySettings(BaseModel):
     model_config = ConfigDict(frozen=True)
     pseudonymise_handles: bool = True
     redact_contacts: bool = True
+    raw_evidence: bool = False  # evidence bundles keep raw handles and contacts (authorised use only)
+    media_retention_days: int = 0  # 0 = keep media; N = delete media files older than N days (transcripts stay)
 
 
 class _EmptySection(BaseModel):

@@ -56,6 +56,7 @@ def run_demo(data_dir: str | Path | None = None, quiet: bool = False, keep_servi
             cat.finish_run()
             st = collect_status(cat)
             facts = sum(pipeline.fact_count_gold(g) for g in _all_gold(cat))
+            digest_paths = _digest_latest_week(cat, s)
         finally:
             cat.close()
         idx_docs = next((r.extra.get("documents") for r in reports if r.stage == "index"), 0)
@@ -71,6 +72,7 @@ def run_demo(data_dir: str | Path | None = None, quiet: bool = False, keep_servi
             "failures": {f"{f['stage']}/{f['code']}": f["count"] for f in st["failures"]},
             "data_dir": str(Path(s.data_dir).resolve()),
             "catalog": str((Path(s.data_dir) / "catalog.sqlite").resolve()),
+            "digest": digest_paths.get("digest.html", ""),
             "seconds": round(time.monotonic() - t0, 1),
             "stages": {r.stage: {"done": r.done, "reused": r.reused, "skipped": r.skipped, "failed": r.failed}
                        for r in reports},
@@ -89,6 +91,19 @@ def run_demo(data_dir: str | Path | None = None, quiet: bool = False, keep_servi
         server.stop()
 
 
+def _digest_latest_week(cat: Any, s: Any) -> dict[str, str]:
+    """The digest of the newest week that has posts, written under DATA/digests/<week>/."""
+    from routewatch.digest import build_digest, write_digest
+
+    row = cat.db.execute("SELECT MAX(posted_at) FROM posts WHERE posted_at != ''").fetchone()
+    if not row or not row[0]:
+        return {}
+    from index.base import period_of
+
+    week = period_of(row[0], "week")
+    return write_digest(build_digest(cat, s, week), Path(s.data_dir) / "digests" / week)
+
+
 def _all_gold(cat: Any) -> list[dict]:
     import json
 
@@ -105,6 +120,7 @@ def _print_summary(s: dict[str, Any]) -> None:
     t.add_row("index", f"{s['index_documents']} documents ({s['index_backend']})")
     t.add_row("failures", ", ".join(f"{k}: {v}" for k, v in s["failures"].items()) or "none")
     t.add_row("data dir", s["data_dir"])
+    t.add_row("digest", s.get("digest") or "(no dated posts)")
     t.add_row("time", f"{s['seconds']} s")
     out.print(t)
     out.print("Next: [bold]routewatch search 厄瓜多尔 --data-dir " + s["data_dir"] + "[/]   ·   "

@@ -1,0 +1,52 @@
+"""Small SVG charts drawn by hand (no plotting library): bars over periods, horizontal bars.
+
+In: labels and numbers.  Out: a standalone SVG string. Labels are escaped; nothing is fetched.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+
+def bar_chart(labels: list[str], values: list[float], title: str, *, highlight: int | None = None,
+              width: int = 640, height: int = 240, value_labels: list[str] | None = None) -> str:
+    pad_l, pad_b, pad_t = 40, 46, 30
+    n = max(1, len(values))
+    vmax = max([v for v in values if v] + [1])
+    bw = (width - pad_l - 10) / n
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' viewBox='0 0 {width} {height}' "
+           "font-family='sans-serif' font-size='11'>",
+           f"<text x='{pad_l}' y='18' font-size='14' font-weight='bold'>{escape(title)}</text>",
+           f"<line x1='{pad_l}' y1='{height - pad_b}' x2='{width - 10}' y2='{height - pad_b}' stroke='#888'/>"]
+    for i, (lab, v) in enumerate(zip(labels, values, strict=True)):
+        h = (height - pad_b - pad_t) * (v / vmax) if v else 0
+        x = pad_l + i * bw + bw * 0.15
+        y = height - pad_b - h
+        color = "#c0392b" if highlight == i else "#2e86c1"
+        out.append(f"<rect x='{x:.1f}' y='{y:.1f}' width='{bw * 0.7:.1f}' height='{h:.1f}' fill='{color}'/>")
+        vl = value_labels[i] if value_labels else f"{v:g}"
+        out.append(f"<text x='{x + bw * 0.35:.1f}' y='{y - 4:.1f}' text-anchor='middle'>{escape(vl)}</text>")
+        out.append(f"<text x='{x + bw * 0.35:.1f}' y='{height - pad_b + 14}' text-anchor='middle' "
+                   f"transform='rotate(30 {x + bw * 0.35:.1f} {height - pad_b + 14})'>{escape(lab)}</text>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+def hbar_chart(labels: list[str], values: list[float], title: str, *, width: int = 640,
+               value_labels: list[str] | None = None) -> str:
+    row = 22
+    height = 40 + row * max(1, len(values))
+    pad_l = 140
+    vmax = max([v for v in values if v] + [1])
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' viewBox='0 0 {width} {height}' "
+           "font-family='sans-serif' font-size='11'>",
+           f"<text x='4' y='18' font-size='14' font-weight='bold'>{escape(title)}</text>"]
+    for i, (lab, v) in enumerate(zip(labels, values, strict=True)):
+        y = 30 + i * row
+        w = (width - pad_l - 60) * (v / vmax) if v else 0
+        out.append(f"<text x='{pad_l - 6}' y='{y + 14}' text-anchor='end'>{escape(lab)}</text>")
+        out.append(f"<rect x='{pad_l}' y='{y + 3}' width='{w:.1f}' height='{row - 6}' fill='#2e86c1'/>")
+        vl = value_labels[i] if value_labels else f"{v:g}"
+        out.append(f"<text x='{pad_l + w + 4:.1f}' y='{y + 14}'>{escape(vl)}</text>")
+    out.append("</svg>")
+    return "".join(out)

@@ -1,0 +1,222 @@
+"""The weekly digest: what changed on the corridor this week, for people who would rather read than query.
+
+In: the catalog (source of truth) and an ISO week `YYYY-Www`.  Out: a dict of sections, rendered to
+`digest.md`, `digest.html` (Jinja2, autoescaped) and SVG charts from the SAME display values, so the
+two documents agree on every number. Counts under 5 are shown as "<5" (small-count suppression).
+Never shows a handle or contact detail: post references are ids, platforms and redacted URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from index.base import legs, period_of
+from index.terms import trend_terms
+from routewatch.catalog import Catalog
+from routewatch.charts import bar_chart, hbar_chart
+from routewatch.errors import Code, RouteWatchError
+from routewatch.privacy import redact_text
+
+SMALL = 5
+PREVIOUS_WEEKS = 8
+
+
+def c(n: int) -> str:
+    """A count as shown: suppressed below 5."""
+    return "<5" if n < SMALL else str(n)
+
+
+def parse_week(week: str) -> tuple[date, date]:
+    m = re.fullmatch(r"(\d{4})-W(\d{2})", week or "")
+    if not m:
+        raise RouteWatchError(Code.E903, f"--week expects an ISO week like 2026-W45, got {week!r}")
+    try:
+        start = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
+    except ValueError as e:
+        raise RouteWatchError(Code.E903, f"no such ISO week: {week}") from e
+    return start, start + timedelta(days=7)
+
+
+def week_of(d: date) -> str:
+    y, w, _ = d.isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def _rows(catalog: Catalog) -> list[dict[str, Any]]:
+    out = []
+    for r in catalog.db.execute(
+        "SELECT p.post_id, p.platform, p.url, p.posted_at, p.captured_at, p.source, e.gold_json "
+        "FROM posts p JOIN extractions e ON e.post_id = p.post_id WHERE p.posted_at != '' ORDER BY p.posted_at"):
+        g = json.loads(r["gold_json"])
+        out.append({**{k: r[k] for k in ("post_id", "platform", "url", "posted_at", "captured_at", "source")},
+                    "week": period_of(r["posted_at"], "week"), **g})
+    return out
+
+
+def _texts(catalog: Catalog, pids: list[str]) -> dict[str, str]:
+    out: dict[str, str] = defaultdict(str)
+    for pid in pids:
+        for u in catalog.units(pid):
+            out[pid] += " " + u.text
+    return out
+
+
+def _ref(r: dict[str, Any]) -> dict[str, str]:
+    return {"post_id": r["post_id"], "platform": r["platform"], "posted_at": r["posted_at"][:10],
+            "url": redact_text(r["url"])}
+
+
+def build_digest(catalog: Catalog, settings: Any, week: str) -> dict[str, Any]:
+    start, end = parse_week(week)
+    weeks = [week_of(start - timedelta(weeks=i)) for i in range(PREVIOUS_WEEKS, -1, -1)]
+    rows = _rows(catalog)
+    rel = [r for r in rows if r["relevant"]]
+    this = [r for r in rel if r["week"] == week]
+    upto = [r for r in rel if r["posted_at"][:10] < end.isoformat()]
+    # 1. volume: relevant posts per week, this week against the previous eight
+    per_week = Counter(r["week"] for r in rel)
+    all_week = Counter(r["week"] for r in rows)
+    volume = [{"week": w, "relevant": c(per_week[w]), "all": c(all_week[w]), "n": per_week[w]} for w in weeks]
+    prev = [per_week[w] for w in weeks[:-1]]
+    prev_mean = sum(prev) / len(prev) if prev else 0.0
+    # 2. legs and countries this week
+    leg_counts = Counter(leg for r in this for leg in set(legs(r["route"])))
+    country_counts = Counter(cc for r in this for cc in set(r["countries"]))
+    top_legs = [{"leg": k.replace(">", " → "), "key": k, "count": c(v), "n": v}
+                for k, v in sorted(leg_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
+    top_countries = [{"country": k, "count": c(v), "n": v}
+                     for k, v in sorted(country_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:12]]
+    # 3. median quoted costs per leg and kind (per currency), with n
+    buckets: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for r in this:
+        post_legs = legs(r["route"]) or ["(no route)"]
+        for cost in r["costs"]:
+            for leg in post_legs:
+                buckets[(leg, cost["kind"], cost["currency"])].append(float(cost["amount"]))
+    costs = [{"leg": k[0].replace(">", " → "), "kind": k[1], "currency": k[2],
+              "median": f"{statistics.median(v):,.0f}", "n": c(len(v))}
+             for k, v in sorted(buckets.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+    # 4. bribes by country and by who received them
+    bribe_counts = Counter((b.get("country") or "unknown", b.get("payer_context") or "other")
+                           for r in this for b in r["bribes"])
+    bribes = [{"country": k[0], "payer": k[1], "count": c(v)}
+              for k, v in sorted(bribe_counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    # 5. new and rising terms
+    window = [r for r in rel if r["week"] in weeks]
+    texts = _texts(catalog, [r["post_id"] for r in window])
+    term_week: dict[str, Counter] = defaultdict(Counter)
+    for r in window:
+        t = texts[r["post_id"]].lower()
+        for term in trend_terms():
+            if term.lower() in t:
+                term_week[term][r["week"]] += 1
+    terms = []
+    for term, cnt in term_week.items():
+        now = cnt[week]
+        before = [cnt[w] for w in weeks[:-1]]
+        mean = sum(before) / len(before)
+        if now and not any(before):
+            status = "new"
+        elif now and now >= 2 * max(mean, 0.5):
+            status = "rising"
+        else:
+            continue
+        terms.append({"term": term, "status": status, "count": c(now), "previous_mean": f"{mean:.1f}"})
+    terms.sort(key=lambda t: (t["status"], t["term"]))
+    # 6. most-reposted clips (same audio / media), among clips posted this week
+    groups: dict[str, list[str]] = defaultdict(list)
+    for r in catalog.db.execute("SELECT transcript_id, post_id FROM post_transcripts"):
+        groups[r[0]].append(r[1])
+    by_id = {r["post_id"]: r for r in rows}
+    reposted = []
+    for _tid, pids in groups.items():
+        members = sorted((by_id[p] for p in pids if p in by_id), key=lambda r: r["posted_at"])
+        members = [m for m in members if m["posted_at"][:10] < end.isoformat()]
+        if len(members) >= 2 and any(m["week"] == week for m in members):
+            reposted.append({"posts": c(len(members)), "n": len(members), "first": _ref(members[0]),
+                             "platforms": ", ".join(sorted({m["platform"] for m in members}))})
+    reposted.sort(key=lambda x: -x["n"])
+    # 7. earliest sources of the week's top claims (its top legs and most quoted prices)
+    claims = []
+    for lg in top_legs[:3]:
+        first = next((r for r in upto if lg["key"] in legs(r["route"])), None)
+        if first:
+            claims.append({"claim": f"route leg {lg['leg']}", "earliest": _ref(first)})
+    quotes = Counter((k["kind"], float(k["amount"]), k["currency"]) for r in this for k in r["costs"])
+    for (kind, amount, cur), _n in quotes.most_common(3):
+        first = next((r for r in upto if any(k["kind"] == kind and float(k["amount"]) == amount and k["currency"] == cur
+                                             for k in r["costs"])), None)
+        if first:
+            claims.append({"claim": f"{kind} cost {amount:,.0f} {cur}", "earliest": _ref(first)})
+    # 8. collector health
+    health = []
+    for r in catalog.db.execute(
+        "SELECT s.source, COUNT(DISTINCT s.post_id) FROM post_sightings s JOIN posts p ON p.post_id = s.post_id "
+        "WHERE p.posted_at >= ? AND p.posted_at < ? GROUP BY s.source ORDER BY s.source",
+        (start.isoformat(), end.isoformat())):
+        health.append({"source": r[0], "posts": c(r[1])})
+    failures = [{"stage": r[0], "code": r[1], "count": c(r[2])} for r in catalog.db.execute(
+        "SELECT stage, code, COUNT(*) FROM failures GROUP BY stage, code ORDER BY stage, code")]
+    return {
+        "week": week, "start": start.isoformat(), "end": (end - timedelta(days=1)).isoformat(),
+        "summary": {"relevant": c(per_week[week]), "all": c(all_week[week]), "previous_mean": f"{prev_mean:.1f}"},
+        "volume": volume, "top_legs": top_legs, "top_countries": top_countries, "costs": costs,
+        "bribes": bribes, "terms": terms, "reposted": reposted, "claims": claims, "health": health,
+        "failures": failures,
+    }
+
+
+_ENV: Environment | None = None
+
+
+def _env() -> Environment:
+    global _ENV
+    if _ENV is None:
+        _ENV = Environment(loader=PackageLoader("routewatch", "templates"),
+                           autoescape=select_autoescape(["html", "htm", "xml"]), trim_blocks=True, lstrip_blocks=True)
+    return _ENV
+
+
+def charts(d: dict[str, Any]) -> dict[str, str]:
+    vol = d["volume"]
+    # Suppressed counts are drawn at one fixed height, so bar heights do not reveal them either.
+    heights = [v["n"] if v["n"] >= SMALL else SMALL / 2 for v in vol]
+    return {
+        "volume.svg": bar_chart([v["week"] for v in vol], heights,
+                                "Relevant posts per week (bars under 5 are labelled <5)",
+                                highlight=len(vol) - 1, value_labels=[v["relevant"] for v in vol]),
+        "legs.svg": hbar_chart([lg["leg"] for lg in d["top_legs"]] or ["(none)"],
+                               [lg["n"] if lg["n"] >= SMALL else SMALL / 2 for lg in d["top_legs"]] or [0],
+                               f"Route legs, {d['week']}",
+                               value_labels=[lg["count"] for lg in d["top_legs"]] or ["0"]),
+    }
+
+
+def render_markdown(d: dict[str, Any]) -> str:
+    return _env().get_template("digest.md").render(d=d)
+
+
+def render_html(d: dict[str, Any]) -> str:
+    return _env().get_template("digest.html").render(d=d, charts=charts(d))
+
+
+def write_digest(d: dict[str, Any], out_dir: Path) -> dict[str, str]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, svg in charts(d).items():
+        (out_dir / name).write_text(svg, encoding="utf-8")
+        paths[name] = str(out_dir / name)
+    (out_dir / "digest.md").write_text(render_markdown(d), encoding="utf-8")
+    (out_dir / "digest.html").write_text(render_html(d), encoding="utf-8")
+    paths["digest.md"] = str(out_dir / "digest.md")
+    paths["digest.html"] = str(out_dir / "digest.html")
+    return paths
