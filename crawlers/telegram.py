@@ -1,7 +1,8 @@
 """Telegram public channel preview pages (`https://t.me/s/<channel>`).
 
 In: a preview page.  Out: one Post per message (id, date, text, views, video, "forwarded from")
-and a Follow to the older page (`?before=N`), so pagination goes back in time.
+and a Follow to the older page (`?before=N`), so pagination goes back in time. Service messages
+("channel created", "pinned …") are not posts; a reply's quoted parent never becomes the text.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from urllib.parse import urljoin
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector
 
@@ -24,7 +26,10 @@ def parse_views(s: str) -> int | None:
     if not m:
         return None
     mult = {"": 1, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000}[m.group(2).upper()]
-    return int(float(m.group(1)) * mult)
+    try:  # Decimal: with floats "32.3K" came out as 32299
+        return int(Decimal(m.group(1)) * mult)
+    except InvalidOperation:
+        return None
 
 
 def _text_of(sel: Selector) -> str:
@@ -32,6 +37,28 @@ def _text_of(sel: Selector) -> str:
     html = sel.get() or ""
     html = re.sub(r"<br\s*/?>", "\n", html)
     return "".join(Selector(text=html).xpath("//text()").getall()).strip()
+
+
+_IN_REPLY = "ancestor::*[contains(concat(' ', normalize-space(@class), ' '), ' tgme_widget_message_reply ')]"
+
+
+def _own_text(msg: Selector) -> Selector | None:
+    """The message's own text block: a reply quotes its parent in the same class, before the text."""
+    for block in msg.css("div.tgme_widget_message_text"):
+        if "js-message_reply_text" in block.attrib.get("class", "") or block.xpath(_IN_REPLY):
+            continue
+        return block
+    return None
+
+
+def _duration(s: str) -> int | None:
+    parts = s.strip().split(":")
+    if not s.strip() or not all(p.isdigit() for p in parts):
+        return None
+    total = 0
+    for p in parts:
+        total = total * 60 + int(p)
+    return total
 
 
 @register
@@ -49,20 +76,34 @@ class TelegramChannel(Crawler):
         sel = Selector(text=page.text())
         for msg in sel.css("div.tgme_widget_message[data-post]"):
             ref = msg.attrib.get("data-post", "")
-            if "/" not in ref:
+            if "/" not in ref or "service_message" in msg.attrib.get("class", "").split():
                 continue
             channel, msg_id = ref.rsplit("/", 1)
             video = msg.css("video.tgme_widget_message_video::attr(src), video::attr(src)").get() or ""
+            # "Media is too big": a player without <video src>; the message URL still leads to the video
+            has_player = bool(msg.css(".tgme_widget_message_video_player"))
             photo = msg.css("a.tgme_widget_message_photo_wrap::attr(style)").re_first(r"url\('([^']+)'\)") or ""
-            text_sel = msg.css("div.tgme_widget_message_text")
-            text = _text_of(text_sel[0]) if text_sel else ""
+            text_sel = _own_text(msg)
+            text = _text_of(text_sel) if text_sel is not None else ""
             fwd = msg.css("a.tgme_widget_message_forwarded_from_name::attr(href)").get() or ""
-            fwd_name = fwd.rstrip("/").split("/")[-1] if fwd else (
-                msg.css(".tgme_widget_message_forwarded_from_name ::text").get() or "")
+            # the link points at the original message (t.me/<channel>/<id>): the channel is the first segment
+            fwd_name = urlsplit(fwd).path.strip("/").split("/")[0] if fwd else "".join(
+                msg.css(".tgme_widget_message_forwarded_from_name ::text").getall()).strip()
+            reply_to = msg.css("a.tgme_widget_message_reply::attr(href)").get() or ""
             author = msg.css(".tgme_widget_message_from_author::text").get() or ""
             views = msg.css(".tgme_widget_message_views::text").get()
             posted = msg.css("a.tgme_widget_message_date time::attr(datetime)").get() or ""
             url = f"https://t.me/{channel}/{msg_id}"
+            media_url = urljoin(page.url, video) if video else (url if has_player else "")
+            extra = {"channel": channel, "message_id": int(msg_id) if msg_id.isdigit() else msg_id,
+                     "photo": photo, "has_video": bool(video) or has_player}
+            if fwd:
+                extra["forwarded_from_url"] = fwd
+            if reply_to:
+                extra["reply_to"] = urlsplit(reply_to).path.strip("/")
+            seconds = _duration(msg.css(".message_video_duration::text").get() or "")
+            if seconds is not None:
+                extra["video_seconds"] = seconds
             yield Post(
                 post_id=post_id_for("telegram", f"{channel}/{msg_id}"),
                 platform="telegram",
@@ -73,13 +114,12 @@ class TelegramChannel(Crawler):
                 author_handle=author.strip(),
                 posted_at=_norm_date(posted),
                 captured_at=page.captured_at,
-                media_url=urljoin(page.url, video) if video else "",
+                media_url=media_url,
                 page_url=url,
                 forwarded_from=fwd_name,
                 discovered_via=page.url,
                 views=parse_views(views) if views else None,
-                extra_json=json.dumps({"channel": channel, "message_id": int(msg_id) if msg_id.isdigit() else msg_id,
-                                       "photo": photo, "has_video": bool(video)}, ensure_ascii=False),
+                extra_json=json.dumps(extra, ensure_ascii=False),
             )
         before = sel.css("a.tme_messages_more::attr(data-before)").get()
         if before and before.isdigit():

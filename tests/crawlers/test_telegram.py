@@ -1,0 +1,138 @@
+"""Telegram preview pages (t.me/s/<channel>) recorded in the real markup: what each message becomes.
+
+The fixtures under tests/data/telegram/ carry the shapes that trip a parser: emoji images, links and
+<br>, a video, a "media is too big" video, a photo, a forward from a channel and from a hidden user,
+a reply quoting its parent, a pinned/created service message, "1.2K"-style views, both pagination links.
+"""
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from crawlers.base import Follow, Page
+from crawlers.telegram import TelegramChannel, parse_views
+from routewatch.records import Post, post_id_for
+from tests.conftest import run_cli
+from tests.httpserver import TestServer, respond
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "telegram"
+FIRST = "https://t.me/s/ruta_norte"
+OLDER = "https://t.me/s/ruta_norte?before=1196"
+
+
+def discover(name: str, url: str) -> list[Post | Follow]:
+    page = Page(url=url, fetch_url=url, status=200, body=(DATA / name).read_bytes(), source="tg:ruta_norte",
+                captured_at="2026-10-03T00:00:00Z")
+    return list(TelegramChannel().discover(page))
+
+
+def posts_of(out):
+    return {p.platform_id: p for p in out if isinstance(p, Post)}
+
+
+def test_first_page_messages_in_order_without_the_service_message():
+    out = discover("ruta_norte.html", FIRST)
+    assert [o.platform_id if isinstance(o, Post) else o for o in out] == [
+        "ruta_norte/1197", "ruta_norte/1198", "ruta_norte/1199", "ruta_norte/1200", "ruta_norte/1201",
+        "ruta_norte/1202", Follow(OLDER, crawler="telegram.v1"),
+    ]
+
+
+def test_text_keeps_emoji_links_and_line_breaks():
+    p = posts_of(discover("ruta_norte.html", FIRST))["ruta_norte/1197"]
+    assert p.caption == ("🚌 基多 → 图尔坎 大巴今天照常发车，车票 15 美元。\n边境那边排队两个小时左右。\n\n"
+                         "Aviso oficial de Panamá: migracion.gob.pa\n#走线 #ruta")
+    assert p.post_id == post_id_for("telegram", "ruta_norte/1197")
+    assert p.url == p.page_url == "https://t.me/ruta_norte/1197"
+    assert p.posted_at == "2026-10-01T06:12:40Z"
+    assert p.views == 1200
+    assert p.media_url == ""
+    assert p.discovered_via == FIRST
+    assert p.captured_at == "2026-10-03T00:00:00Z"
+
+
+def test_video_message_has_its_file_and_duration():
+    p = posts_of(discover("ruta_norte.html", FIRST))["ruta_norte/1198"]
+    assert p.media_url == "https://cdn4.cdn-telegram.org/file/b8d2c41e0f.mp4?token=Qm9yZGVyUnV0YU5vcnRlMTE5OA"
+    assert p.views == 32300
+    assert json.loads(p.extra_json) == {"channel": "ruta_norte", "message_id": 1198, "photo": "",
+                                        "has_video": True, "video_seconds": 47}
+
+
+def test_too_big_video_points_at_the_message_so_fetch_still_tries():
+    p = posts_of(discover("ruta_norte.html", FIRST))["ruta_norte/1202"]
+    assert p.media_url == "https://t.me/ruta_norte/1202"
+    assert json.loads(p.extra_json)["video_seconds"] == 723
+    assert p.caption == "完整版：从达连丛林出来到巴拿马营地的全过程。"
+
+
+def test_photo_message_keeps_the_photo_but_has_no_media_to_fetch():
+    p = posts_of(discover("ruta_norte.html", FIRST))["ruta_norte/1199"]
+    assert p.media_url == ""
+    assert json.loads(p.extra_json)["photo"] == "https://cdn4.cdn-telegram.org/file/Ph9Lm2aQw8Rt.jpg"
+    assert p.caption == "塔帕丘拉移民局门口，今天早上的队伍。"
+
+
+def test_forward_names_the_source_channel_not_the_message_number():
+    p = posts_of(discover("ruta_norte.html", FIRST))["ruta_norte/1200"]
+    assert p.forwarded_from == "otra_ruta"
+    assert json.loads(p.extra_json)["forwarded_from_url"] == "https://t.me/otra_ruta/88"
+    assert p.author_handle == "Lin"  # the channel's author signature
+    assert p.views == 1_100_000
+
+
+def test_forward_from_a_hidden_user_keeps_the_shown_name():
+    p = posts_of(discover("ruta_norte_before_1196.html", OLDER))["ruta_norte/1190"]
+    assert p.forwarded_from == "Hermano Wei"
+
+
+def test_reply_text_is_the_reply_not_the_quoted_parent():
+    p = posts_of(discover("ruta_norte.html", FIRST))["ruta_norte/1201"]
+    assert p.caption == "更正：图尔坎的车票涨到 18 美元了。"
+    assert json.loads(p.extra_json)["reply_to"] == "ruta_norte/1197"
+
+
+def test_oldest_page_ends_pagination_and_normalises_offsets():
+    out = discover("ruta_norte_before_1196.html", OLDER)
+    assert not [o for o in out if isinstance(o, Follow)]  # data-after (newer) is never followed
+    posts = posts_of(out)
+    assert sorted(posts) == ["ruta_norte/1188", "ruta_norte/1190"]  # "Channel created" is not a post
+    assert posts["ruta_norte/1188"].posted_at == "2026-10-01T03:15:00Z"  # -05:00 → UTC
+    assert posts["ruta_norte/1188"].caption.splitlines()[1] == "Bus Quito–Tulcán: 15 USD"
+
+
+@pytest.mark.parametrize(("shown", "count"), [
+    ("845", 845), ("1.2K", 1200), ("32.3K", 32300), ("64.1K", 64100), ("4.1M", 4_100_000), ("1.1M", 1_100_000),
+    ("2K", 2000), ("views", None),
+])
+def test_view_counts_as_shown_by_telegram(shown, count):
+    assert parse_views(shown) == count
+
+
+def test_crawl_follows_pagination_through_the_origin(tmp_path):
+    """The real crawl (scrapy) reads both recorded pages from a local origin; canonical URLs stay t.me."""
+    pages = {
+        "/robots.txt": lambda h: respond(h, 200, b"User-agent: *\nAllow: /\n", "text/plain"),
+        "/s/ruta_norte": lambda h: respond(h, 200, (DATA / "ruta_norte.html").read_bytes()),
+        "/s/ruta_norte?before=1196": lambda h: respond(h, 200, (DATA / "ruta_norte_before_1196.html").read_bytes()),
+    }
+    with TestServer(pages) as srv:
+        data = tmp_path / "data"
+        run_cli("crawl", "--url", FIRST, "--json", data_dir=data, timeout=120,
+                env={"ROUTEWATCH_ORIGIN_TELEGRAM": srv.base, "ROUTEWATCH_ALLOW_HOSTS": srv.hostport})
+        assert "/s/ruta_norte?before=1196" in srv.log
+    con = sqlite3.connect(data / "catalog.sqlite")
+    rows = con.execute("SELECT platform_id, url, views, forwarded_from FROM posts ORDER BY platform_id").fetchall()
+    con.close()
+    assert rows == [
+        ("ruta_norte/1188", "https://t.me/ruta_norte/1188", 64100, ""),
+        ("ruta_norte/1190", "https://t.me/ruta_norte/1190", 512, "Hermano Wei"),
+        ("ruta_norte/1197", "https://t.me/ruta_norte/1197", 1200, ""),
+        ("ruta_norte/1198", "https://t.me/ruta_norte/1198", 32300, ""),
+        ("ruta_norte/1199", "https://t.me/ruta_norte/1199", 845, ""),
+        ("ruta_norte/1200", "https://t.me/ruta_norte/1200", 1100000, "otra_ruta"),
+        ("ruta_norte/1201", "https://t.me/ruta_norte/1201", 9700, ""),
+        ("ruta_norte/1202", "https://t.me/ruta_norte/1202", 4100, ""),
+    ]
