@@ -68,8 +68,8 @@ def find_mentions(an: Analysis, rules: Rules) -> None:
             mentions.append(Mention(hit.start, hit.end, place.country, place=place, journey=not place.journey_only))
             continue
         always = next((p[1] for p in hit.payloads if p[0] == "always"), None)
-        if always:
-            mentions.append(Mention(hit.start, hit.end, always))
+        if always:  # 遣返回国: a return / deportation landing
+            mentions.append(Mention(hit.start, hit.end, always, deport=True))
             continue
         iso = next((p[1] for p in hit.payloads if p[0] == "country"), None)
         if iso is None:

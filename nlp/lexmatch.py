@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .text import Norm, fold_term, fold_term_cased, is_han, is_latin_alnum
+from .text import HAN_RUN, Norm, fold_term, fold_term_cased, is_han, is_latin_alnum
 
 _WORD = "a-z0-9"
 
@@ -111,26 +111,29 @@ class PhoneticIndex:
     def find(self, fold: str) -> list[tuple[int, int, str]]:
         """(start, end, key) of Chinese windows that sound like a term (longest first, no overlap)."""
         out: list[tuple[int, int, str]] = []
-        n = len(fold)
-        i = 0
-        while i < n - 1:
-            if not (is_han(fold[i]) and is_han(fold[i + 1])):
-                i += 1
+        by_head = self._by_head
+        for run in HAN_RUN.finditer(fold):
+            rs, re_ = run.span()
+            if re_ - rs < 3:
                 continue
-            best: tuple[int, str] | None = None
-            for s0 in syllables(fold[i]):
-                for s1 in syllables(fold[i + 1]):
-                    for length, sig, key in self._by_head.get((s0, s1), ()):
-                        if i + length > n or (best and best[0] >= length):
-                            continue
-                        if all(is_han(fold[i + j]) and syllables(fold[i + j]) & sig[j] for j in range(2, length)):
-                            best = (length, key)
-                            break
-            if best:
-                out.append((i, i + best[0], best[1]))
-                i += best[0]
-            else:
-                i += 1
+            syl = [syllables(c) for c in run.group()]
+            n = len(syl)
+            i = 0
+            while i < n - 1:
+                best: tuple[int, str] | None = None
+                for s0 in syl[i]:
+                    for s1 in syl[i + 1]:
+                        for length, sig, key in by_head.get((s0, s1), ()):
+                            if i + length > n or (best and best[0] >= length):
+                                continue
+                            if all(syl[i + j] & sig[j] for j in range(2, length)):
+                                best = (length, key)
+                                break
+                if best:
+                    out.append((rs + i, rs + i + best[0], best[1]))
+                    i += best[0]
+                else:
+                    i += 1
         return out
 
 

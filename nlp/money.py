@@ -272,11 +272,11 @@ class MoneyFinder:
     def _currency_of(self, an: Analysis, start: int, end: int, unit_cur: str | None):
         """(iso, span start, span end, explicit) for the number at [start, end)."""
         iso, cur_end, group = self._currency_after(an, end)
-        if group is not None:
-            return self._resolve_country(an, group, start), start, cur_end, True
-        if iso is not None:
-            return iso, start, cur_end, True
         before_iso, bstart = self._currency_before(an, start)
+        if group is not None:  # "$500 pesos": the word after decides, the span takes both
+            return self._resolve_country(an, group, start), bstart, cur_end, True
+        if iso is not None:
+            return iso, bstart, cur_end, True
         if before_iso:
             return before_iso, bstart, end, True
         if unit_cur:

@@ -27,7 +27,7 @@ from .money import find_amounts
 from .pack import Rules, compile_pack
 from .relevance import score
 from .route import order
-from .text import is_han, normalize, sentences, split_spans, CLAUSE_END
+from .text import CLAUSE_END, is_han, normalize, sentences, split_spans
 
 jieba.setLogLevel(logging.WARNING)
 

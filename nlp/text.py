@@ -8,6 +8,7 @@ reorder characters: evidence spans depend on it.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,16 +17,16 @@ import opencc
 
 _T2S = opencc.OpenCC("t2s")
 
-# Characters whose Unicode name says they are CJK ideographs (basic block + extension A + compat).
-_HAN_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+# CJK ideographs: basic block, extension A, compatibility block.
+HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+HAN_RUN = re.compile(f"[{HAN_CLASS}]+")
 
 SENTENCE_END = "。！？!?；;\n"
 CLAUSE_END = SENTENCE_END + "，,、：:（）()「」“”\"'…—"
 
 
 def is_han(ch: str) -> bool:
-    o = ord(ch)
-    return any(lo <= o <= hi for lo, hi in _HAN_RANGES)
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff"
 
 
 def is_latin_alnum(ch: str) -> bool:
@@ -59,7 +60,7 @@ def _lower_char(ch: str) -> str:
 
 def to_simplified(text: str) -> str:
     """Traditional -> Simplified without changing the length (per character if phrases would)."""
-    if not any(is_han(c) for c in text):
+    if HAN_RUN.search(text) is None:
         return text
     out = _T2S.convert(text)
     if len(out) == len(text):
@@ -71,6 +72,23 @@ def to_simplified(text: str) -> str:
 def _t2s_char(ch: str) -> str:
     out = _T2S.convert(ch)
     return out if len(out) == 1 else ch
+
+
+class _CharTable(dict):
+    """A str.translate table that fills itself: one character in, one character out."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, code: int) -> str:
+        out = self.fn(chr(code))
+        self[code] = out
+        return out
+
+
+_FOLD = _CharTable(_fold_char)
+_LOWER = _CharTable(_lower_char)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +115,8 @@ def normalize(text: str) -> Norm:
         cased = simp
         fold = simp.lower()
     else:
-        cased = "".join(_fold_char(c) for c in simp)
-        fold = "".join(_lower_char(c) for c in cased)
+        cased = simp.translate(_FOLD)
+        fold = cased.translate(_LOWER)
     return Norm(text=text, cased=cased, fold=fold)
 
 
