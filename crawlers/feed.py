@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
+from crawlers import platforms, youtube  # noqa: F401 - registers the platform crawlers until base.load_all lists them
 from crawlers.base import Crawler, Follow, Page, register
 from routewatch.errors import Code, RouteWatchError
 
@@ -20,14 +21,11 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 class Feed(Crawler):
     name = "feed.v1"
     platform = "web"
-    URL_PATTERNS = (
-        r"^https?://[^/]+/.*(?:\.xml|\.rss|\.atom|/feed/?|/rss/?)(?:\?.*)?$",
-        r"^https?://(?:www\.)?youtube\.com/feeds/videos\.xml\?(?:channel_id|playlist_id)=[\w-]+$",
-    )
+    # YouTube's feeds belong to youtube_feed.v1 (crawlers/youtube.py), which reads their yt:/media: fields
+    URL_PATTERNS = (r"^https?://(?!(?:www\.|m\.)?youtube\.com/)[^/]+/.*(?:\.xml|\.rss|\.atom|/feed/?|/rss/?)(?:\?.*)?$",)
     TESTS = (
         "https://demo.routewatch.invalid/feed.xml",
         "https://example.org/blog/rss",
-        "https://www.youtube.com/feeds/videos.xml?channel_id=UC1234567890abcdefghijkl",
     )
 
     def discover(self, page: Page) -> Iterator[Follow]:

@@ -16,6 +16,11 @@ PLATFORM_HOSTS: dict[str, tuple[str, ...]] = {
     "tiktok": ("www.tiktok.com", "tiktok.com", "m.tiktok.com", "vm.tiktok.com"),
     "douyin": ("www.douyin.com", "douyin.com", "v.douyin.com"),
     "tiktok_research": ("open.tiktokapis.com",),
+    # TikTok's video CDN (playAddr/downloadAddr in captured items); separate so tests can map it alone
+    "tiktok_cdn": ("v16-webapp-prime.tiktok.com", "v19-webapp-prime.tiktok.com", "v16-webapp-prime.us.tiktok.com"),
+    "bilibili": ("www.bilibili.com", "bilibili.com", "m.bilibili.com", "space.bilibili.com", "b23.tv"),
+    "kuaishou": ("www.kuaishou.com", "kuaishou.com", "v.kuaishou.com"),
+    "x": ("x.com", "www.x.com", "twitter.com", "www.twitter.com", "mobile.twitter.com", "mobile.x.com"),
     "demo": (DEMO_HOST,),
 }
 

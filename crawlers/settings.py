@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class CrawlSettings(BaseModel):
@@ -26,3 +26,12 @@ class CrawlSettings(BaseModel):
     max_media_bytes: int = 200 * 1024 * 1024
     max_media_seconds: float = 1800.0
     fetch_media: bool = True
+    # TikTok Research API (crawlers/tiktok_research.py): client credentials of an approved project.
+    tiktok_research_client_key: str = ""
+    tiktok_research_client_secret: SecretStr = SecretStr("")
+    tiktok_research_max_pages: int = 10  # pages of ≤ 100 videos per 30-day window
+    # 429 rate_limit_exceeded: retries with this back-off before stopping with E107 (quota errors stop at once)
+    tiktok_research_retries: int = 3
+    tiktok_research_backoff_seconds: float = 6.0
+    # yt-dlp discovery (crawlers/ytdlp_discovery.py): most entries taken from one listing or search
+    ytdlp_max_entries: int = 50
