@@ -13,7 +13,9 @@ from .lexmatch import Hit
 from .pack import Rules
 from .text import span_index
 
-_ACTOR_DEMAND_GAP = 30
+# Max characters between an actor and a demand verb (Chinese packs more into fewer characters).
+_ACTOR_DEMAND_GAP = {"zh": 30}
+_ACTOR_DEMAND_GAP_DEFAULT = 60
 
 
 def _kind(h: Hit, kind: str) -> str | None:
@@ -67,10 +69,11 @@ class BribeFinder:
             official = any(_kind(h, "official") for h in sh)
             triggers: list[Hit] = list(cues)
             if actors and has_money and not official:
+                gap = _ACTOR_DEMAND_GAP.get(an.lang, _ACTOR_DEMAND_GAP_DEFAULT)
                 for d in sh:
                     if not _kind(d, "demand") or self._blocked(an, hits, d.start):
                         continue
-                    if any(abs(d.start - a.end) <= _ACTOR_DEMAND_GAP or abs(a.start - d.end) <= _ACTOR_DEMAND_GAP for a in actors):
+                    if any(abs(d.start - a.end) <= gap or abs(a.start - d.end) <= gap for a in actors):
                         triggers.append(d)
             if not triggers:
                 continue

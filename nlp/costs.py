@@ -74,7 +74,9 @@ def classify(an: Analysis, rules: Rules) -> list[CostItem]:
         if kind is None:
             lo = _label_start(text, an.amounts, a, sent[0])
             nxt = min((o.start for o in an.amounts if o.start >= a.end), default=clause[1])
-            kind = _decide(_kinds_in(hits, lo, a.start) + _kinds_in(hits, a.end, min(clause[1], nxt)), text[lo : a.start])
+            kind = _decide(_kinds_in(hits, lo, a.start), text[lo : a.start])
+            if kind is None:  # "$9,500 all in": the words after it, up to the next amount
+                kind = _decide(_kinds_in(hits, a.end, min(clause[1], nxt)), text[a.end : min(clause[1], nxt)])
             label_lo = lo
         else:
             label_lo = a.start

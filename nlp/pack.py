@@ -170,7 +170,8 @@ class Rules:
             entries += _entries(_strings(group.get("terms")), ("cue", str(group.get("payer", "police"))))
         for key in ("demand", "money", "pass", "negation", "hypothetical", "official", "payment"):
             entries += _entries(_strings(br.get(key)), (key, ""))
-        self.bribes = TermMatcher(entries, phonetic=self.phonetic)
+        # No sound-alike matching here: function phrases collide (没人要 "nobody asked" ~ 每人要 "each must pay").
+        self.bribes = TermMatcher(entries)
 
         rt = p.get("route")
         entries = []

@@ -177,7 +177,9 @@ def split_spans(text: str, enders: str, max_len: int = 0) -> list[tuple[int, int
     while i < n:
         ch = text[i]
         cut = ch in enders
-        if not cut and ch == "." and (i + 1 == n or text[i + 1] == " ") and i > 0 and not text[i - 1].isdigit():
+        if cut and ch in ",." and 0 < i < n - 1 and text[i - 1].isdigit() and text[i + 1].isdigit():
+            cut = False  # 1,500 / 1.500: a number, not a clause break
+        if not cut and ch == "." and (i + 1 == n or text[i + 1] in " \n"):
             cut = True
         if not cut and max_len and i - start >= max_len and ch == " ":
             cut = True
