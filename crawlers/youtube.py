@@ -111,7 +111,7 @@ class YouTube(Crawler):
         "https://www.youtube.com/results?search_query=%E8%B5%B0%E7%BA%BF",
         "https://www.youtube.com/hashtag/zouxian",
     )
-    _VIDEO_ID = re.compile(r'"videoId":"([\w-]{11})"')
+    _VIDEO_ID = re.compile(r'"videoId"\s*:\s*"([\w-]{11})"')
 
     @staticmethod
     def video_id(url: str) -> str | None:
