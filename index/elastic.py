@@ -1,0 +1,440 @@
+"""`elasticsearch.v1`: the index on an Elasticsearch 9 node, for collections that outgrow one machine.
+
+In: IndexDocs (one Elasticsearch document per post, id = post id, text units as nested objects with
+their timed segments).  Out: the same hits and trend rows as `sqlite.v1`, which is the contract.
+Writes go through a write alias; `clear()` starts a fresh index that is swapped in atomically behind
+the read alias when the writer closes, so readers never see a half-built index. Never raises out of
+`upsert` for one bad document or an outage: they come back as failures (E504 rejected, E503 no node).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from elasticsearch import ApiError, Elasticsearch, TransportError
+from elasticsearch.helpers import streaming_bulk
+
+from index.base import (
+    Index,
+    IndexDoc,
+    Query,
+    UpsertResult,
+    legs,
+    parse_query_text,
+    period_of,
+)
+from index.settings import IndexSettings
+
+# The sqlite backend's text helpers: the same snippet and span rules make hits equal across backends.
+from index.sqlite_fts import _first_span, make_snippet, to_simplified
+from routewatch.errors import Code, NotConfigured, RouteWatchError
+from routewatch.records import SearchHit, Segment, TextUnit
+
+MAPPING_VERSION = "elasticsearch.v1"
+BULK_CHUNK = 200
+BULK_RETRIES = 5  # on 429 (queue full), with exponential back-off
+PERIODS = ("day", "week", "month")
+_ES_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?")
+
+_TEXT_WITH_KEYWORD = {"type": "text", "analyzer": "standard",
+                      "fields": {"raw": {"type": "keyword", "ignore_above": 256}}}
+
+# Explicit mappings (no dynamic fields: an unexpected field rejects the document, it is not guessed).
+# `norm` is the search form of a unit (see `fold`); the integ-test distribution has no analysis-common
+# (no cjk / asciifolding), so folding happens here and `standard` gives one token per Chinese character.
+MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "_meta": {"mapping": MAPPING_VERSION},
+    "_source": {"excludes": ["units.norm"]},
+    "properties": {
+        "post_id": {"type": "keyword"},
+        "platform": {"type": "keyword"},
+        "url": {"type": "keyword", "ignore_above": 2048},
+        "posted_at": {"type": "date"},
+        "captured_at": {"type": "date"},
+        "lang": {"type": "keyword"},
+        "source": {"type": "keyword"},
+        "relevant": {"type": "boolean"},
+        "countries": {"type": "keyword"},
+        "route": {"type": "keyword"},
+        "route_path": {"type": "keyword"},  # ">EC>CO>PA>": ordered-subsequence filter by wildcard
+        "legs": {"type": "keyword"},
+        "has_bribe": {"type": "boolean"},
+        "places": _TEXT_WITH_KEYWORD,
+        "costs": {"type": "nested", "properties": {
+            "amount": {"type": "double"}, "currency": {"type": "keyword"}, "kind": {"type": "keyword"}}},
+        "period": {"properties": {p: {"type": "keyword"} for p in PERIODS}},
+        "units": {"type": "nested", "properties": {
+            "unit_id": {"type": "keyword"},
+            "kind": {"type": "keyword"},
+            "lang": {"type": "keyword"},
+            "text": _TEXT_WITH_KEYWORD,
+            "norm": {"type": "text", "analyzer": "standard"},
+            "segments": {"type": "nested", "properties": {
+                "start": {"type": "double"}, "end": {"type": "double"}, "text": {"type": "text"}}},
+        }},
+    },
+}
+
+
+def fold(text: str) -> str:
+    """The search form of a text or query term: Simplified Chinese, NFKC, accents removed, lower case,
+    everything but letters and digits turned into spaces (as SQLite's unicode61 tokenizer splits)."""
+    s = unicodedata.normalize("NFKC", to_simplified(text))
+    s = "".join(c for c in unicodedata.normalize("NFD", s) if not unicodedata.combining(c)).lower()
+    return "".join(c if c.isalnum() else " " for c in s)
+
+
+def _es_date(value: str) -> str | None:
+    """A date Elasticsearch accepts: the original string when it is strict ISO, else normalised."""
+    if not value:
+        return None
+    if _ES_DATE.fullmatch(value):
+        return value
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))  # ValueError: not a date (caller rejects)
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).isoformat()
+
+
+def to_source(d: IndexDoc) -> dict[str, Any]:
+    """IndexDoc → Elasticsearch document (raises ValueError when a field cannot be indexed)."""
+    units = [u for u in d.units if u.text.strip()]  # as sqlite.v1: empty units are not searchable
+    return {
+        "post_id": d.post_id, "platform": d.platform, "url": d.url,
+        "posted_at": _es_date(d.posted_at), "captured_at": _es_date(d.captured_at),
+        "lang": d.lang, "source": d.source, "relevant": bool(d.relevant),
+        "countries": list(d.countries), "route": list(d.route),
+        "route_path": ">" + "".join(f"{c}>" for c in d.route),
+        "legs": sorted(set(legs(d.route))), "has_bribe": bool(d.has_bribe), "places": list(d.places),
+        "costs": [{"amount": float(a), "currency": c, "kind": k} for a, c, k in d.costs],
+        "period": {p: period_of(d.posted_at, p) for p in PERIODS},
+        "units": [{"unit_id": u.unit_id, "kind": u.kind, "lang": u.lang, "text": u.text, "norm": fold(u.text),
+                   "segments": [{"start": s.start, "end": s.end, "text": s.text} for s in u.segments]}
+                  for u in units],
+    }
+
+
+def _safe_url(url: str) -> str:
+    """The URL without credentials, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _reason(info: dict[str, Any]) -> str:
+    err = info.get("error")
+    if isinstance(err, dict):
+        err = f"{err.get('type', 'error')}: {err.get('reason', '')}"
+    return f"HTTP {info.get('status', '?')} {err or 'rejected'}"[:500]
+
+
+class ElasticIndex(Index):
+    name = "elasticsearch.v1"
+
+    def __init__(self, settings: IndexSettings):
+        if not settings.es_url:
+            raise NotConfigured("Elasticsearch URL not set: set index.es_url or ROUTEWATCH_ES_URL "
+                                "(e.g. http://127.0.0.1:9200)", Code.E902)
+        self.url = _safe_url(settings.es_url)
+        self.alias = settings.es_index
+        self.write_alias = f"{self.alias}-write"
+        self.es = Elasticsearch(settings.es_url, request_timeout=30, max_retries=1, retry_on_timeout=False)
+        try:
+            health = self.es.options(request_timeout=10).cluster.health()
+        except (TransportError, ApiError) as e:
+            self.es.close()
+            raise NotConfigured(f"Elasticsearch not reachable at {self.url} ({type(e).__name__}): start it "
+                                "(`docker compose up -d elasticsearch` or `make es-up`) or fix index.es_url / "
+                                "ROUTEWATCH_ES_URL", Code.E503) from e
+        if health.get("status") == "red":
+            self.es.close()
+            raise NotConfigured(f"Elasticsearch at {self.url} reports cluster health red", Code.E503)
+        self._touched = False  # did this instance write? (only a writer publishes a rebuild)
+        self._closed = False
+        try:
+            self._ensure_layout()
+        except (TransportError, ApiError) as e:
+            self.es.close()
+            raise NotConfigured(f"Elasticsearch at {self.url} refused the index set-up: {e}", Code.E503) from e
+
+    # ---- layout: template, generation indices, read and write aliases --------------------------------
+    def _ensure_layout(self) -> None:
+        self.es.indices.put_index_template(
+            name=f"{self.alias}-template", index_patterns=[f"{self.alias}-0*"], priority=200,
+            template={"settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1"}, "mappings": MAPPINGS},
+            meta={"managed_by": "routewatch", "mapping": MAPPING_VERSION},
+        )
+        if self.es.indices.exists(index=self.alias) and not self.es.indices.exists_alias(name=self.alias):
+            raise NotConfigured(f"{self.alias!r} on {self.url} is an index, not RouteWatch's alias: choose another "
+                                "index.es_index or delete that index", Code.E902)
+        read, write = self._alias_target(self.alias), self._alias_target(self.write_alias)
+        if read is None and write is None:
+            first = self._new_index_name()
+            self.es.indices.create(index=first, aliases={self.alias: {}, self.write_alias: {}})
+        elif write is None:
+            self.es.indices.put_alias(index=read, name=self.write_alias)
+        elif read is None:
+            self.es.indices.put_alias(index=write, name=self.alias)
+
+    def _alias_target(self, name: str) -> str | None:
+        try:
+            resp = self.es.indices.get_alias(name=name)
+        except ApiError as e:
+            if e.status_code == 404:
+                return None
+            raise
+        names = sorted(resp.body)
+        return names[-1] if names else None
+
+    def _new_index_name(self) -> str:
+        try:
+            existing = sorted(self.es.indices.get(index=f"{self.alias}-0*", expand_wildcards="all").body)
+        except ApiError as e:
+            if e.status_code != 404:
+                raise
+            existing = []
+        gen = 1 + max((int(n.rsplit("-", 1)[1]) for n in existing if n.rsplit("-", 1)[1].isdigit()), default=0)
+        return f"{self.alias}-{gen:06d}"
+
+    # ---- writing ---------------------------------------------------------------------------------------
+    def upsert(self, docs: Iterable[IndexDoc]) -> UpsertResult:
+        self._touched = True
+        failed: list[tuple[str, str, str]] = []
+        in_flight: Counter[str] = Counter()  # sent, not yet answered
+        src = iter(docs)
+
+        def actions() -> Iterator[dict[str, Any]]:
+            for d in src:
+                try:
+                    body = to_source(d)
+                except (ValueError, TypeError) as e:
+                    failed.append((d.post_id, Code.E504.value, f"document not indexable: {e}"))
+                    continue
+                in_flight[d.post_id] += 1
+                yield {"_op_type": "index", "_index": self.write_alias, "_id": d.post_id, "_source": body}
+
+        indexed = 0
+        try:
+            for ok, item in streaming_bulk(
+                self.es.options(request_timeout=120), actions(), chunk_size=BULK_CHUNK, max_chunk_bytes=10 << 20,
+                max_retries=BULK_RETRIES, initial_backoff=0.5, max_backoff=30,
+                raise_on_error=False, raise_on_exception=False,
+            ):
+                info = next(iter(item.values()))
+                pid = str(info.get("_id", ""))
+                in_flight[pid] -= 1
+                if ok:
+                    indexed += 1
+                else:  # the node answered and refused this document: dead-lettered
+                    failed.append((pid, Code.E504.value, _reason(info)))
+        except TransportError as e:
+            # No node to answer (stopped, unreachable, timed out): whatever was sent or is still to come is
+            # returned as E503 so the catalog keeps it pending and a later run retries it.
+            why = f"Elasticsearch unavailable at {self.url}: {type(e).__name__}"
+            failed += [(pid, Code.E503.value, why) for pid, n in in_flight.items() for _ in range(n)]
+            failed += [(d.post_id, Code.E503.value, why) for d in src]
+        try:
+            self.es.indices.refresh(index=self.write_alias)
+        except (TransportError, ApiError):
+            pass  # visible after the next periodic refresh anyway
+        return UpsertResult(indexed=indexed, failed=tuple(failed))
+
+    def clear(self) -> None:
+        """Start a rebuild: a fresh index receives the writes; readers keep the old one until `close()`."""
+        self._touched = True
+        read, write = self._alias_target(self.alias), self._alias_target(self.write_alias)
+        fresh = self._new_index_name()
+        self.es.indices.create(index=fresh)
+        actions: list[dict[str, Any]] = [{"add": {"index": fresh, "alias": self.write_alias}}]
+        if write:
+            actions.insert(0, {"remove": {"index": write, "alias": self.write_alias}})
+        self.es.indices.update_aliases(actions=actions)
+        if write and write != read:  # an earlier rebuild that never finished
+            self.es.indices.delete(index=write, ignore_unavailable=True)
+
+    def _publish(self) -> None:
+        """Swap a finished rebuild in behind the read alias (one atomic alias update), drop the old index."""
+        read, write = self._alias_target(self.alias), self._alias_target(self.write_alias)
+        if not write or read == write:
+            return
+        self.es.indices.refresh(index=write)
+        actions: list[dict[str, Any]] = [{"add": {"index": write, "alias": self.alias}}]
+        if read:
+            actions.insert(0, {"remove": {"index": read, "alias": self.alias}})
+        self.es.indices.update_aliases(actions=actions)
+        if read:
+            self.es.indices.delete(index=read, ignore_unavailable=True)
+
+    def count(self) -> int:
+        """Documents in the index being written (the new one during a rebuild, as `sqlite.v1` counts)."""
+        return int(self.es.count(index=self.write_alias)["count"])
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._touched:
+                self._publish()
+        except (TransportError, ApiError):
+            pass  # the alias stays on the complete old index; the next writer publishes
+        finally:
+            self.es.close()
+
+    # ---- filters ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _filters(q: Query) -> list[dict[str, Any]]:
+        f: list[dict[str, Any]] = []
+        if q.country:
+            f.append({"term": {"countries": q.country.upper()}})
+        if q.route:
+            # ">EC>" then "CO>" anywhere after it, then "PA>": the ordered subsequence, as sqlite.v1's LIKE.
+            steps = [re.sub(r"([*?\\])", r"\\\1", c.upper()) + ">" for c in q.route]
+            f.append({"wildcard": {"route_path": {"value": "*>" + "*".join(steps) + "*"}}})
+        if q.platform:
+            f.append({"term": {"platform": q.platform.lower()}})
+        if q.lang:
+            f.append({"term": {"lang": q.lang.lower()}})
+        if q.since or q.until:
+            rng: dict[str, Any] = {"format": "strict_date"}
+            if q.since:
+                rng["gte"] = q.since
+            if q.until:
+                rng["lte"] = f"{q.until}||/d"  # the whole day
+            f.append({"range": {"posted_at": rng}})
+        if q.has_bribe:
+            f.append({"term": {"has_bribe": True}})
+        if q.min_cost is not None or q.max_cost is not None or q.currency:
+            cost: list[dict[str, Any]] = []
+            if q.currency:
+                cost.append({"term": {"costs.currency": q.currency.upper()}})
+            if q.min_cost is not None or q.max_cost is not None:
+                amount: dict[str, float] = {}
+                if q.min_cost is not None:
+                    amount["gte"] = float(q.min_cost)
+                if q.max_cost is not None:
+                    amount["lte"] = float(q.max_cost)
+                cost.append({"range": {"costs.amount": amount}})
+            f.append({"nested": {"path": "costs", "query": {"bool": {"filter": cost}}}})
+        return f
+
+    @staticmethod
+    def _text_clauses(terms: list[str]) -> list[dict[str, Any]] | None:
+        """One match_phrase per term on the folded text; None when no term has anything searchable."""
+        folded = [" ".join(fold(t).split()) for t in terms]
+        clauses = [{"match_phrase": {"units.norm": f}} for f in folded if f]
+        return clauses or None
+
+    def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.es.search(index=self.alias, **body).body
+        except ApiError as e:
+            raise RouteWatchError(Code.E502, f"query could not be run: HTTP {e.status_code} {e.message}") from e
+        except TransportError as e:
+            raise RouteWatchError(Code.E503, f"Elasticsearch unavailable at {self.url}: {type(e).__name__}") from e
+
+    # ---- search ----------------------------------------------------------------------------------------
+    def search(self, q: Query) -> list[SearchHit]:
+        terms = [to_simplified(t).lower() for t in parse_query_text(q.text)]
+        limit = max(1, min(int(q.limit), 1000))
+        filters = self._filters(q)
+        src = ["post_id", "url", "platform", "posted_at"]
+        if not terms:
+            res = self._search({
+                "query": {"bool": {"filter": filters}}, "size": limit, "_source": [*src, "units"],
+                "sort": [{"posted_at": {"order": "desc", "missing": "_last"}}, {"post_id": "asc"}],
+            })
+            return [self._post_hit(h["_source"]) for h in res["hits"]["hits"]]
+        clauses = self._text_clauses(terms)
+        if clauses is None:  # only punctuation: nothing to look for (sqlite.v1 finds nothing either)
+            return []
+        res = self._search({
+            "query": {"bool": {"filter": filters, "must": [{"nested": {
+                "path": "units", "score_mode": "max", "query": {"bool": {"must": clauses}},
+                "inner_hits": {"size": 1, "_source": ["units.unit_id", "units.kind", "units.text", "units.segments"]},
+            }}]}},
+            "size": limit, "_source": src, "track_total_hits": False,
+            "sort": [{"_score": "desc"}, {"posted_at": {"order": "asc", "missing": "_first"}}, {"post_id": "asc"}],
+        })
+        hits = []
+        for h in res["hits"]["hits"]:
+            inner = h["inner_hits"]["units"]["hits"]["hits"]
+            if inner:
+                hits.append(self._unit_hit(h["_source"], inner[0]["_source"], float(h["_score"] or 0.0), terms))
+        return hits
+
+    @staticmethod
+    def _post_hit(p: dict[str, Any]) -> SearchHit:
+        units = sorted(p.get("units") or [], key=lambda u: u["kind"])
+        u = units[0] if units else None
+        text = u["text"] if u else ""
+        return SearchHit(post_id=p["post_id"], url=p["url"], platform=p["platform"], posted_at=p.get("posted_at") or "",
+                         snippet=text[:160], source=(u["kind"] if u else "caption"), unit_id=(u["unit_id"] if u else ""),
+                         score=0.0)
+
+    @staticmethod
+    def _unit_hit(p: dict[str, Any], u: dict[str, Any], score: float, terms: list[str]) -> SearchHit:
+        text = u["text"]
+        span = _first_span(to_simplified(text).lower(), terms)
+        start_sec = end_sec = None
+        if u["kind"] in ("transcript", "subtitle") and span:
+            segs = tuple(Segment(s["start"], s["end"], s["text"]) for s in u.get("segments") or [])
+            unit = TextUnit(unit_id=u["unit_id"], post_id=p["post_id"], kind=u["kind"], text=text, segments=segs)
+            secs = unit.seconds_for(*span)
+            if secs:
+                start_sec, end_sec = secs
+        return SearchHit(post_id=p["post_id"], url=p["url"], platform=p["platform"], posted_at=p.get("posted_at") or "",
+                         snippet=make_snippet(text, span), source=u["kind"], unit_id=u["unit_id"], score=score,
+                         start_sec=start_sec, end_sec=end_sec, span=span)
+
+    # ---- trends ----------------------------------------------------------------------------------------
+    def trends(self, field: str, by: str = "week", q: Query | None = None) -> list[dict[str, Any]]:
+        if by not in PERIODS:
+            raise RouteWatchError(Code.E903, f"--by must be week, day or month, not {by!r}")
+        fields = {"country": "countries", "leg": "legs", "platform": "platform"}
+        if field not in (*fields, "term"):
+            raise RouteWatchError(Code.E903, f"--field must be country, leg, term or platform, not {field!r}")
+        base = [{"term": {"relevant": True}}, *self._filters(q or Query())]
+        period = f"period.{by}"
+        totals = {k[0]: n for k, n in self._composite(base, [period]).items()}
+        rows: list[dict[str, Any]] = []
+        if field in fields:
+            for (per, value), n in self._composite(base, [period, fields[field]]).items():
+                rows.append({"period": per, "value": value, "n": n})
+        else:
+            from index.terms import trend_terms
+
+            for term in trend_terms():
+                clauses = self._text_clauses([to_simplified(term).lower()])
+                if not clauses:
+                    continue
+                match = {"nested": {"path": "units", "query": {"bool": {"filter": clauses}}}}
+                for (per,), n in self._composite([*base, match], [period]).items():
+                    rows.append({"period": per, "value": term, "n": n})
+        rows.sort(key=lambda r: (r["period"], -r["n"], r["value"]))
+        return [{"period": r["period"], "value": r["value"], "count": r["n"], "total": totals.get(r["period"], 0)}
+                for r in rows]
+
+    def _composite(self, filters: list[dict[str, Any]], keys: list[str]) -> dict[tuple[str, ...], int]:
+        """Exact document counts per combination of keyword values (paged composite aggregation)."""
+        out: dict[tuple[str, ...], int] = {}
+        after: dict[str, Any] | None = None
+        while True:
+            comp: dict[str, Any] = {"size": 1000, "sources": [{f"k{i}": {"terms": {"field": k}}} for i, k in enumerate(keys)]}
+            if after:
+                comp["after"] = after
+            res = self._search({"query": {"bool": {"filter": filters}}, "size": 0, "track_total_hits": False,
+                                "aggs": {"c": {"composite": comp}}})
+            agg = res["aggregations"]["c"]
+            for b in agg["buckets"]:
+                out[tuple(str(b["key"][f"k{i}"]) for i in range(len(keys)))] = int(b["doc_count"])
+            after = agg.get("after_key")
+            if not after or not agg["buckets"]:
+                return out
+

@@ -1,0 +1,132 @@
+"""Factories for the index tests: IndexDocs, the contract corpus, a seeded synthetic corpus, and a
+handle on the local Elasticsearch node (`scripts/es.sh`). Builds data only; never touches the catalog."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from index.base import IndexDoc
+from routewatch.records import Segment, TextUnit
+
+REPO = Path(__file__).resolve().parents[2]
+ES_SH = REPO / "scripts" / "es.sh"
+
+
+def unit(pid: str, kind: str, text: str, segs=()) -> TextUnit:
+    return TextUnit(unit_id=f"{pid}:{kind}", post_id=pid, kind=kind, text=text, segments=tuple(segs))
+
+
+def doc(pid, caption, route=(), posted="2026-11-02T08:00:00Z", platform="telegram", lang="zh", transcript=None,
+        costs=(), bribe=False, relevant=True, countries=None) -> IndexDoc:
+    units = [unit(pid, "caption", caption)]
+    if transcript:
+        segs = [Segment(float(i * 3), float(i * 3 + 3), t) for i, t in enumerate(transcript)]
+        units.append(unit(pid, "transcript", TextUnit.join_segments(segs), segs))
+    return IndexDoc(post_id=pid, platform=platform, url=f"https://x/{pid}", posted_at=posted, captured_at=posted,
+                    lang=lang, source="t", units=tuple(units), relevant=relevant,
+                    countries=tuple(sorted(set(route))) if countries is None else tuple(countries),
+                    route=tuple(route), costs=tuple(costs), has_bribe=bribe)
+
+
+def contract_corpus() -> list[IndexDoc]:
+    """Ten posts in zh (simplified and traditional), en and es; weeks 2026-W40, W45 and W46."""
+    return [
+        doc("a", "先飞土耳其再到厄瓜多尔", route=("CN", "TR", "EC")),
+        doc("b", "哥倫比亞到巴拿馬，厄瓜多爾出發", route=("EC", "CO", "PA"), posted="2026-10-01T00:00:00Z"),
+        doc("c", "Cruzamos el Darién en cinco días por la selva", route=("EC", "CO", "CR", "PA"), lang="es",
+            platform="web", costs=((300.0, "USD", "guide"),)),
+        doc("d", "the Darien gap took three days", route=("CO", "EC", "PA"), lang="en", platform="youtube",
+            costs=((1200.0, "USD", "guide"),), bribe=True),
+        doc("e", "视频", transcript=["我们从上海出发", "然后到了厄瓜多尔的基多"], route=("CN", "EC")),
+        doc("f", "Pagamos mordida a la policía en México: 200 dólares", route=("MX", "US"), lang="es",
+            platform="tiktok", posted="2026-11-10T12:00:00Z", costs=((200.0, "USD", "bribe"),), bribe=True),
+        doc("g", "走线美墙，蛇头收费两万五", route=("EC", "MX", "US"), platform="douyin", posted="2026-11-12T01:00:00Z",
+            costs=((25000.0, "CNY", "guide"),)),
+        doc("h", "Ecuador visa requirements explained", lang="en", platform="youtube", relevant=False,
+            posted="2026-11-11T09:00:00Z"),
+        doc("i", "雨林里走了三天，真的很难", route=("CO", "PA"), posted="2026-11-03T23:30:00Z",
+            transcript=["第一天下雨", "第二天过河", "第三天到了巴拿马"]),
+        doc("j", "Nos pidieron la mordida en Guatemala, y la policia se llevó todo", route=("GT", "MX"), lang="es",
+            platform="tiktok", posted="2026-11-13T08:00:00Z", bribe=True),
+    ]
+
+
+_WORDS = {
+    "zh": ["走线", "雨林", "蛇头", "美墙", "免签", "厄瓜多尔", "哥伦比亚", "巴拿马", "墨西哥", "基多", "黑警", "买路钱",
+           "坐大巴", "三天", "很累", "我们", "出发", "过河", "哥倫比亞", "厄瓜多爾"],
+    "en": ["jungle", "coyote", "visa", "Darien", "Darién", "border", "wall", "bus", "three", "days", "police",
+           "Ecuador", "Colombia", "Panama", "guide"],
+    "es": ["selva", "coyote", "mordida", "Darién", "policía", "policia", "frontera", "días", "dias", "autobús",
+           "México", "Mexico", "guía", "visa"],
+}
+_ROUTE = ["CN", "TR", "EC", "CO", "PA", "CR", "NI", "HN", "GT", "MX", "US"]
+
+
+def synthetic_corpus(n: int = 300, seed: int = 7) -> list[IndexDoc]:
+    """n posts with seeded random words, routes, dates (2026-09 to 2027-01), platforms, costs and bribes."""
+    rnd = random.Random(seed)
+    out = []
+    for k in range(n):
+        lang = rnd.choice(["zh", "en", "es"])
+        words = _WORDS[lang]
+        sep = "" if lang == "zh" else " "
+        caption = sep.join(rnd.choice(words) for _ in range(rnd.randint(2, 8)))
+        transcript = None
+        if rnd.random() < 0.4:
+            transcript = [sep.join(rnd.choice(words) for _ in range(rnd.randint(1, 4))) for _ in range(rnd.randint(1, 4))]
+        route = tuple(_ROUTE[i] for i in sorted(rnd.sample(range(len(_ROUTE)), rnd.randint(0, 5))))
+        if rnd.random() < 0.1:  # some routes out of order
+            route = tuple(rnd.sample(route, len(route)))
+        when = datetime(2026, 9, 1, tzinfo=UTC) + timedelta(minutes=rnd.randint(0, 140 * 24 * 60))
+        posted = when.strftime("%Y-%m-%dT%H:%M:00Z")
+        costs = ()
+        if rnd.random() < 0.3:
+            costs = ((float(rnd.choice([100, 200, 300, 1200, 5000, 25000])), rnd.choice(["USD", "CNY"]),
+                      rnd.choice(["guide", "bribe", "transport"])),)
+        out.append(doc(f"s{k:04d}", caption, route=route, posted=posted, lang=lang, transcript=transcript,
+                       platform=rnd.choice(["telegram", "youtube", "tiktok", "douyin", "web"]), costs=costs,
+                       bribe=rnd.random() < 0.2, relevant=rnd.random() < 0.85))
+    return out
+
+
+def es_sh(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(ES_SH), *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@dataclass
+class EsNode:
+    """The test node: `managed` when this session (not the user) controls it through scripts/es.sh."""
+
+    url: str
+    managed: bool
+    started_here: bool = False
+
+    def stop(self) -> None:
+        cp = es_sh("down", timeout=120)
+        assert cp.returncode == 0, cp.stderr
+
+    def start(self) -> None:
+        cp = es_sh("up")
+        assert cp.returncode == 0, cp.stderr[-2000:]
+        assert cp.stdout.strip().splitlines()[-1] == self.url
+
+
+def es_cleanup(url: str, name: str) -> None:
+    """Delete a test index family (generation indices and template) from the node."""
+    from elasticsearch import Elasticsearch
+
+    es = Elasticsearch(url, request_timeout=30)
+    try:
+        es.indices.delete(index=f"{name}-0*", ignore_unavailable=True, allow_no_indices=True)
+        es.options(ignore_status=404).indices.delete_index_template(name=f"{name}-template")
+    finally:
+        es.close()
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
