@@ -16,6 +16,9 @@ from .text import span_index
 # Max characters between an actor and a demand verb (Chinese packs more into fewer characters).
 _ACTOR_DEMAND_GAP = {"zh": 30}
 _ACTOR_DEMAND_GAP_DEFAULT = 60
+# Max characters between a negation / hypothetical cue and the demand it cancels.
+_NEGATION_REACH = {"zh": 12}
+_NEGATION_REACH_DEFAULT = 45
 
 
 def _kind(h: Hit, kind: str) -> str | None:
@@ -49,10 +52,15 @@ class BribeFinder:
         self.r = rules
 
     def _blocked(self, an: Analysis, hits: list[Hit], pos: int) -> bool:
-        """Negation or hypothetical in the clause of `pos`."""
+        """Negation or hypothetical in the clause of `pos`, and near it (unpunctuated ASR text is one
+        long clause: "…要钱说是检查费…许可是免费的" must not lose its bribe to a far-away 免费)."""
         cl = an.clauses[span_index(an.clauses, pos)]
+        reach = _NEGATION_REACH.get(an.lang, _NEGATION_REACH_DEFAULT)
         return any(
-            cl[0] <= h.start < cl[1] and (_kind(h, "negation") or _kind(h, "hypothetical")) for h in hits
+            cl[0] <= h.start < cl[1]
+            and abs(h.start - pos) <= reach
+            and (_kind(h, "negation") or _kind(h, "hypothetical"))
+            for h in hits
         )
 
     def find(self, an: Analysis) -> list[BribeEvent]:

@@ -13,6 +13,7 @@ from .pack import Rules
 from .text import CLAUSE_END, span_index
 
 _SPECIFIC = ("transport", "guide")
+_AFTER_REACH = 24  # characters after an amount that may still label it
 _COMBINERS = ("+", "＋", "和", "加上", "&", " and ", " y ", " plus ")
 
 
@@ -75,8 +76,9 @@ def classify(an: Analysis, rules: Rules) -> list[CostItem]:
             lo = _label_start(text, an.amounts, a, sent[0])
             nxt = min((o.start for o in an.amounts if o.start >= a.end), default=clause[1])
             kind = _decide(_kinds_in(hits, lo, a.start), text[lo : a.start])
-            if kind is None:  # "$9,500 all in": the words after it, up to the next amount
-                kind = _decide(_kinds_in(hits, a.end, min(clause[1], nxt)), text[a.end : min(clause[1], nxt)])
+            if kind is None:  # "$9,500 all in": the words right after it, up to the next amount
+                stop = min(clause[1], nxt, a.end + _AFTER_REACH)
+                kind = _decide(_kinds_in(hits, a.end, stop), text[a.end : stop])
             label_lo = lo
         else:
             label_lo = a.start

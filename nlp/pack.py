@@ -151,6 +151,10 @@ class Rules:
         self.relevance = TermMatcher(entries, phonetic=self.phonetic)
         self.relevance_threshold = float(rel.get("threshold", 1.0))
         self.signals = {k: float(v) for k, v in (rel.get("signals") or {}).items()}
+        self.spans = [
+            (frozenset(_strings(sp.get("from"))), frozenset(_strings(sp.get("to"))), float(sp.get("weight", 0)))
+            for sp in rel.get("spans") or []
+        ]
 
         costs = p.get("costs")
         entries = []

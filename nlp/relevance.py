@@ -26,6 +26,10 @@ def score(an: Analysis, rules: Rules) -> float:
         if m.place is not None and m.place.signal:
             places[m.place.canonical] = m.place.signal
     total += sum(places.values())
+    journey = {m.iso for m in an.mentions if m.journey}
+    for src, dst, weight in rules.spans:
+        if journey & src and journey & dst:
+            total += weight  # e.g. Ecuador ... the US: the corridor itself
     sig = rules.signals
     if an.bribes:
         total += sig.get("bribe", 0.0)
