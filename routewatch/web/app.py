@@ -1,0 +1,523 @@
+"""`routewatch serve`: the web UI (server-rendered Jinja2) and the JSON API (FastAPI, /openapi.json).
+
+In: the settings of one data dir; HTTP requests.  Out: pages and JSON built from routewatch.web.queries
+(every string through the privacy Scrubber), the local media copy by post id (with HTTP Range), and
+errors as JSON `{"error": {"code", "reason"}}` with the stable codes of routewatch.errors.
+Never serves a path taken from the request, never writes to the catalog, never loads from a CDN.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi import Query as Param
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader
+from markupsafe import Markup
+from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from index.base import Query, parse_date, parse_route, period_of
+from routewatch.catalog import Catalog
+from routewatch.errors import Code, RouteWatchError
+from routewatch.privacy import install_secret
+from routewatch.web import charts, queries
+from routewatch.web.public import Scrubber, deep_clean
+from routewatch.web.ratelimit import TokenBucket
+from routewatch.web.render import Mark, country_name, fmt_amount, fmt_sec, highlight, mark_text, term_marks
+from routewatch.web.settings import WebSettings
+
+# Codes the web layer needs beyond the current catalogue; the catalogue (routewatch/errors.py) is
+# asked to add them under these numbers, and they are used from there as soon as it does.
+NOT_FOUND = str(getattr(Code, "E904", "E904"))  # no such post / media / page
+RATE_LIMITED = str(getattr(Code, "E905", "E905"))  # too many requests from one client
+INTERNAL = str(getattr(Code, "E906", "E906"))  # unexpected error inside the web app
+
+_STATUS = {"E903": 400, "E502": 400, NOT_FOUND: 404, RATE_LIMITED: 429, "E503": 503, "E902": 500}
+_POST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
+_STATIC = Path(__file__).with_name("static")
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON with <, > and & as \\u escapes: inert even if something renders it as HTML."""
+
+    def render(self, content: Any) -> bytes:
+        s = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode("utf-8")
+
+
+class WebError(RouteWatchError):
+    """A RouteWatchError with a code the catalogue may not list yet (see NOT_FOUND above)."""
+
+    def __init__(self, code: str, reason: str, headers: dict[str, str] | None = None):
+        Exception.__init__(self, f"{code} {reason}")
+        self.code = code  # type: ignore[assignment]
+        self.reason = reason
+        self.headers = headers or {}
+
+
+def _code(e: RouteWatchError) -> str:
+    return str(getattr(e.code, "value", e.code))
+
+
+def web_settings(settings: Any) -> WebSettings:
+    w = getattr(settings, "web", None)
+    if isinstance(w, WebSettings):
+        return w
+    if w is not None and hasattr(w, "model_dump"):
+        return WebSettings(**{k: v for k, v in w.model_dump().items() if k in WebSettings.model_fields})
+    return WebSettings()
+
+
+def _opt(v: str | None) -> str | None:
+    v = (v or "").strip()
+    return v or None
+
+
+def _num(v: str | None, name: str) -> float | None:
+    v = _opt(v)
+    if v is None:
+        return None
+    try:
+        x = float(v)
+    except ValueError as e:
+        raise RouteWatchError(Code.E903, f"{name} expects a number, got {v[:40]!r}") from e
+    if x != x or x in (float("inf"), float("-inf")):
+        raise RouteWatchError(Code.E903, f"{name} expects a finite number")
+    return x
+
+
+class Filters:
+    """The search filters of SPEC §4, from query parameters (empty form fields mean "not set")."""
+
+    def __init__(
+        self,
+        q: Annotated[str, Param(max_length=500, description='Free text; "quotes" for a phrase.')] = "",
+        country: Annotated[str | None, Param(max_length=2, description="ISO 3166-1 alpha-2, e.g. PA")] = None,
+        route: Annotated[str | None, Param(max_length=100, description="Ordered route subsequence, e.g. EC>CO>PA")] = None,
+        platform: Annotated[str | None, Param(max_length=40)] = None,
+        lang: Annotated[str | None, Param(max_length=10)] = None,
+        since: Annotated[str | None, Param(max_length=10, description="YYYY-MM-DD")] = None,
+        until: Annotated[str | None, Param(max_length=10, description="YYYY-MM-DD (inclusive)")] = None,
+        has_bribe: Annotated[bool, Param(description="Only posts that mention a bribe")] = False,
+        min_cost: Annotated[str | None, Param(max_length=20, description="Quoted cost at least AMOUNT (needs currency)")] = None,
+        max_cost: Annotated[str | None, Param(max_length=20, description="Quoted cost at most AMOUNT (needs currency)")] = None,
+        currency: Annotated[str | None, Param(max_length=3, description="ISO currency of the cost filter, e.g. USD")] = None,
+        limit: Annotated[int | None, Param(ge=1, le=1000)] = None,
+    ):
+        self.q = q
+        self.raw = {"q": q, "country": _opt(country), "route": _opt(route), "platform": _opt(platform),
+                    "lang": _opt(lang), "since": _opt(since), "until": _opt(until), "has_bribe": has_bribe,
+                    "min_cost": _opt(min_cost), "max_cost": _opt(max_cost), "currency": _opt(currency),
+                    "limit": limit}
+
+    def query(self, web: WebSettings) -> Query:
+        r = self.raw
+        lo, hi = _num(r["min_cost"], "min_cost"), _num(r["max_cost"], "max_cost")
+        if (lo is not None or hi is not None) and not r["currency"]:
+            raise RouteWatchError(Code.E903, "min_cost/max_cost need a currency (e.g. currency=USD)")
+        country = r["country"].upper() if r["country"] else None
+        if country and not re.fullmatch(r"[A-Z]{2}", country):
+            raise RouteWatchError(Code.E903, f"country expects an ISO 3166-1 alpha-2 code, got {country!r}")
+        currency = r["currency"].upper() if r["currency"] else None
+        if currency and not re.fullmatch(r"[A-Z]{3}", currency):
+            raise RouteWatchError(Code.E903, f"currency expects an ISO 4217 code, got {currency!r}")
+        limit = min(r["limit"] or web.page_size, web.max_page_size)
+        return Query(text=self.q, country=country, route=parse_route(r["route"]) if r["route"] else (),
+                     platform=r["platform"], lang=r["lang"], since=parse_date(r["since"], "since"),
+                     until=parse_date(r["until"], "until"), has_bribe=r["has_bribe"], min_cost=lo, max_cost=hi,
+                     currency=currency, limit=limit)
+
+    def active(self) -> bool:
+        return any(v for k, v in self.raw.items() if k != "limit")
+
+
+class _State:
+    """Per-app state: settings and the cached Scrubber (rebuilt when posts are added)."""
+
+    def __init__(self, settings: Any, web: WebSettings):
+        self.settings, self.web = settings, web
+        self.data_dir = Path(settings.data_dir)
+        self._lock = threading.Lock()
+        self._stamp: tuple[Any, ...] | None = None
+        self._at = 0.0
+        self._scrubber: Scrubber | None = None
+
+    def scrubber(self, cat: Catalog) -> Scrubber:
+        row = cat.db.execute("SELECT MAX(rowid), COUNT(*) FROM posts").fetchone()
+        stamp = (row[0], row[1])
+        with self._lock:
+            if self._scrubber is None or self._stamp != stamp or time.monotonic() - self._at > 60:
+                privacy = self.settings.privacy
+                self._scrubber = Scrubber(install_secret(self.data_dir), queries.known_handles(cat.db),
+                                          pseudonymise=privacy.pseudonymise_handles,
+                                          redact=privacy.redact_contacts, max_chars=self.web.max_text_chars)
+                self._stamp, self._at = stamp, time.monotonic()
+            return self._scrubber
+
+
+def get_ctx(request: Request) -> Iterator[queries.Ctx]:
+    st: _State = request.app.state.rw
+    path = st.data_dir / "catalog.sqlite"
+    if not path.exists():
+        raise RouteWatchError(Code.E503, f"no catalog in {st.data_dir}: run `routewatch demo` or `routewatch run` first")
+    cat = Catalog(path, write=False)
+    try:
+        ctx = queries.Ctx(settings=st.settings, web=st.web, catalog=cat, scrub=st.scrubber(cat))
+    except BaseException:
+        cat.close()
+        raise
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+CtxDep = Annotated[queries.Ctx, Depends(get_ctx)]
+FiltersDep = Annotated[Filters, Depends(Filters)]
+
+
+def create_app(settings: Any) -> FastAPI:
+    """The app for one data dir. `settings` is routewatch.settings.Settings (its `web` section optional)."""
+    web = web_settings(settings)
+    data_dir = Path(settings.data_dir)
+    app = FastAPI(
+        title="RouteWatch API",
+        version="1",
+        description="Search, posts, trends, routes, trace, digest, evidence and status of one RouteWatch data "
+                    "dir. Account handles are keyed pseudonyms and contact details are redacted in every "
+                    "response. Errors: `{\"error\": {\"code\": \"E###\", \"reason\": \"...\"}}`.",
+        docs_url=None, redoc_url=None,  # the stock docs pages load their scripts from a CDN
+        default_response_class=SafeJSONResponse,
+    )
+    app.state.settings = settings
+    app.state.web = web
+    bucket = TokenBucket(web.rate_limit_per_minute)
+    env = Environment(loader=PackageLoader("routewatch.web", "templates"), autoescape=True,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(fmt_sec=fmt_sec, country_name=country_name, fmt_amount=fmt_amount, highlight=highlight)
+    app.state.rw = _State(settings, web)
+
+    def page(name: str, request: Request, status_code: int = 200, **ctx: Any) -> HTMLResponse:
+        html = env.get_template(name).render(request_path=request.url.path, **ctx)
+        return HTMLResponse(html, status_code=status_code)
+
+    def is_api(request: Request) -> bool:
+        return request.url.path.startswith(("/api/", "/media/", "/openapi.json"))
+
+    def error_response(request: Request, code: str, reason: str, status: int,
+                       headers: dict[str, str] | None = None) -> Response:
+        if is_api(request):
+            return SafeJSONResponse({"error": {"code": code, "reason": reason}}, status_code=status, headers=headers)
+        resp = page("error.html", request, status_code=status, code=code, reason=reason, status=status)
+        for k, v in (headers or {}).items():
+            resp.headers[k] = v
+        return resp
+
+    # ---- errors --------------------------------------------------------------------------------------
+    @app.exception_handler(RouteWatchError)
+    async def _rw_error(request: Request, e: RouteWatchError) -> Response:
+        code = _code(e)
+        return error_response(request, code, e.reason, _STATUS.get(code, 500), getattr(e, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, e: RequestValidationError) -> Response:
+        errs = e.errors()
+        first = errs[0] if errs else {}
+        where = ".".join(str(x) for x in first.get("loc", ()) if x not in ("query", "path"))
+        return error_response(request, "E903", f"{where or 'request'}: {first.get('msg', 'invalid input')}", 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, e: StarletteHTTPException) -> Response:
+        if e.status_code == 404:
+            return error_response(request, NOT_FOUND, "no such page or endpoint", 404)
+        if e.status_code == 405:
+            return error_response(request, "E903", "method not allowed", 405)
+        return error_response(request, INTERNAL if e.status_code >= 500 else "E903", str(e.detail), e.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, e: Exception) -> Response:
+        return error_response(request, INTERNAL, f"internal error ({type(e).__name__}); see the server log", 500)
+
+    # ---- middleware: rate limit, security headers ---------------------------------------------------------
+    @app.middleware("http")
+    async def _guard(request: Request, call_next: Any) -> Response:
+        if not request.url.path.startswith("/static/"):
+            ip = request.client.host if request.client else "unknown"
+            if web.trust_forwarded_for and request.headers.get("x-forwarded-for"):
+                ip = request.headers["x-forwarded-for"].split(",")[0].strip()
+            ok, wait = bucket.take(ip)
+            if not ok:
+                resp = error_response(request, RATE_LIMITED,
+                                      f"more than {web.rate_limit_per_minute} requests a minute; retry in {wait} s",
+                                      429, {"Retry-After": str(wait)})
+                _secure(resp)
+                return resp
+        resp = await call_next(request)
+        _secure(resp)
+        return resp
+
+    app.mount("/static", StaticFiles(directory=str(_STATIC)), name="static")
+
+    # ==== JSON API ==========================================================================================
+    @app.get("/api/search", tags=["api"], summary="Search captions, subtitles and transcripts with filters")
+    def api_search(ctx: CtxDep, f: FiltersDep) -> dict[str, Any]:
+        q = f.query(web)
+        hits = queries.search(ctx, q)
+        return {"query": f.q, "filters": {k: v for k, v in f.raw.items() if k != "q" and v not in (None, False)},
+                "count": len(hits), "hits": [{**h, "links": _links(h, f.q)} for h in hits]}
+
+    @app.get("/api/posts/{post_id}", tags=["api"], summary="One post: texts with timestamps, facts with evidence, "
+                                                           "provenance, reposts and near-duplicates")
+    def api_post(post_id: str, ctx: CtxDep) -> dict[str, Any]:
+        return _post_or_404(ctx, post_id)
+
+    @app.get("/api/trends", tags=["api"], summary="Counts per period by country, leg, term or platform, with totals")
+    def api_trends(ctx: CtxDep, f: FiltersDep,
+                   field: Annotated[str, Param(pattern="^(country|leg|term|platform)$")] = "country",
+                   by: Annotated[str, Param(pattern="^(week|day|month)$")] = "week") -> dict[str, Any]:
+        return queries.trends(ctx, field, by, f.query(web))
+
+    @app.get("/api/routes", tags=["api"], summary="Legs between countries: post counts and median quoted costs")
+    def api_routes(ctx: CtxDep, f: FiltersDep) -> dict[str, Any]:
+        return queries.route_legs(ctx, f.query(web))
+
+    @app.get("/api/trace", tags=["api"], summary="Earliest and related posts for a claim, near-duplicate groups")
+    def api_trace(ctx: CtxDep, claim: Annotated[str, Param(min_length=1, max_length=500)],
+                  limit: Annotated[int, Param(ge=1, le=100)] = 20) -> dict[str, Any]:
+        return _trace(ctx, claim, limit)
+
+    @app.get("/api/digest", tags=["api"], summary="The weekly digest of an ISO week (YYYY-Www)")
+    def api_digest(ctx: CtxDep, week: Annotated[str, Param(pattern=r"^\d{4}-W\d{2}$")]) -> dict[str, Any]:
+        return _digest(ctx, week)
+
+    @app.get("/api/posts/{post_id}/evidence", tags=["api"], response_class=FileResponse,
+             summary="Evidence bundle (zip): snapshot, media, hashes, transcript, extraction, provenance")
+    def api_evidence(post_id: str, ctx: CtxDep) -> FileResponse:
+        from routewatch.evidence import build_bundle
+
+        _check_id(post_id)
+        if ctx.catalog.get_post(post_id) is None:
+            raise WebError(NOT_FOUND, f"no post {post_id!r}")
+        tmp = Path(tempfile.mkdtemp(prefix="rw-evidence-"))
+        try:
+            out = build_bundle(ctx.catalog, settings, post_id, tmp / f"evidence-{post_id}.zip")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return FileResponse(out, media_type="application/zip", filename=f"evidence-{post_id}.zip",
+                            background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))
+
+    @app.get("/api/status", tags=["api"], summary="Counts per stage and source, failures by error code")
+    def api_status(ctx: CtxDep) -> dict[str, Any]:
+        return queries.status(ctx)
+
+    @app.get("/media/{post_id}", tags=["media"], response_class=FileResponse,
+             summary="The local media copy of a post (HTTP Range supported, for seeking)")
+    def media(post_id: str, ctx: CtxDep) -> FileResponse:
+        _check_id(post_id)
+        row = ctx.db.execute("SELECT path, mime FROM media WHERE post_id=?", (post_id,)).fetchone()
+        if row is None:
+            raise WebError(NOT_FOUND, f"no media for post {post_id!r}")
+        base = (data_dir / "media").resolve()
+        path = (data_dir / row["path"]).resolve()
+        # The path comes from the catalog, never the request; still refuse anything outside DATA/media.
+        if not path.is_relative_to(base) or not path.is_file():
+            raise WebError(NOT_FOUND, f"media file of post {post_id!r} is missing from the data dir")
+        mime = row["mime"] or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return FileResponse(path, media_type=mime, headers={"Cache-Control": "private, max-age=3600"})
+
+    # ==== pages =============================================================================================
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def search_page(request: Request, ctx: CtxDep, f: FiltersDep) -> HTMLResponse:
+        error = None
+        hits: list[dict[str, Any]] = []
+        try:
+            q = f.query(web)
+            hits = queries.search(ctx, q)
+        except RouteWatchError as e:
+            error = {"code": _code(e), "reason": e.reason}
+        for h in hits:
+            h["snippet_html"] = highlight(h["snippet"], h["highlight"])
+            h["href"] = _links(h, f.q)["page"]
+        return page("search.html", request, f=f.raw, hits=hits, error=error, searched=f.active(),
+                    options=_options(ctx), status_code=400 if error else 200)
+
+    @app.get("/posts/{post_id}", response_class=HTMLResponse, include_in_schema=False)
+    def post_page(request: Request, post_id: str, ctx: CtxDep,
+                  q: Annotated[str, Param(max_length=500)] = "",
+                  t: Annotated[float | None, Param(ge=0, le=86400)] = None,
+                  unit: Annotated[str | None, Param(max_length=300)] = None) -> HTMLResponse:
+        post = _post_or_404(ctx, post_id)
+        view = _post_view(post, queries.parse_terms(q), t, unit)
+        return page("post.html", request, p=post, v=view, q=q, t=t)
+
+    @app.get("/trends", response_class=HTMLResponse, include_in_schema=False)
+    def trends_page(request: Request, ctx: CtxDep, f: FiltersDep,
+                    by: Annotated[str, Param(pattern="^(week|day|month)$")] = "week") -> HTMLResponse:
+        q = f.query(web)
+        sections = []
+        for field, title in (("country", "Countries"), ("leg", "Route legs"), ("term", "Route vocabulary")):
+            d = queries.trends(ctx, field, by, q)
+            sections.append({"field": field, "title": title, "data": d, "charts": charts.trend_charts(d)})
+        return page("trends.html", request, sections=sections, by=by, f=f.raw, options=_options(ctx))
+
+    @app.get("/routes", response_class=HTMLResponse, include_in_schema=False)
+    def routes_page(request: Request, ctx: CtxDep, f: FiltersDep) -> HTMLResponse:
+        data = queries.route_legs(ctx, f.query(web))
+        return page("routes.html", request, data=data, diagram=charts.flow_diagram(data), f=f.raw,
+                    options=_options(ctx))
+
+    @app.get("/trace", response_class=HTMLResponse, include_in_schema=False)
+    def trace_page(request: Request, ctx: CtxDep, claim: Annotated[str, Param(max_length=500)] = "") -> HTMLResponse:
+        result = _trace(ctx, claim, 20) if claim.strip() else None
+        return page("trace.html", request, claim=claim, result=result)
+
+    @app.get("/digest", response_class=HTMLResponse, include_in_schema=False)
+    def digest_page(request: Request, ctx: CtxDep,
+                    week: Annotated[str | None, Param(pattern=r"^\d{4}-W\d{2}$")] = None) -> HTMLResponse:
+        weeks = [r[0] for r in ctx.db.execute(
+            "SELECT DISTINCT posted_at FROM posts WHERE posted_at != '' ORDER BY posted_at DESC")]
+        weeks = list(dict.fromkeys(period_of(p, "week") for p in weeks))
+        week = week or (weeks[0] if weeks else None)
+        d = _digest(ctx, week) if week else None
+        return page("digest.html", request, week=week, weeks=weeks, d=d)
+
+    @app.get("/status", response_class=HTMLResponse, include_in_schema=False)
+    def status_page(request: Request, ctx: CtxDep) -> HTMLResponse:
+        return page("status.html", request, s=queries.status(ctx), data_dir=data_dir.name)
+
+    # ---- helpers that need the app's settings ----------------------------------------------------------
+    def _trace(ctx: queries.Ctx, claim: str, limit: int) -> dict[str, Any]:
+        from routewatch.trace import trace_claim
+
+        return deep_clean(ctx.scrub, trace_claim(ctx.catalog, settings, claim, limit=limit))  # type: ignore[return-value]
+
+    def _digest(ctx: queries.Ctx, week: str) -> dict[str, Any]:
+        from routewatch.digest import build_digest
+
+        return deep_clean(ctx.scrub, build_digest(ctx.catalog, settings, week))  # type: ignore[return-value]
+
+    return app
+
+
+# ---- module helpers -------------------------------------------------------------------------------------
+def _secure(resp: Response) -> None:
+    resp.headers.setdefault("Content-Security-Policy", CSP)
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("Referrer-Policy", "no-referrer")
+    resp.headers.setdefault("X-Frame-Options", "DENY")
+    resp.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+
+
+def _check_id(post_id: str) -> None:
+    if not _POST_ID.fullmatch(post_id):
+        raise RouteWatchError(Code.E903, "post ids are letters, digits and - _ . :")
+
+
+def _post_or_404(ctx: queries.Ctx, post_id: str) -> dict[str, Any]:
+    _check_id(post_id)
+    d = queries.post_detail(ctx, post_id)
+    if d is None:
+        raise WebError(NOT_FOUND, f"no post {post_id!r} in the catalog")
+    return d
+
+
+def _links(h: dict[str, Any], q: str = "") -> dict[str, str]:
+    from urllib.parse import urlencode
+
+    params: dict[str, str] = {}
+    if q.strip():
+        params["q"] = q
+    if h.get("start_sec") is not None:
+        params["t"] = f"{h['start_sec']:.2f}"
+        params["unit"] = h["unit_id"]
+    elif h.get("unit_id"):
+        params["unit"] = h["unit_id"]
+    qs = ("?" + urlencode(params)) if params else ""
+    return {"page": f"/posts/{h['post_id']}{qs}", "api": f"/api/posts/{h['post_id']}",
+            "media": f"/media/{h['post_id']}" + (f"#t={h['start_sec']:.2f}" if h.get("start_sec") is not None else "")}
+
+
+def _options(ctx: queries.Ctx) -> dict[str, list[str]]:
+    db = ctx.db
+    countries: set[str] = set()
+    for (g,) in db.execute("SELECT gold_json FROM extractions WHERE relevant = 1 LIMIT 20000"):
+        countries.update(c for c in queries._json(g, {}).get("countries", []) if isinstance(c, str))
+    return {
+        "platforms": [r[0] for r in db.execute("SELECT DISTINCT platform FROM posts ORDER BY platform")],
+        "langs": [r[0] for r in db.execute("SELECT DISTINCT lang FROM posts WHERE lang != '' ORDER BY lang")],
+        "countries": sorted(countries),
+    }
+
+
+def _post_view(post: dict[str, Any], terms: list[str], t: float | None, unit: str | None) -> dict[str, Any]:
+    """Per-unit HTML for the post page: evidence spans marked with their fact ids, query terms marked,
+    the segment at second `t` of the hit unit flagged."""
+    facts = post.get("facts") or {}
+    ev_marks: dict[str, list[Mark]] = {}
+    fact_list: list[dict[str, Any]] = []
+    n = 0
+    for kind in ("countries", "places", "costs", "bribes"):
+        for item in facts.get(kind, []):
+            n += 1
+            fid = f"f{n}"
+            label = _fact_label(kind, item)
+            fact_list.append({"id": fid, "kind": kind, "label": label, "item": item})
+            for ev in item.get("evidence", []):
+                if ev.get("span"):
+                    ev_marks.setdefault(ev["unit_id"], []).append(
+                        Mark(ev["span"][0], ev["span"][1], "ev", title=label, facts=(fid,)))
+    hit_unit = unit
+    if hit_unit is None and t is not None:
+        hit_unit = next((u["unit_id"] for u in post["units"] if u["kind"] == "transcript"), None)
+    units = []
+    for u in post["units"]:
+        marks = ev_marks.get(u["unit_id"], []) + term_marks(u["text"], terms)
+        if u["segments"]:
+            segs = []
+            for i, s in enumerate(u["segments"]):
+                off = s["offset"]
+                html = mark_text(u["text"], marks, off[0], off[1]) if off else Markup.escape(s["text"])
+                is_hit = (u["unit_id"] == hit_unit and t is not None and s["start"] - 0.05 <= t < s["end"] + 0.05)
+                segs.append({**s, "i": i, "html": html, "hit": is_hit})
+            if u["unit_id"] == hit_unit and t is not None and not any(s["hit"] for s in segs) and segs:
+                best = min(segs, key=lambda s: abs(s["start"] - t))
+                best["hit"] = True
+            units.append({**u, "segs": segs, "html": None})
+        else:
+            units.append({**u, "segs": [], "html": mark_text(u["text"], marks)})
+    return {"units": units, "facts": fact_list, "hit_unit": hit_unit}
+
+
+def _fact_label(kind: str, item: dict[str, Any]) -> str:
+    if kind == "countries":
+        return f"country: {item.get('iso')} ({country_name(item.get('iso'))})"
+    if kind == "places":
+        return f"place: {item.get('canonical') or item.get('name')} ({item.get('country')})"
+    if kind == "costs":
+        return f"cost ({item.get('kind')}): {fmt_amount(item.get('amount'))} {item.get('currency') or ''}".strip()
+    amt = f", {fmt_amount(item.get('amount'))} {item.get('currency') or ''}" if item.get("amount") is not None else ""
+    return f"bribe: {item.get('payer_context')} in {item.get('country') or '?'}{amt}".strip()
+
+
+def serve(settings: Any, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the web UI and API with uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", server_header=False,
+                proxy_headers=web_settings(settings).trust_forwarded_for)

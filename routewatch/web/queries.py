@@ -1,0 +1,431 @@
+"""Read side of the web layer: catalog + index → public dicts that the API returns and pages render.
+
+In: a read-only catalog connection, the configured index, the privacy `Scrubber`.  Out: plain
+dicts (search hits, post detail, trends series, route legs, status) in which every string has been
+through the scrubber. One function per view, so the API and the page can never disagree about what
+is shown. Never writes to the catalog; SQL only with parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from index.base import Query, parse_query_text
+from routewatch.catalog import Catalog
+from routewatch.records import TextUnit
+from routewatch.web.public import PublicText, Scrubber, handle_key
+from routewatch.web.settings import WebSettings
+
+SNIPPET_WIDTH = 70
+
+
+@dataclass
+class Ctx:
+    """What one request reads through; closed when the request ends."""
+
+    settings: Any
+    web: WebSettings
+    catalog: Catalog
+    scrub: Scrubber
+    _index: Any = field(default=None, repr=False)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        return self.catalog.db
+
+    def index(self) -> Any:
+        if self._index is None:
+            from index.base import build_index
+
+            self._index = build_index(self.settings, Path(self.settings.data_dir) / "catalog.sqlite")
+        return self._index
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+        self.catalog.close()
+
+
+def known_handles(db: sqlite3.Connection) -> set[str]:
+    """Every account name the catalog holds: authors, forward sources, channel names in metadata."""
+    out: set[str] = set()
+    for sql in (
+        "SELECT DISTINCT author_handle FROM posts",
+        "SELECT DISTINCT forwarded_from FROM posts",
+        "SELECT DISTINCT json_extract(extra_json, '$.channel') FROM posts WHERE json_valid(extra_json)",
+        "SELECT DISTINCT json_extract(extra_json, '$.author') FROM posts WHERE json_valid(extra_json)",
+        "SELECT DISTINCT json_extract(extra_json, '$.uploader_id') FROM posts WHERE json_valid(extra_json)",
+        "SELECT DISTINCT json_extract(extra_json, '$.username') FROM posts WHERE json_valid(extra_json)",
+    ):
+        for (v,) in db.execute(sql):
+            if isinstance(v, str) and v.strip():
+                out.add(v.strip())
+    return out
+
+
+# ---- small helpers -----------------------------------------------------------------------------------
+def _json(text: str | None, default: Any) -> Any:
+    try:
+        v = json.loads(text or "")
+    except (ValueError, TypeError):
+        return default
+    return v if isinstance(v, type(default)) else default
+
+
+def _title(scrub: Scrubber, extra_json: str) -> str:
+    t = _json(extra_json, {}).get("title")
+    return scrub.clean(t) if isinstance(t, str) else ""
+
+
+def snippet(pt: PublicText, span: tuple[int, int] | None, width: int = SNIPPET_WIDTH) -> dict[str, Any]:
+    """A window of the public text around the (raw) span: {"text", "highlight": [a, b] | None}."""
+    text = pt.text
+    if not span:
+        cut = text[: width * 2]
+        return {"text": cut + ("…" if len(text) > len(cut) else ""), "highlight": None}
+    s, e = pt.span(*span)
+    a, b = max(0, s - width), min(len(text), e + width)
+    pre = "…" if a else ""
+    out = pre + text[a:b] + ("…" if b < len(text) else "")
+    return {"text": out, "highlight": [len(pre) + s - a, len(pre) + e - a] if e > s else None}
+
+
+def _unit_row(db: sqlite3.Connection, unit_id: str) -> sqlite3.Row | None:
+    return db.execute("SELECT unit_id, post_id, kind, text, lang, segments_json FROM units WHERE unit_id=?",
+                      (unit_id,)).fetchone()
+
+
+# ---- search ------------------------------------------------------------------------------------------
+def search(ctx: Ctx, q: Query) -> list[dict[str, Any]]:
+    hits = ctx.index().search(q)
+    out = []
+    for h in hits:
+        row = _unit_row(ctx.db, h.unit_id) if h.unit_id else None
+        if row is not None:
+            snip = snippet(ctx.scrub.public(row["text"]), tuple(h.span) if h.span else None)
+        else:  # index ahead of the catalog: fall back to the index's own snippet, markers removed
+            snip = {"text": ctx.scrub.clean(h.snippet.replace("[", "").replace("]", "")), "highlight": None}
+        post = ctx.db.execute("SELECT author_handle, extra_json FROM posts WHERE post_id=?", (h.post_id,)).fetchone()
+        gold = ctx.catalog.get_extraction_gold(h.post_id) or {}
+        out.append({
+            "post_id": h.post_id, "url": ctx.scrub.url_text(h.url), "platform": h.platform,
+            "posted_at": h.posted_at, "source": h.source, "unit_id": h.unit_id, "score": round(h.score, 4),
+            "span": list(h.span) if h.span else None, "start_sec": h.start_sec, "end_sec": h.end_sec,
+            "snippet": snip["text"], "highlight": snip["highlight"],
+            "title": _title(ctx.scrub, post["extra_json"]) if post else "",
+            "author": ctx.scrub.handle(post["author_handle"]) if post else "",
+            "route": gold.get("route", []), "countries": gold.get("countries", []),
+            "relevant": gold.get("relevant"),
+        })
+    return out
+
+
+# ---- one post ----------------------------------------------------------------------------------------
+def _public_unit(scrub: Scrubber, u: TextUnit) -> tuple[dict[str, Any], PublicText]:
+    pt = scrub.public(u.text)
+    segs: list[dict[str, Any]] = []
+    if u.segments:
+        aligned = TextUnit.join_segments(u.segments) == u.text
+        for s, e, seg in u.segment_offsets():
+            if aligned:  # cut the redacted whole, so a number spoken across two segments stays redacted
+                a, b = pt.span(s, e)
+                text = pt.text[a:b]
+            else:
+                a = b = None
+                text = scrub.clean(seg.text)
+            segs.append({"start": seg.start, "end": seg.end, "text": text, "offset": [a, b] if a is not None else None})
+    d = {"unit_id": u.unit_id, "kind": u.kind, "lang": u.lang, "text": pt.text, "segments": segs}
+    return d, pt
+
+
+def _public_evidence(scrub: Scrubber, ev: dict[str, Any], units: dict[str, PublicText]) -> dict[str, Any]:
+    pt = units.get(ev.get("unit_id", ""))
+    start, end = ev.get("start"), ev.get("end")
+    if pt is not None and isinstance(start, int) and isinstance(end, int):
+        a, b = pt.span(start, end)
+        text, offs = pt.text[a:b], [a, b]
+    else:
+        text, offs = scrub.clean(str(ev.get("text", ""))), None
+    return {"unit_id": ev.get("unit_id", ""), "unit_kind": ev.get("unit_kind", ""), "text": text, "span": offs,
+            "start_sec": ev.get("start_sec"), "end_sec": ev.get("end_sec")}
+
+
+def _public_facts(scrub: Scrubber, facts: dict[str, Any], units: dict[str, PublicText]) -> dict[str, Any]:
+    def evs(item: dict[str, Any]) -> list[dict[str, Any]]:
+        return [_public_evidence(scrub, e, units) for e in item.get("evidence", []) if isinstance(e, dict)]
+
+    def lst(key: str) -> list[dict[str, Any]]:
+        v = facts.get(key, [])
+        return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
+
+    prov = facts.get("provenance") or {}
+    return {
+        "relevant": bool(facts.get("relevant")),
+        "relevance_score": facts.get("relevance_score"),
+        "route": [str(c) for c in facts.get("route", []) if isinstance(c, str)],
+        "countries": [{"iso": c.get("iso"), "evidence": evs(c)} for c in lst("countries")],
+        "places": [{"name": scrub.clean(p.get("name", "")), "canonical": scrub.clean(p.get("canonical", "")),
+                    "country": p.get("country"), "evidence": evs(p)} for p in lst("places")],
+        "costs": [{"amount": c.get("amount"), "currency": c.get("currency"), "kind": c.get("kind"),
+                   "text": scrub.clean(c.get("text", "")), "evidence": evs(c)} for c in lst("costs")],
+        "bribes": [{"text": scrub.clean(b.get("text", "")), "payer_context": b.get("payer_context"),
+                    "country": b.get("country"), "amount": b.get("amount"), "currency": b.get("currency"),
+                    "evidence": evs(b)} for b in lst("bribes")],
+        "provenance": _public_provenance(scrub, prov),
+    }
+
+
+def _public_provenance(scrub: Scrubber, prov: Any) -> dict[str, Any]:
+    if not isinstance(prov, dict):
+        return {}
+    params = prov.get("params") or []
+    pd = {}
+    for p in params:
+        if isinstance(p, list | tuple) and len(p) == 2:
+            pd[str(p[0])] = scrub.clean(str(p[1]))[:400]
+    return {"tool": scrub.clean(str(prov.get("tool", ""))), "version": scrub.clean(str(prov.get("version", ""))),
+            "model": scrub.clean(str(prov.get("model", ""))), "at": prov.get("at", ""), "params": pd}
+
+
+def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
+    db, scrub = ctx.db, ctx.scrub
+    post = ctx.catalog.get_post(post_id)
+    if post is None:
+        return None
+    units_pub: dict[str, PublicText] = {}
+    units = []
+    order = {"caption": 0, "subtitle": 1, "transcript": 2}
+    for u in sorted(ctx.catalog.units(post_id), key=lambda u: (order.get(u.kind, 9), u.unit_id)):
+        d, pt = _public_unit(scrub, u)
+        units_pub[u.unit_id] = pt
+        units.append(d)
+    tr_rows = db.execute(
+        "SELECT t.transcript_id, t.model, t.language, t.seconds, t.created_at, t.provenance_json, t.audio_sha256, "
+        "pt.reused, pt.linked_at FROM post_transcripts pt JOIN transcripts t ON t.transcript_id = pt.transcript_id "
+        "WHERE pt.post_id = ? ORDER BY t.created_at", (post_id,)).fetchall()
+    unit_tid = {r["unit_id"]: r["transcript_id"] for r in db.execute(
+        "SELECT unit_id, transcript_id FROM units WHERE post_id=? AND transcript_id IS NOT NULL", (post_id,))}
+    transcripts = [{
+        "transcript_id": r["transcript_id"], "model": scrub.clean(r["model"]), "language": r["language"],
+        "seconds": r["seconds"], "created_at": r["created_at"], "audio_sha256": r["audio_sha256"],
+        "reused": bool(r["reused"]), "linked_at": r["linked_at"],
+        "provenance": _public_provenance(scrub, _json(r["provenance_json"], {})),
+    } for r in tr_rows]
+    for u in units:
+        u["transcript_id"] = unit_tid.get(u["unit_id"])
+    facts_raw = ctx.catalog.get_facts(post_id)
+    mrow = db.execute("SELECT sha256, size, duration, mime, provenance_json, fetched_at FROM media WHERE post_id=?",
+                      (post_id,)).fetchone()
+    media = None
+    if mrow is not None:
+        media = {"sha256": mrow["sha256"], "size": mrow["size"], "duration": mrow["duration"], "mime": mrow["mime"],
+                 "fetched_at": mrow["fetched_at"], "url": f"/media/{post_id}",
+                 "provenance": _public_provenance(scrub, _json(mrow["provenance_json"], {}))}
+    snapshots = [{"url": scrub.url_text(r["url"]) or scrub.clean(r["url"]), "status": r["status"],
+                  "sha256": r["sha256"], "fetched_at": r["fetched_at"], "tool": scrub.clean(r["tool"])}
+                 for r in db.execute(
+                     "SELECT s.url, s.status, s.sha256, s.fetched_at, s.tool FROM post_snapshots ps "
+                     "JOIN snapshots s ON s.id = ps.snapshot_id WHERE ps.post_id=? ORDER BY s.id", (post_id,))]
+    sightings = [{"source": scrub.clean(r["source"]), "discovered_via": scrub.clean(r["discovered_via"]),
+                  "seen_at": r["seen_at"]}
+                 for r in db.execute("SELECT source, discovered_via, seen_at FROM post_sightings WHERE post_id=? "
+                                     "ORDER BY seen_at", (post_id,))]
+    stages = {r["stage"]: {"status": r["status"], "code": r["code"], "updated_at": r["updated_at"]}
+              for r in db.execute("SELECT stage, status, code, updated_at FROM stage_status WHERE item_id=?",
+                                  (post_id,))}
+    failures = [{"stage": f.stage, "code": f.code, "reason": scrub.clean(f.reason), "at": f.at}
+                for f in ctx.catalog.failures() if f.item_id == post_id]
+    return {
+        "post_id": post.post_id, "platform": post.platform, "url": scrub.url_text(post.url),
+        "url_display": scrub.url(post.url) if ctx.web.link_original_urls else {"text": scrub.clean(post.url), "href": None},
+        "title": _title(scrub, post.extra_json), "author": scrub.handle(post.author_handle),
+        "forwarded_from": scrub.handle(post.forwarded_from) if post.forwarded_from else "",
+        "posted_at": post.posted_at, "captured_at": post.captured_at, "lang": post.lang, "views": post.views,
+        "source": scrub.clean(post.source), "discovered_via": scrub.clean(post.discovered_via),
+        "units": units, "facts": _public_facts(scrub, facts_raw, units_pub) if facts_raw else None,
+        "media": media, "transcripts": transcripts, "snapshots": snapshots, "sightings": sightings,
+        "stages": stages, "failures": failures,
+        "related": related_posts(ctx, post_id),
+    }
+
+
+# ---- reposts and near-duplicates ------------------------------------------------------------------------
+def _shingles(text: str, k: int = 3) -> set[str]:
+    t = "".join(ch for ch in text.lower() if ch.isalnum())
+    return {t[i:i + k] for i in range(max(0, len(t) - k + 1))}
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def related_posts(ctx: Ctx, post_id: str, threshold: float = 0.5, limit: int = 30) -> list[dict[str, Any]]:
+    """Reposts (same media file, same or acoustically identical audio, forwarded from this account) and
+    near-duplicates (caption 3-gram Jaccard ≥ threshold), oldest first."""
+    db = ctx.db
+    rel: dict[str, list[str]] = defaultdict(list)
+    sim: dict[str, float] = {}
+    for (pid,) in db.execute(
+            "SELECT m2.post_id FROM media m1 JOIN media m2 ON m2.sha256 = m1.sha256 AND m2.post_id != m1.post_id "
+            "WHERE m1.post_id = ?", (post_id,)):
+        rel[pid].append("same media file")
+    for (pid,) in db.execute(
+            "SELECT DISTINCT b.post_id FROM post_transcripts a JOIN post_transcripts b "
+            "ON b.transcript_id = a.transcript_id AND b.post_id != a.post_id WHERE a.post_id = ?", (post_id,)):
+        rel[pid].append("same audio")
+    me = db.execute("SELECT caption, author_handle, forwarded_from FROM posts WHERE post_id=?", (post_id,)).fetchone()
+    if me is None:
+        return []
+    my_sh = _shingles(me["caption"])
+    for r in _caption_candidates(db, post_id, me["caption"]):
+        j = _jaccard(my_sh, _shingles(r["caption"]))
+        if j >= threshold:
+            rel[r["post_id"]].append("similar caption")
+            sim[r["post_id"]] = round(j, 3)
+    if not rel:
+        return []
+    ids = list(rel)[:limit]
+    marks = ",".join("?" for _ in ids)
+    rows = db.execute(f"SELECT post_id, platform, posted_at, author_handle, forwarded_from, extra_json, caption "  # noqa: S608 - placeholders only
+                      f"FROM posts WHERE post_id IN ({marks}) ORDER BY posted_at, post_id", ids).fetchall()
+    my_author, my_fwd = handle_key(me["author_handle"]).lower(), handle_key(me["forwarded_from"]).lower()
+    out = []
+    for r in rows:
+        kinds = rel[r["post_id"]]
+        if my_fwd and handle_key(r["author_handle"]).lower() == my_fwd:
+            kinds.append("by the account this post was forwarded from")
+        if my_author and handle_key(r["forwarded_from"]).lower() == my_author:
+            kinds.append("forwarded from this post's account")
+        out.append({"post_id": r["post_id"], "platform": r["platform"], "posted_at": r["posted_at"],
+                    "author": ctx.scrub.handle(r["author_handle"]), "relations": kinds,
+                    "similarity": sim.get(r["post_id"]),
+                    "title": _title(ctx.scrub, r["extra_json"]) or ctx.scrub.clean(r["caption"])[:120]})
+    return out
+
+
+def _caption_candidates(db: sqlite3.Connection, post_id: str, caption: str, n: int = 12) -> list[sqlite3.Row]:
+    rows = db.execute("SELECT post_id, caption FROM posts WHERE caption = ? AND post_id != ? LIMIT 200",
+                      (caption, post_id)).fetchall()
+    has_fts = db.execute("SELECT 1 FROM sqlite_master WHERE name='idx_units_cjk'").fetchone()
+    grams = sorted({g for g in (caption.lower()[i:i + 3] for i in range(len(caption) - 2))
+                    if all(c.isalnum() for c in g)})
+    if not has_fts or not grams:
+        return rows
+    step = max(1, len(grams) // n)
+    expr = " OR ".join('"' + g + '"' for g in grams[::step][:n])
+    try:
+        more = db.execute(
+            "SELECT DISTINCT p.post_id, p.caption FROM idx_units u JOIN posts p ON p.post_id = u.post_id "
+            "WHERE u.kind = 'caption' AND u.post_id != ? AND u.rowid IN "
+            "(SELECT rowid FROM idx_units_cjk WHERE idx_units_cjk MATCH ? LIMIT 400) LIMIT 200",
+            (post_id, expr)).fetchall()
+    except sqlite3.Error:
+        more = []
+    seen = {r["post_id"] for r in rows}
+    return rows + [r for r in more if r["post_id"] not in seen]
+
+
+# ---- trends -----------------------------------------------------------------------------------------------
+def _weeks_between(a: str, b: str) -> list[str]:
+    ya, wa = int(a[:4]), int(a[6:])
+    yb, wb = int(b[:4]), int(b[6:])
+    d, end = date.fromisocalendar(ya, wa, 1), date.fromisocalendar(yb, wb, 1)
+    out = []
+    while d <= end and len(out) < 520:
+        y, w, _ = d.isocalendar()
+        out.append(f"{y}-W{w:02d}")
+        d += timedelta(days=7)
+    return out
+
+
+def trends(ctx: Ctx, field: str, by: str, q: Query) -> dict[str, Any]:
+    rows = ctx.index().trends(field, by, q)
+    totals: dict[str, int] = {}
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for r in rows:
+        totals[r["period"]] = r["total"]
+        counts[str(r["value"])][r["period"]] = r["count"]
+    known = sorted(p for p in totals if p != "unknown")
+    periods = _weeks_between(known[0], known[-1]) if by == "week" and known else known
+    series = sorted(({"value": ctx.scrub.clean(v), "counts": [c.get(p, 0) for p in periods],
+                      "total": sum(c.values()), "unknown_period": c.get("unknown", 0)}
+                     for v, c in counts.items()), key=lambda s: (-s["total"], s["value"]))
+    return {"by": by, "field": field, "periods": periods, "totals": [totals.get(p, 0) for p in periods],
+            "unknown_period_total": totals.get("unknown", 0), "series": series,
+            "rows": [{**r, "value": ctx.scrub.clean(str(r["value"]))} for r in rows]}
+
+
+# ---- routes -----------------------------------------------------------------------------------------------
+def route_legs(ctx: Ctx, q: Query) -> dict[str, Any]:
+    """Legs between countries across relevant posts: post counts and median quoted cost per currency.
+    Costs are attached to a post, not a leg: a leg's median is over the posts that describe it,
+    whole-journey totals excluded."""
+    where, params = ["e.relevant = 1"], []
+    if q.platform:
+        where.append("p.platform = ?")
+        params.append(q.platform.lower())
+    if q.lang:
+        where.append("p.lang = ?")
+        params.append(q.lang.lower())
+    if q.since:
+        where.append("p.posted_at >= ?")
+        params.append(q.since)
+    if q.until:
+        where.append("p.posted_at < ?")
+        params.append(q.until + "T99")
+    rows = ctx.db.execute(
+        f"SELECT e.post_id, e.gold_json, p.posted_at FROM extractions e JOIN posts p ON p.post_id = e.post_id "  # noqa: S608 - fixed clauses
+        f"WHERE {' AND '.join(where)}", params).fetchall()
+    legs: dict[tuple[str, str], dict[str, Any]] = {}
+    positions: dict[str, list[float]] = defaultdict(list)
+    posts_with_route = 0
+    for r in rows:
+        g = _json(r["gold_json"], {})
+        route = [c for c in g.get("route", []) if isinstance(c, str)]
+        if q.country and q.country.upper() not in route:
+            continue
+        if len(route) < 2:
+            continue
+        posts_with_route += 1
+        for i, c in enumerate(route):
+            positions[c].append(i / (len(route) - 1))
+        costs = [c for c in g.get("costs", []) if isinstance(c, dict) and c.get("kind") != "total"
+                 and isinstance(c.get("amount"), int | float) and c.get("currency")]
+        for a, b in {(a, b) for a, b in zip(route, route[1:], strict=False) if a != b}:
+            leg = legs.setdefault((a, b), {"from": a, "to": b, "posts": 0, "amounts": defaultdict(list),
+                                          "post_ids": []})
+            leg["posts"] += 1
+            leg["post_ids"].append(r["post_id"])
+            for c in costs:
+                leg["amounts"][c["currency"]].append(float(c["amount"]))
+    out_legs = []
+    for leg in sorted(legs.values(), key=lambda x: (-x["posts"], x["from"], x["to"])):
+        med = {cur: {"median": round(statistics.median(v), 2), "n": len(v)} for cur, v in sorted(leg["amounts"].items())}
+        head = max(med.items(), key=lambda kv: (kv[1]["n"], kv[0] == "USD"))[0] if med else None
+        out_legs.append({"from": leg["from"], "to": leg["to"], "posts": leg["posts"], "median_cost": med,
+                         "headline_currency": head, "post_ids": sorted(leg["post_ids"])[:50]})
+    order = sorted(positions, key=lambda c: (statistics.mean(positions[c]), c))
+    return {"countries": order, "legs": out_legs, "posts_with_route": posts_with_route}
+
+
+# ---- status ------------------------------------------------------------------------------------------------
+def status(ctx: Ctx) -> dict[str, Any]:
+    from routewatch.cli import collect_status
+
+    info = collect_status(ctx.catalog)
+    info["sources"] = {ctx.scrub.clean(k): v for k, v in info.get("sources", {}).items()}
+    info["failures"] = [{**f, "example": ctx.scrub.clean(str(f.get("example", "")))[:300]}
+                        for f in info.get("failures", [])]
+    info["index_backend"] = ctx.settings.index.backend
+    return info
+
+
+def parse_terms(text: str) -> list[str]:
+    return [t for t in parse_query_text(text) if t.strip()][:10]

@@ -1,0 +1,24 @@
+"""Settings of the web UI and JSON API, with their defaults (CONVENTIONS §4).
+
+In: the `[web]` section of routewatch.toml / `ROUTEWATCH_WEB__*` environment.  Out: a frozen
+`WebSettings`. Never holds secrets (the pseudonym key lives in the data dir, routewatch.privacy).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WebSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    # Token bucket per client IP over every API call and page (not static files); 0 turns it off.
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    # Honour X-Forwarded-For for the client IP only behind a reverse proxy you run.
+    trust_forwarded_for: bool = False
+    page_size: int = Field(default=20, ge=1, le=200)
+    max_page_size: int = Field(default=200, ge=1, le=1000)
+    # Texts longer than this are cut on pages and in API responses (the evidence bundle keeps them whole).
+    max_text_chars: int = Field(default=20000, ge=200)
+    # Only redacted (pseudonymised) URLs are shown; link out to the original when it is unchanged.
+    link_original_urls: bool = True
