@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from index_helpers import EsNode, es_cleanup, es_sh, in_ci
 
-from index.base import Index
+from index.base import Index, IndexDoc
 from index.settings import IndexSettings
 
 BACKENDS = ["sqlite", pytest.param("elasticsearch", marks=pytest.mark.es)]
@@ -41,6 +42,33 @@ def es_node() -> Iterator[EsNode]:
         es_sh("down", timeout=120)
 
 
+class _Opener:
+    """Opens handles on one index of either backend (the same storage each call); closes them all."""
+
+    def __init__(self, backend: str, request: pytest.FixtureRequest, path: Path):
+        self.backend, self.path, self.opened = backend, path, []
+        if backend == "elasticsearch":
+            self.url = request.getfixturevalue("es_node").url
+            self.name = f"rwtest-{uuid.uuid4().hex[:10]}"
+
+    def __call__(self) -> Index:
+        if self.backend == "sqlite":
+            from index.sqlite_fts import SqliteIndex
+
+            self.opened.append(SqliteIndex(self.path / "catalog.sqlite"))
+        else:
+            from index.elastic import ElasticIndex
+
+            self.opened.append(ElasticIndex(IndexSettings(backend="elasticsearch", es_url=self.url, es_index=self.name)))
+        return self.opened[-1]
+
+    def close(self) -> None:
+        for i in self.opened:
+            i.close()
+        if self.backend == "elasticsearch":
+            es_cleanup(self.url, self.name)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
     return request.param
@@ -48,26 +76,24 @@ def backend(request) -> str:
 
 @pytest.fixture
 def open_index(backend, request, tmp_path) -> Iterator[Callable[[], Index]]:
-    """`open_index()` → a new handle on this test's index (the same storage each call)."""
-    opened: list[Index] = []
-    if backend == "sqlite":
-        from index.sqlite_fts import SqliteIndex
+    """`open_index()` → a new handle on this test's own index."""
+    opener = _Opener(backend, request, tmp_path)
+    yield opener
+    opener.close()
 
-        def factory() -> Index:
-            opened.append(SqliteIndex(tmp_path / "catalog.sqlite"))
-            return opened[-1]
-    else:
-        from index.elastic import ElasticIndex
 
-        node = request.getfixturevalue("es_node")
-        name = f"rwtest-{uuid.uuid4().hex[:10]}"
-        settings = IndexSettings(backend="elasticsearch", es_url=node.url, es_index=name)
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared_index(request, tmp_path_factory) -> Iterator[Callable[[list[IndexDoc]], Index]]:
+    """`shared_index(docs)` → one index per module and backend holding `docs`, for tests that only read."""
+    opener = _Opener(request.param, request, tmp_path_factory.mktemp("index"))
+    built: list[Index] = []
 
-        def factory() -> Index:
-            opened.append(ElasticIndex(settings))
-            return opened[-1]
-    yield factory
-    for i in opened:
-        i.close()
-    if backend == "elasticsearch":
-        es_cleanup(node.url, name)
+    def get(docs: list[IndexDoc]) -> Index:
+        if not built:
+            built.append(opener())
+            res = built[0].upsert(docs)
+            assert (res.indexed, res.failed) == (len(docs), ())
+        return built[0]
+
+    yield get
+    opener.close()

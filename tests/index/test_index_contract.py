@@ -17,7 +17,14 @@ ALL = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
 
 
 @pytest.fixture
+def ro(shared_index):
+    """The contract corpus, indexed once per backend; tests that use it only read."""
+    return shared_index(contract_corpus())
+
+
+@pytest.fixture
 def idx(open_index):
+    """The contract corpus in this test's own index (for tests that write)."""
     i = open_index()
     res = i.upsert(contract_corpus())
     assert (res.indexed, res.failed) == (10, ())
@@ -46,8 +53,8 @@ def find(idx, text="", **kw):
     ("土耳其 基多", []),
     ("视频 基多", []),  # caption and transcript of one post are separate units
 ])
-def test_chinese(idx, text, expected):
-    assert find(idx, text) == expected
+def test_chinese(ro, text, expected):
+    assert find(ro, text) == expected
 
 
 # ---- English and Spanish ----------------------------------------------------------------------------------
@@ -69,8 +76,8 @@ def test_chinese(idx, text, expected):
     ("dari", []),  # words, not prefixes
     ("visa", ["h"]),
 ])
-def test_english_and_spanish(idx, text, expected):
-    assert find(idx, text) == expected
+def test_english_and_spanish(ro, text, expected):
+    assert find(ro, text) == expected
 
 
 def test_latin_word_inside_chinese_text(backend, idx):
@@ -83,31 +90,31 @@ def test_latin_word_inside_chinese_text(backend, idx):
 
 
 # ---- hits --------------------------------------------------------------------------------------------------
-def test_transcript_hit_carries_seconds_span_and_snippet(idx):
-    (hit,) = idx.search(Query("基多"))
+def test_transcript_hit_carries_seconds_span_and_snippet(ro):
+    (hit,) = ro.search(Query("基多"))
     assert (hit.post_id, hit.source, hit.unit_id) == ("e", "transcript", "e:transcript")
     assert (hit.start_sec, hit.end_sec) == (3.0, 6.0)
     assert hit.span == (17, 19)
     assert hit.snippet == "我们从上海出发 然后到了厄瓜多尔的[基多]"
     assert (hit.url, hit.platform, hit.posted_at) == ("https://x/e", "telegram", "2026-11-02T08:00:00Z")
-    (hit,) = [h for h in idx.search(Query("巴拿马")) if h.post_id == "i"]
+    (hit,) = [h for h in ro.search(Query("巴拿马")) if h.post_id == "i"]
     assert (hit.source, hit.start_sec, hit.end_sec) == ("transcript", 6.0, 9.0)
 
 
-def test_caption_hit_has_no_seconds(idx):
-    (hit,) = idx.search(Query('"three days"'))
+def test_caption_hit_has_no_seconds(ro):
+    (hit,) = ro.search(Query('"three days"'))
     assert (hit.post_id, hit.source, hit.unit_id, hit.start_sec, hit.end_sec) == ("d", "caption", "d:caption", None, None)
     assert hit.snippet == "the Darien gap took [three days]"
-    (hit,) = [h for h in idx.search(Query("darien")) if h.post_id == "c"]
+    (hit,) = [h for h in ro.search(Query("darien")) if h.post_id == "c"]
     assert hit.snippet == "Cruzamos el [Darién] en cinco días por la selva"
-    (hit,) = idx.search(Query("哥伦比亚"))
+    (hit,) = ro.search(Query("哥伦比亚"))
     assert hit.snippet == "[哥倫比亞]到巴拿馬，厄瓜多爾出發"
 
 
-def test_filter_only_hits_newest_first(idx):
-    hits = idx.search(Query(limit=3))
+def test_filter_only_hits_newest_first(ro):
+    hits = ro.search(Query(limit=3))
     assert [h.post_id for h in hits] == ["j", "g", "h"]
-    (hit,) = idx.search(Query(platform="web"))
+    (hit,) = ro.search(Query(platform="web"))
     assert (hit.post_id, hit.source, hit.snippet, hit.span) == ("c", "caption", "Cruzamos el Darién en cinco días por la selva", None)
 
 
@@ -140,8 +147,8 @@ def test_filter_only_hits_newest_first(idx):
     (Query("darien", has_bribe=True), ["d"]),
     (Query("巴拿马", platform="telegram", since="2026-11-01"), ["i"]),
 ])
-def test_filters(idx, query, expected):
-    assert ids(idx.search(query)) == expected
+def test_filters(ro, query, expected):
+    assert ids(ro.search(query)) == expected
 
 
 # ---- query syntax never breaks a query -------------------------------------------------------------------
@@ -166,9 +173,9 @@ def test_filters(idx, query, expected):
     ("*", ALL),
     ("NEAR(", ALL),
 ])
-def test_query_syntax_never_breaks(idx, text, expected):
-    assert find(idx, text) == expected
-    assert idx.count() == 10
+def test_query_syntax_never_breaks(ro, text, expected):
+    assert find(ro, text) == expected
+    assert ro.count() == 10
 
 
 # ---- trends ------------------------------------------------------------------------------------------------
@@ -176,8 +183,8 @@ def rows(idx, field, by="week", q=None):
     return [(r["period"], r["value"], r["count"], r["total"]) for r in idx.trends(field, by, q)]
 
 
-def test_trends_by_country_per_week(idx):
-    assert rows(idx, "country") == [
+def test_trends_by_country_per_week(ro):
+    assert rows(ro, "country") == [
         ("2026-W40", "CO", 1, 1), ("2026-W40", "EC", 1, 1), ("2026-W40", "PA", 1, 1),
         ("2026-W45", "EC", 4, 5), ("2026-W45", "CO", 3, 5), ("2026-W45", "PA", 3, 5), ("2026-W45", "CN", 2, 5),
         ("2026-W45", "CR", 1, 5), ("2026-W45", "TR", 1, 5),
@@ -185,37 +192,37 @@ def test_trends_by_country_per_week(idx):
     ]
 
 
-def test_trends_by_leg_platform_and_term(idx):
-    legs = {(p, v): (n, t) for p, v, n, t in rows(idx, "leg")}
+def test_trends_by_leg_platform_and_term(ro):
+    legs = {(p, v): (n, t) for p, v, n, t in rows(ro, "leg")}
     assert legs[("2026-W46", "MX>US")] == (2, 3)
     assert legs[("2026-W40", "EC>CO")] == (1, 1)
     assert legs[("2026-W45", "CO>PA")] == (1, 5)  # i only: in c and d the two are not adjacent
     assert ("2026-W45", "EC>CO>PA") not in legs
     assert len(legs) == 14
-    assert rows(idx, "platform") == [
+    assert rows(ro, "platform") == [
         ("2026-W40", "telegram", 1, 1),
         ("2026-W45", "telegram", 3, 5), ("2026-W45", "web", 1, 5), ("2026-W45", "youtube", 1, 5),
         ("2026-W46", "tiktok", 2, 3), ("2026-W46", "douyin", 1, 3),  # h (youtube) is not relevant
     ]
-    assert rows(idx, "term") == [
+    assert rows(ro, "term") == [
         ("2026-W45", "Darién", 2, 5), ("2026-W45", "selva", 1, 5), ("2026-W45", "雨林", 1, 5),
         ("2026-W46", "mordida", 2, 3), ("2026-W46", "美墙", 1, 3), ("2026-W46", "蛇头", 1, 3), ("2026-W46", "走线", 1, 3),
     ]
 
 
-def test_trends_per_day_and_month_and_filtered(idx):
-    assert rows(idx, "country", "month")[:3] == [("2026-10", "CO", 1, 1), ("2026-10", "EC", 1, 1), ("2026-10", "PA", 1, 1)]
-    assert ("2026-11", "EC", 5, 8) in rows(idx, "country", "month")
-    assert [r for r in rows(idx, "platform", "day") if r[0] == "2026-11-02"] == [
+def test_trends_per_day_and_month_and_filtered(ro):
+    assert rows(ro, "country", "month")[:3] == [("2026-10", "CO", 1, 1), ("2026-10", "EC", 1, 1), ("2026-10", "PA", 1, 1)]
+    assert ("2026-11", "EC", 5, 8) in rows(ro, "country", "month")
+    assert [r for r in rows(ro, "platform", "day") if r[0] == "2026-11-02"] == [
         ("2026-11-02", "telegram", 2, 4), ("2026-11-02", "web", 1, 4), ("2026-11-02", "youtube", 1, 4)]
-    assert rows(idx, "country", "week", Query(platform="tiktok")) == [
+    assert rows(ro, "country", "week", Query(platform="tiktok")) == [
         ("2026-W46", "MX", 2, 2), ("2026-W46", "GT", 1, 2), ("2026-W46", "US", 1, 2)]
 
 
 @pytest.mark.parametrize(("field", "by"), [("place", "week"), ("country", "year")])
-def test_trends_bad_field_or_period_is_E903(idx, field, by):
+def test_trends_bad_field_or_period_is_E903(ro, field, by):
     with pytest.raises(RouteWatchError) as ei:
-        idx.trends(field, by)
+        ro.trends(field, by)
     assert ei.value.code.value == "E903"
 
 
