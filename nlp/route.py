@@ -15,6 +15,8 @@ from .pack import Rules
 from .text import span_index
 
 _GAP = 30  # max characters between two mentions for a connector to link them
+_LEAD = {"zh": 5}  # the connector ends at most this many characters before the next country
+_LEAD_DEFAULT = 14
 
 
 def _cue_in(hits: list[Hit], kinds: tuple[str, ...], lo: int, hi: int) -> bool:
@@ -59,7 +61,10 @@ def order(an: Analysis, rules: Rules) -> None:
             continue
         if span_index(an.sents, x.start) != span_index(an.sents, y.start):
             continue
-        if _cue_in(hits, ("forward", "arrive"), x.end, y.start):
+        # The connector must introduce y ("X到Y", "X，再飞Y", "from X to Y", "X, then Y"): a word after
+        # X that only dates something ("到了美国之后才知道，在墨西哥…") orders nothing.
+        reach = _LEAD.get(an.lang, _LEAD_DEFAULT)
+        if _cue_in(hits, ("forward", "arrive"), max(x.end, y.start - reach), y.start):
             add(x.iso, y.iso)
     for i, x in enumerate(main):
         si = span_index(an.sents, x.start)
