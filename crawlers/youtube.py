@@ -145,20 +145,22 @@ class YouTube(Crawler):
         if isinstance(details, dict) and details.get("videoId") == vid:
             micro = ((player.get("microformat") or {}).get("playerMicroformatRenderer") or {})
             owner = str(micro.get("ownerProfileUrl") or "")
-            handle = owner.rstrip("/").rsplit("/", 1)[-1] if "/@" in owner else str(details.get("author") or "")
             tracks = (((player.get("captions") or {}).get("playerCaptionsTracklistRenderer") or {})
                       .get("captionTracks") or [])
             manual = [t for t in tracks if isinstance(t, dict) and t.get("kind") != "asr" and t.get("baseUrl")]
             subs = (manual[0]["baseUrl"] + "&fmt=vtt") if manual else ""
             return Post(
                 post_id=post_id_for("youtube", vid), platform="youtube", platform_id=vid, url=url, source=page.source,
-                caption=caption_of(details.get("title"), details.get("shortDescription")), author_handle=handle,
+                # the channel name, as the feeds and yt-dlp give it, so one channel is one author
+                caption=caption_of(details.get("title"), details.get("shortDescription")),
+                author_handle=str(details.get("author") or ""),
                 posted_at=_norm_date(str(micro.get("publishDate") or micro.get("uploadDate") or "")),
                 captured_at=page.captured_at, lang=str(manual[0].get("languageCode") or "") if manual else "",
                 page_url=url, subtitles_url=subs, discovered_via=page.discovered_via or page.url,
                 views=as_int(details.get("viewCount")),
                 extra_json=json.dumps({
                     "from": "watch_page", "channel_id": details.get("channelId"),
+                    "channel_handle": owner.rstrip("/").rsplit("/", 1)[-1] if "/@" in owner else "",
                     "duration": as_int(details.get("lengthSeconds")), "keywords": details.get("keywords") or [],
                     "caption_tracks": [t.get("languageCode") for t in tracks if isinstance(t, dict)],
                     "category": micro.get("category"),

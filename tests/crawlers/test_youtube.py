@@ -110,7 +110,7 @@ def test_watch_page_player_response_becomes_a_post():
     assert isinstance(p, Post)
     assert p.post_id == post_id_for("youtube", "Rn8uT2aJcQe")
     assert p.caption == "走线第三天：达连丛林里的河\n早上六点出发，中午到河边。向导说水位比上周低。\n这一段每人另外收 20 美元。"
-    assert p.author_handle == "@rutanorte"
+    assert p.author_handle == "北上路线 Ruta Norte"  # as in the feed: one channel, one author
     assert p.posted_at == "2026-10-03T14:00:07Z"
     assert p.views == 18507
     # the uploaded (not auto-generated) track is the platform subtitle
@@ -119,6 +119,7 @@ def test_watch_page_player_response_becomes_a_post():
     extra = json.loads(p.extra_json)
     assert extra["duration"] == 412
     assert extra["caption_tracks"] == ["zh-Hans", "es"]
+    assert extra["channel_handle"] == "@rutanorte"
 
 
 def test_channel_listing_follows_each_video_once():
