@@ -16,7 +16,7 @@ from pathlib import Path
 OUT = Path(__file__).with_name("tiktok_douyin.ndjson")
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 T0 = 1788220800  # 2026-09-01T00:00:00Z
-COLLECTED = 1792483200000  # 2026-10-20T00:00:00Z, in milliseconds as Zeeschuimer writes it
+COLLECTED = 1792483200000  # 2026-10-20T08:00:00Z, in milliseconds as Zeeschuimer writes it
 
 TIKTOK = [
     ("ruta.norte.2026", "第一天到基多，机场出来打车去老城区，住一晚 25 美元。#走线 #厄瓜多尔"),

@@ -1,0 +1,245 @@
+"""Imports of researchers' exports (Zeeschuimer NDJSON, 4CAT CSV), then their media fetched through yt-dlp."""
+
+import hashlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from crawlers.imports import import_file
+from routewatch.catalog import Catalog
+from routewatch.errors import RouteWatchError
+from routewatch.records import post_id_for
+from routewatch.settings import load_settings
+
+TESTS = Path(__file__).resolve().parents[1]
+NDJSON = TESTS / "data" / "zeeschuimer" / "tiktok_douyin.ndjson"
+TIKTOK_CSV = TESTS / "data" / "fourcat" / "tiktok_4cat_export.csv"
+DOUYIN_CSV = TESTS / "data" / "fourcat" / "douyin_4cat_export.csv"
+MEDIA = TESTS.parent / "routewatch" / "demo" / "corpus" / "media"
+CLIPS = ("p01_shanghai_to_colombia.mp4", "p04_darien_day3.mp4", "p07_panama_bus.mp4")
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    cat = Catalog(tmp_path / "catalog.sqlite")
+    yield cat
+    cat.close()
+
+
+def _sightings(cat, post_id):
+    return sorted(r[0] for r in cat.db.execute("SELECT discovered_via FROM post_sightings WHERE post_id=?", (post_id,)))
+
+
+def test_zeeschuimer_counts_and_failure_codes(catalog):
+    rep = import_file("zeeschuimer", NDJSON, catalog, None)
+    assert (rep.read, rep.imported, rep.duplicates) == (56, 52, 1)
+    assert rep.failed_by_code == {"E601": 1, "E602": 2}
+    assert rep.source == "zeeschuimer:tiktok_douyin.ndjson"
+    assert [(f.item_id, f.code) for f in catalog.failures("import")] == [
+        ("tiktok_douyin.ndjson:13", "E601"), ("tiktok_douyin.ndjson:44", "E602"), ("tiktok_douyin.ndjson:56", "E602")]
+    platforms = dict(catalog.db.execute("SELECT platform, COUNT(*) FROM posts GROUP BY platform").fetchall())
+    assert platforms == {"tiktok": 32, "douyin": 20}
+    counters = catalog.run_counters()
+    assert (counters["import/read"], counters["import/imported"], counters["import/duplicates"]) == (56, 52, 1)
+    assert counters["import/failed/E601"] == 1 and counters["import/failed/E602"] == 2
+
+
+def test_tiktok_capture_becomes_a_post_with_its_capture_metadata(catalog):
+    import_file("zeeschuimer", NDJSON, catalog, None)
+    p = catalog.get_post(post_id_for("tiktok", "7431029384756102905"))
+    assert p.url == p.page_url == "https://www.tiktok.com/@xiao_lu_walks/video/7431029384756102905"
+    assert p.caption == "内科克利的船票，每人 40 美元，救生衣要自己买 #走线 #达连"
+    assert p.author_handle == "xiao_lu_walks"
+    assert p.posted_at == "2026-09-07T21:00:00Z"
+    assert p.captured_at == "2026-10-20T08:00:07Z"  # timestamp_collected (ms) of its first capture
+    assert p.lang == "zh"
+    assert p.views == 5565
+    assert p.media_url.startswith("https://v16-webapp-prime.tiktok.com/video/tos/useast2a/")
+    assert p.discovered_via == "https://www.tiktok.com/search?q=%E8%B5%B0%E7%BA%BF&t=1792483190123"
+    extra = json.loads(p.extra_json)
+    assert extra["import"] == {
+        "kind": "zeeschuimer", "file": "tiktok_douyin.ndjson", "line": 6, "timestamp_collected": 1792483207500,
+        "source_platform": "tiktok.com", "source_platform_url": "https://www.tiktok.com/search?q=%E8%B5%B0%E7%BA%BF&t=1792483190123",
+        "source_url": "https://www.tiktok.com/api/search/item/full/?aid=1988&keyword=%E8%B5%B0%E7%BA%BF&offset=0",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        "item_id": "7431029384756102905", "nav_index": "1:3:0", "id": 6,
+    }
+    assert extra["raw"]["author"]["nickname"] == "小鹿走天涯"  # the platform's item, kept whole
+    assert extra["hashtags"] == ["走线", "达连"]
+    assert extra["duration"] == 55
+
+
+def test_douyin_capture_prefers_the_durable_play_address(catalog):
+    import_file("zeeschuimer", NDJSON, catalog, None)
+    p = catalog.get_post(post_id_for("douyin", "7429876543210987603"))
+    assert p.url == "https://www.douyin.com/video/7429876543210987603"
+    assert p.author_handle == "beishang88"
+    assert p.posted_at == "2026-09-08T03:00:00Z"
+    assert p.media_url.startswith("https://www.douyin.com/aweme/v1/play/?video_id=v0200fg10000")
+    assert p.views is None  # Douyin's web API says 0 plays for everything: unknown
+    assert json.loads(p.extra_json)["duration"] == 24.411
+    anonymous = catalog.get_post(post_id_for("douyin", "7429876543210987608"))
+    assert anonymous.author_handle == "1880000008"  # no unique_id: the numeric short id Douyin shows
+
+
+def test_repeat_capture_is_one_post_with_two_sightings(catalog):
+    import_file("zeeschuimer", NDJSON, catalog, None)
+    pid = post_id_for("tiktok", "7431029384756102905")
+    assert _sightings(catalog, pid) == ["https://www.tiktok.com/search?q=%E8%B5%B0%E7%BA%BF&t=1792483190123",
+                                        "https://www.tiktok.com/tag/zouxian"]
+
+
+def test_importing_twice_adds_nothing(catalog):
+    import_file("zeeschuimer", NDJSON, catalog, None)
+    again = import_file("zeeschuimer", NDJSON, catalog, None)
+    assert (again.imported, again.duplicates, again.failed_by_code) == (0, 53, {"E601": 1, "E602": 2})
+    assert catalog.db.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 52
+    # the same bad lines are the same failure rows, attempted twice
+    assert catalog.db.execute("SELECT COUNT(*), MIN(attempts) FROM failures").fetchone()[:] == (3, 2)
+
+
+def test_imported_posts_are_ready_for_fetch(catalog):
+    import_file("zeeschuimer", NDJSON, catalog, None)
+    assert len(catalog.pending("fetch", after="crawl")) == 52
+
+
+def test_fourcat_tiktok_csv(catalog):
+    rep = import_file("4cat", TIKTOK_CSV, catalog, None, source_name="4cat:zouxian-oct")
+    assert (rep.read, rep.imported, rep.duplicates) == (8, 5, 0)
+    assert rep.failed_by_code == {"E601": 1, "E602": 2}
+    assert sorted((f.item_id, f.code) for f in catalog.failures("import")) == [
+        ("tiktok_4cat_export.csv:7", "E601"), ("tiktok_4cat_export.csv:8", "E602"), ("tiktok_4cat_export.csv:9", "E602")]
+    multi = catalog.get_post(post_id_for("tiktok", "7432200000000000001"))
+    assert multi.caption == ("Del Darién a Bajo Chiquito: 4 días.\n"
+                             "Llevamos agua, pastillas y plástico para la mochila, nada más.")
+    assert multi.url == "https://www.tiktok.com/@camino.al.norte/video/7432200000000000001"
+    assert multi.posted_at == "2026-10-04T13:20:00Z"
+    assert multi.views == 18230
+    assert multi.source == "4cat:zouxian-oct"
+    quoted = catalog.get_post(post_id_for("tiktok", "7432200000000000002"))
+    assert quoted.caption == '墨西哥的检查站, 有的要钱, 有的不要。我们这次交了 "过路费" 100 美元。#走线'
+    assert quoted.posted_at == "2026-10-06T22:05:00Z"  # no unix_timestamp: the UTC "timestamp" column
+    row = json.loads(quoted.extra_json)
+    assert row["import"] == {"kind": "4cat", "file": "tiktok_4cat_export.csv", "line": 5}
+    assert row["row"]["location_created"] == "MX"
+
+
+def test_same_video_from_zeeschuimer_and_4cat_is_one_post(catalog):
+    import_file("zeeschuimer", NDJSON, catalog, None)
+    tt = import_file("4cat", TIKTOK_CSV, catalog, None)
+    dy = import_file("4cat", DOUYIN_CSV, catalog, None)
+    assert (tt.imported, tt.duplicates) == (4, 1)
+    assert (dy.read, dy.imported, dy.duplicates) == (2, 1, 1)
+    pid = post_id_for("tiktok", "7431029384756102905")
+    assert "4cat:tiktok_4cat_export.csv" in _sightings(catalog, pid)
+    # the first capture's metadata stays: an import never overwrites what was collected
+    assert json.loads(catalog.get_post(pid).extra_json)["import"]["kind"] == "zeeschuimer"
+
+
+def test_bad_kind_and_missing_file_are_E903(catalog, tmp_path):
+    with pytest.raises(RouteWatchError) as kind:
+        import_file("instaloader", NDJSON, catalog, None)
+    with pytest.raises(RouteWatchError) as missing:
+        import_file("zeeschuimer", tmp_path / "nope.ndjson", catalog, None)
+    assert (kind.value.code.value, missing.value.code.value) == ("E903", "E903")
+
+
+def test_lines_that_are_not_captures(catalog, tmp_path):
+    f = tmp_path / "odd.ndjson"
+    f.write_bytes(b'[1, 2]\n\n{"source_platform": "instagram.com", "data": {"id": "1"}}\n\xff\xfe\n'
+                  b'{"source_platform": "tiktok.com", "data": {"id": "7431029384756100001"}}\n')
+    rep = import_file("zeeschuimer", f, catalog, None)
+    assert rep.read == 4  # the blank line is not a line of data
+    assert rep.failed_by_code == {"E601": 2, "E602": 2}
+    assert rep.imported == 0
+
+
+# ---- acceptance: imported media fetched from a local server through yt-dlp -------------------------
+
+
+class _MediaServer:
+    """Answers every path with one of the demo clips (chosen by path), as a CDN would: video/mp4."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        log = self.log
+        clips = [(MEDIA / n).read_bytes() for n in CLIPS]
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                log.append(self.path)
+                body = clips[int(hashlib.sha1(self.path.encode()).hexdigest(), 16) % len(clips)]
+                self.send_response(200)
+                self.send_header("Content-Type", "video/mp4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    try:
+                        self.wfile.write(body)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # yt-dlp probes and hangs up: fine
+
+            do_HEAD = do_GET  # noqa: N815
+
+        class Quiet(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):  # a client hanging up is not a test failure
+                pass
+
+        self.httpd = Quiet(("127.0.0.1", 0), H)
+
+    @property
+    def hostport(self) -> str:
+        return f"127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self):
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.slow
+def test_imported_zeeschuimer_media_is_fetched_through_ytdlp(tmp_path):
+    from routewatch.pipeline import Context, stage_fetch
+
+    data = tmp_path / "data"
+    with _MediaServer() as srv:
+        origin = f"http://{srv.hostport}"
+        # TikTok's CDN and Douyin's play endpoint both come from the local server; URLs stay canonical
+        settings = load_settings(data, crawl={"origins": {"tiktok_cdn": origin, "douyin": origin},
+                                              "allow_hosts": [srv.hostport]})
+        cat = Catalog(settings.catalog_path)
+        try:
+            rep = import_file("zeeschuimer", NDJSON, cat, settings)
+            assert rep.imported == 52
+            fetched = stage_fetch(Context(settings, cat))
+            assert (fetched.done, fetched.failed, fetched.skipped) == (52, 0, 0)
+            rows = cat.db.execute("SELECT p.platform, m.path, m.size, m.sha256, m.duration FROM media m "
+                                  "JOIN posts p ON p.post_id = m.post_id").fetchall()
+            assert len(rows) == 52
+            assert {r[0] for r in rows} == {"tiktok", "douyin"}
+            clip_sha = {hashlib.sha256((MEDIA / n).read_bytes()).hexdigest() for n in CLIPS}
+            for _platform, path, size, sha, duration in rows:
+                f = data / path
+                assert f.is_file() and f.stat().st_size == size
+                assert sha in clip_sha and path == f"media/{sha[:2]}/{sha}.mp4"
+                assert duration and duration > 0
+            assert {r[0] for r in cat.db.execute("SELECT status FROM stage_status WHERE stage='fetch'")} == {"done"}
+        finally:
+            cat.close()
+    # every play address was requested at the local server, by its canonical path
+    assert len(set(srv.log)) == 52
+    assert any(p.startswith("/video/tos/useast2a/") for p in srv.log)
+    assert any(p.startswith("/aweme/v1/play/?video_id=v0200fg10000") for p in srv.log)
