@@ -28,7 +28,7 @@ class Hit:
     phonetic: bool = False
 
 
-def _trie_pattern(keys: Iterable[str], word_start: bool = True) -> str:
+def _trie_pattern(keys: Iterable[str]) -> str:
     """One regex for many literal words: a trie, so matching is linear and longest-first."""
     trie: dict[str, Any] = {}
     for key in keys:
@@ -40,10 +40,9 @@ def _trie_pattern(keys: Iterable[str], word_start: bool = True) -> str:
     def build(node: dict[str, Any], prev: str) -> str:
         alts = []
         for ch in sorted(c for c in node if c):
-            head = re.escape(ch)
-            if not prev and word_start and is_latin_alnum(ch):
-                head = f"(?<![{_WORD}])" + head
-            alts.append(head + build(node[ch], ch))
+            # Word starts are checked after matching (see TermMatcher.find): a look-behind here would
+            # stop the regex engine from skipping positions by first character, which is most of its speed.
+            alts.append(re.escape(ch) + build(node[ch], ch))
         if "" in node:
             # Children first so the longest word wins; a Latin word must end at a word boundary.
             alts.append(f"(?![{_WORD}])" if is_latin_alnum(prev) else "")
@@ -155,7 +154,12 @@ class TermMatcher:
             if not key.strip():
                 continue
             self._table.setdefault(key, []).append((payload, fold_term_cased(term) if cased else None))
-        self._regex = re.compile(_trie_pattern(self._table, word_start)) if self._table else None
+        # Two regexes, one for words that start with a Chinese character and one for the rest: each
+        # alone lets the regex engine skip positions by first character; mixed, it cannot.
+        groups = ([k for k in self._table if is_han(k[0])], [k for k in self._table if not is_han(k[0])])
+        self._regexes = [re.compile(_trie_pattern(g)) for g in groups if g]
+        self._regex = re.compile(_trie_pattern(self._table)) if self._table else None  # for match_at
+        self._word_start = word_start
         self._phonetic = PhoneticIndex(self._table, phonetic_min) if phonetic and pypinyin else None
 
     def __len__(self) -> int:
@@ -179,13 +183,24 @@ class TermMatcher:
 
     def find(self, norm: Norm) -> list[Hit]:
         hits: list[Hit] = []
-        if self._regex is None:
-            return hits
-        for m in self._regex.finditer(norm.fold):
-            s, e = m.span()
-            payloads = self._payloads(m.group(), norm, s, e)
+        fold = norm.fold
+        found: list[tuple[int, int, str]] = []
+        for regex in self._regexes:
+            for m in regex.finditer(fold):
+                s, e = m.span()
+                if self._word_start and s and is_latin_alnum(fold[s]) and is_latin_alnum(fold[s - 1]):
+                    continue  # "cali" inside "california"
+                found.append((s, e, m.group()))
+        if len(self._regexes) > 1:
+            found.sort(key=lambda t: (t[0], t[0] - t[1]))
+        last_end = 0
+        for s, e, key in found:
+            if s < last_end:
+                continue  # leftmost-longest across the two regexes
+            payloads = self._payloads(key, norm, s, e)
             if payloads:
-                hits.append(Hit(s, e, m.group(), payloads))
+                hits.append(Hit(s, e, key, payloads))
+                last_end = e
         if self._phonetic:
             hits = self._add_phonetic(hits, norm)
         return hits
