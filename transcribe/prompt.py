@@ -14,8 +14,7 @@ import yaml
 from routewatch.errors import Code, NotConfigured
 
 DEFAULT_TERMS_FILE = Path(__file__).with_name("prompt_terms.yaml")
-MAX_PROMPT_CHARS = {"zh": 160}  # Chinese: about 1.5 tokens a character; Whisper takes at most 223
-DEFAULT_MAX_CHARS = 400
+DEFAULT_MAX_CHARS = 300  # Whisper reads at most 223 prompt tokens; Chinese costs ~1.3 tokens a character
 
 
 @lru_cache(maxsize=8)
@@ -37,6 +36,7 @@ def load_terms(path: str = "") -> dict[str, dict]:
             "joiner": str(spec.get("joiner", ", ")),
             "end": str(spec.get("end", "")),
             "terms": [str(t) for t in spec["terms"] if str(t).strip()],
+            "max_chars": int(spec.get("max_chars", DEFAULT_MAX_CHARS)),
         }
     return out
 
@@ -46,7 +46,7 @@ def build_prompt(language: str, path: str = "") -> str:
     spec = load_terms(path).get(language)
     if not spec or not spec["terms"]:
         return ""
-    budget = MAX_PROMPT_CHARS.get(language, DEFAULT_MAX_CHARS)
+    budget = spec["max_chars"]
     kept: list[str] = []
     for term in spec["terms"]:
         candidate = spec["intro"] + spec["joiner"].join([*kept, term]) + spec["end"]

@@ -6,6 +6,8 @@ Out: one validated, frozen `TranscribeSettings`. Never touches the disk or the n
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 BASE_MODEL = "base"  # the verified offline Whisper base model (SPEC §6)
@@ -50,6 +52,9 @@ class TranscribeSettings(BaseModel):
     vad: bool = True
     vad_params: VadSettings = Field(default_factory=VadSettings)
     prompt: bool = True  # domain priming from prompt_terms.yaml
+    # "hotwords": primes every 30 s window; "initial_prompt": only the first window unless
+    # condition_on_previous_text carries it on (faster-whisper's behaviour).
+    prompt_mode: Literal["hotwords", "initial_prompt"] = "initial_prompt"
     prompt_terms_file: str = ""  # "" = the packaged transcribe/prompt_terms.yaml
     max_audio_seconds: float = 600.0
     normalise_zh: bool = True  # Traditional → Simplified (OpenCC t2s); raw text is kept
