@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -245,9 +246,23 @@ class ElasticIndex(Index):
             pass  # visible after the next periodic refresh anyway
         return UpsertResult(indexed=indexed, failed=tuple(failed))
 
+    @contextmanager
+    def _node(self, doing: str) -> Iterator[None]:
+        """Node errors as RouteWatchErrors: E503 when no node answers, E501 when it refuses the write."""
+        try:
+            yield
+        except TransportError as e:
+            raise RouteWatchError(Code.E503, f"Elasticsearch unavailable at {self.url} ({doing}): {type(e).__name__}") from e
+        except ApiError as e:
+            raise RouteWatchError(Code.E501, f"Elasticsearch refused {doing}: HTTP {e.status_code} {e.message}") from e
+
     def clear(self) -> None:
         """Start a rebuild: a fresh index receives the writes; readers keep the old one until `close()`."""
         self._touched = True
+        with self._node("starting a rebuild"):
+            self._start_rebuild()
+
+    def _start_rebuild(self) -> None:
         read, write = self._alias_target(self.alias), self._alias_target(self.write_alias)
         fresh = self._new_index_name()
         self.es.indices.create(index=fresh)
@@ -273,7 +288,8 @@ class ElasticIndex(Index):
 
     def count(self) -> int:
         """Documents in the index being written (the new one during a rebuild, as `sqlite.v1` counts)."""
-        return int(self.es.count(index=self.write_alias)["count"])
+        with self._node("counting documents"):
+            return int(self.es.count(index=self.write_alias)["count"])
 
     def close(self) -> None:
         if self._closed:
