@@ -323,7 +323,7 @@ def run_crawl(catalog: Catalog, rw: Any, starts: list[tuple[str, str]], on_progr
     stats = CrawlStats()
     if not starts:
         return stats
-    process = CrawlerProcess(settings=scrapy_settings(rw), install_root_handler=False)
+    process = CrawlerProcess(settings={**scrapy_settings(rw), "LOG_INSTALL_ROOT_HANDLER": False})
     process.crawl(RouteSpider, starts=starts, catalog=catalog, rw=rw, stats=stats, on_progress=on_progress)
     process.start()
     return stats

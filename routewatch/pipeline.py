@@ -81,6 +81,7 @@ def stage_crawl(ctx: Context, source: str | None = None, urls: list[str] | None 
     ctx.progress("crawl", 0, 0)
     stats = run_crawl(ctx.catalog, ctx.settings, starts,
                       on_progress=lambda st: ctx.progress("crawl", st.discovered, 0))
+    ctx.progress("crawl", stats.discovered, stats.discovered)  # done: the bar stops spinning
     return StageReport("crawl", done=stats.discovered, failed=stats.failed, seconds=time.monotonic() - t0,
                        extra={"pages": stats.pages, "new": stats.new, "per_source": stats.per_source})
 

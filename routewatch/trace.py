@@ -10,6 +10,7 @@ contact details are redacted in what it returns.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 from functools import cache
@@ -23,7 +24,9 @@ from routewatch.catalog import Catalog
 from routewatch.privacy import install_secret, pseudonym, redact_text
 
 TERMS_FILE = Path(__file__).with_name("trace_terms.yaml")
-MATCH_THRESHOLD = 0.5  # share of the claim's concepts and character pairs a unit must contain
+# A unit matches when it carries (nearly) all of the claim's concepts: 0.8 × concept coverage
+# + 0.2 × shared character pairs / words. With two concepts, one of them alone cannot reach it.
+MATCH_THRESHOLD = 0.75
 NEAR_DUP_JACCARD = 0.6  # MinHash-estimated Jaccard of character 3-shingles for "same text"
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -83,16 +86,15 @@ def minhash_similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
 
 
-def score_text(claim: str, text: str) -> float:
-    """Share of the claim that the text contains: its concepts (any language) and its character pairs / words."""
-    cc, tc = concepts_in(claim), concepts_in(text)
+def score_text(claim: str, text: str, extra_concepts: set[str] | frozenset[str] = frozenset()) -> float:
+    """How much of the claim the text says: its concepts (in any language; `extra_concepts` adds what
+    extraction found in the post, e.g. a country named through an ASR error) and its character pairs / words."""
+    cc, tc = concepts_in(claim), concepts_in(text) | set(extra_concepts)
     cf, tf = _features(claim), _features(text)
-    parts = []
-    if cc:
-        parts.append(len(cc & tc) / len(cc))
-    if cf:
-        parts.append(len(cf & tf) / len(cf))
-    return max(parts) if len(parts) == 1 else (0.6 * parts[0] + 0.4 * parts[1]) if parts else 0.0
+    lexical = len(cf & tf) / len(cf) if cf else 0.0
+    if not cc:
+        return lexical
+    return 0.8 * len(cc & tc) / len(cc) + 0.2 * lexical
 
 
 def _span_of(claim: str, text: str) -> tuple[int, int] | None:
@@ -131,8 +133,11 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20) ->
     normalised = fold(claim)
     # 1. candidate units: every caption, subtitle and transcript scored against the claim
     matches: dict[str, dict[str, Any]] = {}
+    found: dict[str, set[str]] = {}
+    for r in db.execute("SELECT post_id, gold_json FROM extractions"):
+        found[r[0]] = {f"country:{c}" for c in json.loads(r[1]).get("countries", [])}
     for r in db.execute("SELECT u.unit_id, u.post_id, u.kind, u.text, u.segments_json FROM units u WHERE u.text != ''"):
-        s = score_text(claim, r["text"])
+        s = score_text(claim, r["text"], found.get(r["post_id"], set()))
         if s < MATCH_THRESHOLD:
             continue
         best = matches.get(r["post_id"])
@@ -196,8 +201,6 @@ def _post_text(catalog: Catalog, pid: str) -> str:
 
 def _evidence(catalog: Catalog, post: Any, m: dict[str, Any], media_sha: str | None, transcript_id: str | None,
               claim: str, key: bytes, settings: Any) -> dict[str, Any]:
-    import json
-
     span = _span_of(claim, m["text"])
     start_sec = end_sec = None
     if span and m["kind"] in ("transcript", "subtitle"):

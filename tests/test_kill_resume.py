@@ -16,10 +16,12 @@ pytestmark = pytest.mark.slow
 
 
 def count(db, sql):
-    con = sqlite3.connect(db, timeout=30)
+    if not db.exists():
+        return 0
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
         return con.execute(sql).fetchone()[0]
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError:  # schema not created yet
         return 0
     finally:
         con.close()
