@@ -34,7 +34,7 @@ class TranscribeSettings(BaseModel):
     # "base" = the verified offline base model; else a local CT2 directory or a model name (needs a hub).
     model: str = BASE_MODEL
     model_cache_dir: str = ""  # "" = $ROUTEWATCH_MODEL_CACHE, else ~/.cache/routewatch/models
-    allow_download: bool = False  # a model *name* other than "base" may be fetched from a hub
+    allow_download: bool = True  # a model *name* other than "base" may be fetched when a hub answers
     device: str = "cpu"
     compute_type: str = "int8"
     threads: int = 2

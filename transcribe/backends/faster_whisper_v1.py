@@ -16,6 +16,7 @@ from transcribe.base import RawSegment, Recognition, Transcriber, choose_languag
 from transcribe.model import ResolvedModel, default_cache_dir, resolve_model, sha256_file
 from transcribe.prompt import build_prompt
 from transcribe.settings import TranscribeSettings
+from transcribe.vad import SpeechMap, speech_spans
 
 _SAMPLE_RATE = 16000
 
@@ -67,12 +68,7 @@ class FasterWhisperTranscriber(Transcriber):
         """The speech parts of the audio, concatenated (all of it when VAD is off)."""
         if not self.settings.vad:
             return pcm
-        from faster_whisper.vad import get_speech_timestamps
-
-        chunks = get_speech_timestamps(pcm, self._vad_options(), sampling_rate=_SAMPLE_RATE)
-        if not chunks:
-            return pcm[:0]
-        return np.concatenate([pcm[c["start"]:c["end"]] for c in chunks])
+        return SpeechMap.build(pcm, speech_spans(pcm, self.settings.vad_params)).audio
 
     def _language(self, speech: np.ndarray) -> tuple[str, float | None]:
         s = self.settings
