@@ -8,13 +8,14 @@ span that is not an exact slice of the unit text, and never change the records m
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from spacy.language import Language
 
-from routewatch.errors import Code, NotConfigured
+from routewatch.errors import Code, NotConfigured, RouteWatchError
 from routewatch.records import (
     Bribe,
     Cost,
@@ -55,6 +56,9 @@ class Extractor:
         if unknown:
             raise NotConfigured(f"no pipeline for language(s) {unknown}: supported are zh, en, es", Code.E902)
         self._pipelines: dict[str, Language] = {}
+        # What the stage did and dropped (CONVENTIONS §11): units seen, relevant or not, facts kept,
+        # facts found in irrelevant units and therefore not reported, failures.
+        self.counters: Counter[str] = Counter()
         self._provenance = Provenance(
             tool=TOOL,
             version=VERSION,
@@ -85,8 +89,16 @@ class Extractor:
 
     # --- the door ---
     def extract(self, unit: TextUnit) -> Extraction:
-        an = self.analyse(unit.text, unit.lang)
+        an = self._analyse_unit(unit)
         return self._build(unit, an, an.relevant)
+
+    def _analyse_unit(self, unit: TextUnit) -> Analysis:
+        self.counters["nlp/units"] += 1
+        try:
+            return self.analyse(unit.text, unit.lang)
+        except Exception as exc:  # one bad unit is a recorded failure with a code, never a crash of the run
+            self.counters["nlp/failed"] += 1
+            raise RouteWatchError(Code.E401, f"extraction failed on {unit.unit_id}: {type(exc).__name__}: {exc}") from exc
 
     def extract_post(self, units: Sequence[TextUnit]) -> Extraction:
         """All units of one post, relevance decided on their pooled evidence, then merged.
@@ -96,7 +108,7 @@ class Extractor:
         """
         if not units:
             raise ValueError("extract_post needs at least one text unit")
-        analyses = [self.analyse(u.text, u.lang) for u in units]
+        analyses = [self._analyse_unit(u) for u in units]
         pooled = sum(an.relevance_score for an in analyses)
         relevant = any(an.relevant for an in analyses) or pooled >= self.rules.relevance_threshold
         return merge(units[0].post_id, [self._build(u, an, relevant) for u, an in zip(units, analyses, strict=True)])
@@ -113,7 +125,11 @@ class Extractor:
     def _build(self, unit: TextUnit, an: Analysis, relevant: bool) -> Extraction:
         prov = self.provenance()
         if not relevant:
+            self.counters["nlp/irrelevant"] += 1
+            dropped = len([m for m in an.mentions if m.journey]) + len(an.costs) + len(an.bribes)
+            self.counters["nlp/dropped/facts_in_irrelevant"] += dropped
             return Extraction(unit.post_id, unit.unit_id, False, relevance_score=an.relevance_score, provenance=prov)
+        self.counters["nlp/relevant"] += 1
         text = unit.text
 
         def ev(s: int, e: int) -> Evidence:
@@ -149,6 +165,10 @@ class Extractor:
             )
             for b in an.bribes
         )
+        self.counters["nlp/facts/countries"] += len(countries)
+        self.counters["nlp/facts/places"] += len(place_recs)
+        self.counters["nlp/facts/costs"] += len(costs)
+        self.counters["nlp/facts/bribes"] += len(bribes)
         return Extraction(
             post_id=unit.post_id,
             unit_id=unit.unit_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from nlp_helpers import make_unit, read_jsonl
 
 import nlp
@@ -81,3 +82,27 @@ def test_irrelevant_unit_has_no_facts_but_keeps_provenance(extractor) -> None:
     assert ex.relevant is False
     assert (ex.countries, ex.route, ex.places, ex.costs, ex.bribes) == ((), (), (), (), ())
     assert ex.provenance.params_dict() == {"pack": "zouxian", "pack_version": "1.0.0"}
+
+
+def test_counters_say_what_was_kept_and_dropped() -> None:
+    ex = nlp.build_extractor()
+    ex.extract(make_unit("先飞土耳其再去厄瓜多尔，机票七千八 #走线", unit_id="c1"))
+    ex.extract(make_unit("美洲杯厄瓜多尔对哥伦比亚，门票两百美金，进球太精彩", unit_id="c2"))
+    assert ex.counters["nlp/units"] == 2
+    assert (ex.counters["nlp/relevant"], ex.counters["nlp/irrelevant"]) == (1, 1)
+    assert (ex.counters["nlp/facts/countries"], ex.counters["nlp/facts/costs"]) == (2, 1)
+    assert ex.counters["nlp/dropped/facts_in_irrelevant"] == 3  # EC, CO and the ticket price
+
+
+def test_a_failing_unit_raises_e401(monkeypatch) -> None:
+    from routewatch.errors import Code, RouteWatchError
+
+    ex = nlp.build_extractor()
+
+    def boom(text, lang_hint=""):
+        raise ValueError("bad input")
+
+    monkeypatch.setattr(ex, "analyse", boom)
+    with pytest.raises(RouteWatchError) as err:
+        ex.extract(make_unit("x", unit_id="bad"))
+    assert err.value.code == Code.E401 and ex.counters["nlp/failed"] == 1
