@@ -67,38 +67,10 @@ class BribeFinder:
         hits = self.r.bribes.find(an.norm)
         raw: list[tuple[BribeEvent, Hit | None, bool]] = []  # event, actor, has own amount
         for si, sent in enumerate(an.sents):
-            sh = [h for h in hits if sent[0] <= h.start < sent[1]]
-            if not sh:
-                continue
-            actors = [h for h in sh if _kind(h, "actor")]
-            cues = [h for h in sh if _kind(h, "cue") and not self._blocked(an, hits, h.start)]
-            amounts = [a for a in an.amounts if sent[0] <= a.start < sent[1]]
-            has_money = bool(amounts) or any(_kind(h, "money") or _kind(h, "pass") for h in sh)
-            official = any(_kind(h, "official") for h in sh)
-            triggers: list[Hit] = list(cues)
-            if actors and has_money and not official:
-                gap = _ACTOR_DEMAND_GAP.get(an.lang, _ACTOR_DEMAND_GAP_DEFAULT)
-                for d in sh:
-                    if not _kind(d, "demand") or self._blocked(an, hits, d.start):
-                        continue
-                    if any(abs(d.start - a.end) <= gap or abs(a.start - d.end) <= gap for a in actors):
-                        triggers.append(d)
-            if not triggers:
-                continue
-            triggers.sort(key=lambda h: h.start)
-            first = triggers[0]
-            before = [a for a in actors if a.end <= first.start]
-            after = [a for a in actors if a.start >= first.start]
-            actor = before[-1] if before else (after[0] if after else None)
-            start = min(first.start, actor.start if actor else first.start)
-            payer = _kind(actor, "actor") if actor else _kind(first, "cue") or "police"
-            amount = self._amount_for(an, amounts, start, first)
-            end = max(max(t.end for t in triggers), actor.end if actor else 0, amount.end if amount else 0)
-            if amount is not None:
-                start = min(start, amount.start)
-            ev = BribeEvent(start, end, payer, None, amount, si)
-            ev.country = _country_for(an, start, sent, actor)
-            raw.append((ev, actor, amount is not None))
+            for seg in self._segments(an, hits, sent):
+                found = self._event_in(an, hits, seg, sent, si)
+                if found is not None:
+                    raw.append(found)
 
         events: list[BribeEvent] = []
         for ev, actor, own_amount in raw:
@@ -119,6 +91,60 @@ class BribeFinder:
                 ev.amount = amounts[0]
         an.bribes = events
         return events
+
+    def _segments(self, an: Analysis, hits: list[Hit], sent: tuple[int, int]) -> list[tuple[int, int]]:
+        """A sentence cut where a second actor starts a new demand ("警察要了100刀，移民局又要了200刀")."""
+        segs: list[tuple[int, int]] = []
+        start = sent[0]
+        seen_actor = seen_amount = False
+        for cl in an.clauses:
+            if cl[1] <= sent[0] or cl[0] >= sent[1]:
+                continue
+            has_actor = any(cl[0] <= h.start < cl[1] and _kind(h, "actor") for h in hits)
+            if has_actor and seen_actor and seen_amount and cl[0] > start:
+                segs.append((start, cl[0]))
+                start = cl[0]
+                seen_amount = False
+            seen_actor = seen_actor or has_actor
+            seen_amount = seen_amount or any(cl[0] <= a.start < cl[1] for a in an.amounts)
+        segs.append((start, sent[1]))
+        return segs
+
+    def _event_in(
+        self, an: Analysis, hits: list[Hit], seg: tuple[int, int], sent: tuple[int, int], si: int
+    ) -> tuple[BribeEvent, Hit | None, bool] | None:
+        sh = [h for h in hits if seg[0] <= h.start < seg[1]]
+        if not sh:
+            return None
+        actors = [h for h in sh if _kind(h, "actor")]
+        cues = [h for h in sh if _kind(h, "cue") and not self._blocked(an, hits, h.start)]
+        amounts = [a for a in an.amounts if seg[0] <= a.start < seg[1]]
+        has_money = bool(amounts) or any(_kind(h, "money") or _kind(h, "pass") for h in sh)
+        official = any(_kind(h, "official") for h in sh)
+        triggers: list[Hit] = list(cues)
+        if actors and has_money and not official:
+            gap = _ACTOR_DEMAND_GAP.get(an.lang, _ACTOR_DEMAND_GAP_DEFAULT)
+            for d in sh:
+                if not _kind(d, "demand") or self._blocked(an, hits, d.start):
+                    continue
+                if any(abs(d.start - a.end) <= gap or abs(a.start - d.end) <= gap for a in actors):
+                    triggers.append(d)
+        if not triggers:
+            return None
+        triggers.sort(key=lambda h: h.start)
+        first = triggers[0]
+        before = [a for a in actors if a.end <= first.start]
+        after = [a for a in actors if a.start >= first.start]
+        actor = before[-1] if before else (after[0] if after else None)
+        start = min(first.start, actor.start if actor else first.start)
+        payer = _kind(actor, "actor") if actor else _kind(first, "cue") or "police"
+        amount = self._amount_for(an, amounts, start, first)
+        end = max(max(t.end for t in triggers), actor.end if actor else 0, amount.end if amount else 0)
+        if amount is not None:
+            start = min(start, amount.start)
+        ev = BribeEvent(start, end, payer, None, amount, si)
+        ev.country = _country_for(an, start, sent, actor)
+        return ev, actor, amount is not None
 
     def _amount_for(self, an: Analysis, amounts: list[Amount], start: int, trigger: Hit) -> Amount | None:
         if not amounts:

@@ -1,10 +1,8 @@
-"""Money step: amounts with their currency (两万五, 1.5万, 3k, 5千, 一万二, 5000刀, quinientos dólares,
-$1,200, ranges, per-person prices).
+"""Money step: amounts and currencies (两万五, 1.5万, 3k, 一万二, 5000刀, quinientos dólares, $1,200, ranges).
 
 In: an `Analysis` with mentions (for 比索/pesos) and the pack's number and currency tables.
 Out: `analysis.amounts`. Must never read a duration, count, size, score, date, form number or an
-open-ended amount (十几万, 几千, 一万多) as money, nor give a bare number in a language without a
-bare-amount currency a currency.
+open-ended amount (十几万, 几千, 一万多) as money, nor give bare numbers a currency the pack does not.
 """
 
 from __future__ import annotations

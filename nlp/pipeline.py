@@ -1,7 +1,7 @@
 """spaCy pipelines of the extraction stage: one per language, defined by spaCy config.
 
 In: a language code and a corridor pack. Out: a `spacy.Language` whose components fill
-`doc._.rw` (an `Analysis`) and `doc.spans["routewatch"]`. Chinese uses a jieba segmenter whose
+`doc._.rw` (an `Analysis`; `spans_of(doc)` shows it as labelled spans). Chinese uses a jieba segmenter whose
 dictionary holds every Chinese gazetteer term (names are never split). Pipelines are saved with
 `nlp.to_disk` and loaded with `spacy.load`. Must never download anything: every part is local.
 """
@@ -146,13 +146,9 @@ def make_route(nlp: Language, name: str, pack: str, search_dirs: list[str], phon
     return _Step(_rules(pack, search_dirs, phonetic), order, nlp.lang)
 
 
-def _relevance_and_spans(an: Analysis, rules: Rules) -> None:
-    score(an, rules)
-
-
 @Language.factory("routewatch_relevance", default_config=_DEFAULT)
 def make_relevance(nlp: Language, name: str, pack: str, search_dirs: list[str], phonetic: bool) -> _Step:
-    return _Step(_rules(pack, search_dirs, phonetic), _relevance_and_spans, nlp.lang)
+    return _Step(_rules(pack, search_dirs, phonetic), score, nlp.lang)
 
 
 # --- building, saving, loading -----------------------------------------------------------------
