@@ -60,8 +60,8 @@ fetch_dist() {
   if [[ ! -s "$zip" ]]; then
     if command -v mvn >/dev/null 2>&1; then
       say "fetching $ES_ARTIFACT with Maven"
-      mvn -q -B dependency:copy -Dartifact="$ES_ARTIFACT" -DoutputDirectory="$WORK/download" >&2 \
-        || die "mvn dependency:copy $ES_ARTIFACT failed"
+      mvn -q -B dependency:copy -Dartifact="$ES_ARTIFACT" -DoutputDirectory="$WORK/download" >"$WORK/download/mvn.log" 2>&1 \
+        || { tail -n 30 "$WORK/download/mvn.log" >&2; die "mvn dependency:copy $ES_ARTIFACT failed"; }
     else
       say "mvn not found; downloading $ES_CENTRAL"
       curl -fsSL --retry 3 -o "$zip.part" "$ES_CENTRAL" && mv "$zip.part" "$zip" || die "download failed: $ES_CENTRAL"
