@@ -116,7 +116,7 @@ class BribeFinder:
         sh = [h for h in hits if seg[0] <= h.start < seg[1]]
         if not sh:
             return None
-        actors = [h for h in sh if _kind(h, "actor")]
+        actors = [h for h in sh if _kind(h, "actor")] or [h for h in sh if _kind(h, "weak_actor")]
         cues = [h for h in sh if _kind(h, "cue") and not self._blocked(an, hits, h.start)]
         amounts = [a for a in an.amounts if seg[0] <= a.start < seg[1]]
         has_money = bool(amounts) or any(_kind(h, "money") or _kind(h, "pass") for h in sh)
@@ -137,7 +137,7 @@ class BribeFinder:
         after = [a for a in actors if a.start >= first.start]
         actor = before[-1] if before else (after[0] if after else None)
         start = min(first.start, actor.start if actor else first.start)
-        payer = _kind(actor, "actor") if actor else _kind(first, "cue") or "police"
+        payer = (_kind(actor, "actor") or _kind(actor, "weak_actor")) if actor else _kind(first, "cue") or "police"
         amount = self._amount_for(an, amounts, start, first)
         end = max(max(t.end for t in triggers), actor.end if actor else 0, amount.end if amount else 0)
         if amount is not None:

@@ -170,6 +170,8 @@ class Rules:
         entries = []
         for ctx, terms in (br.get("actors") or {}).items():
             entries += _entries(_strings(terms), ("actor", ctx))
+        for ctx, terms in (br.get("weak_actors") or {}).items():
+            entries += _entries(_strings(terms), ("weak_actor", ctx))
         for group in br.get("cues") or []:
             entries += _entries(_strings(group.get("terms")), ("cue", str(group.get("payer", "police"))))
         for key in ("demand", "money", "pass", "negation", "hypothetical", "official", "payment"):

@@ -50,12 +50,11 @@ def order(an: Analysis, rules: Rules) -> None:
     deported = [m.iso for m in journey if m.deport]
     countries = list(dict.fromkeys([*first_pos, *deported]))
 
-    edges: dict[str, set[str]] = {}
-
-    def add(a: str, b: str) -> None:
-        if a != b and not _reaches(edges, b, a):  # never close a cycle: first constraint wins
-            edges.setdefault(a, set()).add(b)
-
+    # Candidate constraints (strength, before, after); the strongest are added first and one that
+    # would close a cycle is dropped, so a topic mention ("因为厄瓜多尔的新政策，我们改飞玻利维亚…")
+    # cannot overrule the legs told step by step.
+    candidates: list[tuple[int, str, str]] = []
+    reach = _LEAD.get(an.lang, _LEAD_DEFAULT)
     for x, y in zip(main, main[1:], strict=False):
         if x.iso == y.iso or y.start - x.end > _GAP:
             continue
@@ -63,9 +62,8 @@ def order(an: Analysis, rules: Rules) -> None:
             continue
         # The connector must introduce y ("X到Y", "X，再飞Y", "from X to Y", "X, then Y"): a word after
         # X that only dates something ("到了美国之后才知道，在墨西哥…") orders nothing.
-        reach = _LEAD.get(an.lang, _LEAD_DEFAULT)
         if _cue_in(hits, ("forward", "arrive"), max(x.end, y.start - reach), y.start):
-            add(x.iso, y.iso)
+            candidates.append((y.start - x.end, x.iso, y.iso))
     for i, x in enumerate(main):
         si = span_index(an.sents, x.start)
         sent = an.sents[si]
@@ -80,16 +78,23 @@ def order(an: Analysis, rules: Rules) -> None:
             for y in main[i + 1 :]:
                 if y.start >= sent[1]:
                     break
-                add(y.iso, x.iso)
+                candidates.append((0, y.iso, x.iso))
         # "Llegamos a Tapachula desde Tecún Umán": a from-country after an arrival in the same sentence.
         if _cue_in(hits, ("from",), max(sent[0], x.start - 4), x.start):
             for y in main[:i]:
                 if y.start >= sent[0] and y.iso != x.iso:
-                    add(x.iso, y.iso)
+                    candidates.append((0, x.iso, y.iso))
+    edges: dict[str, set[str]] = {}
+    for _, a, b in sorted(candidates, key=lambda c: c[0]):
+        if a != b and not _reaches(edges, b, a):
+            edges.setdefault(a, set()).add(b)
 
     no_journey = any(p[0] == "no_journey" for h in hits for p in h.payloads)
     an.countries = countries
-    if no_journey:
+    n_links = sum(len(v) for v in edges.values())
+    if no_journey and n_links < 2:
+        # An advert, scam warning or policy note that names places without telling a journey. A
+        # post that also narrates several legs ("政策变了，我们改飞玻利维亚，再坐车到秘鲁…") keeps its route.
         an.route = []
         return
     # Topological order; ties by corridor stage, then first mention.
