@@ -12,18 +12,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import yt_dlp
 
 from crawlers.base import matching
+from crawlers.imports import store_post
 from crawlers.origins import platform_of_host, to_canonical_url, to_fetch_url
 from crawlers.platforms import as_int, caption_of, douyin_url, iso_from_epoch, tiktok_url
 from crawlers.safety import check_url, guarded_resolution
-from routewatch.catalog import now_iso
+from crawlers.youtube import YouTube
+from routewatch.catalog import Catalog, now_iso
 from routewatch.errors import Code, RouteWatchError
-from routewatch.records import Post, post_id_for
+from routewatch.records import Failure, Post, post_id_for
 
 # `ytsearch5:QUERY`, `ytsearchdate10:QUERY`, `bilisearchall:QUERY` …: yt-dlp's search keys
 SEARCH = re.compile(r"^(?P<key>[a-z]+search(?:date)?)(?P<n>\d+|all)?:(?P<query>.+)$", re.S)
@@ -49,6 +52,25 @@ def platform_of_extractor(key: str) -> str | None:
         if k.startswith(prefix):
             return platform
     return None
+
+
+_URL_ID = {
+    "tiktok": re.compile(r"/@[\w.-]*/(?:video|photo)/(\d+)"),
+    "douyin": re.compile(r"/(?:video|note)/(\d+)"),
+    "bilibili": re.compile(r"/video/(BV[0-9A-Za-z]{10}|av\d+)"),
+    "kuaishou": re.compile(r"/short-video/(\w+)"),
+    "x": re.compile(r"/status/(\d+)"),
+    "telegram": re.compile(r"^/(\w+/\d+)/?$"),
+}
+
+
+def _id_from_url(platform: str, url: str) -> str | None:
+    """The post id a canonical post URL carries, or None (a listing or an unknown page)."""
+    if platform == "youtube":
+        return YouTube.video_id(url)
+    rx = _URL_ID.get(platform)
+    m = rx.search(urlsplit(url).path) if rx else None
+    return m.group(1) if m else None
 
 
 def ytdlp_handles(url_or_search: str) -> bool:
@@ -99,12 +121,26 @@ def info_to_post(info: dict[str, Any], *, source: str, discovered_via: str, orig
     key = str(info.get("extractor_key") or info.get("ie_key") or "")
     page = _canonical(str(info.get("webpage_url") or info.get("original_url") or info.get("url") or ""), origins)
     platform = platform_of_extractor(key)
-    if platform is None:
+    generic = platform is None
+    url_id: str | None = None
+    if generic:  # yt-dlp read the page itself (e.g. bytes from a local origin): the canonical URL decides
         host_platform = platform_of_host(urlsplit(page).hostname or "")
         platform = host_platform if host_platform in _POST_PLATFORMS else "web"
+        if platform not in ("web", "demo"):
+            url_id = _id_from_url(platform, page)
+            if url_id is None:
+                platform = "web"
     uploader = str(info.get("uploader") or info.get("channel") or info.get("uploader_id") or "")
     media = ""
-    if platform == "youtube":
+    if generic:  # the page is the post, the file yt-dlp found on it (or the page itself) its media
+        url = f"https://www.youtube.com/watch?v={url_id}" if platform == "youtube" else page
+        direct = _canonical(str(info.get("url") or ""), origins)
+        media = direct if direct else (page if info.get("direct") else "")
+        if platform == "demo":
+            vid = urlsplit(page).path.rstrip("/").split("/")[-1]
+        else:
+            vid = url_id or page
+    elif platform == "youtube":
         url = f"https://www.youtube.com/watch?v={vid}"
     elif platform == "tiktok":
         url = tiktok_url(str(info.get("uploader") or ""), vid)
@@ -119,19 +155,11 @@ def info_to_post(info: dict[str, Any], *, source: str, discovered_via: str, orig
         vid = tweet
         uploader = handle or uploader
         media = url if info.get("duration") or info.get("formats") else ""
-    elif platform in ("kuaishou", "telegram"):
+    else:  # kuaishou, telegram: fetched later through the post URL
         url = page.split("?")[0] if page else ""
         media = url
         if platform == "telegram":  # same id as telegram.v1: "<channel>/<message>"
             vid = urlsplit(url).path.strip("/")
-    else:  # generic pages and direct files: the page is the post, the file its media
-        url = page
-        direct = _canonical(str(info.get("url") or ""), origins)
-        media = direct if direct else (page if info.get("direct") else "")
-        if platform == "demo":
-            vid = urlsplit(page).path.rstrip("/").split("/")[-1]
-        else:
-            vid = page
     if not url:
         return None
     title = str(info.get("title") or "")
@@ -265,3 +293,39 @@ def _extract(target: str, crawl: Any, allow: list[str], limit: int) -> dict[str,
             raise RouteWatchError(Code.E103, f"refused by the private-address guard: {guard['refused']}") from e
         msg = str(e)
         raise RouteWatchError(_code_for(msg), f"yt-dlp could not read {target}: {msg[:300]}") from e
+
+
+@dataclass
+class DiscoveryReport:
+    target: str
+    source: str
+    discovered: int = 0
+    new: int = 0
+    already_known: int = 0
+    failed_code: str = ""  # the code when yt-dlp could not read the target (nothing stored then)
+    reason: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def collect_with_ytdlp(target: str, catalog: Catalog, settings: Any, source: str, *,
+                       max_entries: int | None = None) -> DiscoveryReport:
+    """discover_with_ytdlp + storing: posts upserted (crawl done), counters per source, a failure row on error."""
+    rep = DiscoveryReport(target=target, source=source)
+    try:
+        for post in discover_with_ytdlp(target, source, settings, max_entries=max_entries, counts=rep.counts):
+            rep.discovered += 1
+            if store_post(catalog, post):
+                rep.new += 1
+            else:
+                rep.already_known += 1
+    except RouteWatchError as e:
+        rep.failed_code, rep.reason = e.code.value, e.reason
+        catalog.record_failure(Failure("crawl", target, e.code.value, e.reason, now_iso()))
+    for name, n in (("crawl/discovered", rep.discovered), ("crawl/new", rep.new),
+                    ("crawl/already_known", rep.already_known), *rep.counts.items()):
+        if n:
+            catalog.count(name, n, source=source)
+    return rep

@@ -8,7 +8,14 @@ import pytest
 
 from crawlers.base import Page
 from crawlers.web import WebPage
-from crawlers.ytdlp_discovery import discover_with_ytdlp, info_to_post, posts_from_info, ytdlp_handles
+from crawlers.ytdlp_discovery import (
+    collect_with_ytdlp,
+    discover_with_ytdlp,
+    info_to_post,
+    posts_from_info,
+    ytdlp_handles,
+)
+from routewatch.catalog import Catalog
 from routewatch.errors import RouteWatchError
 from routewatch.records import post_id_for
 from routewatch.settings import load_settings
@@ -223,6 +230,42 @@ def test_missing_page_is_E101_and_page_without_video_is_E106(tmp_path):
             list(discover_with_ytdlp(f"{DEMO}/watch/text-only", "s", s))
     assert missing.value.code.value == "E101"
     assert novideo.value.code.value == "E106"
+
+
+TIKTOK_POST = "https://www.tiktok.com/@camino.al.norte/video/7431029384756102904"
+TIKTOK_PAGE = (b"<html><head><title>Necocl\xc3\xad, la lancha</title></head><body>"
+               b"<video src='/video/tos/useast2a/o9d5e8f0/clip.mp4'></video></body></html>")
+
+
+def test_platform_page_read_by_the_generic_extractor_keeps_the_platform_id(tmp_path):
+    mp4 = (MEDIA / "p01_shanghai_to_colombia.mp4").read_bytes()
+    routes = {"/@camino.al.norte/video/7431029384756102904": lambda h: respond(h, 200, TIKTOK_PAGE),
+              "/video/tos/useast2a/o9d5e8f0/clip.mp4": lambda h: respond(h, 200, mp4, "video/mp4")}
+    with TestServer(routes) as srv:
+        s = load_settings(tmp_path, crawl={"origins": {"tiktok": srv.base}, "allow_hosts": [srv.hostport]})
+        [p] = list(discover_with_ytdlp(TIKTOK_POST, "ytdlp:tiktok", s))
+    assert (p.platform, p.platform_id, p.url) == ("tiktok", "7431029384756102904", TIKTOK_POST)
+    assert p.post_id == post_id_for("tiktok", "7431029384756102904")
+    assert p.media_url == "https://www.tiktok.com/video/tos/useast2a/o9d5e8f0/clip.mp4"
+
+
+def test_collect_stores_counts_and_records_failures(tmp_path):
+    cat = Catalog(tmp_path / "catalog.sqlite")
+    try:
+        with TestServer(_routes()) as srv:
+            s = _settings(tmp_path, srv)
+            first = collect_with_ytdlp(f"{DEMO}/watch/p01", cat, s, "ytdlp:demo")
+            again = collect_with_ytdlp(f"{DEMO}/watch/p01", cat, s, "ytdlp:demo")
+            missing = collect_with_ytdlp(f"{DEMO}/watch/nope", cat, s, "ytdlp:demo")
+        assert (first.discovered, first.new, first.already_known) == (1, 1, 0)
+        assert (again.new, again.already_known) == (0, 1)
+        assert (missing.discovered, missing.failed_code) == (0, "E101")
+        assert [(f.stage, f.item_id, f.code) for f in cat.failures()] == [("crawl", f"{DEMO}/watch/nope", "E101")]
+        assert cat.pending("fetch", after="crawl") == [post_id_for("demo", "p01")]
+        counters = cat.run_counters()
+        assert (counters["crawl/discovered"], counters["crawl/new"], counters["crawl/already_known"]) == (2, 1, 1)
+    finally:
+        cat.close()
 
 
 @pytest.mark.network
