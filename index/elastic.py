@@ -232,7 +232,9 @@ class ElasticIndex(Index):
                 in_flight[pid] -= 1
                 if ok:
                     indexed += 1
-                else:  # the node answered and refused this document: dead-lettered
+                elif info.get("status") in (502, 503, 504):  # answered, but cannot write now (e.g. closing)
+                    failed.append((pid, Code.E503.value, _reason(info)))
+                else:  # the node refused this document: dead-lettered
                     failed.append((pid, Code.E504.value, _reason(info)))
         except TransportError as e:
             # No node to answer (stopped, unreachable, timed out): whatever was sent or is still to come is
@@ -363,7 +365,8 @@ class ElasticIndex(Index):
         src = ["post_id", "url", "platform", "posted_at"]
         if not terms:
             res = self._search({
-                "query": {"bool": {"filter": filters}}, "size": limit, "_source": [*src, "units"],
+                "query": {"bool": {"filter": filters}}, "size": limit, "track_total_hits": False,
+                "_source": [*src, "units.unit_id", "units.kind", "units.text"],
                 "sort": [{"posted_at": {"order": "desc", "missing": "_last"}}, {"post_id": "asc"}],
             })
             return [self._post_hit(h["_source"]) for h in res["hits"]["hits"]]
