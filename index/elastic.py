@@ -1,10 +1,8 @@
-"""`elasticsearch.v1`: the index on an Elasticsearch 9 node, for collections that outgrow one machine.
+"""`elasticsearch.v1`: one document per post (id = post id, text units nested with their segments).
 
-In: IndexDocs (one Elasticsearch document per post, id = post id, text units as nested objects with
-their timed segments).  Out: the same hits and trend rows as `sqlite.v1`, which is the contract.
-Writes go through a write alias; `clear()` starts a fresh index that is swapped in atomically behind
-the read alias when the writer closes, so readers never see a half-built index. Never raises out of
-`upsert` for one bad document or an outage: they come back as failures (E504 rejected, E503 no node).
+In: IndexDocs.  Out: the same hits and trend rows as `sqlite.v1` (the contract). Writes go to a write
+alias; `clear()` fills a fresh index that the writer's `close()` swaps in behind the read alias.
+Never raises out of `upsert` for a bad document or an outage: E504 (rejected) / E503 (no node) rows.
 """
 
 from __future__ import annotations
