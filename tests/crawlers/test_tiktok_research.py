@@ -245,3 +245,21 @@ def test_max_count_above_100_and_windows_over_30_days_are_refused(tmp_path):
     with pytest.raises(RouteWatchError) as too_long:
         client.query_page(QUERY, date(2026, 9, 1), date(2026, 10, 2))
     assert (too_many.value.code.value, too_long.value.code.value) == ("E903", "E903")
+
+
+def test_settings_defaults_and_environment(tmp_path, monkeypatch):
+    for k in list(__import__("os").environ):
+        if k.startswith("ROUTEWATCH_") and k != "ROUTEWATCH_SHARED_DATA":
+            monkeypatch.delenv(k)
+    c = load_settings(tmp_path).crawl
+    assert (c.tiktok_research_client_key, c.tiktok_research_client_secret.get_secret_value()) == ("", "")
+    assert (c.tiktok_research_max_pages, c.tiktok_research_retries, c.tiktok_research_backoff_seconds) == (10, 3, 6.0)
+    assert c.ytdlp_max_entries == 50
+    monkeypatch.setenv("ROUTEWATCH_CRAWL__TIKTOK_RESEARCH_CLIENT_KEY", "awx9research")
+    monkeypatch.setenv("ROUTEWATCH_CRAWL__TIKTOK_RESEARCH_CLIENT_SECRET", "s3cr3t-value")
+    monkeypatch.setenv("ROUTEWATCH_ORIGIN_TIKTOK_RESEARCH", "http://127.0.0.1:8099")
+    c = load_settings(tmp_path).crawl
+    assert c.tiktok_research_client_key == "awx9research"
+    assert c.tiktok_research_client_secret.get_secret_value() == "s3cr3t-value"
+    assert "s3cr3t-value" not in repr(c)  # never printed with the settings
+    assert c.origins == {"tiktok_research": "http://127.0.0.1:8099"}
