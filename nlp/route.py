@@ -79,11 +79,13 @@ def order(an: Analysis, rules: Rules) -> None:
                 if y.start >= sent[1]:
                     break
                 candidates.append((0, y.iso, x.iso))
-        # "Llegamos a Tapachula desde Tecún Umán": a from-country after an arrival in the same sentence.
-        if _cue_in(hits, ("from",), max(sent[0], x.start - 4), x.start):
-            for y in main[:i]:
-                if y.start >= sent[0] and y.iso != x.iso:
-                    candidates.append((0, x.iso, y.iso))
+        # "Llegamos a Tapachula desde Tecún Umán": the country right after an arrival, introduced by
+        # "from" in the same clause, came first ("然后从秘鲁进厄瓜多尔" is a plain forward leg).
+        if i and _cue_in(hits, ("from",), max(sent[0], x.start - 6), x.start):
+            y = main[i - 1]
+            same_clause = span_index(an.clauses, y.start) == span_index(an.clauses, x.start)
+            if y.iso != x.iso and same_clause and _cue_in(hits, ("arrive",), max(sent[0], y.start - reach - 4), y.start):
+                candidates.append((0, x.iso, y.iso))
     edges: dict[str, set[str]] = {}
     for _, a, b in sorted(candidates, key=lambda c: c[0]):
         if a != b and not _reaches(edges, b, a):
