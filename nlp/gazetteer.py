@@ -34,6 +34,8 @@ def _flags(text: str, known: dict) -> list[Mention]:
 def _near_cue(hits: list[Hit], kind: str, pos: int, before: bool, gap: int = 2) -> bool:
     """A route cue of `kind` ending just before `pos` (or starting just after it)."""
     for h in hits:
+        if h.start > pos + gap:
+            break  # hits are in text order
         if not any(p[0] == kind for p in h.payloads):
             continue
         if before and pos - gap <= h.end <= pos:
