@@ -252,25 +252,25 @@ def discover_with_ytdlp(url_or_search: str, source: str, settings: Any, *, max_e
             raise RouteWatchError(Code.E103, f"only http(s) URLs and yt-dlp search keys are discovered: {url_or_search!r}")
         target = to_fetch_url(url_or_search, origins)
         check_url(target, allow)
-    infos = _extract(target, crawl, allow, limit)
+    top = _extract(target, crawl, allow, limit)
+    results = [top]
+    entries = [e for e in top.get("entries") or [] if isinstance(e, dict)] if top.get("_type") in (
+        "playlist", "multi_video") else []
+    if entries and all(_is_listing(e) for e in entries):
+        # a channel page answers with its tabs (videos, shorts …): open those, one level deep, never further
+        results = []
+        for e in entries[:5]:
+            name = "ytdlp/opened/listing"
+            try:
+                results.append(_extract(to_fetch_url(str(e.get("url") or ""), origins), crawl, allow, limit))
+            except RouteWatchError:
+                name = "ytdlp/failed/listing"
+            if counts is not None:
+                counts[name] = counts.get(name, 0) + 1
     seen: set[str] = set()
-    depth_left = 1
-    queue: list[dict[str, Any]] = [infos]
-    while queue:
-        info = queue.pop(0)
-        if info.get("_type") in ("playlist", "multi_video") and depth_left > 0:
-            # a channel's tabs or a search of playlists: open each listing once, one level deep
-            nested = [e for e in info.get("entries") or [] if isinstance(e, dict) and _is_listing(e) and e.get("url")]
-            for e in nested[:5]:
-                try:
-                    queue.append(_extract(to_fetch_url(str(e["url"]), origins), crawl, allow, limit))
-                except RouteWatchError:
-                    if counts is not None:
-                        counts["ytdlp/failed/listing"] = counts.get("ytdlp/failed/listing", 0) + 1
-            if nested:
-                depth_left -= 1
+    for info in results:
         for post in posts_from_info(info, source=source, discovered_via=url_or_search, origins=origins, counts=counts):
-            if post.post_id not in seen:
+            if post.post_id not in seen:  # a video in two tabs or twice in a search is one post
                 seen.add(post.post_id)
                 yield post
 

@@ -268,6 +268,29 @@ def test_collect_stores_counts_and_records_failures(tmp_path):
         cat.close()
 
 
+def test_channel_tabs_are_opened_one_level_and_repeats_dropped(monkeypatch, tmp_path):
+    import crawlers.ytdlp_discovery as d
+
+    tabs = {"_type": "playlist", "extractor_key": "YoutubeTab", "id": "UCr7Nq2TbW5xK8pLm3vD9aQe", "entries": [
+        {"_type": "url", "ie_key": "YoutubeTab", "id": "videos", "url": "https://www.youtube.com/@rutanorte/videos"},
+        {"_type": "url", "ie_key": "YoutubeTab", "id": "shorts", "url": "https://www.youtube.com/@rutanorte/shorts"}]}
+    calls: list[str] = []
+
+    def fake_extract(target, crawl, allow, limit):
+        calls.append(target)
+        return tabs if len(calls) == 1 else info("ytsearch4_zouxian.info.json")
+
+    monkeypatch.setattr(d, "_extract", fake_extract)
+    origin = "http://127.0.0.1:9"  # allow-listed, so the guard needs no DNS; nothing connects (fake extractor)
+    s = load_settings(tmp_path, crawl={"origins": {"youtube": origin}, "allow_hosts": ["127.0.0.1:9"]})
+    counts: dict[str, int] = {}
+    posts = list(d.discover_with_ytdlp("https://www.youtube.com/@rutanorte", "yt:rutanorte", s, counts=counts))
+    assert calls == [f"{origin}/@rutanorte", f"{origin}/@rutanorte/videos", f"{origin}/@rutanorte/shorts"]
+    assert [p.platform_id for p in posts] == ["Rn8uT2aJcQe", "Ty6uI9oPa3S", "Dk2fG5hJl8Z"]  # both tabs: once each
+    assert counts == {"ytdlp/opened/listing": 2, "ytdlp/skipped/listing": 2}
+    assert {p.discovered_via for p in posts} == {"https://www.youtube.com/@rutanorte"}
+
+
 @pytest.mark.network
 @pytest.mark.skipif(os.environ.get("ROUTEWATCH_NETWORK_TESTS") != "1",
                     reason="needs the internet: ROUTEWATCH_NETWORK_TESTS=1 pytest -m network -p no:socket")
