@@ -293,7 +293,7 @@ def test_channel_tabs_are_opened_one_level_and_repeats_dropped(monkeypatch, tmp_
 
 @pytest.mark.network
 @pytest.mark.skipif(os.environ.get("ROUTEWATCH_NETWORK_TESTS") != "1",
-                    reason="needs the internet: ROUTEWATCH_NETWORK_TESTS=1 pytest -m network -p no:socket")
+                    reason="needs the internet: ROUTEWATCH_NETWORK_TESTS=1 pytest -m network -o addopts=\"\"")
 def test_real_youtube_search(tmp_path):
     posts = list(discover_with_ytdlp("ytsearch3:走线 达连", "ytdlp:search", load_settings(tmp_path)))
     assert 1 <= len(posts) <= 3
