@@ -125,7 +125,12 @@ class PhoneticIndex:
                         for length, sig, key in by_head.get((s0, s1), ()):
                             if i + length > n or (best and best[0] >= length):
                                 continue
-                            if all(syl[i + j] & sig[j] for j in range(2, length)):
+                            if not all(syl[i + j] & sig[j] for j in range(2, length)):
+                                continue
+                            window = run.group()[i : i + length]
+                            # A mis-heard name keeps most of its characters (俄瓜多尔, 达连与林); a run of
+                            # different words that merely sounds alike (大连上 ~ 达连山) does not.
+                            if sum(a != b for a, b in zip(window, key, strict=True)) <= max(1, length // 3):
                                 best = (length, key)
                                 break
                 if best:
