@@ -11,12 +11,22 @@ from typing import Any
 
 from routewatch.records import Extraction, TextUnit
 
-from . import registry
+from . import bench, evaluate, registry, settings
 from .extractor import VERSION, Extractor, merge
 from .settings import ExtractSettings
 
 __version__ = VERSION
-__all__ = ["ExtractSettings", "Extractor", "annotate_line", "build_extractor", "merge", "registry"]
+__all__ = [
+    "ExtractSettings",
+    "Extractor",
+    "annotate_line",
+    "bench",
+    "build_extractor",
+    "evaluate",
+    "merge",
+    "registry",
+    "settings",
+]
 
 
 def build_extractor(pack: str = "zouxian", settings: ExtractSettings | None = None) -> Extractor:
