@@ -81,4 +81,4 @@ def crawler_for(url: str) -> Crawler:
 
 def load_all() -> None:
     """Import every crawler module so the registry is complete."""
-    from crawlers import feed, seeds, telegram, web  # noqa: F401
+    from crawlers import feed, platforms, seeds, telegram, web, youtube  # noqa: F401

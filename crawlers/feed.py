@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from crawlers import platforms, youtube  # noqa: F401 - registers the platform crawlers until base.load_all lists them
 from crawlers.base import Crawler, Follow, Page, register
 from routewatch.errors import Code, RouteWatchError
 

@@ -11,6 +11,7 @@ SQL only with parameters.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,7 +30,13 @@ from index.base import (
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import SearchHit, Segment, TextUnit
 
+# Bump when the tables below change: an index of another version is dropped and rebuilt from the
+# catalog (the index is only a projection).
+INDEX_SCHEMA_VERSION = "2"
+IDX_TABLES = ("idx_units_cjk", "idx_units_latin", "idx_units", "idx_posts", "idx_costs", "idx_facets")
+
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS idx_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS idx_units (
     rowid INTEGER PRIMARY KEY,
     unit_id TEXT NOT NULL UNIQUE,
@@ -38,20 +45,23 @@ CREATE TABLE IF NOT EXISTS idx_units (
     lang TEXT NOT NULL DEFAULT '',
     text TEXT NOT NULL,
     norm TEXT NOT NULL,
+    latin TEXT NOT NULL DEFAULT '',
     segments_json TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS idx_units_post ON idx_units(post_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS idx_units_cjk USING fts5(norm, content='idx_units', content_rowid='rowid',
     tokenize='trigram');
-CREATE VIRTUAL TABLE IF NOT EXISTS idx_units_latin USING fts5(norm, content='idx_units', content_rowid='rowid',
+-- Latin words glued to Chinese characters ("办visa签证") are separate tokens only when the
+-- Chinese characters are blanked out: the Latin table reads that copy of the text.
+CREATE VIRTUAL TABLE IF NOT EXISTS idx_units_latin USING fts5(latin, content='idx_units', content_rowid='rowid',
     tokenize='unicode61 remove_diacritics 2');
 CREATE TRIGGER IF NOT EXISTS idx_units_ai AFTER INSERT ON idx_units BEGIN
   INSERT INTO idx_units_cjk(rowid, norm) VALUES (new.rowid, new.norm);
-  INSERT INTO idx_units_latin(rowid, norm) VALUES (new.rowid, new.norm);
+  INSERT INTO idx_units_latin(rowid, latin) VALUES (new.rowid, new.latin);
 END;
 CREATE TRIGGER IF NOT EXISTS idx_units_ad AFTER DELETE ON idx_units BEGIN
   INSERT INTO idx_units_cjk(idx_units_cjk, rowid, norm) VALUES ('delete', old.rowid, old.norm);
-  INSERT INTO idx_units_latin(idx_units_latin, rowid, norm) VALUES ('delete', old.rowid, old.norm);
+  INSERT INTO idx_units_latin(idx_units_latin, rowid, latin) VALUES ('delete', old.rowid, old.latin);
 END;
 CREATE TABLE IF NOT EXISTS idx_posts (
     post_id TEXT PRIMARY KEY,
@@ -110,9 +120,25 @@ class SqliteIndex(Index):
         self.path = str(path)
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
+        self.schema_reset = False  # True when an older index was dropped: the caller must re-index everything
         if not read_only:
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.executescript(SCHEMA)
+            self._ensure_schema()
+
+    def _ensure_schema(self) -> None:
+        has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='idx_meta'").fetchone()
+        had_units = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='idx_units'").fetchone()
+        version = None
+        if has_meta:
+            row = self.db.execute("SELECT value FROM idx_meta WHERE key='schema_version'").fetchone()
+            version = row[0] if row else None
+        if had_units and version != INDEX_SCHEMA_VERSION:
+            for t in IDX_TABLES:
+                self.db.execute(f"DROP TABLE IF EXISTS {t}")  # noqa: S608 - fixed table names
+            self.schema_reset = True
+        self.db.executescript(SCHEMA)
+        self.db.execute("INSERT OR REPLACE INTO idx_meta(key, value) VALUES ('schema_version', ?)",
+                        (INDEX_SCHEMA_VERSION,))
 
     def close(self) -> None:
         self.db.close()
@@ -128,9 +154,10 @@ class SqliteIndex(Index):
                 self._insert(doc)
                 self.db.execute("COMMIT")
                 n += 1
-            except sqlite3.Error as e:
+            except (sqlite3.Error, ValueError) as e:
                 self.db.execute("ROLLBACK")
-                failed.append((doc.post_id, Code.E501.value, str(e)))
+                code = Code.E504 if isinstance(e, ValueError) else Code.E501  # bad field value vs. write failure
+                failed.append((doc.post_id, code.value, f"{type(e).__name__}: {e}"))
         return UpsertResult(indexed=n, failed=tuple(failed))
 
     def _delete(self, post_id: str) -> None:
@@ -144,8 +171,9 @@ class SqliteIndex(Index):
             if not u.text.strip():
                 continue
             self.db.execute(
-                "INSERT INTO idx_units(unit_id, post_id, kind, lang, text, norm, segments_json) VALUES (?,?,?,?,?,?,?)",
-                (u.unit_id, d.post_id, u.kind, u.lang, u.text, to_simplified(u.text).lower(),
+                "INSERT INTO idx_units(unit_id, post_id, kind, lang, text, norm, latin, segments_json) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (u.unit_id, d.post_id, u.kind, u.lang, u.text, norm := to_simplified(u.text).lower(), latin_only(norm),
                  json.dumps([[s.start, s.end, s.text] for s in u.segments], ensure_ascii=False)),
             )
         self.db.execute(
@@ -328,6 +356,14 @@ class SqliteIndex(Index):
             raise RouteWatchError(Code.E903, f"--field must be country, leg, term or platform, not {field!r}")
         return [{"period": r["period"], "value": r["value"], "count": r["n"], "total": totals.get(r["period"], 0)}
                 for r in rows]
+
+
+_CJK_CHAR = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def latin_only(norm: str) -> str:
+    """The text with CJK characters blanked (same length, so offsets still hold)."""
+    return _CJK_CHAR.sub(" ", norm)
 
 
 def _fts_phrase(t: str) -> str:

@@ -234,9 +234,10 @@ def stage_extract(ctx: Context) -> StageReport:
             cap = caption_unit(post)
             with ctx.catalog.tx():
                 ctx.catalog.put_unit(cap)
-            units = ctx.catalog.units(pid)
-            exs = [extractor.extract(u) for u in units if u.text.strip()]
-            merged = nlp.merge(pid, exs)
+            units = [u for u in ctx.catalog.units(pid) if u.text.strip()]
+            # relevance is decided on all of the post's texts together (a caption's #走线 makes the
+            # transcript's route count), facts keep the unit and span they came from
+            merged = extractor.extract_post(units) if units else nlp.merge(pid, [])
             ctx.catalog.save_extraction(merged, json.dumps(asdict(merged), ensure_ascii=False, default=str))
             facts += fact_count(merged)
             rep.done += 1
@@ -290,6 +291,9 @@ def stage_index(ctx: Context, rebuild: bool = False) -> StageReport:
     t0 = time.monotonic()
     idx = build_index(ctx.settings, ctx.settings.data_dir / "catalog.sqlite")
     try:
+        if getattr(idx, "schema_reset", False):
+            rebuild = True  # an index of an older layout was dropped: project the whole catalog again
+            rep.extra["schema_reset"] = True
         if rebuild:
             idx.clear()
             ids = [r[0] for r in ctx.catalog.db.execute(
@@ -297,7 +301,8 @@ def stage_index(ctx: Context, rebuild: bool = False) -> StageReport:
             with ctx.catalog.tx():
                 ctx.catalog.db.execute("DELETE FROM stage_status WHERE stage='index'")
         else:
-            ids = ctx.catalog.pending("index", after="extract")
+            # failed items (e.g. an Elasticsearch outage, E503) are retried on the next run
+            ids = ctx.catalog.pending("index", after="extract", retry_failed=True)
         batch = 200
         for start in range(0, len(ids), batch):
             chunk = ids[start:start + batch]
@@ -313,7 +318,11 @@ def stage_index(ctx: Context, rebuild: bool = False) -> StageReport:
             rep.done += len(chunk) - len(failed)
             rep.failed += len(failed)
             ctx.progress("index", min(start + batch, len(ids)), len(ids))
-        rep.extra["documents"] = idx.count()
+        try:
+            rep.extra["documents"] = idx.count()
+        except RouteWatchError as e:  # the backend went away after the last batch: the catalog says what is left
+            rep.extra["documents"] = None
+            rep.extra["count_error"] = e.code.value
         rep.extra["backend"] = idx.name
     finally:
         idx.close()

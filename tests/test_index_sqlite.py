@@ -115,3 +115,29 @@ def test_weekly_trends_with_totals(idx):
     assert legs[("2026-W45", "EC>PA")] == 1
     assert ("2026-W45", "CO>PA") not in legs  # not adjacent in any W45 route
     assert legs[("2026-W40", "EC>CO")] == 1
+
+
+def test_old_index_layout_is_dropped_and_flagged(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "c.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE idx_units (rowid INTEGER PRIMARY KEY, unit_id TEXT, post_id TEXT, kind TEXT, lang TEXT,"
+                " text TEXT, norm TEXT, segments_json TEXT)")
+    con.commit()
+    con.close()
+    i = SqliteIndex(db)
+    assert i.schema_reset is True
+    i.upsert([doc("z", "办visa签证", route=("EC",))])
+    assert ids(i.search(Query("visa"))) == ["z"]
+    i.close()
+    again = SqliteIndex(db)
+    assert again.schema_reset is False
+    again.close()
+
+
+def test_bad_date_is_dead_lettered_not_a_crash(idx):
+    res = idx.upsert([doc("bad", "厄瓜多尔", posted="not-a-date"), doc("ok", "厄瓜多尔")])
+    assert res.indexed == 1
+    assert [(p, c) for p, c, _ in res.failed] == [("bad", "E504")]
+    assert idx.db.in_transaction is False

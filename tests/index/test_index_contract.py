@@ -82,8 +82,6 @@ def test_english_and_spanish(ro, text, expected):
 
 def test_latin_word_inside_chinese_text(backend, idx):
     """A Latin word written against Chinese characters ("办visa签证") is still a word."""
-    if backend == "sqlite":
-        pytest.xfail("sqlite.v1: unicode61 glues Latin letters to adjacent Chinese characters into one token")
     idx.upsert([doc("m", "去厄瓜多尔不用办visa，Darién雨林三天", route=("EC",))])
     assert find(idx, "visa") == ["h", "m"]
     assert find(idx, "darien") == ["c", "d", "m"]
