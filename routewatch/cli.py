@@ -168,11 +168,40 @@ def run(config: ConfigOpt = None, data_dir: DataDir = None, source: Annotated[st
 def crawl(source: Annotated[str | None, typer.Option(help="Only this configured source.")] = None,
           url: Annotated[list[str] | None, typer.Option("--url", help="Crawl these URLs instead (repeatable).")] = None,
           config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
-    """Discover posts from the configured sources, or from the given page, feed or post URLs.
+    """Discover posts from the configured sources, or from the given page, feed, post URLs or ytsearchN:QUERY.
 
-    Example: routewatch crawl --url https://t.me/s/some_channel
+    Example: routewatch crawl --url https://t.me/s/some_channel --url "ytsearch10:走线 厄瓜多尔"
     """
     _stage_command("crawl", data_dir, config, as_json, wait, source=source, urls=url)
+
+
+@app.command("import")
+def import_cmd(kind: Annotated[str, typer.Argument(help="zeeschuimer (NDJSON) or 4cat (CSV).")],
+               file: Annotated[Path, typer.Argument(help="The export file.")],
+               source: Annotated[str | None, typer.Option(help="Source name to record (default: kind:file name).")] = None,
+               data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False,
+               wait: WaitOpt = 0.0) -> None:
+    """Add posts from a researcher's export (Zeeschuimer NDJSON, 4CAT CSV), keeping its capture metadata.
+
+    Example: routewatch import zeeschuimer tiktok-2026-11.ndjson
+    """
+    from crawlers.imports import import_file
+
+    with _errors():
+        s = _settings(data_dir, config)
+        cat = _catalog(s, wait)
+        try:
+            cat.start_run(f"import {kind}")
+            rep = import_file(kind, file, cat, s, source_name=source)
+            cat.finish_run()
+        finally:
+            cat.close()
+        if as_json:
+            print(json.dumps(rep.to_dict(), ensure_ascii=False))
+        else:
+            bad = ", ".join(f"{k}: {v}" for k, v in rep.failed_by_code.items()) or "none"
+            err.print(f"read {rep.read} lines: {rep.imported} new posts, {rep.duplicates} already known, "
+                      f"bad lines {bad}. Next: routewatch fetch")
 
 
 @app.command()

@@ -75,15 +75,36 @@ def start_urls(settings: Any, source: str | None = None, urls: list[str] | None 
 
 def stage_crawl(ctx: Context, source: str | None = None, urls: list[str] | None = None) -> StageReport:
     from crawlers.run import run_crawl
+    from crawlers.ytdlp_discovery import collect_with_ytdlp, ytdlp_handles
 
     t0 = time.monotonic()
     starts = start_urls(ctx.settings, source, urls)
     ctx.progress("crawl", 0, 0)
-    stats = run_crawl(ctx.catalog, ctx.settings, starts,
-                      on_progress=lambda st: ctx.progress("crawl", st.discovered, 0))
-    ctx.progress("crawl", stats.discovered, stats.discovered)  # done: the bar stops spinning
-    return StageReport("crawl", done=stats.discovered, failed=stats.failed, seconds=time.monotonic() - t0,
-                       extra={"pages": stats.pages, "new": stats.new, "per_source": stats.per_source})
+    # 1. searches (ytsearchN:…) and platform pages go through yt-dlp's extractors
+    via_ytdlp = [(u, s) for u, s in starts if ytdlp_handles(u)]
+    done = failed = new = 0
+    per_source: dict[str, dict[str, int]] = {}
+    for target, src in via_ytdlp:
+        rep = collect_with_ytdlp(target, ctx.catalog, ctx.settings, src)
+        done += rep.discovered
+        new += rep.new
+        failed += 1 if rep.failed_code else 0
+        d = per_source.setdefault(src, {})
+        for k, v in rep.counts.items():
+            d[k] = d.get(k, 0) + v
+        ctx.progress("crawl", done, 0)
+    # 2. pages, feeds and lists go through scrapy and the page crawlers
+    pages = [(u, s) for u, s in starts if not ytdlp_handles(u)]
+    stats = run_crawl(ctx.catalog, ctx.settings, pages,
+                      on_progress=lambda st: ctx.progress("crawl", done + st.discovered, 0))
+    for src, d in stats.per_source.items():
+        agg = per_source.setdefault(src, {})
+        for k, v in d.items():
+            agg[k] = agg.get(k, 0) + v
+    total = done + stats.discovered
+    ctx.progress("crawl", total, total)  # done: the bar stops spinning
+    return StageReport("crawl", done=total, failed=failed + stats.failed, seconds=time.monotonic() - t0,
+                       extra={"pages": stats.pages, "new": new + stats.new, "per_source": per_source})
 
 
 # ---- 2. fetch -----------------------------------------------------------------------------------------
