@@ -3,24 +3,26 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock requirements-model.txt pyproject.toml | sha256sum | cut -c1-12)
-SYSDEPS := ffmpeg ffprobe espeak-ng
+SYSDEPS := ffmpeg ffprobe espeak-ng chromium
+APT_PKGS := ffmpeg espeak-ng chromium
 
-.PHONY: help setup sysdeps venv model demo test test-fast lint es-up es-down clean
+.PHONY: help setup sysdeps venv model extras demo test test-fast lint es-up es-down clean
 
 help:
 	@echo "make demo    set up everything, start the demo platform, run the whole pipeline, print a summary"
 	@echo "make test    set up everything and run the whole test suite"
 	@echo "make lint    ruff (with security rules)"
+	@echo "make extras  the optional openai-whisper backend (PyTorch; several GB)"
 	@echo "make es-up / es-down   start / stop the local test Elasticsearch node"
 
 sysdeps:
 	@missing=""; for t in $(SYSDEPS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian packages: ffmpeg espeak-ng"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg espeak-ng >/dev/null; \
+	    echo "installing Debian packages: $(APT_PKGS)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS) >/dev/null; \
 	  else \
-	    echo "RouteWatch needs:$$missing. Install them with: sudo apt-get install ffmpeg espeak-ng" >&2; exit 1; \
+	    echo "RouteWatch needs:$$missing. Install them with: sudo apt-get install $(APT_PKGS)" >&2; exit 1; \
 	  fi; \
 	fi
 
@@ -38,6 +40,11 @@ model: venv
 	@$(BIN)/python -m transcribe.model
 
 setup: sysdeps venv model
+
+# The optional openai-whisper backend (pulls PyTorch, several GB). CI installs it; `make test`
+# without it skips its tests with the reason printed.
+extras: venv
+	$(BIN)/python -m pip install -q -r requirements-openai-whisper.lock
 
 demo: setup
 	$(BIN)/routewatch demo
