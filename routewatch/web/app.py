@@ -191,9 +191,10 @@ CtxDep = Annotated[queries.Ctx, Depends(get_ctx)]
 FiltersDep = Annotated[Filters, Depends(Filters)]
 
 
-def create_app(settings: Any) -> FastAPI:
-    """The app for one data dir. `settings` is routewatch.settings.Settings (its `web` section optional)."""
-    web = web_settings(settings)
+def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
+    """The app for one data dir. `settings` is routewatch.settings.Settings; its `web` section (or the
+    `web` argument, which wins) holds the WebSettings."""
+    web = web or web_settings(settings)
     data_dir = Path(settings.data_dir)
     app = FastAPI(
         title="RouteWatch API",
@@ -385,6 +386,10 @@ def create_app(settings: Any) -> FastAPI:
     @app.get("/trace", response_class=HTMLResponse, include_in_schema=False)
     def trace_page(request: Request, ctx: CtxDep, claim: Annotated[str, Param(max_length=500)] = "") -> HTMLResponse:
         result = _trace(ctx, claim, 20) if claim.strip() else None
+        for g in (result or {}).get("groups", []):
+            for e in g.get("posts", []):
+                e["snippet_html"] = highlight(e.get("snippet", ""), e.get("highlight"))
+                e["href"] = _links({**e, "start_sec": e.get("start_sec")})["page"]
         return page("trace.html", request, claim=claim, result=result)
 
     @app.get("/digest", response_class=HTMLResponse, include_in_schema=False)
@@ -405,12 +410,26 @@ def create_app(settings: Any) -> FastAPI:
     def _trace(ctx: queries.Ctx, claim: str, limit: int) -> dict[str, Any]:
         from routewatch.trace import trace_claim
 
-        return deep_clean(ctx.scrub, trace_claim(ctx.catalog, settings, claim, limit=limit))  # type: ignore[return-value]
+        raw = trace_claim(ctx.catalog, settings, claim, limit=limit)
+        out: dict[str, Any] = deep_clean(ctx.scrub, raw)  # type: ignore[assignment]
+        # Snippets again from the unit text and the span, so the match is marked in the redacted text.
+        for g in out.get("groups", []):
+            for e in g.get("posts", []):
+                prow = ctx.db.execute("SELECT extra_json FROM posts WHERE post_id=?", (e.get("post_id"),)).fetchone()
+                e["title"] = queries._title(ctx.scrub, prow["extra_json"]) if prow else ""
+                row = queries._unit_row(ctx.db, e.get("unit_id") or "")
+                span = e.get("span")
+                if row is not None:
+                    snip = queries.snippet(ctx.scrub.public(row["text"]), tuple(span) if span else None)
+                    e["snippet"], e["highlight"] = snip["text"], snip["highlight"]
+                else:
+                    e["highlight"] = None
+        return out
 
     def _digest(ctx: queries.Ctx, week: str) -> dict[str, Any]:
         from routewatch.digest import build_digest
 
-        return deep_clean(ctx.scrub, build_digest(ctx.catalog, settings, week))  # type: ignore[return-value]
+        return _drop_raw_counts(deep_clean(ctx.scrub, build_digest(ctx.catalog, settings, week)))
 
     return app
 
@@ -422,6 +441,16 @@ def _secure(resp: Response) -> None:
     resp.headers.setdefault("Referrer-Policy", "no-referrer")
     resp.headers.setdefault("X-Frame-Options", "DENY")
     resp.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+
+
+def _drop_raw_counts(obj: Any) -> Any:
+    """The digest's exact counts (`n`) stay out of what is served: only its displayed values, which
+    suppress counts under 5, are shown."""
+    if isinstance(obj, dict):
+        return {k: _drop_raw_counts(v) for k, v in obj.items() if not (k == "n" and isinstance(v, int))}
+    if isinstance(obj, list):
+        return [_drop_raw_counts(x) for x in obj]
+    return obj
 
 
 def _check_id(post_id: str) -> None:

@@ -70,7 +70,8 @@ def bar_panel(title: str, periods: Sequence[str], counts: Sequence[int], totals:
     parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
              f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title><desc>{escape(desc)}</desc>',
              _text(ml, 16, title, size=13, weight="600")]
-    for v in (0, ymax // 2, ymax) if ymax >= 2 else (0, ymax):
+    ticks = range(0, ymax + 1) if ymax <= 4 else (0, ymax // 2, ymax)
+    for v in ticks:
         parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{_t(y(v))}" y2="{_t(y(v))}" stroke="#e4e7eb" stroke-width="1"/>')
         parts.append(_text(ml - 4, y(v) + 4, str(v), size=10, anchor="end", fill=MUTED))
     for i, p in enumerate(periods):
@@ -102,7 +103,7 @@ def trend_charts(data: dict[str, Any], top: int = 8) -> dict[str, Any]:
     ymax = max(totals, default=0)
     total_chart = bar_panel(
         f"All relevant posts per {data['by']} — {sum(totals)} in {len(periods)} {data['by']}s", periods, totals, totals,
-        ymax, colour="#94a3b8", width=980, height=190, show_totals=False,
+        ymax, colour="#94a3b8", width=1200, height=190, show_totals=False,
         desc="Number of relevant posts in each period")
     panels = []
     for s in data["series"][:top]:
@@ -112,61 +113,158 @@ def trend_charts(data: dict[str, Any], top: int = 8) -> dict[str, Any]:
     return {"total": total_chart, "panels": panels, "more": max(0, len(data["series"]) - top)}
 
 
-def flow_diagram(routes: dict[str, Any], width: int = 1000) -> Markup:
-    """Arc diagram of route legs: countries left to right in the order journeys pass them, one arc per
-    leg (above when it goes forward, below when back), width by post count, labelled with the count
-    and the median quoted cost."""
+def _layers(nodes: list[str], edges: list[tuple[str, str, int]]) -> tuple[dict[str, int], set[tuple[str, str]]]:
+    """Columns for a left-to-right flow: cycles broken at their lightest-visited edge (DFS from nodes in
+    journey order), longest-path layering, and start countries pulled right next to where they lead."""
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b, _ in sorted(edges, key=lambda e: -e[2]):
+        succ[a].append(b)
+    back: set[tuple[str, str]] = set()
+    state: dict[str, int] = {}
+
+    def dfs(v: str) -> None:
+        state[v] = 1
+        for w in succ[v]:
+            if state.get(w) == 1:
+                back.add((v, w))
+            elif w not in state:
+                dfs(w)
+        state[v] = 2
+
+    for n in nodes:
+        if n not in state:
+            dfs(n)
+    dag = [(a, b) for a, b, _ in edges if (a, b) not in back]
+    preds: dict[str, list[str]] = {n: [] for n in nodes}
+    fwd: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in dag:
+        preds[b].append(a)
+        fwd[a].append(b)
+    layer: dict[str, int] = {}
+
+    def depth(v: str) -> int:
+        if v not in layer:
+            layer[v] = 0  # guards against a cycle that slipped through
+            layer[v] = max((depth(u) + 1 for u in preds[v]), default=0)
+        return layer[v]
+
+    for n in nodes:
+        depth(n)
+    for n in nodes:
+        if not preds[n] and fwd[n]:
+            layer[n] = max(0, min(layer[w] for w in fwd[n]) - 1)
+    return layer, back
+
+
+def flow_diagram(routes: dict[str, Any], width: int = 1100) -> Markup:
+    """Flow diagram of route legs: countries in columns left to right in the order journeys pass them,
+    one curve per leg with its width by post count, labelled with the count and the median quoted cost.
+    Legs that go back against the flow are dashed."""
     nodes: list[str] = routes["countries"]
     legs = routes["legs"]
     if not nodes or not legs:
         return Markup('<p class="empty">No route with two or more countries yet.</p>')
-    ml = 50
-    spacing = (width - 2 * ml) / max(1, len(nodes) - 1)
-    xs = {c: ml + i * spacing for i, c in enumerate(nodes)}
-    maxn = max(leg["posts"] for leg in legs)
-
-    def ry(a: str, b: str) -> float:
-        return max(34.0, abs(xs[b] - xs[a]) / 2 * 0.62)
-
-    up = max((ry(leg["from"], leg["to"]) for leg in legs if xs[leg["to"]] > xs[leg["from"]]), default=30)
-    down = max((ry(leg["from"], leg["to"]) for leg in legs if xs[leg["to"]] < xs[leg["from"]]), default=0)
-    base = 40 + up + 28
-    height = int(base + 60 + (down + 30 if down else 0))
+    layer, back = _layers(nodes, [(g["from"], g["to"], g["posts"]) for g in legs])
+    cols: dict[int, list[str]] = {}
+    for n in nodes:
+        cols.setdefault(layer[n], []).append(n)
+    # order inside a column by the mean row of the countries that lead into it (one barycentre sweep)
+    row: dict[str, float] = {}
+    for li in sorted(cols):
+        def bary(n: str) -> tuple[float, str]:
+            ins = [row[g["from"]] for g in legs if g["to"] == n and g["from"] in row]
+            return (sum(ins) / len(ins) if ins else 0.0, n)
+        cols[li].sort(key=bary)
+        for i, n in enumerate(cols[li]):
+            row[n] = float(i)
+    ncols = max(cols) + 1
+    nrows = max(len(v) for v in cols.values())
+    bw, bh, gap_y = 84, 38, 52
+    ml, mt = 16, 36
+    width = max(width, ncols * 175)
+    col_w = (width - 2 * ml - bw) / max(1, ncols - 1)
+    height = int(mt + nrows * (bh + gap_y) + 40)
+    xy: dict[str, tuple[float, float]] = {}
+    for li, members in cols.items():
+        off = (nrows - len(members)) * (bh + gap_y) / 2
+        for i, n in enumerate(members):
+            xy[n] = (ml + li * col_w, mt + off + i * (bh + gap_y))
+    maxn = max(g["posts"] for g in legs)
     parts = [f'<svg class="chart flow" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
              'xmlns="http://www.w3.org/2000/svg"><title>Route legs between countries</title>'
-             '<desc>Arcs between countries; thicker arcs are described by more posts. Labels give the number '
-             'of posts and the median cost quoted in them.</desc>'
-             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="5" markerHeight="5" '
-             'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#0f766e"/></marker></defs>']
-    labels = []
-    for leg in sorted(legs, key=lambda g: -g["posts"]):
-        a, b = leg["from"], leg["to"]
-        x1, x2 = xs[a], xs[b]
-        forward = x2 > x1
-        r = ry(a, b)
-        sw = 1.5 + 9.0 * leg["posts"] / maxn
-        sweep = 1 if forward else 1
-        y0 = base if forward else base + 8
-        tip = f"{a} → {b}: {leg['posts']} posts" + _median_text(leg, long=True)
-        parts.append(f'<path d="M{_t(x1)},{_t(y0)} A{_t(abs(x2 - x1) / 2)},{_t(r)} 0 0,{sweep} {_t(x2)},{_t(y0)}" '
-                     f'fill="none" stroke="#0f766e" stroke-opacity="0.55" stroke-width="{_t(sw)}" '
+             '<desc>Countries in columns in the order journeys pass them; a curve per leg, thicker when more posts '
+             'describe it, labelled with the number of posts and the median cost quoted in them.</desc>'
+             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="11" markerHeight="11" '
+             'markerUnits="userSpaceOnUse" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#0f766e"/></marker></defs>']
+    labels: list[str] = []
+    boxes: list[tuple[float, float, float, float]] = [(x - 4, y - 4, x + bw + 4, y + bh + 4) for x, y in xy.values()]
+    for g in sorted(legs, key=lambda g: -g["posts"]):
+        (x1, y1), (x2, y2) = xy[g["from"]], xy[g["to"]]
+        sw = 2 + 12.0 * g["posts"] / maxn
+        is_back = (g["from"], g["to"]) in back or x2 <= x1
+        if not is_back:
+            ax, ay, bx, by = x1 + bw, y1 + bh / 2, x2 - 3, y2 + bh / 2
+        else:
+            ax, ay, bx, by = x1 + bw / 2, y1 + bh, x2 + bw / 2, y2 + bh
+        cx = (ax + bx) / 2
+        d = (f"M{_t(ax)},{_t(ay)} C{_t(cx)},{_t(ay)} {_t(cx)},{_t(by)} {_t(bx)},{_t(by)}" if not is_back else
+             f"M{_t(ax)},{_t(ay)} C{_t(ax)},{_t(ay + 60)} {_t(bx)},{_t(by + 60)} {_t(bx)},{_t(by)}")
+        tip = f"{g['from']} → {g['to']}: {g['posts']} post{'s' if g['posts'] != 1 else ''}" + _median_text(g, long=True)
+        dash = ' stroke-dasharray="6 4"' if is_back else ""
+        parts.append(f'<path d="{d}" fill="none" stroke="#0f766e" stroke-opacity="0.45" stroke-width="{_t(sw)}"{dash} '
                      f'marker-end="url(#arrow)"><title>{escape(tip)}</title></path>')
-        ly = y0 - r - 8 if forward else y0 + r + 16
-        mx = (x1 + x2) / 2
-        labels.append(_text(mx, ly, f"{leg['posts']} post{'s' if leg['posts'] != 1 else ''}", size=12,
-                            anchor="middle", weight="600", cls="halo"))
-        med = _median_text(leg)
+        med = _median_text(g)
+        count = f"{g['posts']} post{'s' if g['posts'] != 1 else ''}"
+        w = max(len(count) * 7.0, len(med) * 6.0) + 6
+        h = 28.0 if med else 15.0
+        ctrl = ((ax, ay), (cx, ay), (cx, by), (bx, by)) if not is_back else \
+            ((ax, ay), (ax, ay + 60), (bx, by + 60), (bx, by))
+        mx, my = _label_spot(boxes, ctrl, w, h)
+        labels.append(_text(mx, my - (2 if med else -4), count, size=12, anchor="middle", weight="600", cls="halo"))
         if med:
-            labels.append(_text(mx, ly + (13 if not forward else -14), med, size=11, anchor="middle", fill=MUTED,
-                                cls="halo"))
+            labels.append(_text(mx, my + 12, med, size=11, anchor="middle", fill=MUTED, cls="halo"))
+    for n, (x, y) in xy.items():
+        parts.append(f'<rect x="{_t(x)}" y="{_t(y)}" width="{bw}" height="{bh}" rx="6" fill="#fff" stroke="{INK}" '
+                     f'stroke-width="1.5"><title>{escape(country_name(n))}</title></rect>')
+        parts.append(_text(x + bw / 2, y + 16, n, size=13, anchor="middle", weight="700"))
+        parts.append(_text(x + bw / 2, y + 30, country_name(n), size=10, anchor="middle", fill=MUTED))
     parts.extend(labels)
-    for c in nodes:
-        x = xs[c]
-        parts.append(f'<circle cx="{_t(x)}" cy="{_t(base + 4)}" r="7" fill="#fff" stroke="{INK}" stroke-width="2"/>')
-        parts.append(_text(x, base + 28, c, size=13, anchor="middle", weight="700"))
-        parts.append(_text(x, base + 43, country_name(c), size=10, anchor="middle", fill=MUTED))
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - built from escaped pieces
+
+
+def _bezier(c: tuple[tuple[float, float], ...], t: float) -> tuple[float, float]:
+    u = 1 - t
+    return (u ** 3 * c[0][0] + 3 * u * u * t * c[1][0] + 3 * u * t * t * c[2][0] + t ** 3 * c[3][0],
+            u ** 3 * c[0][1] + 3 * u * u * t * c[1][1] + 3 * u * t * t * c[2][1] + t ** 3 * c[3][1])
+
+
+def _label_spot(boxes: list[tuple[float, float, float, float]], ctrl: tuple[tuple[float, float], ...],
+                w: float, h: float) -> tuple[float, float]:
+    """Centre of a label on its own curve (middle first, then further along either way) where it
+    overlaps no box or label already placed; failing that, the middle nudged off the others."""
+    for t in (0.5, 0.38, 0.62, 0.28, 0.72):
+        x, y = _bezier(ctrl, t)
+        box = (x - w / 2, y - h / 2, x + w / 2, y + h / 2)
+        if all(box[2] <= a or box[0] >= c or box[3] <= b or box[1] >= d for a, b, c, d in boxes):
+            boxes.append(box)
+            return x, y
+    x, y = _bezier(ctrl, 0.5)
+    return x, _free_y(boxes, x - w / 2, y - h / 2, w, h) + h / 2
+
+
+def _free_y(boxes: list[tuple[float, float, float, float]], x: float, y: float, w: float, h: float) -> float:
+    """The nearest y (trying below, then above, in 6-px steps) where a w×h label overlaps nothing placed."""
+    def clear(yy: float) -> bool:
+        return all(x + w <= a or x >= c or yy + h <= b or yy >= d for a, b, c, d in boxes)
+
+    for k in range(0, 40):
+        for yy in (y + 6 * k, y - 6 * k):
+            if clear(yy):
+                boxes.append((x, yy, x + w, yy + h))
+                return yy
+    boxes.append((x, y, x + w, y + h))
+    return y
 
 
 def _median_text(leg: dict[str, Any], long: bool = False) -> str:
@@ -174,8 +272,8 @@ def _median_text(leg: dict[str, Any], long: bool = False) -> str:
     if not cur:
         return ""
     m = leg["median_cost"][cur]
-    s = f"median {fmt_amount(m['median'])} {cur}"
     if long:
         others = [f"{fmt_amount(v['median'])} {c} (n={v['n']})" for c, v in leg["median_cost"].items() if c != cur]
-        return f"; {s} (n={m['n']})" + (f"; also {', '.join(others)}" if others else "")
-    return s + f" (n={m['n']})"
+        return (f"; median quoted cost {fmt_amount(m['median'])} {cur} (n={m['n']})"
+                + (f"; also {', '.join(others)}" if others else ""))
+    return f"median {fmt_amount(m['median'])} {cur}"

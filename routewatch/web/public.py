@@ -32,42 +32,161 @@ def handle_key(handle: str) -> str:
     return f"@{h}" if h else ""
 
 
+Op = tuple[str, int, int, int, int]  # difflib opcode: tag, src start, src end, dst start, dst end
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetMap:
+    """One rewriting step as difflib opcodes, queried for where a source offset lands."""
+
+    ops: tuple[Op, ...]
+    src_len: int
+    dst_len: int
+    starts: tuple[int, ...] = ()
+
+    @staticmethod
+    def of(ops: list[Op], src_len: int, dst_len: int) -> OffsetMap:
+        return OffsetMap(tuple(ops), src_len, dst_len, tuple(o[1] for o in ops))
+
+    def _op(self, i: int) -> Op:
+        # the last op starting at or before i (an empty insert shares its start with the next op)
+        return self.ops[max(0, bisect.bisect_right(self.starts, i) - 1)]
+
+    def pos(self, i: int) -> int:
+        if not self.ops or i >= self.src_len:
+            return min(max(i, 0), self.dst_len) if not self.ops else self.dst_len
+        tag, i1, _i2, j1, _j2 = self._op(max(0, i))
+        return j1 + (i - i1) if tag == "equal" else j1
+
+    def end(self, e: int) -> int:
+        if not self.ops:
+            return min(max(e, 0), self.dst_len)
+        if e <= 0:
+            return 0
+        e = min(e, self.src_len)
+        tag, i1, _i2, j1, j2 = self._op(e - 1)
+        return j1 + (e - i1) if tag == "equal" else j2
+
+
+def _ops_from_edits(edits: list[tuple[int, int, int]], src_len: int) -> list[Op]:
+    """Opcodes for known, non-overlapping edits (start, end, new length), in order."""
+    ops: list[Op] = []
+    i = j = 0
+    for a, b, n in edits:
+        if a > i:
+            ops.append(("equal", i, a, j, j + a - i))
+            j += a - i
+        ops.append(("replace" if n and b > a else "delete" if b > a else "insert", a, b, j, j + n))
+        i, j = b, j + n
+    if i < src_len or not ops:
+        ops.append(("equal", i, src_len, j, j + src_len - i))
+    return ops
+
+
 @dataclass(frozen=True, slots=True)
 class PublicText:
-    """A public text and the map from raw character offsets to offsets in it."""
+    """A public text and the map from raw character offsets to offsets in it (one OffsetMap per
+    rewriting step: invisible characters dropped, contacts redacted, handles pseudonymised)."""
 
     text: str
-    _raw_starts: tuple[int, ...] = ()
-    _ops: tuple[tuple[str, int, int, int, int], ...] = ()
-    raw_len: int = 0
+    maps: tuple[OffsetMap, ...] = ()
+    visible: int = -1  # public offsets beyond this fall in the "[cut: …]" note; -1: all of text
 
-    def _op(self, i: int) -> tuple[str, int, int, int, int]:
-        k = max(0, bisect.bisect_right(self._raw_starts, i) - 1)
-        return self._ops[k]
+    def _clamp(self, j: int) -> int:
+        return max(0, min(j, len(self.text) if self.visible < 0 else self.visible))
 
     def pos(self, i: int) -> int:
         """Public offset where raw character `i` starts (a replaced stretch maps to its start)."""
-        if not self._ops:
-            return max(0, min(i, len(self.text)))
-        if i >= self.raw_len:
-            return len(self.text)
-        tag, i1, _i2, j1, _j2 = self._op(max(0, i))
-        return min(j1 + (i - i1), len(self.text)) if tag == "equal" else j1
+        for m in self.maps:
+            i = m.pos(i)
+        return self._clamp(i)
 
     def end(self, e: int) -> int:
         """Public offset where the raw span ending (exclusively) at `e` ends; a replaced stretch is
         included whole, so a span never cuts a redaction in two."""
-        if not self._ops:
-            return max(0, min(e, len(self.text)))
-        if e <= 0:
-            return 0
-        e = min(e, self.raw_len)
-        tag, i1, _i2, j1, j2 = self._op(e - 1)
-        return min(j1 + (e - i1), len(self.text)) if tag == "equal" else j2
+        for m in self.maps:
+            e = m.end(e)
+        return self._clamp(e)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         a = self.pos(start)
         return a, max(a, self.end(end))
+
+
+def align(raw: str, out: str, k: int = 12, look_raw: int = 800, look_out: int = 96) -> list[Op]:
+    """difflib-style opcodes from raw to its redacted form, in about linear time: equal runs are
+    walked, and after each mismatch the first k characters of `out` that occur again in `raw` close
+    the changed stretch, which difflib then refines (it is short). Redactions are local replacements,
+    so this finds them; anything it cannot place becomes one changed block (coarser marks, no leak:
+    the shown text is always `out`)."""
+    ops: list[Op] = []
+    i = j = 0
+    n, m = len(raw), len(out)
+    while i < n and j < m:
+        i0, j0 = i, j
+        while i < n and j < m and raw[i] == out[j]:
+            i += 1
+            j += 1
+        if i > i0:
+            ops.append(("equal", i0, i, j0, j))
+        if i >= n or j >= m:
+            break
+        found: tuple[int, int] | None = None
+        # A redaction replaces something with something: both sides of the changed stretch are non-empty.
+        for jj in range(j + 1, min(m, j + look_out) + 1):
+            anchor = out[jj:jj + k]
+            if not anchor:
+                break
+            ii = raw.find(anchor, i + 1, min(n, i + 1 + look_raw + len(anchor)))
+            if ii >= 0 and (len(anchor) == k or (ii + len(anchor) == n and jj + len(anchor) == m)):
+                # the nearest resynchronisation wins: a repeated phrase further on must not
+                if found is None or (ii - i) + (jj - j) < (found[0] - i) + (found[1] - j):
+                    found = (ii, jj)
+        if found is None:
+            break
+        ii, jj = found
+        for tag, a1, a2, b1, b2 in _refine(raw[i:ii], out[j:jj]):
+            ops.append((tag, a1 + i, a2 + i, b1 + j, b2 + j))
+        i, j = ii, jj
+    if i < n or j < m:
+        ops.append(("replace" if i < n and j < m else "delete" if i < n else "insert", i, n, j, m))
+    return ops
+
+
+_PLACEHOLDER = re.compile(r"(\[[^\[\]\n]{1,40}\])")
+
+
+def _refine(a: str, b: str) -> list[Op]:
+    """Opcodes inside one changed stretch. Redaction placeholders are bracketed ("[phone removed]"),
+    so the text between them is matched in order and each placeholder replaces what lies between;
+    when that reading does not fit, difflib decides."""
+    parts = _PLACEHOLDER.split(b)
+    ops: list[Op] = []
+    ri = bj = 0
+    pending: str | None = None
+    for k, part in enumerate(parts):
+        if k % 2 == 1:
+            if pending is not None:  # two placeholders in a row: keep them as one
+                pending += part
+            else:
+                pending = part
+            continue
+        if not part:
+            continue
+        at = a.find(part, ri + (1 if pending else 0)) if pending else (ri if a.startswith(part, ri) else -1)
+        if at < 0:
+            return list(difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes())
+        if pending is not None:
+            ops.append(("replace", ri, at, bj, bj + len(pending)))
+            bj += len(pending)
+            pending = None
+        ops.append(("equal", at, at + len(part), bj, bj + len(part)))
+        ri, bj = at + len(part), bj + len(part)
+    if pending is not None and ri < len(a):
+        ops.append(("replace", ri, len(a), bj, bj + len(pending)))
+    elif pending is not None or ri < len(a):
+        return list(difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes())
+    return ops
 
 
 class Scrubber:
@@ -91,32 +210,69 @@ class Scrubber:
         k = handle_key(raw)
         if not k:
             return ""
-        return pseudonym(k, self.key) if self.pseudonymise else self.clean(k)
+        return pseudonym(k, self.key) if self.pseudonymise else _INVISIBLE.sub("", k)[:200]
 
     def _replace_handles(self, s: str) -> str:
+        return self._handles_with_edits(s)[0]
+
+    def _handles_with_edits(self, s: str) -> tuple[str, list[tuple[int, int, int]]]:
+        edits: list[tuple[int, int, int]] = []
         if not self.pseudonymise or not self._handles:
-            return s
-        return _TOKEN.sub(lambda m: self._handles.get(m.group(0).lower(), m.group(0)), s)
+            return s, edits
+
+        def sub(m: re.Match[str]) -> str:
+            p = self._handles.get(m.group(0).lower())
+            if p is None:
+                return m.group(0)
+            edits.append((m.start(), m.end(), len(p)))
+            return p
+
+        return _TOKEN.sub(sub, s), edits
 
     # ---- text -------------------------------------------------------------------------------------
-    def clean(self, raw: str | None) -> str:
-        """A public string: invisible characters dropped, contacts redacted, handles pseudonymised."""
-        s = _INVISIBLE.sub("", raw or "")
+    def _full(self, raw: str) -> str:
+        return self._contacts_and_handles(_INVISIBLE.sub("", raw))
+
+    def _contacts_and_handles(self, s: str) -> str:
         if self.redact:
             s = redact_text(s)
-        s = self._replace_handles(s)
+        return self._replace_handles(s)
+
+    def _cut(self, s: str) -> str:
+        # Cut after redaction: cutting first could leave half a phone number too short to be recognised.
         if len(s) > self.max_chars:
-            s = s[: self.max_chars] + f" … [cut: {len(s) - self.max_chars} more characters]"
+            return s[: self.max_chars] + f" … [cut: {len(s) - self.max_chars} more characters]"
         return s
+
+    def clean(self, raw: str | None) -> str:
+        """A public string: invisible characters dropped, contacts redacted, handles pseudonymised, cut."""
+        return self._cut(self._full(raw or ""))
+
+    def meta(self, raw: str | None) -> str:
+        """Machine metadata (tool names, versions, model names, parameters): handles pseudonymised and
+        invisible characters dropped, but no contact rules, which mistake versions and dates for phone
+        numbers. Values that carry a URL get the full `clean`."""
+        s = raw or ""
+        if "://" in s or "@" in s:
+            return self.clean(s)
+        s = self._replace_handles(_INVISIBLE.sub("", s))
+        return s if len(s) <= self.max_chars else s[: self.max_chars] + " …"
 
     def public(self, raw: str | None) -> PublicText:
         """`clean(raw)` with a map back to raw offsets (for evidence spans and search matches)."""
         raw = raw or ""
-        out = self.clean(raw)
-        if out == raw:
-            return PublicText(out, raw_len=len(raw))
-        ops = tuple(difflib.SequenceMatcher(None, raw, out, autojunk=False).get_opcodes())
-        return PublicText(out, tuple(o[1] for o in ops), ops, len(raw))
+        maps: list[OffsetMap] = []
+        drops = [(mm.start(), mm.end(), 0) for mm in _INVISIBLE.finditer(raw)]
+        shown = _INVISIBLE.sub("", raw) if drops else raw
+        if drops:
+            maps.append(OffsetMap.of(_ops_from_edits(drops, len(raw)), len(raw), len(shown)))
+        red = redact_text(shown) if self.redact else shown
+        if red != shown:
+            maps.append(OffsetMap.of(align(shown, red), len(shown), len(red)))
+        full, edits = self._handles_with_edits(red)
+        if edits:
+            maps.append(OffsetMap.of(_ops_from_edits(edits, len(red)), len(red), len(full)))
+        return PublicText(self._cut(full), tuple(maps), min(len(full), self.max_chars))
 
     # ---- URLs and names ---------------------------------------------------------------------------
     def url(self, raw: str | None) -> dict[str, str | None]:

@@ -189,9 +189,9 @@ def _public_provenance(scrub: Scrubber, prov: Any) -> dict[str, Any]:
     pd = {}
     for p in params:
         if isinstance(p, list | tuple) and len(p) == 2:
-            pd[str(p[0])] = scrub.clean(str(p[1]))[:400]
-    return {"tool": scrub.clean(str(prov.get("tool", ""))), "version": scrub.clean(str(prov.get("version", ""))),
-            "model": scrub.clean(str(prov.get("model", ""))), "at": prov.get("at", ""), "params": pd}
+            pd[scrub.meta(str(p[0]))] = scrub.meta(str(p[1]))[:400]
+    return {"tool": scrub.meta(str(prov.get("tool", ""))), "version": scrub.meta(str(prov.get("version", ""))),
+            "model": scrub.meta(str(prov.get("model", ""))), "at": str(prov.get("at", "")), "params": pd}
 
 
 def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
@@ -213,7 +213,7 @@ def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
     unit_tid = {r["unit_id"]: r["transcript_id"] for r in db.execute(
         "SELECT unit_id, transcript_id FROM units WHERE post_id=? AND transcript_id IS NOT NULL", (post_id,))}
     transcripts = [{
-        "transcript_id": r["transcript_id"], "model": scrub.clean(r["model"]), "language": r["language"],
+        "transcript_id": r["transcript_id"], "model": scrub.meta(r["model"]), "language": r["language"],
         "seconds": r["seconds"], "created_at": r["created_at"], "audio_sha256": r["audio_sha256"],
         "reused": bool(r["reused"]), "linked_at": r["linked_at"],
         "provenance": _public_provenance(scrub, _json(r["provenance_json"], {})),
@@ -229,7 +229,7 @@ def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
                  "fetched_at": mrow["fetched_at"], "url": f"/media/{post_id}",
                  "provenance": _public_provenance(scrub, _json(mrow["provenance_json"], {}))}
     snapshots = [{"url": scrub.url_text(r["url"]) or scrub.clean(r["url"]), "status": r["status"],
-                  "sha256": r["sha256"], "fetched_at": r["fetched_at"], "tool": scrub.clean(r["tool"])}
+                  "sha256": r["sha256"], "fetched_at": r["fetched_at"], "tool": scrub.meta(r["tool"])}
                  for r in db.execute(
                      "SELECT s.url, s.status, s.sha256, s.fetched_at, s.tool FROM post_snapshots ps "
                      "JOIN snapshots s ON s.id = ps.snapshot_id WHERE ps.post_id=? ORDER BY s.id", (post_id,))]
@@ -258,7 +258,7 @@ def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
 
 # ---- reposts and near-duplicates ------------------------------------------------------------------------
 def _shingles(text: str, k: int = 3) -> set[str]:
-    t = "".join(ch for ch in text.lower() if ch.isalnum())
+    t = "".join(ch for ch in text[:4000].lower() if ch.isalnum())  # a caption's head is enough to compare
     return {t[i:i + k] for i in range(max(0, len(t) - k + 1))}
 
 
@@ -314,8 +314,8 @@ def _caption_candidates(db: sqlite3.Connection, post_id: str, caption: str, n: i
     rows = db.execute("SELECT post_id, caption FROM posts WHERE caption = ? AND post_id != ? LIMIT 200",
                       (caption, post_id)).fetchall()
     has_fts = db.execute("SELECT 1 FROM sqlite_master WHERE name='idx_units_cjk'").fetchone()
-    grams = sorted({g for g in (caption.lower()[i:i + 3] for i in range(len(caption) - 2))
-                    if all(c.isalnum() for c in g)})
+    low = caption[:4000].lower()
+    grams = sorted({g for g in (low[i:i + 3] for i in range(len(low) - 2)) if all(c.isalnum() for c in g)})
     if not has_fts or not grams:
         return rows
     step = max(1, len(grams) // n)
