@@ -42,9 +42,16 @@ class Ctx:
 
     def index(self) -> Any:
         if self._index is None:
-            from index.base import build_index
+            path = Path(self.settings.data_dir) / "catalog.sqlite"
+            if self.settings.index.backend == "sqlite":
+                from index.sqlite_fts import SqliteIndex
 
-            self._index = build_index(self.settings, Path(self.settings.data_dir) / "catalog.sqlite")
+                # read-only: opening it for writing may migrate (and empty) an older index
+                self._index = SqliteIndex(path, read_only=True)
+            else:
+                from index.base import build_index
+
+                self._index = build_index(self.settings, path)
         return self._index
 
     def close(self) -> None:

@@ -1,0 +1,64 @@
+"""The UI in a real browser (Debian Chromium via Playwright, SPEC §6): search 厄瓜多尔 on the demo data,
+open a transcript hit, and the post page shows the hit's segment highlighted with the local media
+copy at that second; the trends and routes pages draw their SVG charts. Screenshots go to
+test-artifacts/."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_search_to_transcript_hit_plays_from_its_second(page, live_demo, artifacts):
+    page.goto(live_demo.url + "/")
+    page.fill("input[name=q]", "厄瓜多尔")
+    page.press("input[name=q]", "Enter")
+    page.wait_for_selector("li.hit")
+    page.screenshot(path=str(artifacts / "search-ecuador.png"), full_page=True)
+    hit = page.locator("li.hit[data-source=transcript]").first
+    assert hit.count() == 1, "a transcript hit for 厄瓜多尔"
+    assert hit.locator("mark").first.inner_text() == "厄瓜多尔"
+    href = hit.locator("a.title").get_attribute("href")
+    t = float(parse_qs(urlsplit(href).query)["t"][0])
+
+    hit.locator("a.title").click()
+    page.wait_for_url("**/posts/**")
+    seg = page.locator("li.seg.hit")
+    assert seg.count() >= 1
+    seg.first.wait_for(state="visible")
+    assert seg.first.locator("mark.q").first.inner_text() == "厄瓜多尔"
+    assert float(seg.first.get_attribute("data-start")) <= t < float(seg.first.get_attribute("data-end"))
+    # the player loads the local copy (by post id, with Range requests) and starts at the hit's second
+    page.wait_for_function("() => document.body.dataset.playerSeeked !== undefined", timeout=20000)
+    state = page.evaluate("""() => { const v = document.getElementById('player');
+        return {t: v.currentTime, ready: v.readyState, src: v.currentSrc, err: v.error && v.error.code}; }""")
+    assert state["err"] is None and state["ready"] >= 1
+    assert urlsplit(state["src"]).path.startswith("/media/")
+    assert float(page.evaluate("document.body.dataset.playerSeeked")) == pytest.approx(t, abs=0.01)
+    assert t - 0.05 <= state["t"] <= t + 5  # at the second, possibly already playing on from it
+    page.screenshot(path=str(artifacts / "post-transcript-hit.png"), full_page=True)
+
+
+def test_trends_page_draws_charts(page, live_demo, artifacts):
+    page.goto(live_demo.url + "/trends")
+    for field in ("country", "leg", "term"):
+        section = page.locator(f"section#trend-{field}")
+        charts = section.locator("svg.chart")
+        assert charts.count() >= 2, field
+        box = charts.first.bounding_box()
+        assert box and box["width"] > 200 and box["height"] > 100
+        assert section.locator("svg.chart rect").count() > 0  # bars drawn
+    page.screenshot(path=str(artifacts / "trends.png"), full_page=True)
+
+
+def test_routes_page_draws_the_flow(page, live_demo, artifacts):
+    page.goto(live_demo.url + "/routes")
+    svg = page.locator("svg.flow")
+    assert svg.count() == 1
+    assert svg.locator("path[marker-end]").count() == page.locator("table.legs tbody tr").count() > 0
+    labels = svg.text_content()
+    assert "EC" in labels and "post" in labels
+    page.screenshot(path=str(artifacts / "routes.png"), full_page=True)
