@@ -54,7 +54,7 @@ class TranscribeSettings(BaseModel):
     prompt: bool = True  # domain priming from prompt_terms.yaml
     # "hotwords": primes every 30 s window; "initial_prompt": only the first window unless
     # condition_on_previous_text carries it on (faster-whisper's behaviour).
-    prompt_mode: Literal["hotwords", "initial_prompt"] = "initial_prompt"
+    prompt_mode: Literal["hotwords", "initial_prompt"] = "hotwords"
     prompt_terms_file: str = ""  # "" = the packaged transcribe/prompt_terms.yaml
     max_audio_seconds: float = 600.0
     normalise_zh: bool = True  # Traditional → Simplified (OpenCC t2s); raw text is kept
