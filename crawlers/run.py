@@ -171,6 +171,8 @@ class RouteSpider(scrapy.Spider):
             yield req
 
     def start_requests(self):
+        for source in {s for _, s in self.starts}:
+            self._count(source, "crawl/discovered", 0)  # a source that finds nothing still reports 0
         for url, source in self.starts:
             req = self._request(url, source, None, via="")
             if req is not None:

@@ -26,6 +26,11 @@ class CrawlSettings(BaseModel):
     max_media_bytes: int = 200 * 1024 * 1024
     max_media_seconds: float = 1800.0
     fetch_media: bool = True
+    # Relevance pre-filter on the caption: when on, media of posts whose caption is a clear hard
+    # negative (sewing / PCB 走线, VPN 翻墙, tourism, football …: a negative relevance score) is not
+    # fetched (counted as fetch/skipped/prefilter); the post record is always kept. Off by default,
+    # because a vague caption often hides a spoken route.
+    prefilter: bool = False
     # TikTok Research API (crawlers/tiktok_research.py): client credentials of an approved project.
     tiktok_research_client_key: str = ""
     tiktok_research_client_secret: SecretStr = SecretStr("")

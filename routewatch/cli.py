@@ -264,10 +264,15 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
         for st, d in info["stages"].items():
             t.add_row(st, str(d["done"]), str(d["skipped"]), str(d["failed"]), str(d["pending"]))
         out.print(t)
-        if info["sources"]:
-            t2 = Table("source", "posts", "pages", "failed", title="sources")
-            for name, d in info["sources"].items():
-                t2.add_row(name, str(d["posts"]), str(d.get("pages", 0)), str(d.get("failed", 0)))
+        if info["health"]:
+            t2 = Table("source", "last run", "discovered", "median before", "fetched", "skipped", "failed", "health",
+                       title="collector health")
+            for name, d in info["health"].items():
+                t2.add_row(name, str(d["last_run"]), str(d["discovered"]),
+                           "" if d["median_previous"] is None else f"{d['median_previous']:g}", str(d["fetched"]),
+                           ", ".join(f"{k}: {v}" for k, v in d["skipped"].items()),
+                           ", ".join(f"{k}: {v}" for k, v in d["failed"].items()),
+                           f"[bold red]{d['flag']}[/]" if d["flag"] else "ok")
             out.print(t2)
         if info["failures"]:
             t3 = Table("stage", "code", "count", "example", title="failures by code")
@@ -295,6 +300,7 @@ def collect_status(cat: Any) -> dict[str, Any]:
     ]
     t = db.execute("SELECT COUNT(*), COALESCE(SUM(seconds), 0) FROM transcripts").fetchone()
     return {
+        "health": collector_health(cat),
         "posts": db.execute("SELECT COUNT(*) FROM posts").fetchone()[0],
         "media": db.execute("SELECT COUNT(*) FROM media").fetchone()[0],
         "transcripts": t[0],
@@ -304,6 +310,41 @@ def collect_status(cat: Any) -> dict[str, Any]:
         "failures": failures,
         "schema_version": cat.schema_version() if hasattr(cat, "schema_version") else None,
     }
+
+
+def collector_health(cat: Any, history: int = 5) -> dict[str, Any]:
+    """Per source: what its latest run discovered, fetched, skipped (by reason) and failed (by code),
+    against the median of its previous runs; flags a source that returned zero or far fewer."""
+    import statistics
+
+    db = cat.db
+    out: dict[str, Any] = {}
+    sources = [r[0] for r in db.execute(
+        "SELECT DISTINCT source FROM counters WHERE source != '' AND name = 'crawl/discovered' ORDER BY source")]
+    for src in sources:
+        runs = [(r[0], r[1]) for r in db.execute(
+            "SELECT run_id, value FROM counters WHERE source = ? AND name = 'crawl/discovered' ORDER BY run_id", (src,))]
+        last_run, last = runs[-1]
+        prev = [v for _, v in runs[:-1]][-history:]
+        median = statistics.median(prev) if prev else None
+        counts = {r[0]: r[1] for r in db.execute(
+            "SELECT name, SUM(value) FROM counters WHERE source = ? AND run_id = ? GROUP BY name", (src, last_run))}
+        fetched = {r[0]: r[1] for r in db.execute(
+            "SELECT name, SUM(value) FROM counters WHERE source = ? AND name LIKE 'fetch/%' GROUP BY name", (src,))}
+        flag = ""
+        if last == 0:
+            flag = "returned zero posts"
+        elif median and last < 0.5 * median:
+            flag = f"far fewer than its recent median ({last} < {median:g})"
+        out[src] = {
+            "last_run": last_run, "discovered": last, "median_previous": median, "flag": flag,
+            "new": counts.get("crawl/new", 0), "pages": counts.get("crawl/pages", 0),
+            "reported_total": counts.get("crawl/reported_total"),
+            "fetched": fetched.get("fetch/fetched", 0),
+            "skipped": {k.split("/", 2)[2]: v for k, v in {**counts, **fetched}.items() if k.startswith(("crawl/skipped/", "fetch/skipped/"))},
+            "failed": {k.split("/", 2)[2]: v for k, v in {**counts, **fetched}.items() if k.startswith(("crawl/failed/", "fetch/failed/"))},
+        }
+    return out
 
 
 # ---- search ---------------------------------------------------------------------------------------------

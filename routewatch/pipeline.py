@@ -47,7 +47,7 @@ class Context:
         return Path(self.settings.data_dir)
 
 
-def _fail(ctx: Context, stage: str, item: str, e: BaseException) -> str:
+def _fail(ctx: Context, stage: str, item: str, e: BaseException, source: str = "") -> str:
     if isinstance(e, RouteWatchError):
         code, reason = e.code.value, e.reason
     else:
@@ -55,6 +55,8 @@ def _fail(ctx: Context, stage: str, item: str, e: BaseException) -> str:
             stage, Code.E101).value
         reason = f"{type(e).__name__}: {e}"
     ctx.catalog.record_failure(Failure(stage, item, code, reason, now_iso()))
+    if source:
+        ctx.catalog.count(f"{stage}/failed/{code}", source=source)
     return code
 
 
@@ -115,19 +117,22 @@ def stage_fetch(ctx: Context) -> StageReport:
     t0 = time.monotonic()
     todo = ctx.catalog.pending("fetch", after="crawl")
     fetcher = YtDlpFetcher(ctx.settings) if todo else None
+    prefilter = _prefilter(ctx) if todo and ctx.settings.crawl.prefilter else None
     for i, pid in enumerate(todo):
         post = ctx.catalog.get_post(pid)
         assert post is not None and fetcher is not None
         try:
             # 1. nothing to fetch → skipped (the caption is still extracted and indexed)
             if not post.media_url and post.platform not in ("youtube", "tiktok", "douyin", "bilibili"):
-                with ctx.catalog.tx():
-                    ctx.catalog.set_status(pid, "fetch", "skipped", Code.E207.value)
-                    ctx.catalog.set_status(pid, "transcribe", "skipped", Code.E207.value)
-                    ctx.catalog.count("fetch/skipped/no_media")
+                _skip(ctx, pid, post.source, Code.E207.value, "no_media")
                 rep.skipped += 1
                 continue
-            # 2. same media URL already fetched for another post → share the file
+            # 2. optional pre-filter: the caption is a clear hard negative → keep the post, skip its media
+            if prefilter is not None and post.caption.strip() and prefilter(post) < 0:
+                _skip(ctx, pid, post.source, "", "prefilter")
+                rep.skipped += 1
+                continue
+            # 3. same media URL already fetched for another post → share the file
             existing = _media_for_same_url(ctx, post)
             if existing is not None:
                 media, units = existing, []
@@ -135,18 +140,34 @@ def stage_fetch(ctx: Context) -> StageReport:
                 rep.reused += 1
             else:
                 media, units = fetcher.fetch(post)
-            # 3. media record and subtitle unit in one transaction
+            # 4. media record and subtitle unit in one transaction
             with ctx.catalog.tx():
                 for u in units:
                     ctx.catalog.put_unit(u)
             ctx.catalog.put_media(_with_post(media, pid))
+            ctx.catalog.count("fetch/fetched", source=post.source)
             rep.done += 1
         except Exception as e:  # noqa: BLE001 - one bad item must not end the run
-            _fail(ctx, "fetch", pid, e)
+            _fail(ctx, "fetch", pid, e, source=post.source)
             rep.failed += 1
         ctx.progress("fetch", i + 1, len(todo))
     rep.seconds = time.monotonic() - t0
     return rep
+
+
+def _skip(ctx: Context, pid: str, source: str, code: str, reason: str) -> None:
+    with ctx.catalog.tx():
+        ctx.catalog.set_status(pid, "fetch", "skipped", code)
+        ctx.catalog.set_status(pid, "transcribe", "skipped", code)
+        ctx.catalog.count(f"fetch/skipped/{reason}")
+        ctx.catalog.count(f"fetch/skipped/{reason}", source=source)
+
+
+def _prefilter(ctx: Context) -> Callable[[Post], float]:
+    import nlp
+
+    extractor = nlp.build_extractor(settings=ctx.settings.extract)
+    return lambda post: extractor.extract(caption_unit(post)).relevance_score
 
 
 def _with_post(media: Any, pid: str) -> Any:
