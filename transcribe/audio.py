@@ -180,11 +180,16 @@ def _first_line(err: bytes) -> str:
     return ""
 
 
+def _url(path: Path) -> str:
+    """An explicit file: URL, so names starting with '-' or holding ':' are never options or protocols."""
+    return "file:" + str(path.resolve())
+
+
 def probe(path: Path, timeout: float = 20.0) -> dict:
     """ffprobe's JSON (format + streams) for a local file, or E204 when it cannot be read."""
     cmd = [
         _tool("ffprobe"), "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", FORMAT_WHITELIST,
-        "-print_format", "json", "-show_format", "-show_streams", str(path),
+        "-print_format", "json", "-show_format", "-show_streams", _url(path),
     ]
     try:
         done = subprocess.run(cmd, capture_output=True, timeout=timeout, preexec_fn=_limit_child,  # noqa: PLW1509
@@ -263,7 +268,7 @@ def decode_audio(
            "-format_whitelist", FORMAT_WHITELIST]
     if wav:
         cmd += ["-ignore_length", "1"]
-    cmd += ["-i", str(path), "-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", "1", "-ar", str(sample_rate),
+    cmd += ["-i", _url(path), "-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", "1", "-ar", str(sample_rate),
             "-t", f"{cap_seconds:.3f}", "-fs", str(max_bytes), "-f", "s16le", "pipe:1"]
     with tempfile.TemporaryFile() as err_file:
         try:

@@ -151,3 +151,13 @@ def test_fingerprint_is_deterministic_text():
     pcm = np.sin(np.linspace(0, 2000, 48000)).astype(np.float32)
     assert fingerprint(pcm) == fingerprint(pcm.copy())
     assert fingerprint(pcm).startswith("fp1:")
+
+
+def test_file_names_are_never_options_or_protocols(make_media, tmp_path, monkeypatch):
+    odd_dir = tmp_path / "-a:b dir"
+    odd_dir.mkdir()
+    src = make_media("tone.wav", *_args(SINE, 1))
+    odd = odd_dir / "-i:x.wav"
+    odd.write_bytes(src.read_bytes())
+    monkeypatch.chdir(odd_dir)
+    assert decode_audio(Path("-i:x.wav"), 600).seconds == pytest.approx(1.0, abs=0.05)
