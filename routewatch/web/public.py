@@ -298,6 +298,9 @@ class Scrubber:
 
 _STRUCTURAL = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?|\d{4}-W\d{2}|[0-9a-f]{16,64}")
 _ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
+# Keys whose values are configured names or tool metadata: handles pseudonymised, no contact rules
+# (which read "telegram:<name>" as a Telegram id and versions as phone numbers).
+_NAME_KEYS = ("source", "tool", "version", "model", "backend", "index_backend", "platform", "platforms")
 # Keys whose values are catalog ids (platform + hash), never free text.
 _ID_KEYS = ("post_id", "unit_id", "transcript_id", "earliest_posted", "earliest_captured", "post_ids")
 
@@ -310,9 +313,12 @@ def deep_clean(scrub: Scrubber, obj: object, key: str = "") -> object:
             return obj
         if key in ("forwarded_from", "author", "author_handle") and obj and not obj.startswith("user-"):
             return scrub.handle(obj)
+        if key in _NAME_KEYS:
+            return scrub.meta(obj)
         return scrub.clean(obj)
     if isinstance(obj, list | tuple):
         return [deep_clean(scrub, x, key) for x in obj]
     if isinstance(obj, dict):
-        return {str(k): deep_clean(scrub, v, str(k)) for k, v in obj.items()}
+        # keys can be names too (sources keyed by "telegram:<channel>"): handles pseudonymised there as well
+        return {scrub.meta(str(k)): deep_clean(scrub, v, str(k)) for k, v in obj.items()}
     return obj

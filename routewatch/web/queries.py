@@ -20,7 +20,7 @@ from typing import Any
 from index.base import Query, parse_query_text
 from routewatch.catalog import Catalog
 from routewatch.records import TextUnit
-from routewatch.web.public import PublicText, Scrubber, handle_key
+from routewatch.web.public import PublicText, Scrubber, deep_clean, handle_key
 from routewatch.web.settings import WebSettings
 
 SNIPPET_WIDTH = 70
@@ -240,7 +240,7 @@ def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
                  for r in db.execute(
                      "SELECT s.url, s.status, s.sha256, s.fetched_at, s.tool FROM post_snapshots ps "
                      "JOIN snapshots s ON s.id = ps.snapshot_id WHERE ps.post_id=? ORDER BY s.id", (post_id,))]
-    sightings = [{"source": scrub.clean(r["source"]), "discovered_via": scrub.clean(r["discovered_via"]),
+    sightings = [{"source": scrub.meta(r["source"]), "discovered_via": scrub.clean(r["discovered_via"]),
                   "seen_at": r["seen_at"]}
                  for r in db.execute("SELECT source, discovered_via, seen_at FROM post_sightings WHERE post_id=? "
                                      "ORDER BY seen_at", (post_id,))]
@@ -255,7 +255,7 @@ def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
         "title": _title(scrub, post.extra_json), "author": scrub.handle(post.author_handle),
         "forwarded_from": scrub.handle(post.forwarded_from) if post.forwarded_from else "",
         "posted_at": post.posted_at, "captured_at": post.captured_at, "lang": post.lang, "views": post.views,
-        "source": scrub.clean(post.source), "discovered_via": scrub.clean(post.discovered_via),
+        "source": scrub.meta(post.source), "discovered_via": scrub.clean(post.discovered_via),
         "units": units, "facts": _public_facts(scrub, facts_raw, units_pub) if facts_raw else None,
         "media": media, "transcripts": transcripts, "snapshots": snapshots, "sightings": sightings,
         "stages": stages, "failures": failures,
@@ -424,12 +424,13 @@ def route_legs(ctx: Ctx, q: Query) -> dict[str, Any]:
 
 # ---- status ------------------------------------------------------------------------------------------------
 def status(ctx: Ctx) -> dict[str, Any]:
+    """`routewatch status --json`, every name and string in it made public (whatever its shape)."""
     from routewatch.cli import collect_status
 
-    info = collect_status(ctx.catalog)
-    info["sources"] = {ctx.scrub.clean(k): v for k, v in info.get("sources", {}).items()}
-    info["failures"] = [{**f, "example": ctx.scrub.clean(str(f.get("example", "")))[:300]}
-                        for f in info.get("failures", [])]
+    info: dict[str, Any] = deep_clean(ctx.scrub, collect_status(ctx.catalog))  # type: ignore[assignment]
+    for f in info.get("failures", []):
+        if isinstance(f, dict) and isinstance(f.get("example"), str):
+            f["example"] = f["example"][:300]
     info["index_backend"] = ctx.settings.index.backend
     return info
 

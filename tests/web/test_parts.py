@@ -65,10 +65,11 @@ def test_deep_clean_keeps_ids_dates_and_hashes():
     s = scrub()
     out = deep_clean(s, {"post_id": "demo-1234567", "posted_at": "2026-09-24", "sha256": "ab" * 32,
                          "forwarded_from": "runxue_laoli", "text": "call 138-0013-8000",
-                         "url": "https://t.me/zouxian_notes/1"})
+                         "url": "https://t.me/zouxian_notes/1", "sources": {"telegram:zouxian_notes": 6}})
     assert out["post_id"] == "demo-1234567" and out["posted_at"] == "2026-09-24" and out["sha256"] == "ab" * 32
     assert out["forwarded_from"] == s.handle("runxue_laoli")
     assert "138-0013-8000" not in out["text"] and "zouxian_notes" not in out["url"]
+    assert out["sources"] == {f"telegram:{s.handle('zouxian_notes')}": 6}  # names as keys too
 
 
 def test_marks_escape_every_piece_and_split_overlaps():
