@@ -1,5 +1,5 @@
-"""openai_whisper.v1: an optional extra. Without it the backend refuses to build (E301); with it, the
-backend runs end to end on a tiny randomly initialised checkpoint made here (no hub needed)."""
+"""openai_whisper.v1: an optional extra. Without it the backend refuses to build (E301); with it, it runs
+offline on the verified base model (converted from CT2) and on any local .pt checkpoint."""
 
 import numpy as np
 import pytest
@@ -45,3 +45,31 @@ def test_tiny_random_checkpoint_runs_through_the_backend(tmp_path, audio_dev):
     assert out.provenance.params_dict()["model_sha256"]
     for seg in out.segments:
         assert 0.0 <= seg.start <= seg.end <= out.seconds
+
+
+@pytest.mark.slow
+@pytest.mark.openai_whisper
+@pytest.mark.skipif(whisper is None, reason="needs the openai-whisper extra: pip install 'routewatch[openai-whisper]'")
+def test_verified_base_model_transcribes_mandarin_through_pytorch(audio_dev):
+    from transcribe.model import BASE_MODEL_SHA256
+
+    tr = build_transcriber(TranscribeSettings(backend="openai_whisper.v1"))
+    out = tr.transcribe(audio_dev / "dev-002.ogg")
+    assert out.language == "zh"
+    for word in ("走线", "土耳其", "厄瓜多尔"):
+        assert word in out.text
+    assert out.provenance.params_dict()["model_sha256"] == BASE_MODEL_SHA256
+    assert all(0.0 <= s.start <= s.end <= out.seconds for s in out.segments)
+
+
+def test_ct2_weights_map_onto_every_openai_whisper_parameter():
+    pytest.importorskip("whisper")
+    from whisper.model import ModelDimensions, Whisper
+
+    from transcribe.backends.ct2_checkpoint import openai_state_dict, read_ct2_variables
+    from transcribe.model import ensure_base_model
+
+    dims, state = openai_state_dict(read_ct2_variables(ensure_base_model() / "model.bin"))
+    expected = Whisper(ModelDimensions(**dims)).state_dict()
+    assert set(state) == set(expected)
+    assert all(tuple(state[k].shape) == tuple(expected[k].shape) for k in expected)

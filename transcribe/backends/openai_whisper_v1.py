@@ -12,8 +12,16 @@ from pathlib import Path
 import numpy as np
 
 from routewatch.errors import Code, NotConfigured
+from transcribe.backends.ct2_checkpoint import ensure_openai_checkpoint
 from transcribe.base import RawSegment, Recognition, Transcriber, choose_language, register
-from transcribe.model import default_cache_dir, sha256_file
+from transcribe.model import (
+    BASE_MODEL_DIRNAME,
+    BASE_MODEL_LABEL,
+    BASE_MODEL_SHA256,
+    default_cache_dir,
+    ensure_base_model,
+    sha256_file,
+)
 from transcribe.prompt import build_prompt
 from transcribe.settings import TranscribeSettings
 from transcribe.vad import SAMPLE_RATE, SpeechMap, speech_spans
@@ -34,11 +42,15 @@ class OpenAIWhisperTranscriber(Transcriber):
             raise NotConfigured(f"openai_whisper.v1 needs torch and openai-whisper ({exc}); {_EXTRA_HINT}",
                                 Code.E301) from None
         self._whisper = whisper
-        cache = Path(settings.model_cache_dir).expanduser() if settings.model_cache_dir else None
-        root = (cache or default_cache_dir()) / "openai-whisper"
+        cache = Path(settings.model_cache_dir).expanduser() if settings.model_cache_dir else default_cache_dir()
+        root = cache / "openai-whisper"
         name = settings.model or "base"
         path = Path(name).expanduser()
-        if path.is_file():  # a local .pt checkpoint
+        if name == "base":  # the verified offline CT2 model, converted once to a PyTorch checkpoint
+            ct2_dir = ensure_base_model(cache)
+            load = str(ensure_openai_checkpoint(ct2_dir, BASE_MODEL_SHA256, root, BASE_MODEL_DIRNAME))
+            label, digest = f"{BASE_MODEL_LABEL} via openai-whisper", BASE_MODEL_SHA256
+        elif path.is_file():  # a local .pt checkpoint
             load, label, digest = str(path), path.stem, sha256_file(path)
         elif name in whisper.available_models():
             url = whisper._MODELS[name]  # noqa: SLF001 - the checksum lives only in this table
@@ -48,7 +60,7 @@ class OpenAIWhisperTranscriber(Transcriber):
                                     Code.E301)
             load, label, digest = name, f"openai-whisper-{name}", url.split("/")[-2]
         else:
-            raise NotConfigured(f"openai_whisper.v1: {name!r} is neither a .pt checkpoint nor one of "
+            raise NotConfigured(f"openai_whisper.v1: {name!r} is neither 'base', a .pt checkpoint nor one of "
                                 f"{', '.join(whisper.available_models())}", Code.E301)
         try:
             torch.set_num_threads(settings.threads)
