@@ -81,6 +81,7 @@ _FP_HOP = 512  # 32 ms
 _FP_BANDS = 33  # → 32 bits per frame
 _FP_FMIN, _FP_FMAX = 200.0, 4000.0
 _FP_MAX_SHIFT = 16  # frames (~0.5 s) of offset tolerated between two copies
+_FP_BLOCK = 512  # frames per FFT block
 
 
 def _band_edges(sample_rate: int) -> np.ndarray:
@@ -96,11 +97,15 @@ def _fingerprint_bits(pcm: np.ndarray, sample_rate: int) -> np.ndarray:
     if len(x) < _FP_FRAME + _FP_HOP:
         return np.zeros(0, dtype=np.uint32)
     n_frames = 1 + (len(x) - _FP_FRAME) // _FP_HOP
-    idx = np.arange(_FP_FRAME)[None, :] + _FP_HOP * np.arange(n_frames)[:, None]
-    spec = np.abs(np.fft.rfft(x[idx] * np.hanning(_FP_FRAME).astype(np.float32), axis=1)) ** 2
+    window = np.hanning(_FP_FRAME).astype(np.float32)
     edges = _band_edges(SAMPLE_RATE)
-    energy = np.stack([spec[:, lo:max(hi, lo + 1)].sum(axis=1) for lo, hi in zip(edges[:-1], edges[1:],
-                                                                                   strict=True)], axis=1)
+    energy = np.empty((n_frames, _FP_BANDS), dtype=np.float64)
+    for first in range(0, n_frames, _FP_BLOCK):  # in blocks: memory stays flat for a 10-minute file
+        count = min(_FP_BLOCK, n_frames - first)
+        idx = np.arange(_FP_FRAME)[None, :] + _FP_HOP * (first + np.arange(count))[:, None]
+        spec = np.abs(np.fft.rfft(x[idx] * window, axis=1)) ** 2
+        for band, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+            energy[first:first + count, band] = spec[:, lo:max(hi, lo + 1)].sum(axis=1)
     energy = np.log(energy + 1e-6)
     dfreq = energy[:, :-1] - energy[:, 1:]  # (frames, 32)
     bits = (dfreq[1:] - dfreq[:-1]) > 0  # (frames-1, 32)
