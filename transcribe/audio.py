@@ -131,16 +131,19 @@ def _popcount(words: np.ndarray) -> int:
     return int(np.unpackbits(as_bytes).sum())
 
 
-def fingerprint_similarity(a: str, b: str) -> float:
+def fingerprint_similarity(a: str, b: str, at_least: float = 0.0) -> float:
     """0.0 (unrelated) … 1.0 (same audio): best-aligned 1 - 2·bit-error-rate, scaled by coverage.
 
     Coverage is the aligned overlap over the longer fingerprint, so a short excerpt of a long
-    recording is not "the same audio".
+    recording is not "the same audio". With `at_least`, pairs whose lengths alone rule that score out
+    return 0.0 without being compared (cheap when scanning many stored fingerprints).
     """
     fa, fb = _decode_fp(a), _decode_fp(b)
     if len(fa) == 0 or len(fb) == 0:
         return 1.0 if len(fa) == len(fb) == 0 and a == b else 0.0
     longest = max(len(fa), len(fb))
+    if min(len(fa), len(fb)) / longest < at_least:
+        return 0.0
     best = 0.0
     for shift in range(-_FP_MAX_SHIFT, _FP_MAX_SHIFT + 1):
         xa = fa[max(0, shift):]
