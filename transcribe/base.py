@@ -151,7 +151,7 @@ class Transcriber(ABC):
         }
         provenance = Provenance(
             tool=f"transcribe/{self.name}",
-            version=library_version("routewatch") or "0",
+            version=library_version(self.libraries[0]) if self.libraries else "",  # the backend library
             model=self.model_label,
             params=tuple(sorted(params.items())),
             at=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),

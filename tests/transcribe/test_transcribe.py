@@ -46,6 +46,7 @@ def test_provenance_says_how_it_was_made(transcriber, audio_dev):
     tr = transcriber.transcribe(audio_dev / "dev-008.ogg")
     p = tr.provenance.params_dict()
     assert tr.provenance.tool == "transcribe/faster_whisper.v1"
+    assert tr.provenance.version == "1.2.1"  # faster-whisper, as pinned
     assert tr.model == tr.provenance.model and "whisper-base" in tr.model
     assert p["model_sha256"] == BASE_MODEL_SHA256
     assert p["compute_type"] == "int8" and p["beam_size"] == "5" and p["threads"] == "2"
