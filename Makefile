@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock requirements-model.txt pyproject.toml | sha256sum | cut -c1-12)
 SYSDEPS := ffmpeg ffprobe espeak-ng chromium
-APT_PKGS := ffmpeg espeak-ng chromium
+APT_PKGS := ffmpeg espeak-ng chromium fonts-wqy-microhei
 
 .PHONY: help setup sysdeps venv model extras demo test test-fast lint es-up es-down clean
 
@@ -17,6 +17,7 @@ help:
 
 sysdeps:
 	@missing=""; for t in $(SYSDEPS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	fc-list 2>/dev/null | grep -qi "wenquanyi\|wqy" || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian packages: $(APT_PKGS)"; \

@@ -90,6 +90,12 @@ class YtDlpFetcher:
         fetch_url = to_fetch_url(url, self.rw.crawl.origins)
         check_url(fetch_url, self.rw.crawl.allow_hosts)
         cap = self.rw.crawl.max_media_bytes
+        try:
+            return self._fetch_into_store(post, url, fetch_url, cap)
+        except OSError as e:  # the media dir is full, read-only or gone: the post stays, the item fails
+            raise RouteWatchError(Code.E209, f"cannot write media under {self.media_dir}: {e}") from e
+
+    def _fetch_into_store(self, post: Post, url: str, fetch_url: str, cap: int) -> tuple[Media, list[TextUnit]]:
         self.media_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.media_dir, prefix=".dl-") as tmp:
             info = self._download(fetch_url, Path(tmp), cap)
@@ -153,12 +159,15 @@ class YtDlpFetcher:
                 return ydl.sanitize_info(info) or {}
         except _TooLarge as e:
             raise RouteWatchError(Code.E202, f"media larger than max_media_bytes ({cap}); download aborted") from e
-        except yt_dlp.utils.DownloadError as e:
+        except (yt_dlp.utils.YoutubeDLError, OSError) as e:
             msg = str(e)
             if guard.get("refused"):
                 raise RouteWatchError(Code.E103, f"refused by the private-address guard: {guard['refused']}") from e
             if "File is larger than max-filesize" in msg or "larger than" in msg:
                 raise RouteWatchError(Code.E202, f"media larger than max_media_bytes ({cap})") from e
+            if "No space left" in msg or "Read-only file system" in msg or "Permission denied" in msg \
+                    or "Operation not permitted" in msg:
+                raise RouteWatchError(Code.E209, f"cannot write media: {msg[:300]}") from e
             raise RouteWatchError(Code.E203, f"download failed: {msg[:300]}") from e
 
     def _subtitles(self, post: Post) -> TextUnit:

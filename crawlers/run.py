@@ -229,6 +229,10 @@ class RouteSpider(scrapy.Spider):
         self.stats_out.pages += 1
         self._count(source, "crawl/pages")
         self._snapshot(response, canonical, source)
+        if self.catalog.status_of(canonical, "crawl") == "failed":  # fetched now: the old failure is resolved
+            with self.catalog.tx():
+                self.catalog.db.execute("DELETE FROM failures WHERE stage='crawl' AND item_id=?", (canonical,))
+                self.catalog.invalidate(canonical, "crawl")
         page = Page(url=canonical, fetch_url=response.url, status=response.status, body=response.body,
                     source=source, captured_at=now_iso(), discovered_via=meta.get("via") or canonical,
                     headers={k.decode(): v[0].decode("latin-1") for k, v in response.headers.items() if v})
@@ -246,6 +250,9 @@ class RouteSpider(scrapy.Spider):
             self.on_progress(self.stats_out)
 
     def _store(self, post: Post, page_url: str) -> None:
+        from routewatch.pipeline import failpoint
+
+        failpoint("crawl", self.stats_out.discovered, "before")
         with self.catalog.tx():
             new = self.catalog._upsert_post(post)
             self.catalog.link_snapshot(post.post_id, page_url)

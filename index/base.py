@@ -146,13 +146,14 @@ def legs(route: tuple[str, ...] | list[str]) -> list[str]:
     return [f"{a}>{b}" for a, b in zip(route, route[1:], strict=False)]
 
 
-def build_index(settings: Any, catalog_path: Any) -> Index:
-    """The configured backend, by name (CONVENTIONS §3)."""
+def build_index(settings: Any, catalog_path: Any, *, read_only: bool = False) -> Index:
+    """The configured backend, by name (CONVENTIONS §3). Readers (search, trends, web) pass
+    read_only=True: they never create or migrate an index."""
     backend = settings.index.backend
     if backend == "sqlite":
         from index.sqlite_fts import SqliteIndex
 
-        return SqliteIndex(catalog_path)
+        return SqliteIndex(catalog_path, read_only=read_only)
     if backend == "elasticsearch":
         from index.elastic import ElasticIndex  # type: ignore[import-not-found]
 

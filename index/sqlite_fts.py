@@ -124,6 +124,19 @@ class SqliteIndex(Index):
         if not read_only:
             self.db.execute("PRAGMA journal_mode=WAL")
             self._ensure_schema()
+        else:
+            self._check_schema()
+
+    def _check_schema(self) -> None:
+        """Readers never change the index: a missing or older one is an error that says what to run."""
+        try:
+            row = self.db.execute("SELECT value FROM idx_meta WHERE key='schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            row = None
+        if row is None or row[0] != INDEX_SCHEMA_VERSION:
+            self.db.close()
+            raise RouteWatchError(Code.E503, "the search index is missing or from an older RouteWatch: "
+                                             "run `routewatch index --rebuild`")
 
     def _ensure_schema(self) -> None:
         has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='idx_meta'").fetchone()

@@ -205,12 +205,13 @@ def import_cmd(kind: Annotated[str, typer.Argument(help="zeeschuimer (NDJSON) or
 
 
 @app.command()
-def fetch(config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
+def fetch(config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0,
+          retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Also retry items that failed before.")] = False) -> None:
     """Download the media of crawled posts (yt-dlp), content-addressed, with subtitles.
 
-    Example: routewatch fetch
+    Example: routewatch fetch --retry-failed
     """
-    _stage_command("fetch", data_dir, config, as_json, wait)
+    _stage_command("fetch", data_dir, config, as_json, wait, retry_failed=retry_failed)
 
 
 @app.command()
@@ -381,7 +382,7 @@ def search(
                   since=parse_date(since, "--since"), until=parse_date(until, "--until"), has_bribe=has_bribe,
                   min_cost=min_cost, max_cost=max_cost, currency=currency.upper() if currency else None,
                   limit=limit)
-        idx = build_index(s, s.data_dir / "catalog.sqlite")
+        idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
         try:
             hits = idx.search(q)
         finally:
@@ -424,7 +425,7 @@ def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week"
 
     with _errors():
         s = _settings(data_dir, config)
-        idx = build_index(s, s.data_dir / "catalog.sqlite")
+        idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
         try:
             rows = idx.trends(field, by)
         finally:
@@ -550,6 +551,24 @@ def _read_catalog(s: Any):
     if not (s.data_dir / "catalog.sqlite").exists():
         raise RouteWatchError(Code.E903, f"no catalog in {s.data_dir}: run `routewatch demo` or `routewatch run`")
     return _catalog(s, write=False)
+
+
+@app.command()
+def serve(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+          host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 inside a container).")] = "127.0.0.1",
+          data_dir: DataDir = None, config: ConfigOpt = None) -> None:
+    """Web UI and JSON API (OpenAPI at /openapi.json) over the data dir.
+
+    Example: routewatch serve --port 8000
+    """
+    with _errors():
+        from routewatch.web import serve as web_serve
+
+        s = _settings(data_dir, config)
+        if not (s.data_dir / "catalog.sqlite").exists():
+            raise RouteWatchError(Code.E903, f"no catalog in {s.data_dir}: run `routewatch demo` or `routewatch run`")
+        err.print(f"RouteWatch web UI on http://{host}:{port}/  (data: {s.data_dir})")
+        web_serve(s, host=host, port=port)
 
 
 # ---- text tools -----------------------------------------------------------------------------------------

@@ -46,6 +46,9 @@ class Code(StrEnum):
     E901 = "E901"  # data dir locked by another routewatch process
     E902 = "E902"  # bad configuration
     E903 = "E903"  # bad command-line input
+    E904 = "E904"  # not found (web / API)
+    E905 = "E905"  # rate limited (web / API)
+    E906 = "E906"  # internal error of the web app
 
 
 class RouteWatchError(Exception):

@@ -37,7 +37,9 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path) 
     raw = bool(getattr(settings.privacy, "raw_evidence", False))
     key = install_secret(data_dir)
 
-    handles = (post.author_handle,) if post.author_handle else ()
+    # the author, the channel that published it and the one it was forwarded from are all accounts
+    channel = post.platform_id.split("/", 1)[0] if post.platform == "telegram" and "/" in post.platform_id else ""
+    handles = tuple(h for h in {post.author_handle, post.forwarded_from, channel} if h)
 
     def clean(text: str) -> str:
         return text if raw else str(redact_obj(text, handles, key))
@@ -49,9 +51,8 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path) 
     files: dict[str, bytes] = {}
     post_json = {k: getattr(post, k) for k in post.__dataclass_fields__}
     if not raw:
+        post_json = redact_obj({**post_json, "extra_json": json.loads(post.extra_json or "{}")}, handles, key)
         post_json["author_handle"] = pseudonym(post.author_handle, key) if post.author_handle else ""
-        post_json["caption"] = clean(post.caption)
-        post_json["extra_json"] = json.dumps(clean_json(post.extra_json), ensure_ascii=False)
     files["post.json"] = _j(post_json)
     # page snapshots, as fetched (gunzipped)
     snaps = catalog.db.execute(
@@ -62,8 +63,8 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path) 
         body = gzip.decompress(_inside(data_dir, s["path"]).read_bytes())
         name = f"snapshots/{i:02d}-{s['sha256'][:12]}.html"
         files[name] = body if raw else clean(body.decode("utf-8", errors="replace")).encode()
-        snap_meta.append({"file": name, "url": s["url"], "status": s["status"], "sha256_as_fetched": s["sha256"],
-                          "fetched_at": s["fetched_at"], "tool": s["tool"]})
+        snap_meta.append({"file": name, "url": s["url"] if raw else clean(s["url"]), "status": s["status"],
+                          "sha256_as_fetched": s["sha256"], "fetched_at": s["fetched_at"], "tool": s["tool"]})
     # media
     media = catalog.db.execute("SELECT * FROM media WHERE post_id = ?", (post_id,)).fetchone()
     media_meta = None
@@ -94,12 +95,13 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path) 
                                        "summary": json.loads(ex["gold_json"]),
                                        "provenance": json.loads(ex["provenance_json"] or "{}"),
                                        "created_at": ex["created_at"]})
+    sightings = [dict(r) for r in catalog.db.execute(
+        "SELECT source, discovered_via, seen_at FROM post_sightings WHERE post_id=?", (post_id,))]
     files["provenance.json"] = _j({"snapshots": snap_meta, "media": media_meta,
-                                   "sightings": [dict(r) for r in catalog.db.execute(
-                                       "SELECT source, discovered_via, seen_at FROM post_sightings WHERE post_id=?",
-                                       (post_id,))]})
+                                   "sightings": sightings if raw else redact_obj(sightings, handles, key)})
     manifest = {
-        "post_id": post_id, "url": post.url, "platform": post.platform, "posted_at": post.posted_at,
+        "post_id": post_id, "url": post.url if raw else clean(post.url), "platform": post.platform,
+        "posted_at": post.posted_at,
         "captured_at": post.captured_at, "bundle_created_at": now_iso(), "redacted": not raw,
         "files": [{"path": n, "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)} for n, b in sorted(files.items())],
     }

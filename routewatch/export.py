@@ -63,7 +63,8 @@ def records(catalog: Catalog, settings: Any) -> Iterator[dict[str, Any]]:
                 "ON s.id = ps.snapshot_id WHERE ps.post_id=? ORDER BY s.id", (pid,))],
         }
         if redact:
-            handles = (post.author_handle,) if post.author_handle and pseudo else ()
+            channel = post.platform_id.split("/", 1)[0] if post.platform == "telegram" and "/" in post.platform_id else ""
+            handles = tuple(h for h in {post.author_handle, post.forwarded_from, channel} if h) if pseudo else ()
             rec = redact_obj(rec, handles, key)  # type: ignore[assignment]
             rec["author"] = pseudonym(post.author_handle, key) if pseudo else rec["author"]
         yield rec

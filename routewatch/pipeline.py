@@ -8,6 +8,8 @@ every stage picks only the items that still need it, so a killed run resumes whe
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -23,6 +25,25 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 def _noop(stage: str, done: int, total: int) -> None:
     pass
+
+
+_FAILPOINT_CALLS: dict[tuple[str, str], int] = {}
+
+
+def failpoint(stage: str, i: int, when: str) -> None:
+    """Fault injection for the resilience tests: `ROUTEWATCH_FAILPOINT=stage:N:before|after` sends this
+    process SIGKILL at the N-th (from 0) result of the stage in this process, before it is written or
+    right after. Unset: no-op."""
+    spec = os.environ.get("ROUTEWATCH_FAILPOINT")
+    if not spec:
+        return
+    key = (stage, when)
+    seen = _FAILPOINT_CALLS.get(key, 0)
+    _FAILPOINT_CALLS[key] = seen + 1
+    st, _, rest = spec.partition(":")
+    n, _, w = rest.partition(":")
+    if st == stage and n.isdigit() and int(n) == seen and (w or "before") == when:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -110,12 +131,12 @@ def stage_crawl(ctx: Context, source: str | None = None, urls: list[str] | None 
 
 
 # ---- 2. fetch -----------------------------------------------------------------------------------------
-def stage_fetch(ctx: Context) -> StageReport:
+def stage_fetch(ctx: Context, retry_failed: bool = False) -> StageReport:
     from crawlers.fetch import YtDlpFetcher
 
     rep = StageReport("fetch")
     t0 = time.monotonic()
-    todo = ctx.catalog.pending("fetch", after="crawl")
+    todo = ctx.catalog.pending("fetch", after="crawl", retry_failed=retry_failed)
     fetcher = YtDlpFetcher(ctx.settings) if todo else None
     prefilter = _prefilter(ctx) if todo and ctx.settings.crawl.prefilter else None
     for i, pid in enumerate(todo):
@@ -140,12 +161,14 @@ def stage_fetch(ctx: Context) -> StageReport:
                 rep.reused += 1
             else:
                 media, units = fetcher.fetch(post)
+            failpoint("fetch", i, "before")
             # 4. media record and subtitle unit in one transaction
             with ctx.catalog.tx():
                 for u in units:
                     ctx.catalog.put_unit(u)
             ctx.catalog.put_media(_with_post(media, pid))
             ctx.catalog.count("fetch/fetched", source=post.source)
+            failpoint("fetch", i, "after")
             rep.done += 1
         except Exception as e:  # noqa: BLE001 - one bad item must not end the run
             _fail(ctx, "fetch", pid, e, source=post.source)
@@ -240,7 +263,9 @@ def stage_transcribe(ctx: Context) -> StageReport:
             else:
                 # 3. run the model
                 t = transcriber.transcribe(audio)
+                failpoint("transcribe", i, "before")
                 ctx.catalog.save_transcript_for_post(pid, t, fingerprint=audio.fingerprint)
+                failpoint("transcribe", i, "after")
                 audio_seconds += t.seconds
                 rep.done += 1
         except Exception as e:  # noqa: BLE001
@@ -280,7 +305,9 @@ def stage_extract(ctx: Context) -> StageReport:
             # relevance is decided on all of the post's texts together (a caption's #走线 makes the
             # transcript's route count), facts keep the unit and span they came from
             merged = extractor.extract_post(units) if units else nlp.merge(pid, [])
+            failpoint("extract", i, "before")
             ctx.catalog.save_extraction(merged, json.dumps(asdict(merged), ensure_ascii=False, default=str))
+            failpoint("extract", i, "after")
             facts += fact_count(merged)
             rep.done += 1
         except Exception as e:  # noqa: BLE001
@@ -349,6 +376,7 @@ def stage_index(ctx: Context, rebuild: bool = False) -> StageReport:
         for start in range(0, len(ids), batch):
             chunk = ids[start:start + batch]
             res = idx.upsert(iter_docs(ctx.catalog, chunk))
+            failpoint("index", start, "before")  # documents written, catalog status not yet
             failed = {pid for pid, _, _ in res.failed}
             for pid, code, reason in res.failed:
                 ctx.catalog.record_failure(Failure("index", pid, code, reason, now_iso()))
@@ -357,6 +385,7 @@ def stage_index(ctx: Context, rebuild: bool = False) -> StageReport:
                     if pid not in failed:
                         ctx.catalog.set_status(pid, "index", "done")
                 ctx.catalog.count("index/indexed", len(chunk) - len(failed))
+            failpoint("index", start, "after")
             rep.done += len(chunk) - len(failed)
             rep.failed += len(failed)
             ctx.progress("index", min(start + batch, len(ids)), len(ids))

@@ -14,28 +14,54 @@ import re
 import secrets
 from pathlib import Path
 
-# Contact ids written after a messaging-app label: 微信/VX/WeChat/wx/WhatsApp/WA/Telegram/TG/LINE/QQ.
+# Contact ids written after a messaging-app label. Chinese labels may touch the id ("微信zx88");
+# Latin labels must stand as words ("routewatch" and "forwarded" are not WhatsApp labels) and the id
+# must look like one (a digit or an underscore in it), so "line up" or "tg channel" stay.
+_CJK_LABEL = r"(?:微信号|微信|威信|薇信|电报号|电报|飞机号|加V|加v)"
+_ASCII_LABEL = r"(?<![A-Za-z0-9])(?:VX|vx|Vx|WX|wx|wechat|WeChat|Wechat|whatsapp|WhatsApp|Whatsapp|WA|telegram|Telegram|TG|tg|LINE|Line|line|QQ|qq)(?![A-Za-z])"
+_ID = r"\+?[A-Za-z0-9][A-Za-z0-9_.\-]{3,30}"
 _APP_ID = re.compile(
-    r"(?i)(微信号?|威信|薇信|[Vv][Xx]|[Ww][Xx]|wechat|whats\s?app|wa|telegram|tg|line|qq|电报|飞机)"
-    r"(\s*(?:id|ID|号)?\s*[:：=]?\s*)"
-    r"(\+?[A-Za-z0-9][A-Za-z0-9_.\-]{3,30})"
+    rf"({_CJK_LABEL}|{_ASCII_LABEL})(\s*(?:id|ID|号)?\s*[:：=]?\s*)({_ID})"
 )
-# Phone numbers: international or long digit groups (7+ digits overall).
-_PHONE = re.compile(r"(?<![\w/])\+?\d[\d\s().\-]{6,}\d(?![\w/])")
+# Phone numbers: 7+ digits with optional separators; ASCII-only look-arounds so a number glued to
+# Chinese text ("打138-0013-8000找") is still found.
+_PHONE = re.compile(r"(?<![0-9A-Za-z/_.])\+?\d[\d\s().\-]{5,}\d(?![0-9A-Za-z/_])")
 _HANDLE = re.compile(r"(?<![\w@])@[A-Za-z0-9_][A-Za-z0-9_.]{2,31}")
-_QR = re.compile(r"(?i)\b(?:https?://)?(?:u\.wechat\.com|weixin\.qq\.com|wa\.me|t\.me/\+|line\.me/ti)/\S+")
+_QR = re.compile(r"(?i)(?:https?://)?(?:u\.wechat\.com|weixin\.qq\.com|wa\.me|t\.me/\+|line\.me/ti)/[A-Za-z0-9_\-./?=&%+~#]+")
+_DATE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$")
+_THOUSANDS = re.compile(r"^\d{1,3}(?:[.,\s]\d{3})+$")
 
 
 def _digits(s: str) -> int:
     return sum(c.isdigit() for c in s)
 
 
+def _looks_like_phone(m: re.Match[str]) -> bool:
+    t = m.group(0).strip()
+    if _digits(t) < 7 or _DATE.match(t) or _THOUSANDS.match(t):
+        return False  # dates, versions and amounts written with thousands separators
+    bare = re.sub(r"\D", "", t)
+    if t.startswith("+") or len(bare) >= 10:
+        return True
+    if re.fullmatch(r"1[3-9]\d{9}", bare):
+        return True  # Chinese mobile
+    # local numbers written in groups (55 1234 5678, 1234-5678): several separated groups
+    return len(re.findall(r"\d+", t)) >= 2 and len(bare) >= 7
+
+
+def _id_like(m: re.Match[str]) -> bool:
+    label, ident = m.group(1), m.group(3)
+    if re.match(_CJK_LABEL, label):
+        return True
+    return bool(re.search(r"[\d_]", ident)) or bool(re.search(r"[:：=]", m.group(2)))
+
+
 def redact_text(text: str) -> str:
     if not text:
         return text
     text = _QR.sub("[link removed]", text)
-    text = _APP_ID.sub(lambda m: f"{m.group(1)}{m.group(2)}[id removed]", text)
-    text = _PHONE.sub(lambda m: "[phone removed]" if _digits(m.group(0)) >= 7 else m.group(0), text)
+    text = _APP_ID.sub(lambda m: f"{m.group(1)}{m.group(2)}[id removed]" if _id_like(m) else m.group(0), text)
+    text = _PHONE.sub(lambda m: "[phone removed]" if _looks_like_phone(m) else m.group(0), text)
     text = _HANDLE.sub("@[user]", text)
     return text
 
@@ -56,7 +82,8 @@ def install_secret(data_dir: Path) -> bytes:
 def pseudonym(handle: str, key: bytes) -> str:
     if not handle:
         return ""
-    digest = hmac.new(key, handle.strip().lower().encode(), hashlib.sha256).hexdigest()[:10]
+    # "@name" and "name" are the same account
+    digest = hmac.new(key, handle.strip().lstrip("@").lower().encode(), hashlib.sha256).hexdigest()[:10]
     return f"user-{digest}"
 
 

@@ -184,13 +184,19 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20) ->
             "first_posted_at": posts[members[0]].posted_at,
             "platforms": sorted({posts[p].platform for p in members}),
             "repost_chain": [{"post_id": p, "posted_at": posts[p].posted_at, "platform": posts[p].platform,
-                              "forwarded_from": posts[p].forwarded_from or None} for p in members],
+                              "forwarded_from": _account(posts[p].forwarded_from, key, settings)} for p in members],
             "best_score": round(max(matches[p]["score"] for p in members), 3),
             "posts": entries,
         })
     out_groups.sort(key=lambda g: (-g["size"], -g["best_score"], g["first_posted_at"] or "9999"))
     return {"claim": claim, "normalised": normalised, "concepts": sorted(concepts_in(claim)),
             "groups": out_groups[:limit]}
+
+
+def _account(name: str, key: bytes, settings: Any) -> str | None:
+    if not name:
+        return None
+    return pseudonym(name, key) if settings.privacy.pseudonymise_handles else name
 
 
 def _post_text(catalog: Catalog, pid: str) -> str:
@@ -219,7 +225,7 @@ def _evidence(catalog: Catalog, post: Any, m: dict[str, Any], media_sha: str | N
     return {
         "post_id": post.post_id, "url": post.url, "platform": post.platform, "posted_at": post.posted_at,
         "captured_at": post.captured_at, "author": pseudonym(post.author_handle, key) if settings.privacy.pseudonymise_handles else post.author_handle,
-        "forwarded_from": post.forwarded_from or None, "score": round(m["score"], 3),
+        "forwarded_from": _account(post.forwarded_from, key, settings), "score": round(m["score"], 3),
         "source": m["kind"], "unit_id": m["unit_id"], "span": list(span) if span else None,
         "start_sec": start_sec, "end_sec": end_sec,
         "snippet": redact_text(snippet) if redact else snippet,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -212,6 +213,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self) -> None:  # noqa: N802 - http.server API
+        faults = getattr(self.server, "faults", None)
+        if faults is not None and self._inject(faults(self.path)):
+            return
         url = urlsplit(self.path)
         path, qs = url.path, parse_qs(url.query)
         c = self.corpus
@@ -240,6 +244,31 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/media/"):
             return self._media(path[len("/media/"):])
         return self._send(404, b"not found", "text/plain")
+
+    def _inject(self, fault: str | None) -> bool:
+        """Fault injection for resilience tests: 500, 429, a stall past the client's time-out, or a
+        body cut short of its Content-Length. Returns True when the request was answered by a fault."""
+        if not fault:
+            return False
+        if fault == "500":
+            self._send(500, b"internal error", "text/plain")
+        elif fault == "429":
+            self._send(429, b"slow down", "text/plain", {"Retry-After": "1"})
+        elif fault == "stall":
+            import time
+
+            time.sleep(float(getattr(self.server, "stall_seconds", 3.0)))
+            self.close_connection = True
+        elif fault == "truncate":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"\0" * 1000)
+            self.close_connection = True
+        else:
+            return False
+        return True
 
     def _media(self, name: str) -> None:
         # Only plain names listed in the corpus folder: no traversal.
@@ -271,11 +300,13 @@ class _Handler(BaseHTTPRequestHandler):
 class DemoServer:
     """Start/stop the demo platform in a background thread (port 0 = any free port)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, corpus: Corpus | None = None):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, corpus: Corpus | None = None,
+                 faults: Callable[[str], str | None] | None = None):
         corpus = corpus or Corpus.load()
         handler = type("Handler", (_Handler,), {"corpus": corpus})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.request_log = []  # type: ignore[attr-defined]
+        self.httpd.faults = faults  # type: ignore[attr-defined]
         self.httpd.daemon_threads = True
         self.corpus = corpus
         self._thread: threading.Thread | None = None
