@@ -57,12 +57,24 @@ def test_trace_matches_across_languages(demo_run):
 
 
 class _Text(HTMLParser):
+    """The visible text of the body (no <title>, <style> or <script>)."""
+
     def __init__(self):
         super().__init__()
         self.parts = []
+        self.skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("title", "style", "script"):
+            self.skip += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("title", "style", "script"):
+            self.skip -= 1
 
     def handle_data(self, d):
-        self.parts.append(d)
+        if not self.skip:
+            self.parts.append(d)
 
 
 def _numbers(text):
