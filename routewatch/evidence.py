@@ -37,9 +37,9 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path) 
     raw = bool(getattr(settings.privacy, "raw_evidence", False))
     key = install_secret(data_dir)
 
-    # the author, the channel that published it and the one it was forwarded from are all accounts
-    channel = post.platform_id.split("/", 1)[0] if post.platform == "telegram" and "/" in post.platform_id else ""
-    handles = tuple(h for h in {post.author_handle, post.forwarded_from, channel} if h)
+    # Accounts: this post's author, channel and forward source, and — because a page snapshot shows
+    # other messages too — every account the catalog knows; longest first so no name is half-replaced.
+    handles = tuple(sorted(known_accounts(catalog), key=len, reverse=True))
 
     def clean(text: str) -> str:
         return text if raw else str(redact_obj(text, handles, key))
@@ -114,6 +114,18 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path) 
         z.writestr("manifest.json", _j(manifest))
     tmp.replace(out_path)
     return out_path
+
+
+def known_accounts(catalog: Catalog) -> set[str]:
+    out: set[str] = set()
+    for author, fwd, platform, pid, source in catalog.db.execute(
+            "SELECT author_handle, forwarded_from, platform, platform_id, source FROM posts"):
+        out.update(h for h in (author, fwd) if h and len(h) >= 3)
+        if platform == "telegram" and "/" in pid:
+            out.add(pid.split("/", 1)[0])
+        if source.startswith("telegram:"):
+            out.add(source.split(":", 1)[1])
+    return {h for h in out if len(h.lstrip("@")) >= 3}
 
 
 def verify_bundle(path: Path) -> list[str]:

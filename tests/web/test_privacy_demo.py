@@ -98,8 +98,6 @@ def test_no_handle_phone_or_messaging_id_in_any_page_or_response(demo_client, de
     assert len(leaks(raw, v)) >= 10
 
 
-@pytest.mark.xfail(strict=True, reason="routewatch/evidence.py keeps Telegram channel names (URLs, source, "
-                   "forwarded_from, snapshots) raw under default settings; remove this mark when it pseudonymises them")
 def test_evidence_bundles_carry_no_raw_handle_or_contact(demo_client, demo_run):
     """The evidence download is an API response too: every file in it is checked."""
     import sqlite3
