@@ -571,6 +571,39 @@ def serve(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
         web_serve(s, host=host, port=port)
 
 
+@app.command()
+def bench(quick: Annotated[bool, typer.Option("--quick", help="Small corpora and 3 clips (a smoke run, ~minutes).")] = False,
+          sizes: Annotated[str | None, typer.Option(help="Synthetic corpus sizes, e.g. 10000,100000,1000000.")] = None,
+          es_url: Annotated[str | None, typer.Option(help="Elasticsearch URL for the ES figures (or ROUTEWATCH_ES_URL).")] = None,
+          part: Annotated[list[str] | None, typer.Option("--part", help="transcription, extraction, index, memory (repeatable).")] = None,
+          data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """The performance suite (SPEC §7): transcription RTF and speed-up over the naive loop, extraction
+    posts/s, indexing docs/s, search and trend latency p50/p95 at 10k-1M posts, memory per stage.
+
+    Example: routewatch bench --quick
+    """
+    import os
+
+    from routewatch.bench import format_table, run_bench
+
+    with _errors():
+        s = _settings(data_dir, config)
+        kw: dict[str, Any] = {"quick": quick, "es_url": es_url or os.environ.get("ROUTEWATCH_ES_URL") or None}
+        if sizes:
+            try:
+                kw["sizes"] = tuple(int(x) for x in sizes.split(","))
+            except ValueError as e:
+                raise RouteWatchError(Code.E903, f"--sizes expects numbers like 10000,100000, got {sizes!r}") from e
+        if part:
+            kw["parts"] = tuple(part)
+        with _Bars(not as_json) as bars:
+            res = run_bench(s, progress=bars, **kw)
+        if as_json:
+            print(json.dumps(res, ensure_ascii=False, default=str))
+        else:
+            out.print(format_table(res), highlight=False)
+
+
 # ---- text tools -----------------------------------------------------------------------------------------
 @app.command()
 def annotate(infile: Annotated[Path, typer.Argument(help="JSONL with {\"id\",\"text\"} per line.")],
