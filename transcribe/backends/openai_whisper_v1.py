@@ -110,6 +110,8 @@ class OpenAIWhisperTranscriber(Transcriber):
             no_speech_threshold=s.no_speech_threshold,
             condition_on_previous_text=s.condition_on_previous_text,
             initial_prompt=prompt or None,
+            # "hotwords" semantics: the prompt primes every 30 s window, as in faster_whisper.v1
+            carry_initial_prompt=bool(prompt) and s.prompt_mode == "hotwords",
             fp16=False,
             verbose=None,
         )
