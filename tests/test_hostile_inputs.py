@@ -1,0 +1,486 @@
+"""Every case of the hostile-input corpus (tests/data/hostile/cases.yaml) through every stage that receives it:
+the real crawl CLI against a local server, import_file, yt-dlp fetch, decode_audio, the extractor, the SQLite
+index and search, the web app, the digest and the exports. Each (case, stage) asserts its error code or its
+inertness, and a time bound; known bugs are strict xfails named in the manifest."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from routewatch.errors import RouteWatchError
+from tests.hostile_helpers import (
+    BIDI,
+    CONTROL,
+    HOSTILE,
+    REPO,
+    STAGES,
+    TIME_LIMIT,
+    Case,
+    build_path,
+    build_world,
+    canary_files,
+    codes_of,
+    contact_leaks,
+    html_problems,
+    load_cases,
+    maxrss_mb,
+    read_csv,
+    strict_json,
+    text_of,
+    write_digest_for,
+    write_exports,
+)
+
+pytestmark = pytest.mark.slow
+
+CASES = load_cases()
+CORPUS_FILES = sorted(HOSTILE.rglob("*"))
+MEDIA_PATH = re.compile(r"^media/[0-9a-f]{2}/[0-9a-f]{64}\.[a-z0-9]{1,5}$")
+MEMORY_LIMIT_MB = 1500.0  # growth of this process's peak during one case, and the crawl child's peak
+CHILD_MEMORY_LIMIT_MB = 2300.0  # decode children run under a 2 GiB address-space limit
+
+
+def _params():
+    for c in CASES:
+        for stage, exp in c.stages.items():
+            marks = [pytest.mark.xfail(reason=exp["xfail"], strict=True)] if exp.get("xfail") else []
+            yield pytest.param(c, stage, exp, id=f"{c.id}:{stage}", marks=marks)
+
+
+# ---- shared fixtures: built once, on first use ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    w = build_world(CASES, tmp_path_factory.mktemp("hostile-world"))
+    yield w
+    w.server.__exit__()
+
+
+@pytest.fixture(scope="module")
+def client(world):
+    from fastapi.testclient import TestClient
+
+    from routewatch.web import create_app
+    from routewatch.web.settings import WebSettings
+
+    app = create_app(world.settings, web=WebSettings(rate_limit_per_minute=0))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def exports(world, tmp_path_factory):
+    paths = write_exports(world, tmp_path_factory.mktemp("hostile-export"))
+    lines = paths["jsonl"].read_text(encoding="utf-8").splitlines()
+    by_id = {json.loads(line)["post_id"]: line for line in lines}
+    rows = {r["post_id"]: r for r in read_csv(paths["csv"])}
+    assert len(rows) == len(by_id) == len(lines), "CSV and JSONL disagree on the number of posts"
+    return by_id, rows
+
+
+@pytest.fixture(scope="module")
+def digest(world, tmp_path_factory):
+    out = tmp_path_factory.mktemp("hostile-digest")
+    write_digest_for(world, out)
+    return out
+
+
+# ---- stages --------------------------------------------------------------------------------------------------
+def stage_crawl(case: Case, exp: dict[str, Any], world) -> None:
+    counters = world.crawl.get(case.source, {})
+    fails = sorted({k.rsplit("/", 1)[1] for k, v in counters.items() if k.startswith("crawl/failed/") and v})
+    # one `routewatch crawl` ran every crawl case: its wall time bounds each of them
+    assert world.crawl_seconds < TIME_LIMIT * 2, f"the batched crawl took {world.crawl_seconds:.0f} s"
+    assert world.crawl_maxrss_mb < MEMORY_LIMIT_MB, f"crawl child peaked at {world.crawl_maxrss_mb:.0f} MB"
+    want = codes_of(exp)
+    if want:
+        assert fails == want, f"crawl failures {fails}, expected {want}; counters {counters}"
+    else:
+        assert fails == [], f"unexpected crawl failures {fails}; counters {counters}"
+    pids = world.post_ids(case)
+    if "posts" in exp:
+        assert len(pids) == exp["posts"], f"{len(pids)} posts, expected {exp['posts']}; counters {counters}"
+    cat = world.catalog()
+    try:
+        captions = [cat.get_post(p).caption for p in pids]
+    finally:
+        cat.close()
+    if "caption_contains" in exp:
+        assert any(exp["caption_contains"] in c for c in captions), f"captions: {[c[:120] for c in captions]}"
+    for path in exp.get("requested", []):
+        assert path in world.server_log, f"{path} was never requested"
+    if "max_requests" in exp:
+        n = sum(1 for p in world.server_log if "entry=" in p)
+        assert n <= exp["max_requests"], f"{n} entry pages fetched from one source"
+    for name, least in exp.get("counter", {}).items():
+        assert counters.get(name, 0) >= least, f"counter {name} = {counters.get(name, 0)}, expected ≥ {least}"
+    assert not [p for p in world.server_log if p.startswith("/ssrf-target")], "a refused address was fetched"
+
+
+def stage_fetch(case: Case, exp: dict[str, Any], world) -> None:
+    pids = world.post_ids(case)
+    assert pids, "the case has no post to fetch"
+    slowest = max(world.fetch_seconds.get(p, 0.0) for p in pids)
+    assert slowest < TIME_LIMIT, f"fetch took {slowest:.1f} s"
+    cat = world.catalog()
+    try:
+        fails = [f for f in cat.failures("fetch") if f.item_id in pids]
+        codes = sorted({f.code for f in fails})
+        want = codes_of(exp)
+        if want:
+            assert codes == want, f"fetch failures {[(f.code, f.reason[:120]) for f in fails]}, expected {want}"
+        else:
+            assert fails == [], f"fetch failures {[(f.code, f.reason[:160]) for f in fails]}"
+            media = [cat.get_media(p) for p in pids]
+            assert all(m is not None for m in media), "a post of the case was not fetched"
+            media_dir = (world.data_dir / "media").resolve()
+            for m in media:
+                assert MEDIA_PATH.match(m.path), f"media stored as {m.path!r}"
+                assert (world.data_dir / m.path).resolve().is_relative_to(media_dir)
+        if exp.get("finite_segments"):
+            segs = [s for p in pids for u in cat.units(p) for s in u.segments]
+            assert segs, "no subtitle segments were kept"
+            bad = [(s.start, s.end) for s in segs if not (math.isfinite(s.start) and math.isfinite(s.end)
+                                                           and 0 <= s.start <= s.end)]
+            assert bad == [], f"subtitle segments with impossible times kept: {bad}"
+    finally:
+        cat.close()
+    assert not [p for p in world.server_log if p.startswith("/ssrf-target")], "a refused address was fetched"
+    assert canary_files(world.data_dir.parent, Path("/tmp"), REPO / "tests") == []
+
+
+def stage_decode(case: Case, exp: dict[str, Any], tmp_path: Path) -> None:
+    from routewatch.settings import load_settings
+    from transcribe.audio import decode_audio
+
+    path = build_path(case.input["media"], tmp_path / "media")
+    max_seconds = load_settings(tmp_path / "data").transcribe.max_audio_seconds
+    t0 = time.monotonic()
+    try:
+        audio, code = decode_audio(path, max_seconds=max_seconds), None
+    except RouteWatchError as e:
+        audio, code = None, e.code.value
+    elapsed = time.monotonic() - t0
+    assert elapsed < TIME_LIMIT, f"decode took {elapsed:.1f} s"
+    want = codes_of(exp)
+    if want:
+        assert code in want, f"decode gave {code or f'{audio.seconds:.2f} s of audio'}, expected {want}"
+    else:
+        assert code is None, f"decode failed with {code}"
+        lo, hi = exp.get("seconds", [0.0, max_seconds])
+        assert lo <= audio.seconds <= hi, f"decoded {audio.seconds:.2f} s, expected {lo}–{hi}"
+        assert audio.pcm.dtype.name == "float32" and float(abs(audio.pcm).max()) <= 1.0
+    assert maxrss_mb(__import__("resource").RUSAGE_CHILDREN) < CHILD_MEMORY_LIMIT_MB
+
+
+_ISOLATED_EXTRACT = r"""
+import json, signal, sys, time
+import nlp
+from routewatch.records import TextUnit
+text = open(sys.argv[1], encoding="utf-8").read()
+ex = nlp.build_extractor()
+ex.extract(TextUnit(unit_id="warm:caption", post_id="warm", kind="caption", text="厄瓜多尔"))
+signal.alarm(int(sys.argv[2]))  # the time bound covers the extraction only, not loading the models
+t0 = time.monotonic()
+r = ex.extract(TextUnit(unit_id="h:caption", post_id="h", kind="caption", text=text))
+spans = [(e.start, e.end, e.text) for c in r.countries for e in c.evidence]
+ok = all(text[a:b] == t for a, b, t in spans)
+print(json.dumps({"seconds": time.monotonic() - t0, "spans_ok": ok, "countries": len(r.countries)}))
+"""
+
+
+def _isolated_extract(case: Case, tmp_path: Path) -> None:
+    f = tmp_path / "text.txt"
+    f.write_text(text_of(case.input["text"]), encoding="utf-8")
+    cp = subprocess.run([sys.executable, "-c", _ISOLATED_EXTRACT, str(f), str(int(TIME_LIMIT))], cwd=REPO,
+                        capture_output=True, text=True, timeout=TIME_LIMIT + 120, check=False)
+    assert cp.returncode == 0, (f"extraction of {len(f.read_text(encoding='utf-8'))} characters did not finish within "
+                                f"{TIME_LIMIT:.0f} s (exit {cp.returncode}): {cp.stderr[-500:]}")
+    out = json.loads(cp.stdout.strip().splitlines()[-1])
+    assert out["spans_ok"], "evidence spans are not exact substrings of the text"
+
+
+def _evidence(obj: Any) -> list[dict[str, Any]]:
+    if isinstance(obj, dict):
+        found = [obj] if {"unit_id", "start", "end", "text"} <= set(obj) else []
+        return found + [e for v in obj.values() for e in _evidence(v)]
+    if isinstance(obj, list):
+        return [e for v in obj for e in _evidence(v)]
+    return []
+
+
+def stage_extract(case: Case, exp: dict[str, Any], world, tmp_path: Path) -> None:
+    if exp.get("isolate"):
+        _isolated_extract(case, tmp_path)
+        return
+    pids = world.post_ids(case)
+    assert pids, "the case has no post"
+    slowest = max(world.extract_seconds.get(p, 0.0) for p in pids)
+    assert slowest < TIME_LIMIT, f"extraction took {slowest:.1f} s"
+    cat = world.catalog()
+    try:
+        codes = sorted({f.code for f in cat.failures("extract") if f.item_id in pids})
+        want = codes_of(exp)
+        if want:
+            assert codes == want, f"extract failures {codes}, expected {want}"
+            return
+        assert codes == [], f"extract failures {codes}"
+        units = {u.unit_id: u for p in pids for u in cat.units(p)}
+        for p in pids:
+            assert cat.status_of(p, "extract") == "done"
+            row = cat.db.execute("SELECT facts_json FROM extractions WHERE post_id=?", (p,)).fetchone()
+            for ev in _evidence(json.loads(row[0])):
+                u = units.get(ev["unit_id"])
+                assert u is not None and u.text[ev["start"]:ev["end"]] == ev["text"], f"evidence {ev} off its text"
+    finally:
+        cat.close()
+
+
+def _cli(args: list[str]) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from routewatch.cli import app
+
+    r = CliRunner().invoke(app, args)
+    out = r.output
+    try:
+        out += r.stderr
+    except (ValueError, AttributeError):
+        pass  # stderr mixed into output
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise AssertionError(f"routewatch {' '.join(args[:2])} crashed: {type(r.exception).__name__}: {r.exception}")
+    return r.exit_code, out
+
+
+def _query(case: Case) -> dict[str, Any]:
+    q = dict(case.input["query"])
+    q["text"] = text_of(q.get("text", ""))
+    return q
+
+
+def stage_search(case: Case, exp: dict[str, Any], world) -> None:
+    from index.base import Query, parse_date, parse_route
+    from index.sqlite_fts import SqliteIndex
+
+    d = str(world.data_dir)
+    want = codes_of(exp)
+    if "query" in case.input:
+        q = _query(case)
+        if exp.get("cli"):
+            args = ["search", q["text"], "--data-dir", d, "--json"]
+            for k in ("country", "route", "since"):
+                if k in q:
+                    args += [f"--{k}", q[k]]
+            code, out = _cli(args)
+            got = re.match(r"\s*(E\d{3})\b", out)
+            if want:
+                assert code != 0 and got and got.group(1) in want, f"exit {code}: {out[:300]}"
+            else:
+                assert code == 0, out[:300]
+            return
+        idx = SqliteIndex(world.data_dir / "catalog.sqlite", read_only=True)
+        try:
+            hits, code = idx.search(Query(text=q["text"], country=q.get("country"),
+                                          route=parse_route(q.get("route", "")),
+                                          since=parse_date(q.get("since"), "since"))), None
+        except RouteWatchError as e:
+            hits, code = None, e.code.value
+        finally:
+            idx.close()
+        if want:
+            assert code in want, f"search gave {code or f'{len(hits)} hits'}, expected {want}"
+        else:
+            assert code is None and isinstance(hits, list), f"search failed with {code}"
+        return
+    pids = set(world.post_ids(case))
+    idx = SqliteIndex(world.data_dir / "catalog.sqlite", read_only=True)
+    try:
+        hits = idx.search(Query(text=exp["query"], limit=1000))
+    finally:
+        idx.close()
+    mine = [h for h in hits if h.post_id in pids]
+    if exp.get("finds"):
+        assert mine, f"search {exp['query']!r} did not find the case's post ({len(hits)} other hits)"
+    if "marked" in exp:
+        for h in mine:
+            m = re.search(r"\[([^\[\]]*)\]", h.snippet)
+            assert m and m.group(1).lower() == exp["marked"].lower(), f"snippet marks the wrong text: {h.snippet!r}"
+    if exp.get("cli"):
+        code, out = _cli(["search", exp["query"], "--data-dir", d, "--limit", "200"])
+        assert code == 0, out[:500]
+        assert "\x1b" not in out and not CONTROL.search(out.replace("\x1b", "")), f"control characters in output: {out[:300]!r}"
+
+
+def _web_query_params(case: Case) -> dict[str, str]:
+    q = _query(case)
+    params = {"q": q["text"]}
+    for k in ("country", "route", "since"):
+        if k in q:
+            params[k] = q[k]
+    return params
+
+
+def _assert_page(r, what: str) -> None:
+    assert r.status_code == 200, f"{what}: HTTP {r.status_code} {r.text[:300]}"
+    problems = html_problems(r.text)
+    assert problems == [], f"{what}: {problems[:5]}"
+
+
+def _assert_api(r, what: str) -> Any:
+    assert r.status_code == 200, f"{what}: HTTP {r.status_code} {r.text[:300]}"
+    assert "<" not in r.text and ">" not in r.text, f"{what}: raw markup characters in JSON"
+    assert not BIDI.search(r.text) and "\\u202e" not in r.text.lower(), f"{what}: bidi override in JSON"
+    return strict_json(r.text)
+
+
+def stage_web(case: Case, exp: dict[str, Any], world, client) -> None:
+    want = codes_of(exp) or []
+    if "paths" in case.input:
+        for path in case.input["paths"]:
+            r = client.get(path)
+            assert r.status_code in (400, 404, 422), f"{path}: HTTP {r.status_code}"
+            assert r.json()["error"]["code"] in exp["codes"], f"{path}: {r.text[:200]}"
+        return
+    if "query" in case.input:
+        params = _web_query_params(case)
+        for path in ("/", "/api/search"):
+            r = client.get(path, params=params)
+            if want:
+                assert r.status_code in (400, 422) and r.json()["error"]["code"] in want, f"{path}: {r.text[:300]}"
+            elif path == "/":
+                _assert_page(r, path)
+            else:
+                _assert_api(r, path)
+        return
+    pids = world.post_ids(case)
+    assert pids, "the case has no post"
+    for pid in pids:
+        page = client.get(f"/posts/{pid}")
+        _assert_page(page, f"/posts/{pid}")
+        assert len(page.text) < 200_000, f"/posts/{pid} is {len(page.text)} characters"
+        api = client.get(f"/api/posts/{pid}")
+        body = _assert_api(api, f"/api/posts/{pid}")
+        if "contact" in exp:
+            for what, text in (("page", page.text), ("API", json.dumps(body, ensure_ascii=False))):
+                assert not contact_leaks(text, exp["contact"]), f"the contact number is readable in the {what}"
+        if "media" in exp:
+            r = client.get(f"/media/{pid}")
+            assert r.status_code == 404 and r.json()["error"]["code"] == exp["media"], r.text[:200]
+    word = exp.get("query") or "走线"
+    _assert_page(client.get("/", params={"q": word}), f"/?q={word}")
+    _assert_page(client.get("/status"), "/status")
+
+
+def stage_digest(case: Case, exp: dict[str, Any], world, digest: Path) -> None:
+    html = (digest / "digest.html").read_text(encoding="utf-8")
+    md = (digest / "digest.md").read_text(encoding="utf-8")
+    problems = html_problems(html, ours=("style",))
+    assert problems == [], problems[:5]
+    for svg in digest.glob("*.svg"):
+        assert html_problems(svg.read_text(encoding="utf-8")) == [], svg.name
+    # what the digest shows of this case: its source name (collector health) and its post ids
+    shown = [world.sources.get(case.id, case.source), *world.post_ids(case)]
+    for s in shown:
+        if any(ch in s for ch in "<>|\n`[]"):
+            assert s not in md, f"digest.md prints {s!r} raw (markup, or a broken table row)"
+    for line in md.splitlines():
+        if any(s.splitlines()[0] in line for s in shown if s):
+            assert not re.search(r"<[A-Za-z!/?]", line), f"markup in digest.md: {line!r}"
+            assert "javascript:" not in line.lower(), line
+
+
+def stage_export(case: Case, exp: dict[str, Any], world, exports) -> None:
+    by_id, rows = exports
+    pids = world.post_ids(case)
+    assert pids, "the case has no post"
+    cat = world.catalog()
+    try:
+        for pid in pids:
+            assert pid in by_id and pid in rows, f"{pid} missing from the export"
+            rec = strict_json(by_id[pid])
+            row = rows[pid]
+            for k in ("extra", "media", "units", "transcripts", "extraction", "sightings", "snapshots"):
+                strict_json(row[k])
+            assert row["caption"] == rec["caption"], "CSV and JSONL disagree on the caption"
+            if exp.get("roundtrip"):
+                assert row["caption"] == cat.get_post(pid).caption, "the export changed the caption"
+            if "contact" in exp:
+                assert not contact_leaks(by_id[pid], exp["contact"]), "the contact number is readable in the JSONL"
+                assert not contact_leaks(json.dumps(row, ensure_ascii=False), exp["contact"]), "… and in the CSV"
+    finally:
+        cat.close()
+
+
+# ---- the test ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("case", "stage", "exp"), list(_params()))
+def test_hostile_input(case: Case, stage: str, exp: dict[str, Any], request, tmp_path) -> None:
+    needs_world = stage not in ("decode",) and not (stage == "extract" and exp.get("isolate"))
+    w = request.getfixturevalue("world") if needs_world else None
+    fixtures = {"web": "client", "digest": "digest", "export": "exports"}
+    extra = request.getfixturevalue(fixtures[stage]) if stage in fixtures else None
+    rss0, t0 = maxrss_mb(), time.monotonic()
+    if stage in ("crawl-page", "crawl-feed"):
+        stage_crawl(case, exp, w)
+    elif stage == "import":
+        stage_import(case, exp, w)
+    elif stage == "fetch":
+        stage_fetch(case, exp, w)
+    elif stage == "decode":
+        stage_decode(case, exp, tmp_path)
+    elif stage == "extract":
+        stage_extract(case, exp, w, tmp_path)
+    elif stage == "index+search":
+        stage_search(case, exp, w)
+    elif stage == "web":
+        stage_web(case, exp, w, extra)
+    elif stage == "digest":
+        stage_digest(case, exp, w, extra)
+    elif stage == "export":
+        stage_export(case, exp, w, extra)
+    elapsed = time.monotonic() - t0
+    assert elapsed < TIME_LIMIT, f"{stage} took {elapsed:.1f} s"
+    assert maxrss_mb() - rss0 < MEMORY_LIMIT_MB, f"{stage} grew this process by {maxrss_mb() - rss0:.0f} MB"
+
+
+def stage_import(case: Case, exp: dict[str, Any], world) -> None:
+    oc = world.imports[case.id]
+    assert oc.seconds < TIME_LIMIT, f"import took {oc.seconds:.1f} s"
+    assert oc.error is None, f"import crashed: {type(oc.error).__name__}: {oc.error}"
+    rep = oc.report
+    # nothing silently dropped: every line read is a post, a duplicate or a failure row
+    assert rep.read == rep.imported + rep.duplicates + rep.failed, rep.to_dict()
+    for k in ("read", "imported", "duplicates"):
+        if k in exp:
+            assert getattr(rep, k) == exp[k], f"{k} = {getattr(rep, k)}, expected {exp[k]}: {rep.to_dict()}"
+    if "failed" in exp or "imported" in exp:
+        assert rep.failed_by_code == exp.get("failed", {}), rep.to_dict()
+    cat = world.catalog()
+    try:
+        n = cat.db.execute("SELECT COUNT(*) FROM posts WHERE source=?", (oc.source,)).fetchone()[0]
+    finally:
+        cat.close()
+    assert n == rep.imported, f"{n} posts in the catalog for {rep.imported} imported"
+
+
+# ---- the corpus itself and what it must never leave behind ---------------------------------------------------
+def test_corpus_is_small_complete_and_referenced():
+    assert len(CASES) >= 40
+    assert {s for c in CASES for s in c.stages} == set(STAGES)
+    text = (HOSTILE / "cases.yaml").read_text(encoding="utf-8")
+    files = [p for p in HOSTILE.rglob("*") if p.is_file() and p.name != "cases.yaml"]
+    for p in files:
+        assert p.stat().st_size < 16 * 1024, f"{p.name} is big: build it from a recipe instead"
+        assert str(p.relative_to(HOSTILE)) in text, f"{p.relative_to(HOSTILE)} is not used by any case"
+
+
+def test_nothing_escaped_the_data_dirs(world):
+    assert canary_files(world.data_dir.parent, Path("/tmp"), Path.home(), REPO) == []
+    assert sorted(HOSTILE.rglob("*")) == CORPUS_FILES, "files appeared in (or vanished from) the corpus"
