@@ -6,7 +6,6 @@ Writes only under the directories it is given (pytest's tmp dirs)."""
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import math
@@ -14,7 +13,6 @@ import os
 import random
 import re
 import resource
-import shutil
 import struct
 import subprocess
 import sys
@@ -417,8 +415,10 @@ def html_problems(html: str, ours: tuple[str, ...] = ()) -> list[str]:
     out = []
     for tag, attrs in p.tags:
         a = dict(attrs)
-        own = (tag == "script" and (a.get("src") or "").startswith("/static/")) or \
-              (tag in ("meta", "link") and not any(n.startswith("on") for n in a)) or tag in ours
+        local = next((a.get(k) or "" for k in ("src", "action") if a.get(k)), "")
+        relative = not local.startswith("//") and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", local)
+        own = (tag == "script" and local.startswith("/static/")) or tag in ("meta", "link") or tag in ours or \
+              (tag in ("form", "img") and bool(local) and relative)
         if tag in ACTIVE_TAGS and not own:
             out.append(f"element <{tag} {a}>")
         for name, value in attrs:
@@ -458,8 +458,8 @@ def contact_leaks(text: str, digits: str) -> bool:
     return digits in joined
 
 
-def canary_files(*roots: Path) -> list[Path]:
-    """Files named after the path-traversal canary under the given roots (the repo, /tmp, the home dir)."""
+def canary_files(*roots: Path, depth: int = 6) -> list[Path]:
+    """Files named after the path-traversal canary under the given roots, at most `depth` levels down."""
     found = []
     for root in roots:
         if not root.exists():
@@ -467,7 +467,7 @@ def canary_files(*roots: Path) -> list[Path]:
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = [d for d in dirnames if d not in (".git", ".venv", "node_modules", "proc")]
             found += [Path(dirpath) / f for f in filenames if CANARY in f]
-            if dirpath.count(os.sep) - str(root).count(os.sep) > 6:
+            if dirpath.count(os.sep) - str(root).count(os.sep) >= depth:
                 dirnames[:] = []
     return found
 
@@ -526,19 +526,22 @@ def _crawl_config(cases: list[Case], srv: HostileServer) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Runs a command and reports its peak memory on stderr: RUSAGE_CHILDREN of this small wrapper is that one child.
+_PEAK = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+         "sys.stderr.write(f'\\nRW_PEAK_KB={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n'); "
+         "sys.exit(r.returncode)")
+
+
 def run_crawl_cli(data_dir: Path, timeout: float) -> tuple[int, str, str, float, float]:
-    """`routewatch crawl --json` in a child process; returns (rc, stdout, stderr, seconds, child max RSS MB)."""
-    cmd = [sys.executable, "-m", "routewatch", "crawl", "--json", "--data-dir", str(data_dir)]
+    """`routewatch crawl --json` in a child process; returns (rc, stdout, stderr, seconds, its peak RSS in MB)."""
+    cmd = [sys.executable, "-c", _PEAK, sys.executable, "-m", "routewatch", "crawl", "--json", "--data-dir", str(data_dir)]
     t0 = time.monotonic()
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO) as p:
-        try:
-            out, err = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            out, err = p.communicate()
-            return -9, out, err + f"\n(killed after {timeout:.0f} s)", time.monotonic() - t0, 0.0
-        rss = maxrss_mb(resource.RUSAGE_CHILDREN)  # the peak of any reaped child: this one dominates
-        return p.returncode, out, err, time.monotonic() - t0, rss
+    try:
+        cp = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as e:
+        return -9, str(e.stdout or ""), f"(killed after {timeout:.0f} s)", time.monotonic() - t0, 0.0
+    peak = re.search(r"RW_PEAK_KB=(\d+)", cp.stderr)
+    return cp.returncode, cp.stdout, cp.stderr, time.monotonic() - t0, int(peak.group(1)) / 1024.0 if peak else 0.0
 
 
 def _settings_for(data_dir: Path, srv: HostileServer):
@@ -687,6 +690,7 @@ def write_exports(world: World, out: Path) -> dict[str, Path]:
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
+    csv.field_size_limit(1 << 30)  # captions of megabytes are exported whole
     with open(path, encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
 
@@ -700,11 +704,3 @@ def write_digest_for(world: World, out: Path) -> dict[str, str]:
         return write_digest(build_digest(cat, world.settings, WEEK), out)
     finally:
         cat.close()
-
-
-def gunzip(b: bytes) -> bytes:
-    return gzip.decompress(b)
-
-
-def rm_tree(p: Path) -> None:
-    shutil.rmtree(p, ignore_errors=True)
