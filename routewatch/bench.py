@@ -886,8 +886,8 @@ def format_table(result: dict[str, Any]) -> str:
     ix = result.get("index")
     if ix:
         lines.append("3. Index (synthetic corpus; latencies warm, ms)")
-        lines.append(f"   {'backend':<15}{'posts':>10}{'docs/s':>9}{'MB':>8}{'search p50':>11}{'p95':>8}"
-                     f"{'trend p50':>10}{'p95':>8}")
+        lines.append(f"   {'backend':<15}{'posts':>10}{'docs/s':>9}{'MB':>8}{'search p50':>12}{'p95':>10}"
+                     f"{'trend p50':>11}{'p95':>10}")
         for backend in ("sqlite", "elasticsearch"):
             rows = ix.get(backend) or {}
             if "error" in rows:
@@ -895,10 +895,17 @@ def format_table(result: dict[str, Any]) -> str:
                 continue
             for n, r in sorted(rows.items(), key=lambda kv: int(kv[0])):
                 star = "*" if r.get("build", "default") != "default" else ""
-                cut = f"   ({r['timeouts']} queries cut at {r['timeout_s']:g} s)" if r.get("timeouts") else ""
+                cut = f"  ({r['timeouts']} queries cut at {r['timeout_s']:g} s)" if r.get("timeouts") else ""
                 lines.append(f"   {backend:<15}{int(n):>10,}{_fmt(r['docs_per_s'], 0) + star:>9}"
-                             f"{_fmt(r.get('file_mb'), 0):>8}{r['search']['p50_ms']:>11}{r['search']['p95_ms']:>8}"
-                             f"{r['trend_week']['p50_ms']:>10}{r['trend_week']['p95_ms']:>8}{cut}")
+                             f"{_fmt(r.get('file_mb'), 0):>8}{r['search']['p50_ms']:>12,.1f}{r['search']['p95_ms']:>10,.1f}"
+                             f"{r['trend_week']['p50_ms']:>11,.1f}{r['trend_week']['p95_ms']:>10,.1f}{cut}")
+        sq, es = ix.get("sqlite") or {}, ix.get("elasticsearch") or {}
+        for n in sorted(set(sq) & set(es), key=int):
+            if "error" in es:
+                break
+            lines.append(f"   at {int(n):,}: SQLite p95 / Elasticsearch p95 = search "
+                         f"{sq[n]['search']['p95_ms'] / max(es[n]['search']['p95_ms'], 1e-9):,.1f}×, trend "
+                         f"{sq[n]['trend_week']['p95_ms'] / max(es[n]['trend_week']['p95_ms'], 1e-9):,.1f}×")
         for backend in ("sqlite", "elasticsearch"):
             rows = ix.get(backend) or {}
             if not rows or "error" in rows:
@@ -907,7 +914,7 @@ def format_table(result: dict[str, Any]) -> str:
             cats = rows[big]["by_category"]
             lines.append(f"   {backend} at {int(big):,} by query kind (p50 / p95 ms):")
             for k, v in cats.items():
-                lines.append(f"     {k:<18}{v['p50_ms']:>10g}{v['p95_ms']:>10g}")
+                lines.append(f"     {k:<18}{v['p50_ms']:>10,.1f}{v['p95_ms']:>10,.1f}")
         if any(r.get("build", "default") != "default" for r in (ix.get("sqlite") or {}).values()):
             lines.append("   * built with PRAGMA synchronous=OFF (bench bulk load); others as `routewatch index` writes")
         lines.append("")
