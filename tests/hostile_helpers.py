@@ -375,7 +375,7 @@ class _PrefixRoutes(dict):
         super().__init__(plain)
         self.prefixes = prefixes
 
-    def get(self, key, default=None):  # noqa: ANN001, ANN201 - dict.get signature
+    def get(self, key, default=None):
         found = super().get(key)
         if found is not None:
             return found
@@ -445,10 +445,6 @@ def strict_json(text: str) -> Any:
 def visible(s: str) -> str:
     """The characters a reader sees: format (Cf) characters such as zero-width and soft hyphen removed."""
     return "".join(c for c in s if unicodedata.category(c) != "Cf")
-
-
-def digits_visible(s: str) -> str:
-    return re.sub(r"[^\d]", "", visible(s))
 
 
 def contact_leaks(text: str, digits: str) -> bool:
@@ -567,13 +563,21 @@ def _add_post(cat, case: Case, key: str, **kw: Any):
 
 def build_world(cases: list[Case], root: Path) -> World:
     """Crawl (CLI) → imports → text and media posts → fetch → extract → index, each once for all cases."""
+    root.mkdir(parents=True, exist_ok=True)
+    srv = HostileServer(cases, root / "served")
+    srv.__enter__()
+    try:
+        return _build_world(cases, root, srv)
+    except BaseException:
+        srv.__exit__()
+        raise
+
+
+def _build_world(cases: list[Case], root: Path, srv: HostileServer) -> World:
     from crawlers.imports import import_file
     from routewatch import pipeline
     from routewatch.catalog import Catalog
 
-    root.mkdir(parents=True, exist_ok=True)
-    srv = HostileServer(cases, root / "served")
-    srv.__enter__()
     data = root / "data"
     data.mkdir()
     (data / "routewatch.toml").write_text(_crawl_config(cases, srv), encoding="utf-8")
