@@ -783,10 +783,14 @@ def _targets(result: dict[str, Any], sizes: Sequence[int]) -> list[dict[str, Any
         big = str(max(int(k) for k in sq))
         row = sq[big]
         label = f"at {int(big):,}" + ("" if int(big) >= 1_000_000 else " (target is at 1M)")
-        rows.append({"target": f"SQLite search p95 ≤ 50 ms {label}", "value": f"{row['search']['p95_ms']} ms",
+        cap = row.get("timeout_s", float("inf")) * 1000
+
+        def shown(ms: float) -> str:
+            return f"≥ {cap:,.0f} ms (queries cut at the time-out)" if ms >= cap else f"{ms:,.1f} ms"
+
+        rows.append({"target": f"SQLite search p95 ≤ 50 ms {label}", "value": shown(row["search"]["p95_ms"]),
                      "met": row["search"]["p95_ms"] <= TARGETS["search_p95_ms"]})
-        rows.append({"target": f"SQLite weekly trend p95 ≤ 300 ms {label}",
-                     "value": f"{row['trend_week']['p95_ms']} ms",
+        rows.append({"target": f"SQLite weekly trend p95 ≤ 300 ms {label}", "value": shown(row["trend_week"]["p95_ms"]),
                      "met": row["trend_week"]["p95_ms"] <= TARGETS["trend_p95_ms"]})
     return rows
 
