@@ -7,15 +7,31 @@ Must never touch the network, the catalog or other stages: it only reads text an
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from routewatch.records import Extraction, TextUnit
 
-from . import bench, evaluate, registry, settings
-from .extractor import VERSION, Extractor, merge
 from .settings import ExtractSettings
 
-__version__ = VERSION
+if TYPE_CHECKING:  # pragma: no cover
+    from .extractor import Extractor
+
+# spaCy (and through thinc, torch when installed) loads only when extraction is used: reading
+# settings or running another stage's command must not pay for it.
+_LAZY = {"bench": "nlp.bench", "evaluate": "nlp.evaluate", "registry": "nlp.registry", "settings": "nlp.settings"}
+_LAZY_ATTRS = {"Extractor": "nlp.extractor", "merge": "nlp.extractor", "VERSION": "nlp.extractor",
+               "__version__": "nlp.extractor"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return importlib.import_module(_LAZY[name])
+    if name in _LAZY_ATTRS:
+        mod = importlib.import_module(_LAZY_ATTRS[name])
+        return getattr(mod, "VERSION" if name == "__version__" else name)
+    raise AttributeError(f"module 'nlp' has no attribute {name!r}")
+
 __all__ = [
     "ExtractSettings",
     "Extractor",
@@ -31,6 +47,8 @@ __all__ = [
 
 def build_extractor(pack: str = "zouxian", settings: ExtractSettings | None = None) -> Extractor:
     """The configured extractor. With `settings`, its pack is used unless `pack` names another one."""
+    from . import registry
+
     if settings is None:
         settings = ExtractSettings(pack=pack)
     elif pack != "zouxian" and pack != settings.pack:
