@@ -59,8 +59,14 @@ def test_format_table_handles_a_partial_result():
 
 @pytest.mark.slow
 def test_quick_run_end_to_end(tmp_path):
+    from routewatch.errors import RouteWatchError
     from routewatch.settings import load_settings
+    from transcribe.model import ensure_base_model
 
+    try:
+        ensure_base_model()
+    except RouteWatchError as e:
+        pytest.skip(f"offline Whisper base model not installed: {e.reason}")
     seen: list[str] = []
     res = bench.run_bench(load_settings(tmp_path / "data"), quick=True, sizes=(1000,), es_url=None,
                           progress=lambda what, done, total: seen.append(what))
