@@ -205,10 +205,17 @@ class RouteSpider(scrapy.Spider):
             return None
         self.pages_per_source[source] = n + 1
         fetch_url = to_fetch_url(url, self.rw.crawl.origins)
-        return scrapy.Request(
-            fetch_url, callback=self.parse_page, errback=self.on_error,
-            meta={"canonical": url, "source": source, "crawler": crawler.name, "via": via},
-        )
+        try:
+            check_url(fetch_url, self.rw.crawl.allow_hosts, resolve=False)  # malformed URLs never reach scrapy
+            return scrapy.Request(
+                fetch_url, callback=self.parse_page, errback=self.on_error,
+                meta={"canonical": url, "source": source, "crawler": crawler.name, "via": via},
+            )
+        except RouteWatchError as e:
+            self._fail(source, url, e.code.value, e.reason)
+        except ValueError as e:  # scrapy refuses the URL (bad port, bad scheme …): one failure, not a lost list
+            self._fail(source, url, Code.E103.value, f"URL refused: {e}")
+        return None
 
     def _snapshot(self, response: scrapy.http.Response, canonical: str, source: str) -> str:
         body = response.body
@@ -246,6 +253,8 @@ class RouteSpider(scrapy.Spider):
                         yield req
         except RouteWatchError as e:
             self._fail(source, canonical, e.code.value, e.reason)
+        except Exception as e:  # noqa: BLE001 - a page a crawler cannot read is one failure, never a silent loss
+            self._fail(source, canonical, Code.E104.value, f"{type(e).__name__} while reading the page: {e}"[:500])
         if self.on_progress:
             self.on_progress(self.stats_out)
 
