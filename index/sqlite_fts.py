@@ -270,30 +270,40 @@ class SqliteIndex(Index):
             return [self._post_hit(r) for r in rows]
         conds: list[str] = []
         params: list[Any] = []
-        rank_expr = "0.0"
         latin = [t for t in terms if not has_cjk(t)]
         cjk = [t for t in terms if has_cjk(t)]
-        if latin:
-            conds.append("u.rowid IN (SELECT rowid FROM idx_units_latin WHERE idx_units_latin MATCH ?)")
-            params.append(" ".join(_fts_phrase(t) for t in latin))
+        long_cjk = [t for t in cjk if len(t) >= 3]
         for t in cjk:
-            if len(t) >= 3:
-                conds.append("u.rowid IN (SELECT rowid FROM idx_units_cjk WHERE idx_units_cjk MATCH ?)")
-                params.append(_fts_phrase(t))
-            else:
+            if len(t) < 3:  # below the trigram length: a scan of the candidate units
                 conds.append("instr(u.norm, ?) > 0")
                 params.append(t)
+        # One full-text MATCH drives the query (joined, not a per-row subquery: a correlated
+        # subquery re-ran the MATCH for every candidate and grew with the square of the matches).
+        density = "(-1.0 * (length(u.norm) - length(replace(u.norm, ?, ''))) / max(length(u.norm), 1))"
         if latin:
-            rank_expr = "(SELECT bm25(idx_units_latin) FROM idx_units_latin WHERE idx_units_latin MATCH ? AND rowid = u.rowid)"
-            rank_params = [" ".join(_fts_phrase(t) for t in latin)]
+            source = "idx_units_latin f JOIN idx_units u ON u.rowid = f.rowid"
+            match = ["idx_units_latin MATCH ?"]
+            match_params: list[Any] = [" ".join(_fts_phrase(t) for t in latin)]
+            if long_cjk:
+                match.append("u.rowid IN (SELECT rowid FROM idx_units_cjk WHERE idx_units_cjk MATCH ?)")
+                match_params.append(" ".join(_fts_phrase(t) for t in long_cjk))
+            rank_expr, rank_params = "f.rank", []
+        elif long_cjk:
+            source = "idx_units_cjk f JOIN idx_units u ON u.rowid = f.rowid"
+            match = ["idx_units_cjk MATCH ?"]
+            match_params = [" ".join(_fts_phrase(t) for t in long_cjk)]
+            rank_expr, rank_params = density, [cjk[0]]
         else:
-            rank_expr = "(-1.0 * (length(u.norm) - length(replace(u.norm, ?, ''))) / max(length(u.norm), 1))"
-            rank_params = [cjk[0]]
+            source = "idx_units u"
+            match, match_params = [], []
+            rank_expr, rank_params = density, [cjk[0]]
+        where = " AND ".join([*match, *conds, fwhere])
         sql = (
             f"SELECT u.unit_id, u.post_id, u.kind, u.text, u.norm, u.segments_json, {rank_expr} AS score, "  # noqa: S608
-            "p.platform, p.url, p.posted_at FROM idx_units u JOIN idx_posts p ON p.post_id = u.post_id "
-            f"WHERE {' AND '.join(conds)} AND {fwhere} ORDER BY score ASC, p.posted_at ASC LIMIT ?"
+            f"p.platform, p.url, p.posted_at FROM {source} JOIN idx_posts p ON p.post_id = u.post_id "
+            f"WHERE {where} ORDER BY score ASC, p.posted_at ASC LIMIT ?"
         )
+        params = [*match_params, *params]
         try:
             rows = self.db.execute(sql, (*rank_params, *params, *fparams, limit * 4)).fetchall()
         except sqlite3.OperationalError as e:
