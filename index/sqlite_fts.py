@@ -123,6 +123,7 @@ class SqliteIndex(Index):
         self.schema_reset = False  # True when an older index was dropped: the caller must re-index everything
         if not read_only:
             self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; the index is a rebuildable projection
             self._ensure_schema()
         else:
             self._check_schema()
@@ -158,19 +159,28 @@ class SqliteIndex(Index):
 
     # ---- writing -------------------------------------------------------------------------------------
     def upsert(self, docs: Iterable[IndexDoc]) -> UpsertResult:
+        # One transaction per call (one fsync per batch, not per post); a savepoint per document so
+        # a bad document is rolled back alone and reported, the others are kept.
         n = 0
         failed: list[tuple[str, str, str]] = []
-        for doc in docs:
-            try:
-                self.db.execute("BEGIN IMMEDIATE")
-                self._delete(doc.post_id)
-                self._insert(doc)
-                self.db.execute("COMMIT")
-                n += 1
-            except (sqlite3.Error, ValueError) as e:
-                self.db.execute("ROLLBACK")
-                code = Code.E504 if isinstance(e, ValueError) else Code.E501  # bad field value vs. write failure
-                failed.append((doc.post_id, code.value, f"{type(e).__name__}: {e}"))
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for doc in docs:
+                self.db.execute("SAVEPOINT doc")
+                try:
+                    self._delete(doc.post_id)
+                    self._insert(doc)
+                    self.db.execute("RELEASE doc")
+                    n += 1
+                except (sqlite3.Error, ValueError) as e:
+                    self.db.execute("ROLLBACK TO doc")
+                    self.db.execute("RELEASE doc")
+                    code = Code.E504 if isinstance(e, ValueError) else Code.E501  # bad value vs. write failure
+                    failed.append((doc.post_id, code.value, f"{type(e).__name__}: {e}"))
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
         return UpsertResult(indexed=n, failed=tuple(failed))
 
     def _delete(self, post_id: str) -> None:
