@@ -755,8 +755,9 @@ def bench_elastic(es_url: str, n: int, *, repeats: int, progress: Progress = _no
         row.update(measure_queries(idx, repeats=repeats))
         return row
     finally:
-        try:
-            idx.es.indices.delete(index=f"{name}-0*", ignore_unavailable=True, allow_no_indices=True)
+        try:  # by exact names: clusters refuse wildcard deletes by default (destructive_requires_name)
+            for index in sorted(idx.es.indices.get(index=f"{name}-0*", expand_wildcards="all").body):
+                idx.es.indices.delete(index=index, ignore_unavailable=True)
             idx.es.indices.delete_index_template(name=f"{name}-template")
         except Exception:  # noqa: BLE001, S110 - best effort clean-up of our own index
             pass
