@@ -32,8 +32,8 @@ from routewatch.records import SearchHit, Segment, TextUnit
 
 # Bump when the tables below change: an index of another version is dropped and rebuilt from the
 # catalog (the index is only a projection).
-INDEX_SCHEMA_VERSION = "2"
-IDX_TABLES = ("idx_units_cjk", "idx_units_latin", "idx_units", "idx_posts", "idx_costs", "idx_facets")
+INDEX_SCHEMA_VERSION = "3"
+IDX_TABLES = ("idx_units_cjk", "idx_units_latin", "idx_units", "idx_posts", "idx_costs", "idx_facets", "idx_trend")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS idx_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -95,6 +95,17 @@ CREATE TABLE IF NOT EXISTS idx_facets (
     PRIMARY KEY (post_id, field, value)
 );
 CREATE INDEX IF NOT EXISTS idx_facets_fv ON idx_facets(field, value);
+-- Unfiltered trends are read from running counts kept in the same transaction as each document
+-- (+1 on insert, -1 on delete): their size depends on periods x values, not on posts.
+-- field '' holds the period's total of relevant posts.
+CREATE TABLE IF NOT EXISTS idx_trend (
+    by TEXT NOT NULL,
+    period TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (by, field, period, value)
+);
 """
 
 _T2S = None
@@ -183,7 +194,22 @@ class SqliteIndex(Index):
         self.db.execute("COMMIT")
         return UpsertResult(indexed=n, failed=tuple(failed))
 
+    def _trend_add(self, post_id: str, sign: int) -> None:
+        row = self.db.execute("SELECT relevant, week, day, month FROM idx_posts WHERE post_id=?", (post_id,)).fetchone()
+        if row is None or not row["relevant"]:
+            return
+        facets = [("", "")] + [(r[0], r[1]) for r in self.db.execute(
+            "SELECT field, value FROM idx_facets WHERE post_id=?", (post_id,))]
+        for by in ("week", "day", "month"):
+            for field, value in facets:
+                self.db.execute(
+                    "INSERT INTO idx_trend(by, period, field, value, n) VALUES (?,?,?,?,?) "
+                    "ON CONFLICT(by, field, period, value) DO UPDATE SET n = n + excluded.n",
+                    (by, row[by], field, value, sign))
+        self.db.execute("DELETE FROM idx_trend WHERE n <= 0")
+
     def _delete(self, post_id: str) -> None:
+        self._trend_add(post_id, -1)
         self.db.execute("DELETE FROM idx_units WHERE post_id=?", (post_id,))
         self.db.execute("DELETE FROM idx_posts WHERE post_id=?", (post_id,))
         self.db.execute("DELETE FROM idx_costs WHERE post_id=?", (post_id,))
@@ -214,10 +240,11 @@ class SqliteIndex(Index):
         facets += [("platform", d.platform)]
         for f, v in set(facets):
             self.db.execute("INSERT OR IGNORE INTO idx_facets(post_id, field, value) VALUES (?,?,?)", (d.post_id, f, v))
+        self._trend_add(d.post_id, +1)
 
     def clear(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
-        for t in ("idx_units", "idx_posts", "idx_costs", "idx_facets"):
+        for t in ("idx_units", "idx_posts", "idx_costs", "idx_facets", "idx_trend"):
             self.db.execute(f"DELETE FROM {t}")  # noqa: S608 - fixed table names
         self.db.execute("COMMIT")
         self.db.execute("INSERT INTO idx_units_cjk(idx_units_cjk) VALUES ('rebuild')")
@@ -354,9 +381,19 @@ class SqliteIndex(Index):
                          start_sec=start_sec, end_sec=end_sec, span=span)
 
     # ---- trends ----------------------------------------------------------------------------------------
+    def _trends_from_counts(self, field: str, by: str) -> list[dict[str, Any]]:
+        totals = {r[0]: r[1] for r in self.db.execute(
+            "SELECT period, n FROM idx_trend WHERE by = ? AND field = ''", (by,))}
+        rows = self.db.execute(
+            "SELECT period, value, n FROM idx_trend WHERE by = ? AND field = ? AND n > 0 "
+            "ORDER BY period, n DESC, value", (by, field)).fetchall()
+        return [{"period": r[0], "value": r[1], "count": r[2], "total": totals.get(r[0], 0)} for r in rows]
+
     def trends(self, field: str, by: str = "week", q: Query | None = None) -> list[dict[str, Any]]:
         if by not in ("week", "day", "month"):
             raise RouteWatchError(Code.E903, f"--by must be week, day or month, not {by!r}")
+        if (q is None or q == Query()) and field in ("country", "leg", "platform"):
+            return self._trends_from_counts(field, by)
         q = q or Query()
         fwhere, fparams = self._filters(q)
         totals = {r[0]: r[1] for r in self.db.execute(
