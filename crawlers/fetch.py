@@ -116,10 +116,12 @@ class YtDlpFetcher:
             dest = self.rw.data_dir / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             if not dest.exists():
+                part = dest.with_suffix(dest.suffix + ".tmp")
                 try:
-                    shutil.move(str(f), dest.with_suffix(dest.suffix + ".tmp"))
-                    dest.with_suffix(dest.suffix + ".tmp").replace(dest)
+                    shutil.move(str(f), part)
+                    part.replace(dest)
                 except OSError as e:
+                    part.unlink(missing_ok=True)  # never leave a partial file behind
                     raise RouteWatchError(Code.E209, f"cannot write media file: {e}") from e
         duration = info.get("duration") or probe_duration(dest)
         clean = {k: v for k, v in info.items() if k not in _DROP_INFO_KEYS}

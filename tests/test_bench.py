@@ -58,7 +58,7 @@ def test_format_table_handles_a_partial_result():
 
 
 @pytest.mark.slow
-def test_quick_run_end_to_end(tmp_path):
+def test_quick_run_end_to_end(tmp_path, monkeypatch):
     from routewatch.errors import RouteWatchError
     from routewatch.settings import load_settings
     from transcribe.model import ensure_base_model
@@ -68,6 +68,9 @@ def test_quick_run_end_to_end(tmp_path):
     except RouteWatchError as e:
         pytest.skip(f"offline Whisper base model not installed: {e.reason}")
     seen: list[str] = []
+    # this run measures SQLite only, even where CI exports an Elasticsearch URL
+    monkeypatch.delenv("ROUTEWATCH_ES_URL", raising=False)
+    monkeypatch.delenv("ROUTEWATCH_INDEX_BACKEND", raising=False)
     res = bench.run_bench(load_settings(tmp_path / "data"), quick=True, sizes=(1000,), es_url=None,
                           progress=lambda what, done, total: seen.append(what))
     assert seen

@@ -3,7 +3,7 @@
 - SIGKILL at eleven points spread over every stage of `routewatch run` (failpoints), each followed by
   a resumed run: the final catalog and index equal those of an uninterrupted run.
 - The demo platform answering 500s, 429s, stalls and truncated bodies for a share of requests.
-- The media dir read-only (immutable) or full (a 64 KiB tmpfs).
+- The media dir read-only (immutable) or full (a 16 KiB tmpfs).
 - Two processes on one data dir.
 Every run ends with each item done or recorded as a failure with its code; a later run completes
 what was recoverable.
@@ -190,7 +190,7 @@ def test_full_media_disk_is_E209(server, tmp_path):
     data = tmp_path / "data"
     media = data / "media"
     media.mkdir(parents=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(media)], capture_output=True, check=False)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(media)], capture_output=True, check=False)
     if r.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.decode().strip()}")
     try:
@@ -204,7 +204,9 @@ def test_full_media_disk_is_E209(server, tmp_path):
         codes = [r[0] for r in q(data, "SELECT code FROM failures WHERE stage='fetch'")]
         assert codes and set(codes) == {"E209"}
         assert rep["done"] + rep["failed"] + rep["skipped"] == len(SUBSET)
-        assert not [p for p in media.rglob("*") if p.is_file()], "no partial file is left behind"
+        stored = {r[0] for r in q(data, "SELECT path FROM media")}
+        on_disk = {str(p.relative_to(data)) for p in media.rglob("*") if p.is_file()}
+        assert on_disk == stored, "no partial file is left behind"
     finally:
         subprocess.run(["umount", str(media)], check=False)
 
