@@ -55,7 +55,9 @@ CHILD_MEMORY_LIMIT_MB = 2300.0  # decode children run under a 2 GiB address-spac
 def _params():
     for c in CASES:
         for stage, exp in c.stages.items():
-            marks = [pytest.mark.xfail(reason=exp["xfail"], strict=True)] if exp.get("xfail") else []
+            # strict unless the manifest says the bug shows only as a time bound (load-dependent)
+            marks = ([pytest.mark.xfail(reason=exp["xfail"], strict=exp.get("xfail_strict", True))]
+                     if exp.get("xfail") else [])
             yield pytest.param(c, stage, exp, id=f"{c.id}:{stage}", marks=marks)
 
 
