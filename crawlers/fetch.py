@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import shutil
 import subprocess
 import tempfile
@@ -228,6 +229,9 @@ def parse_vtt(text: str) -> list[Segment]:
             body = " ".join(b.strip() for b in block[timing + 1:] if b.strip())
             with contextlib.suppress(ValueError):
                 if body:
-                    segs.append(Segment(start=_ts(start_s), end=_ts(end_s), text=body))
+                    start, end = _ts(start_s), _ts(end_s)
+                    # nan / inf / negative / reversed cue times are not times: skip the cue
+                    if math.isfinite(start) and math.isfinite(end) and 0 <= start <= end:
+                        segs.append(Segment(start=start, end=end, text=body))
         block = []
     return segs

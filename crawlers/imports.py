@@ -114,12 +114,14 @@ def _zeeschuimer(path: Path, source: str) -> Iterator[tuple[int, Post | _Bad]]:
                 yield n, _zs_post(raw, path.name, n, source)
             except _Bad as bad:
                 yield n, bad
+            except Exception as e:  # noqa: BLE001 - an item of an unexpected shape is one bad line, not a lost file
+                yield n, _Bad(Code.E602, f"item has an unexpected shape: {type(e).__name__}: {e}"[:300])
 
 
 def _zs_post(raw: bytes, file: str, line: int, source: str) -> Post:
     try:
         obj = json.loads(raw.decode("utf-8").replace("\0", ""))
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise _Bad(Code.E601, f"line is not JSON: {e}") from e
     if not isinstance(obj, dict):
         raise _Bad(Code.E601, f"line is JSON but not an object ({type(obj).__name__})")
@@ -186,7 +188,10 @@ def _fourcat_time(row: dict[str, str]) -> str:
     if ts.isdigit():
         return iso_from_epoch(ts)
     if _DT.match(ts):  # 4CAT writes UTC as "YYYY-MM-DD HH:MM:SS"
-        dt = datetime.fromisoformat(ts.replace(" ", "T")).replace(tzinfo=UTC)
+        try:
+            dt = datetime.fromisoformat(ts.replace(" ", "T")).replace(tzinfo=UTC)
+        except ValueError:  # 2026-13-45 matches the pattern but is no date
+            return ""
         return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return ""
 

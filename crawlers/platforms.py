@@ -54,9 +54,10 @@ def caption_of(title: str | None, description: str | None) -> str:
 
 def as_int(value: Any) -> int | None:
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        n = int(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return n if -(2**63) <= n < 2**63 else None  # beyond a SQLite integer: not a real count
 
 
 def embedded_json(html: str, marker: str) -> Any:

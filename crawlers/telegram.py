@@ -27,9 +27,10 @@ def parse_views(s: str) -> int | None:
         return None
     mult = {"": 1, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000}[m.group(2).upper()]
     try:  # Decimal: with floats "32.3K" came out as 32299
-        return int(Decimal(m.group(1)) * mult)
+        n = int(Decimal(m.group(1)) * mult)
     except InvalidOperation:
         return None
+    return n if n < 2**63 else None  # a count no SQLite integer can hold is not a count
 
 
 def _text_of(sel: Selector) -> str:
@@ -95,7 +96,7 @@ class TelegramChannel(Crawler):
             posted = msg.css("a.tgme_widget_message_date time::attr(datetime)").get() or ""
             url = f"https://t.me/{channel}/{msg_id}"
             media_url = urljoin(page.url, video) if video else (url if has_player else "")
-            extra = {"channel": channel, "message_id": int(msg_id) if msg_id.isdigit() else msg_id,
+            extra = {"channel": channel, "message_id": int(msg_id) if msg_id.isdigit() and len(msg_id) <= 18 else msg_id,
                      "photo": photo, "has_video": bool(video) or has_player}
             if fwd:
                 extra["forwarded_from_url"] = fwd
@@ -139,4 +140,7 @@ def _norm_date(s: str) -> str:
         return ""
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is in year 10000 in UTC
+        return ""

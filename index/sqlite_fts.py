@@ -260,6 +260,10 @@ class SqliteIndex(Index):
     def _filters(self, q: Query, alias: str = "p") -> tuple[str, list[Any]]:
         where: list[str] = []
         params: list[Any] = []
+        if q.country and not re.fullmatch(r"[A-Za-z]{2}", q.country):
+            raise RouteWatchError(Code.E903, f"--country expects an ISO 3166-1 alpha-2 code like PA, got {q.country!r}")
+        if q.currency and not re.fullmatch(r"[A-Za-z]{3}", q.currency):
+            raise RouteWatchError(Code.E903, f"--currency expects an ISO 4217 code like USD, got {q.currency!r}")
         if q.country:
             where.append(f"{alias}.countries LIKE ?")
             params.append(f"%|{q.country.upper()}|%")
