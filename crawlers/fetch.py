@@ -36,7 +36,9 @@ class _TooLarge(yt_dlp.utils.DownloadCancelled):
     pass
 
 
-class _QuietLogger:
+class QuietYtDlpLogger:
+    """A yt-dlp logger that prints nothing and keeps the errors for the failure row."""
+
     def __init__(self) -> None:
         self.errors: list[str] = []
 
@@ -145,7 +147,7 @@ class YtDlpFetcher:
             if (d.get("downloaded_bytes") or 0) > cap:
                 raise _TooLarge(f"over {cap} bytes")
 
-        logger = _QuietLogger()
+        logger = QuietYtDlpLogger()
         allow = list(self.rw.crawl.allow_hosts)
         opts = {
             "outtmpl": str(tmp / "media.%(ext)s"),

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import yt_dlp
 
 from crawlers.base import matching
+from crawlers.fetch import QuietYtDlpLogger
 from crawlers.imports import store_post
 from crawlers.origins import platform_of_host, to_canonical_url, to_fetch_url
 from crawlers.platforms import as_int, caption_of, douyin_url, iso_from_epoch, tiktok_url
@@ -209,23 +210,6 @@ def posts_from_info(info: dict[str, Any], *, source: str, discovered_via: str, o
         yield post
 
 
-class _Logger:
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def debug(self, msg: str) -> None:
-        pass
-
-    def info(self, msg: str) -> None:
-        pass
-
-    def warning(self, msg: str) -> None:
-        pass
-
-    def error(self, msg: str) -> None:
-        self.errors.append(msg)
-
-
 def _code_for(msg: str) -> Code:
     m = msg.lower()
     if "unsupported url" in m:
@@ -276,7 +260,7 @@ def discover_with_ytdlp(url_or_search: str, source: str, settings: Any, *, max_e
 
 
 def _extract(target: str, crawl: Any, allow: list[str], limit: int) -> dict[str, Any]:
-    logger = _Logger()
+    logger = QuietYtDlpLogger()
     opts = {
         "quiet": True, "no_warnings": True, "noprogress": True, "skip_download": True,
         "extract_flat": "in_playlist", "playlistend": limit, "socket_timeout": crawl.timeout_seconds,

@@ -19,7 +19,7 @@ from typing import Any
 
 from routewatch.catalog import Catalog, now_iso
 from routewatch.errors import Code, RouteWatchError
-from routewatch.privacy import install_secret, pseudonym, redact_obj
+from routewatch.privacy import install_secret, post_accounts, pseudonym, redact_obj
 
 
 def _inside(base: Path, rel: str) -> Path:
@@ -120,9 +120,7 @@ def known_accounts(catalog: Catalog) -> set[str]:
     out: set[str] = set()
     for author, fwd, platform, pid, source in catalog.db.execute(
             "SELECT author_handle, forwarded_from, platform, platform_id, source FROM posts"):
-        out.update(h for h in (author, fwd) if h and len(h) >= 3)
-        if platform == "telegram" and "/" in pid:
-            out.add(pid.split("/", 1)[0])
+        out |= post_accounts(author, fwd, platform, pid)
         if source.startswith("telegram:"):
             out.add(source.split(":", 1)[1])
     return {h for h in out if len(h.lstrip("@")) >= 3}

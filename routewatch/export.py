@@ -16,7 +16,7 @@ from typing import Any
 
 from routewatch.catalog import Catalog
 from routewatch.errors import Code, RouteWatchError
-from routewatch.privacy import install_secret, pseudonym, redact_obj
+from routewatch.privacy import install_secret, post_accounts, pseudonym, redact_obj
 
 NESTED = ("extra", "media", "units", "transcripts", "extraction", "sightings", "snapshots")
 FLAT = ("post_id", "platform", "platform_id", "url", "source", "caption", "author", "posted_at", "captured_at",
@@ -63,8 +63,8 @@ def records(catalog: Catalog, settings: Any) -> Iterator[dict[str, Any]]:
                 "ON s.id = ps.snapshot_id WHERE ps.post_id=? ORDER BY s.id", (pid,))],
         }
         if redact:
-            channel = post.platform_id.split("/", 1)[0] if post.platform == "telegram" and "/" in post.platform_id else ""
-            handles = tuple(h for h in {post.author_handle, post.forwarded_from, channel} if h) if pseudo else ()
+            handles = tuple(post_accounts(post.author_handle, post.forwarded_from, post.platform,
+                                          post.platform_id)) if pseudo else ()
             rec = redact_obj(rec, handles, key)  # type: ignore[assignment]
             rec["author"] = pseudonym(post.author_handle, key) if pseudo else rec["author"]
         yield rec

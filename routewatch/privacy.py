@@ -99,3 +99,10 @@ def redact_obj(obj: object, handles: tuple[str, ...] = (), key: bytes | None = N
     if isinstance(obj, dict):
         return {k: redact_obj(v, handles, key) for k, v in obj.items()}
     return obj
+
+
+def post_accounts(author: str, forwarded_from: str, platform: str, platform_id: str) -> set[str]:
+    """The accounts a post names: its author, the channel it was forwarded from and, for Telegram,
+    the channel that published it (the first part of its `channel/message` id)."""
+    channel = platform_id.split("/", 1)[0] if platform == "telegram" and "/" in platform_id else ""
+    return {h for h in (author, forwarded_from, channel) if h}
