@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from w3lib.encoding import html_to_unicode
+
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import Post
 
@@ -29,8 +31,15 @@ class Page:
     headers: dict[str, str] = field(default_factory=dict)
     discovered_via: str = ""
 
+    def header(self, name: str) -> str | None:
+        """A response header by name, whatever its case (scrapy title-cases them, servers do not)."""
+        want = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == want), None)
+
     def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
+        # The page's own charset, by scrapy's rule (w3lib): BOM, then the Content-Type charset, then
+        # <meta charset>, else UTF-8; undecodable bytes become U+FFFD rather than failing the page.
+        return html_to_unicode(self.header("Content-Type"), self.body)[1]
 
 
 @dataclass(frozen=True, slots=True)
