@@ -2,11 +2,14 @@
 
 In: arguments and options.  Out: human-readable text (rich) or, with `--json`, only JSON on stdout.
 Bad input exits non-zero with one line `E### reason` on stderr, never a traceback.
+Content (captions, snippets, names, titles, failure reasons) is printed as plain text with every
+terminal control and bidi override made visible (`safe_text`), never parsed as rich markup.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +26,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from routewatch.errors import Code, RouteWatchError
 
@@ -44,8 +48,71 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings 
 WaitOpt = Annotated[float, typer.Option("--wait", help="Seconds to wait for another routewatch process to finish.")]
 
 
+# What a terminal acts on instead of showing: C0 controls but tab and newline, DEL, C1 controls (CSI,
+# OSC, ...), bidi embeddings / overrides / isolates / marks and the Unicode line separators. A caption
+# could otherwise clear the reader's screen, plant an OSC 8 link or reorder what is shown.
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_MATCH_STYLE = "bold yellow"
+
+
+def _visible(m: re.Match[str]) -> str:
+    o = ord(m.group(0))
+    if o < 0x20:
+        return chr(0x2400 + o)  # the Control Pictures glyph: ␛ ␇ ␀ ␍ ...
+    return "\u2421" if o == 0x7F else "\ufffd"
+
+
+def safe_text(value: object, *, one_line: bool = False) -> str:
+    """`value` as text a terminal shows and does not act on; one character in, one out (offsets hold).
+    With `one_line`, newlines and tabs are shown as ␊ / ␉ too (names, ids, titles)."""
+    text = _TERMINAL_UNSAFE.sub(_visible, "" if value is None else str(value))
+    return text.replace("\n", "\u240a").replace("\t", "\u2409") if one_line else text
+
+
+def _cell(value: object, style: str = "") -> Text:
+    """A table cell or line of content: plain rich Text (never markup), one line."""
+    return value if isinstance(value, Text) else Text(safe_text(value, one_line=True), style=style)
+
+
+def _snippet(snippet: str, span: Any = None) -> Text:
+    """A search / trace snippet as plain Text, the match the index wrapped in [ ] styled.
+
+    The index marks the match as `[match]` (index.sqlite_fts.make_snippet) but the text around it may
+    hold brackets too: the marker is the first `[` whose `]` sits exactly the span's length later.
+    """
+    text = safe_text(snippet)
+    out = Text(text)
+    if span:
+        n = int(span[1]) - int(span[0])
+        i = text.find("[")
+        while i >= 0:
+            j = i + 1 + n
+            if j < len(text) and text[j] == "]" and not any(c in "[]" for c in text[i + 1 : j]):
+                out.stylize(_MATCH_STYLE, i + 1, j)
+                break
+            i = text.find("[", i + 1)
+    return out
+
+
+def _row(table: Table, *cells: object) -> None:
+    table.add_row(*(_cell(c) for c in cells))
+
+
+def _say(console: Console, message: str, style: str = "") -> None:
+    """One line that may carry content (a claim, a file name, a failure reason): never markup."""
+    console.print(Text(safe_text(message), style=style), soft_wrap=True)
+
+
+def _json_line(obj: Any, **kw: Any) -> None:
+    """JSON on stdout. json.dumps escapes C0 controls already; DEL, C1 and bidi controls are escaped
+    too (\\u009b ...), which decodes to the same value and keeps a terminal showing the JSON safe."""
+    text = json.dumps(obj, ensure_ascii=False, **kw)
+    print(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text))
+
+
 def _die(code: Code | str, reason: str) -> None:
-    err.print(f"[bold red]{Code(code).value}[/] {reason}", highlight=False, soft_wrap=True)
+    err.print(Text.assemble((Code(code).value, "bold red"), " ", safe_text(reason)), highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -112,11 +179,11 @@ def _print_reports(reports: list[Any], as_json: bool) -> None:
     from dataclasses import asdict
 
     if as_json:
-        print(json.dumps([asdict(r) for r in reports], ensure_ascii=False, default=str))
+        _json_line([asdict(r) for r in reports], default=str)
         return
     t = Table("stage", "done", "reused", "skipped", "failed", "seconds")
     for r in reports:
-        t.add_row(r.stage, str(r.done), str(r.reused), str(r.skipped), str(r.failed), f"{r.seconds:.1f}")
+        _row(t, r.stage, r.done, r.reused, r.skipped, r.failed, f"{r.seconds:.1f}")
     out.print(t)
 
 
@@ -197,10 +264,10 @@ def import_cmd(kind: Annotated[str, typer.Argument(help="zeeschuimer (NDJSON) or
         finally:
             cat.close()
         if as_json:
-            print(json.dumps(rep.to_dict(), ensure_ascii=False))
+            _json_line(rep.to_dict())
         else:
             bad = ", ".join(f"{k}: {v}" for k, v in rep.failed_by_code.items()) or "none"
-            err.print(f"read {rep.read} lines: {rep.imported} new posts, {rep.duplicates} already known, "
+            _say(err, f"read {rep.read} lines: {rep.imported} new posts, {rep.duplicates} already known, "
                       f"bad lines {bad}. Next: routewatch fetch")
 
 
@@ -259,26 +326,26 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
         finally:
             cat.close()
         if as_json:
-            print(json.dumps(info, ensure_ascii=False))
+            _json_line(info)
             return
-        t = Table("stage", "done", "skipped", "failed", "pending", title=f"RouteWatch status — {s.data_dir}")
+        t = Table("stage", "done", "skipped", "failed", "pending", title=_cell(f"RouteWatch status — {s.data_dir}"))
         for st, d in info["stages"].items():
-            t.add_row(st, str(d["done"]), str(d["skipped"]), str(d["failed"]), str(d["pending"]))
+            _row(t, st, d["done"], d["skipped"], d["failed"], d["pending"])
         out.print(t)
         if info["health"]:
             t2 = Table("source", "last run", "discovered", "median before", "fetched", "skipped", "failed", "health",
                        title="collector health")
             for name, d in info["health"].items():
-                t2.add_row(name, str(d["last_run"]), str(d["discovered"]),
-                           "" if d["median_previous"] is None else f"{d['median_previous']:g}", str(d["fetched"]),
-                           ", ".join(f"{k}: {v}" for k, v in d["skipped"].items()),
-                           ", ".join(f"{k}: {v}" for k, v in d["failed"].items()),
-                           f"[bold red]{d['flag']}[/]" if d["flag"] else "ok")
+                _row(t2, name, d["last_run"], d["discovered"],
+                     "" if d["median_previous"] is None else f"{d['median_previous']:g}", d["fetched"],
+                     ", ".join(f"{k}: {v}" for k, v in d["skipped"].items()),
+                     ", ".join(f"{k}: {v}" for k, v in d["failed"].items()),
+                     _cell(d["flag"], "bold red") if d["flag"] else "ok")
             out.print(t2)
         if info["failures"]:
             t3 = Table("stage", "code", "count", "example", title="failures by code")
             for f in info["failures"]:
-                t3.add_row(f["stage"], f["code"], str(f["count"]), f["example"][:80])
+                _row(t3, f["stage"], f["code"], f["count"], (f["example"] or "")[:80])
             out.print(t3)
 
 
@@ -389,15 +456,17 @@ def search(
             idx.close()
         hits = [_public_hit(h, s) for h in hits]
         if as_json:
-            print(json.dumps({"query": query, "count": len(hits), "hits": hits}, ensure_ascii=False))
+            _json_line({"query": query, "count": len(hits), "hits": hits})
             return
         if not hits:
             out.print("no hits")
             return
         t = Table("post", "platform", "posted", "source", "seconds", "snippet", show_lines=False)
+        t.columns[-1].overflow = "fold"  # a long word (a URL) folds onto the next line, never cut off
         for h in hits:
             secs = f"{h['start_sec']:.1f}–{h['end_sec']:.1f}" if h.get("start_sec") is not None else ""
-            t.add_row(h["post_id"], h["platform"], h["posted_at"][:10], h["source"], secs, h["snippet"])
+            _row(t, h["post_id"], h["platform"], (h["posted_at"] or "")[:10], h["source"], secs,
+                 _snippet(h["snippet"], h["span"]))
         out.print(t)
 
 
@@ -431,11 +500,11 @@ def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week"
         finally:
             idx.close()
         if as_json:
-            print(json.dumps({"by": by, "field": field, "rows": rows}, ensure_ascii=False))
+            _json_line({"by": by, "field": field, "rows": rows})
             return
-        t = Table("period", field, "count", "total")
+        t = Table("period", _cell(field), "count", "total")
         for r in rows:
-            t.add_row(r["period"], r["value"], str(r["count"]), str(r["total"]))
+            _row(t, r["period"], r["value"], r["count"], r["total"])
         out.print(t)
 
 
@@ -459,10 +528,10 @@ def digest(week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W45.")],
             cat.close()
         paths = write_digest(d, out)
         if as_json:
-            print(json.dumps({"week": week, "files": paths, "digest": d}, ensure_ascii=False))
+            _json_line({"week": week, "files": paths, "digest": d})
         else:
             out.mkdir(parents=True, exist_ok=True)
-            err.print(f"digest for {week}: {paths['digest.html']} and {paths['digest.md']}")
+            _say(err, f"digest for {week}: {paths['digest.html']} and {paths['digest.md']}")
 
 
 @app.command()
@@ -485,18 +554,20 @@ def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, Engl
         finally:
             cat.close()
         if as_json:
-            print(json.dumps(res, ensure_ascii=False))
+            _json_line(res)
             return
         if not res["groups"]:
-            out.print(f"no post matches {claim!r}")
+            _say(out, f"no post matches {claim!r}")
             return
         for i, g in enumerate(res["groups"], 1):
             t = Table("post", "platform", "posted", "captured", "source", "seconds", "snippet",
-                      title=f"group {i}: {g['size']} post(s), first {g['first_posted_at'][:10]} on {', '.join(g['platforms'])}")
+                      title=_cell(f"group {i}: {g['size']} post(s), first {(g['first_posted_at'] or '')[:10]} "
+                                  f"on {', '.join(g['platforms'])}"))
+            t.columns[-1].overflow = "fold"
             for e in g["posts"]:
                 secs = f"{e['start_sec']:.1f}–{e['end_sec']:.1f}" if e.get("start_sec") is not None else ""
-                t.add_row(e["post_id"], e["platform"], (e["posted_at"] or "")[:10], (e["captured_at"] or "")[:10],
-                          e["source"], secs, e["snippet"])
+                _row(t, e["post_id"], e["platform"], (e["posted_at"] or "")[:10], (e["captured_at"] or "")[:10],
+                     e["source"], secs, _snippet(e["snippet"], e.get("span")))
             out.print(t)
 
 
@@ -519,9 +590,9 @@ def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search o
             cat.close()
         problems = verify_bundle(path)
         if as_json:
-            print(json.dumps({"bundle": str(path), "verified": not problems, "problems": problems}))
+            _json_line({"bundle": str(path), "verified": not problems, "problems": problems})
         else:
-            err.print(f"evidence bundle {path} ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})")
+            _say(err, f"evidence bundle {path} ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})")
 
 
 @app.command()
@@ -542,9 +613,9 @@ def export(fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parq
         finally:
             cat.close()
         if as_json:
-            print(json.dumps({"format": fmt, "path": str(output), "records": n}))
+            _json_line({"format": fmt, "path": str(output), "records": n})
         else:
-            err.print(f"exported {n} posts → {output}")
+            _say(err, f"exported {n} posts → {output}")
 
 
 def _read_catalog(s: Any):
@@ -567,7 +638,7 @@ def serve(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
         s = _settings(data_dir, config)
         if not (s.data_dir / "catalog.sqlite").exists():
             raise RouteWatchError(Code.E903, f"no catalog in {s.data_dir}: run `routewatch demo` or `routewatch run`")
-        err.print(f"RouteWatch web UI on http://{host}:{port}/  (data: {s.data_dir})")
+        _say(err, f"RouteWatch web UI on http://{host}:{port}/  (data: {s.data_dir})")
         web_serve(s, host=host, port=port)
 
 
@@ -599,7 +670,7 @@ def bench(quick: Annotated[bool, typer.Option("--quick", help="Small corpora and
         with _Bars(not as_json) as bars:
             res = run_bench(s, progress=bars, **kw)
         if as_json:
-            print(json.dumps(res, ensure_ascii=False, default=str))
+            _json_line(res, default=str)
         else:
             out.print(format_table(res), highlight=False)
 
@@ -629,12 +700,12 @@ def annotate(infile: Annotated[Path, typer.Argument(help="JSONL with {\"id\",\"t
                     if not isinstance(obj, dict) or "text" not in obj:
                         raise ValueError("needs an object with 'id' and 'text'")
                 except ValueError as e:
-                    err.print(f"{Code.E601.value} line {lineno}: {e}")
+                    _say(err, f"{Code.E601.value} line {lineno}: {e}")
                     bad += 1
                     continue
                 fout.write(json.dumps(nlp.annotate_line(obj, ex), ensure_ascii=False) + "\n")
                 n += 1
-        err.print(f"annotated {n} lines → {output}" + (f" ({bad} bad lines skipped)" if bad else ""))
+        _say(err, f"annotated {n} lines → {output}" + (f" ({bad} bad lines skipped)" if bad else ""))
 
 
 @app.command("eval")
@@ -655,9 +726,9 @@ def eval_cmd(gold: Annotated[Path, typer.Argument(help="Gold JSONL (SPEC §5 sch
         preds = [nlp.annotate_line(r, ex) for r in rows]
         scores = evaluate.score(rows, preds)
         if as_json:
-            print(json.dumps(scores, ensure_ascii=False, default=str))
+            _json_line(scores, default=str)
             return
-        out.print(evaluate.report(scores, getattr(evaluate, "misses", lambda g, p: [])(rows, preds)))
+        _say(out, evaluate.report(scores, getattr(evaluate, "misses", lambda g, p: [])(rows, preds)))
 
 
 @app.command("transcribe-file")
@@ -689,11 +760,11 @@ def transcribe_file(files: Annotated[list[Path], typer.Argument(help="Audio or v
                 fout.flush()
                 if "error" in line:
                     bad += 1
-                    err.print(f"{line['error']['code']} {line['file']}: {line['error']['reason']}")
+                    _say(err, f"{line['error']['code']} {line['file']}: {line['error']['reason']}")
                 else:
                     n += 1
                 bars("transcribe", i + 1, len(files))
-        err.print(f"transcribed {n} file(s) → {output}" + (f"; {bad} failed" if bad else ""))
+        _say(err, f"transcribed {n} file(s) → {output}" + (f"; {bad} failed" if bad else ""))
         if bad and not n:
             raise typer.Exit(1)
 
@@ -711,14 +782,14 @@ def demo(data_dir: DataDir = None, as_json: JsonOpt = False,
     with _errors():
         summary = run_demo(data_dir, quiet=as_json, keep_serving=keep_serving)
         if as_json:
-            print(json.dumps(summary, ensure_ascii=False))
+            _json_line(summary)
 
 
 def main() -> None:
     try:
         app()
     except RouteWatchError as e:  # pragma: no cover - commands catch their own
-        err.print(f"{e.code.value} {e.reason}")
+        err.print(Text(f"{e.code.value} {safe_text(e.reason)}"), soft_wrap=True)
         sys.exit(2)
 
 
