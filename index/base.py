@@ -53,6 +53,16 @@ class Query:
     limit: int = 20
 
 
+class SearchHits(list):  # noqa: FURB189 - a list with two attributes: every caller of search() keeps working
+    """The hits of a search, best first, and how many posts match: `total` exactly (relation "eq") or at
+    least (relation "gte": the backend stopped counting, like Elasticsearch past 10,000)."""
+
+    def __init__(self, hits: Iterable[SearchHit] = (), *, total: int | None = None, relation: str = "eq"):
+        super().__init__(hits)
+        self.total = len(self) if total is None else total
+        self.relation = relation
+
+
 @dataclass(frozen=True, slots=True)
 class UpsertResult:
     indexed: int = 0
@@ -66,7 +76,7 @@ class Index(ABC):
     def upsert(self, docs: Iterable[IndexDoc]) -> UpsertResult: ...
 
     @abstractmethod
-    def search(self, q: Query) -> list[SearchHit]: ...
+    def search(self, q: Query) -> SearchHits: ...
 
     @abstractmethod
     def trends(self, field: str, by: str = "week", q: Query | None = None) -> list[dict[str, Any]]: ...

@@ -2,14 +2,18 @@
 
 In: IndexDocs.  Out: hits with the matched text unit, a highlighted snippet, the character span and,
 for transcripts, the seconds; trend counts with the period's total beside them.
-Two FTS5 tables over one content table: `trigram` for Chinese (substring search, any length ≥ 3;
-shorter Chinese terms fall back to a scan) and `unicode61 remove_diacritics 2` for Latin scripts
-(Darien finds Darién). Text is indexed in Simplified Chinese so Traditional input finds both.
-SQL only with parameters.
+Three FTS5 tables: `trigram` over the units for Chinese terms of ≥ 3 characters (substring search),
+a contentless one-token-per-CJK-character table for 1- and 2-character terms (a phrase query: "达 连"),
+and `unicode61 remove_diacritics 2` for Latin scripts (Darien finds Darién). Text is indexed in
+Simplified Chinese so Traditional input finds both. A query ranks by bm25 among the newest
+`RANK_WINDOW` matching text units (all of them when there are fewer: exact), and says whether its
+total is exact or a lower bound. Trends read per-day running counts (also keyed by country) unless a
+filter other than a date range and one country asks for a scan. SQL only with parameters.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sqlite3
@@ -21,6 +25,7 @@ from index.base import (
     Index,
     IndexDoc,
     Query,
+    SearchHits,
     UpsertResult,
     has_cjk,
     legs,
@@ -32,8 +37,13 @@ from routewatch.records import SearchHit, Segment, TextUnit
 
 # Bump when the tables below change: an index of another version is dropped and rebuilt from the
 # catalog (the index is only a projection).
-INDEX_SCHEMA_VERSION = "3"
-IDX_TABLES = ("idx_units_cjk", "idx_units_latin", "idx_units", "idx_posts", "idx_costs", "idx_facets", "idx_trend")
+INDEX_SCHEMA_VERSION = "4"
+IDX_TABLES = ("idx_units_cjk", "idx_units_latin", "idx_units_chars", "idx_units", "idx_posts", "idx_costs",
+              "idx_facets", "idx_trend", "idx_trend_day")
+# Searches rank (bm25) among at most this many of the newest matching text units; past it the total is a
+# lower bound (relation "gte"), as Elasticsearch reports totals past 10,000 by default.
+RANK_WINDOW = 10_000
+TOTAL_CAP = 10_000  # filter-only searches count matching posts exactly up to this many
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS idx_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -63,6 +73,10 @@ CREATE TRIGGER IF NOT EXISTS idx_units_ad AFTER DELETE ON idx_units BEGIN
   INSERT INTO idx_units_cjk(idx_units_cjk, rowid, norm) VALUES ('delete', old.rowid, old.norm);
   INSERT INTO idx_units_latin(idx_units_latin, rowid, latin) VALUES ('delete', old.rowid, old.latin);
 END;
+-- One token per CJK character (runs of other characters become one "x" token, so characters of
+-- different runs are never adjacent): 1- and 2-character Chinese terms are phrase queries here.
+-- Contentless: rows are written and deleted by SqliteIndex (the text is derived from idx_units.norm).
+CREATE VIRTUAL TABLE IF NOT EXISTS idx_units_chars USING fts5(chars, content='', tokenize='unicode61');
 CREATE TABLE IF NOT EXISTS idx_posts (
     post_id TEXT PRIMARY KEY,
     platform TEXT NOT NULL,
@@ -95,17 +109,18 @@ CREATE TABLE IF NOT EXISTS idx_facets (
     PRIMARY KEY (post_id, field, value)
 );
 CREATE INDEX IF NOT EXISTS idx_facets_fv ON idx_facets(field, value);
--- Unfiltered trends are read from running counts kept in the same transaction as each document
--- (+1 on insert, -1 on delete): their size depends on periods x values, not on posts.
--- field '' holds the period's total of relevant posts.
-CREATE TABLE IF NOT EXISTS idx_trend (
-    by TEXT NOT NULL,
-    period TEXT NOT NULL,
+-- Trends are read from per-day running counts of relevant posts, kept in the same transaction as each
+-- document (+1 on insert, -1 on delete): their size depends on days x values, not on posts. country ''
+-- counts every post, country 'PA' the posts that name PA (the --country filter); field '' is the day's
+-- total. Weeks and months are sums of days.
+CREATE TABLE IF NOT EXISTS idx_trend_day (
+    country TEXT NOT NULL,
     field TEXT NOT NULL,
+    day TEXT NOT NULL,
     value TEXT NOT NULL,
     n INTEGER NOT NULL,
-    PRIMARY KEY (by, field, period, value)
-);
+    PRIMARY KEY (country, field, day, value)
+) WITHOUT ROWID;
 """
 
 _T2S = None
@@ -124,6 +139,24 @@ def to_simplified(s: str) -> str:
     return out if len(out) == len(s) else s
 
 
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]+")  # index.base's CJK set
+
+
+def normalise(text: str) -> str:
+    """The search form of a text, character for character (offsets hold): Simplified Chinese, lower case
+    where lower-casing keeps one character (not 'İ' → 'i̇'), NUL as a space (FTS5 tokenizers stop at NUL)."""
+    s = to_simplified(text)
+    low = s.lower()
+    if len(low) != len(s):
+        low = "".join(c.lower() if len(c.lower()) == 1 else c for c in s)
+    return low.replace("\x00", " ")
+
+
+def cjk_chars(norm: str) -> str:
+    """The text of idx_units_chars: each CJK character a token, each run of other characters one 'x'."""
+    return " x ".join(" ".join(run) for run in _CJK_RUN.findall(norm))
+
+
 class SqliteIndex(Index):
     name = "sqlite.v1"
 
@@ -131,7 +164,11 @@ class SqliteIndex(Index):
         self.path = str(path)
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
+        self._periods: dict[tuple[str, str], str] = {}
         self.schema_reset = False  # True when an older index was dropped: the caller must re-index everything
+        # Reads: a 64 MB page cache, the file memory-mapped (up to 1 GiB), sort/temp tables in memory.
+        for pragma in ("cache_size=-65536", "mmap_size=1073741824", "temp_store=MEMORY"):
+            self.db.execute(f"PRAGMA {pragma}")
         if not read_only:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; the index is a rebuildable projection
@@ -194,58 +231,73 @@ class SqliteIndex(Index):
         self.db.execute("COMMIT")
         return UpsertResult(indexed=n, failed=tuple(failed))
 
-    def _trend_add(self, post_id: str, sign: int) -> None:
-        row = self.db.execute("SELECT relevant, week, day, month FROM idx_posts WHERE post_id=?", (post_id,)).fetchone()
-        if row is None or not row["relevant"]:
-            return
-        facets = [("", "")] + [(r[0], r[1]) for r in self.db.execute(
-            "SELECT field, value FROM idx_facets WHERE post_id=?", (post_id,))]
-        for by in ("week", "day", "month"):
-            for field, value in facets:
-                self.db.execute(
-                    "INSERT INTO idx_trend(by, period, field, value, n) VALUES (?,?,?,?,?) "
-                    "ON CONFLICT(by, field, period, value) DO UPDATE SET n = n + excluded.n",
-                    (by, row[by], field, value, sign))
-        self.db.execute("DELETE FROM idx_trend WHERE n <= 0")
+    def _trend_add(self, day: str, countries: Iterable[str], facets: Iterable[tuple[str, str]], sign: int) -> None:
+        keys = [(c, f, v) for c in ("", *countries) for f, v in (("", ""), *facets)]
+        self.db.executemany(
+            "INSERT INTO idx_trend_day(country, field, day, value, n) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(country, field, day, value) DO UPDATE SET n = n + excluded.n",
+            [(c, f, day, v, sign) for c, f, v in keys])
+        if sign < 0:
+            self.db.executemany(
+                "DELETE FROM idx_trend_day WHERE country=? AND field=? AND day=? AND value=? AND n <= 0",
+                [(c, f, day, v) for c, f, v in keys])
 
     def _delete(self, post_id: str) -> None:
-        self._trend_add(post_id, -1)
+        row = self.db.execute("SELECT relevant, day, countries FROM idx_posts WHERE post_id=?", (post_id,)).fetchone()
+        if row is None:
+            return  # nothing indexed for this post (units are never written without their post row)
+        if row["relevant"]:
+            facets = [(r[0], r[1]) for r in self.db.execute("SELECT field, value FROM idx_facets WHERE post_id=?",
+                                                            (post_id,))]
+            self._trend_add(row["day"], [c for c in row["countries"].split("|") if c], facets, -1)
+        for r in self.db.execute("SELECT rowid, norm FROM idx_units WHERE post_id=?", (post_id,)).fetchall():
+            chars = cjk_chars(r["norm"])
+            if chars:
+                self.db.execute("INSERT INTO idx_units_chars(idx_units_chars, rowid, chars) VALUES ('delete', ?, ?)",
+                                (r["rowid"], chars))
         self.db.execute("DELETE FROM idx_units WHERE post_id=?", (post_id,))
         self.db.execute("DELETE FROM idx_posts WHERE post_id=?", (post_id,))
         self.db.execute("DELETE FROM idx_costs WHERE post_id=?", (post_id,))
         self.db.execute("DELETE FROM idx_facets WHERE post_id=?", (post_id,))
 
     def _insert(self, d: IndexDoc) -> None:
+        day = period_of(d.posted_at, "day")  # raises ValueError on a bad date: the document is rejected (E504)
         for u in d.units:
             if not u.text.strip():
                 continue
-            self.db.execute(
+            norm = normalise(u.text)
+            cur = self.db.execute(
                 "INSERT INTO idx_units(unit_id, post_id, kind, lang, text, norm, latin, segments_json) "
                 "VALUES (?,?,?,?,?,?,?,?)",
-                (u.unit_id, d.post_id, u.kind, u.lang, u.text, norm := to_simplified(u.text).lower(), latin_only(norm),
+                (u.unit_id, d.post_id, u.kind, u.lang, u.text, norm, latin_only(norm),
                  json.dumps([[s.start, s.end, s.text] for s in u.segments], ensure_ascii=False)),
             )
+            chars = cjk_chars(norm)
+            if chars:
+                self.db.execute("INSERT INTO idx_units_chars(rowid, chars) VALUES (?, ?)", (cur.lastrowid, chars))
         self.db.execute(
             "INSERT INTO idx_posts(post_id, platform, url, posted_at, captured_at, lang, source, relevant, countries,"
             " route, has_bribe, week, day, month) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (d.post_id, d.platform, d.url, d.posted_at, d.captured_at, d.lang, d.source, int(d.relevant),
              "|" + "|".join(d.countries) + ("|" if d.countries else ""),
              ">" + ">".join(d.route) + (">" if d.route else ""), int(d.has_bribe),
-             period_of(d.posted_at, "week"), period_of(d.posted_at, "day"), period_of(d.posted_at, "month")),
+             period_of(d.posted_at, "week"), day, period_of(d.posted_at, "month")),
         )
         for amount, currency, kind in d.costs:
             self.db.execute("INSERT INTO idx_costs(post_id, amount, currency, kind) VALUES (?,?,?,?)",
                             (d.post_id, amount, currency, kind))
-        facets = [("country", c) for c in d.countries] + [("leg", leg) for leg in legs(d.route)]
-        facets += [("platform", d.platform)]
-        for f, v in set(facets):
-            self.db.execute("INSERT OR IGNORE INTO idx_facets(post_id, field, value) VALUES (?,?,?)", (d.post_id, f, v))
-        self._trend_add(d.post_id, +1)
+        facets = sorted(set([("country", c) for c in d.countries] + [("leg", leg) for leg in legs(d.route)]
+                            + [("platform", d.platform)]))
+        self.db.executemany("INSERT OR IGNORE INTO idx_facets(post_id, field, value) VALUES (?,?,?)",
+                            [(d.post_id, f, v) for f, v in facets])
+        if d.relevant:
+            self._trend_add(day, sorted(set(d.countries)), facets, +1)
 
     def clear(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
-        for t in ("idx_units", "idx_posts", "idx_costs", "idx_facets", "idx_trend"):
+        for t in ("idx_units", "idx_posts", "idx_costs", "idx_facets", "idx_trend_day"):
             self.db.execute(f"DELETE FROM {t}")  # noqa: S608 - fixed table names
+        self.db.execute("INSERT INTO idx_units_chars(idx_units_chars) VALUES ('delete-all')")
         self.db.execute("COMMIT")
         self.db.execute("INSERT INTO idx_units_cjk(idx_units_cjk) VALUES ('rebuild')")
         self.db.execute("INSERT INTO idx_units_latin(idx_units_latin) VALUES ('rebuild')")
@@ -299,67 +351,79 @@ class SqliteIndex(Index):
         return (" AND ".join(where) if where else "1"), params
 
     # ---- search ---------------------------------------------------------------------------------------
-    def search(self, q: Query) -> list[SearchHit]:
-        terms = [to_simplified(t).lower() for t in parse_query_text(q.text)]
+    def search(self, q: Query) -> SearchHits:
+        terms = [normalise(t) for t in parse_query_text(q.text)]
         fwhere, fparams = self._filters(q)
         limit = max(1, min(int(q.limit), 1000))
-        if not terms:
-            rows = self.db.execute(
-                f"SELECT p.* FROM idx_posts p WHERE {fwhere} ORDER BY p.posted_at DESC LIMIT ?",  # noqa: S608
-                (*fparams, limit),
-            ).fetchall()
-            return [self._post_hit(r) for r in rows]
-        conds: list[str] = []
-        params: list[Any] = []
-        latin = [t for t in terms if not has_cjk(t)]
-        cjk = [t for t in terms if has_cjk(t)]
-        long_cjk = [t for t in cjk if len(t) >= 3]
-        for t in cjk:
-            if len(t) < 3:  # below the trigram length: a scan of the candidate units
-                conds.append("instr(u.norm, ?) > 0")
-                params.append(t)
-        # One full-text MATCH drives the query (joined, not a per-row subquery: a correlated
-        # subquery re-ran the MATCH for every candidate and grew with the square of the matches).
-        density = "(-1.0 * (length(u.norm) - length(replace(u.norm, ?, ''))) / max(length(u.norm), 1))"
-        if latin:
-            source = "idx_units_latin f JOIN idx_units u ON u.rowid = f.rowid"
-            match = ["idx_units_latin MATCH ?"]
-            match_params: list[Any] = [" ".join(_fts_phrase(t) for t in latin)]
-            if long_cjk:
-                match.append("u.rowid IN (SELECT rowid FROM idx_units_cjk WHERE idx_units_cjk MATCH ?)")
-                match_params.append(" ".join(_fts_phrase(t) for t in long_cjk))
-            rank_expr, rank_params = "f.rank", []
-        elif long_cjk:
-            source = "idx_units_cjk f JOIN idx_units u ON u.rowid = f.rowid"
-            match = ["idx_units_cjk MATCH ?"]
-            match_params = [" ".join(_fts_phrase(t) for t in long_cjk)]
-            rank_expr, rank_params = density, [cjk[0]]
-        else:
-            source = "idx_units u"
-            match, match_params = [], []
-            rank_expr, rank_params = density, [cjk[0]]
-        where = " AND ".join([*match, *conds, fwhere])
-        sql = (
-            f"SELECT u.unit_id, u.post_id, u.kind, u.text, u.norm, u.segments_json, {rank_expr} AS score, "  # noqa: S608
-            f"p.platform, p.url, p.posted_at FROM {source} JOIN idx_posts p ON p.post_id = u.post_id "
-            f"WHERE {where} ORDER BY score ASC, p.posted_at ASC LIMIT ?"
-        )
-        params = [*match_params, *params]
         try:
-            rows = self.db.execute(sql, (*rank_params, *params, *fparams, limit * 4)).fetchall()
+            if not terms:
+                rows = self.db.execute(
+                    f"SELECT p.* FROM idx_posts p WHERE {fwhere} ORDER BY p.posted_at DESC LIMIT ?",  # noqa: S608
+                    (*fparams, limit),
+                ).fetchall()
+                n = self.db.execute(
+                    f"SELECT COUNT(*) FROM (SELECT 1 FROM idx_posts p WHERE {fwhere} LIMIT ?)",  # noqa: S608
+                    (*fparams, TOTAL_CAP + 1)).fetchone()[0]
+                return SearchHits([self._post_hit(r) for r in rows], total=min(n, TOTAL_CAP),
+                                  relation="gte" if n > TOTAL_CAP else "eq")
+            return self._search_text(terms, fwhere, fparams, limit)
         except sqlite3.OperationalError as e:
             raise RouteWatchError(Code.E502, f"query could not be run: {e}") from e
-        hits: list[SearchHit] = []
-        seen: set[str] = set()
-        for r in rows:
-            # One hit per post: its best-ranked unit.
-            if r["post_id"] in seen:
-                continue
-            seen.add(r["post_id"])
-            hits.append(self._unit_hit(r, terms))
-            if len(hits) >= limit:
-                break
-        return hits
+
+    def _search_text(self, terms: list[str], fwhere: str, fparams: list[Any], limit: int) -> SearchHits:
+        latin = [t for t in terms if not has_cjk(t)]
+        cjk = [t for t in terms if has_cjk(t)]
+        fts: list[tuple[str, str]] = []  # (table, MATCH expression); all must hold in one text unit
+        if latin:
+            fts.append(("idx_units_latin", " ".join(_fts_phrase(t) for t in latin)))
+        if long_cjk := [t for t in cjk if len(t) >= 3]:
+            fts.append(("idx_units_cjk", " ".join(_fts_phrase(t) for t in long_cjk)))
+        if short_cjk := [t for t in cjk if len(t) < 3 and _CJK_RUN.fullmatch(t)]:
+            fts.append(("idx_units_chars", " ".join(_fts_phrase(" ".join(t)) for t in short_cjk)))
+        conds: list[str] = []
+        params: list[Any] = []
+        for t in cjk:
+            if len(t) < 3 and not _CJK_RUN.fullmatch(t):  # short and not all CJK (e.g. "走a"): a scan
+                conds.append("instr(u.norm, ?) > 0")
+                params.append(t)
+        for table, expr in fts[1:]:
+            conds.append(f"u.rowid IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)")  # noqa: S608 - fixed names
+            params.append(expr)
+        if fwhere != "1":
+            conds.append(fwhere)
+            params.extend(fparams)
+        join_posts = "JOIN idx_posts p ON p.post_id = u.post_id " if fwhere != "1" else ""
+        # The newest RANK_WINDOW matching units (FTS5 walks its doclists by rowid, so this stops early),
+        # ranked by bm25 among themselves: exact when there are fewer matches, bounded work when there
+        # are more. One MATCH drives the query (a per-row MATCH subquery grows with the square of matches).
+        if fts:
+            table, expr = fts[0]
+            sql = (f"SELECT f.rowid AS rid, u.post_id AS post_id, f.rank AS score FROM {table} f "  # noqa: S608
+                   f"JOIN idx_units u ON u.rowid = f.rowid {join_posts}"
+                   f"WHERE {' AND '.join([f'{table} MATCH ?', *conds])} ORDER BY f.rowid DESC LIMIT ?")
+            params = [expr, *params]
+        else:
+            sql = (f"SELECT u.rowid AS rid, u.post_id AS post_id, 0.0 AS score FROM idx_units u "  # noqa: S608
+                   f"{join_posts}WHERE {' AND '.join(conds)} ORDER BY u.rowid DESC LIMIT ?")
+        cands = self.db.execute(sql, (*params, RANK_WINDOW + 1)).fetchall()
+        capped = len(cands) > RANK_WINDOW
+        cands = cands[:RANK_WINDOW]
+        total = len({c[1] for c in cands})
+        best: dict[str, tuple[float, int]] = {}  # post → (score, unit rowid) of its best-ranked unit
+        for rid, post_id, score in cands:
+            key = (float(score or 0.0), -rid)
+            if post_id not in best or key < (best[post_id][0], -best[post_id][1]):
+                best[post_id] = (key[0], rid)
+        top = sorted(best.values(), key=lambda b: (b[0], -b[1]))[:limit]
+        if not top:
+            return SearchHits([], total=0, relation="eq")
+        marks = ",".join("?" * len(top))
+        rows = {r["rid"]: r for r in self.db.execute(
+            "SELECT u.rowid AS rid, u.unit_id, u.post_id, u.kind, u.text, u.norm, u.segments_json, "  # noqa: S608
+            f"p.platform, p.url, p.posted_at FROM idx_units u JOIN idx_posts p ON p.post_id = u.post_id "
+            f"WHERE u.rowid IN ({marks})", [rid for _, rid in top])}
+        hits = [self._unit_hit(rows[rid], terms, score) for score, rid in top if rid in rows]
+        return SearchHits(hits, total=total, relation="gte" if capped else "eq")
 
     def _post_hit(self, r: sqlite3.Row) -> SearchHit:
         u = self.db.execute("SELECT unit_id, kind, text FROM idx_units WHERE post_id=? ORDER BY kind LIMIT 1",
@@ -369,7 +433,7 @@ class SqliteIndex(Index):
                          snippet=text[:160], source=(u["kind"] if u else "caption"), unit_id=(u["unit_id"] if u else ""),
                          score=0.0)
 
-    def _unit_hit(self, r: sqlite3.Row, terms: list[str]) -> SearchHit:
+    def _unit_hit(self, r: sqlite3.Row, terms: list[str], score: float) -> SearchHit:
         text, norm = r["text"], r["norm"]
         span = _first_span(norm, terms)
         snippet = make_snippet(text, span)
@@ -381,53 +445,87 @@ class SqliteIndex(Index):
             if secs:
                 start_sec, end_sec = secs
         return SearchHit(post_id=r["post_id"], url=r["url"], platform=r["platform"], posted_at=r["posted_at"],
-                         snippet=snippet, source=r["kind"], unit_id=r["unit_id"], score=float(r["score"] or 0.0),
+                         snippet=snippet, source=r["kind"], unit_id=r["unit_id"], score=score,
                          start_sec=start_sec, end_sec=end_sec, span=span)
 
     # ---- trends ----------------------------------------------------------------------------------------
-    def _trends_from_counts(self, field: str, by: str) -> list[dict[str, Any]]:
-        totals = {r[0]: r[1] for r in self.db.execute(
-            "SELECT period, n FROM idx_trend WHERE by = ? AND field = ''", (by,))}
-        rows = self.db.execute(
-            "SELECT period, value, n FROM idx_trend WHERE by = ? AND field = ? AND n > 0 "
-            "ORDER BY period, n DESC, value", (by, field)).fetchall()
-        return [{"period": r[0], "value": r[1], "count": r[2], "total": totals.get(r[0], 0)} for r in rows]
+    def _period(self, day: str, by: str) -> str:
+        if by == "day" or day == "unknown":
+            return day
+        key = (day, by)
+        if (p := self._periods.get(key)) is None:
+            p = self._periods[key] = period_of(day, by)
+        return p
+
+    def _day_counts(self, field: str, by: str, q: Query) -> dict[tuple[str, str], int]:
+        """(period, value) → posts, summed from the per-day counts (value '' when field is '')."""
+        where, params = "country = ? AND field = ?", [(q.country or "").upper(), field]
+        if q.since or q.until:
+            where += " AND day != 'unknown'"
+        if q.since:
+            where += " AND day >= ?"
+            params.append(q.since)
+        if q.until:
+            where += " AND day <= ?"
+            params.append(q.until)
+        out: dict[tuple[str, str], int] = {}
+        for day, value, n in self.db.execute(
+                f"SELECT day, value, n FROM idx_trend_day WHERE {where} AND n > 0", params):  # noqa: S608
+            key = (self._period(day, by), value)
+            out[key] = out.get(key, 0) + n
+        return out
+
+    @staticmethod
+    def _counts_answer(q: Query) -> bool:
+        """True when the per-day counts answer this filter: nothing but a date range and one country."""
+        return dataclasses.replace(q, since=None, until=None, country=None, limit=Query().limit, text="") == Query()
 
     def trends(self, field: str, by: str = "week", q: Query | None = None) -> list[dict[str, Any]]:
         if by not in ("week", "day", "month"):
             raise RouteWatchError(Code.E903, f"--by must be week, day or month, not {by!r}")
-        if (q is None or q == Query()) and field in ("country", "leg", "platform"):
-            return self._trends_from_counts(field, by)
+        if field not in ("country", "leg", "platform", "term"):
+            raise RouteWatchError(Code.E903, f"--field must be country, leg, term or platform, not {field!r}")
         q = q or Query()
-        fwhere, fparams = self._filters(q)
-        totals = {r[0]: r[1] for r in self.db.execute(
-            f"SELECT p.{by}, COUNT(*) FROM idx_posts p WHERE p.relevant = 1 AND {fwhere} GROUP BY p.{by}",  # noqa: S608
-            fparams)}
-        if field in ("country", "leg", "platform"):
-            rows = self.db.execute(
+        fwhere, fparams = self._filters(q)  # also validates the filter values (E903)
+        from_counts = self._counts_answer(q)
+        if from_counts:
+            totals = {p: n for (p, _v), n in self._day_counts("", by, q).items()}
+        else:
+            totals = {r[0]: r[1] for r in self.db.execute(
+                f"SELECT p.{by}, COUNT(*) FROM idx_posts p WHERE p.relevant = 1 AND {fwhere} GROUP BY p.{by}",  # noqa: S608
+                fparams)}
+        rows: list[dict[str, Any]]
+        if field != "term" and from_counts:
+            rows = [{"period": p, "value": v, "n": n} for (p, v), n in self._day_counts(field, by, q).items()]
+            rows.sort(key=lambda r: (r["period"], -r["n"], r["value"]))
+        elif field != "term":
+            rows = [dict(r) for r in self.db.execute(
                 f"SELECT p.{by} AS period, f.value AS value, COUNT(*) AS n FROM idx_facets f "  # noqa: S608
                 f"JOIN idx_posts p ON p.post_id = f.post_id WHERE f.field = ? AND p.relevant = 1 AND {fwhere} "
                 "GROUP BY period, value ORDER BY period, n DESC, value",
                 (field, *fparams),
-            ).fetchall()
-        elif field == "term":
+            )]
+        else:
             from index.terms import trend_terms
 
             rows = []
             for term in trend_terms():
-                t = to_simplified(term).lower()
-                cond = ("u.rowid IN (SELECT rowid FROM idx_units_cjk WHERE idx_units_cjk MATCH ?)" if len(t) >= 3
-                        else "instr(u.norm, ?) > 0") if has_cjk(t) else \
-                    "u.rowid IN (SELECT rowid FROM idx_units_latin WHERE idx_units_latin MATCH ?)"
-                arg = _fts_phrase(t) if (not has_cjk(t) or len(t) >= 3) else t
+                t = normalise(term)
+                if not has_cjk(t):
+                    cond, arg = "u.rowid IN (SELECT rowid FROM idx_units_latin WHERE idx_units_latin MATCH ?)", _fts_phrase(t)
+                elif len(t) >= 3:
+                    cond, arg = "u.rowid IN (SELECT rowid FROM idx_units_cjk WHERE idx_units_cjk MATCH ?)", _fts_phrase(t)
+                elif _CJK_RUN.fullmatch(t):
+                    cond, arg = ("u.rowid IN (SELECT rowid FROM idx_units_chars WHERE idx_units_chars MATCH ?)",
+                                 _fts_phrase(" ".join(t)))
+                else:
+                    cond, arg = "instr(u.norm, ?) > 0", t
                 for r in self.db.execute(
                     f"SELECT p.{by} AS period, COUNT(DISTINCT p.post_id) AS n FROM idx_units u "  # noqa: S608
                     f"JOIN idx_posts p ON p.post_id = u.post_id WHERE {cond} AND p.relevant = 1 AND {fwhere} "
                     "GROUP BY period", (arg, *fparams)):
                     rows.append({"period": r["period"], "value": term, "n": r["n"]})
             rows.sort(key=lambda r: (r["period"], -r["n"], r["value"]))
-        else:
-            raise RouteWatchError(Code.E903, f"--field must be country, leg, term or platform, not {field!r}")
         return [{"period": r["period"], "value": r["value"], "count": r["n"], "total": totals.get(r["period"], 0)}
                 for r in rows]
 

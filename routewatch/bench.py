@@ -703,31 +703,53 @@ def _upsert_timed(idx: Index, start: int, stop: int, progress: Progress, label: 
 
 
 def bench_sqlite(workdir: Path, sizes: Sequence[int], *, repeats: int, progress: Progress = _noop,
-                 bulk_after: int = 100_000, timeout_s: float = 10.0) -> dict[str, Any]:
+                 bulk_after: int = 100_000, timeout_s: float = 10.0, cache_dir: Path | None = None) -> dict[str, Any]:
     """One SQLite index grown through the sizes (the smaller corpus is a prefix of the bigger one).
 
     Posts up to `bulk_after` go in exactly as `routewatch index` writes them; past it the bench sets
     PRAGMA synchronous=OFF on its connection (same rows, no fsync per post) so that 1M fits in a run.
+    `cache_dir` (env ROUTEWATCH_BENCH_INDEX_CACHE): keep a copy of the index at each size there, with its
+    build figures, and reuse it in later runs while the index schema is unchanged (a 1M build is long).
     """
-    from index.sqlite_fts import SqliteIndex
+    from index.sqlite_fts import INDEX_SCHEMA_VERSION, SqliteIndex
 
+    if cache_dir is None and os.environ.get("ROUTEWATCH_BENCH_INDEX_CACHE"):
+        cache_dir = Path(os.environ["ROUTEWATCH_BENCH_INDEX_CACHE"])
     path = workdir / "index-sqlite.sqlite"
     idx = SqliteIndex(path)
     out: dict[str, Any] = {}
     have = 0
     try:
         for n in sorted(set(sizes)):
-            mode = "default"
-            if have >= bulk_after:
-                idx.db.execute("PRAGMA synchronous=OFF")
-                mode = "synchronous=OFF"
-            spent, failed = _upsert_timed(idx, have, n, progress, f"index sqlite {n:,}")
-            added = n - have
-            have = n
-            size_mb = sum(p.stat().st_size for p in workdir.glob("index-sqlite.sqlite*")) / 2**20
-            row = {"posts": n, "units": idx.unit_count(), "added": added, "build": mode, "upsert_s": round(spent, 1),
-                   "docs_per_s": round(added / spent, 1) if spent else None, "failed": failed,
-                   "file_mb": round(size_mb, 1)}
+            cached = cache_dir / f"sqlite-v{INDEX_SCHEMA_VERSION}-{SEED}-{n}.sqlite" if cache_dir else None
+            meta = cached.with_suffix(".json") if cached else None
+            if cached and meta and cached.exists() and meta.exists():
+                idx.close()
+                for p in workdir.glob("index-sqlite.sqlite*"):
+                    p.unlink()
+                progress(f"copy cached sqlite {n:,}", 0, 1)
+                shutil.copyfile(cached, path)
+                idx = SqliteIndex(path)
+                row = json.loads(meta.read_text(encoding="utf-8"))
+                row["cached"] = str(cached)
+                have = n
+            else:
+                mode = "default"
+                if have >= bulk_after:
+                    idx.db.execute("PRAGMA synchronous=OFF")
+                    mode = "synchronous=OFF"
+                spent, failed = _upsert_timed(idx, have, n, progress, f"index sqlite {n:,}")
+                added = n - have
+                have = n
+                idx.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                size_mb = sum(p.stat().st_size for p in workdir.glob("index-sqlite.sqlite*")) / 2**20
+                row = {"posts": n, "units": idx.unit_count(), "added": added, "build": mode,
+                       "upsert_s": round(spent, 1), "docs_per_s": round(added / spent, 1) if spent else None,
+                       "failed": failed, "file_mb": round(size_mb, 1)}
+                if cached and meta:
+                    cache_dir.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, cached)
+                    meta.write_text(json.dumps({**row, "built": datetime.now(UTC).isoformat()}), encoding="utf-8")
             progress(f"queries sqlite {n:,}", 0, 1)
             row.update(measure_queries(idx, repeats=repeats, timeout_s=timeout_s))
             out[str(n)] = row
