@@ -3,6 +3,8 @@
 In: the catalog (source of truth) and an ISO week `YYYY-Www`.  Out: a dict of sections, rendered to
 `digest.md`, `digest.html` (Jinja2, autoescaped) and SVG charts from the SAME display values, so the
 two documents agree on every number. Counts under 5 are shown as "<5" (small-count suppression).
+Every value printed into digest.md is Markdown-escaped (`md_escape`): a source name, term or claim is
+text there, never a tag, a link, emphasis or a new table row.
 Never shows a handle or contact detail: post references are ids, platforms and redacted URLs.
 """
 
@@ -174,15 +176,37 @@ def build_digest(catalog: Catalog, settings: Any, week: str) -> dict[str, Any]:
     }
 
 
-_ENV: Environment | None = None
+# Markdown has no autoescape of its own. Controls and bidi overrides are shown as U+FFFD, a line break
+# would end the table row, and these characters would become markup: \ ` * _ [ ] | ~ are backslash-
+# escaped; & > and a < that could open a tag, comment or autolink become entities (a "<5" count stays).
+_MD_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_MD_BREAK = re.compile("\\s*[\r\n\u2028\u2029]+\\s*")
+_MD_PUNCT = re.compile(r"([\\`*_\[\]|~])")
+_MD_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
 
 
-def _env() -> Environment:
-    global _ENV
-    if _ENV is None:
-        _ENV = Environment(loader=PackageLoader("routewatch", "templates"),
-                           autoescape=select_autoescape(["html", "htm", "xml"]), trim_blocks=True, lstrip_blocks=True)
-    return _ENV
+def md_escape(value: Any) -> str:
+    """A value as literal text inside a line (a table cell) of a Markdown document."""
+    s = _MD_BREAK.sub(" ", _MD_CONTROL.sub("\ufffd", str(value)))
+    s = _MD_PUNCT.sub(r"\\\1", s.replace("&", "&amp;").replace(">", "&gt;"))
+    return _MD_TAG_OPEN.sub("&lt;", s)
+
+
+_ENVS: dict[str, Environment] = {}
+
+
+def _env(kind: str = "html") -> Environment:
+    """The HTML templates are autoescaped by Jinja; the Markdown ones pass every value through md_escape."""
+    if kind not in _ENVS:
+        loader = PackageLoader("routewatch", "templates")
+        if kind == "md":
+            # HTML autoescape would be wrong for Markdown; md_escape (finalize) is its autoescape.
+            _ENVS[kind] = Environment(loader=loader, autoescape=False, finalize=md_escape,  # noqa: S701
+                                      trim_blocks=True, lstrip_blocks=True)
+        else:
+            _ENVS[kind] = Environment(loader=loader, autoescape=select_autoescape(["html", "htm", "xml"]),
+                                      trim_blocks=True, lstrip_blocks=True)
+    return _ENVS[kind]
 
 
 def charts(d: dict[str, Any]) -> dict[str, str]:
@@ -201,7 +225,7 @@ def charts(d: dict[str, Any]) -> dict[str, str]:
 
 
 def render_markdown(d: dict[str, Any]) -> str:
-    return _env().get_template("digest.md").render(d=d)
+    return _env("md").get_template("digest.md").render(d=d)
 
 
 def render_html(d: dict[str, Any]) -> str:
