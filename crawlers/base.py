@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import ClassVar
 
 from w3lib.encoding import html_to_unicode
@@ -40,6 +40,25 @@ class Page:
         # The page's own charset, by scrapy's rule (w3lib): BOM, then the Content-Type charset, then
         # <meta charset>, else UTF-8; undecodable bytes become U+FFFD rather than failing the page.
         return html_to_unicode(self.header("Content-Type"), self.body)[1]
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(post: Post) -> Post:
+    """The post with every unpaired UTF-16 surrogate in its text fields made U+FFFD.
+
+    JSON (imports, embedded page data, APIs) may escape half an emoji (`\\ud83c` alone, a caption cut
+    mid-character); json.loads keeps it as a lone surrogate, which no UTF-8 store can encode. A pair
+    that is still split in two code points is joined back into its character.
+    """
+    fixed = {f.name: _pair_or_replace(v) for f in fields(post)
+             if isinstance(v := getattr(post, f.name), str) and _SURROGATE.search(v)}
+    return replace(post, **fixed) if fixed else post
+
+
+def _pair_or_replace(text: str) -> str:
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 @dataclass(frozen=True, slots=True)

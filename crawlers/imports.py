@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from crawlers.base import without_lone_surrogates
 from crawlers.origins import platform_of_host
 from crawlers.platforms import (
     as_int,
@@ -68,6 +69,7 @@ class _Bad(Exception):  # noqa: N818 - internal signal, carries the code of one 
 
 def store_post(catalog: Catalog, post: Post) -> bool:
     """Upsert a discovered post and mark its crawl done (so the fetch stage takes it). True when new."""
+    post = without_lone_surrogates(post)
     with catalog.tx():
         new = catalog.upsert_post(post)
         if catalog.status_of(post.post_id, "crawl") != "done":

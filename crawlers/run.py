@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import scrapy
+from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
@@ -26,8 +27,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionRefusedError as TxConnRefused
 from twisted.internet.error import DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TxTimeout
+from w3lib.url import canonicalize_url
 
-from crawlers.base import REGISTRY, Follow, Page, crawler_for, load_all
+from crawlers.base import REGISTRY, Follow, Page, crawler_for, load_all, without_lone_surrogates
 from crawlers.origins import to_fetch_url
 from crawlers.safety import check_url
 from routewatch.catalog import Catalog, now_iso
@@ -166,6 +168,12 @@ class RouteSpider(scrapy.Spider):
         self.on_progress = on_progress
         self.pages_per_source: dict[str, int] = {}
 
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> RouteSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.on_dropped, signal=signals.request_dropped)
+        return spider
+
     async def start(self):  # scrapy ≥ 2.13
         for req in self.start_requests():
             yield req
@@ -262,6 +270,7 @@ class RouteSpider(scrapy.Spider):
         from routewatch.pipeline import failpoint
 
         failpoint("crawl", self.stats_out.discovered, "before")
+        post = without_lone_surrogates(post)  # embedded JSON may carry half an emoji
         with self.catalog.tx():
             new = self.catalog._upsert_post(post)
             self.catalog.link_snapshot(post.post_id, page_url)
@@ -274,6 +283,26 @@ class RouteSpider(scrapy.Spider):
             self._count(post.source, "crawl/new")
         else:
             self._count(post.source, "crawl/already_known")
+
+    def on_dropped(self, request: scrapy.Request, spider: Any = None) -> None:
+        """The scheduler refused a request as already seen; scrapy tells neither callback nor errback.
+
+        A redirect back into its own chain (a page redirecting to itself, A -> B -> A) would vanish
+        with no post and no failure, so it is a failure (E101); a redirect to a page fetched for another
+        link, or a second link to one page, is counted (its posts are stored once, from that fetch).
+        """
+        meta = request.meta
+        if "canonical" not in meta:  # not one of ours (robots.txt requests are never filtered anyway)
+            return
+        source, canonical = meta.get("source", ""), meta["canonical"]
+        chain = meta.get("redirect_urls") or []
+        if not chain:
+            self._count(source, "crawl/skipped/duplicate")
+        elif canonicalize_url(request.url) in {canonicalize_url(u) for u in chain}:
+            self._fail(source, canonical, Code.E101.value,
+                       f"redirect loop: {chain[-1]} redirects to {request.url}, already requested ({canonical})"[:500])
+        else:
+            self._count(source, "crawl/skipped/redirect_to_known_page")
 
     def on_error(self, failure: Any) -> None:
         req = failure.request

@@ -157,6 +157,19 @@ def test_lines_that_are_not_captures(catalog, tmp_path):
     assert rep.imported == 0
 
 
+def test_half_an_emoji_in_json_is_replaced_and_the_import_goes_on(catalog, tmp_path):
+    f = tmp_path / "cut.ndjson"
+    line = ('{"source_platform": "tiktok.com", "data": {"id": "%s", "desc": %s, "author": {"uniqueId": %s}}}\n')
+    f.write_text(line % ("7431029384756100001", r'"走线 \ud83c"', r'"\udc00walker"')
+                 + line % ("7431029384756100002", r'"a pair \ud83c\uddea\ud83c\udde8 stays"', '"ok"'), encoding="utf-8")
+    rep = import_file("zeeschuimer", f, catalog, None)
+    assert (rep.read, rep.imported, rep.failed_by_code) == (2, 2, {})
+    cut = catalog.get_post(post_id_for("tiktok", "7431029384756100001"))
+    assert (cut.caption, cut.author_handle) == ("走线 \ufffd", "\ufffdwalker")
+    assert json.loads(cut.extra_json)["raw"]["desc"] == "走线 \ufffd"
+    assert catalog.get_post(post_id_for("tiktok", "7431029384756100002")).caption == "a pair 🇪🇨 stays"
+
+
 # ---- acceptance: imported media fetched from a local server through yt-dlp -------------------------
 
 
