@@ -23,6 +23,7 @@ from index.base import (
     Index,
     IndexDoc,
     Query,
+    SearchHits,
     UpsertResult,
     legs,
     parse_query_text,
@@ -31,11 +32,12 @@ from index.base import (
 from index.settings import IndexSettings
 
 # The sqlite backend's text helpers: the same snippet and span rules make hits equal across backends.
-from index.sqlite_fts import _first_span, make_snippet, to_simplified
+from index.sqlite_fts import TOTAL_CAP, _first_span, make_snippet, normalise, to_simplified
 from routewatch.errors import Code, NotConfigured, RouteWatchError
 from routewatch.records import SearchHit, Segment, TextUnit
 
 MAPPING_VERSION = "elasticsearch.v1"
+
 BULK_CHUNK = 200
 BULK_RETRIES = 5  # on 429 (queue full), with exponential back-off
 PERIODS = ("day", "week", "month")
@@ -131,6 +133,12 @@ def _reason(info: dict[str, Any]) -> str:
     if isinstance(err, dict):
         err = f"{err.get('type', 'error')}: {err.get('reason', '')}"
     return f"HTTP {info.get('status', '?')} {err or 'rejected'}"[:500]
+
+
+def _total(res: Any) -> dict[str, Any]:
+    """Elasticsearch's hit total (counted up to TOTAL_CAP, then a lower bound) as SearchHits keywords."""
+    t = res["hits"].get("total") or {}
+    return {"total": int(t.get("value", 0)), "relation": t.get("relation", "eq")}
 
 
 class ElasticIndex(Index):
@@ -356,27 +364,27 @@ class ElasticIndex(Index):
             raise RouteWatchError(Code.E503, f"Elasticsearch unavailable at {self.url}: {type(e).__name__}") from e
 
     # ---- search ----------------------------------------------------------------------------------------
-    def search(self, q: Query) -> list[SearchHit]:
+    def search(self, q: Query) -> SearchHits:
         terms = [to_simplified(t).lower() for t in parse_query_text(q.text)]
         limit = max(1, min(int(q.limit), 1000))
         filters = self._filters(q)
         src = ["post_id", "url", "platform", "posted_at"]
         if not terms:
             res = self._search({
-                "query": {"bool": {"filter": filters}}, "size": limit, "track_total_hits": False,
+                "query": {"bool": {"filter": filters}}, "size": limit, "track_total_hits": TOTAL_CAP,
                 "_source": [*src, "units.unit_id", "units.kind", "units.text"],
                 "sort": [{"posted_at": {"order": "desc", "missing": "_last"}}, {"post_id": "asc"}],
             })
-            return [self._post_hit(h["_source"]) for h in res["hits"]["hits"]]
+            return SearchHits([self._post_hit(h["_source"]) for h in res["hits"]["hits"]], **_total(res))
         clauses = self._text_clauses(terms)
         if clauses is None:  # only punctuation: nothing to look for (sqlite.v1 finds nothing either)
-            return []
+            return SearchHits()
         res = self._search({
             "query": {"bool": {"filter": filters, "must": [{"nested": {
                 "path": "units", "score_mode": "max", "query": {"bool": {"must": clauses}},
                 "inner_hits": {"size": 1, "_source": ["units.unit_id", "units.kind", "units.text", "units.segments"]},
             }}]}},
-            "size": limit, "_source": src, "track_total_hits": False,
+            "size": limit, "_source": src, "track_total_hits": TOTAL_CAP,
             "sort": [{"_score": "desc"}, {"posted_at": {"order": "asc", "missing": "_first"}}, {"post_id": "asc"}],
         })
         hits = []
@@ -384,7 +392,7 @@ class ElasticIndex(Index):
             inner = h["inner_hits"]["units"]["hits"]["hits"]
             if inner:
                 hits.append(self._unit_hit(h["_source"], inner[0]["_source"], float(h["_score"] or 0.0), terms))
-        return hits
+        return SearchHits(hits, **_total(res))
 
     @staticmethod
     def _post_hit(p: dict[str, Any]) -> SearchHit:
@@ -398,7 +406,7 @@ class ElasticIndex(Index):
     @staticmethod
     def _unit_hit(p: dict[str, Any], u: dict[str, Any], score: float, terms: list[str]) -> SearchHit:
         text = u["text"]
-        span = _first_span(to_simplified(text).lower(), terms)
+        span = _first_span(normalise(text), terms)
         start_sec = end_sec = None
         if u["kind"] in ("transcript", "subtitle") and span:
             segs = tuple(Segment(s["start"], s["end"], s["text"]) for s in u.get("segments") or [])

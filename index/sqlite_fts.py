@@ -332,7 +332,7 @@ class SqliteIndex(Index):
             where.append(f"{alias}.posted_at >= ?")
             params.append(q.since)
         if q.until:
-            where.append(f"{alias}.posted_at < ?")
+            where.append(f"{alias}.posted_at < ? AND {alias}.posted_at != ''")  # an undated post is in no range
             params.append(q.until + "T99")  # inclusive of the whole day
         if q.has_bribe:
             where.append(f"{alias}.has_bribe = 1")

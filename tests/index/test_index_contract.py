@@ -294,7 +294,11 @@ def test_both_backends_give_the_same_numbers(es_node, tmp_path, corpus):
         assert lite.trends("leg", "week", Query(platform="tiktok")) == es.trends("leg", "week", Query(platform="tiktok"))
         for q in SEARCHES:
             q = dataclasses.replace(q, limit=1000)
-            assert ids(lite.search(q)) == ids(es.search(q)), q
+            lh, eh = lite.search(q), es.search(q)
+            assert ids(lh) == ids(eh), q
+            assert (lh.total, lh.relation) == (eh.total, eh.relation) == (len(lh), "eq"), q
+            small = dataclasses.replace(q, limit=2)  # the total counts every matching post, not the page
+            assert lite.search(small).total == es.search(small).total == len(lh), q
     finally:
         lite.close()
         es.close()

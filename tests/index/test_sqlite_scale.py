@@ -1,0 +1,100 @@
+"""sqlite.v1 parts that exist for speed at 1M posts: the per-character table for short Chinese terms,
+bm25 among the newest RANK_WINDOW matches with a total and its relation, and trends from per-day counts.
+Each is checked against the slow answer it replaces."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from index_helpers import doc, synthetic_corpus
+
+import index.sqlite_fts as sqlite_fts
+from index.base import Query
+from index.sqlite_fts import SqliteIndex
+
+
+@pytest.fixture
+def lite(tmp_path):
+    i = SqliteIndex(tmp_path / "c.sqlite")
+    yield i
+    i.close()
+
+
+def ids(hits):
+    return sorted(h.post_id for h in hits)
+
+
+def chars_rows(idx, phrase):
+    return idx.db.execute("SELECT COUNT(*) FROM idx_units_chars WHERE idx_units_chars MATCH ?", (phrase,)).fetchone()[0]
+
+
+def test_short_chinese_terms_are_phrases_of_characters(lite):
+    lite.upsert([doc("a", "走线第三天到了达连"), doc("b", "达 连"), doc("c", "达x连"), doc("d", "連达"),
+                 doc("e", "偷渡笔记\0从达连出发", route=("PA",))])
+    assert ids(lite.search(Query("达连"))) == ["a", "e"]  # characters of other runs are not adjacent
+    assert ids(lite.search(Query("達連"))) == ["a", "e"]  # Traditional input
+    assert ids(lite.search(Query("连"))) == ["a", "b", "c", "d", "e"]  # one character
+    assert ids(lite.search(Query('"达连" 走线'))) == ["a"]  # two terms in one unit
+    assert ids(lite.search(Query("达连", country="PA"))) == ["e"]
+    (hit,) = lite.search(Query("达连", country="PA"))
+    assert hit.snippet == "偷渡笔记\0从[达连]出发"
+
+
+def test_replaced_and_cleared_units_leave_the_character_table(lite):
+    lite.upsert([doc("a", "到了达连"), doc("b", "Darién")])
+    assert chars_rows(lite, '"达 连"') == 1
+    lite.upsert([doc("a", "到了巴拿马")])  # a new version of a
+    assert chars_rows(lite, '"达 连"') == 0
+    assert ids(lite.search(Query("巴拿"))) == ["a"]
+    lite.clear()
+    assert chars_rows(lite, "巴") == 0
+
+
+def test_total_is_exact_below_the_window_and_a_lower_bound_above(lite, monkeypatch):
+    docs = [doc(f"p{k}", f"cruzamos el Darién día {k}", lang="es", route=("CO", "PA") if k % 2 else ("PA",))
+            for k in range(10)]
+    lite.upsert(docs)
+    hits = lite.search(Query("darien", limit=3))
+    assert (len(hits), hits.total, hits.relation) == (3, 10, "eq")
+    hits = lite.search(Query("darien", route=("CO", "PA")))
+    assert (ids(hits), hits.total, hits.relation) == (["p1", "p3", "p5", "p7", "p9"], 5, "eq")
+    monkeypatch.setattr(sqlite_fts, "RANK_WINDOW", 4)
+    hits = lite.search(Query("darien", limit=20))
+    # ranked among the newest 4 matching units only (rowid order = indexing order), total "at least 4"
+    assert (ids(hits), hits.total, hits.relation) == (["p6", "p7", "p8", "p9"], 4, "gte")
+    monkeypatch.setattr(sqlite_fts, "TOTAL_CAP", 6)
+    hits = lite.search(Query(country="PA", limit=2))
+    assert (len(hits), hits.total, hits.relation) == (2, 6, "gte")
+    hits = lite.search(Query(route=("CO", "PA"), limit=2))
+    assert (len(hits), hits.total, hits.relation) == (2, 5, "eq")
+    assert lite.search(Query("nothing")).total == 0
+
+
+FILTERS = [Query(), Query(country="PA"), Query(country="ec"), Query(since="2026-10-01"), Query(until="2026-10-20"),
+           Query(since="2026-10-01", until="2026-11-15", country="CO"), Query(since="2027-05-01")]
+
+
+@pytest.mark.parametrize("q", FILTERS, ids=lambda q: repr(q)[6:60])
+def test_trends_from_counts_equal_the_scan(tmp_path, monkeypatch, q):
+    docs = [*synthetic_corpus(300), doc("undated", "走线 sin fecha", route=("EC", "CO", "PA"), posted="")]
+    lite = SqliteIndex(tmp_path / "t.sqlite")
+    lite.upsert(docs)
+    # new versions of some posts (other dates, routes, relevance) and the old ones again: counts go -1/+1
+    changed = [dataclasses.replace(d, posted_at=docs[-1 - k].posted_at, route=docs[-1 - k].route,
+                                   countries=docs[-1 - k].countries, relevant=not d.relevant) for k, d in enumerate(docs[:60])]
+    lite.upsert(changed)
+    lite.upsert(docs[:20])
+    counted = {(f, by): lite.trends(f, by, q) for f in ("country", "leg", "platform", "term") for by in ("day", "week", "month")}
+    monkeypatch.setattr(SqliteIndex, "_counts_answer", staticmethod(lambda q: False))
+    scanned = {(f, by): lite.trends(f, by, q) for f in ("country", "leg", "platform", "term") for by in ("day", "week", "month")}
+    lite.close()
+    assert counted == scanned
+    if q.since != "2027-05-01":  # after the corpus: nothing
+        assert sum(len(v) for v in counted.values()) > 100
+
+
+def test_counts_answer_only_date_and_country_filters():
+    assert SqliteIndex._counts_answer(Query(country="PA", since="2026-01-01", until="2026-02-01"))
+    assert not SqliteIndex._counts_answer(Query(platform="tiktok"))
+    assert not SqliteIndex._counts_answer(Query(country="PA", has_bribe=True))
