@@ -32,7 +32,7 @@ from index.base import (
 from index.settings import IndexSettings
 
 # The sqlite backend's text helpers: the same snippet and span rules make hits equal across backends.
-from index.sqlite_fts import TOTAL_CAP, _first_span, make_snippet, normalise, to_simplified
+from index.sqlite_fts import _first_span, make_snippet, normalise, to_simplified
 from routewatch.errors import Code, NotConfigured, RouteWatchError
 from routewatch.records import SearchHit, Segment, TextUnit
 
@@ -133,6 +133,9 @@ def _reason(info: dict[str, Any]) -> str:
     if isinstance(err, dict):
         err = f"{err.get('type', 'error')}: {err.get('reason', '')}"
     return f"HTTP {info.get('status', '?')} {err or 'rejected'}"[:500]
+
+
+TOTAL_CAP = 10_000  # Elasticsearch's default track_total_hits: exact up to here, then a lower bound
 
 
 def _total(res: Any) -> dict[str, Any]:

@@ -37,13 +37,14 @@ from routewatch.records import SearchHit, Segment, TextUnit
 
 # Bump when the tables below change: an index of another version is dropped and rebuilt from the
 # catalog (the index is only a projection).
-INDEX_SCHEMA_VERSION = "4"
+INDEX_SCHEMA_VERSION = "5"
 IDX_TABLES = ("idx_units_cjk", "idx_units_latin", "idx_units_chars", "idx_units", "idx_posts", "idx_costs",
               "idx_facets", "idx_trend", "idx_trend_day")
-# Searches rank (bm25) among at most this many of the newest matching text units; past it the total is a
-# lower bound (relation "gte"), as Elasticsearch reports totals past 10,000 by default.
-RANK_WINDOW = 10_000
-TOTAL_CAP = 10_000  # filter-only searches count matching posts exactly up to this many
+# Searches rank (bm25) among at most this many of the newest matching text units (after the filters);
+# past it the total is a lower bound (relation "gte": the posts of those units), as Elasticsearch
+# reports totals past 10,000 by default. Bounds a query's work whatever the size of the index.
+RANK_WINDOW = 2_000
+TOTAL_CAP = 2_000  # searches without text count their posts exactly up to this many, then say "gte"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS idx_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -56,7 +57,15 @@ CREATE TABLE IF NOT EXISTS idx_units (
     text TEXT NOT NULL,
     norm TEXT NOT NULL,
     latin TEXT NOT NULL DEFAULT '',
-    segments_json TEXT NOT NULL DEFAULT '[]'
+    segments_json TEXT NOT NULL DEFAULT '[]',
+    -- copies of the post's filter fields (as in idx_posts): a text search filters the units it walks
+    -- without a lookup of each one's post
+    posted_at TEXT NOT NULL DEFAULT '',
+    post_lang TEXT NOT NULL DEFAULT '',
+    platform TEXT NOT NULL DEFAULT '',
+    countries TEXT NOT NULL DEFAULT '|',
+    route TEXT NOT NULL DEFAULT '>',
+    has_bribe INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS idx_units_post ON idx_units(post_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS idx_units_cjk USING fts5(norm, content='idx_units', content_rowid='rowid',
@@ -262,15 +271,18 @@ class SqliteIndex(Index):
 
     def _insert(self, d: IndexDoc) -> None:
         day = period_of(d.posted_at, "day")  # raises ValueError on a bad date: the document is rejected (E504)
+        countries = "|" + "|".join(d.countries) + ("|" if d.countries else "")
+        route = ">" + ">".join(d.route) + (">" if d.route else "")
         for u in d.units:
             if not u.text.strip():
                 continue
             norm = normalise(u.text)
             cur = self.db.execute(
-                "INSERT INTO idx_units(unit_id, post_id, kind, lang, text, norm, latin, segments_json) "
-                "VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO idx_units(unit_id, post_id, kind, lang, text, norm, latin, segments_json, posted_at, "
+                "post_lang, platform, countries, route, has_bribe) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (u.unit_id, d.post_id, u.kind, u.lang, u.text, norm, latin_only(norm),
-                 json.dumps([[s.start, s.end, s.text] for s in u.segments], ensure_ascii=False)),
+                 json.dumps([[s.start, s.end, s.text] for s in u.segments], ensure_ascii=False),
+                 d.posted_at, d.lang, d.platform, countries, route, int(d.has_bribe)),
             )
             chars = cjk_chars(norm)
             if chars:
@@ -279,8 +291,7 @@ class SqliteIndex(Index):
             "INSERT INTO idx_posts(post_id, platform, url, posted_at, captured_at, lang, source, relevant, countries,"
             " route, has_bribe, week, day, month) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (d.post_id, d.platform, d.url, d.posted_at, d.captured_at, d.lang, d.source, int(d.relevant),
-             "|" + "|".join(d.countries) + ("|" if d.countries else ""),
-             ">" + ">".join(d.route) + (">" if d.route else ""), int(d.has_bribe),
+             countries, route, int(d.has_bribe),
              period_of(d.posted_at, "week"), day, period_of(d.posted_at, "month")),
         )
         for amount, currency, kind in d.costs:
@@ -310,6 +321,8 @@ class SqliteIndex(Index):
 
     # ---- filters ---------------------------------------------------------------------------------------
     def _filters(self, q: Query, alias: str = "p") -> tuple[str, list[Any]]:
+        """SQL conditions on idx_posts (alias p) or on the post fields copied into idx_units (alias u)."""
+        lang_col = "post_lang" if alias == "u" else "lang"
         where: list[str] = []
         params: list[Any] = []
         if q.country and not re.fullmatch(r"[A-Za-z]{2}", q.country):
@@ -326,7 +339,7 @@ class SqliteIndex(Index):
             where.append(f"{alias}.platform = ?")
             params.append(q.platform.lower())
         if q.lang:
-            where.append(f"{alias}.lang = ?")
+            where.append(f"{alias}.{lang_col} = ?")
             params.append(q.lang.lower())
         if q.since:
             where.append(f"{alias}.posted_at >= ?")
@@ -366,6 +379,7 @@ class SqliteIndex(Index):
                     (*fparams, TOTAL_CAP + 1)).fetchone()[0]
                 return SearchHits([self._post_hit(r) for r in rows], total=min(n, TOTAL_CAP),
                                   relation="gte" if n > TOTAL_CAP else "eq")
+            fwhere, fparams = self._filters(q, alias="u")
             return self._search_text(terms, fwhere, fparams, limit)
         except sqlite3.OperationalError as e:
             raise RouteWatchError(Code.E502, f"query could not be run: {e}") from e
@@ -392,19 +406,18 @@ class SqliteIndex(Index):
         if fwhere != "1":
             conds.append(fwhere)
             params.extend(fparams)
-        join_posts = "JOIN idx_posts p ON p.post_id = u.post_id " if fwhere != "1" else ""
         # The newest RANK_WINDOW matching units (FTS5 walks its doclists by rowid, so this stops early),
         # ranked by bm25 among themselves: exact when there are fewer matches, bounded work when there
         # are more. One MATCH drives the query (a per-row MATCH subquery grows with the square of matches).
         if fts:
             table, expr = fts[0]
             sql = (f"SELECT f.rowid AS rid, u.post_id AS post_id, f.rank AS score FROM {table} f "  # noqa: S608
-                   f"JOIN idx_units u ON u.rowid = f.rowid {join_posts}"
+                   f"JOIN idx_units u ON u.rowid = f.rowid "
                    f"WHERE {' AND '.join([f'{table} MATCH ?', *conds])} ORDER BY f.rowid DESC LIMIT ?")
             params = [expr, *params]
         else:
             sql = (f"SELECT u.rowid AS rid, u.post_id AS post_id, 0.0 AS score FROM idx_units u "  # noqa: S608
-                   f"{join_posts}WHERE {' AND '.join(conds)} ORDER BY u.rowid DESC LIMIT ?")
+                   f"WHERE {' AND '.join(conds)} ORDER BY u.rowid DESC LIMIT ?")
         cands = self.db.execute(sql, (*params, RANK_WINDOW + 1)).fetchall()
         capped = len(cands) > RANK_WINDOW
         cands = cands[:RANK_WINDOW]

@@ -630,13 +630,14 @@ def _describe(q: Query) -> str:
     return " ".join(parts)
 
 
-def _timed(idx: Index, fn: Callable[[], Any], timeout_s: float) -> tuple[float, bool, Any]:
-    """(ms, timed out?, result). A SQLite query past `timeout_s` is interrupted and counted at the cap."""
+def _timed(idx: Index, fn: Callable[[], Any], timeout_s: float) -> tuple[float, bool, Any, float]:
+    """(ms, timed out?, result, CPU ms of this thread). A SQLite query past `timeout_s` is interrupted and
+    counted at the cap. The CPU time is the client's: SQLite's whole work, only the client side of Elasticsearch."""
     from routewatch.errors import RouteWatchError
 
     db = getattr(idx, "db", None)
     timer = threading.Timer(timeout_s, db.interrupt) if isinstance(db, sqlite3.Connection) else None
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.thread_time()
     if timer:
         timer.start()
     try:
@@ -648,14 +649,14 @@ def _timed(idx: Index, fn: Callable[[], Any], timeout_s: float) -> tuple[float, 
     finally:
         if timer:
             timer.cancel()
-    ms = (time.perf_counter() - t) * 1000
-    return (max(ms, timeout_s * 1000) if out else ms), out, res
+    ms, cpu_ms = (time.perf_counter() - t) * 1000, (time.thread_time() - c) * 1000
+    return (max(ms, timeout_s * 1000) if out else ms), out, res, cpu_ms
 
 
 def measure_queries(idx: Index, *, repeats: int, timeout_s: float = 10.0, slow_ms: float = 1000.0) -> dict[str, Any]:
-    """p50/p95 of the search mix and of the weekly trends. Each query runs once to warm up, then
-    `repeats` times; one slower than `slow_ms` (or cut at `timeout_s`) is not repeated: its warm-up
-    time stands for each repeat."""
+    """p50/p95 of the search mix and of the weekly trends (wall ms, and CPU ms of the calling thread beside
+    them: the machine is shared). Each query runs once to warm up, then `repeats` times; one slower than
+    `slow_ms` (or cut at `timeout_s`) is not repeated: its warm-up time stands for each repeat."""
     jobs: list[tuple[str, str, Callable[[], Any]]] = []
     for kind, q in search_queries():
         jobs.append((kind, _describe(q), lambda q=q: idx.search(q)))
@@ -663,21 +664,29 @@ def measure_queries(idx: Index, *, repeats: int, timeout_s: float = 10.0, slow_m
         jobs.append((f"trend_{f}", f"{f} by {by}" + (f" ({_describe(q)})" if q else ""),
                      lambda f=f, by=by, q=q: idx.trends(f, by, q)))
     per_kind: dict[str, list[float]] = {}
-    search_ms: list[float] = []
-    trend_ms: list[float] = []
+    cpu_kind: dict[str, list[float]] = {}
+    wall: dict[str, list[float]] = {"search": [], "trend_week": []}
+    cpu: dict[str, list[float]] = {"search": [], "trend_week": []}
     detail = []
     for kind, desc, fn in jobs:
-        ms, out, res = _timed(idx, fn, timeout_s)
-        samples = [ms] * repeats
+        ms, out, res, cpu_ms = _timed(idx, fn, timeout_s)
+        samples, cpus = [ms] * repeats, [cpu_ms] * repeats
         if not out and ms < slow_ms:
-            samples = [_timed(idx, fn, timeout_s)[0] for _ in range(repeats)]
+            runs = [_timed(idx, fn, timeout_s) for _ in range(repeats)]
+            samples, cpus = [r[0] for r in runs], [r[3] for r in runs]
         per_kind.setdefault(kind, []).extend(samples)
-        (trend_ms if kind.startswith("trend_") else search_ms).extend(samples)
+        cpu_kind.setdefault(kind, []).extend(cpus)
+        part = "trend_week" if kind.startswith("trend_") else "search"
+        wall[part].extend(samples)
+        cpu[part].extend(cpus)
         detail.append({"kind": kind, "query": desc, "hits": None if res is None else len(res),
-                       "p50_ms": round(percentile(samples, 50), 2), "timed_out": out,
-                       "repeated": not out and ms < slow_ms})
-    return {"search": _lat(search_ms), "trend_week": _lat(trend_ms),
+                       "total": getattr(res, "total", None), "relation": getattr(res, "relation", None),
+                       "p50_ms": round(percentile(samples, 50), 2), "cpu_p50_ms": round(percentile(cpus, 50), 2),
+                       "timed_out": out, "repeated": not out and ms < slow_ms})
+    return {"search": _lat(wall["search"]), "trend_week": _lat(wall["trend_week"]),
+            "search_cpu": _lat(cpu["search"]), "trend_week_cpu": _lat(cpu["trend_week"]),
             "by_category": {k: _lat(v) for k, v in per_kind.items()},
+            "by_category_cpu": {k: _lat(v) for k, v in cpu_kind.items()},
             "timeouts": sum(1 for d in detail if d["timed_out"]), "timeout_s": timeout_s, "queries": detail}
 
 
@@ -937,11 +946,22 @@ def format_table(result: dict[str, Any]) -> str:
             rows = ix.get(backend) or {}
             if not rows or "error" in rows:
                 continue
-            big = max(rows, key=int)
-            cats = rows[big]["by_category"]
-            lines.append(f"   {backend} at {int(big):,} by query kind (p50 / p95 ms):")
-            for k, v in cats.items():
-                lines.append(f"     {k:<18}{v['p50_ms']:>10,.1f}{v['p95_ms']:>10,.1f}")
+            sizes_ = sorted(rows, key=int)
+            lines.append(f"   {backend} by query kind, wall p50 / p95 ms (CPU p95 ms of the client thread):")
+            lines.append("     " + " " * 18 + "".join(f"{int(n):>30,}" for n in sizes_))
+            for k in rows[sizes_[-1]]["by_category"]:
+                cells = ""
+                for n in sizes_:
+                    v = rows[n]["by_category"].get(k)
+                    c = (rows[n].get("by_category_cpu") or {}).get(k)
+                    cells += (f"{v['p50_ms']:>10,.1f}{v['p95_ms']:>10,.1f}" + (f"{'(' + format(c['p95_ms'], ',.1f') + ')':>10}"
+                              if c else " " * 10)) if v else " " * 30
+                lines.append(f"     {k:<18}{cells}")
+            for n in sizes_:
+                if rows[n].get("search_cpu"):
+                    lines.append(f"     CPU at {int(n):,}: search p50 {rows[n]['search_cpu']['p50_ms']:,.1f} / p95 "
+                                 f"{rows[n]['search_cpu']['p95_ms']:,.1f} ms, trend p50 "
+                                 f"{rows[n]['trend_week_cpu']['p50_ms']:,.1f} / p95 {rows[n]['trend_week_cpu']['p95_ms']:,.1f} ms")
         if any(r.get("build", "default") != "default" for r in (ix.get("sqlite") or {}).values()):
             lines.append("   * built with PRAGMA synchronous=OFF (bench bulk load); others as `routewatch index` writes")
         lines.append("")
