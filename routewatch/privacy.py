@@ -1,18 +1,81 @@
 """Privacy by default (SPEC §1): keyed pseudonyms for handles, redaction of contact details.
 
-In: text or a handle about to be shown or exported.  Out: the same with phone numbers, WeChat /
-WhatsApp / Telegram / LINE ids and QR-code links replaced, or a stable keyed pseudonym.
-Never logs or stores the raw values it removes.
+In: text or a handle about to be shown or exported.  Out: the same with invisible characters dropped
+and phone numbers, WeChat / WhatsApp / Telegram / LINE ids and QR-code links replaced, or a stable
+keyed pseudonym. Never logs or stores the raw values it removes.
 """
 
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
 import hmac
+import itertools
 import os
 import re
 import secrets
+import string
+import sys
+import unicodedata
 from pathlib import Path
+from typing import Any
+
+# ZWNJ / ZWJ are kept where they join something: emoji sequences (man, ZWJ, woman, ZWJ, girl) and Persian or Indic
+# spelling need them. Next to a digit, a space, ASCII punctuation or an end of the text they join
+# nothing, and there they could split a phone number, so they go like the other invisible characters.
+_JOINERS = frozenset("\u200c\u200d")
+_NOT_JOINED = frozenset(string.punctuation)
+
+
+@functools.cache
+def _invisible_run() -> re.Pattern[str]:
+    """Runs of characters a reader cannot see: every format character (Unicode category Cf: zero-width
+    spaces, bidi marks, embeddings, overrides and isolates, soft hyphen, invisible operators and
+    separator, tags, BOM ...), the combining grapheme joiner and the C0/C1 controls except tab, line
+    feed and carriage return. Built once, on first use (a scan of every code point, ~0.1 s)."""
+    cf = [c for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"]
+    ranges: list[tuple[int, int]] = []
+    for c in cf:
+        if ranges and ranges[-1][1] == c - 1:
+            ranges[-1] = (ranges[-1][0], c)
+        else:
+            ranges.append((c, c))
+    cls = "".join(f"\\U{a:08x}" + (f"-\\U{b:08x}" if b > a else "") for a, b in ranges)
+    return re.compile(f"[{cls}\\u034f\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]+")
+
+
+def _joins(text: str, start: int, end: int) -> bool:
+    """Whether an invisible run at text[start:end] stands between two characters a joiner can join."""
+    if start == 0 or end == len(text):
+        return False
+    return not any(c.isdigit() or c.isspace() or c in _NOT_JOINED for c in (text[start - 1], text[end]))
+
+
+def invisible_edits(text: str) -> list[tuple[int, int, str]]:
+    """Where `drop_invisible` changes `text`: (start, end, what stays) for each run, in order."""
+    edits: list[tuple[int, int, str]] = []
+    for m in _invisible_run().finditer(text):
+        run = m.group(0)
+        kept = "".join(c for c in run if c in _JOINERS) if _joins(text, m.start(), m.end()) else ""
+        if kept != run:
+            edits.append((m.start(), m.end(), kept))
+    return edits
+
+
+def drop_invisible(text: str) -> str:
+    """`text` without the characters a reader cannot see (see `_invisible_run`), joiners kept where
+    they join: what a reader sees. Pages show text through it, so nothing hidden can reorder it."""
+    if not text or not _invisible_run().search(text):
+        return text
+    out: list[str] = []
+    i = 0
+    for a, b, kept in invisible_edits(text):
+        out += (text[i:a], kept)
+        i = b
+    out.append(text[i:])
+    return "".join(out)
+
 
 # Contact ids written after a messaging-app label. Chinese labels may touch the id ("微信zx88");
 # Latin labels must stand as words ("routewatch" and "forwarded" are not WhatsApp labels) and the id
@@ -36,8 +99,8 @@ def _digits(s: str) -> int:
     return sum(c.isdigit() for c in s)
 
 
-def _looks_like_phone(m: re.Match[str]) -> bool:
-    t = m.group(0).strip()
+def _looks_like_phone(t: str) -> bool:
+    t = t.strip()
     if _digits(t) < 7 or _DATE.match(t) or _THOUSANDS.match(t):
         return False  # dates, versions and amounts written with thousands separators
     bare = re.sub(r"\D", "", t)
@@ -56,14 +119,103 @@ def _id_like(m: re.Match[str]) -> bool:
     return bool(re.search(r"[\d_]", ident)) or bool(re.search(r"[:：=]", m.group(2)))
 
 
+Edit = tuple[int, int, int]  # start, end (in the text before the step), length of what replaced it
+
+
+def _step(text: str, pattern: re.Pattern[str], fn: Any) -> tuple[str, list[Edit]]:
+    """One contact rule over `text`: `fn(match)` gives (start, end, replacement) or None (no change)."""
+    out: list[str] = []
+    edits: list[Edit] = []
+    i = 0
+    for m in pattern.finditer(text):
+        r = fn(m)
+        if r is None:
+            continue
+        a, b, new = r
+        out += (text[i:a], new)
+        edits.append((a, b, len(new)))
+        i = b
+    if not edits:
+        return text, edits
+    out.append(text[i:])
+    return "".join(out), edits
+
+
+def _phone_edit(m: re.Match[str], cuts: list[int] | None = None) -> tuple[int, int, str] | None:
+    """A phone number is replaced. `cuts`: where hidden characters split digits (sorted offsets); each
+    inside the match counts as the separator the writer meant, so "5\u20635\u20631..." is a number
+    written in groups, as "5 5 1 ..." would be."""
+    t = m.group(0)
+    lo, hi = (bisect.bisect_right(cuts, m.start()), bisect.bisect_left(cuts, m.end())) if cuts else (0, 0)
+    if lo < hi:
+        at = [m.start(), *cuts[lo:hi], m.end()]
+        t = " ".join(m.string[x:y] for x, y in itertools.pairwise(at))
+    return (m.start(), m.end(), "[phone removed]") if _looks_like_phone(t) else None
+
+
+# In order: links first (their digits are no phone number), then labelled ids, numbers, @handles.
+_RULES: tuple[tuple[re.Pattern[str], Any], ...] = (
+    (_QR, lambda m: (m.start(), m.end(), "[link removed]")),
+    (_APP_ID, lambda m: (m.start(3), m.end(3), "[id removed]") if _id_like(m) else None),
+    (_PHONE, _phone_edit),
+    (_HANDLE, lambda m: (m.start(), m.end(), "@[user]")),
+)
+
+Run = tuple[int, int, str]  # a hidden run: offset in the visible text, length it kept there, the raw run
+
+
+def _follow(runs: list[Run], edits: list[Edit]) -> list[Run]:
+    """The runs' offsets after one rule's edits; a run inside a redaction goes with it."""
+    starts = [e[0] for e in edits]
+    moved = list(itertools.accumulate((n - (e - s) for s, e, n in edits), initial=0))
+    alive: list[Run] = []
+    for pos, k, raw in runs:
+        c = bisect.bisect_left(starts, pos + k)  # the edits that start before the run ends
+        if c and edits[c - 1][1] > pos:
+            continue
+        alive.append((pos + moved[c], k, raw))
+    return alive
+
+
 def redact_text(text: str) -> str:
+    """Contacts replaced. The rules read the text as a reader sees it (invisible characters dropped,
+    see `drop_invisible`): "+52\u200b55\u200b1234\u200b5678" is one number on screen, so it is one
+    for the rules too. Only what is redacted changes: invisible characters elsewhere stay for the
+    caller to show or drop (the web drops them, the CLI shows controls as symbols)."""
     if not text:
         return text
-    text = _QR.sub("[link removed]", text)
-    text = _APP_ID.sub(lambda m: f"{m.group(1)}{m.group(2)}[id removed]" if _id_like(m) else m.group(0), text)
-    text = _PHONE.sub(lambda m: "[phone removed]" if _looks_like_phone(m) else m.group(0), text)
-    text = _HANDLE.sub("@[user]", text)
-    return text
+    shown, runs = text, []
+    if hidden := invisible_edits(text):
+        parts: list[str] = []
+        i = shift = 0
+        for a, b, kept in hidden:
+            parts += (text[i:a], kept)
+            runs.append((a - shift, len(kept), text[a:b]))
+            shift += (b - a) - len(kept)
+            i = b
+        parts.append(text[i:])
+        shown = "".join(parts)
+    changed = False
+    for pattern, fn in _RULES:
+        if pattern is _PHONE and runs:
+            cuts = [p for p, k, _ in runs if not k and 0 < p < len(shown)
+                    and shown[p - 1].isdecimal() and shown[p].isdecimal()]
+            fn = functools.partial(fn, cuts=cuts)
+        shown, edits = _step(shown, pattern, fn)
+        if edits:
+            changed = True
+            runs = _follow(runs, edits) if runs else runs
+    if not runs:
+        return shown
+    if not changed:
+        return text  # nothing to redact: the text exactly as it came
+    out: list[str] = []
+    i = 0
+    for pos, k, raw in runs:  # the hidden runs outside redactions go back where they were
+        out += (shown[i:pos], raw)
+        i = pos + k
+    out.append(shown[i:])
+    return "".join(out)
 
 
 def install_secret(data_dir: Path) -> bytes:

@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from index.base import Query, parse_date, parse_route, period_of
 from routewatch.catalog import Catalog
 from routewatch.errors import Code, RouteWatchError
-from routewatch.privacy import install_secret
+from routewatch.privacy import drop_invisible, install_secret
 from routewatch.web import charts, queries
 from routewatch.web.public import Scrubber, deep_clean
 from routewatch.web.ratelimit import TokenBucket
@@ -99,6 +99,16 @@ def _num(v: str | None, name: str) -> float | None:
     if x != x or x in (float("inf"), float("-inf")):
         raise RouteWatchError(Code.E903, f"{name} expects a finite number")
     return x
+
+
+def _visible(value: Any) -> Any:
+    """Jinja `finalize`: every value a page prints loses its invisible characters (bidi overrides,
+    zero-width and control characters; privacy.drop_invisible), before autoescape. Catalog text is
+    scrubbed already; this covers what the request itself brings back (the query in the title and the
+    search box, the filters, a traced claim), so a shared link cannot plant them in the page."""
+    if isinstance(value, Markup):  # escaped HTML stays escaped: only invisible characters leave it
+        return Markup(drop_invisible(str(value)))  # noqa: S704 - the value was Markup already
+    return drop_invisible(value) if isinstance(value, str) else value
 
 
 class Filters:
@@ -209,7 +219,7 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
     app.state.web = web
     bucket = TokenBucket(web.rate_limit_per_minute)
     env = Environment(loader=PackageLoader("routewatch.web", "templates"), autoescape=True,
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, finalize=_visible)
     env.globals.update(fmt_sec=fmt_sec, country_name=country_name, fmt_amount=fmt_amount, highlight=highlight)
     app.state.rw = _State(settings, web)
 
@@ -279,7 +289,9 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
     def api_search(ctx: CtxDep, f: FiltersDep) -> dict[str, Any]:
         q = f.query(web)
         hits = queries.search(ctx, q)
-        return {"query": f.q, "filters": {k: v for k, v in f.raw.items() if k != "q" and v not in (None, False)},
+        # the request echoed as pages echo it (_visible): no bidi override or control from a shared link
+        return {"query": _visible(f.q),
+                "filters": {k: _visible(v) for k, v in f.raw.items() if k != "q" and v not in (None, False)},
                 "count": len(hits), "hits": [{**h, "links": _links(h, f.q)} for h in hits]}
 
     @app.get("/api/posts/{post_id}", tags=["api"], summary="One post: texts with timestamps, facts with evidence, "

@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from routewatch.privacy import pseudonym, redact_text
+from routewatch.privacy import drop_invisible, invisible_edits, pseudonym, redact_text
 
-# Bidi embeddings/overrides/isolates and marks (RTL spoofing), zero-width spaces that could split a
-# phone number past the redaction rules, and C0 controls except tab and newline. ZWJ (emoji) stays.
-_INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Invisible characters (every Unicode format character: bidi controls, zero-width spaces, soft hyphen,
+# invisible operators, tags; controls but tab and line breaks) are dropped by privacy.drop_invisible
+# (after redact_text, which reads through them); ZWJ / ZWNJ stay where they join (emoji, Persian, Indic).
 # Candidate handle tokens: what a handle can be made of, never starting or ending with a dot.
 _TOKEN = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?")
 _MIN_HANDLE = 3  # shorter "handles" would rewrite ordinary words
@@ -86,7 +86,7 @@ def _ops_from_edits(edits: list[tuple[int, int, int]], src_len: int) -> list[Op]
 @dataclass(frozen=True, slots=True)
 class PublicText:
     """A public text and the map from raw character offsets to offsets in it (one OffsetMap per
-    rewriting step: invisible characters dropped, contacts redacted, handles pseudonymised)."""
+    rewriting step: contacts redacted, invisible characters dropped, handles pseudonymised)."""
 
     text: str
     maps: tuple[OffsetMap, ...] = ()
@@ -210,7 +210,7 @@ class Scrubber:
         k = handle_key(raw)
         if not k:
             return ""
-        return pseudonym(k, self.key) if self.pseudonymise else _INVISIBLE.sub("", k)[:200]
+        return pseudonym(k, self.key) if self.pseudonymise else drop_invisible(k)[:200]
 
     def _replace_handles(self, s: str) -> str:
         return self._handles_with_edits(s)[0]
@@ -231,12 +231,9 @@ class Scrubber:
 
     # ---- text -------------------------------------------------------------------------------------
     def _full(self, raw: str) -> str:
-        return self._contacts_and_handles(_INVISIBLE.sub("", raw))
-
-    def _contacts_and_handles(self, s: str) -> str:
-        if self.redact:
-            s = redact_text(s)
-        return self._replace_handles(s)
+        # Contacts first: redact_text reads through invisible characters (a number split by zero-width
+        # spaces is one number) and needs them to tell digits split on purpose; then they are dropped.
+        return self._replace_handles(drop_invisible(redact_text(raw) if self.redact else raw))
 
     def _cut(self, s: str) -> str:
         # Cut after redaction: cutting first could leave half a phone number too short to be recognised.
@@ -255,23 +252,23 @@ class Scrubber:
         s = raw or ""
         if "://" in s or "@" in s:
             return self.clean(s)
-        s = self._replace_handles(_INVISIBLE.sub("", s))
+        s = self._replace_handles(drop_invisible(s))
         return s if len(s) <= self.max_chars else s[: self.max_chars] + " …"
 
     def public(self, raw: str | None) -> PublicText:
         """`clean(raw)` with a map back to raw offsets (for evidence spans and search matches)."""
         raw = raw or ""
         maps: list[OffsetMap] = []
-        drops = [(mm.start(), mm.end(), 0) for mm in _INVISIBLE.finditer(raw)]
-        shown = _INVISIBLE.sub("", raw) if drops else raw
+        red = redact_text(raw) if self.redact else raw
+        if red != raw:
+            maps.append(OffsetMap.of(align(raw, red), len(raw), len(red)))
+        drops = [(a, b, len(kept)) for a, b, kept in invisible_edits(red)]
+        shown = drop_invisible(red) if drops else red
         if drops:
-            maps.append(OffsetMap.of(_ops_from_edits(drops, len(raw)), len(raw), len(shown)))
-        red = redact_text(shown) if self.redact else shown
-        if red != shown:
-            maps.append(OffsetMap.of(align(shown, red), len(shown), len(red)))
-        full, edits = self._handles_with_edits(red)
+            maps.append(OffsetMap.of(_ops_from_edits(drops, len(red)), len(red), len(shown)))
+        full, edits = self._handles_with_edits(shown)
         if edits:
-            maps.append(OffsetMap.of(_ops_from_edits(edits, len(red)), len(red), len(full)))
+            maps.append(OffsetMap.of(_ops_from_edits(edits, len(shown)), len(shown), len(full)))
         return PublicText(self._cut(full), tuple(maps), min(len(full), self.max_chars))
 
     # ---- URLs and names ---------------------------------------------------------------------------

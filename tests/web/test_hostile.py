@@ -68,6 +68,31 @@ def test_pages_render_hostile_data_inert(hostile_client):
         assert_inert(r.text)
 
 
+@pytest.mark.parametrize(("path", "status", "shown"), [
+    # NUL, ESC and RLO in the query: the title and the search box show what a reader would see
+    ("/?q=%00%1B%5B2J厄瓜多尔%E2%80%AE", 200, ("<title>[2J厄瓜多尔 ·", 'value="[2J厄瓜多尔"')),
+    # refused filters (E903) are echoed in their fields: LRI and ZWSP gone
+    ("/?q=走线&country=P%E2%81%A6&route=EC%E2%80%8B%3ECO", 400, ('value="P"', 'value="EC&gt;CO"')),
+    ("/trace?claim=%E2%80%AE厄瓜多尔%07", 200, ("<title>Trace: 厄瓜多尔 ·", 'value="厄瓜多尔"')),  # RLO, BEL
+])
+def test_request_values_echoed_in_a_page_lose_invisible_characters(hostile_client, path, status, shown):
+    client, _, _ = hostile_client
+    r = client.get(path)
+    assert r.status_code == status
+    assert_inert(r.text)
+    assert not any(c in r.text for c in "\x00\x1b\x07\u200b\u2066"), "a control or zero-width character is echoed"
+    for s in shown:
+        assert s in r.text
+
+
+def test_api_echoes_the_query_without_invisible_characters(hostile_client):
+    client, _, _ = hostile_client
+    r = client.get("/api/search?q=%E2%80%AE厄瓜多尔%00%1B&platform=x%E2%81%A6")
+    assert r.status_code == 200
+    assert (r.json()["query"], r.json()["filters"]) == ("厄瓜多尔", {"platform": "x"})
+    assert "\u202e" not in r.text and "\\u202e" not in r.text and "\\u0000" not in r.text
+
+
 def test_hostile_markup_is_shown_as_text(hostile_client):
     client, ids, _ = hostile_client
     html = client.get(f"/posts/{ids['markup']}").text

@@ -143,3 +143,13 @@ def test_long_text_maps_fast():
     i = raw.index("厄瓜多尔")
     a, b = pt.span(i, i + 4)
     assert pt.text[a:b] == "厄瓜多尔"
+
+
+def test_every_invisible_format_character_is_dropped_and_offsets_still_map():
+    raw = "联系 5\u20635\u20631\u00ad2\u00ad3\u20634\u00ad5\u20636\u20637 走线\U000e0041\u180e 哥伦比亚 👨\u200d👩"
+    pt = scrub().public(raw)
+    assert pt.text == "联系 [phone removed] 走线 哥伦比亚 👨\u200d👩" == scrub().clean(raw)
+    for t in ("走线", "哥伦比亚", "👨\u200d👩"):
+        i = raw.index(t)
+        a, b = pt.span(i, i + len(t))
+        assert pt.text[a:b] == t
