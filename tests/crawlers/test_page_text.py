@@ -1,9 +1,14 @@
-"""A fetched page is read in its own charset (BOM, Content-Type, <meta charset>), as scrapy reads it."""
+"""A fetched page is read in its own charset (BOM, Content-Type, <meta charset>), as scrapy reads it; half an
+emoji in the JSON a page embeds is stored as U+FFFD."""
+
+from pathlib import Path
 
 import pytest
 
-from crawlers.base import Page
+from crawlers.base import Page, without_lone_surrogates
+from crawlers.platforms import TikTok
 from crawlers.web import WebPage
+from routewatch.catalog import Catalog
 
 CAPTION = "走线攻略：厄瓜多尔免签，坐大巴到哥伦比亚"
 
@@ -35,3 +40,18 @@ def test_undeclared_page_is_utf8_and_bad_bytes_are_replaced():
     [post] = list(WebPage().discover(page(body, {})))
     assert post.caption.startswith("走线攻略：厄瓜多尔免签，坐大巴到")
     assert "\ufffd" in post.caption
+
+
+def test_half_an_emoji_in_embedded_page_json_is_stored_as_replacement_character(tmp_path):
+    html = (Path(__file__).resolve().parents[1] / "data" / "ytdlp" / "pages" / "tiktok_video.html").read_bytes()
+    html = html.replace('"desc":"内科克利'.encode(), '"desc":"\\ud83c内科克利'.encode(), 1)
+    url = "https://www.tiktok.com/@xiao_lu_walks/video/7431029384756102905"
+    tiktok_page = Page(url=url, fetch_url=url, status=200, body=html, source="web:test", captured_at="2026-11-03T00:00:00Z")
+    [post] = list(TikTok().discover(tiktok_page))
+    assert post.caption.startswith("\ud83c内科克利")  # what json.loads makes of the escape
+    clean = without_lone_surrogates(post)
+    assert clean.caption.startswith("\ufffd内科克利") and "\ud83c" not in clean.extra_json
+    cat = Catalog(tmp_path / "catalog.sqlite")
+    assert cat.upsert_post(clean)
+    assert cat.get_post(clean.post_id).caption == clean.caption
+    cat.close()
