@@ -43,8 +43,8 @@ IDX_TABLES = ("idx_units_cjk", "idx_units_latin", "idx_units_chars", "idx_units"
 # Searches rank (bm25) among at most this many of the newest matching text units (after the filters);
 # past it the total is a lower bound (relation "gte": the posts of those units), as Elasticsearch
 # reports totals past 10,000 by default. Bounds a query's work whatever the size of the index.
-RANK_WINDOW = 2_000
-TOTAL_CAP = 2_000  # searches without text count their posts exactly up to this many, then say "gte"
+RANK_WINDOW = 1_000
+TOTAL_CAP = 1_000  # searches without text count their posts exactly up to this many, then say "gte"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS idx_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
