@@ -68,11 +68,11 @@ CREATE TABLE IF NOT EXISTS idx_units (
     has_bribe INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS idx_units_post ON idx_units(post_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS idx_units_cjk USING fts5(norm, content='idx_units', content_rowid='rowid',
+CREATE VIRTUAL TABLE IF NOT EXISTS idx_units_cjk USING fts5(norm, content="idx_units", content_rowid='rowid',
     tokenize='trigram');
 -- Latin words glued to Chinese characters ("办visa签证") are separate tokens only when the
 -- Chinese characters are blanked out: the Latin table reads that copy of the text.
-CREATE VIRTUAL TABLE IF NOT EXISTS idx_units_latin USING fts5(latin, content='idx_units', content_rowid='rowid',
+CREATE VIRTUAL TABLE IF NOT EXISTS idx_units_latin USING fts5(latin, content="idx_units", content_rowid='rowid',
     tokenize='unicode61 remove_diacritics 2');
 CREATE TRIGGER IF NOT EXISTS idx_units_ai AFTER INSERT ON idx_units BEGIN
   INSERT INTO idx_units_cjk(rowid, norm) VALUES (new.rowid, new.norm);

@@ -98,3 +98,15 @@ def test_counts_answer_only_date_and_country_filters():
     assert SqliteIndex._counts_answer(Query(country="PA", since="2026-01-01", until="2026-02-01"))
     assert not SqliteIndex._counts_answer(Query(platform="tiktok"))
     assert not SqliteIndex._counts_answer(Query(country="PA", has_bribe=True))
+
+
+def test_datasette_finds_the_full_text_table_of_the_units(lite):
+    """Datasette offers search on a table when an FTS virtual table names it as content="table" (or
+    [table]); the trigram table does, so Chinese and Latin substrings can be searched there."""
+    lite.upsert([doc("a", "到了厄瓜多尔"), doc("b", "cruzamos el Darién", lang="es")])
+    found = [r[0] for r in lite.db.execute(
+        "SELECT name FROM sqlite_master WHERE rootpage = 0 AND sql LIKE '%VIRTUAL TABLE%USING FTS%content=\"idx_units\"%'")]
+    assert found[0] == "idx_units_cjk"
+    search = "SELECT post_id FROM idx_units WHERE rowid IN (SELECT rowid FROM idx_units_cjk WHERE idx_units_cjk MATCH ?)"
+    assert [r[0] for r in lite.db.execute(search, ('"厄瓜多尔"',))] == ["a"]
+    assert [r[0] for r in lite.db.execute(search, ('"darién"',))] == ["b"]
