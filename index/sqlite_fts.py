@@ -174,6 +174,7 @@ class SqliteIndex(Index):
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self._periods: dict[tuple[str, str], str] = {}
+        self._terms: list[tuple[str, bool, Any]] | None = None
         self.schema_reset = False  # True when an older index was dropped: the caller must re-index everything
         # Reads: a 64 MB page cache, the file memory-mapped (up to 1 GiB), sort/temp tables in memory.
         for pragma in ("cache_size=-65536", "mmap_size=1073741824", "temp_store=MEMORY"):
@@ -210,6 +211,42 @@ class SqliteIndex(Index):
         self.db.executescript(SCHEMA)
         self.db.execute("INSERT OR REPLACE INTO idx_meta(key, value) VALUES ('schema_version', ?)",
                         (INDEX_SCHEMA_VERSION,))
+        if not had_units or self.schema_reset:  # an empty index: its term counts start with today's terms
+            self._set_counted_terms()
+
+    # ---- trend terms counted at indexing time ------------------------------------------------------------
+    def _set_counted_terms(self) -> None:
+        from index.terms import trend_terms
+
+        self.db.execute("INSERT OR REPLACE INTO idx_meta(key, value) VALUES ('trend_terms', ?)",
+                        (json.dumps(list(trend_terms()), ensure_ascii=False),))
+        self._terms = None
+
+    def _counted_terms(self) -> list[tuple[str, bool, Any]]:
+        """The trend terms this index counts per day, as (term, is CJK, what to look for); empty when it
+        counts none (an index made before the list was stored: trends by term then scan)."""
+        if self._terms is None:
+            row = self.db.execute("SELECT value FROM idx_meta WHERE key='trend_terms'").fetchone()
+            terms = json.loads(row[0]) if row else []
+            self._terms = [(t, has_cjk(t), normalise(t) if has_cjk(t) else tuple(_latin_tokens(normalise(t))))
+                           for t in terms]
+        return self._terms
+
+    def _terms_in(self, norms: list[str]) -> list[str]:
+        """The counted trend terms found in these texts, with the full-text tables' rules: Chinese terms as
+        substrings, Latin terms as whole words (accents and case ignored)."""
+        found = []
+        tokens = [_latin_tokens(latin_only(n)) for n in norms] if norms else []
+        for term, cjk, needle in self._counted_terms():
+            if cjk:
+                hit = any(needle in n for n in norms)
+            else:
+                k = len(needle)
+                hit = k > 0 and any(toks[i:i + k] == list(needle) for toks in tokens for i in range(len(toks) - k + 1)
+                                    if toks[i] == needle[0])
+            if hit:
+                found.append(term)
+        return found
 
     def close(self) -> None:
         self.db.close()
@@ -273,10 +310,12 @@ class SqliteIndex(Index):
         day = period_of(d.posted_at, "day")  # raises ValueError on a bad date: the document is rejected (E504)
         countries = "|" + "|".join(d.countries) + ("|" if d.countries else "")
         route = ">" + ">".join(d.route) + (">" if d.route else "")
+        norms = []
         for u in d.units:
             if not u.text.strip():
                 continue
             norm = normalise(u.text)
+            norms.append(norm)
             cur = self.db.execute(
                 "INSERT INTO idx_units(unit_id, post_id, kind, lang, text, norm, latin, segments_json, posted_at, "
                 "post_lang, platform, countries, route, has_bribe) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -298,7 +337,7 @@ class SqliteIndex(Index):
             self.db.execute("INSERT INTO idx_costs(post_id, amount, currency, kind) VALUES (?,?,?,?)",
                             (d.post_id, amount, currency, kind))
         facets = sorted(set([("country", c) for c in d.countries] + [("leg", leg) for leg in legs(d.route)]
-                            + [("platform", d.platform)]))
+                            + [("platform", d.platform)] + [("term", t) for t in self._terms_in(norms)]))
         self.db.executemany("INSERT OR IGNORE INTO idx_facets(post_id, field, value) VALUES (?,?,?)",
                             [(d.post_id, f, v) for f, v in facets])
         if d.relevant:
@@ -309,6 +348,7 @@ class SqliteIndex(Index):
         for t in ("idx_units", "idx_posts", "idx_costs", "idx_facets", "idx_trend_day"):
             self.db.execute(f"DELETE FROM {t}")  # noqa: S608 - fixed table names
         self.db.execute("INSERT INTO idx_units_chars(idx_units_chars) VALUES ('delete-all')")
+        self._set_counted_terms()  # nothing is counted any more: count today's terms from here on
         self.db.execute("COMMIT")
         self.db.execute("INSERT INTO idx_units_cjk(idx_units_cjk) VALUES ('rebuild')")
         self.db.execute("INSERT INTO idx_units_latin(idx_units_latin) VALUES ('rebuild')")
@@ -508,7 +548,11 @@ class SqliteIndex(Index):
                 f"SELECT p.{by}, COUNT(*) FROM idx_posts p WHERE p.relevant = 1 AND {fwhere} GROUP BY p.{by}",  # noqa: S608
                 fparams)}
         rows: list[dict[str, Any]]
-        if field != "term" and from_counts:
+        if field == "term" and from_counts:
+            from index.terms import trend_terms
+
+            from_counts = [t for t, _c, _n in self._counted_terms()] == list(trend_terms())
+        if from_counts:
             rows = [{"period": p, "value": v, "n": n} for (p, v), n in self._day_counts(field, by, q).items()]
             rows.sort(key=lambda r: (r["period"], -r["n"], r["value"]))
         elif field != "term":
@@ -549,6 +593,18 @@ _CJK_CHAR = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
 def latin_only(norm: str) -> str:
     """The text with CJK characters blanked (same length, so offsets still hold)."""
     return _CJK_CHAR.sub(" ", norm)
+
+
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _latin_tokens(text: str) -> list[str]:
+    """Words as the `unicode61 remove_diacritics 2` tokenizer sees them: runs of letters and digits,
+    accents and case folded."""
+    import unicodedata
+
+    folded = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).lower()
+    return _TOKEN.findall(folded)
 
 
 def _fts_phrase(t: str) -> str:
