@@ -218,6 +218,17 @@ def _media_for_same_url(ctx: Context, post: Post) -> Any:
 # Fingerprint similarity above which two clips count as the same audio. Measured on the demo
 # corpus: an Opus→AAC re-encode of a clip scores 0.79, every pair of distinct clips ≤ 0.08.
 FINGERPRINT_MATCH = 0.5
+DECODE_AHEAD = 2  # media files decoded in a thread ahead of the item being handled
+
+
+@dataclass
+class _Job:
+    """One post's media on its way through the stage; `followers` are posts with the same audio."""
+
+    pid: str
+    audio: Any = None  # DecodedAudio once decoded
+    followers: list[_Job] = field(default_factory=list)
+    why: str = "pcm_sha256"  # as a follower: how it was found to be the same audio (counter suffix)
 
 
 def stage_transcribe(ctx: Context) -> StageReport:
@@ -226,8 +237,10 @@ def stage_transcribe(ctx: Context) -> StageReport:
     todo = ctx.catalog.pending("transcribe", after="fetch")
     if not todo:
         return rep
+    from concurrent.futures import ThreadPoolExecutor
+
     from transcribe import build_transcriber
-    from transcribe.audio import decode_audio, fingerprint_similarity
+    from transcribe.audio import decode_audio
 
     ts = ctx.settings.transcribe
     try:
@@ -238,44 +251,197 @@ def stage_transcribe(ctx: Context) -> StageReport:
             _fail(ctx, "transcribe", pid, e)
         rep.failed = len(todo)
         return rep
-    model_key = getattr(transcriber, "model_label", "") or ts.model
-    audio_seconds = 0.0
-    for i, pid in enumerate(todo):
-        media = ctx.catalog.get_media(pid)
-        try:
+    run = _TranscribeRun(ctx, rep, transcriber, getattr(transcriber, "model_label", "") or ts.model, len(todo))
+
+    def decode(path: Path) -> Any:
+        return decode_audio(path, max_seconds=ts.max_audio_seconds)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rw-decode") as pool:
+        ahead: list[tuple[_Job, Any]] = []
+        for pid in todo:
+            # 1. byte-identical media already transcribed (or on its way) → reuse, without decoding it
+            job = _Job(pid)
+            media = ctx.catalog.get_media(pid)
             if media is None:
-                raise RouteWatchError(Code.E207, "no media record")
-            # 1. decode (bounded) and hash the audio
-            audio = decode_audio(ctx.data_dir / media.path, max_seconds=ts.max_audio_seconds)
-            # 2. same audio already transcribed with this model → reuse
-            reuse = ctx.catalog.find_transcript(audio.pcm_sha256, model_key)
-            if reuse is None and audio.fingerprint:
-                for tid, fp in ctx.catalog.find_transcript_by_fingerprint(audio.fingerprint, model_key):
-                    if fingerprint_similarity(audio.fingerprint, fp) >= FINGERPRINT_MATCH:
-                        reuse = tid
-                        ctx.catalog.count("transcribe/reused_fingerprint")
-                        break
-            if reuse is not None:
-                t = ctx.catalog.get_transcript(reuse)
-                assert t is not None
-                ctx.catalog.save_transcript_for_post(pid, t, reuse_id=reuse)
-                rep.reused += 1
-            else:
-                # 3. run the model
-                t = transcriber.transcribe(audio)
-                failpoint("transcribe", i, "before")
-                ctx.catalog.save_transcript_for_post(pid, t, fingerprint=audio.fingerprint)
-                failpoint("transcribe", i, "after")
-                audio_seconds += t.seconds
-                rep.done += 1
-        except Exception as e:  # noqa: BLE001
-            _fail(ctx, "transcribe", pid, e)
-            rep.failed += 1
-        ctx.progress("transcribe", i + 1, len(todo))
+                run.fail(job, RouteWatchError(Code.E207, "no media record"))
+            elif not run.reuse_by_media_sha(job, media.sha256):
+                # 2. decode (bounded) and hash the audio in a thread, while the model works on the batch
+                ahead.append((job, pool.submit(decode, ctx.data_dir / media.path)))
+                run.media_leaders[media.sha256] = job
+            while len(ahead) > DECODE_AHEAD or (ahead and pid == todo[-1]):
+                job, future = ahead.pop(0)
+                try:
+                    job.audio = future.result()
+                except Exception as e:  # noqa: BLE001
+                    run.fail(job, e)
+                    continue
+                # 3. same audio already transcribed (PCM hash, then fingerprint) → reuse; else queue it
+                run.dedupe_or_queue(job)
+                # 4. run the model on a full batch
+                if len(run.queue) >= ts.batch_size:
+                    run.flush()
+        run.flush()
     rep.seconds = time.monotonic() - t0
-    rep.extra["audio_seconds"] = audio_seconds
-    rep.extra["rtf"] = (rep.seconds / audio_seconds) if audio_seconds else None
+    rep.extra["audio_seconds"] = run.audio_seconds
+    rep.extra["rtf"] = (rep.seconds / run.audio_seconds) if run.audio_seconds else None
     return rep
+
+
+class _TranscribeRun:
+    """The transcription stage's bookkeeping: reuse lookups, the queue of unique audio, saving results.
+
+    Every post's result is written in its own catalog transaction (transcript, link, unit, status), so
+    a run killed in the middle of a batch leaves each post either done or still pending.
+    """
+
+    def __init__(self, ctx: Context, rep: StageReport, transcriber: Any, model_key: str, total: int):
+        self.ctx, self.rep, self.transcriber, self.model_key, self.total = ctx, rep, transcriber, model_key, total
+        self.queue: list[_Job] = []
+        self.media_leaders: dict[str, _Job] = {}  # media sha256 → the job that decodes it in this run
+        self.handled = 0
+        self.audio_seconds = 0.0
+
+    def _progress(self, n: int = 1) -> None:
+        self.handled += n
+        self.ctx.progress("transcribe", self.handled, self.total)
+
+    def fail(self, job: _Job, e: BaseException) -> None:
+        _fail(self.ctx, "transcribe", job.pid, e)
+        self.rep.failed += 1
+        self._progress()
+        for follower in job.followers:  # same audio: try it on its own (a batch fault is not its fault)
+            self._alone(follower)
+
+    def _reuse(self, job: _Job, tid: str) -> None:
+        t = self.ctx.catalog.get_transcript(tid)
+        assert t is not None
+        self.ctx.catalog.save_transcript_for_post(job.pid, t, reuse_id=tid)
+        self.ctx.catalog.count(f"transcribe/reused_{job.why}")
+        self.rep.reused += 1
+        self._progress()
+
+    def reuse_by_media_sha(self, job: _Job, sha256: str) -> bool:
+        row = self.ctx.catalog.db.execute(
+            "SELECT pt.transcript_id FROM media m JOIN post_transcripts pt ON pt.post_id = m.post_id "
+            "JOIN transcripts t ON t.transcript_id = pt.transcript_id WHERE m.sha256 = ? AND t.model = ? "
+            "LIMIT 1", (sha256, self.model_key)).fetchone()
+        job.why = "media_sha256"
+        if row is not None:
+            self._reuse(job, row[0])
+            return True
+        leader = self.media_leaders.get(sha256)
+        if leader is not None:  # the same file is on its way in this run: linked when that one is done
+            leader.followers.append(job)
+            return True
+        return False
+
+    def _match(self, job: _Job) -> str | None:
+        """A stored transcript of the same audio: same PCM hash, else a similar fingerprint."""
+        from transcribe.audio import fingerprint_similarity
+
+        catalog, audio = self.ctx.catalog, job.audio
+        job.why = "pcm_sha256"
+        tid = catalog.find_transcript(audio.pcm_sha256, self.model_key)
+        if tid is not None or not audio.fingerprint:
+            return tid
+        job.why = "fingerprint"
+        # Coverage caps the similarity at shorter/longer duration, so clips whose durations differ by
+        # more than 1/FINGERPRINT_MATCH cannot match: only the others are compared.
+        rows = catalog.db.execute(
+            "SELECT transcript_id, fingerprint FROM transcripts WHERE model = ? AND fingerprint != '' "
+            "AND seconds BETWEEN ? AND ? ORDER BY created_at, transcript_id",
+            (self.model_key, audio.seconds * FINGERPRINT_MATCH - 0.01, audio.seconds / FINGERPRINT_MATCH + 0.01),
+        ).fetchall()
+        for tid, fp in rows:
+            if fingerprint_similarity(audio.fingerprint, fp, at_least=FINGERPRINT_MATCH) >= FINGERPRINT_MATCH:
+                return tid
+        return None
+
+    def _queued_match(self, job: _Job) -> _Job | None:
+        """A queued (not yet transcribed) job with the same audio."""
+        from transcribe.audio import fingerprint_similarity
+
+        audio = job.audio
+        job.why = "pcm_sha256"
+        for other in self.queue:
+            if other.audio.pcm_sha256 == audio.pcm_sha256:
+                return other
+        job.why = "fingerprint"
+        if audio.fingerprint:
+            for other in self.queue:
+                if fingerprint_similarity(audio.fingerprint, other.audio.fingerprint,
+                                          at_least=FINGERPRINT_MATCH) >= FINGERPRINT_MATCH:
+                    return other
+        return None
+
+    def dedupe_or_queue(self, job: _Job) -> None:
+        tid = self._match(job)
+        if tid is not None:
+            self._reuse(job, tid)
+            for follower in job.followers:
+                self._reuse(follower, tid)
+            return
+        leader = self._queued_match(job)
+        if leader is not None:
+            leader.followers += [job, *job.followers]
+            job.followers = []
+            return
+        self.queue.append(job)
+
+    def _save(self, job: _Job, t: Any) -> None:
+        failpoint("transcribe", self.rep.done, "before")
+        tid = self.ctx.catalog.save_transcript_for_post(job.pid, t, fingerprint=job.audio.fingerprint)
+        failpoint("transcribe", self.rep.done, "after")
+        self.audio_seconds += t.seconds
+        self.rep.done += 1
+        self._progress()
+        for follower in job.followers:
+            self._reuse(follower, tid)
+
+    def flush(self) -> None:
+        """Run the model on the queued audio (together when the backend can) and save each result."""
+        batch, self.queue = self.queue, []
+        if not batch:
+            return
+        many = getattr(self.transcriber, "transcribe_many", None)
+        if many is not None:
+            results = many([job.audio for job in batch])
+        else:  # a backend without the batch verb: one by one
+            results = [_result_of(self.transcriber.transcribe, job.audio) for job in batch]
+        self.ctx.catalog.count("transcribe/batches")
+        for job, result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                self.fail(job, result)
+            else:
+                self._save(job, result)
+
+    def _alone(self, job: _Job) -> None:
+        """A post whose audio twin failed: decoded and transcribed on its own."""
+        from transcribe.audio import decode_audio
+
+        try:
+            if job.audio is None:
+                media = self.ctx.catalog.get_media(job.pid)
+                if media is None:
+                    raise RouteWatchError(Code.E207, "no media record")
+                job.audio = decode_audio(self.ctx.data_dir / media.path,
+                                         max_seconds=self.ctx.settings.transcribe.max_audio_seconds)
+            followers, job.followers = job.followers, []
+            t = self.transcriber.transcribe(job.audio)
+            job.followers = followers
+            self._save(job, t)
+        except Exception as e:  # noqa: BLE001
+            job.followers = []
+            _fail(self.ctx, "transcribe", job.pid, e)
+            self.rep.failed += 1
+            self._progress()
+
+
+def _result_of(fn: Callable[[Any], Any], arg: Any) -> Any:
+    try:
+        return fn(arg)
+    except Exception as e:  # noqa: BLE001 - one item's failure is that item's result
+        return e
 
 
 # ---- 4. extract -------------------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ import importlib.metadata
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -47,6 +47,7 @@ class Recognition:
     language_probability: float | None = None
     prompt: str = ""
     params: dict[str, str] = field(default_factory=dict)
+    wall_s: float | None = None  # this clip's share of a batch's model time (None: timed by the caller)
 
 
 def choose_language(
@@ -97,13 +98,10 @@ class Transcriber(ABC):
         if not isinstance(audio, DecodedAudio):
             audio = decode_audio(Path(audio), s.max_audio_seconds, SAMPLE_RATE,
                                  probe_timeout=s.probe_timeout_s, decode_timeout=s.decode_timeout_s)
-        if audio.seconds > s.max_audio_seconds:
-            raise RouteWatchError(Code.E201, f"media longer than max_audio_seconds "
-                                             f"({audio.seconds:.0f} s > {s.max_audio_seconds:.0f} s)")
-        pcm = audio.pcm if audio.sample_rate == SAMPLE_RATE else _resample(audio.pcm, audio.sample_rate)
+        pcm = self._pcm(audio)
         started = time.perf_counter()
         try:
-            result = self._recognise(np.ascontiguousarray(pcm, dtype=np.float32))
+            result = self._recognise(pcm)
         except RouteWatchError:
             raise
         except Exception as exc:  # any backend failure is one failed item, not a crashed run
@@ -111,9 +109,66 @@ class Transcriber(ABC):
         wall = time.perf_counter() - started
         return self._record(audio, result, wall)
 
+    def transcribe_many(self, audios: Sequence[DecodedAudio]) -> list[Transcript | RouteWatchError]:
+        """Transcribe several decoded clips; one result per clip, in order: its Transcript or its error.
+
+        Same transcripts as `transcribe` on each clip (only the timing fields of the provenance differ);
+        a backend that can decode clips together overrides `_recognise_many`, the others run one by one.
+        One clip's failure is that clip's result, never the others'.
+        """
+        out: list[Transcript | RouteWatchError | None] = [None] * len(audios)
+        todo: list[int] = []
+        pcms: list[np.ndarray] = []
+        for i, audio in enumerate(audios):
+            try:
+                pcms.append(self._pcm(audio))
+                todo.append(i)
+            except RouteWatchError as exc:
+                out[i] = exc
+        started = time.perf_counter()
+        try:
+            results = self._recognise_many(pcms) if pcms else []
+        except Exception as exc:  # the batch step itself broke: every clip of it failed the same way
+            err = exc if isinstance(exc, RouteWatchError) else RouteWatchError(
+                Code.E302, f"{type(exc).__name__}: {exc}"[:300])
+            results = [err] * len(pcms)
+        wall = time.perf_counter() - started
+        total = sum(len(p) for p in pcms) or 1
+        for j, (i, result) in enumerate(zip(todo, results, strict=True)):
+            if isinstance(result, Recognition):
+                share = result.wall_s if result.wall_s is not None else wall * len(pcms[j]) / total
+                out[i] = self._record(audios[i], result, share)
+            elif isinstance(result, RouteWatchError):
+                out[i] = result
+            else:
+                out[i] = RouteWatchError(Code.E302, f"{type(result).__name__}: {result}"[:300])
+        return [r for r in out if r is not None]
+
+    def _pcm(self, audio: DecodedAudio) -> np.ndarray:
+        """16 kHz float32 PCM of a decoded clip; E201 when it is longer than allowed."""
+        s = self.settings
+        if audio.seconds > s.max_audio_seconds:
+            raise RouteWatchError(Code.E201, f"media longer than max_audio_seconds "
+                                             f"({audio.seconds:.0f} s > {s.max_audio_seconds:.0f} s)")
+        pcm = audio.pcm if audio.sample_rate == SAMPLE_RATE else _resample(audio.pcm, audio.sample_rate)
+        return np.ascontiguousarray(pcm, dtype=np.float32)
+
     @abstractmethod
     def _recognise(self, pcm: np.ndarray) -> Recognition:
         """Run the model on 16 kHz mono float32 PCM."""
+
+    def _recognise_many(self, pcms: Sequence[np.ndarray]) -> list[Recognition | Exception]:
+        """Run the model on several clips; per clip its Recognition or the exception it raised."""
+        out: list[Recognition | Exception] = []
+        for pcm in pcms:
+            started = time.perf_counter()
+            try:
+                result = self._recognise(pcm)
+            except Exception as exc:  # noqa: BLE001 - one clip's failure is that clip's result
+                out.append(exc)
+                continue
+            out.append(replace(result, wall_s=time.perf_counter() - started))
+        return out
 
     def _record(self, audio: DecodedAudio, result: Recognition, wall: float) -> Transcript:
         s = self.settings

@@ -38,6 +38,9 @@ class TranscribeSettings(BaseModel):
     device: str = "cpu"
     compute_type: str = "int8"
     threads: int = 2
+    # Clips decoded together by `Transcriber.transcribe_many` (the beam searches of their first 30-s
+    # windows run as one batch; the rest runs clip by clip). 1 = one clip at a time.
+    batch_size: int = 8
     beam_size: int = 5
     best_of: int = 5
     patience: float = 1.0
@@ -68,7 +71,7 @@ class TranscribeSettings(BaseModel):
             raise ValueError("languages must name at least one language")
         return tuple(x.strip().lower() for x in v)
 
-    @field_validator("beam_size", "best_of", "threads")
+    @field_validator("beam_size", "best_of", "threads", "batch_size")
     @classmethod
     def _positive(cls, v: int) -> int:
         if v < 1:

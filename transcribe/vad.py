@@ -45,11 +45,17 @@ class SpeechMap:
     def identity(cls, pcm: np.ndarray) -> SpeechMap:
         return cls(audio=pcm, spans=((0, len(pcm)),), offsets=(0,))
 
-    def original_time(self, seconds: float) -> float:
-        """A time in the speech-only audio → the same instant in the original audio."""
+    def original_time(self, seconds: float, is_end: bool = False) -> float:
+        """A time in the speech-only audio → the same instant in the original audio.
+
+        A time exactly on the joint of two spans is the start of the later one, or with `is_end`
+        (a segment's end) the end of the earlier one, so a segment never stretches over the gap.
+        """
         if not self.spans:
             return seconds
         sample = int(round(seconds * SAMPLE_RATE))
         i = max(0, bisect_right(self.offsets, sample) - 1)
+        if is_end and i > 0 and sample == self.offsets[i]:
+            i -= 1
         start, end = self.spans[i]
         return min(start + (sample - self.offsets[i]), end) / SAMPLE_RATE

@@ -1,17 +1,27 @@
 """faster_whisper.v1: Whisper on CTranslate2 (default backend; int8 on CPU).
 
-In: 16 kHz mono PCM from `Transcriber.transcribe`; settings choose model, beam, VAD, languages, prompt.
-Out: a `Recognition` (restricted-language choice, timed raw segments, log-prob and no-speech prob).
+In: 16 kHz mono PCM from `Transcriber.transcribe(_many)`; settings choose model, beam, VAD, languages,
+prompt, batch size. Out: a `Recognition` per clip (restricted-language choice, timed raw segments,
+log-prob and no-speech prob). Per clip: Silero VAD once, mel features once, the encoder once for the
+first 30-s window (language choice and decoding share it); across clips the temperature-0 beam
+searches of those first windows run as one batch. The rest (later windows, temperature fallback) is
+faster-whisper's own loop, so a clip decodes to the same tokens alone or in a batch.
+Uses faster-whisper internals (`generate_segments`, `TranscriptionOptions`): pinned in requirements.lock.
 Never loads a model.bin that was not verified (the base model) and never downloads unless allowed.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from routewatch.errors import Code, NotConfigured, RouteWatchError
+from routewatch.errors import Code, NotConfigured
 from transcribe.base import RawSegment, Recognition, Transcriber, choose_language, register
 from transcribe.model import ResolvedModel, default_cache_dir, resolve_model, sha256_file
 from transcribe.prompt import build_prompt
@@ -47,7 +57,7 @@ class FasterWhisperTranscriber(Transcriber):
                 ) from None
             resolved = ResolvedModel(path, settings.model, sha256_file(Path(path) / "model.bin"))
         try:
-            self._model = WhisperModel(resolved.load_path, device=settings.device,
+            self._model = _primable(WhisperModel)(resolved.load_path, device=settings.device,
                                        compute_type=settings.compute_type, cpu_threads=settings.threads,
                                        num_workers=1, local_files_only=True)
         except Exception as exc:
@@ -56,26 +66,15 @@ class FasterWhisperTranscriber(Transcriber):
         self.model_label = resolved.label
         self.model_sha256 = resolved.sha256
         self._prompts: dict[str, str] = {}
+        self._decodings: dict[str, _Decoding] = {}
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _vad_options(self):
-        from faster_whisper.vad import VadOptions
-
-        return VadOptions(**self.settings.vad_params.model_dump())
-
-    def _speech(self, pcm: np.ndarray) -> np.ndarray:
-        """The speech parts of the audio, concatenated (all of it when VAD is off)."""
+    def _speech(self, pcm: np.ndarray) -> SpeechMap:
+        """The speech parts of the audio, concatenated, with their times (all of it when VAD is off)."""
         if not self.settings.vad:
-            return pcm
-        return SpeechMap.build(pcm, speech_spans(pcm, self.settings.vad_params)).audio
-
-    def _language(self, speech: np.ndarray) -> tuple[str, float | None]:
-        s = self.settings
-        if len(s.languages) == 1 or not self._model.model.is_multilingual:
-            return (s.languages[0] if self._model.model.is_multilingual else "en"), None
-        _, _, all_probs = self._model.detect_language(audio=speech, language_detection_segments=1)
-        return choose_language(dict(all_probs), s.languages, s.fallback_language, s.language_min_probability)
+            return SpeechMap.identity(pcm)
+        return SpeechMap.build(pcm, speech_spans(pcm, self.settings.vad_params))
 
     def _prompt(self, language: str) -> str:
         if not self.settings.prompt:
@@ -95,37 +94,219 @@ class FasterWhisperTranscriber(Transcriber):
             prompt = prompt[: int(len(prompt) * 0.9)]
         return prompt
 
+    def _decoding(self, language: str) -> _Decoding:
+        """Tokenizer, options and first-window prompt for one language (built once, then reused)."""
+        if language not in self._decodings:
+            from faster_whisper.tokenizer import Tokenizer
+            from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
+
+            s, m = self.settings, self._model
+            tokenizer = Tokenizer(m.hf_tokenizer, m.model.is_multilingual, task="transcribe", language=language)
+            prompt = self._prompt(language)
+            hotwords = (prompt or None) if s.prompt_mode == "hotwords" else None
+            initial = (prompt or None) if s.prompt_mode == "initial_prompt" else None
+            d = _transcribe_defaults()
+            options = dict(
+                beam_size=s.beam_size, best_of=s.best_of, patience=s.patience,
+                length_penalty=d["length_penalty"], repetition_penalty=d["repetition_penalty"],
+                no_repeat_ngram_size=d["no_repeat_ngram_size"], log_prob_threshold=s.log_prob_threshold,
+                no_speech_threshold=s.no_speech_threshold,
+                compression_ratio_threshold=s.compression_ratio_threshold,
+                condition_on_previous_text=s.condition_on_previous_text,
+                prompt_reset_on_temperature=d["prompt_reset_on_temperature"],
+                temperatures=list(s.temperatures), initial_prompt=initial, prefix=None,
+                suppress_blank=d["suppress_blank"],
+                suppress_tokens=get_suppressed_tokens(tokenizer, list(d["suppress_tokens"])),
+                without_timestamps=False, max_initial_timestamp=d["max_initial_timestamp"],
+                word_timestamps=False, prepend_punctuations=d["prepend_punctuations"],
+                append_punctuations=d["append_punctuations"], multilingual=False, max_new_tokens=None,
+                clip_timestamps="0", hallucination_silence_threshold=None, hotwords=hotwords,
+            )
+            # what generate_segments builds for the window at seek 0 (no previous text yet, unless an
+            # initial prompt stands for it)
+            previous = tokenizer.encode(" " + initial.strip()) if initial else []
+            first = m.get_prompt(tokenizer, previous, without_timestamps=False, prefix=None, hotwords=hotwords)
+            self._decodings[language] = _Decoding(language, prompt, tokenizer, options,
+                                                   TranscriptionOptions, first)
+        return self._decodings[language]
+
     # -- the work ---------------------------------------------------------------------------------
 
     def _recognise(self, pcm: np.ndarray) -> Recognition:
-        s = self.settings
-        speech = self._speech(pcm)
-        if len(speech) < _SAMPLE_RATE // 10:  # under 0.1 s of speech: music or silence only
-            return Recognition(language="", segments=[], params={"speech_seconds": "0"})
-        language, probability = self._language(speech)
-        prompt = self._prompt(language)
-        segments, info = self._model.transcribe(
-            pcm,
-            language=language,
-            task="transcribe",
-            beam_size=s.beam_size,
-            best_of=s.best_of,
-            patience=s.patience,
-            temperature=list(s.temperatures),
-            compression_ratio_threshold=s.compression_ratio_threshold,
-            log_prob_threshold=s.log_prob_threshold,
-            no_speech_threshold=s.no_speech_threshold,
-            condition_on_previous_text=s.condition_on_previous_text,
-            initial_prompt=(prompt or None) if s.prompt_mode == "initial_prompt" else None,
-            hotwords=(prompt or None) if s.prompt_mode == "hotwords" else None,
-            vad_filter=s.vad,
-            vad_parameters=self._vad_options() if s.vad else None,
-            without_timestamps=False,
-        )
-        raw = [RawSegment(start=float(seg.start), end=float(seg.end), text=seg.text,
-                          avg_logprob=float(seg.avg_logprob), no_speech_prob=float(seg.no_speech_prob))
-               for seg in segments]
-        if info.language != language:  # pragma: no cover - faster-whisper honours a forced language
-            raise RouteWatchError(Code.E302, f"backend switched language {language} → {info.language}")
-        return Recognition(language=language, segments=raw, language_probability=probability, prompt=prompt,
-                           params={"speech_seconds": f"{len(speech) / _SAMPLE_RATE:.2f}"})
+        result = self._recognise_many([pcm])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _recognise_many(self, pcms) -> list[Recognition | Exception]:
+        out: list[Recognition | Exception | None] = [None] * len(pcms)
+        clips: list[_Clip] = []
+        for i, pcm in enumerate(pcms):
+            started = time.perf_counter()
+            try:
+                speech = self._speech(pcm)
+                if len(speech.audio) < _SAMPLE_RATE // 10:  # under 0.1 s of speech: music or silence only
+                    out[i] = Recognition(language="", segments=[], params={"speech_seconds": "0"},
+                                         wall_s=time.perf_counter() - started)
+                    continue
+                features = self._model.feature_extractor(speech.audio)
+                clips.append(_Clip(i, speech, features, time.perf_counter() - started))
+            except Exception as exc:  # noqa: BLE001 - one clip's failure is that clip's result
+                out[i] = exc
+        size = self.settings.batch_size
+        for first in range(0, len(clips), size):
+            for clip, result in self._run_batch(clips[first:first + size]):
+                out[clip.index] = result
+        return [r if r is not None else RuntimeError("clip was not decoded") for r in out]
+
+    def _run_batch(self, clips: list[_Clip]):
+        """Encode each clip's first window, beam-search those windows together, finish each clip alone."""
+        import ctranslate2
+        from faster_whisper.transcribe import pad_or_trim
+
+        m, s = self._model, self.settings
+        started = time.perf_counter()
+        n_frames = m.feature_extractor.nb_max_frames
+        # The encoder runs clip by clip (batching it saves nothing on CPU: its matrices are already
+        # large); the beam searches of the first windows run together (their small steps gain a lot).
+        outputs = [m.encode(pad_or_trim(c.features[:, :min(n_frames, c.features.shape[-1] - 1)])) for c in clips]
+        stacked = np.concatenate([np.array(o) for o in outputs]) if len(clips) > 1 else None
+
+        def batch_of(ks: list[int]):
+            if stacked is None:
+                return outputs[ks[0]]
+            return ctranslate2.StorageView.from_array(np.ascontiguousarray(stacked[ks]))
+
+        everything = batch_of(list(range(len(clips))))
+        if len(s.languages) == 1 or not m.model.is_multilingual:
+            fixed = s.languages[0] if m.model.is_multilingual else "en"
+            choices: list[tuple[str, float | None]] = [(fixed, None)] * len(clips)
+        else:  # the restricted choice among the configured languages, from the same encoder output
+            choices = [choose_language({tok[2:-2]: p for tok, p in probs}, s.languages, s.fallback_language,
+                                       s.language_min_probability)
+                       for probs in m.model.detect_language(everything)]
+        # one batched beam search per language: a batch must share the prompt's length
+        primed: dict[int, tuple] = {}
+        by_language: dict[str, list[int]] = {}
+        for k, (language, _) in enumerate(choices):
+            by_language.setdefault(language, []).append(k)
+        for language, ks in by_language.items():
+            dec = self._decoding(language)
+            batch = everything if len(ks) == len(clips) else batch_of(ks)
+            for k, first in zip(ks, m.first_window_decodes(batch, dec.first_prompt, dec.tokenizer,
+                                                           dec.options()), strict=True):
+                if first is not None:
+                    primed[k] = first
+        shared = (time.perf_counter() - started) / len(clips)
+        for k, clip in enumerate(clips):
+            own = time.perf_counter()
+            language, probability = choices[k]
+            dec = self._decoding(language)
+            try:
+                segments = list(m.decode_primed(clip.features, dec.tokenizer, dec.options(), outputs[k],
+                                                dec.first_prompt, primed.get(k)))
+                raw = [RawSegment(start=clip.speech.original_time(float(seg.start)),
+                                  end=clip.speech.original_time(float(seg.end), is_end=True),
+                                  text=seg.text, avg_logprob=float(seg.avg_logprob),
+                                  no_speech_prob=float(seg.no_speech_prob))
+                       for seg in segments]
+            except Exception as exc:  # noqa: BLE001 - one clip's failure is that clip's result
+                yield clip, exc
+                continue
+            params = {"speech_seconds": f"{len(clip.speech.audio) / _SAMPLE_RATE:.2f}",
+                      "batch": str(len(clips))}
+            yield clip, Recognition(language=language, segments=raw, language_probability=probability,
+                                    prompt=dec.prompt, params=params,
+                                    wall_s=clip.prepare_s + shared + time.perf_counter() - own)
+
+
+@dataclass(frozen=True, slots=True)
+class _Clip:
+    index: int  # position in the caller's list
+    speech: SpeechMap
+    features: np.ndarray
+    prepare_s: float  # VAD + features
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoding:
+    language: str
+    prompt: str
+    tokenizer: Any
+    fields: dict
+    options_cls: Any
+    first_prompt: list[int]
+
+    def options(self):
+        # a fresh object per clip: generate_segments rewrites clip_timestamps in place
+        return self.options_cls(**self.fields)
+
+
+@functools.cache
+def _transcribe_defaults() -> dict[str, Any]:
+    """faster-whisper's own defaults (`WhisperModel.transcribe`) for the knobs RouteWatch does not set."""
+    from faster_whisper import WhisperModel
+
+    return {name: p.default for name, p in inspect.signature(WhisperModel.transcribe).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+_PRIMABLE: dict[type, type] = {}
+
+
+def _primable(base: type) -> type:
+    """WhisperModel plus a batched first window: `first_window_decodes` runs the temperature-0 beam
+    search of faster-whisper's `generate_with_fallback` for many clips at once; `decode_primed` runs its
+    `generate_segments` on one clip, handing back that result for the first window when it needed no
+    fallback (else faster-whisper decodes the window itself, from temperature 0, as it would alone)."""
+    if base in _PRIMABLE:
+        return _PRIMABLE[base]
+
+    class PrimableWhisperModel(base):  # type: ignore[misc, valid-type]
+        _primed: tuple | None = None
+
+        def first_window_decodes(self, encoded, prompt: list[int], tokenizer, options) -> list[tuple | None]:
+            from faster_whisper.transcribe import get_compression_ratio
+
+            t0 = options.temperatures[0] if options.temperatures else 0.0
+            if t0 > 0:  # sampling first: nothing to share, every clip decodes alone
+                return [None] * encoded.shape[0]
+            results = self.model.generate(
+                encoded, [list(prompt) for _ in range(encoded.shape[0])],
+                length_penalty=options.length_penalty, repetition_penalty=options.repetition_penalty,
+                no_repeat_ngram_size=options.no_repeat_ngram_size, max_length=self.max_length,
+                return_scores=True, return_no_speech_prob=True, suppress_blank=options.suppress_blank,
+                suppress_tokens=options.suppress_tokens,
+                max_initial_timestamp_index=int(round(options.max_initial_timestamp / self.time_precision)),
+                beam_size=options.beam_size, patience=options.patience,
+            )
+            out: list[tuple | None] = []
+            for result in results:
+                tokens = result.sequences_ids[0]
+                avg_logprob = result.scores[0] * (len(tokens) ** options.length_penalty) / (len(tokens) + 1)
+                ratio = get_compression_ratio(tokenizer.decode(tokens).strip())
+                # the same test as generate_with_fallback after its first temperature
+                retry = (options.compression_ratio_threshold is not None
+                         and ratio > options.compression_ratio_threshold)
+                low = options.log_prob_threshold is not None and avg_logprob < options.log_prob_threshold
+                silent = (options.no_speech_threshold is not None
+                          and result.no_speech_prob > options.no_speech_threshold and low)
+                retry = (retry or low) and not silent
+                out.append(None if retry and len(options.temperatures) > 1 else (result, avg_logprob, t0, ratio))
+            return out
+
+        def decode_primed(self, features, tokenizer, options, encoder_output, prompt, first):
+            self._primed = (encoder_output, list(prompt), first) if first is not None else None
+            try:
+                yield from self.generate_segments(features, tokenizer, options, False, encoder_output)
+            finally:
+                self._primed = None
+
+        def generate_with_fallback(self, encoder_output, prompt, tokenizer, options):
+            primed, self._primed = self._primed, None
+            if primed is not None and primed[0] is encoder_output and primed[1] == prompt:
+                return primed[2]
+            return super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
+
+    _PRIMABLE[base] = PrimableWhisperModel
+    return PrimableWhisperModel

@@ -118,7 +118,7 @@ class OpenAIWhisperTranscriber(Transcriber):
         raw = [
             RawSegment(
                 start=speech.original_time(float(seg["start"])),
-                end=speech.original_time(float(seg["end"])),
+                end=speech.original_time(float(seg["end"]), is_end=True),
                 text=str(seg["text"]),
                 avg_logprob=float(seg.get("avg_logprob", 0.0)),
                 no_speech_prob=float(seg.get("no_speech_prob", 0.0)),
