@@ -8,9 +8,12 @@ driver's price, or a robbery as a bribe.
 
 from __future__ import annotations
 
-from .analysis import Amount, Analysis, BribeEvent
+from functools import cached_property
+
+from .analysis import Amount, Analysis, BribeEvent, Mention
 from .lexmatch import Hit
 from .pack import Rules
+from .spans import Bounds, KindIndex, Spans
 from .text import span_index
 
 # Max characters between an actor and a demand verb (Chinese packs more into fewer characters).
@@ -28,47 +31,83 @@ def _kind(h: Hit, kind: str) -> str | None:
     return None
 
 
-def _country_for(an: Analysis, start: int, sent: tuple[int, int], actor: Hit | None) -> str | None:
-    places = [m for m in an.mentions if m.journey or m.place is not None]
-    before = [m for m in places if sent[0] <= m.start and m.end <= start]
+class _Index:
+    """One text's hits, amounts, places and clauses, looked up by window (bisection, not scans);
+    each part is made when first asked for (most posts never ask for the places)."""
+
+    def __init__(self, an: Analysis, hits: list[Hit]):
+        self.an = an
+        self.hits = Spans(hits)
+        self.kinds = KindIndex(hits)
+        self.amounts = Spans(an.amounts)
+
+    @cached_property
+    def stops(self) -> Spans[Hit]:  # negation and hypothetical cues
+        return self.kinds.any_of(("negation", "hypothetical"))
+
+    @cached_property
+    def places(self) -> Spans[Mention]:  # journey mentions and places: where a bribe happened
+        return Spans([m for m in self.an.mentions if m.journey or m.place is not None])
+
+    @cached_property
+    def adjectives(self) -> Spans[Mention]:
+        return Spans(self.an.adjectives)
+
+    @cached_property
+    def clauses(self) -> Bounds:
+        return Bounds(self.an.clauses)
+
+
+def _last(spans: Spans[Mention], lo: int, hi: int, end_by: int) -> Mention | None:
+    """The last mention (in order) with lo <= start <= hi and end <= end_by."""
+    i, j = spans.index_range(lo, hi)
+    for k in range(j - 1, i - 1, -1):
+        m = spans.items[k]
+        if lo <= m.start <= hi and m.end <= end_by:
+            return m
+    return None
+
+
+def _country_for(ix: _Index, start: int, sent: tuple[int, int], actor: Hit | None) -> str | None:
     if actor is not None:
         # "Guatemalan cop", "policía mexicana": a nationality word right at the actor.
-        for adj in an.adjectives:
+        adjs = ix.adjectives
+        i, j = adjs.index_range(actor.start - 2 - adjs.longest, actor.end + 2)
+        for adj in adjs.items[i:j]:
             if 0 <= actor.start - adj.end <= 2 or 0 <= adj.start - actor.end <= 2:
                 return adj.iso
-    if before:
-        return before[-1].iso
-    after = [m for m in places if start <= m.start < sent[1]]
-    if after:
-        return after[0].iso
-    earlier = [m for m in places if m.end <= sent[0]]
-    if earlier:
-        return earlier[-1].iso
-    return None
+    before = _last(ix.places, sent[0], start, end_by=start)
+    if before is not None:
+        return before.iso
+    i, j = ix.places.index_range(start, sent[1] - 1)
+    after = next((m for m in ix.places.items[i:j] if start <= m.start < sent[1]), None)
+    if after is not None:
+        return after.iso
+    earlier = _last(ix.places, -1, sent[0], end_by=sent[0])  # starts are >= 0
+    return earlier.iso if earlier is not None else None
 
 
 class BribeFinder:
     def __init__(self, rules: Rules):
         self.r = rules
 
-    def _blocked(self, an: Analysis, hits: list[Hit], pos: int) -> bool:
+    def _blocked(self, an: Analysis, ix: _Index, pos: int) -> bool:
         """Negation or hypothetical in the clause of `pos`, and near it (unpunctuated ASR text is one
         long clause: "…要钱说是检查费…许可是免费的" must not lose its bribe to a far-away 免费)."""
         cl = an.clauses[span_index(an.clauses, pos)]
         reach = _NEGATION_REACH.get(an.lang, _NEGATION_REACH_DEFAULT)
-        return any(
-            cl[0] <= h.start < cl[1]
-            and abs(h.start - pos) <= reach
-            and (_kind(h, "negation") or _kind(h, "hypothetical"))
-            for h in hits
-        )
+        return ix.stops.any_starting(max(cl[0], pos - reach), min(cl[1], pos + reach + 1))
 
     def find(self, an: Analysis) -> list[BribeEvent]:
         hits = self.r.bribes.find(an.norm)
+        if not hits:  # no actor, cue, demand or money word: no event (most posts)
+            an.bribes = []
+            return an.bribes
+        ix = _Index(an, hits)
         raw: list[tuple[BribeEvent, Hit | None, bool]] = []  # event, actor, has own amount
         for si, sent in enumerate(an.sents):
-            for seg in self._segments(an, hits, sent):
-                found = self._event_in(an, hits, seg, sent, si)
+            for seg in self._segments(an, ix, sent):
+                found = self._event_in(an, ix, seg, sent, si)
                 if found is not None:
                     raw.append(found)
 
@@ -79,53 +118,56 @@ class BribeFinder:
                 continue  # "塞了钱立马放行" right after the demand: the same event told again
             events.append(ev)
         # "…nos pidió 'una lana'. Les dimos 500 pesos": the amount in the next sentence.
+        told = {e.sentence for e in events}
         for ev in events:
             if ev.amount is not None or ev.sentence + 1 >= len(an.sents):
                 continue
             nxt = an.sents[ev.sentence + 1]
-            if any(e.sentence == ev.sentence + 1 for e in events):
+            if ev.sentence + 1 in told:
                 continue
-            pays = [h for h in hits if nxt[0] <= h.start < nxt[1] and _kind(h, "payment")]
-            amounts = [a for a in an.amounts if nxt[0] <= a.start < nxt[1]]
+            pays = ix.kinds["payment"].any_starting(nxt[0], nxt[1])
+            amounts = ix.amounts.starting(nxt[0], nxt[1])
             if pays and amounts:
                 ev.amount = amounts[0]
         an.bribes = events
         return events
 
-    def _segments(self, an: Analysis, hits: list[Hit], sent: tuple[int, int]) -> list[tuple[int, int]]:
+    def _segments(self, an: Analysis, ix: _Index, sent: tuple[int, int]) -> list[tuple[int, int]]:
         """A sentence cut where a second actor starts a new demand ("警察要了100刀，移民局又要了200刀")."""
         segs: list[tuple[int, int]] = []
         start = sent[0]
         seen_actor = seen_amount = False
-        for cl in an.clauses:
+        actors, amounts = ix.kinds["actor"], ix.amounts
+        for ci in ix.clauses.overlapping(sent[0], sent[1]):
+            cl = an.clauses[ci]
             if cl[1] <= sent[0] or cl[0] >= sent[1]:
                 continue
-            has_actor = any(cl[0] <= h.start < cl[1] and _kind(h, "actor") for h in hits)
+            has_actor = actors.any_starting(cl[0], cl[1])
             if has_actor and seen_actor and seen_amount and cl[0] > start:
                 segs.append((start, cl[0]))
                 start = cl[0]
                 seen_amount = False
             seen_actor = seen_actor or has_actor
-            seen_amount = seen_amount or any(cl[0] <= a.start < cl[1] for a in an.amounts)
+            seen_amount = seen_amount or amounts.any_starting(cl[0], cl[1])
         segs.append((start, sent[1]))
         return segs
 
     def _event_in(
-        self, an: Analysis, hits: list[Hit], seg: tuple[int, int], sent: tuple[int, int], si: int
+        self, an: Analysis, ix: _Index, seg: tuple[int, int], sent: tuple[int, int], si: int
     ) -> tuple[BribeEvent, Hit | None, bool] | None:
-        sh = [h for h in hits if seg[0] <= h.start < seg[1]]
+        sh = ix.hits.starting(seg[0], seg[1])
         if not sh:
             return None
         actors = [h for h in sh if _kind(h, "actor")] or [h for h in sh if _kind(h, "weak_actor")]
-        cues = [h for h in sh if _kind(h, "cue") and not self._blocked(an, hits, h.start)]
-        amounts = [a for a in an.amounts if seg[0] <= a.start < seg[1]]
+        cues = [h for h in sh if _kind(h, "cue") and not self._blocked(an, ix, h.start)]
+        amounts = ix.amounts.starting(seg[0], seg[1])
         has_money = bool(amounts) or any(_kind(h, "money") or _kind(h, "pass") for h in sh)
         official = any(_kind(h, "official") for h in sh)
         triggers: list[Hit] = list(cues)
         if actors and has_money and not official:
             gap = _ACTOR_DEMAND_GAP.get(an.lang, _ACTOR_DEMAND_GAP_DEFAULT)
             for d in sh:
-                if not _kind(d, "demand") or self._blocked(an, hits, d.start):
+                if not _kind(d, "demand") or self._blocked(an, ix, d.start):
                     continue
                 if any(abs(d.start - a.end) <= gap or abs(a.start - d.end) <= gap for a in actors):
                     triggers.append(d)
@@ -143,7 +185,7 @@ class BribeFinder:
         if amount is not None:
             start = min(start, amount.start)
         ev = BribeEvent(start, end, payer, None, amount, si)
-        ev.country = _country_for(an, start, sent, actor)
+        ev.country = _country_for(ix, start, sent, actor)
         return ev, actor, amount is not None
 
     def _amount_for(self, an: Analysis, amounts: list[Amount], start: int, trigger: Hit) -> Amount | None:

@@ -8,8 +8,8 @@ that a bribe event carries any kind but `bribe`.
 from __future__ import annotations
 
 from .analysis import Amount, Analysis, CostItem
-from .lexmatch import Hit
 from .pack import Rules
+from .spans import KindIndex, Spans
 from .text import CLAUSE_END, span_index
 
 _SPECIFIC = ("transport", "guide")
@@ -17,23 +17,17 @@ _AFTER_REACH = 24  # characters after an amount that may still label it
 _COMBINERS = ("+", "＋", "和", "加上", "&", " and ", " y ", " plus ")
 
 
-def _kinds_in(hits: list[Hit], lo: int, hi: int) -> list[tuple[int, str]]:
-    return [(h.start, p[1]) for h in hits if lo <= h.start and h.end <= hi for p in h.payloads if p[0] == "kind"]
+def _kinds_in(cues: KindIndex, lo: int, hi: int) -> list[tuple[int, str]]:
+    return [(h.start, p[1]) for h in cues["kind"].inside(lo, hi) for p in h.payloads if p[0] == "kind"]
 
 
-def _has(hits: list[Hit], kind: str, lo: int, hi: int) -> bool:
-    return any(p[0] == kind for h in hits if lo <= h.start and h.end <= hi for p in h.payloads)
-
-
-def _label_start(text: str, amounts: list[Amount], a: Amount, sent_start: int) -> int:
+def _label_start(text: str, amounts: Spans[Amount], a: Amount, sent_start: int) -> int:
     """Start of the label an amount belongs to: after the previous clause break or amount."""
     k = a.start
     while k > sent_start and text[k - 1] not in CLAUSE_END:
         k -= 1
-    for other in amounts:
-        if other is not a and other.end <= a.start and other.end > k:
-            k = other.end
-    return k
+    # the latest end of another amount between the break and this amount
+    return max((o.end for o in amounts.ending(k + 1, a.start) if o is not a), default=k)
 
 
 def _decide(kinds: list[tuple[int, str]], label: str) -> str | None:
@@ -53,7 +47,12 @@ def _decide(kinds: list[tuple[int, str]], label: str) -> str | None:
 
 def classify(an: Analysis, rules: Rules) -> list[CostItem]:
     text = an.norm.fold
+    if not an.amounts:
+        an.costs = []
+        return an.costs
     hits = an.cost_hits if an.cost_hits is not None else rules.costs.find(an.norm)
+    cues = KindIndex(hits)  # cues in a window by bisection: dense texts have thousands
+    amounts = Spans(an.amounts)
     bribe_amounts = {id(b.amount) for b in an.bribes if b.amount is not None}
     items: list[CostItem] = []
     for a in an.amounts:
@@ -68,31 +67,31 @@ def classify(an: Analysis, rules: Rules) -> list[CostItem]:
         k = a.end
         while k < len(text) and text[k] == " ":
             k += 1
-        right = [(h.start, p[1]) for h in hits if h.start == k for p in h.payloads if p[0] == "kind"]
+        right = [(h.start, p[1]) for h in cues["kind"].starting(k, k + 1) for p in h.payloads if p[0] == "kind"]
         if right:
             kind = right[0][1]
         # (2) the label before it (from the last clause break / amount) and the rest of its clause.
         if kind is None:
-            lo = _label_start(text, an.amounts, a, sent[0])
-            nxt = min((o.start for o in an.amounts if o.start >= a.end), default=clause[1])
-            kind = _decide(_kinds_in(hits, lo, a.start), text[lo : a.start])
+            lo = _label_start(text, amounts, a, sent[0])
+            nxt = amounts.first_start(a.end, default=clause[1])
+            kind = _decide(_kinds_in(cues, lo, a.start), text[lo : a.start])
             if kind is None:  # "$9,500 all in": the words right after it, up to the next amount
                 stop = min(clause[1], nxt, a.end + _AFTER_REACH)
-                kind = _decide(_kinds_in(hits, a.end, stop), text[a.end : stop])
+                kind = _decide(_kinds_in(cues, a.end, stop), text[a.end : stop])
             label_lo = lo
         else:
             label_lo = a.start
         # (3) the nearest earlier cue in the sentence, (4) then the sentence before.
         if kind is None:
-            earlier = _kinds_in(hits, sent[0], a.start)
+            earlier = _kinds_in(cues, sent[0], a.start)
             if earlier:
                 kind = earlier[-1][1]
         if kind is None and si > 0:
             prev = an.sents[si - 1]
-            earlier = _kinds_in(hits, prev[0], prev[1])
+            earlier = _kinds_in(cues, prev[0], prev[1])
             if earlier:
                 kind = earlier[-1][1]
-        if kind == "total" and _has(hits, "segment", min(label_lo, clause[0]), a.start):
+        if kind == "total" and cues["segment"].any_inside(min(label_lo, clause[0]), a.start):
             kind = "other"  # a budget for one stretch of the trip, not the whole trip
         items.append(CostItem(a, kind or "other"))
     an.costs = items

@@ -8,14 +8,20 @@ ambiguous name into a journey mention.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 from .analysis import Analysis, Mention
-from .lexmatch import Hit
 from .pack import Rules
+from .spans import KindIndex
 
 _RI_BASE = 0x1F1E6  # REGIONAL INDICATOR SYMBOL LETTER A
+_ANY_RI = re.compile("[\U0001F1E6-\U0001F1FF]")
 
 
 def _flags(text: str, known: dict) -> list[Mention]:
+    if not _ANY_RI.search(text):
+        return []  # most texts have no flag: skip the walk over every character
     out = []
     i = 0
     n = len(text)
@@ -31,18 +37,24 @@ def _flags(text: str, known: dict) -> list[Mention]:
     return out
 
 
-def _near_cue(hits: list[Hit], kind: str, pos: int, before: bool, gap: int = 2) -> bool:
+def _near_cue(cues: KindIndex, kind: str, pos: int, before: bool, gap: int = 2) -> bool:
     """A route cue of `kind` ending just before `pos` (or starting just after it)."""
-    for h in hits:
-        if h.start > pos + gap:
-            break  # hits are in text order
-        if not any(p[0] == kind for p in h.payloads):
-            continue
-        if before and pos - gap <= h.end <= pos:
-            return True
-        if not before and pos <= h.start <= pos + gap:
-            return True
-    return False
+    if before:
+        return bool(cues[kind].ending(pos - gap, pos))
+    return cues[kind].any_starting(pos, pos + gap + 1)
+
+
+def _contains(fold: str) -> Callable[[str], bool]:
+    """`word in fold`, each word searched once per text (a dense text names the same place 1000s of times)."""
+    seen: dict[str, bool] = {}
+
+    def has(word: str) -> bool:
+        got = seen.get(word)
+        if got is None:
+            got = seen[word] = word in fold
+        return got
+
+    return has
 
 
 def find_mentions(an: Analysis, rules: Rules) -> None:
@@ -51,6 +63,8 @@ def find_mentions(an: Analysis, rules: Rules) -> None:
     route_hits = rules.route.find(norm)
     an.route_hits = route_hits
     has_departure = any(p[0] == "origin_departure" for h in route_hits for p in h.payloads)
+    cues = KindIndex(route_hits)
+    has = _contains(fold) if len(fold) > 2000 else fold.__contains__
     mentions: list[Mention] = []
     adjectives: list[Mention] = []
     for hit in rules.geo.find(norm):
@@ -63,9 +77,9 @@ def find_mentions(an: Analysis, rules: Rules) -> None:
             continue
         place = next((p[1] for p in hit.payloads if p[0] == "place"), None)
         if place is not None:
-            if place.requires and not any(t in fold for t in place.requires):
+            if place.requires and not any(has(t) for t in place.requires):
                 continue
-            if place.unless and any(t in fold for t in place.unless):
+            if place.unless and any(has(t) for t in place.unless):
                 continue
             mentions.append(Mention(hit.start, hit.end, place.country, place=place, journey=not place.journey_only))
             continue
@@ -89,12 +103,12 @@ def find_mentions(an: Analysis, rules: Rules) -> None:
     # Deportation landings, and departure points for journey_only names (China, Chinese cities).
     first_journey = True
     for m in mentions:
-        if _near_cue(route_hits, "deport", m.start, before=True, gap=3):
+        if _near_cue(cues, "deport", m.start, before=True, gap=3):
             m.deport = True
             m.journey = True
         elif not m.journey:
-            if _near_cue(route_hits, "origin_before", m.start, before=True) or _near_cue(
-                route_hits, "origin_after", m.end, before=False
+            if _near_cue(cues, "origin_before", m.start, before=True) or _near_cue(
+                cues, "origin_after", m.end, before=False
             ):
                 m.journey = True
             elif first_journey and has_departure and m.place is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .analysis import Amount, Analysis, Mention
 from .pack import Rules
+from .spans import KindIndex
 from .text import is_latin_alnum, span_index
 
 _ARABIC = "0123456789"
@@ -329,9 +330,10 @@ class MoneyFinder:
         bare_cur = r.bare_currency.get(an.lang)
         hits = r.costs.find(an.norm)
         an.cost_hits = hits
+        cues = KindIndex(hits)  # cues in a window by bisection: dense texts have thousands
         out: list[Amount] = []
         for a in amounts:
-            if self._not_cost(an, a, hits):
+            if self._not_cost(an, a, cues):
                 continue
             if a.explicit:
                 out.append(a)
@@ -346,26 +348,20 @@ class MoneyFinder:
                 if prev is not None:
                     out.append(Amount(a.start, a.end, a.value, prev.currency, False, a.num_start, a.num_end))
                 continue
-            if bare_cur and self._price_context(an, a, hits):
+            if bare_cur and self._price_context(an, a, cues):
                 out.append(Amount(a.start, a.end, a.value, bare_cur, False, a.num_start, a.num_end))
         return out
 
-    def _not_cost(self, an: Analysis, a: Amount, hits) -> bool:
+    def _not_cost(self, an: Analysis, a: Amount, cues: KindIndex) -> bool:
         cl = an.clauses[span_index(an.clauses, a.start)]
         lo = max(cl[0], a.start - self.r.context_window)
-        return any(p[0] == "notcost" for h in hits if lo <= h.start and h.end <= a.start for p in h.payloads)
+        return cues["notcost"].any_inside(lo, a.start)
 
-    def _price_context(self, an: Analysis, a: Amount, hits) -> bool:
+    def _price_context(self, an: Analysis, a: Amount, cues: KindIndex) -> bool:
         sent = an.sents[span_index(an.sents, a.start)]
         lo = max(sent[0], a.start - self.r.context_window)
-        for h in hits:
-            if not any(p[0] in ("price", "kind") for p in h.payloads):
-                continue
-            if lo <= h.start and h.end <= a.start:
-                return True
-            if a.end <= h.start <= a.end + 1:
-                return True
-        return False
+        near = cues.any_of(("price", "kind"))
+        return near.any_inside(lo, a.start) or near.any_starting(a.end, a.end + 2)
 
     def _inherit_from(self, an: Analysis, a: Amount, prev: list[Amount]) -> Amount | None:
         fold = an.norm.fold

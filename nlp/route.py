@@ -12,6 +12,7 @@ from __future__ import annotations
 from .analysis import Analysis, Mention
 from .lexmatch import Hit
 from .pack import Rules
+from .spans import KindIndex
 from .text import span_index
 
 _GAP = 30  # max characters between two mentions for a connector to link them
@@ -19,12 +20,12 @@ _LEAD = {"zh": 5}  # the connector ends at most this many characters before the 
 _LEAD_DEFAULT = 14
 
 
-def _cue_in(hits: list[Hit], kinds: tuple[str, ...], lo: int, hi: int) -> bool:
-    return any(lo <= h.start and h.end <= hi and any(p[0] in kinds for p in h.payloads) for h in hits)
+def _cue_in(cues: KindIndex, kinds: tuple[str, ...], lo: int, hi: int) -> bool:
+    return cues.any_of(kinds).any_inside(lo, hi)
 
 
-def _cues(hits: list[Hit], kind: str, lo: int, hi: int) -> list[Hit]:
-    return [h for h in hits if lo <= h.start and h.end <= hi and any(p[0] == kind for p in h.payloads)]
+def _cues(cues: KindIndex, kind: str, lo: int, hi: int) -> list[Hit]:
+    return cues[kind].inside(lo, hi)
 
 
 def _reaches(edges: dict[str, set[str]], a: str, b: str) -> bool:
@@ -42,6 +43,7 @@ def _reaches(edges: dict[str, set[str]], a: str, b: str) -> bool:
 
 def order(an: Analysis, rules: Rules) -> None:
     hits = an.route_hits if an.route_hits is not None else rules.route.find(an.norm)
+    cues = KindIndex(hits)  # the cues in a window by bisection: dense texts have thousands
     journey = [m for m in an.mentions if m.journey]
     main = [m for m in journey if not m.deport]
     first_pos: dict[str, int] = {}
@@ -62,29 +64,30 @@ def order(an: Analysis, rules: Rules) -> None:
             continue
         # The connector must introduce y ("X到Y", "X，再飞Y", "from X to Y", "X, then Y"): a word after
         # X that only dates something ("到了美国之后才知道，在墨西哥…") orders nothing.
-        if _cue_in(hits, ("forward", "arrive"), max(x.end, y.start - reach), y.start):
+        if _cue_in(cues, ("forward", "arrive"), max(x.end, y.start - reach), y.start):
             candidates.append((y.start - x.end, x.iso, y.iso))
     for i, x in enumerate(main):
         si = span_index(an.sents, x.start)
         sent = an.sents[si]
         # "过达林之前在哥伦比亚": the country before 之前 comes after the ones told next.
         after_before = any(
-            not h.key.isascii() for h in _cues(hits, "before", x.end, min(x.end + 6, sent[1]))
+            not h.key.isascii() for h in _cues(cues, "before", x.end, min(x.end + 6, sent[1]))
         )  # 之前 / 以前 follow the country
         lead_before = any(
-            h.key.isascii() for h in _cues(hits, "before", max(sent[0], x.start - 16), x.start)
+            h.key.isascii() for h in _cues(cues, "before", max(sent[0], x.start - 16), x.start)
         )  # "before" / "antes de" precede it
         if after_before or lead_before:
-            for y in main[i + 1 :]:
+            for j in range(i + 1, len(main)):  # no slice: a copy of the rest per mention is quadratic
+                y = main[j]
                 if y.start >= sent[1]:
                     break
                 candidates.append((0, y.iso, x.iso))
         # "Llegamos a Tapachula desde Tecún Umán": the country right after an arrival, introduced by
         # "from" in the same clause, came first ("然后从秘鲁进厄瓜多尔" is a plain forward leg).
-        if i and _cue_in(hits, ("from",), max(sent[0], x.start - 6), x.start):
+        if i and _cue_in(cues, ("from",), max(sent[0], x.start - 6), x.start):
             y = main[i - 1]
             same_clause = span_index(an.clauses, y.start) == span_index(an.clauses, x.start)
-            if y.iso != x.iso and same_clause and _cue_in(hits, ("arrive",), max(sent[0], y.start - reach - 4), y.start):
+            if y.iso != x.iso and same_clause and _cue_in(cues, ("arrive",), max(sent[0], y.start - reach - 4), y.start):
                 candidates.append((0, x.iso, y.iso))
     edges: dict[str, set[str]] = {}
     for _, a, b in sorted(candidates, key=lambda c: c[0]):
