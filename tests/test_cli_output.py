@@ -78,3 +78,15 @@ def test_an_error_naming_a_hostile_path_is_one_plain_line(tmp_path):
     r = _run("status", "--data-dir", str(d))
     assert r.exit_code == 2
     assert r.output.startswith("E903 ") and "x[/b]␛[2Jy" in r.output and "\x1b" not in r.output
+
+
+def test_demo_summary_shows_a_hostile_data_dir_as_text(capsys):
+    from routewatch.demo.run import _print_summary
+
+    odd = "/tmp/rw[/b]\x1b[2J[bold]x"
+    _print_summary({"posts_crawled": 28, "media_fetched": 25, "minutes_transcribed": 4.5, "transcripts": 22,
+                    "facts_extracted": 109, "index_documents": 28, "index_backend": "sqlite.v1", "failures": {},
+                    "data_dir": odd, "digest": odd + "/digest.html", "seconds": 9})
+    out = capsys.readouterr().out
+    assert not TERMINAL_CONTROLS.search(out)
+    assert "/tmp/rw[/b]\u241b[2J[bold]x" in out.replace("\n", "")

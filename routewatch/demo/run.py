@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from routewatch.demo.server import DEMO_BASE, DemoServer
 from routewatch.settings import SourceConfig, load_settings
@@ -111,7 +112,10 @@ def _all_gold(cat: Any) -> list[dict]:
 
 
 def _print_summary(s: dict[str, Any]) -> None:
+    from routewatch.cli import safe_text  # the CLI's one rule for showing text a terminal must not act on
+
     out = Console()
+    data_dir, digest = safe_text(s["data_dir"], one_line=True), safe_text(s.get("digest") or "(no dated posts)")
     t = Table(title="RouteWatch demo — summary", show_header=False)
     t.add_row("posts crawled", str(s["posts_crawled"]))
     t.add_row("media fetched", str(s["media_fetched"]))
@@ -119,9 +123,9 @@ def _print_summary(s: dict[str, Any]) -> None:
     t.add_row("facts extracted", str(s["facts_extracted"]))
     t.add_row("index", f"{s['index_documents']} documents ({s['index_backend']})")
     t.add_row("failures", ", ".join(f"{k}: {v}" for k, v in s["failures"].items()) or "none")
-    t.add_row("data dir", s["data_dir"])
-    t.add_row("digest", s.get("digest") or "(no dated posts)")
+    t.add_row("data dir", Text(data_dir))  # a path is text, never rich markup
+    t.add_row("digest", Text(digest))
     t.add_row("time", f"{s['seconds']} s")
     out.print(t)
-    out.print("Next: [bold]routewatch search 厄瓜多尔 --data-dir " + s["data_dir"] + "[/]   ·   "
-              "routewatch status --data-dir " + s["data_dir"])
+    out.print(Text.assemble("Next: ", ("routewatch search 厄瓜多尔 --data-dir " + data_dir, "bold"),
+                            "   ·   routewatch status --data-dir " + data_dir))

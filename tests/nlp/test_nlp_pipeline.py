@@ -8,7 +8,6 @@ from nlp_helpers import make_unit
 
 import nlp
 from nlp import registry
-from nlp.bench import posts_per_second
 from nlp.pipeline import COMPONENTS, load_pipeline, make_pipeline, save_pipelines, spans_of
 from nlp.settings import ExtractSettings
 from nlp.text import detect_language, normalize
@@ -104,6 +103,3 @@ def test_normalisation_keeps_offsets() -> None:
         n = normalize(text)
         assert len(n.fold) == len(n.cased) == len(text)
 
-
-def test_throughput_at_least_1000_posts_per_second(extractor) -> None:
-    assert posts_per_second(2000, extractor) >= 1000
