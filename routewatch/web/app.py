@@ -292,7 +292,8 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
         # the request echoed as pages echo it (_visible): no bidi override or control from a shared link
         return {"query": _visible(f.q),
                 "filters": {k: _visible(v) for k, v in f.raw.items() if k != "q" and v not in (None, False)},
-                "count": len(hits), "hits": [{**h, "links": _links(h, f.q)} for h in hits]}
+                "count": len(hits), "total": hits.total, "total_relation": hits.relation,
+                "hits": [{**h, "links": _links(h, f.q)} for h in hits]}
 
     @app.get("/api/posts/{post_id}", tags=["api"], summary="One post: texts with timestamps, facts with evidence, "
                                                            "provenance, reposts and near-duplicates")

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from index.base import Query, parse_query_text
+from index.base import Query, SearchHits, parse_query_text
 from routewatch.catalog import Catalog
 from routewatch.records import TextUnit
 from routewatch.web.public import PublicText, Scrubber, deep_clean, handle_key
@@ -110,7 +110,8 @@ def _unit_row(db: sqlite3.Connection, unit_id: str) -> sqlite3.Row | None:
 
 
 # ---- search ------------------------------------------------------------------------------------------
-def search(ctx: Ctx, q: Query) -> list[dict[str, Any]]:
+def search(ctx: Ctx, q: Query) -> SearchHits:
+    """The index's hits as API rows; `.total` / `.relation` are the index's count of matching posts."""
     hits = ctx.index().search(q)
     out = []
     for h in hits:
@@ -131,7 +132,7 @@ def search(ctx: Ctx, q: Query) -> list[dict[str, Any]]:
             "route": gold.get("route", []), "countries": gold.get("countries", []),
             "relevant": gold.get("relevant"),
         })
-    return out
+    return SearchHits(out, total=getattr(hits, "total", len(out)), relation=getattr(hits, "relation", "eq"))
 
 
 # ---- one post ----------------------------------------------------------------------------------------

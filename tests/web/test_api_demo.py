@@ -39,6 +39,7 @@ def test_search_marks_the_match_and_points_transcript_hits_at_their_second(demo_
     assert r.status_code == 200
     body = r.json()
     assert body["count"] == len(body["hits"]) >= 5
+    assert (body["total"], body["total_relation"]) == (body["count"], "eq")  # every match is on the page
     for h in body["hits"]:
         a, b = h["highlight"]
         assert h["snippet"][a:b] == "厄瓜多尔"
