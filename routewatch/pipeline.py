@@ -218,7 +218,6 @@ def _media_for_same_url(ctx: Context, post: Post) -> Any:
 # Fingerprint similarity above which two clips count as the same audio. Measured on the demo
 # corpus: an Opus→AAC re-encode of a clip scores 0.79, every pair of distinct clips ≤ 0.08.
 FINGERPRINT_MATCH = 0.5
-DECODE_AHEAD = 2  # media files decoded in a thread ahead of the item being handled
 
 
 @dataclass
@@ -237,8 +236,6 @@ def stage_transcribe(ctx: Context) -> StageReport:
     todo = ctx.catalog.pending("transcribe", after="fetch")
     if not todo:
         return rep
-    from concurrent.futures import ThreadPoolExecutor
-
     from transcribe import build_transcriber
     from transcribe.audio import decode_audio
 
@@ -252,35 +249,31 @@ def stage_transcribe(ctx: Context) -> StageReport:
         rep.failed = len(todo)
         return rep
     run = _TranscribeRun(ctx, rep, transcriber, getattr(transcriber, "model_label", "") or ts.model, len(todo))
-
-    def decode(path: Path) -> Any:
-        return decode_audio(path, max_seconds=ts.max_audio_seconds)
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rw-decode") as pool:
-        ahead: list[tuple[_Job, Any]] = []
-        for pid in todo:
-            # 1. byte-identical media already transcribed (or on its way) → reuse, without decoding it
-            job = _Job(pid)
-            media = ctx.catalog.get_media(pid)
-            if media is None:
-                run.fail(job, RouteWatchError(Code.E207, "no media record"))
-            elif not run.reuse_by_media_sha(job, media.sha256):
-                # 2. decode (bounded) and hash the audio in a thread, while the model works on the batch
-                ahead.append((job, pool.submit(decode, ctx.data_dir / media.path)))
-                run.media_leaders[media.sha256] = job
-            while len(ahead) > DECODE_AHEAD or (ahead and pid == todo[-1]):
-                job, future = ahead.pop(0)
-                try:
-                    job.audio = future.result()
-                except Exception as e:  # noqa: BLE001
-                    run.fail(job, e)
-                    continue
-                # 3. same audio already transcribed (PCM hash, then fingerprint) → reuse; else queue it
-                run.dedupe_or_queue(job)
-                # 4. run the model on a full batch
-                if len(run.queue) >= ts.batch_size:
-                    run.flush()
-        run.flush()
+    # Files are decoded here, between batches, not in a thread ahead of the model: ffmpeg is started
+    # with fork(), and a fork from a second thread while this one is inside numpy/OpenBLAS deadlocks
+    # in OpenBLAS's fork handler (seen in the kill/resume test). Decoding is ~6 % of the stage.
+    for pid in todo:
+        job = _Job(pid)
+        media = ctx.catalog.get_media(pid)
+        if media is None:
+            run.fail(job, RouteWatchError(Code.E207, "no media record"))
+            continue
+        # 1. byte-identical media already transcribed (or queued) → reuse, without decoding it
+        if run.reuse_by_media_sha(job, media.sha256):
+            continue
+        run.media_leaders[media.sha256] = job
+        # 2. decode (bounded) and hash the audio
+        try:
+            job.audio = decode_audio(ctx.data_dir / media.path, max_seconds=ts.max_audio_seconds)
+        except Exception as e:  # noqa: BLE001
+            run.fail(job, e)
+            continue
+        # 3. same audio already transcribed (PCM hash, then fingerprint) or queued → reuse; else queue it
+        run.dedupe_or_queue(job)
+        # 4. run the model on a full batch
+        if len(run.queue) >= ts.batch_size:
+            run.flush()
+    run.flush()
     rep.seconds = time.monotonic() - t0
     rep.extra["audio_seconds"] = run.audio_seconds
     rep.extra["rtf"] = (rep.seconds / run.audio_seconds) if run.audio_seconds else None

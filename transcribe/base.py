@@ -190,6 +190,7 @@ class Transcriber(ABC):
             "compute_type": s.compute_type,
             "device": s.device,
             "threads": str(s.threads),
+            "workers": str(s.workers),
             "beam_size": str(s.beam_size),
             "best_of": str(s.best_of),
             "patience": f"{s.patience:g}",

@@ -37,7 +37,11 @@ class TranscribeSettings(BaseModel):
     allow_download: bool = True  # a model *name* other than "base" may be fetched when a hub answers
     device: str = "cpu"
     compute_type: str = "int8"
-    threads: int = 2
+    threads: int = 2  # CPU threads in all
+    # Clips decoded at the same time, each by its own model worker with threads // workers threads.
+    # On a busy 2-core machine two 1-thread workers keep both cores busy with less waiting between
+    # threads than one 2-thread worker.
+    workers: int = 2
     # Clips decoded together by `Transcriber.transcribe_many` (the beam searches of their first 30-s
     # windows run as one batch; the rest runs clip by clip). 1 = one clip at a time.
     batch_size: int = 8
@@ -71,7 +75,7 @@ class TranscribeSettings(BaseModel):
             raise ValueError("languages must name at least one language")
         return tuple(x.strip().lower() for x in v)
 
-    @field_validator("beam_size", "best_of", "threads", "batch_size")
+    @field_validator("beam_size", "best_of", "threads", "batch_size", "workers")
     @classmethod
     def _positive(cls, v: int) -> int:
         if v < 1:

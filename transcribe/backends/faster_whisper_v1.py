@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,9 +59,10 @@ class FasterWhisperTranscriber(Transcriber):
                 ) from None
             resolved = ResolvedModel(path, settings.model, sha256_file(Path(path) / "model.bin"))
         try:
-            self._model = _primable(WhisperModel)(resolved.load_path, device=settings.device,
-                                       compute_type=settings.compute_type, cpu_threads=settings.threads,
-                                       num_workers=1, local_files_only=True)
+            self._model = _primable(WhisperModel)(
+                resolved.load_path, device=settings.device, compute_type=settings.compute_type,
+                cpu_threads=max(1, settings.threads // settings.workers), num_workers=settings.workers,
+                local_files_only=True)
         except Exception as exc:
             raise NotConfigured(f"cannot load model {resolved.label}: {type(exc).__name__}: {exc}"[:300],
                                 Code.E301) from None
@@ -67,6 +70,7 @@ class FasterWhisperTranscriber(Transcriber):
         self.model_sha256 = resolved.sha256
         self._prompts: dict[str, str] = {}
         self._decodings: dict[str, _Decoding] = {}
+        self._lock = threading.Lock()
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -96,6 +100,10 @@ class FasterWhisperTranscriber(Transcriber):
 
     def _decoding(self, language: str) -> _Decoding:
         """Tokenizer, options and first-window prompt for one language (built once, then reused)."""
+        with self._lock:
+            return self._decoding_locked(language)
+
+    def _decoding_locked(self, language: str) -> _Decoding:
         if language not in self._decodings:
             from faster_whisper.tokenizer import Tokenizer
             from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
@@ -153,10 +161,20 @@ class FasterWhisperTranscriber(Transcriber):
                 clips.append(_Clip(i, speech, features, time.perf_counter() - started))
             except Exception as exc:  # noqa: BLE001 - one clip's failure is that clip's result
                 out[i] = exc
-        size = self.settings.batch_size
-        for first in range(0, len(clips), size):
-            for clip, result in self._run_batch(clips[first:first + size]):
-                out[clip.index] = result
+        # one share of the clips per model worker, each share in batches of batch_size
+        workers, size = min(self.settings.workers, max(1, len(clips))), self.settings.batch_size
+        shares = [clips[w::workers] for w in range(workers)]
+
+        def run(share: list[_Clip]) -> list[tuple[_Clip, Recognition | Exception]]:
+            return [done for first in range(0, len(share), size) for done in self._run_batch(share[first:first + size])]
+
+        if workers == 1:
+            finished = [run(shares[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rw-asr") as pool:
+                finished = list(pool.map(run, shares))
+        for clip, result in (done for share in finished for done in share):
+            out[clip.index] = result
         return [r if r is not None else RuntimeError("clip was not decoded") for r in out]
 
     def _run_batch(self, clips: list[_Clip]):
@@ -263,7 +281,7 @@ def _primable(base: type) -> type:
         return _PRIMABLE[base]
 
     class PrimableWhisperModel(base):  # type: ignore[misc, valid-type]
-        _primed: tuple | None = None
+        _local = threading.local()  # the primed first window, per worker thread
 
         def first_window_decodes(self, encoded, prompt: list[int], tokenizer, options) -> list[tuple | None]:
             from faster_whisper.transcribe import get_compression_ratio
@@ -296,14 +314,14 @@ def _primable(base: type) -> type:
             return out
 
         def decode_primed(self, features, tokenizer, options, encoder_output, prompt, first):
-            self._primed = (encoder_output, list(prompt), first) if first is not None else None
+            self._local.primed = (encoder_output, list(prompt), first) if first is not None else None
             try:
                 yield from self.generate_segments(features, tokenizer, options, False, encoder_output)
             finally:
-                self._primed = None
+                self._local.primed = None
 
         def generate_with_fallback(self, encoder_output, prompt, tokenizer, options):
-            primed, self._primed = self._primed, None
+            primed, self._local.primed = getattr(self._local, "primed", None), None
             if primed is not None and primed[0] is encoder_output and primed[1] == prompt:
                 return primed[2]
             return super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
