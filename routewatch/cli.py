@@ -627,6 +627,8 @@ def _read_catalog(s: Any):
 @app.command()
 def serve(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
           host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 inside a container).")] = "127.0.0.1",
+          workers: Annotated[int | None, typer.Option(min=1, max=64, help="Server processes (default: web.workers, 1); "
+                                                      "the number of cores on a shared server.")] = None,
           data_dir: DataDir = None, config: ConfigOpt = None) -> None:
     """Web UI and JSON API (OpenAPI at /openapi.json) over the data dir.
 
@@ -639,7 +641,7 @@ def serve(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
         if not (s.data_dir / "catalog.sqlite").exists():
             raise RouteWatchError(Code.E903, f"no catalog in {s.data_dir}: run `routewatch demo` or `routewatch run`")
         _say(err, f"RouteWatch web UI on http://{host}:{port}/  (data: {s.data_dir})")
-        web_serve(s, host=host, port=port)
+        web_serve(s, host=host, port=port, workers=workers)
 
 
 @app.command()

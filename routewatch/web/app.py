@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import os
 import re
 import shutil
 import tempfile
@@ -557,9 +558,29 @@ def _fact_label(kind: str, item: dict[str, Any]) -> str:
     return f"bribe: {item.get('payer_context')} in {item.get('country') or '?'}{amt}".strip()
 
 
-def serve(settings: Any, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the web UI and API with uvicorn until interrupted."""
+_SERVE_ENV = "ROUTEWATCH_SERVE_SETTINGS"  # how `serve --workers N` hands its settings to the worker processes
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker process of `serve(workers > 1)`: settings as the parent resolved them."""
+    from routewatch.settings import Settings
+
+    return create_app(Settings.model_validate_json(os.environ[_SERVE_ENV]))
+
+
+def serve(settings: Any, host: str = "127.0.0.1", port: int = 8000, workers: int | None = None) -> None:
+    """Run the web UI and API with uvicorn until interrupted; `workers` (default `web.workers`) processes."""
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", server_header=False,
-                proxy_headers=web_settings(settings).trust_forwarded_for)
+    web = web_settings(settings)
+    workers = workers or web.workers
+    common = {"host": host, "port": port, "log_level": "info", "server_header": False,
+              "proxy_headers": web.trust_forwarded_for}
+    if workers == 1:
+        uvicorn.run(create_app(settings), **common)
+        return
+    # Each worker limits an equal share, so a client spread over the workers stays within the setting.
+    share = -(-web.rate_limit_per_minute // workers) if web.rate_limit_per_minute else 0
+    shared = settings.model_copy(update={"web": web.model_copy(update={"rate_limit_per_minute": share})})
+    os.environ[_SERVE_ENV] = shared.model_dump_json()
+    uvicorn.run("routewatch.web.app:app_from_env", factory=True, workers=workers, **common)

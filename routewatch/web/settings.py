@@ -14,6 +14,10 @@ class WebSettings(BaseModel):
 
     # Token bucket per client IP over every API call and page (not static files); 0 turns it off.
     rate_limit_per_minute: int = Field(default=600, ge=0)
+    # Server processes of `routewatch serve` (uvicorn workers). One is plenty for one researcher; on a
+    # shared server use the number of cores. Each process keeps its own rate-limit buckets, so each
+    # enforces an equal share of rate_limit_per_minute and no client exceeds the setting overall.
+    workers: int = Field(default=1, ge=1, le=64)
     # Honour X-Forwarded-For for the client IP only behind a reverse proxy you run.
     trust_forwarded_for: bool = False
     page_size: int = Field(default=20, ge=1, le=200)
