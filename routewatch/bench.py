@@ -406,7 +406,7 @@ def bench_transcription(settings: Any, fetched: Path, workdir: Path, *, quick: b
     cer_ok = acc_stage.get("cer_zh", 1.0) <= acc_naive.get("cer_zh", 0.0) + 1e-9
     res = {
         "settings": {k: ts.model_dump(mode="json")[k] for k in (
-            "backend", "model", "compute_type", "threads", "batch_size", "beam_size", "best_of", "vad", "prompt",
+            "backend", "model", "compute_type", "threads", "workers", "batch_size", "beam_size", "best_of", "vad", "prompt",
             "prompt_mode")},
         "naive_settings": "WhisperModel(model, compute_type='int8', cpu_threads=2).transcribe(file, beam_size=5)",
         "clips": len(items),

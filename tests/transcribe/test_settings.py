@@ -7,6 +7,8 @@ def test_defaults_are_the_documented_ones():
     assert s.model == "base"
     assert s.compute_type == "int8"
     assert s.threads == 2
+    assert s.workers == 2  # two model workers of one thread each
+    assert s.batch_size == 8
     assert s.beam_size == 5
     assert s.languages == ("zh", "en", "es")
     assert s.fallback_language == "zh"
@@ -25,6 +27,6 @@ def test_bad_values_are_rejected():
     import pydantic
     import pytest
 
-    for bad in ({"languages": ()}, {"beam_size": 0}, {"max_audio_seconds": 0}, {"no_such_knob": 1}):
+    for bad in ({"languages": ()}, {"beam_size": 0}, {"workers": 0}, {"batch_size": 0}, {"max_audio_seconds": 0}, {"no_such_knob": 1}):
         with pytest.raises(pydantic.ValidationError):
             TranscribeSettings(**bad)
