@@ -249,31 +249,35 @@ def stage_transcribe(ctx: Context) -> StageReport:
         rep.failed = len(todo)
         return rep
     run = _TranscribeRun(ctx, rep, transcriber, getattr(transcriber, "model_label", "") or ts.model, len(todo))
-    # Files are decoded here, between batches, not in a thread ahead of the model: ffmpeg is started
-    # with fork(), and a fork from a second thread while this one is inside numpy/OpenBLAS deadlocks
-    # in OpenBLAS's fork handler (seen in the kill/resume test). Decoding is ~6 % of the stage.
-    for pid in todo:
-        job = _Job(pid)
-        media = ctx.catalog.get_media(pid)
-        if media is None:
-            run.fail(job, RouteWatchError(Code.E207, "no media record"))
-            continue
-        # 1. byte-identical media already transcribed (or queued) → reuse, without decoding it
-        if run.reuse_by_media_sha(job, media.sha256):
-            continue
-        run.media_leaders[media.sha256] = job
-        # 2. decode (bounded) and hash the audio
-        try:
-            job.audio = decode_audio(ctx.data_dir / media.path, max_seconds=ts.max_audio_seconds)
-        except Exception as e:  # noqa: BLE001
-            run.fail(job, e)
-            continue
-        # 3. same audio already transcribed (PCM hash, then fingerprint) or queued → reuse; else queue it
-        run.dedupe_or_queue(job)
-        # 4. run the model on a full batch
-        if len(run.queue) >= ts.batch_size:
-            run.flush()
-    run.flush()
+    # The model runs a batch in a background thread while this thread decodes the next files (ffmpeg
+    # is started without a preexec hook, so no fork handler can deadlock against OpenBLAS; see
+    # transcribe.audio._run_limited). Results are saved here, in this thread, one post at a time.
+    try:
+        for pid in todo:
+            job = _Job(pid)
+            media = ctx.catalog.get_media(pid)
+            if media is None:
+                run.fail(job, RouteWatchError(Code.E207, "no media record"))
+                continue
+            # 1. byte-identical media already transcribed (or queued) → reuse, without decoding it
+            if run.reuse_by_media_sha(job, media.sha256):
+                continue
+            run.media_leaders[media.sha256] = job
+            # 2. decode (bounded) and hash the audio
+            try:
+                job.audio = decode_audio(ctx.data_dir / media.path, max_seconds=ts.max_audio_seconds)
+            except Exception as e:  # noqa: BLE001
+                run.fail(job, e)
+                continue
+            # 3. same audio already transcribed (PCM hash, then fingerprint) or queued → reuse; else queue it
+            run.dedupe_or_queue(job)
+            # 4. run the model on a full batch
+            if len(run.queue) >= ts.batch_size:
+                run.flush()
+        run.flush()
+        run.wait()
+    finally:
+        run.close()
     rep.seconds = time.monotonic() - t0
     rep.extra["audio_seconds"] = run.audio_seconds
     rep.extra["rtf"] = (rep.seconds / run.audio_seconds) if run.audio_seconds else None
@@ -288,8 +292,13 @@ class _TranscribeRun:
     """
 
     def __init__(self, ctx: Context, rep: StageReport, transcriber: Any, model_key: str, total: int):
+        from concurrent.futures import ThreadPoolExecutor
+
         self.ctx, self.rep, self.transcriber, self.model_key, self.total = ctx, rep, transcriber, model_key, total
         self.queue: list[_Job] = []
+        self.inflight: list[_Job] = []  # the batch the model thread is working on
+        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rw-transcribe")
+        self._future: Any = None
         self.media_leaders: dict[str, _Job] = {}  # media sha256 → the job that decodes it in this run
         self.handled = 0
         self.audio_seconds = 0.0
@@ -355,13 +364,14 @@ class _TranscribeRun:
         from transcribe.audio import fingerprint_similarity
 
         audio = job.audio
+        waiting = self.inflight + self.queue
         job.why = "pcm_sha256"
-        for other in self.queue:
+        for other in waiting:
             if other.audio.pcm_sha256 == audio.pcm_sha256:
                 return other
         job.why = "fingerprint"
         if audio.fingerprint:
-            for other in self.queue:
+            for other in waiting:
                 if fingerprint_similarity(audio.fingerprint, other.audio.fingerprint,
                                           at_least=FINGERPRINT_MATCH) >= FINGERPRINT_MATCH:
                     return other
@@ -392,21 +402,40 @@ class _TranscribeRun:
             self._reuse(follower, tid)
 
     def flush(self) -> None:
-        """Run the model on the queued audio (together when the backend can) and save each result."""
+        """Hand the queued audio to the model thread (after saving the batch it was working on)."""
         batch, self.queue = self.queue, []
-        if not batch:
-            return
+        self.wait()
+        if batch:
+            self.inflight = batch
+            self._future = self._model_thread.submit(self._recognise, [job.audio for job in batch])
+
+    def _recognise(self, audios: list[Any]) -> list[Any]:
+        """The model thread's work: one result or exception per audio; never touches the catalog."""
         many = getattr(self.transcriber, "transcribe_many", None)
-        if many is not None:
-            results = many([job.audio for job in batch])
-        else:  # a backend without the batch verb: one by one
-            results = [_result_of(self.transcriber.transcribe, job.audio) for job in batch]
+        if many is not None:  # together when the backend can
+            return many(audios)
+        return [_result_of(self.transcriber.transcribe, audio) for audio in audios]
+
+    def wait(self) -> None:
+        """Save the results of the batch in the model thread, each post in its own transaction."""
+        if self._future is None:
+            return
+        batch, future = self.inflight, self._future
+        try:
+            results = future.result()
+        except Exception as e:  # noqa: BLE001 - the whole batch failed: each post records it
+            results = [e] * len(batch)
+        self.inflight, self._future = [], None
         self.ctx.catalog.count("transcribe/batches")
         for job, result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
                 self.fail(job, result)
             else:
                 self._save(job, result)
+
+    def close(self) -> None:
+        """Stop the model thread (after an error: without waiting for the batch it may be running)."""
+        self._model_thread.shutdown(wait=False, cancel_futures=True)
 
     def _alone(self, job: _Job) -> None:
         """A post whose audio twin failed: decoded and transcribed on its own."""

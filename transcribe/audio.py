@@ -165,6 +165,17 @@ def _limit_child() -> None:  # pragma: no cover - runs in the child
     resource.setrlimit(resource.RLIMIT_AS, (_CHILD_MEMORY_LIMIT, _CHILD_MEMORY_LIMIT))
 
 
+def _run_limited(cmd: list[str], **kw):
+    """subprocess.run with the child's address space capped. Through util-linux `prlimit` when there
+    is one: then no Python runs between fork and exec, so CPython starts the child with vfork and no
+    fork handlers run — decoding may go on while model threads are inside OpenBLAS (a preexec_fn
+    there can deadlock in OpenBLAS's fork handler)."""
+    prlimit = shutil.which("prlimit")
+    if prlimit:
+        return subprocess.run([prlimit, f"--as={_CHILD_MEMORY_LIMIT}", "--", *cmd], **kw)  # noqa: S603
+    return subprocess.run(cmd, preexec_fn=_limit_child, **kw)  # noqa: S603, PLW1509
+
+
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if not found:
@@ -200,8 +211,7 @@ def probe(path: Path, timeout: float = 20.0) -> dict:
         "-print_format", "json", "-show_format", "-show_streams", _url(path),
     ]
     try:
-        done = subprocess.run(cmd, capture_output=True, timeout=timeout, preexec_fn=_limit_child,  # noqa: PLW1509
-                              check=False)
+        done = _run_limited(cmd, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise RouteWatchError(Code.E204, f"probing timed out after {timeout:.0f} s") from None
     if done.returncode != 0:
@@ -280,8 +290,7 @@ def decode_audio(
             "-t", f"{cap_seconds:.3f}", "-fs", str(max_bytes), "-f", "s16le", "pipe:1"]
     with tempfile.TemporaryFile() as err_file:
         try:
-            done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err_file, timeout=decode_timeout,  # noqa: PLW1509
-                                  preexec_fn=_limit_child, check=False)
+            done = _run_limited(cmd, stdout=subprocess.PIPE, stderr=err_file, timeout=decode_timeout, check=False)
         except subprocess.TimeoutExpired:
             raise RouteWatchError(Code.E204, f"decoding timed out after {decode_timeout:.0f} s") from None
         err_file.seek(0)

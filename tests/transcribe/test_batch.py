@@ -163,3 +163,30 @@ def test_fingerprint_scan_compares_only_clips_of_a_possible_length(fresh_catalog
     tid = run._match(pipeline._Job("p", audio=quieter))
     assert tid is not None and fresh_catalog.get_transcript(tid).text == "t1"
     assert compared == [len(clip.fingerprint)]  # the 3× longer clip was never compared
+
+
+def test_twin_of_a_clip_in_the_model_thread_is_linked_not_transcribed(tmp_path, audio_dev):
+    """batch_size 1: the first clip is with the model thread (not yet saved) when its twin is decoded."""
+    import subprocess
+
+    data = tmp_path / "data"
+    data.mkdir()
+    wav = tmp_path / "dev-003.wav"  # other bytes, same decoded samples
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(audio_dev / "dev-003.ogg"), "-ac", "1", "-ar", "16000",
+                    str(wav)], check=True)
+    settings = load_settings(data_dir=data)
+    settings = settings.model_copy(update={"transcribe": settings.transcribe.model_copy(update={"batch_size": 1})})
+    cat = Catalog(data / "catalog.sqlite")
+    try:
+        first = _add(cat, data, "chan/1", audio_dev / "dev-003.ogg", "a.ogg")
+        twin = _add(cat, data, "chan/2", wav, "b.wav")
+        other = _add(cat, data, "chan/3", audio_dev / "dev-027.ogg", "c.ogg")
+        rep = pipeline.stage_transcribe(pipeline.Context(settings=settings, catalog=cat))
+        assert (rep.done, rep.reused, rep.failed) == (2, 1, 0)
+        assert _counter(cat, "transcribe/reused_pcm_sha256") + _counter(cat, "transcribe/reused_fingerprint") == 1
+        assert _counter(cat, "transcribe/batches") == 2
+        tid = dict(cat.db.execute("SELECT post_id, transcript_id FROM post_transcripts").fetchall())
+        assert tid[first] == tid[twin] != tid[other]
+        assert cat.db.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0] == 2
+    finally:
+        cat.close()

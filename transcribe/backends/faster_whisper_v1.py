@@ -148,33 +148,37 @@ class FasterWhisperTranscriber(Transcriber):
 
     def _recognise_many(self, pcms) -> list[Recognition | Exception]:
         out: list[Recognition | Exception | None] = [None] * len(pcms)
-        clips: list[_Clip] = []
-        for i, pcm in enumerate(pcms):
-            started = time.perf_counter()
-            try:
-                speech = self._speech(pcm)
-                if len(speech.audio) < _SAMPLE_RATE // 10:  # under 0.1 s of speech: music or silence only
-                    out[i] = Recognition(language="", segments=[], params={"speech_seconds": "0"},
-                                         wall_s=time.perf_counter() - started)
-                    continue
-                features = self._model.feature_extractor(speech.audio)
-                clips.append(_Clip(i, speech, features, time.perf_counter() - started))
-            except Exception as exc:  # noqa: BLE001 - one clip's failure is that clip's result
-                out[i] = exc
-        # one share of the clips per model worker, each share in batches of batch_size
-        workers, size = min(self.settings.workers, max(1, len(clips))), self.settings.batch_size
-        shares = [clips[w::workers] for w in range(workers)]
+        # one share of the clips per model worker: each worker runs VAD and features on its share, then
+        # the model on it in batches of batch_size (so both cores also share the VAD work)
+        workers, size = min(self.settings.workers, max(1, len(pcms))), self.settings.batch_size
+        shares = [list(range(len(pcms)))[w::workers] for w in range(workers)]
 
-        def run(share: list[_Clip]) -> list[tuple[_Clip, Recognition | Exception]]:
-            return [done for first in range(0, len(share), size) for done in self._run_batch(share[first:first + size])]
+        def run(share: list[int]) -> list[tuple[int, Recognition | Exception]]:
+            done: list[tuple[int, Recognition | Exception]] = []
+            clips: list[_Clip] = []
+            for i in share:
+                started = time.perf_counter()
+                try:
+                    speech = self._speech(pcms[i])
+                    if len(speech.audio) < _SAMPLE_RATE // 10:  # under 0.1 s of speech: music or silence only
+                        done.append((i, Recognition(language="", segments=[], params={"speech_seconds": "0"},
+                                                    wall_s=time.perf_counter() - started)))
+                        continue
+                    features = self._model.feature_extractor(speech.audio)
+                    clips.append(_Clip(i, speech, features, time.perf_counter() - started))
+                except Exception as exc:  # noqa: BLE001 - one clip's failure is that clip's result
+                    done.append((i, exc))
+            for first in range(0, len(clips), size):
+                done += [(clip.index, result) for clip, result in self._run_batch(clips[first:first + size])]
+            return done
 
         if workers == 1:
             finished = [run(shares[0])]
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rw-asr") as pool:
                 finished = list(pool.map(run, shares))
-        for clip, result in (done for share in finished for done in share):
-            out[clip.index] = result
+        for i, result in (done for share in finished for done in share):
+            out[i] = result
         return [r if r is not None else RuntimeError("clip was not decoded") for r in out]
 
     def _run_batch(self, clips: list[_Clip]):
