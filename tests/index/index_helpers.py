@@ -94,8 +94,9 @@ def synthetic_corpus(n: int = 300, seed: int = 7) -> list[IndexDoc]:
     return out
 
 
-def es_sh(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(ES_SH), *args], capture_output=True, text=True, timeout=timeout, check=False)
+def es_sh(*args: str, timeout: float = 900, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(ES_SH), *args], capture_output=True, text=True, timeout=timeout, check=False,
+                          env={**os.environ, **(env or {})})
 
 
 @dataclass
@@ -105,15 +106,33 @@ class EsNode:
     url: str
     managed: bool
     started_here: bool = False
+    env: dict[str, str] | None = None  # ROUTEWATCH_ES_PORT / _DIR of a node other than the default one
 
     def stop(self) -> None:
-        cp = es_sh("down", timeout=120)
+        cp = es_sh("down", timeout=120, env=self.env)
         assert cp.returncode == 0, cp.stderr
 
     def start(self) -> None:
-        cp = es_sh("up")
+        cp = es_sh("up", env=self.env)
         assert cp.returncode == 0, cp.stderr[-2000:]
         assert cp.stdout.strip().splitlines()[-1] == self.url
+
+
+def private_node(port: int = 9271) -> EsNode:
+    """A second node of its own (own port, data and config; the distribution of `.es/` shared when it is
+    there), for a test that must stop and restart a node while $ROUTEWATCH_ES_URL names one it must not
+    touch. Its work dir is under the repo's `.es/` so that the unprivileged ES user can reach it."""
+    work = REPO / ".es" / f"private-{port}"
+    work.mkdir(parents=True, exist_ok=True)
+    shared_dist = REPO / ".es" / "dist"
+    if shared_dist.is_dir() and not (work / "dist").exists():
+        (work / "dist").symlink_to(shared_dist, target_is_directory=True)
+    env = {"ROUTEWATCH_ES_PORT": str(port), "ROUTEWATCH_ES_DIR": str(work)}
+    cp = es_sh("up", env=env)
+    lines = cp.stdout.strip().splitlines()
+    if cp.returncode != 0 or not lines:
+        raise RuntimeError(f"a private Elasticsearch node on port {port} did not start: {cp.stderr.strip()[-1500:]}")
+    return EsNode(url=lines[-1], managed=True, started_here=True, env=env)
 
 
 def es_cleanup(url: str, name: str) -> None:
