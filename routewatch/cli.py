@@ -29,6 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from routewatch.errors import Code, RouteWatchError
+from routewatch.privacy import BIDI_CONTROLS, C1_CONTROLS
 
 app = typer.Typer(
     name="routewatch",
@@ -51,8 +52,8 @@ WaitOpt = Annotated[float, typer.Option("--wait", help="Seconds to wait for anot
 # What a terminal acts on instead of showing: C0 controls but tab and newline, DEL, C1 controls (CSI,
 # OSC, ...), bidi embeddings / overrides / isolates / marks and the Unicode line separators. A caption
 # could otherwise clear the reader's screen, plant an OSC 8 link or reorder what is shown.
-_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_TERMINAL_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f{C1_CONTROLS}{BIDI_CONTROLS}\u2028\u2029]")
+_JSON_UNSAFE = re.compile(f"[{C1_CONTROLS}{BIDI_CONTROLS}\u2028\u2029]")
 _MATCH_STYLE = "bold yellow"
 
 

@@ -25,7 +25,7 @@ from index.terms import trend_terms
 from routewatch.catalog import Catalog
 from routewatch.charts import bar_chart, hbar_chart
 from routewatch.errors import Code, RouteWatchError
-from routewatch.privacy import redact_text
+from routewatch.privacy import BIDI_CONTROLS, C1_CONTROLS, redact_text
 
 SMALL = 5
 PREVIOUS_WEEKS = 8
@@ -179,7 +179,7 @@ def build_digest(catalog: Catalog, settings: Any, week: str) -> dict[str, Any]:
 # Markdown has no autoescape of its own. Controls and bidi overrides are shown as U+FFFD, a line break
 # would end the table row, and these characters would become markup: \ ` * _ [ ] | ~ are backslash-
 # escaped; & > and a < that could open a tag, comment or autolink become entities (a "<5" count stays).
-_MD_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_MD_CONTROL = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f{C1_CONTROLS}{BIDI_CONTROLS}]")
 _MD_BREAK = re.compile("\\s*[\r\n\u2028\u2029]+\\s*")
 _MD_PUNCT = re.compile(r"([\\`*_\[\]|~])")
 _MD_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")

@@ -24,6 +24,11 @@ from typing import Any
 # ZWNJ / ZWJ are kept where they join something: emoji sequences (man, ZWJ, woman, ZWJ, girl) and Persian or Indic
 # spelling need them. Next to a digit, a space, ASCII punctuation or an end of the text they join
 # nothing, and there they could split a phone number, so they go like the other invisible characters.
+# Regex class pieces for what shown text must never carry as such (the CLI, digest.md and JSON output
+# build their own rules from them): bidi marks, embeddings, overrides and isolates, which reorder what
+# is read; DEL and the C1 controls (CSI, OSC ...), which a terminal acts on.
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+C1_CONTROLS = "\x7f-\x9f"
 _JOINERS = frozenset("\u200c\u200d")
 _NOT_JOINED = frozenset(string.punctuation)
 
