@@ -25,6 +25,7 @@ from index.terms import trend_terms
 from routewatch.catalog import Catalog
 from routewatch.charts import bar_chart, hbar_chart
 from routewatch.errors import Code, RouteWatchError
+from routewatch.outputs import check_output_dir, write_output
 from routewatch.privacy import BIDI_CONTROLS, C1_CONTROLS, redact_text
 
 SMALL = 5
@@ -232,15 +233,14 @@ def render_html(d: dict[str, Any]) -> str:
     return _env().get_template("digest.html").render(d=d, charts=charts(d))
 
 
-def write_digest(d: dict[str, Any], out_dir: Path) -> dict[str, str]:
+def write_digest(d: dict[str, Any], out_dir: Path, *, data_dir: Path | None = None,
+                 force: bool = False) -> dict[str, str]:
+    """Write the charts, digest.md and digest.html into `out_dir`, each through routewatch.outputs."""
+    check_output_dir(out_dir, data_dir=data_dir)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {**charts(d), "digest.md": render_markdown(d), "digest.html": render_html(d)}
     paths = {}
-    for name, svg in charts(d).items():
-        (out_dir / name).write_text(svg, encoding="utf-8")
+    for name, text in files.items():
+        write_output(out_dir / name, text, data_dir=data_dir, force=force)
         paths[name] = str(out_dir / name)
-    (out_dir / "digest.md").write_text(render_markdown(d), encoding="utf-8")
-    (out_dir / "digest.html").write_text(render_html(d), encoding="utf-8")
-    paths["digest.md"] = str(out_dir / "digest.md")
-    paths["digest.html"] = str(out_dir / "digest.html")
     return paths

@@ -19,6 +19,7 @@ from typing import Any
 
 from routewatch.catalog import Catalog, now_iso
 from routewatch.errors import Code, RouteWatchError
+from routewatch.outputs import open_output
 from routewatch.privacy import install_secret, post_accounts, pseudonym, redact_obj
 
 
@@ -29,7 +30,7 @@ def _inside(base: Path, rel: str) -> Path:
     return p
 
 
-def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path) -> Path:
+def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path, *, force: bool = False) -> Path:
     post = catalog.get_post(post_id)
     if post is None:
         raise RouteWatchError(Code.E903, f"no post {post_id!r} in the catalog (see `routewatch search`)")
@@ -106,13 +107,11 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path) 
         "files": [{"path": n, "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)} for n, b in sorted(files.items())],
     }
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(out_path.suffix + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+    with open_output(out_path, "wb", data_dir=data_dir, force=force) as f, \
+            zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for n, b in sorted(files.items()):
             z.writestr(n, b)
         z.writestr("manifest.json", _j(manifest))
-    tmp.replace(out_path)
     return out_path
 
 

@@ -3,7 +3,7 @@
 In: the catalog.  Out: one record per post with every post field, its media, text units (with
 segments), transcripts, extraction (facts with evidence spans) and sightings; nested values are
 JSON text in CSV and Parquet, objects in JSONL. Under default privacy settings handles are keyed
-pseudonyms and contact details are redacted. Writes atomically (temp file + rename).
+pseudonyms and contact details are redacted. Writes through routewatch.outputs (never over the catalog).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from routewatch.catalog import Catalog
 from routewatch.errors import Code, RouteWatchError
+from routewatch.outputs import open_output
 from routewatch.privacy import install_secret, post_accounts, pseudonym, redact_obj
 
 NESTED = ("extra", "media", "units", "transcripts", "extraction", "sightings", "snapshots")
@@ -70,36 +71,32 @@ def records(catalog: Catalog, settings: Any) -> Iterator[dict[str, Any]]:
         yield rec
 
 
-def export(catalog: Catalog, settings: Any, fmt: str, out: Path) -> int:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
+def export(catalog: Catalog, settings: Any, fmt: str, out: Path, *, force: bool = False) -> int:
+    """Write every post to `out` through the safe output writer (routewatch.outputs); returns the count."""
+    if fmt not in ("jsonl", "csv", "parquet"):
+        raise RouteWatchError(Code.E903, f"--format must be csv, jsonl or parquet, not {fmt!r}")
     n = 0
-    if fmt == "jsonl":
-        with open(tmp, "w", encoding="utf-8") as f:
+    with open_output(out, "wb" if fmt == "parquet" else "w", data_dir=settings.data_dir, force=force,
+                     newline="" if fmt == "csv" else None) as f:
+        if fmt == "jsonl":
             for rec in records(catalog, settings):
                 f.write(json.dumps(rec, ensure_ascii=False) + "\n")
                 n += 1
-    elif fmt == "csv":
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
+        elif fmt == "csv":
             w = csv.DictWriter(f, fieldnames=[*FLAT, *NESTED])
             w.writeheader()
             for rec in records(catalog, settings):
                 w.writerow(_flat(rec))
                 n += 1
-    elif fmt == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
 
-        rows = [_flat(r) for r in records(catalog, settings)]
-        n = len(rows)
-        schema = pa.schema([(k, pa.int64() if k == "views" else pa.bool_() if k == "relevant" else pa.string())
-                            for k in (*FLAT, *NESTED)])
-        table = pa.Table.from_pylist(rows, schema=schema)
-        pq.write_table(table, tmp)
-    else:
-        raise RouteWatchError(Code.E903, f"--format must be csv, jsonl or parquet, not {fmt!r}")
-    tmp.replace(out)
+            rows = [_flat(r) for r in records(catalog, settings)]
+            n = len(rows)
+            schema = pa.schema([(k, pa.int64() if k == "views" else pa.bool_() if k == "relevant" else pa.string())
+                                for k in (*FLAT, *NESTED)])
+            pq.write_table(pa.Table.from_pylist(rows, schema=schema), f)
     return n
 
 
