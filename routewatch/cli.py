@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-import sys
+import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -124,6 +124,11 @@ def _errors():
         yield
     except RouteWatchError as e:
         _die(e.code, e.reason)
+    except sqlite3.Error as e:  # a damaged catalog or a full disk, met while reading or writing
+        from routewatch.catalog import db_error
+
+        coded = db_error(e)
+        _die(coded.code, coded.reason)
     except KeyboardInterrupt:
         err.print("interrupted: finished items are kept; run the same command again to resume")
         raise typer.Exit(130) from None
@@ -799,11 +804,9 @@ def demo(data_dir: DataDir = None, as_json: JsonOpt = False,
 
 
 def main() -> None:
-    try:
-        app()
-    except RouteWatchError as e:  # pragma: no cover - commands catch their own
-        err.print(Text(f"{e.code.value} {safe_text(e.reason)}"), soft_wrap=True)
-        sys.exit(2)
+    from routewatch.guard import run_guarded
+
+    run_guarded(app)  # any escaping exception: one line `E### reason`, non-zero exit (E906 for a bug)
 
 
 if __name__ == "__main__":

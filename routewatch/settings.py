@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from crawlers.settings import CrawlSettings
 from index.settings import IndexSettings
+from routewatch.catalog import check_data_dir
 from routewatch.errors import Code, RouteWatchError
 from routewatch.sections import Section
 
@@ -180,7 +181,7 @@ class Settings(BaseSettings):
 
 def load_settings(data_dir: str | Path | None = None, config: str | Path | None = None, **overrides: Any) -> Settings:
     """Settings for one command: data dir from flag/env, config from FILE or DATA_DIR/routewatch.toml."""
-    ddir = data_dir_from_env(data_dir)
+    ddir = check_data_dir(data_dir_from_env(data_dir))
     toml_path = Path(config) if config else ddir / "routewatch.toml"
     if config and not toml_path.exists():
         raise RouteWatchError(Code.E902, f"config file not found: {toml_path}")
