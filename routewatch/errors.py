@@ -62,6 +62,7 @@ class Code(StrEnum):
     E922 = "E922"  # data dir unusable (a file, a device, /proc)
     E923 = "E923"  # a stored JSON value in the catalog is invalid (that row skipped)
     E924 = "E924"  # catalog write failed: disk full or read-only
+    E925 = "E925"  # requested byte range outside the file (web / API, HTTP 416)
 
 
 class RouteWatchError(Exception):
