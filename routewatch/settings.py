@@ -107,8 +107,8 @@ class _TomlSource(PydanticBaseSettingsSource):
         text = read_config_text(self.path)
         try:
             return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise RouteWatchError(Code.E902, f"cannot read config {self.path}: {e}") from e
+        except (tomllib.TOMLDecodeError, RecursionError) as e:  # RecursionError: arrays nested thousands deep
+            raise RouteWatchError(Code.E902, f"cannot read config {self.path}: {str(e)[:200] or 'nested too deep'}") from e
 
 
 MAX_CONFIG_BYTES = 1024 * 1024

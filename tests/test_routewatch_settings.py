@@ -118,3 +118,10 @@ def test_config_file_bom_and_special_files(tmp_path):
         with pytest.raises(RouteWatchError) as ei:
             load_settings(tmp_path, cfg)
         assert ei.value.code.value == "E919", cfg
+
+
+def test_deeply_nested_toml_is_E902(tmp_path):
+    (tmp_path / "routewatch.toml").write_text("a = " + "[" * 100000 + "]" * 100000, encoding="utf-8")
+    with pytest.raises(RouteWatchError) as ei:
+        load_settings(tmp_path)
+    assert ei.value.code.value == "E902"
