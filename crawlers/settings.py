@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
+
+from routewatch.sections import Section
 
 
-class CrawlSettings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class CrawlSettings(Section):
+    """Unknown keys, NaN / inf and values that cannot work (0 concurrency, 0 pages, a timeout ≤ 0) are
+    refused when the settings load, each naming the setting (E917 / E918)."""
 
-    user_agent: str = "RouteWatch/0.1 (+research monitor; respects robots.txt)"
+    user_agent: str = Field(default="RouteWatch/0.1 (+research monitor; respects robots.txt)", min_length=1)
     obey_robots: bool = True
-    concurrency_per_domain: int = 1
-    download_delay: float = 0.0
+    concurrency_per_domain: int = Field(default=1, ge=1, le=64)
+    download_delay: float = Field(default=0.0, ge=0, le=3600)
     autothrottle: bool = True
-    retry_times: int = 2
-    max_retry_after_seconds: float = 120.0  # longest Retry-After we wait for; longer → give up (E107)
-    backoff_base_seconds: float = 1.0  # 429/503 without Retry-After: 1 s, 2 s, 4 s …
-    timeout_seconds: float = 20.0
-    max_pages_per_source: int = 50
+    retry_times: int = Field(default=2, ge=0, le=20)
+    max_retry_after_seconds: float = Field(default=120.0, ge=0, le=86400)  # longest Retry-After we wait for; longer → give up (E107)
+    backoff_base_seconds: float = Field(default=1.0, ge=0, le=3600)  # 429/503 without Retry-After: 1 s, 2 s, 4 s …
+    timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
+    max_pages_per_source: int = Field(default=50, ge=1)
     # SPEC §4: canonical URLs stay canonical; bytes may come from a configured origin.
     origins: dict[str, str] = Field(default_factory=dict)
     # host:port pairs exempt from the private-address guard (empty by default).
     allow_hosts: list[str] = Field(default_factory=list)
     # media limits
-    max_media_bytes: int = 200 * 1024 * 1024
-    max_media_seconds: float = 1800.0
+    max_media_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    max_media_seconds: float = Field(default=1800.0, gt=0)
     fetch_media: bool = True
     # Relevance pre-filter on the caption: when on, media of posts whose caption is a clear hard
     # negative (sewing / PCB 走线, VPN 翻墙, tourism, football …: a negative relevance score) is not
@@ -34,9 +37,17 @@ class CrawlSettings(BaseModel):
     # TikTok Research API (crawlers/tiktok_research.py): client credentials of an approved project.
     tiktok_research_client_key: str = ""
     tiktok_research_client_secret: SecretStr = SecretStr("")
-    tiktok_research_max_pages: int = 10  # pages of ≤ 100 videos per 30-day window
+    tiktok_research_max_pages: int = Field(default=10, ge=1)  # pages of ≤ 100 videos per 30-day window
     # 429 rate_limit_exceeded: retries with this back-off before stopping with E107 (quota errors stop at once)
-    tiktok_research_retries: int = 3
-    tiktok_research_backoff_seconds: float = 6.0
+    tiktok_research_retries: int = Field(default=3, ge=0, le=20)
+    tiktok_research_backoff_seconds: float = Field(default=6.0, ge=0, le=3600)
     # yt-dlp discovery (crawlers/ytdlp_discovery.py): most entries taken from one listing or search
-    ytdlp_max_entries: int = 50
+    ytdlp_max_entries: int = Field(default=50, ge=1)
+
+    @field_validator("origins")
+    @classmethod
+    def _origin_urls(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, url in v.items():
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"origin {name!r} must be an http:// or https:// URL")
+        return v

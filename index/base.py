@@ -84,6 +84,12 @@ class Index(ABC):
     @abstractmethod
     def clear(self) -> None: ...
 
+    def rebuild(self, docs: Iterable[IndexDoc]) -> UpsertResult:
+        """Replace the whole index with `docs`. Backends build the new index aside and swap it in, so a
+        reader sees the old or the new index, never a partial one, and a failure keeps the old one."""
+        self.clear()
+        return self.upsert(docs)
+
     @abstractmethod
     def count(self) -> int: ...
 

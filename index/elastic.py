@@ -7,6 +7,7 @@ Never raises out of `upsert` for a bad document or an outage: E504 (rejected) / 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from collections import Counter
@@ -283,6 +284,31 @@ class ElasticIndex(Index):
         self.es.indices.update_aliases(actions=actions)
         if write and write != read:  # an earlier rebuild that never finished
             self.es.indices.delete(index=write, ignore_unavailable=True)
+
+    def rebuild(self, docs: Iterable[IndexDoc]) -> UpsertResult:
+        """A fresh generation index receives every document; the read alias moves to it in one alias update
+        only when all were written. On an error the read alias stays on the complete old index."""
+        self.clear()
+        try:
+            res = self.upsert(docs)
+        except BaseException:
+            self._touched = False  # close() must not publish a half-filled index
+            with contextlib.suppress(TransportError, ApiError):
+                self._abandon_rebuild()
+            raise
+        with self._node("publishing the rebuilt index"):
+            self._publish()
+        return res
+
+    def _abandon_rebuild(self) -> None:
+        """Point the write alias back at the index readers use and drop the half-filled one, so the next
+        incremental writer does not publish it."""
+        read, write = self._alias_target(self.alias), self._alias_target(self.write_alias)
+        if not read or not write or read == write:
+            return
+        self.es.indices.update_aliases(actions=[{"remove": {"index": write, "alias": self.write_alias}},
+                                                {"add": {"index": read, "alias": self.write_alias}}])
+        self.es.indices.delete(index=write, ignore_unavailable=True)
 
     def _publish(self) -> None:
         """Swap a finished rebuild in behind the read alias (one atomic alias update), drop the old index."""

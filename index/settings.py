@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
+
+from routewatch.sections import Section
 
 
-class IndexSettings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class IndexSettings(Section):
 
     backend: Literal["sqlite", "elasticsearch"] = "sqlite"
     es_url: str = ""
-    es_index: str = "routewatch-posts"
-    snippet_tokens: int = 16
+    es_index: str = Field(default="routewatch-posts", min_length=1)
+    snippet_tokens: int = Field(default=16, ge=1, le=1000)

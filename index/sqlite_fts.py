@@ -13,11 +13,13 @@ filter other than a date range and one country asks for a scan. SQL only with pa
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +34,9 @@ from index.base import (
     parse_query_text,
     period_of,
 )
+from routewatch.catalog import check_catalog_file, segments_from_json, stored_json
 from routewatch.errors import Code, RouteWatchError
-from routewatch.records import SearchHit, Segment, TextUnit
+from routewatch.records import SearchHit, TextUnit
 
 # Bump when the tables below change: an index of another version is dropped and rebuilt from the
 # catalog (the index is only a projection).
@@ -166,11 +169,34 @@ def cjk_chars(norm: str) -> str:
     return " x ".join(" ".join(run) for run in _CJK_RUN.findall(norm))
 
 
+def _one_snapshot(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a read method in one read transaction: its queries (hits, total, periods) all see the same
+    committed index, the old one or a rebuilt one, never a mix."""
+
+    @functools.wraps(fn)
+    def run(self: SqliteIndex, *args: Any, **kw: Any) -> Any:
+        if self.db.in_transaction:
+            return fn(self, *args, **kw)
+        self.db.execute("BEGIN")
+        try:
+            return fn(self, *args, **kw)
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("COMMIT")
+
+    return run
+
+
+def _disk_full(e: BaseException) -> bool:
+    return isinstance(e, sqlite3.OperationalError) and "full" in str(e).lower()
+
+
 class SqliteIndex(Index):
     name = "sqlite.v1"
 
     def __init__(self, path: Path | str, *, read_only: bool = False):
         self.path = str(path)
+        check_catalog_file(Path(path))  # text, a truncated copy...: E920 before SQLite reads it
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self._periods: dict[tuple[str, str], str] = {}
@@ -227,7 +253,7 @@ class SqliteIndex(Index):
         counts none (an index made before the list was stored: trends by term then scan)."""
         if self._terms is None:
             row = self.db.execute("SELECT value FROM idx_meta WHERE key='trend_terms'").fetchone()
-            terms = json.loads(row[0]) if row else []
+            terms = stored_json(row[0], [], where="idx_meta.trend_terms") if row else []
             self._terms = [(t, has_cjk(t), normalise(t) if has_cjk(t) else tuple(_latin_tokens(normalise(t))))
                            for t in terms]
         return self._terms
@@ -255,26 +281,44 @@ class SqliteIndex(Index):
     def upsert(self, docs: Iterable[IndexDoc]) -> UpsertResult:
         # One transaction per call (one fsync per batch, not per post); a savepoint per document so
         # a bad document is rolled back alone and reported, the others are kept.
+        return self._write(docs, replace_all=False)
+
+    def rebuild(self, docs: Iterable[IndexDoc]) -> UpsertResult:
+        """Replace the whole index with `docs` in ONE write transaction: readers (WAL snapshots) see the old
+        index until the commit and the complete new one after it, never a half-built one. An exception or a
+        full disk rolls everything back and leaves the old index as it was."""
+        return self._write(docs, replace_all=True)
+
+    def _write(self, docs: Iterable[IndexDoc], *, replace_all: bool) -> UpsertResult:
         n = 0
         failed: list[tuple[str, str, str]] = []
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            if replace_all:
+                self._empty()
             for doc in docs:
                 self.db.execute("SAVEPOINT doc")
                 try:
-                    self._delete(doc.post_id)
+                    if not replace_all:
+                        self._delete(doc.post_id)
                     self._insert(doc)
                     self.db.execute("RELEASE doc")
                     n += 1
                 except (sqlite3.Error, ValueError) as e:
                     self.db.execute("ROLLBACK TO doc")
                     self.db.execute("RELEASE doc")
+                    if _disk_full(e):
+                        raise
                     code = Code.E504 if isinstance(e, ValueError) else Code.E501  # bad value vs. write failure
                     failed.append((doc.post_id, code.value, f"{type(e).__name__}: {e}"))
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException as e:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            if _disk_full(e):
+                raise RouteWatchError(Code.E924, f"index write stopped, the disk is full ({e}); the index is "
+                                      "as it was before this write") from e
             raise
-        self.db.execute("COMMIT")
         return UpsertResult(indexed=n, failed=tuple(failed))
 
     def _trend_add(self, day: str, countries: Iterable[str], facets: Iterable[tuple[str, str]], sign: int) -> None:
@@ -345,11 +389,19 @@ class SqliteIndex(Index):
 
     def clear(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self._empty()
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _empty(self) -> None:
+        """Every index table emptied, inside the caller's transaction."""
         for t in ("idx_units", "idx_posts", "idx_costs", "idx_facets", "idx_trend_day"):
             self.db.execute(f"DELETE FROM {t}")  # noqa: S608 - fixed table names
         self.db.execute("INSERT INTO idx_units_chars(idx_units_chars) VALUES ('delete-all')")
         self._set_counted_terms()  # nothing is counted any more: count today's terms from here on
-        self.db.execute("COMMIT")
         self.db.execute("INSERT INTO idx_units_cjk(idx_units_cjk) VALUES ('rebuild')")
         self.db.execute("INSERT INTO idx_units_latin(idx_units_latin) VALUES ('rebuild')")
 
@@ -404,6 +456,7 @@ class SqliteIndex(Index):
         return (" AND ".join(where) if where else "1"), params
 
     # ---- search ---------------------------------------------------------------------------------------
+    @_one_snapshot
     def search(self, q: Query) -> SearchHits:
         terms = [normalise(t) for t in parse_query_text(q.text)]
         fwhere, fparams = self._filters(q)
@@ -492,7 +545,7 @@ class SqliteIndex(Index):
         snippet = make_snippet(text, span)
         start_sec = end_sec = None
         if r["kind"] in ("transcript", "subtitle") and span:
-            segs = tuple(Segment(s, e, t) for s, e, t in json.loads(r["segments_json"]))
+            segs = segments_from_json(r["segments_json"], where=f"idx_units.segments_json of {r['unit_id']}")
             unit = TextUnit(unit_id=r["unit_id"], post_id=r["post_id"], kind=r["kind"], text=text, segments=segs)
             secs = unit.seconds_for(*span)
             if secs:
@@ -533,6 +586,7 @@ class SqliteIndex(Index):
         """True when the per-day counts answer this filter: nothing but a date range and one country."""
         return dataclasses.replace(q, since=None, until=None, country=None, limit=Query().limit, text="") == Query()
 
+    @_one_snapshot
     def trends(self, field: str, by: str = "week", q: Query | None = None) -> list[dict[str, Any]]:
         if by not in ("week", "day", "month"):
             raise RouteWatchError(Code.E903, f"--by must be week, day or month, not {by!r}")

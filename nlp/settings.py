@@ -7,10 +7,12 @@ itself: the global settings do that.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from routewatch.sections import Section
 
 
-class ExtractSettings(BaseModel):
+class ExtractSettings(Section):
     """How text is turned into facts (nlp stage)."""
 
     extractor: str = Field("zouxian_rules.v1", description="registered extractor name (nlp.registry)")

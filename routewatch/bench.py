@@ -1017,7 +1017,9 @@ def _main(argv: list[str]) -> int:
     res = run_bench(load_settings(), quick=a.quick, es_url=a.es_url, progress=show,
                     parts=tuple(a.parts.split(",")), repeats=a.repeats, **kw)
     if a.out:
-        Path(a.out).write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
+        from routewatch.outputs import write_output
+
+        write_output(a.out, json.dumps(res, ensure_ascii=False, indent=1))
     print(json.dumps(res, ensure_ascii=False, indent=1) if a.json else format_table(res))
     return 0
 

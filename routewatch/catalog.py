@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -177,8 +179,51 @@ def _segments_to_json(segs: tuple[Segment, ...] | list[Segment]) -> str:
     return json.dumps([asdict(s) for s in segs], ensure_ascii=False)
 
 
-def segments_from_json(text: str) -> tuple[Segment, ...]:
-    return tuple(Segment(**d) for d in json.loads(text or "[]"))
+log = logging.getLogger("routewatch.catalog")
+_BAD_ROWS_SEEN: set[tuple[str, str]] = set()
+
+
+class StoredJSONError(RouteWatchError):
+    """A JSON column of one row that cannot be decoded (E923): that row's value is skipped, not the command."""
+
+    def __init__(self, where: str, reason: str):
+        super().__init__(Code.E923, f"{where}: invalid stored JSON ({reason})")
+        self.where = where
+
+
+def stored_json(text: str | bytes | None, default: Any, *, where: str, strict: bool = False) -> Any:
+    """The one decoder for JSON stored in the catalog and the index. Empty → `default`. Invalid JSON, or a
+    value of another shape than `default` (an object where a list was stored...), is logged once as
+    `E923 where: invalid stored JSON (...)` and read as `default`; with `strict` it raises StoredJSONError."""
+    if text is None or text in ("", b""):
+        return default
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        reason = f"{type(e).__name__}: {str(e)[:80]}"
+    else:
+        if default is None or isinstance(value, type(default)):
+            return value
+        reason = f"a {type(value).__name__} where a {type(default).__name__} belongs"
+    err = StoredJSONError(where, reason)
+    if strict:
+        raise err
+    if (where, reason) not in _BAD_ROWS_SEEN and len(_BAD_ROWS_SEEN) < 10000:
+        _BAD_ROWS_SEEN.add((where, reason))
+        log.warning("%s; read as empty", err)
+    return default
+
+
+def segments_from_json(text: str, *, where: str = "segments") -> tuple[Segment, ...]:
+    out = []
+    for d in stored_json(text, [], where=where):
+        try:
+            seg = Segment(**d) if isinstance(d, dict) else Segment(*d)
+        except TypeError:
+            log.warning("%s; read as empty", StoredJSONError(where, "a segment of another shape"))
+            return ()
+        out.append(seg)
+    return tuple(out)
 
 
 def provenance_json(p: Provenance | None) -> str:
@@ -189,23 +234,126 @@ class DataDirLocked(RouteWatchError):  # noqa: N818 - reads as a state, like scr
     pass
 
 
+SYSTEM_ROOTS = (Path("/dev"), Path("/proc"), Path("/sys"))
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_data_dir(data_dir: Path | str) -> Path:
+    """A data dir must be a directory (or not exist yet) outside /dev, /proc and /sys (E922)."""
+    d = Path(data_dir)
+    real = Path(os.path.realpath(d))
+    for root in SYSTEM_ROOTS:
+        if real == root or real.is_relative_to(root):
+            raise RouteWatchError(Code.E922, f"data dir {d} is under {root}: give a directory of your own")
+    try:
+        st = os.stat(d)
+    except FileNotFoundError:
+        return d
+    except OSError as e:
+        raise RouteWatchError(Code.E922, f"data dir {d} cannot be used: {e.strerror or e}") from e
+    if not stat.S_ISDIR(st.st_mode):
+        raise RouteWatchError(Code.E922, f"data dir {d} is not a directory (a file or device): give a directory")
+    return d
+
+
+def check_catalog_file(path: Path) -> None:
+    """An existing catalog must be a regular file that starts as an SQLite database and is not shorter
+    than its header says (a truncated copy); E920 otherwise. An empty file is a new catalog."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise RouteWatchError(Code.E920, f"catalog {path} cannot be read: {e.strerror or e}") from e
+    if not stat.S_ISREG(st.st_mode):
+        raise RouteWatchError(Code.E920, f"catalog {path} is not a regular file")
+    if st.st_size == 0:
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(100)
+    except OSError as e:
+        raise RouteWatchError(Code.E920, f"catalog {path} cannot be read: {e.strerror or e}") from e
+    if not head.startswith(SQLITE_HEADER):
+        raise RouteWatchError(Code.E920, f"catalog {path} is not an SQLite database; restore it from a backup "
+                              "or move it away and run the pipeline again")
+    if len(head) < 100:
+        raise RouteWatchError(Code.E920, f"catalog {path} is truncated ({st.st_size} bytes)")
+    page = int.from_bytes(head[16:18], "big")
+    page = 65536 if page == 1 else page
+    pages = int.from_bytes(head[28:32], "big")
+    valid = head[24:28] == head[92:96]  # the in-header size is current only when these agree
+    if valid and pages and st.st_size < pages * page:
+        raise RouteWatchError(Code.E920, f"catalog {path} is truncated: {st.st_size:,} bytes of "
+                              f"{pages * page:,}; restore it from a backup")
+
+
+def db_error(e: sqlite3.Error, path: Path | str = "catalog") -> RouteWatchError:
+    """An SQLite error met while using the catalog, as a coded one-line error."""
+    text = str(e)
+    low = text.lower()
+    if "full" in low or "readonly" in low or "read-only" in low or "disk i/o" in low:
+        return RouteWatchError(Code.E924, f"cannot write {path}: {text} (free disk space or check permissions)")
+    if "locked" in low or "busy" in low:
+        return RouteWatchError(Code.E901, f"{path} is busy: {text}")
+    return RouteWatchError(Code.E920, f"{path} is damaged or not a RouteWatch catalog: {text}")
+
+
 class Catalog:
-    """Open (and migrate) the catalog of one data dir."""
+    """Open (and migrate) the catalog of one data dir. Refuses a file that is not an SQLite database
+    (E920) and, for writing, a catalog of a newer schema than this RouteWatch (E921); readers open such
+    a catalog read-only."""
 
     def __init__(self, path: Path, *, write: bool = True, lock_timeout: float = 0.0):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_data_dir(self.path.parent)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RouteWatchError(Code.E922, f"cannot create data dir {self.path.parent}: {e.strerror or e}") from e
+        check_catalog_file(self.path)
         self._lock_fd: int | None = None
+        self.read_only = not write
+        self.run_id: int | None = None
         if write:
             self._acquire_lock(lock_timeout)
+        try:
+            self._connect(write)
+        except sqlite3.Error as e:
+            self.close()
+            raise db_error(e, self.path) from e
+        except RouteWatchError:
+            self.close()
+            raise
+
+    def _connect(self, write: bool) -> None:
         self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
+        stored = self._stored_version()
+        if stored > len(MIGRATIONS):
+            if write:
+                raise RouteWatchError(Code.E921, f"catalog {self.path} has schema version {stored}, newer than this "
+                                      f"RouteWatch ({len(MIGRATIONS)}): upgrade RouteWatch; nothing was written")
+            # a newer catalog is read as it is, never changed: status, search and export still work
+            self.db.close()
+            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
+                                      isolation_level=None, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            log.warning("%s", RouteWatchError(Code.E921, f"catalog schema {stored} is newer than this RouteWatch "
+                                              f"({len(MIGRATIONS)}): opened read-only"))
+            return
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         if write:
             self._migrate()
-        self.run_id: int | None = None
+
+    def _stored_version(self) -> int:
+        has = self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'").fetchone()
+        if not has:
+            return 0
+        row = self.db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
 
     # ---- locking: one writer per data dir ---------------------------------------------------------
     def _acquire_lock(self, timeout: float) -> None:
@@ -231,7 +379,7 @@ class Catalog:
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.db.close()
+            self.db.close()  # type: ignore[has-type]
         if self._lock_fd is not None:
             with contextlib.suppress(OSError):
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
@@ -371,13 +519,15 @@ class Catalog:
                             (post_id, row[0]))
 
     # ---- stage status and failures -------------------------------------------------------------------
-    def pending(self, stage: str, *, after: str | None = None, retry_failed: bool = False) -> list[str]:
-        """Post ids that still need `stage` (and, if given, have `after` done)."""
+    def pending(self, stage: str, *, after: str | None = None, retry_failed: bool = False,
+                after_status: tuple[str, ...] = ("done",)) -> list[str]:
+        """Post ids that still need `stage` (and, if given, have `after` in one of `after_status`)."""
         sql = "SELECT p.post_id FROM posts p "
         params: list[Any] = []
         if after:
-            sql += "JOIN stage_status a ON a.item_id=p.post_id AND a.stage=? AND a.status='done' "
-            params.append(after)
+            marks = ",".join("?" for _ in after_status)
+            sql += f"JOIN stage_status a ON a.item_id=p.post_id AND a.stage=? AND a.status IN ({marks}) "  # noqa: S608 - placeholders only
+            params += [after, *after_status]
         sql += "LEFT JOIN stage_status s ON s.item_id=p.post_id AND s.stage=? "
         params.append(stage)
         sql += "WHERE s.status IS NULL" + (" OR s.status='failed'" if retry_failed else "")
@@ -479,7 +629,8 @@ class Catalog:
         if not r:
             return None
         return Transcript(audio_sha256=r["audio_sha256"], language=r["language"], text=r["text"],
-                          segments=segments_from_json(r["segments_json"]), model=r["model"],
+                          segments=segments_from_json(r["segments_json"], where=f"transcripts.segments_json of {transcript_id}"),
+                          model=r["model"],
                           seconds=r["seconds"], raw_text=r["raw_text"])
 
     def save_transcript_for_post(self, post_id: str, t: Transcript, fingerprint: str = "",
@@ -526,11 +677,11 @@ class Catalog:
 
     def get_extraction_gold(self, post_id: str) -> dict[str, Any] | None:
         r = self.db.execute("SELECT gold_json FROM extractions WHERE post_id=?", (post_id,)).fetchone()
-        return json.loads(r[0]) if r else None
+        return stored_json(r[0], {}, where=f"extractions.gold_json of {post_id}") if r else None
 
     def get_facts(self, post_id: str) -> dict[str, Any] | None:
         r = self.db.execute("SELECT facts_json FROM extractions WHERE post_id=?", (post_id,)).fetchone()
-        return json.loads(r[0]) if r else None
+        return stored_json(r[0], {}, where=f"extractions.facts_json of {post_id}") if r else None
 
     # ---- status ----------------------------------------------------------------------------------------
     def stage_counts(self) -> dict[str, dict[str, int]]:
@@ -553,13 +704,17 @@ def _slug(s: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in s)[:40]
 
 
+_POST_FIELDS = frozenset(Post.__dataclass_fields__)
+
+
 def _row_to_post(r: sqlite3.Row) -> Post:
-    return Post(**{k: r[k] for k in r.keys()})  # noqa: SIM118 - sqlite3.Row
+    # columns a newer RouteWatch added are left out (such a catalog is read-only here)
+    return Post(**{k: r[k] for k in r.keys() if k in _POST_FIELDS})  # noqa: SIM118 - sqlite3.Row
 
 
 def _row_to_unit(r: sqlite3.Row) -> TextUnit:
     return TextUnit(unit_id=r["unit_id"], post_id=r["post_id"], kind=r["kind"], text=r["text"], lang=r["lang"],
-                    segments=segments_from_json(r["segments_json"]))
+                    segments=segments_from_json(r["segments_json"], where=f"units.segments_json of {r['unit_id']}"))
 
 
 def open_catalog(data_dir: Path, *, write: bool = True, wait: float = 0.0) -> Catalog:

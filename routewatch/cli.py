@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-import sys
+import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -47,6 +47,7 @@ DataDir = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout and nothing else.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file (default: DATA_DIR/routewatch.toml).")]
 WaitOpt = Annotated[float, typer.Option("--wait", help="Seconds to wait for another routewatch process to finish.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Write through an existing symlink or special file.")]
 
 
 # What a terminal acts on instead of showing: C0 controls but tab and newline, DEL, C1 controls (CSI,
@@ -123,6 +124,11 @@ def _errors():
         yield
     except RouteWatchError as e:
         _die(e.code, e.reason)
+    except sqlite3.Error as e:  # a damaged catalog or a full disk, met while reading or writing
+        from routewatch.catalog import db_error
+
+        coded = db_error(e)
+        _die(coded.code, coded.reason)
     except KeyboardInterrupt:
         err.print("interrupted: finished items are kept; run the same command again to resume")
         raise typer.Exit(130) from None
@@ -513,7 +519,8 @@ def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week"
 @app.command()
 def digest(week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W45.")],
            out: Annotated[Path, typer.Option("--out", help="Output directory.")],
-           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False,
+           force: ForceOpt = False) -> None:
     """Weekly digest: DIR/digest.html, DIR/digest.md and chart images (counts under 5 shown as <5).
 
     Example: routewatch digest --week 2026-W45 --out digests/2026-W45
@@ -527,7 +534,7 @@ def digest(week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W45.")],
             d = build_digest(cat, s, week)
         finally:
             cat.close()
-        paths = write_digest(d, out)
+        paths = write_digest(d, out, data_dir=s.data_dir, force=force)
         if as_json:
             _json_line({"week": week, "files": paths, "digest": d})
         else:
@@ -575,7 +582,8 @@ def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, Engl
 @app.command()
 def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search or trace).")],
              output: Annotated[Path, typer.Option("-o", "--output", help="Bundle zip to write.")],
-             data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+             data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False,
+             force: ForceOpt = False) -> None:
     """Evidence bundle: snapshot, media, hashes, transcript, extraction, provenance and a sha256 manifest.
 
     Example: routewatch evidence telegram-0123456789abcdef -o evidence.zip
@@ -586,10 +594,10 @@ def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search o
         s = _settings(data_dir, config)
         cat = _read_catalog(s)
         try:
-            path = build_bundle(cat, s, post_id, output)
+            path = build_bundle(cat, s, post_id, output, force=force)
         finally:
             cat.close()
-        problems = verify_bundle(path)
+        problems = verify_bundle(path) if path.is_file() else []  # a FIFO written with --force is not re-read
         if as_json:
             _json_line({"bundle": str(path), "verified": not problems, "problems": problems})
         else:
@@ -599,7 +607,8 @@ def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search o
 @app.command()
 def export(fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet.")],
            output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
-           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False,
+           force: ForceOpt = False) -> None:
     """Lossless export of every post with media, text units, transcripts, facts and provenance.
 
     Example: routewatch export --format parquet -o posts.parquet
@@ -610,7 +619,7 @@ def export(fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parq
         s = _settings(data_dir, config)
         cat = _read_catalog(s)
         try:
-            n = do_export(cat, s, fmt, output)
+            n = do_export(cat, s, fmt, output, force=force)
         finally:
             cat.close()
         if as_json:
@@ -682,19 +691,23 @@ def bench(quick: Annotated[bool, typer.Option("--quick", help="Small corpora and
 @app.command()
 def annotate(infile: Annotated[Path, typer.Argument(help="JSONL with {\"id\",\"text\"} per line.")],
              output: Annotated[Path, typer.Option("-o", "--output", help="Output JSONL (gold schema).")],
-             data_dir: DataDir = None) -> None:
+             data_dir: DataDir = None, force: ForceOpt = False) -> None:
     """Text-only extraction: one line per input line in the gold schema (SPEC §5).
 
     Example: routewatch annotate posts.jsonl -o annotated.jsonl
     """
     with _errors():
         import nlp
+        from routewatch.outputs import check_output, open_output
+        from routewatch.settings import data_dir_from_env
 
-        if not infile.exists():
-            raise RouteWatchError(Code.E903, f"input file not found: {infile}")
+        if not infile.is_file():
+            raise RouteWatchError(Code.E903, f"input file not found or not a regular file: {infile}")
+        guard = {"data_dir": data_dir_from_env(data_dir), "inputs": [infile], "force": force}
+        check_output(output, **guard)
         ex = nlp.build_extractor()
         n = bad = 0
-        with open(infile, encoding="utf-8", errors="replace") as fin, open(output, "w", encoding="utf-8") as fout:
+        with open(infile, encoding="utf-8", errors="replace") as fin, open_output(output, **guard) as fout:
             for lineno, line in enumerate(fin, 1):
                 if not line.strip():
                     continue
@@ -739,7 +752,7 @@ def transcribe_file(files: Annotated[list[Path], typer.Argument(help="Audio or v
                     output: Annotated[Path, typer.Option("-o", "--output", help="Output JSONL.")],
                     model: Annotated[str | None, typer.Option(help="Model: base (offline), a CT2 dir or a name.")] = None,
                     language: Annotated[str | None, typer.Option(help="Force a language (zh, en, es).")] = None,
-                    data_dir: DataDir = None, config: ConfigOpt = None) -> None:
+                    data_dir: DataDir = None, config: ConfigOpt = None, force: ForceOpt = False) -> None:
     """Transcribe files directly: one JSON line per file (language, text, timed segments, model, seconds).
 
     Example: routewatch transcribe-file clip.mp4 -o clip.jsonl
@@ -756,8 +769,10 @@ def transcribe_file(files: Annotated[list[Path], typer.Argument(help="Audio or v
             upd["languages"] = (language,)
         if upd:
             ts = ts.model_copy(update=upd)
+        from routewatch.outputs import open_output
+
         n = bad = 0
-        with open(output, "w", encoding="utf-8") as fout, _Bars(True) as bars:
+        with open_output(output, data_dir=s.data_dir, inputs=files, force=force) as fout, _Bars(True) as bars:
             for i, line in enumerate(transcribe_files([str(f) for f in files], ts)):
                 fout.write(json.dumps(line, ensure_ascii=False) + "\n")
                 fout.flush()
@@ -789,11 +804,9 @@ def demo(data_dir: DataDir = None, as_json: JsonOpt = False,
 
 
 def main() -> None:
-    try:
-        app()
-    except RouteWatchError as e:  # pragma: no cover - commands catch their own
-        err.print(Text(f"{e.code.value} {safe_text(e.reason)}"), soft_wrap=True)
-        sys.exit(2)
+    from routewatch.guard import run_guarded
+
+    run_guarded(app)  # any escaping exception: one line `E### reason`, non-zero exit (E906 for a bug)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ Never shows a handle or contact detail: post references are ids, platforms and r
 
 from __future__ import annotations
 
-import json
+import logging
 import re
 import statistics
 from collections import Counter, defaultdict
@@ -22,13 +22,16 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from index.base import legs, period_of
 from index.terms import trend_terms
-from routewatch.catalog import Catalog
+from routewatch.catalog import Catalog, StoredJSONError, stored_json
 from routewatch.charts import bar_chart, hbar_chart
 from routewatch.errors import Code, RouteWatchError
+from routewatch.outputs import check_output_dir, write_output
 from routewatch.privacy import BIDI_CONTROLS, C1_CONTROLS, redact_text
 
 SMALL = 5
 PREVIOUS_WEEKS = 8
+
+log = logging.getLogger("routewatch.digest")
 
 
 def c(n: int) -> str:
@@ -57,7 +60,11 @@ def _rows(catalog: Catalog) -> list[dict[str, Any]]:
     for r in catalog.db.execute(
         "SELECT p.post_id, p.platform, p.url, p.posted_at, p.captured_at, p.source, e.gold_json "
         "FROM posts p JOIN extractions e ON e.post_id = p.post_id WHERE p.posted_at != '' ORDER BY p.posted_at"):
-        g = json.loads(r["gold_json"])
+        try:
+            g = stored_json(r["gold_json"], {}, where=f"extractions.gold_json of {r['post_id']}", strict=True)
+        except StoredJSONError as e:  # that post is left out of the digest, and said so once in the log
+            log.warning("%s; post left out of the digest", e)
+            continue
         out.append({**{k: r[k] for k in ("post_id", "platform", "url", "posted_at", "captured_at", "source")},
                     "week": period_of(r["posted_at"], "week"), **g})
     return out
@@ -232,15 +239,14 @@ def render_html(d: dict[str, Any]) -> str:
     return _env().get_template("digest.html").render(d=d, charts=charts(d))
 
 
-def write_digest(d: dict[str, Any], out_dir: Path) -> dict[str, str]:
+def write_digest(d: dict[str, Any], out_dir: Path, *, data_dir: Path | None = None,
+                 force: bool = False) -> dict[str, str]:
+    """Write the charts, digest.md and digest.html into `out_dir`, each through routewatch.outputs."""
+    check_output_dir(out_dir, data_dir=data_dir)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {**charts(d), "digest.md": render_markdown(d), "digest.html": render_html(d)}
     paths = {}
-    for name, svg in charts(d).items():
-        (out_dir / name).write_text(svg, encoding="utf-8")
+    for name, text in files.items():
+        write_output(out_dir / name, text, data_dir=data_dir, force=force)
         paths[name] = str(out_dir / name)
-    (out_dir / "digest.md").write_text(render_markdown(d), encoding="utf-8")
-    (out_dir / "digest.html").write_text(render_html(d), encoding="utf-8")
-    paths["digest.md"] = str(out_dir / "digest.md")
-    paths["digest.html"] = str(out_dir / "digest.html")
     return paths

@@ -48,7 +48,21 @@ class Code(StrEnum):
     E903 = "E903"  # bad command-line input
     E904 = "E904"  # not found (web / API)
     E905 = "E905"  # rate limited (web / API)
-    E906 = "E906"  # internal error of the web app
+    E906 = "E906"  # internal error (web app or CLI): a bug, with the traceback in the log
+    # E913-E929 guards on outputs, settings and the catalog (issue 21)
+    E913 = "E913"  # output path refused: the catalog or a file of the data dir
+    E914 = "E914"  # output path is an input of the same command
+    E915 = "E915"  # output path is a symlink, special file, directory or under /dev, /proc, /sys
+    E916 = "E916"  # writing an output file failed (disk full, permission, read-only)
+    E917 = "E917"  # a setting has a value that cannot work (range, finiteness, type)
+    E918 = "E918"  # unknown setting or settings section
+    E919 = "E919"  # config file unreadable: not a regular file, too large or not UTF-8
+    E920 = "E920"  # catalog is not an SQLite database, or is damaged
+    E921 = "E921"  # catalog schema newer than this RouteWatch (read-only; writes refused)
+    E922 = "E922"  # data dir unusable (a file, a device, /proc)
+    E923 = "E923"  # a stored JSON value in the catalog is invalid (that row skipped)
+    E924 = "E924"  # catalog write failed: disk full or read-only
+    E925 = "E925"  # requested byte range outside the file (web / API, HTTP 416)
 
 
 class RouteWatchError(Exception):

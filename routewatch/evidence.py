@@ -17,8 +17,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from routewatch.catalog import Catalog, now_iso
+from routewatch.catalog import Catalog, now_iso, stored_json
 from routewatch.errors import Code, RouteWatchError
+from routewatch.outputs import open_output
 from routewatch.privacy import install_secret, post_accounts, pseudonym, redact_obj
 
 
@@ -29,7 +30,7 @@ def _inside(base: Path, rel: str) -> Path:
     return p
 
 
-def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path) -> Path:
+def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path, *, force: bool = False) -> Path:
     post = catalog.get_post(post_id)
     if post is None:
         raise RouteWatchError(Code.E903, f"no post {post_id!r} in the catalog (see `routewatch search`)")
@@ -44,14 +45,14 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path) 
     def clean(text: str) -> str:
         return text if raw else str(redact_obj(text, handles, key))
 
-    def clean_json(text: str) -> Any:
-        obj = json.loads(text or "{}")
+    def clean_json(text: str, where: str = "") -> Any:
+        obj = stored_json(text, {}, where=f"{where} of {post_id}")
         return obj if raw else redact_obj(obj, handles, key)
 
     files: dict[str, bytes] = {}
     post_json = {k: getattr(post, k) for k in post.__dataclass_fields__}
     if not raw:
-        post_json = redact_obj({**post_json, "extra_json": json.loads(post.extra_json or "{}")}, handles, key)
+        post_json = redact_obj({**post_json, "extra_json": stored_json(post.extra_json, {}, where=f"posts.extra_json of {post_id}")}, handles, key)
         post_json["author_handle"] = pseudonym(post.author_handle, key) if post.author_handle else ""
     files["post.json"] = _j(post_json)
     # page snapshots, as fetched (gunzipped)
@@ -75,8 +76,8 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path) 
             files[name] = f.read_bytes()
             media_meta = {"file": name, "sha256": media["sha256"], "size": media["size"],
                           "duration": media["duration"], "fetched_at": media["fetched_at"],
-                          "provenance": json.loads(media["provenance_json"] or "{}")}
-            files["media/info.json"] = _j(clean_json(media["info_json"]))
+                          "provenance": stored_json(media["provenance_json"], {}, where=f"media.provenance_json of {post_id}")}
+            files["media/info.json"] = _j(clean_json(media["info_json"], "media.info_json"))
     # text units and transcripts
     units = [{"unit_id": u.unit_id, "kind": u.kind, "lang": u.lang, "text": clean(u.text),
               "segments": [{"start": s.start, "end": s.end, "text": clean(s.text)} for s in u.segments]}
@@ -86,14 +87,14 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path) 
         "SELECT t.transcript_id, t.model, t.language, t.seconds, t.provenance_json, t.created_at, pt.reused "
         "FROM post_transcripts pt JOIN transcripts t ON t.transcript_id = pt.transcript_id WHERE pt.post_id = ?",
         (post_id,)).fetchall()
-    files["transcripts.json"] = _j([{**dict(r), "provenance_json": json.loads(r["provenance_json"] or "{}")}
+    files["transcripts.json"] = _j([{**dict(r), "provenance_json": stored_json(r["provenance_json"], {}, where=f"transcripts.provenance_json of {post_id}")}
                                     for r in trs])
     ex = catalog.db.execute("SELECT gold_json, facts_json, provenance_json, created_at FROM extractions WHERE post_id=?",
                             (post_id,)).fetchone()
     if ex is not None:
-        files["extraction.json"] = _j({"facts": clean_json(ex["facts_json"]),
-                                       "summary": json.loads(ex["gold_json"]),
-                                       "provenance": json.loads(ex["provenance_json"] or "{}"),
+        files["extraction.json"] = _j({"facts": clean_json(ex["facts_json"], "extractions.facts_json"),
+                                       "summary": stored_json(ex["gold_json"], {}, where=f"extractions.gold_json of {post_id}"),
+                                       "provenance": stored_json(ex["provenance_json"], {}, where=f"extractions.provenance_json of {post_id}"),
                                        "created_at": ex["created_at"]})
     sightings = [dict(r) for r in catalog.db.execute(
         "SELECT source, discovered_via, seen_at FROM post_sightings WHERE post_id=?", (post_id,))]
@@ -106,13 +107,11 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path) 
         "files": [{"path": n, "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)} for n, b in sorted(files.items())],
     }
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(out_path.suffix + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+    with open_output(out_path, "wb", data_dir=data_dir, force=force) as f, \
+            zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for n, b in sorted(files.items()):
             z.writestr(n, b)
         z.writestr("manifest.json", _j(manifest))
-    tmp.replace(out_path)
     return out_path
 
 

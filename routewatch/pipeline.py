@@ -519,12 +519,17 @@ def fact_count_gold(g: dict[str, Any]) -> int:
 
 # ---- 5. index ---------------------------------------------------------------------------------------------
 def build_doc(catalog: Catalog, pid: str) -> Any:
+    """The index document of a post. A post whose extraction failed (E401) or whose stored facts cannot be
+    read is still indexed on its texts, with no facts (its failure stays in `status`)."""
     from index.base import IndexDoc
 
     post = catalog.get_post(pid)
-    assert post is not None
+    if post is None:
+        raise RouteWatchError(Code.E904, f"post {pid} is not in the catalog")
     gold = catalog.get_extraction_gold(pid) or {}
     units = tuple(catalog.units(pid))
+    if post.caption.strip() and not any(u.kind == "caption" for u in units):
+        units = (caption_unit(post), *units)  # extraction failed before it stored the caption unit
     lang = post.lang or next((u.lang for u in units if u.lang), "")
     return IndexDoc(
         post_id=pid, platform=post.platform, url=post.url, posted_at=post.posted_at, captured_at=post.captured_at,
@@ -536,9 +541,22 @@ def build_doc(catalog: Catalog, pid: str) -> Any:
     )
 
 
-def iter_docs(catalog: Catalog, ids: list[str]) -> Iterator[Any]:
-    for pid in ids:
-        yield build_doc(catalog, pid)
+def iter_docs(catalog: Catalog, ids: list[str], failures: list[tuple[str, str, str]] | None = None,
+              progress: Callable[[int], None] | None = None) -> Iterator[Any]:
+    """Index documents of `ids`; a post whose document cannot be built is left out and, when `failures`
+    is given, listed there as (post_id, code, reason) instead of stopping the run."""
+    for i, pid in enumerate(ids, 1):
+        try:
+            doc = build_doc(catalog, pid)
+        except Exception as e:  # noqa: BLE001 - one post's bad row is that post's failure
+            if failures is None:
+                raise
+            code = e.code.value if isinstance(e, RouteWatchError) else Code.E504.value
+            failures.append((pid, code, f"{type(e).__name__}: {e}"[:500]))
+        else:
+            yield doc
+        if progress and i % 200 == 0:
+            progress(i)
 
 
 def stage_index(ctx: Context, rebuild: bool = False) -> StageReport:
@@ -551,22 +569,38 @@ def stage_index(ctx: Context, rebuild: bool = False) -> StageReport:
         if getattr(idx, "schema_reset", False):
             rebuild = True  # an index of an older layout was dropped: project the whole catalog again
             rep.extra["schema_reset"] = True
+        # posts whose extraction failed or was skipped are indexed too, on their texts (no facts)
         if rebuild:
-            idx.clear()
             ids = [r[0] for r in ctx.catalog.db.execute(
-                "SELECT item_id FROM stage_status WHERE stage='extract' AND status='done' ORDER BY item_id")]
+                "SELECT item_id FROM stage_status WHERE stage='extract' ORDER BY item_id")]
+            bad: list[tuple[str, str, str]] = []
+            # built aside and swapped in whole: readers never see a partial index, a failure keeps the old one
+            res = idx.rebuild(iter_docs(ctx.catalog, ids, bad, lambda i: ctx.progress("index", i, len(ids))))
+            failed = {pid for pid, _, _ in (*res.failed, *bad)}
             with ctx.catalog.tx():
                 ctx.catalog.db.execute("DELETE FROM stage_status WHERE stage='index'")
+                for pid in ids:
+                    if pid not in failed:
+                        ctx.catalog.set_status(pid, "index", "done")
+                ctx.catalog.count("index/indexed", len(ids) - len(failed))
+            for pid, code, reason in (*res.failed, *bad):
+                ctx.catalog.record_failure(Failure("index", pid, code, reason, now_iso()))
+            rep.done += len(ids) - len(failed)
+            rep.failed += len(failed)
+            ctx.progress("index", len(ids), len(ids))
+            ids = []
         else:
             # failed items (e.g. an Elasticsearch outage, E503) are retried on the next run
-            ids = ctx.catalog.pending("index", after="extract", retry_failed=True)
+            ids = ctx.catalog.pending("index", after="extract", retry_failed=True,
+                                      after_status=("done", "failed", "skipped"))
         batch = 200
         for start in range(0, len(ids), batch):
             chunk = ids[start:start + batch]
-            res = idx.upsert(iter_docs(ctx.catalog, chunk))
+            bad = []
+            res = idx.upsert(iter_docs(ctx.catalog, chunk, bad))
             failpoint("index", start, "before")  # documents written, catalog status not yet
-            failed = {pid for pid, _, _ in res.failed}
-            for pid, code, reason in res.failed:
+            failed = {pid for pid, _, _ in (*res.failed, *bad)}
+            for pid, code, reason in (*res.failed, *bad):
                 ctx.catalog.record_failure(Failure("index", pid, code, reason, now_iso()))
             with ctx.catalog.tx():
                 for pid in chunk:

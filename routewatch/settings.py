@@ -8,36 +8,39 @@ Out: a frozen `Settings`. Each stage declares its own section and defaults next 
 
 from __future__ import annotations
 
+import difflib
 import os
+import stat
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from crawlers.settings import CrawlSettings
 from index.settings import IndexSettings
+from routewatch.catalog import check_data_dir
 from routewatch.errors import Code, RouteWatchError
+from routewatch.sections import Section
 
 DEFAULT_DATA_DIR = "routewatch-data"
 
 
-class SourceConfig(BaseModel):
+class SourceConfig(Section):
     """A configured source: a crawler name plus its start URLs / queries."""
 
-    model_config = ConfigDict(frozen=True)
-    name: str
+    name: str = Field(min_length=1)
     urls: list[str] = Field(default_factory=list)
     enabled: bool = True
 
 
-class PrivacySettings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class PrivacySettings(Section):
     pseudonymise_handles: bool = True
     redact_contacts: bool = True
     raw_evidence: bool = False  # evidence bundles keep raw handles and contacts (authorised use only)
-    media_retention_days: int = 0  # 0 = keep media; N = delete media files older than N days (transcripts stay)
+    media_retention_days: int = Field(default=0, ge=0) # 0 = keep media; N = delete media files older than N days (transcripts stay)
 
 
 class _EmptySection(BaseModel):
@@ -101,10 +104,40 @@ class _TomlSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         if not self.path or not self.path.exists():
             return {}
+        text = read_config_text(self.path)
         try:
-            return tomllib.loads(self.path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise RouteWatchError(Code.E902, f"cannot read config {self.path}: {e}") from e
+            return tomllib.loads(text)
+        except (tomllib.TOMLDecodeError, RecursionError) as e:  # RecursionError: arrays nested thousands deep
+            raise RouteWatchError(Code.E902, f"cannot read config {self.path}: {str(e)[:200] or 'nested too deep'}") from e
+
+
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def read_config_text(path: Path) -> str:
+    """A config file's text: a regular file of at most MAX_CONFIG_BYTES, UTF-8 (a BOM is accepted).
+    A FIFO, a device (/dev/zero), a directory or a huge file is refused (E919) before it is opened."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise RouteWatchError(Code.E919, f"cannot read config {path}: {e.strerror or e}") from e
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (a FIFO or device?)"
+        raise RouteWatchError(Code.E919, f"config {path} is {kind}; give a TOML file")
+    if st.st_size > MAX_CONFIG_BYTES:
+        raise RouteWatchError(Code.E919, f"config {path} is {st.st_size:,} bytes; at most "
+                              f"{MAX_CONFIG_BYTES:,} are read")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as e:
+        raise RouteWatchError(Code.E919, f"cannot read config {path}: {e.strerror or e}") from e
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise RouteWatchError(Code.E919, f"config {path} is over {MAX_CONFIG_BYTES:,} bytes")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise RouteWatchError(Code.E919, f"config {path} is not UTF-8 (byte {e.start}); save it as UTF-8") from e
 
 
 _TOML_PATH: list[Path | None] = [None]
@@ -114,7 +147,8 @@ _WebSettings = _section("routewatch.web.settings", "WebSettings")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ROUTEWATCH_", env_nested_delimiter="__", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ROUTEWATCH_", env_nested_delimiter="__", frozen=True, extra="forbid",
+                                      allow_inf_nan=False)
 
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
@@ -147,12 +181,87 @@ class Settings(BaseSettings):
 
 def load_settings(data_dir: str | Path | None = None, config: str | Path | None = None, **overrides: Any) -> Settings:
     """Settings for one command: data dir from flag/env, config from FILE or DATA_DIR/routewatch.toml."""
-    ddir = data_dir_from_env(data_dir)
+    ddir = check_data_dir(data_dir_from_env(data_dir))
     toml_path = Path(config) if config else ddir / "routewatch.toml"
     if config and not toml_path.exists():
         raise RouteWatchError(Code.E902, f"config file not found: {toml_path}")
     _TOML_PATH[0] = toml_path
     try:
         return Settings(data_dir=ddir, **overrides)
+    except ValidationError as e:
+        raise settings_error(e) from None
+    except SettingsError as e:  # a ROUTEWATCH_* variable that is not valid JSON for a table or list
+        raise RouteWatchError(Code.E917, f"environment: {str(e).splitlines()[0]}") from None
     finally:
         _TOML_PATH[0] = None
+
+
+# ---- one line per bad setting ---------------------------------------------------------------------------
+_BOUNDS = {"greater_than_equal": ("≥", "ge"), "greater_than": (">", "gt"), "less_than_equal": ("≤", "le"),
+           "less_than": ("<", "lt")}
+_KINDS = {"int_parsing": "a whole number", "int_type": "a whole number", "int_from_float": "a whole number",
+          "float_parsing": "a number", "float_type": "a number", "bool_parsing": "true or false",
+          "bool_type": "true or false", "string_type": "text", "list_type": "a list", "dict_type": "a table",
+          "tuple_type": "a list", "model_type": "a table", "finite_number": "a finite number (not nan or inf)"}
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The settings model that holds the key at `loc` (sources[0].name → SourceConfig)."""
+    model: type[BaseModel] = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        candidates = [field.annotation, *typing.get_args(field.annotation)]
+        nxt = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if nxt is None:
+            return None
+        model = nxt
+    return model
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _one(err: dict[str, Any]) -> tuple[Code, str]:
+    loc = tuple(err.get("loc") or ())
+    name = _dotted(loc) or "settings"
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        known = sorted(parent.model_fields) if parent else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.5)
+        what = "settings section" if len(loc) == 1 else "setting"
+        hint = f" (did you mean {close[0]}?)" if close else (f"; known: {', '.join(known)}" if known else "")
+        return Code.E918, f"unknown {what} {name}{hint}"
+    got = err.get("input")
+    shown = "" if "secret" in name or isinstance(got, dict | list) else f" (got {repr(got)[:60]})"
+    ctx = err.get("ctx") or {}
+    if kind in _BOUNDS:
+        sign, key = _BOUNDS[kind]
+        return Code.E917, f"{name} must be {sign} {ctx.get(key):g}{shown}"
+    if kind in _KINDS:
+        return Code.E917, f"{name} must be {_KINDS[kind]}{shown}"
+    if kind == "literal_error":
+        return Code.E917, f"{name} must be one of {ctx.get('expected')}{shown}"
+    if kind == "string_too_short":
+        return Code.E917, f"{name} must not be empty"
+    if kind == "missing":
+        return Code.E917, f"{name} is required"
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    return Code.E917, f"{name}: {msg}{shown}"
+
+
+def settings_error(e: ValidationError) -> RouteWatchError:
+    """A pydantic validation error as one line that names the setting and what it accepts."""
+    errs = e.errors()
+    code, line = _one(errs[0]) if errs else (Code.E917, "invalid settings")
+    if len(errs) > 1:
+        line += f" (and {len(errs) - 1} more: {', '.join(_dotted(tuple(x['loc'])) for x in errs[1:4])})"
+    return RouteWatchError(code, line)

@@ -10,7 +10,6 @@ contact details are redacted in what it returns.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
 from functools import cache
@@ -20,7 +19,7 @@ from typing import Any
 import yaml
 
 from index.sqlite_fts import make_snippet, to_simplified
-from routewatch.catalog import Catalog
+from routewatch.catalog import Catalog, segments_from_json, stored_json
 from routewatch.privacy import install_secret, pseudonym, redact_text
 
 TERMS_FILE = Path(__file__).with_name("trace_terms.yaml")
@@ -135,7 +134,8 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20) ->
     matches: dict[str, dict[str, Any]] = {}
     found: dict[str, set[str]] = {}
     for r in db.execute("SELECT post_id, gold_json FROM extractions"):
-        found[r[0]] = {f"country:{c}" for c in json.loads(r[1]).get("countries", [])}
+        found[r[0]] = {f"country:{c}" for c in stored_json(r[1], {}, where=f"extractions.gold_json of {r[0]}").get("countries", [])
+                        if isinstance(c, str)}
     for r in db.execute("SELECT u.unit_id, u.post_id, u.kind, u.text, u.segments_json FROM units u WHERE u.text != ''"):
         s = score_text(claim, r["text"], found.get(r["post_id"], set()))
         if s < MATCH_THRESHOLD:
@@ -210,9 +210,9 @@ def _evidence(catalog: Catalog, post: Any, m: dict[str, Any], media_sha: str | N
     span = _span_of(claim, m["text"])
     start_sec = end_sec = None
     if span and m["kind"] in ("transcript", "subtitle"):
-        from routewatch.records import Segment, TextUnit
+        from routewatch.records import TextUnit
 
-        segs = tuple(Segment(**d) for d in json.loads(m["segments_json"] or "[]"))
+        segs = segments_from_json(m["segments_json"], where=f"units.segments_json of {m['unit_id']}")
         secs = TextUnit(unit_id=m["unit_id"], post_id=post.post_id, kind=m["kind"], text=m["text"],
                         segments=segs).seconds_for(*span)
         if secs:

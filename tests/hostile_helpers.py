@@ -31,7 +31,8 @@ from tests.httpserver import TestServer, respond
 
 REPO = Path(__file__).resolve().parents[1]
 HOSTILE = REPO / "tests" / "data" / "hostile"
-STAGES = ("crawl-page", "crawl-feed", "import", "fetch", "decode", "extract", "index+search", "web", "digest", "export")
+STAGES = ("crawl-page", "crawl-feed", "import", "fetch", "decode", "extract", "index+search", "web", "digest", "export",
+          "cli")
 TIME_LIMIT = 30.0  # seconds per case and stage (CONVENTIONS: bounded time whatever the bytes are)
 POSTED = "2026-11-03T12:00:00Z"  # every dated hostile post falls in ISO week 2026-W45
 WEEK = "2026-W45"
@@ -640,18 +641,8 @@ def _build_world(cases: list[Case], root: Path, srv: HostileServer) -> World:
 
         nlp.build_extractor(settings=world.settings.extract)
         world.extract_seconds = _timed_stage(pipeline.stage_extract, world, cat, "extract")
-        # 6. index; posts whose extraction failed (E401) are indexed from their texts alone
+        # 6. index, as the pipeline does it: posts whose extraction failed (E401) are indexed on their texts
         pipeline.stage_index(pipeline.Context(settings=world.settings, catalog=cat))
-        failed = [r[0] for r in cat.db.execute(
-            "SELECT item_id FROM stage_status WHERE stage='extract' AND status='failed'")]
-        if failed:
-            from index.sqlite_fts import SqliteIndex
-
-            idx = SqliteIndex(data / "catalog.sqlite")
-            try:
-                idx.upsert(pipeline.build_doc(cat, pid) for pid in failed)
-            finally:
-                idx.close()
     finally:
         cat.close()
     world.server_log = list(srv.log)
@@ -708,3 +699,96 @@ def write_digest_for(world: World, out: Path) -> dict[str, str]:
         return write_digest(build_digest(cat, world.settings, WEEK), out)
     finally:
         cat.close()
+
+
+# ---- the `cli` stage: one `routewatch` command against a small data dir of its own ---------------------------
+CLI_FILLER = 800  # posts that make `index --rebuild` long enough for a reader to query during it
+CLI_GOLD = {"relevant": True, "countries": ["EC", "CO"], "route": ["EC", "CO"], "places": [], "costs": [],
+            "bribes": []}
+
+
+def build_cli_data(data: Path) -> Path:
+    """A data dir for the `cli` cases: CLI_FILLER + 2 extracted posts (every caption says "ruta") and one
+    whose extraction failed (E401) before its caption unit was stored, indexed by the pipeline."""
+    from routewatch import pipeline
+    from routewatch.catalog import Catalog
+    from routewatch.records import Failure, Post, post_id_for
+    from routewatch.settings import load_settings
+
+    cat = Catalog(data / "catalog.sqlite")
+    try:
+        with cat.tx():
+            for i in range(CLI_FILLER + 3):
+                cap = "达连丛林 tapachula ruta final" if i == CLI_FILLER + 2 else f"先飞土耳其再到厄瓜多尔 ruta {i}"
+                pid = post_id_for("telegram", f"cli/{i}")
+                cat._upsert_post(Post(post_id=pid, platform="telegram", platform_id=f"cli/{i}",
+                                      url=f"https://t.me/cli/{i}", source="cli", caption=cap, lang="zh",
+                                      posted_at=f"2026-11-0{2 + i % 5}T08:00:00Z", captured_at=POSTED))
+                cat.set_status(pid, "crawl", "done")
+                if i == CLI_FILLER + 2:
+                    continue
+                cat.db.execute("INSERT INTO units(unit_id, post_id, kind, text, lang) VALUES (?,?,?,?,?)",
+                               (f"{pid}:caption", pid, "caption", cap, "zh"))
+                cat.db.execute("INSERT INTO extractions(post_id, relevant, gold_json, facts_json, created_at) "
+                               "VALUES (?,?,?,?,?)", (pid, 1, json.dumps(CLI_GOLD), "{}", POSTED))
+                cat.set_status(pid, "extract", "done")
+        cat.record_failure(Failure("extract", post_id_for("telegram", f"cli/{CLI_FILLER + 2}"), "E401",
+                                   "text over spaCy's max_length", POSTED))
+        pipeline.stage_index(pipeline.Context(settings=load_settings(data), catalog=cat))
+        cat.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        cat.close()
+    return data
+
+
+def _damage_catalog(path: Path, how: str) -> None:
+    import sqlite3
+
+    if how == "text":
+        path.write_text("post_id,caption\n1,走线\n" * 200, encoding="utf-8")
+    elif how == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    elif how in ("newer-schema", "bad-json"):
+        con = sqlite3.connect(path)
+        with con:
+            if how == "newer-schema":
+                con.execute("INSERT INTO schema_version(version) VALUES (999)")
+            else:
+                con.execute("UPDATE extractions SET gold_json='{\"relevant\": tru' WHERE rowid = 1")
+                con.execute("UPDATE posts SET extra_json='[[[' WHERE rowid = 2")
+                con.execute("UPDATE units SET segments_json='{\"start\": \"x\"}' WHERE rowid = 3")
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.close()
+    else:
+        raise ValueError(f"unknown catalog damage {how!r}")
+
+
+def _fill(value: str, case_dir: Path, data: Path) -> str:
+    out = value.replace("{dir}", str(case_dir)).replace("{data}", str(data))
+    return re.sub(r"\{byte:([0-9a-f]{2})\}", lambda m: os.fsdecode(bytes([int(m.group(1), 16)])), out)
+
+
+def prepare_cli_case(spec: dict[str, Any], template: Path, case_dir: Path) -> tuple[list[str], dict[str, str], Path]:
+    """The case's own copy of the data dir and files; returns (argv after `routewatch`, env, data dir)."""
+    import shutil
+
+    data = case_dir / "data"
+    shutil.copytree(template, data)
+    if spec.get("damage"):
+        _damage_catalog(data / "catalog.sqlite", spec["damage"])
+    for name, text in (spec.get("files") or {}).items():
+        (case_dir / name).write_text(text, encoding="utf-8")
+    for name, target in (spec.get("links") or {}).items():
+        (case_dir / name).symlink_to(_fill(target, case_dir, data))
+    for name, target in (spec.get("hardlinks") or {}).items():
+        os.link(_fill(target, case_dir, data), case_dir / name)
+    for name in spec.get("fifos") or []:
+        os.mkfifo(case_dir / name)
+    if "config" in spec:
+        body = spec["config"].encode("utf-8")
+        (data / "routewatch.toml").write_bytes((b"\xef\xbb\xbf" if spec.get("bom") else b"") + body)
+    args = [_fill(a, case_dir, data) for a in spec["args"]]
+    if spec.get("data_dir", True) and "--data-dir" not in args:
+        args += ["--data-dir", str(data)]
+    env = {k: _fill(str(v), case_dir, data) for k, v in (spec.get("env") or {}).items()}
+    return args, env, data

@@ -28,6 +28,7 @@ from tests.hostile_helpers import (
     STAGES,
     TIME_LIMIT,
     Case,
+    build_cli_data,
     build_path,
     build_world,
     canary_files,
@@ -36,6 +37,7 @@ from tests.hostile_helpers import (
     html_problems,
     load_cases,
     maxrss_mb,
+    prepare_cli_case,
     read_csv,
     strict_json,
     text_of,
@@ -92,6 +94,11 @@ def exports(world, tmp_path_factory):
     rows = {r["post_id"]: r for r in read_csv(paths["csv"])}
     assert len(rows) == len(by_id) == len(lines), "CSV and JSONL disagree on the number of posts"
     return by_id, rows
+
+
+@pytest.fixture(scope="module")
+def cli_data(tmp_path_factory):
+    return build_cli_data(tmp_path_factory.mktemp("hostile-cli") / "data")
 
 
 @pytest.fixture(scope="module")
@@ -460,12 +467,81 @@ def stage_export(case: Case, exp: dict[str, Any], world, exports) -> None:
         cat.close()
 
 
+def _totals_during(proc: subprocess.Popen, data_dir: Path, text: str) -> list[int]:
+    """Search totals a reader sees, querying the data dir's index for as long as `proc` runs."""
+    from index.base import Query
+    from index.sqlite_fts import SqliteIndex
+
+    idx = SqliteIndex(data_dir / "catalog.sqlite", read_only=True)
+    totals = []
+    try:
+        while proc.poll() is None:
+            totals.append(idx.search(Query(text, limit=5)).total)
+    finally:
+        idx.close()
+    return totals
+
+
+def stage_cli(case: Case, exp: dict[str, Any], cli_data: Path, tmp_path: Path) -> None:
+    """One `routewatch` command in a child process: its code (or success), the files it must leave as they
+    were, no temp file left behind, no traceback, a bounded time."""
+    import os
+
+    from index.base import Query
+    from index.sqlite_fts import SqliteIndex
+
+    spec = case.input["cli"]
+    case_dir = tmp_path / "case"
+    case_dir.mkdir()
+    args, env, data = prepare_cli_case(spec, cli_data, case_dir)
+    fill = lambda p: p.replace("{dir}", str(case_dir)).replace("{data}", str(data))  # noqa: E731
+    kept = {p: Path(fill(p)).read_bytes() for p in exp.get("unchanged", [])}
+    before = None
+    if exp.get("search_during"):
+        idx = SqliteIndex(data / "catalog.sqlite", read_only=True)
+        before = idx.search(Query(exp["search_during"], limit=5)).total
+        idx.close()
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "routewatch", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO), **env}, cwd=case_dir)
+    totals = _totals_during(proc, data, exp["search_during"]) if before is not None else []
+    try:
+        out, err = proc.communicate(timeout=TIME_LIMIT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError(f"routewatch {' '.join(args[:3])} still ran after {TIME_LIMIT:.0f} s") from None
+    elapsed = time.monotonic() - t0
+    stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    assert "Traceback" not in stderr, stderr[-2000:]
+    want = codes_of(exp)
+    if want:
+        assert proc.returncode != 0 and re.match(r"E\d{3}", stderr) and stderr[:4] in want, \
+            f"exit {proc.returncode}, expected {want}: {stderr[-600:]}"
+    else:
+        assert proc.returncode == 0, f"exit {proc.returncode}: {stderr[-600:]}"
+    for text in ([exp["stderr"]] if "stderr" in exp else []):
+        assert text in stderr, f"{text!r} not in: {stderr[-600:]}"
+    if "hits" in exp:
+        assert len(json.loads(stdout)["hits"]) == exp["hits"], stdout[:600]
+    for p, b in kept.items():
+        assert Path(fill(p)).read_bytes() == b, f"{p} was changed"
+    for p in exp.get("created", []):
+        assert Path(fill(p)).stat().st_size > 0, f"{p} was not written"
+    left = [p for p in (*case_dir.rglob("*.tmp"), *data.rglob("*.tmp"))]
+    assert left == [], f"temp files left behind: {left}"
+    if before is not None:
+        assert len(totals) >= 3, f"only {len(totals)} searches ran during the command"
+        assert set(totals) == {before}, f"totals seen during the rebuild: {sorted(set(totals))}, not {before}"
+    assert elapsed < TIME_LIMIT
+
+
 # ---- the test ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("case", "stage", "exp"), list(_params()))
 def test_hostile_input(case: Case, stage: str, exp: dict[str, Any], request, tmp_path) -> None:
-    needs_world = stage not in ("decode",) and not (stage == "extract" and exp.get("isolate"))
+    needs_world = stage not in ("decode", "cli") and not (stage == "extract" and exp.get("isolate"))
     w = request.getfixturevalue("world") if needs_world else None
-    fixtures = {"web": "client", "digest": "digest", "export": "exports"}
+    fixtures = {"web": "client", "digest": "digest", "export": "exports", "cli": "cli_data"}
     extra = request.getfixturevalue(fixtures[stage]) if stage in fixtures else None
     rss0, t0 = maxrss_mb(), time.monotonic()
     if stage in ("crawl-page", "crawl-feed"):
@@ -486,6 +562,8 @@ def test_hostile_input(case: Case, stage: str, exp: dict[str, Any], request, tmp
         stage_digest(case, exp, w, extra)
     elif stage == "export":
         stage_export(case, exp, w, extra)
+    elif stage == "cli":
+        stage_cli(case, exp, extra, tmp_path)
     elapsed = time.monotonic() - t0
     assert elapsed < TIME_LIMIT, f"{stage} took {elapsed:.1f} s"
     assert maxrss_mb() - rss0 < MEMORY_LIMIT_MB, f"{stage} grew this process by {maxrss_mb() - rss0:.0f} MB"

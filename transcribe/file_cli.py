@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
 from routewatch.errors import Code, RouteWatchError
+from routewatch.outputs import open_output
 from transcribe.base import Transcriber, build_transcriber
 from transcribe.settings import TranscribeSettings
 
@@ -57,21 +59,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("-o", "--output", type=Path, default=None, help="JSONL file (default: stdout)")
     args = parser.parse_args(argv)
-    out = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
     failed = 0
-    try:
+
+    def write_lines(out: IO[str]) -> None:
+        nonlocal failed
         for line in transcribe_files(args.files):
             failed += "error" in line
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
             out.flush()
+
+    try:
+        if args.output:  # through the one safe output writer: never over an input file, a symlink, /dev
+            with open_output(args.output, inputs=args.files) as out:
+                write_lines(out)
+        else:
+            write_lines(sys.stdout)
     except RouteWatchError as exc:
         print(f"{exc.code.value} {exc.reason}", file=sys.stderr)
         return 2
-    finally:
-        if args.output:
-            out.close()
     return 1 if failed else 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

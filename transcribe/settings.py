@@ -8,27 +8,29 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from routewatch.sections import Section
 
 BASE_MODEL = "base"  # the verified offline Whisper base model (SPEC §6)
 
 
-class VadSettings(BaseModel):
+class VadSettings(Section):
     """Silero VAD parameters (faster-whisper's `VadOptions`); music and silence are skipped."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    threshold: float = 0.5
-    min_speech_duration_ms: int = 250
-    min_silence_duration_ms: int = 1000
-    speech_pad_ms: int = 400
-    max_speech_duration_s: float = 30.0
+    threshold: float = Field(default=0.5, ge=0, le=1)
+    min_speech_duration_ms: int = Field(default=250, ge=0)
+    min_silence_duration_ms: int = Field(default=1000, ge=0)
+    speech_pad_ms: int = Field(default=400, ge=0)
+    max_speech_duration_s: float = Field(default=30.0, gt=0)
 
 
-class TranscribeSettings(BaseModel):
+class TranscribeSettings(Section):
     """What the transcriber runs with; every field ends up in the transcript's provenance."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, protected_namespaces=())
 
     backend: str = "faster_whisper.v1"
     # "base" = the verified offline base model; else a local CT2 directory or a model name (needs a hub).
@@ -47,15 +49,15 @@ class TranscribeSettings(BaseModel):
     batch_size: int = 8
     beam_size: int = 5
     best_of: int = 5
-    patience: float = 1.0
+    patience: float = Field(default=1.0, gt=0)
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-    compression_ratio_threshold: float = 2.4
+    compression_ratio_threshold: float = Field(default=2.4, gt=0)
     log_prob_threshold: float = -1.0
-    no_speech_threshold: float = 0.6
+    no_speech_threshold: float = Field(default=0.6, ge=0, le=1)
     condition_on_previous_text: bool = False
     languages: tuple[str, ...] = ("zh", "en", "es")
     fallback_language: str = "zh"  # used when detection is not confident among `languages`
-    language_min_probability: float = 0.3
+    language_min_probability: float = Field(default=0.3, ge=0, le=1)
     vad: bool = True
     vad_params: VadSettings = Field(default_factory=VadSettings)
     prompt: bool = True  # domain priming from prompt_terms.yaml
@@ -65,8 +67,8 @@ class TranscribeSettings(BaseModel):
     prompt_terms_file: str = ""  # "" = the packaged transcribe/prompt_terms.yaml
     max_audio_seconds: float = 600.0
     normalise_zh: bool = True  # Traditional → Simplified (OpenCC t2s); raw text is kept
-    probe_timeout_s: float = 20.0
-    decode_timeout_s: float = 120.0
+    probe_timeout_s: float = Field(default=20.0, gt=0)
+    decode_timeout_s: float = Field(default=120.0, gt=0)
 
     @field_validator("languages")
     @classmethod

@@ -102,7 +102,7 @@ def _digest_latest_week(cat: Any, s: Any) -> dict[str, str]:
     from index.base import period_of
 
     week = period_of(row[0], "week")
-    return write_digest(build_digest(cat, s, week), Path(s.data_dir) / "digests" / week)
+    return write_digest(build_digest(cat, s, week), Path(s.data_dir) / "digests" / week, data_dir=s.data_dir)
 
 
 def _all_gold(cat: Any) -> list[dict]:

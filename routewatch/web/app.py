@@ -29,6 +29,7 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
 from index.base import Query, parse_date, parse_route, period_of
 from routewatch.catalog import Catalog
@@ -46,7 +47,7 @@ NOT_FOUND = str(getattr(Code, "E904", "E904"))  # no such post / media / page
 RATE_LIMITED = str(getattr(Code, "E905", "E905"))  # too many requests from one client
 INTERNAL = str(getattr(Code, "E906", "E906"))  # unexpected error inside the web app
 
-_STATUS = {"E903": 400, "E502": 400, NOT_FOUND: 404, RATE_LIMITED: 429, "E503": 503, "E902": 500}
+_STATUS = {"E903": 400, "E502": 400, NOT_FOUND: 404, RATE_LIMITED: 429, "E503": 503, "E902": 500, "E925": 416}
 _POST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
 _STATIC = Path(__file__).with_name("static")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
@@ -69,6 +70,20 @@ class WebError(RouteWatchError):
         self.code = code  # type: ignore[assignment]
         self.reason = reason
         self.headers = headers or {}
+
+
+def _check_range(header: str | None, size: int) -> None:
+    """A Range header answered in the API's own error format: one that is not a byte range is E903 (400), one
+    outside the file E925 (416, with Content-Range), instead of starlette's plain-text answers."""
+    if header is None:
+        return
+    try:
+        FileResponse._parse_range_header(header, size)
+    except MalformedRangeHeader as e:
+        raise WebError("E903", f"Range header {header[:80]!r} is not a byte range ({e.content})") from None
+    except RangeNotSatisfiable:
+        raise WebError("E925", f"Range header {header[:80]!r} is outside the file ({size} bytes)",
+                       headers={"Content-Range": f"bytes */{size}"}) from None
 
 
 def _code(e: RouteWatchError) -> str:
@@ -343,7 +358,7 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
 
     @app.get("/media/{post_id}", tags=["media"], response_class=FileResponse,
              summary="The local media copy of a post (HTTP Range supported, for seeking)")
-    def media(post_id: str, ctx: CtxDep) -> FileResponse:
+    def media(post_id: str, ctx: CtxDep, request: Request) -> FileResponse:
         _check_id(post_id)
         row = ctx.db.execute("SELECT path, mime FROM media WHERE post_id=?", (post_id,)).fetchone()
         if row is None:
@@ -353,6 +368,7 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
         # The path comes from the catalog, never the request; still refuse anything outside DATA/media.
         if not path.is_relative_to(base) or not path.is_file():
             raise WebError(NOT_FOUND, f"media file of post {post_id!r} is missing from the data dir")
+        _check_range(request.headers.get("range"), path.stat().st_size)
         mime = row["mime"] or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=mime, headers={"Cache-Control": "private, max-age=3600"})
 

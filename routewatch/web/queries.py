@@ -8,7 +8,6 @@ is shown. Never writes to the catalog; SQL only with parameters.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import statistics
 from collections import defaultdict
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from index.base import Query, SearchHits, parse_query_text
-from routewatch.catalog import Catalog
+from routewatch.catalog import Catalog, stored_json
 from routewatch.records import TextUnit
 from routewatch.web.public import PublicText, Scrubber, deep_clean, handle_key
 from routewatch.web.settings import WebSettings
@@ -78,12 +77,8 @@ def known_handles(db: sqlite3.Connection) -> set[str]:
 
 
 # ---- small helpers -----------------------------------------------------------------------------------
-def _json(text: str | None, default: Any) -> Any:
-    try:
-        v = json.loads(text or "")
-    except (ValueError, TypeError):
-        return default
-    return v if isinstance(v, type(default)) else default
+def _json(text: str | None, default: Any, where: str = "stored JSON") -> Any:
+    return stored_json(text, default, where=where)
 
 
 def _title(scrub: Scrubber, extra_json: str) -> str:

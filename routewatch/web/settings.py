@@ -6,11 +6,12 @@ In: the `[web]` section of routewatch.toml / `ROUTEWATCH_WEB__*` environment.  O
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from routewatch.sections import Section
 
 
-class WebSettings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class WebSettings(Section):
 
     # Token bucket per client IP over every API call and page (not static files); 0 turns it off.
     rate_limit_per_minute: int = Field(default=600, ge=0)

@@ -6,6 +6,7 @@ Every expectation here is what a researcher sees; both backends must give exactl
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import pytest
 from index_helpers import contract_corpus, doc, es_cleanup, synthetic_corpus
@@ -259,6 +260,62 @@ def test_rebuild_answers_like_the_incremental_index(open_index):
     idx.close()
     rebuilt = snapshot(open_index())
     assert rebuilt == incremental
+
+
+def test_rebuild_replaces_whole_and_a_failure_keeps_the_old_index(open_index):
+    docs = contract_corpus()
+    idx = open_index()
+    idx.upsert(docs)
+    before = snapshot(idx)
+    res = idx.rebuild(iter([doc("n1", "新的厄瓜多尔"), doc("n2", "otra vez")]))
+    assert (res.indexed, res.failed) == (2, ())
+    idx.close()
+    idx = open_index()
+    assert idx.count() == 2 and find(idx, "厄瓜多尔") == ["n1"]
+    idx.rebuild(iter(docs))
+    idx.close()
+    assert snapshot(open_index()) == before
+
+    def broken():  # the catalog read fails half way through the rebuild
+        yield docs[0]
+        yield docs[1]
+        raise RuntimeError("a bad row")
+
+    idx = open_index()
+    with pytest.raises(RuntimeError):
+        idx.rebuild(broken())
+    idx.close()
+    assert snapshot(open_index()) == before  # nothing lost, nothing half-replaced
+
+
+def test_readers_see_the_old_or_the_new_index_during_a_rebuild(open_index):
+    """A reader querying all along a rebuild gets the old total or the new total, never another."""
+    import threading
+
+    old = [doc(f"o{i}", f"厄瓜多尔 旧 {i}") for i in range(150)]
+    new = [doc(f"n{i}", f"厄瓜多尔 新 {i}") for i in range(400)]
+    writer = open_index()
+    writer.upsert(old)
+    reader = open_index()
+    totals: list[int] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            totals.append(reader.search(Query("厄瓜多尔", limit=5)).total)
+
+    t = threading.Thread(target=read)
+    t.start()
+    try:
+        writer.rebuild(iter(new))
+        writer.close()
+        time.sleep(0.3)
+    finally:
+        done.set()
+        t.join(timeout=60)
+    assert len(totals) > 3
+    assert set(totals) <= {150, 400}, sorted(set(totals))
+    assert totals[-1] == 400
 
 
 # ---- the same numbers from both backends --------------------------------------------------------------------

@@ -149,6 +149,12 @@ def test_media_is_served_by_post_id_with_ranges_and_never_outside_the_media_dir(
     r = client.get(f"/media/{ids['markup']}", headers={"Range": "bytes=100-199"})
     assert r.status_code == 206 and r.headers["content-range"] == "bytes 100-199/4096" and len(r.content) == 100
     assert r.headers["accept-ranges"] == "bytes"
+    # Range headers that are not ranges, or lie outside the file, answer in the API's JSON error format
+    for rng, status, code in (("items=0-5", 400, "E903"), ("bytes=abc", 400, "E903"), ("bytes=50-10", 400, "E903"),
+                              ("bytes=", 400, "E903"), ("bytes=9999-", 416, "E925")):
+        r = client.get(f"/media/{ids['markup']}", headers={"Range": rng})
+        assert (r.status_code, r.json()["error"]["code"]) == (status, code), rng
+    assert r.headers["content-range"] == "bytes */4096"
     tampered = client.get(f"/media/{ids['rtl']}")  # its catalog row points at ../../../etc/passwd
     assert tampered.status_code == 404 and tampered.json()["error"]["code"] == "E904"
     for bad in ("/media/..%2F..%2Fetc%2Fpasswd", "/media/%2Fetc%2Fpasswd", "/media/a%00b"):
