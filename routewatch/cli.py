@@ -25,7 +25,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from routewatch.errors import Code, RouteWatchError
@@ -417,58 +417,94 @@ def collector_health(cat: Any, history: int = 5) -> dict[str, Any]:
 
 
 # ---- search ---------------------------------------------------------------------------------------------
+QUERY_HELP = ('Words are AND-ed; OR between alternatives; -word or NOT word excludes posts that contain it '
+              'anywhere; "exact phrase"; (parentheses) group. Chinese, Traditional and accents are folded. '
+              'Empty: every post, newest first.')
+CountryOpt = Annotated[str | None, typer.Option(help="Country: ISO code (PA) or name in zh/en/es (Panamá, 巴拿马).")]
+RouteOpt = Annotated[str | None, typer.Option(help="Ordered route subsequence, quoted: 'EC>CO>PA' (codes or names).")]
+PlatformOpt = Annotated[str | None, typer.Option(help="telegram, youtube, tiktok, demo, web …")]
+LangOpt = Annotated[str | None, typer.Option(help="zh, en or es.")]
+SinceOpt = Annotated[str | None, typer.Option(help="Posted on or after DATE (YYYY-MM-DD).")]
+UntilOpt = Annotated[str | None, typer.Option(help="Posted on or before DATE (YYYY-MM-DD).")]
+BribeOpt = Annotated[bool, typer.Option("--has-bribe", help="Only posts that mention a bribe.")]
+MinCostOpt = Annotated[float | None, typer.Option(help="Quoted cost at least AMOUNT (needs --currency).")]
+MaxCostOpt = Annotated[float | None, typer.Option(help="Quoted cost at most AMOUNT (needs --currency).")]
+CurrencyOpt = Annotated[str | None, typer.Option(help="Currency of the cost filter (ISO, e.g. USD).")]
+
+
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Free text in any language; \"quotes\" for a phrase.")] = "",
-    country: Annotated[str | None, typer.Option(help="ISO country code, e.g. PA.")] = None,
-    route: Annotated[str | None, typer.Option(help="Ordered route subsequence, e.g. EC>CO>PA.")] = None,
-    platform: Annotated[str | None, typer.Option(help="telegram, youtube, tiktok, demo, web …")] = None,
-    lang: Annotated[str | None, typer.Option(help="zh, en or es.")] = None,
-    since: Annotated[str | None, typer.Option(help="Posted on or after DATE (YYYY-MM-DD).")] = None,
-    until: Annotated[str | None, typer.Option(help="Posted on or before DATE (YYYY-MM-DD).")] = None,
-    has_bribe: Annotated[bool, typer.Option("--has-bribe", help="Only posts that mention a bribe.")] = False,
-    min_cost: Annotated[float | None, typer.Option(help="Quoted cost at least AMOUNT.")] = None,
-    max_cost: Annotated[float | None, typer.Option(help="Quoted cost at most AMOUNT.")] = None,
-    currency: Annotated[str | None, typer.Option(help="Currency of the cost filter (ISO, e.g. USD).")] = None,
-    limit: Annotated[int, typer.Option(help="Maximum hits.")] = 20,
+    query: Annotated[str, typer.Argument(help=QUERY_HELP)] = "",
+    country: CountryOpt = None, route: RouteOpt = None, platform: PlatformOpt = None, lang: LangOpt = None,
+    since: SinceOpt = None, until: UntilOpt = None, has_bribe: BribeOpt = False,
+    min_cost: MinCostOpt = None, max_cost: MaxCostOpt = None, currency: CurrencyOpt = None,
+    limit: Annotated[int, typer.Option(help="Hits per page (1-1000).")] = 20,
+    offset: Annotated[int, typer.Option(help="Hits to skip (the next page: --offset 20).")] = 0,
+    sort: Annotated[str, typer.Option(help="relevance (best first) or date (newest first).")] = "relevance",
     data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Search captions, subtitles and transcripts, with filters.
 
-    Example: routewatch search 厄瓜多尔 --route EC>CO>PA --json
+    Query syntax: darien -tapachula | 走线 OR 润 | NOT tapachula | "darien gap" | (panama OR 巴拿马) guide.
+    Prints "N of TOTAL (exact)" or "(at least)" and full post ids (for evidence / trace / the post page).
+
+    Example: routewatch search 厄瓜多尔 --route 'EC>CO' --json
     """
-    from index.base import Query, build_index, parse_date, parse_route
+    from index.base import build_index
+    from routewatch.search_input import build_query, describe_total
 
     with _errors():
         s = _settings(data_dir, config)
+        q = build_query(query, country=country, route=route, platform=platform, lang=lang, since=since,
+                        until=until, has_bribe=has_bribe, min_cost=min_cost, max_cost=max_cost,
+                        currency=currency, limit=limit, offset=offset, sort=sort,
+                        names={"limit": "--limit", "offset": "--offset"})
         if s.index.backend == "sqlite" and not (s.data_dir / "catalog.sqlite").exists():
             raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
-        if (min_cost is not None or max_cost is not None) and not currency:
-            raise RouteWatchError(Code.E903, "--min-cost/--max-cost need --currency (e.g. --currency USD)")
-        q = Query(text=query, country=country.upper() if country else None,
-                  route=parse_route(route) if route else (), platform=platform, lang=lang,
-                  since=parse_date(since, "--since"), until=parse_date(until, "--until"), has_bribe=has_bribe,
-                  min_cost=min_cost, max_cost=max_cost, currency=currency.upper() if currency else None,
-                  limit=limit)
         idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
         try:
-            hits = idx.search(q)
+            found = idx.search(q)
         finally:
             idx.close()
-        hits = [_public_hit(h, s) for h in hits]
+        hits = [_public_hit(h, s) for h in found]
+        total, relation = found.total, found.relation
         if as_json:
-            _json_line({"query": query, "count": len(hits), "hits": hits})
+            _json_line({"query": query, "count": len(hits), "total": total, "total_relation": relation,
+                        "offset": q.offset, "limit": q.limit, "sort": q.sort, "hits": hits})
             return
+        summary = describe_total(len(hits), total, relation, q.offset)
         if not hits:
-            out.print("no hits")
+            _say(out, f"no hits ({summary})")
             return
-        t = Table("post", "platform", "posted", "source", "seconds", "snippet", show_lines=False)
-        t.columns[-1].overflow = "fold"  # a long word (a URL) folds onto the next line, never cut off
+        _print_hits(hits, summary)
+        if q.offset + len(hits) < total:
+            _say(err, f"next page: --offset {q.offset + len(hits)}")
+
+
+def _print_hits(hits: list[dict[str, Any]], title: str) -> None:
+    """Hits as a table on a wide terminal (>= 120 columns), as one block per hit on a narrow one or a pipe
+    (80 columns): post ids are printed whole on a line of their own, never cut; snippets wrap."""
+    def secs(h: dict[str, Any]) -> str:
+        return f"{h['start_sec']:.1f}–{h['end_sec']:.1f} s" if h.get("start_sec") is not None else ""
+
+    _say(out, title)
+    if out.width >= 120:
+        t = Table(Column("post", no_wrap=True, min_width=max(len(h["post_id"]) for h in hits)),
+                  Column("platform", no_wrap=True), Column("posted", no_wrap=True), Column("source", no_wrap=True),
+                  Column("seconds", no_wrap=True), Column("snippet", overflow="fold", ratio=1))
         for h in hits:
-            secs = f"{h['start_sec']:.1f}–{h['end_sec']:.1f}" if h.get("start_sec") is not None else ""
-            _row(t, h["post_id"], h["platform"], (h["posted_at"] or "")[:10], h["source"], secs,
+            _row(t, h["post_id"], h["platform"], (h["posted_at"] or "")[:10], h["source"], secs(h),
                  _snippet(h["snippet"], h["span"]))
         out.print(t)
+        return
+    for h in hits:
+        head = Text.assemble((safe_text(h["post_id"], one_line=True), "bold"), "  ",
+                             safe_text(" · ".join(x for x in (h["platform"], (h["posted_at"] or "")[:10],
+                                                               h["source"], secs(h)) if x), one_line=True))
+        out.print(head, soft_wrap=True, overflow="ignore", crop=False)
+        body = _snippet(h["snippet"], h["span"])
+        body.pad_left(2)
+        out.print(body, overflow="fold")
 
 
 def _public_hit(h: Any, settings: Any) -> dict[str, Any]:
@@ -486,24 +522,37 @@ def _public_hit(h: Any, settings: Any) -> dict[str, Any]:
 @app.command()
 def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week",
            field: Annotated[str, typer.Option(help="country, leg, term or platform.")] = "country",
+           query: Annotated[str, typer.Argument(help="Only posts this search finds (same syntax as search).")] = "",
+           country: CountryOpt = None, route: RouteOpt = None, platform: PlatformOpt = None, lang: LangOpt = None,
+           since: SinceOpt = None, until: UntilOpt = None, has_bribe: BribeOpt = False,
+           min_cost: MinCostOpt = None, max_cost: MaxCostOpt = None, currency: CurrencyOpt = None,
            data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Counts per period by country, leg, term or platform, with each period's total posts.
+    """Counts per period by country, leg, term or platform, with each period's total posts; takes the same
+    query and filters as search (relevant posts only).
 
     Example: routewatch trends --by week --field leg --json
     """
     from index.base import build_index
+    from routewatch.search_input import build_query
 
     with _errors():
         s = _settings(data_dir, config)
+        q = build_query(query, country=country, route=route, platform=platform, lang=lang, since=since,
+                        until=until, has_bribe=has_bribe, min_cost=min_cost, max_cost=max_cost, currency=currency)
+        if s.index.backend == "sqlite" and not (s.data_dir / "catalog.sqlite").exists():
+            raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
         idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
         try:
-            rows = idx.trends(field, by)
+            rows = idx.trends(field, by, q)
         finally:
             idx.close()
         if as_json:
-            _json_line({"by": by, "field": field, "rows": rows})
+            _json_line({"by": by, "field": field, "query": query, "rows": rows})
             return
-        t = Table("period", _cell(field), "count", "total")
+        if not rows:
+            _say(out, "no posts in any period" + (" for this query" if query or q != type(q)() else ""))
+            return
+        t = Table("period", Column(safe_text(field, one_line=True)), "count", "total")
         for r in rows:
             _row(t, r["period"], r["value"], r["count"], r["total"])
         out.print(t)
@@ -536,21 +585,31 @@ def digest(week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W45.")],
 
 
 @app.command()
-def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, English or Spanish.")],
+def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, English or Spanish, or a post id / URL.")],
           limit: Annotated[int, typer.Option(help="Maximum groups.")] = 20,
           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Earliest and related posts for a claim, grouped by near-duplicates, with evidence per post.
+    """Earliest and related posts for a claim, grouped by near-duplicates, with evidence per post. The claim may
+    also be a post id, an unambiguous id prefix or a post URL: that post's caption is traced.
 
     Example: routewatch trace "厄瓜多尔免签" --json
     """
+    from routewatch.postref import find_post, looks_like_ref
     from routewatch.trace import trace_claim
 
     with _errors():
         if not claim.strip():
             raise RouteWatchError(Code.E903, "give a claim to trace, e.g. routewatch trace \"厄瓜多尔免签\"")
+        if limit < 1 or limit > 1000:
+            raise RouteWatchError(Code.E903, f"--limit must be between 1 and 1000, got {limit}")
         s = _settings(data_dir, config)
         cat = _read_catalog(s)
         try:
+            pid = find_post(cat.db, claim) if looks_like_ref(claim) else None
+            if pid is not None:  # a post id, prefix or URL: trace what that post claims (its caption)
+                post = cat.get_post(pid)
+                claim = (post.caption if post else "") or next((u.text for u in cat.units(pid) if u.text), claim)
+                if not as_json:
+                    _say(err, f"tracing the caption of post {pid}")
             res = trace_claim(cat, s, claim, limit=limit)
         finally:
             cat.close()
@@ -573,7 +632,8 @@ def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, Engl
 
 
 @app.command()
-def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search or trace).")],
+def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search or trace), an unambiguous id prefix "
+                                                       "or the post's URL.")],
              output: Annotated[Path, typer.Option("-o", "--output", help="Bundle zip to write.")],
              data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Evidence bundle: snapshot, media, hashes, transcript, extraction, provenance and a sha256 manifest.
@@ -581,12 +641,13 @@ def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search o
     Example: routewatch evidence telegram-0123456789abcdef -o evidence.zip
     """
     from routewatch.evidence import build_bundle, verify_bundle
+    from routewatch.postref import resolve_post
 
     with _errors():
         s = _settings(data_dir, config)
         cat = _read_catalog(s)
         try:
-            path = build_bundle(cat, s, post_id, output)
+            path = build_bundle(cat, s, resolve_post(cat.db, post_id), output)
         finally:
             cat.close()
         problems = verify_bundle(path)
@@ -626,7 +687,7 @@ def _read_catalog(s: Any):
 
 
 @app.command()
-def serve(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+def serve(port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")] = 8000,
           host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 inside a container).")] = "127.0.0.1",
           workers: Annotated[int | None, typer.Option(min=1, max=64, help="Server processes (default: web.workers, 1); "
                                                       "the number of cores on a shared server.")] = None,
@@ -637,6 +698,9 @@ def serve(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     """
     with _errors():
         from routewatch.web import serve as web_serve
+
+        if not 1 <= port <= 65535:
+            raise RouteWatchError(Code.E903, f"--port must be between 1 and 65535, got {port}")
 
         s = _settings(data_dir, config)
         if not (s.data_dir / "catalog.sqlite").exists():
@@ -789,11 +853,29 @@ def demo(data_dir: DataDir = None, as_json: JsonOpt = False,
 
 
 def main() -> None:
+    """The console entry point. Bad usage (a missing required option, an unknown option, a value click
+    cannot convert) prints one line `E903 reason` like every other refusal, not click's usage box;
+    `--help` and no arguments at all still print the help."""
+    from typer._click import exceptions as click_errors  # typer 0.29 vendors click: its exceptions live here
+
+    command = typer.main.get_command(app)
     try:
-        app()
+        rc = command.main(prog_name="routewatch", standalone_mode=False)
+    except getattr(click_errors, "NoArgsIsHelpError", ()):  # help was printed, by design
+        rc = 0
+    except click_errors.UsageError as e:
+        ctx = e.ctx
+        where = f"routewatch {ctx.command_path.split(' ', 1)[1]}" if ctx and " " in ctx.command_path else "routewatch"
+        err.print(Text.assemble((Code.E903.value, "bold red"), " ", safe_text(e.format_message()),
+                                f" (see `{where} --help`)"), highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(1)
     except RouteWatchError as e:  # pragma: no cover - commands catch their own
         err.print(Text(f"{e.code.value} {safe_text(e.reason)}"), soft_wrap=True)
         sys.exit(2)
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":
