@@ -223,13 +223,12 @@ def simplify(node: Node) -> Node:
         inner = simplify(node.part)
         return inner.part if isinstance(inner, Not) else Not(inner)
     kind = type(node)
-    parts: list[Node] = []
+    parts: dict[Node, None] = {}  # ordered, without repeats (a 20,000-word query stays linear)
     for p in (simplify(x) for x in node.parts):
-        if isinstance(p, kind):
-            parts.extend(p.parts)
-        elif p not in parts:
-            parts.append(p)
-    return parts[0] if len(parts) == 1 else kind(tuple(parts))
+        for q in (p.parts if isinstance(p, kind) else (p,)):
+            parts.setdefault(q)
+    kept = list(parts)
+    return kept[0] if len(kept) == 1 else kind(tuple(kept))
 
 
 def is_plain(node: Node | None) -> bool:
@@ -247,12 +246,12 @@ def plain_terms(node: Node | None) -> list[str]:
 
 def positive_terms(node: Node | None) -> list[str]:
     """Terms that make a text match (not under a NOT): what a snippet and a page mark."""
-    out: list[str] = []
+    out: dict[str, None] = {}
 
     def walk(n: Node, neg: bool) -> None:
         if isinstance(n, Term):
-            if not neg and n.text not in out:
-                out.append(n.text)
+            if not neg:
+                out.setdefault(n.text)
         elif isinstance(n, Not):
             walk(n.part, not neg)
         else:
@@ -261,7 +260,7 @@ def positive_terms(node: Node | None) -> list[str]:
 
     if node is not None:
         walk(node, False)
-    return out
+    return list(out)
 
 
 def has_positive(node: Node | None) -> bool:
