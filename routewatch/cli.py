@@ -188,6 +188,43 @@ def _print_reports(reports: list[Any], as_json: bool) -> None:
     out.print(t)
 
 
+def _run_failures(cat: Any) -> list[dict[str, Any]]:
+    """Failures recorded by the current run, per code: count and one example reason."""
+    row = cat.db.execute("SELECT started_at FROM runs WHERE run_id = ?", (cat.run_id,)).fetchone()
+    if row is None:
+        return []
+    return [{"stage": r[0], "code": r[1], "count": r[2], "example": r[3]} for r in cat.db.execute(
+        "SELECT stage, code, COUNT(*), MIN(reason) FROM failures WHERE at >= ? GROUP BY stage, code "
+        "ORDER BY stage, code", (row[0],))]
+
+
+def _shorten(text: str, width: int) -> str:
+    """At most `width` characters, cut at a word boundary (with …), never in the middle of a word."""
+    text = " ".join((text or "").split())
+    if len(text) <= width:
+        return text
+    cut = text[:width - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > width // 2 else cut).rstrip(" ,;:") + "…"
+
+
+def _failure_summary(reports: list[Any], failures: list[dict[str, Any]], as_json: bool) -> None:
+    """Per failure code: the count and one reason, on stderr; exit 1 (E909) when every item failed.
+    A partial failure prints the same summary and exits 0 (README: Exit codes)."""
+    failed = sum(r.failed for r in reports)
+    worked = sum(r.done + r.reused + r.skipped for r in reports)
+    if not failed:
+        return
+    for f in failures:
+        _say(err, f"{f['code']} ×{f['count']} ({f['stage']}): {_shorten(f['example'] or '', 160)}")
+    if not worked:
+        codes = ", ".join(f"{f['code']} ×{f['count']}" for f in failures) or f"{failed} failures"
+        err.print(Text.assemble((Code.E909.value, "bold red"), " ", safe_text(
+            f"every item failed ({failed}): {codes}; see `routewatch status`")), highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    _say(err, f"{failed} item(s) failed, {worked} done, reused or skipped; see `routewatch status`")
+
+
 def _stage_command(name: str, data_dir: Path | None, config: Path | None, as_json: bool, wait: float,
                    **kw: Any) -> None:
     from routewatch import pipeline
@@ -201,9 +238,11 @@ def _stage_command(name: str, data_dir: Path | None, config: Path | None, as_jso
                 fn = getattr(pipeline, f"stage_{name}")
                 rep = fn(_ctx(s, cat, bars), **kw)
             cat.finish_run()
+            failures = _run_failures(cat)
         finally:
             cat.close()
         _print_reports([rep], as_json)
+        _failure_summary([rep], failures, as_json)
 
 
 # ---- pipeline commands ----------------------------------------------------------------------------------
@@ -227,9 +266,11 @@ def run(config: ConfigOpt = None, data_dir: DataDir = None, source: Annotated[st
             with _Bars(not as_json) as bars:
                 reports = pipeline.run_all(_ctx(s, cat, bars), source=source)
             cat.finish_run()
+            failures = _run_failures(cat)
         finally:
             cat.close()
         _print_reports(reports, as_json)
+        _failure_summary(reports, failures, as_json)
 
 
 @app.command()
@@ -334,10 +375,10 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
             _row(t, st, d["done"], d["skipped"], d["failed"], d["pending"])
         out.print(t)
         if info["health"]:
-            t2 = Table("source", "last run", "discovered", "median before", "fetched", "skipped", "failed", "health",
+            t2 = Table("source", "last run (UTC)", "discovered", "median before", "fetched", "skipped", "failed", "health",
                        title="collector health")
             for name, d in info["health"].items():
-                _row(t2, name, d["last_run"], d["discovered"],
+                _row(t2, name, (d.get("last_run_at") or "")[:16].replace("T", " ") or d["last_run"], d["discovered"],
                      "" if d["median_previous"] is None else f"{d['median_previous']:g}", d["fetched"],
                      ", ".join(f"{k}: {v}" for k, v in d["skipped"].items()),
                      ", ".join(f"{k}: {v}" for k, v in d["failed"].items()),
@@ -346,7 +387,7 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
         if info["failures"]:
             t3 = Table("stage", "code", "count", "example", title="failures by code")
             for f in info["failures"]:
-                _row(t3, f["stage"], f["code"], f["count"], (f["example"] or "")[:80])
+                _row(t3, f["stage"], f["code"], f["count"], _shorten(f["example"] or "", 200))
             out.print(t3)
 
 
@@ -405,8 +446,10 @@ def collector_health(cat: Any, history: int = 5) -> dict[str, Any]:
             flag = "returned zero posts"
         elif median and last < 0.5 * median:
             flag = f"far fewer than its recent median ({last} < {median:g})"
+        started = db.execute("SELECT started_at FROM runs WHERE run_id = ?", (last_run,)).fetchone()
         out[src] = {
-            "last_run": last_run, "discovered": last, "median_previous": median, "flag": flag,
+            "last_run": last_run, "last_run_at": started[0] if started else None,
+            "discovered": last, "median_previous": median, "flag": flag,
             "new": counts.get("crawl/new", 0), "pages": counts.get("crawl/pages", 0),
             "reported_total": counts.get("crawl/reported_total"),
             "fetched": fetched.get("fetch/fetched", 0),
@@ -715,7 +758,7 @@ def bench(quick: Annotated[bool, typer.Option("--quick", help="Small corpora and
           es_url: Annotated[str | None, typer.Option(help="Elasticsearch URL for the ES figures (or ROUTEWATCH_ES_URL).")] = None,
           part: Annotated[list[str] | None, typer.Option("--part", help="transcription, extraction, index, memory (repeatable).")] = None,
           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """The performance suite (SPEC §7): transcription RTF and speed-up over the naive loop, extraction
+    """The performance suite: transcription RTF and speed-up over the naive loop, extraction
     posts/s, indexing docs/s, search and trend latency p50/p95 at 10k-1M posts, memory per stage.
 
     Example: routewatch bench --quick
@@ -747,7 +790,7 @@ def bench(quick: Annotated[bool, typer.Option("--quick", help="Small corpora and
 def annotate(infile: Annotated[Path, typer.Argument(help="JSONL with {\"id\",\"text\"} per line.")],
              output: Annotated[Path, typer.Option("-o", "--output", help="Output JSONL (gold schema).")],
              data_dir: DataDir = None) -> None:
-    """Text-only extraction: one line per input line in the gold schema (SPEC §5).
+    """Text-only extraction: one line per input line in the gold schema (what `routewatch eval` reads).
 
     Example: routewatch annotate posts.jsonl -o annotated.jsonl
     """
@@ -776,19 +819,30 @@ def annotate(infile: Annotated[Path, typer.Argument(help="JSONL with {\"id\",\"t
 
 
 @app.command("eval")
-def eval_cmd(gold: Annotated[Path, typer.Argument(help="Gold JSONL (SPEC §5 schema, with text).")],
+def eval_cmd(gold: Annotated[Path, typer.Argument(help="Gold JSONL: one object per line with \"id\", \"text\" "
+                                                     "and the expected fields, as `routewatch annotate` writes them.")],
              data_dir: DataDir = None, as_json: JsonOpt = False) -> None:
     """Annotate the gold file's texts and score per field (precision / recall / F1) with the misses.
 
-    Example: routewatch eval ../shared/data/gold_dev.jsonl
+    Example: routewatch eval gold.jsonl
     """
     with _errors():
         import nlp
         from nlp import evaluate
 
-        if not gold.exists():
+        if not gold.is_file():
             raise RouteWatchError(Code.E903, f"gold file not found: {gold}")
-        rows = [json.loads(line) for line in gold.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = []
+        for lineno, line in enumerate(gold.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as e:
+                raise RouteWatchError(Code.E601, f"{gold} line {lineno}: not valid JSON ({e.msg})") from e
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                raise RouteWatchError(Code.E601, f"{gold} line {lineno}: needs an object with \"id\" and \"text\"")
+            rows.append(obj)
         ex = nlp.build_extractor()
         preds = [nlp.annotate_line(r, ex) for r in rows]
         scores = evaluate.score(rows, preds)
