@@ -1,8 +1,9 @@
-"""Country inputs → ISO 3166-1 alpha-2 codes, from the corridor pack's `countries.yaml`.
+"""Inputs a person types → the corridor pack's codes: countries, route steps, currencies, languages.
 
-In: what a person types where a country is asked ("PA", "pa", "Panama", "Panamá", "巴拿马", "巴拿馬").
-Out: the pack's ISO code, or a RouteWatchError E908 naming the value. The table is the pack's, read
-once (no second list of country names in the code); folding is the extractor's (`fold_term`).
+In: "PA", "pa", "Panama", "Panamá", "巴拿马", "巴拿馬"; "EC>CO"; "usd"; "es".  Out: the pack's ISO code,
+or a RouteWatchError (E908 unknown country, E903 unknown currency / language). The tables are the
+pack's `countries.yaml` / `currency.yaml`, read once (no second list in the code); folding is the
+extractor's (`fold_term`). Never reads anything but the pack.
 """
 
 from __future__ import annotations

@@ -279,7 +279,7 @@ def crawl(source: Annotated[str | None, typer.Option(help="Only this configured 
           config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
     """Discover posts from the configured sources, or from the given page, feed, post URLs or ytsearchN:QUERY.
 
-    Example: routewatch crawl --url https://t.me/s/some_channel --url "ytsearch10:走线 厄瓜多尔"
+    Example: routewatch crawl --url https://t.me/s/ruta_norte
     """
     _stage_command("crawl", data_dir, config, as_json, wait, source=source, urls=url)
 
@@ -375,20 +375,40 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
             _row(t, st, d["done"], d["skipped"], d["failed"], d["pending"])
         out.print(t)
         if info["health"]:
-            t2 = Table("source", "last run (UTC)", "discovered", "median before", "fetched", "skipped", "failed", "health",
-                       title="collector health")
-            for name, d in info["health"].items():
-                _row(t2, name, (d.get("last_run_at") or "")[:16].replace("T", " ") or d["last_run"], d["discovered"],
-                     "" if d["median_previous"] is None else f"{d['median_previous']:g}", d["fetched"],
-                     ", ".join(f"{k}: {v}" for k, v in d["skipped"].items()),
-                     ", ".join(f"{k}: {v}" for k, v in d["failed"].items()),
-                     _cell(d["flag"], "bold red") if d["flag"] else "ok")
-            out.print(t2)
+            _print_health(info["health"])
         if info["failures"]:
-            t3 = Table("stage", "code", "count", "example", title="failures by code")
+            t3 = Table("stage", "code", "count", Column("example", overflow="fold"), title="failures by code")
             for f in info["failures"]:
                 _row(t3, f["stage"], f["code"], f["count"], _shorten(f["example"] or "", 200))
             out.print(t3)
+
+
+def _print_health(health: dict[str, Any]) -> None:
+    """Collector health: a table on a wide terminal, one line per source below 100 columns (names whole)."""
+    def when(d: dict[str, Any]) -> str:
+        return (d.get("last_run_at") or "")[:16].replace("T", " ") or str(d["last_run"])
+
+    def joined(m: dict[str, Any]) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in m.items())
+
+    if out.width < 100:
+        _say(out, "collector health (last run, UTC)")
+        for name, d in health.items():
+            parts = [f"last run {when(d)}", f"discovered {d['discovered']}"]
+            if d["median_previous"] is not None:
+                parts.append(f"median before {d['median_previous']:g}")
+            parts.append(f"fetched {d['fetched']}")
+            parts += [f"skipped {joined(d['skipped'])}"] if d["skipped"] else []
+            parts += [f"failed {joined(d['failed'])}"] if d["failed"] else []
+            out.print(Text.assemble((safe_text(name, one_line=True), "bold"), "  ", safe_text("; ".join(parts)), "  ",
+                                    (safe_text(d["flag"]), "bold red") if d["flag"] else ("ok", "")), soft_wrap=False)
+        return
+    t2 = Table("source", Column("last run (UTC)", no_wrap=True), "discovered", "median before", "fetched", "skipped",
+               "failed", "health", title="collector health")
+    for name, d in health.items():
+        _row(t2, name, when(d), d["discovered"], "" if d["median_previous"] is None else f"{d['median_previous']:g}",
+             d["fetched"], joined(d["skipped"]), joined(d["failed"]), _cell(d["flag"], "bold red") if d["flag"] else "ok")
+    out.print(t2)
 
 
 def collect_status(cat: Any) -> dict[str, Any]:
@@ -573,7 +593,7 @@ def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week"
     """Counts per period by country, leg, term or platform, with each period's total posts; takes the same
     query and filters as search (relevant posts only).
 
-    Example: routewatch trends --by week --field leg --json
+    Example: routewatch trends "走线 OR 润" --by month --field country
     """
     from index.base import build_index
     from routewatch.search_input import build_query
@@ -681,7 +701,7 @@ def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search o
              data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Evidence bundle: snapshot, media, hashes, transcript, extraction, provenance and a sha256 manifest.
 
-    Example: routewatch evidence telegram-0123456789abcdef -o evidence.zip
+    Example: routewatch evidence telegram-58d7 -o evidence.zip
     """
     from routewatch.evidence import build_bundle, verify_bundle
     from routewatch.postref import resolve_post
