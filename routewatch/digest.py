@@ -43,6 +43,8 @@ def parse_week(week: str) -> tuple[date, date]:
     m = re.fullmatch(r"(\d{4})-W(\d{2})", week or "")
     if not m:
         raise RouteWatchError(Code.E903, f"--week expects an ISO week like 2026-W45, got {week!r}")
+    if not 1900 <= int(m.group(1)) <= 9000:  # the digest also reads the 8 weeks before; dates end at 9999
+        raise RouteWatchError(Code.E903, f"the ISO week's year must be between 1900 and 9000, got {week!r}")
     try:
         start = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
     except ValueError as e:

@@ -39,6 +39,10 @@ class Code(StrEnum):
     E502 = "E502"  # query could not be parsed (after sanitising)
     E503 = "E503"  # index backend unavailable
     E504 = "E504"  # document rejected by the index (dead-lettered)
+    E505 = "E505"  # query syntax: unbalanced double quote
+    E506 = "E506"  # query syntax: unbalanced parenthesis
+    E507 = "E507"  # query syntax: OR / AND / NOT / - without the word, phrase or group it needs
+    E508 = "E508"  # query too complex (nesting, NOTs or terms past the limits of index.query)
     # E6xx imports
     E601 = "E601"  # import line not valid JSON / CSV row malformed
     E602 = "E602"  # import item lacks the fields needed for a post
@@ -49,6 +53,9 @@ class Code(StrEnum):
     E904 = "E904"  # not found (web / API)
     E905 = "E905"  # rate limited (web / API)
     E906 = "E906"  # internal error (web app or CLI): a bug, with the traceback in the log
+    E907 = "E907"  # post id prefix matches more than one post
+    E908 = "E908"  # unknown country (not an ISO code or a name in the corridor pack)
+    E909 = "E909"  # every item of the command failed (the summary lists the codes)
     # E913-E929 guards on outputs, settings and the catalog (issue 21)
     E913 = "E913"  # output path refused: the catalog or a file of the data dir
     E914 = "E914"  # output path is an input of the same command

@@ -18,6 +18,7 @@ from typing import Any
 
 from index.base import Query, SearchHits, parse_query_text
 from routewatch.catalog import Catalog, stored_json
+from routewatch.errors import RouteWatchError
 from routewatch.records import TextUnit
 from routewatch.web.public import PublicText, Scrubber, deep_clean, handle_key
 from routewatch.web.settings import WebSettings
@@ -432,4 +433,9 @@ def status(ctx: Ctx) -> dict[str, Any]:
 
 
 def parse_terms(text: str) -> list[str]:
-    return [t for t in parse_query_text(text) if t.strip()][:10]
+    """The words a post page marks (those that made the search find it); none for a malformed query,
+    which the search page has already refused with its code."""
+    try:
+        return [t for t in parse_query_text(text) if t.strip()][:10]
+    except RouteWatchError:
+        return []
