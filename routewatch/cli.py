@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
