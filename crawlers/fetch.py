@@ -23,7 +23,7 @@ from typing import Any
 import yt_dlp
 
 from crawlers.origins import to_fetch_url
-from crawlers.safety import check_url, guarded_resolution
+from crawlers.safety import Deadline, DeadlinePassed, check_url, guarded_resolution
 from routewatch.catalog import now_iso
 from routewatch.errors import Code, NotConfigured, RouteWatchError
 from routewatch.records import Media, Post, Provenance, Segment, TextUnit
@@ -33,6 +33,10 @@ _DROP_INFO_KEYS = ("formats", "requested_formats", "http_headers", "thumbnails",
 
 
 class _TooLarge(yt_dlp.utils.DownloadCancelled):
+    pass
+
+
+class _TooSlow(yt_dlp.utils.DownloadCancelled):
     pass
 
 
@@ -143,9 +147,13 @@ class YtDlpFetcher:
         return media, units
 
     def _download(self, url: str, tmp: Path, cap: int) -> dict[str, Any]:
+        budget = Deadline(self.rw.crawl.max_download_seconds)
+
         def hook(d: dict[str, Any]) -> None:
             if (d.get("downloaded_bytes") or 0) > cap:
                 raise _TooLarge(f"over {cap} bytes")
+            if budget.expired or budget.elapsed() > budget.seconds:
+                raise _TooSlow(f"over {budget.seconds:g} s")
 
         logger = QuietYtDlpLogger()
         allow = list(self.rw.crawl.allow_hosts)
@@ -158,13 +166,19 @@ class YtDlpFetcher:
             "format": f"best[filesize<?{cap}]/best",
         }
         guard: dict[str, str] = {}
+        too_slow = RouteWatchError(Code.E210, f"download not done within crawl.max_download_seconds "
+                                              f"({budget.seconds:g} s); aborted, no partial file kept")
         try:
-            with guarded_resolution(allow) as guard, yt_dlp.YoutubeDL(opts) as ydl:
+            with guarded_resolution(allow) as guard, budget, yt_dlp.YoutubeDL(opts) as ydl:
                 info = ydl.extract_info(url, download=True)
+                if budget.expired:  # cut mid-way: whatever yt-dlp kept is partial
+                    raise too_slow
                 return ydl.sanitize_info(info) or {}
         except _TooLarge as e:
             raise RouteWatchError(Code.E202, f"media larger than max_media_bytes ({cap}); download aborted") from e
         except (yt_dlp.utils.YoutubeDLError, OSError) as e:
+            if budget.expired or isinstance(e, _TooSlow | DeadlinePassed):
+                raise too_slow from e
             msg = str(e)
             if guard.get("refused"):
                 raise RouteWatchError(Code.E103, f"refused by the private-address guard: {guard['refused']}") from e
@@ -198,13 +212,30 @@ def guarded_get(url: str, rw: Any, max_bytes: int) -> bytes:
     check_url(url, rw.crawl.allow_hosts)
     opener = urllib.request.build_opener(_GuardedRedirect(list(rw.crawl.allow_hosts)))
     req = urllib.request.Request(url, headers={"User-Agent": rw.crawl.user_agent})  # noqa: S310 - scheme checked
+    budget = Deadline(rw.crawl.max_download_seconds)
+    chunks: list[bytes] = []
+    got = 0
     try:
-        with contextlib.closing(opener.open(req, timeout=rw.crawl.timeout_seconds)) as resp:
-            data = resp.read(max_bytes + 1)
+        with budget, contextlib.closing(opener.open(req, timeout=rw.crawl.timeout_seconds)) as resp:
+            # read what arrives, a piece at a time, so the budget is looked at between pieces too
+            while got <= max_bytes:
+                piece = resp.read1(min(65536, max_bytes + 1 - got))
+                budget.check()
+                if not piece:
+                    break
+                chunks.append(piece)
+                got += len(piece)
     except urllib.error.HTTPError as e:
         raise RouteWatchError(Code.E101, f"HTTP {e.code} for {url}") from e
-    except (urllib.error.URLError, TimeoutError, OSError) as e:
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as e:
+        if budget.expired:
+            raise RouteWatchError(Code.E210, f"download of {url} not done within crawl.max_download_seconds "
+                                             f"({budget.seconds:g} s)") from e
         raise RouteWatchError(Code.E105, f"cannot reach {url}: {e}") from e
+    if budget.expired:
+        raise RouteWatchError(Code.E210, f"download of {url} not done within crawl.max_download_seconds "
+                                         f"({budget.seconds:g} s)")
+    data = b"".join(chunks)
     if len(data) > max_bytes:
         raise RouteWatchError(Code.E202, f"response over {max_bytes} bytes: {url}")
     return data

@@ -18,6 +18,8 @@ class CrawlSettings(BaseModel):
     backoff_base_seconds: float = 1.0  # 429/503 without Retry-After: 1 s, 2 s, 4 s …
     timeout_seconds: float = 20.0
     max_pages_per_source: int = 50
+    # longest URL requested (start URLs, links, feeds); longer ones are refused with E109
+    max_url_chars: int = Field(default=8192, ge=256, le=1_000_000)
     # SPEC §4: canonical URLs stay canonical; bytes may come from a configured origin.
     origins: dict[str, str] = Field(default_factory=dict)
     # host:port pairs exempt from the private-address guard (empty by default).
@@ -25,6 +27,9 @@ class CrawlSettings(BaseModel):
     # media limits
     max_media_bytes: int = 200 * 1024 * 1024
     max_media_seconds: float = 1800.0
+    # total time budget of one download (media file, subtitles), beside timeout_seconds (the idle time-out
+    # of each read, which a server sending a few bytes at a time never reaches): past it, E210
+    max_download_seconds: float = Field(default=600.0, gt=0, le=86400)
     fetch_media: bool = True
     # Relevance pre-filter on the caption: when on, media of posts whose caption is a clear hard
     # negative (sewing / PCB 走线, VPN 翻墙, tourism, football …: a negative relevance score) is not

@@ -18,6 +18,8 @@ class Code(StrEnum):
     E105 = "E105"  # network time-out or connection refused
     E106 = "E106"  # no crawler claims this URL
     E107 = "E107"  # rate limited (429/503) and retries exhausted
+    E108 = "E108"  # URL cannot be parsed (unclosed IPv6 bracket, white space or control characters, no host)
+    E109 = "E109"  # URL longer than crawl.max_url_chars
     # E2xx media fetch and decode
     E201 = "E201"  # media longer than max_audio_seconds
     E202 = "E202"  # media larger than max_media_bytes
@@ -28,6 +30,7 @@ class Code(StrEnum):
     E207 = "E207"  # post has no media
     E208 = "E208"  # playlist/manifest where a media file was expected
     E209 = "E209"  # writing the media file failed (disk full, read-only)
+    E210 = "E210"  # download (media or subtitles) over its total time budget (crawl.max_download_seconds)
     # E3xx transcription
     E301 = "E301"  # no ASR model available
     E302 = "E302"  # transcription failed

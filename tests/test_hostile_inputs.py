@@ -23,6 +23,7 @@ from routewatch.privacy import redact_text
 from tests.hostile_helpers import (
     BIDI,
     CONTROL,
+    DOWNLOAD_BUDGET,
     HOSTILE,
     REPO,
     STAGES,
@@ -121,6 +122,13 @@ def stage_crawl(case: Case, exp: dict[str, Any], world) -> None:
         captions = [cat.get_post(p).caption for p in pids]
     finally:
         cat.close()
+    if "platforms" in exp:  # the platform every post of the case was stored as
+        cat = world.catalog()
+        try:
+            got = sorted({cat.get_post(p).platform for p in pids})
+        finally:
+            cat.close()
+        assert got == sorted(exp["platforms"]), f"posts stored as {got}, expected {exp['platforms']}"
     if "caption_contains" in exp:
         assert any(exp["caption_contains"] in c for c in captions), f"captions: {[c[:120] for c in captions]}"
     for path in exp.get("requested", []):
@@ -158,6 +166,8 @@ def stage_fetch(case: Case, exp: dict[str, Any], world) -> None:
     assert pids, "the case has no post to fetch"
     slowest = max(world.fetch_seconds.get(p, 0.0) for p in pids)
     assert slowest < TIME_LIMIT, f"fetch took {slowest:.1f} s"
+    if "E210" in (codes_of(exp) or []):  # the time budget is a deadline: over by no more than a few seconds
+        assert slowest < DOWNLOAD_BUDGET + 5, f"fetch took {slowest:.1f} s for a {DOWNLOAD_BUDGET:g} s budget"
     cat = world.catalog()
     try:
         fails = [f for f in cat.failures("fetch") if f.item_id in pids]
