@@ -23,7 +23,7 @@ from typing import Any
 import yt_dlp
 
 from crawlers.origins import to_fetch_url
-from crawlers.safety import Deadline, DeadlinePassed, check_url, guarded_resolution
+from crawlers.safety import Deadline, DeadlinePassedError, check_url, guarded_resolution
 from routewatch.catalog import now_iso
 from routewatch.errors import Code, NotConfigured, RouteWatchError
 from routewatch.records import Media, Post, Provenance, Segment, TextUnit
@@ -177,7 +177,7 @@ class YtDlpFetcher:
         except _TooLarge as e:
             raise RouteWatchError(Code.E202, f"media larger than max_media_bytes ({cap}); download aborted") from e
         except (yt_dlp.utils.YoutubeDLError, OSError) as e:
-            if budget.expired or isinstance(e, _TooSlow | DeadlinePassed):
+            if budget.expired or isinstance(e, _TooSlow | DeadlinePassedError):
                 raise too_slow from e
             msg = str(e)
             if guard.get("refused"):

@@ -117,7 +117,7 @@ def check_url(url: str, allow_hosts: list[str] | tuple[str, ...] = (), *, resolv
             raise RouteWatchError(Code.E103, f"host {host} resolves to {addr}, a private address")
 
 
-class DeadlinePassed(TimeoutError):
+class DeadlinePassedError(TimeoutError):
     """A connection refused, or cut, because the download's total time budget ran out."""
 
 
@@ -127,7 +127,7 @@ class Deadline:
     An idle time-out alone never ends a server that sends a few bytes every second. Within
     `with Deadline(seconds):`, every socket this thread connects is remembered; when the budget runs
     out a timer shuts them down (a blocked read returns at once) and later connects fail with
-    `DeadlinePassed`. `expired` tells the caller to report E210. Other threads are not affected.
+    `DeadlinePassedError`. `expired` tells the caller to report E210. Other threads are not affected.
     """
 
     _local = threading.local()
@@ -164,7 +164,7 @@ class Deadline:
 
     def check_open(self) -> None:
         if self.expired:
-            raise DeadlinePassed(f"download time budget of {self.seconds:g} s used up")
+            raise DeadlinePassedError(f"download time budget of {self.seconds:g} s used up")
 
     def _track(self, sock: socket.socket) -> None:
         # By descriptor and both addresses, not by object: TLS wraps the socket and detaches the object
@@ -197,10 +197,10 @@ class Deadline:
         return time.monotonic() - self._started
 
     def check(self) -> None:
-        """Raise DeadlinePassed when the budget is used up (for progress hooks and read loops)."""
+        """Raise DeadlinePassedError when the budget is used up (for progress hooks and read loops)."""
         if self.expired or self.elapsed() > self.seconds:
             self.expired = True
-            raise DeadlinePassed(f"download time budget of {self.seconds:g} s used up")
+            raise DeadlinePassedError(f"download time budget of {self.seconds:g} s used up")
 
     def __enter__(self) -> Deadline:
         self._install()
