@@ -45,6 +45,8 @@ class Code(StrEnum):
     # E6xx imports
     E601 = "E601"  # import line not valid JSON / CSV row malformed
     E602 = "E602"  # import item lacks the fields needed for a post
+    E603 = "E603"  # import text not UTF-8 and its encoding guessed with little certainty (a warning: imported)
+    E604 = "E604"  # impossible date in an import (posted after captured, before 2005, epoch 0): set aside, kept in extra
     # E9xx operations
     E901 = "E901"  # data dir locked by another routewatch process
     E902 = "E902"  # bad configuration

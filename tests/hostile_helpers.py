@@ -262,6 +262,16 @@ def build_bytes(src: Any, work: Path) -> bytes:
         return b"[" * src["depth"] + b"]" * src["depth"] + b"\n"
     if r == "huge_ndjson_caption":
         return (_zs_line("7500000000000001001", _huge_caption(src["chars"]), author={"uniqueId": "huge_line"}) + "\n").encode()
+    if r == "zs_lines":  # Zeeschuimer captures: {id, desc, collected?, createTime?, ...item fields}, a BOM, line ends
+        lines = []
+        for it in src["items"]:
+            it = dict(it)
+            cap = {"timestamp_collected": it.pop("collected", 1793692800000), "source_platform": "tiktok.com",
+                   "source_platform_url": it.pop("page", "https://www.tiktok.com/tag/zouxian")}
+            data = {"createTime": 1793692800, **it}
+            lines.append(json.dumps({**cap, "data": data}, ensure_ascii=False))
+        eol = src.get("eol", "\n")
+        return ("\ufeff" if src.get("bom") else "").encode() + "".join(line + eol for line in lines).encode()
     if r == "huge_csv_field":
         return ("id,body,author,timestamp,url,video_url,plays\n"
                 f'7500000000000001101,"{"x" * src["chars"]}",walker,2026-11-03 08:00:00,https://t.me/x/1101,,\n'
@@ -642,6 +652,8 @@ def _build_world(cases: list[Case], root: Path, srv: HostileServer) -> World:
                     cat.db.rollback()
             oc.seconds = time.monotonic() - t0
             world.imports[c.id] = oc
+            if oc.report is not None:
+                oc.source = oc.report.source  # the name the import recorded (contacts in a file name redacted)
             world.sources[c.id] = oc.source
         # 3. posts for text cases, fetch-only cases and URL cases that go through fetch
         for c in cases:

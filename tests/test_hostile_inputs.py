@@ -153,12 +153,22 @@ def stage_import(case: Case, exp: dict[str, Any], world) -> None:
             assert getattr(rep, k) == exp[k], f"{k} = {getattr(rep, k)}, expected {exp[k]}: {rep.to_dict()}"
     if "failed" in exp or "imported" in exp:
         assert rep.failed_by_code == exp.get("failed", {}), rep.to_dict()
+    if "warnings" in exp:
+        assert rep.warnings_by_code == exp["warnings"], rep.to_dict()
     cat = world.catalog()
     try:
         n = cat.db.execute("SELECT COUNT(*) FROM posts WHERE source=?", (oc.source,)).fetchone()[0]
+        posts = [cat.get_post(p) for p in world.post_ids(case)]
+        sightings = cat.db.execute("SELECT COUNT(*) FROM post_sightings WHERE source=?", (oc.source,)).fetchone()[0]
     finally:
         cat.close()
     assert n == rep.imported, f"{n} posts in the catalog for {rep.imported} imported"
+    # what was stored, field by field: {caption, views, author_handle, posted_at, captured_at} of each post
+    for want in exp.get("stored", []):
+        got = [{k: getattr(p, k) for k in want} for p in posts]
+        assert want in got, f"no post stored as {want}: {got}"
+    if "sightings" in exp:
+        assert sightings == exp["sightings"], f"{sightings} sightings, expected {exp['sightings']}"
 
 
 def stage_fetch(case: Case, exp: dict[str, Any], world) -> None:

@@ -54,18 +54,19 @@ def test_tiktok_capture_becomes_a_post_with_its_capture_metadata(catalog):
     assert p.caption == "内科克利的船票，每人 40 美元，救生衣要自己买 #走线 #达连"
     assert p.author_handle == "xiao_lu_walks"
     assert p.posted_at == "2026-09-07T21:00:00Z"
-    assert p.captured_at == "2026-10-20T08:00:07Z"  # timestamp_collected (ms) of its first capture
+    assert p.captured_at == "2026-10-20T08:01:30Z"  # timestamp_collected (ms) of its newest capture
     assert p.lang == "zh"
     assert p.views == 5565
     assert p.media_url.startswith("https://v16-webapp-prime.tiktok.com/video/tos/useast2a/")
     assert p.discovered_via == "https://www.tiktok.com/search?q=%E8%B5%B0%E7%BA%BF&t=1792483190123"
     extra = json.loads(p.extra_json)
+    # the capture metadata of its newest capture (line 55, from the tag page)
     assert extra["import"] == {
-        "kind": "zeeschuimer", "file": "tiktok_douyin.ndjson", "line": 6, "timestamp_collected": 1792483207500,
-        "source_platform": "tiktok.com", "source_platform_url": "https://www.tiktok.com/search?q=%E8%B5%B0%E7%BA%BF&t=1792483190123",
-        "source_url": "https://www.tiktok.com/api/search/item/full/?aid=1988&keyword=%E8%B5%B0%E7%BA%BF&offset=0",
+        "kind": "zeeschuimer", "file": "tiktok_douyin.ndjson", "line": 55, "timestamp_collected": 1792483290000,
+        "source_platform": "tiktok.com", "source_platform_url": "https://www.tiktok.com/tag/zouxian",
+        "source_url": "https://www.tiktok.com/api/challenge/item_list/?aid=1988&keyword=%E8%B5%B0%E7%BA%BF&offset=0",
         "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-        "item_id": "7431029384756102905", "nav_index": "1:3:0", "id": 6,
+        "item_id": "7431029384756102905", "nav_index": "1:3:0", "id": 53, "capture_time_known": True,
     }
     assert extra["raw"]["author"]["nickname"] == "小鹿走天涯"  # the platform's item, kept whole
     assert extra["hashtags"] == ["走线", "达连"]
@@ -123,7 +124,7 @@ def test_fourcat_tiktok_csv(catalog):
     assert quoted.caption == '墨西哥的检查站, 有的要钱, 有的不要。我们这次交了 "过路费" 100 美元。#走线'
     assert quoted.posted_at == "2026-10-06T22:05:00Z"  # no unix_timestamp: the UTC "timestamp" column
     row = json.loads(quoted.extra_json)
-    assert row["import"] == {"kind": "4cat", "file": "tiktok_4cat_export.csv", "line": 5}
+    assert row["import"] == {"kind": "4cat", "file": "tiktok_4cat_export.csv", "line": 5, "capture_time_known": False}
     assert row["row"]["location_created"] == "MX"
 
 
