@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from crawlers.base import without_lone_surrogates
 from crawlers.origins import platform_of_host
@@ -39,6 +39,7 @@ from crawlers.platforms import (
 )
 from routewatch.catalog import Catalog, now_iso
 from routewatch.errors import Code, RouteWatchError
+from routewatch.privacy import redact_text
 from routewatch.records import Failure, Post, post_id_for
 
 KINDS = ("zeeschuimer", "4cat")
@@ -148,16 +149,19 @@ def import_file(kind: str, path: Path, catalog: Catalog, settings: Any = None,
             encoding = codecs.lookup(encoding).name
         except LookupError as e:
             raise RouteWatchError(Code.E903, f"unknown text encoding {encoding!r} (e.g. utf-8, cp1252, gbk)") from e
-    source = source_name or f"{kind}:{path.name}"
+    # The file's name becomes the source name, failure item ids and provenance, all shown on status and
+    # post pages: contacts in it (a WeChat id people put in a file name) are redacted before anything stores it.
+    name = _public_name(path)
+    source = source_name or f"{kind}:{name}"
     report = ImportReport(kind=kind, file=str(path), source=source)
     text = _Text(encoding, report)
-    rows = _zeeschuimer(path, source, text) if kind == "zeeschuimer" else _fourcat(path, source, text)
+    rows = _zeeschuimer(path, name, source, text) if kind == "zeeschuimer" else _fourcat(path, name, source, text)
     seen: dict[tuple[str, str], int] = {}  # (post id, discovered_via) → captures of it in this file
     for line, item in rows:
         report.read += 1
         if isinstance(item, _Bad):
             report.failed_by_code[item.code.value] = report.failed_by_code.get(item.code.value, 0) + 1
-            catalog.record_failure(Failure("import", f"{path.name}:{line}", item.code.value, item.reason, now_iso()))
+            catalog.record_failure(Failure("import", f"{name}:{line}", item.code.value, item.reason, now_iso()))
             continue
         post, known = _checked_dates(item, report)
         # the same video captured again from the same page: still a sighting of its own (by line, so
@@ -270,13 +274,19 @@ class _Text:
 # ---- Zeeschuimer -----------------------------------------------------------------------------------
 
 
-def _zeeschuimer(path: Path, source: str, text: _Text) -> Iterator[tuple[int, Post | _Bad]]:
+def _public_name(path: Path) -> str:
+    """The file name with contacts redacted (its extension kept)."""
+    stem, suffix = (path.stem, path.suffix) if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", path.suffix) else (path.name, "")
+    return redact_text(stem) + suffix
+
+
+def _zeeschuimer(path: Path, name: str, source: str, text: _Text) -> Iterator[tuple[int, Post | _Bad]]:
     with path.open("rb") as f:
         for n, raw in enumerate(f, 1):
             if not raw.strip() or raw.strip() == codecs.BOM_UTF8:
                 continue
             try:
-                yield n, _zs_post(text.decode(raw, first=n == 1), path.name, n, source, text)
+                yield n, _zs_post(text.decode(raw, first=n == 1), name, n, source, text)
             except _Bad as bad:
                 yield n, bad
             except Exception as e:  # noqa: BLE001 - an item of an unexpected shape is one bad line, not a lost file
@@ -310,6 +320,11 @@ def _zs_post(line_text: str, file: str, line: int, source: str, text: _Text) -> 
     post = mapper(data, source=source, captured_at=captured, discovered_via=via, extra=extra)
     if post is None:
         raise _Bad(Code.E602, f"{platform} item has no numeric id")
+    if post.media_url and not urlsplit(post.media_url).scheme:
+        # a play address relative in the capture ("//v16…", "/video/…") is relative to the page it was
+        # captured from
+        base = via if urlsplit(via).scheme in ("http", "https") else f"https://www.{platform}.com/"
+        post = replace(post, media_url=urljoin(base, post.media_url))
     if not (post.caption or post.media_url):
         raise _Bad(Code.E602, f"{platform} item {post.platform_id} has neither a caption nor a play address")
     return post
@@ -321,7 +336,7 @@ _URL_COLUMNS = ("tiktok_url", "post_url", "url", "link", "permalink", "video_lin
 _DT = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?$")
 
 
-def _fourcat(path: Path, source: str, text: _Text) -> Iterator[tuple[int, Post | _Bad]]:
+def _fourcat(path: Path, name: str, source: str, text: _Text) -> Iterator[tuple[int, Post | _Bad]]:
     body = text.decode(path.read_bytes(), first=True).replace("\0", "")
     enc = text.report.encoding
     reader = csv.reader(io.StringIO(body, newline=""))
@@ -345,7 +360,7 @@ def _fourcat(path: Path, source: str, text: _Text) -> Iterator[tuple[int, Post |
             continue
         row = dict(zip(header, cells, strict=True))
         try:
-            yield reader.line_num, _fourcat_post(row, path.name, reader.line_num, source, hint, enc)
+            yield reader.line_num, _fourcat_post(row, name, reader.line_num, source, hint, enc)
         except _Bad as bad:
             yield reader.line_num, bad
 

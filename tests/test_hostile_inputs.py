@@ -369,6 +369,12 @@ def stage_search(case: Case, exp: dict[str, Any], world) -> None:
         assert "\x1b" not in out and not CONTROL.search(out.replace("\x1b", "")), f"control characters in output: {out[:300]!r}"
 
 
+def _contacts(exp: dict[str, Any]) -> list[str]:
+    """The strings (contacts, account ids, secrets) a stage must not show: `contact` is one or a list."""
+    c = exp.get("contact")
+    return [] if c is None else [c] if isinstance(c, str) else list(c)
+
+
 def _web_query_params(case: Case) -> dict[str, str]:
     q = _query(case)
     params = {"q": q["text"][:4000]}  # a browser sends no more than this in a URL either
@@ -428,15 +434,18 @@ def stage_web(case: Case, exp: dict[str, Any], world, client) -> None:
         assert len(page.text) < 200_000, f"/posts/{pid} is {len(page.text)} characters"
         api = client.get(f"/api/posts/{pid}")
         body = _assert_api(api, f"/api/posts/{pid}")
-        if "contact" in exp:
+        for contact in _contacts(exp):
             for what, text in (("page", page.text), ("API", json.dumps(body, ensure_ascii=False))):
-                assert not contact_leaks(text, exp["contact"]), f"the contact number is readable in the {what}"
+                assert not contact_leaks(text, contact), f"{contact!r} is readable in the {what}"
         if "media" in exp:
             r = client.get(f"/media/{pid}")
             assert r.status_code == 404 and r.json()["error"]["code"] == exp["media"], r.text[:200]
     word = exp.get("query") or "走线"
     _assert_page(client.get("/", params={"q": word}), f"/?q={word}")
-    _assert_page(client.get("/status"), "/status")
+    status = client.get("/status")
+    _assert_page(status, "/status")
+    for contact in _contacts(exp):  # source names and failure rows are on the status page
+        assert not contact_leaks(status.text, contact), f"{contact!r} is readable on /status"
 
 
 def stage_digest(case: Case, exp: dict[str, Any], world, digest: Path) -> None:
@@ -473,9 +482,9 @@ def stage_export(case: Case, exp: dict[str, Any], world, exports) -> None:
             assert row["caption"] == rec["caption"], "CSV and JSONL disagree on the caption"
             if exp.get("roundtrip"):  # lossless but for the documented redaction of contacts and @handles
                 assert row["caption"] == redact_text(cat.get_post(pid).caption), "the export changed the caption"
-            if "contact" in exp:
-                assert not contact_leaks(by_id[pid], exp["contact"]), "the contact number is readable in the JSONL"
-                assert not contact_leaks(json.dumps(row, ensure_ascii=False), exp["contact"]), "… and in the CSV"
+            for contact in _contacts(exp):
+                assert not contact_leaks(by_id[pid], contact), f"{contact!r} is readable in the JSONL"
+                assert not contact_leaks(json.dumps(row, ensure_ascii=False), contact), f"{contact!r} … and in the CSV"
     finally:
         cat.close()
 
