@@ -23,7 +23,7 @@ from crawlers.fetch import QuietYtDlpLogger
 from crawlers.imports import store_post
 from crawlers.origins import platform_of_host, to_canonical_url, to_fetch_url
 from crawlers.platforms import as_int, caption_of, douyin_url, iso_from_epoch, tiktok_url
-from crawlers.safety import check_url, guarded_resolution
+from crawlers.safety import Deadline, check_url, guarded_resolution
 from crawlers.youtube import YouTube
 from routewatch.catalog import Catalog, now_iso
 from routewatch.errors import Code, RouteWatchError
@@ -268,11 +268,20 @@ def _extract(target: str, crawl: Any, allow: list[str], limit: int) -> dict[str,
         "cachedir": False, "noplaylist": False,
     }
     guard: dict[str, str] = {}
+    budget = Deadline(crawl.max_download_seconds)  # a listing that drips bytes ends too (E210)
+    too_slow = RouteWatchError(Code.E210, f"yt-dlp did not read {target} within crawl.max_download_seconds "
+                                          f"({budget.seconds:g} s)")
     try:
-        with guarded_resolution(allow) as guard, yt_dlp.YoutubeDL(opts) as ydl:
+        with guarded_resolution(allow) as guard, budget, yt_dlp.YoutubeDL(opts) as ydl:
             info = ydl.extract_info(target, download=False)
+            if budget.expired:
+                raise too_slow
             return ydl.sanitize_info(info) or {}
-    except yt_dlp.utils.DownloadError as e:
+    except (yt_dlp.utils.DownloadError, OSError) as e:
+        if budget.expired:
+            raise too_slow from e
+        if isinstance(e, OSError):
+            raise RouteWatchError(Code.E105, f"yt-dlp could not read {target}: {e}"[:400]) from e
         if guard.get("refused"):
             raise RouteWatchError(Code.E103, f"refused by the private-address guard: {guard['refused']}") from e
         msg = str(e)
