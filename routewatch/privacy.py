@@ -172,7 +172,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         "credentials": re.compile(r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://(?P<cred>[^\s/?#@\[\]]+)@(?=[^\s/?#@])"),
         "secret_param": re.compile(rf"(?i)[?&](?:{secrets})=(?P<val>(?!\[removed\])[^&#\s]+)"),
         "account_link": re.compile(rf"(?i)(?:{account})(?!{_PSEUDONYM})(?!\[user\])"
-                                   r"(?P<acct>[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?(?:/[A-Za-z0-9_]+)*)"),
+                                   r"(?P<acct>[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?)"),
         "app_id": re.compile(app_id),
         # 7+ digits with separators; ASCII-only look-arounds so a number glued to Chinese text still counts
         "phone": re.compile(r"(?<![0-9A-Za-z/_.])(?<!user-)\+?\d[\d\s().\-]{5,}\d(?![0-9A-Za-z/_])"),
@@ -181,6 +181,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     }
 
 
+_STRUCTURAL = re.compile(r"(?<![0-9A-Za-z+])(?:\d{16,}|1\d{9}|1\d{12})(?![0-9A-Za-z])")
 _DATE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:[.,\s]\d{3})+$")
 
@@ -191,16 +192,14 @@ def _digits(s: str) -> int:
 
 def _looks_like_phone(t: str, word_digits: bool = False, split: bool = False) -> bool:
     """Whether a run of digits (already read through the shadow) is a phone number. Not: dates, amounts
-    with thousands separators, more than 15 digits (E.164's limit: platform ids, hashes), a bare 10 or
-    13 digits starting with 1 (Unix time in s / ms), short runs of number words, counting (1、2、3 …)."""
+    with thousands separators, more than 15 digits unbroken (E.164's limit: platform ids, hashes), a bare
+    10 or 13 digits starting with 1 (Unix time in s / ms), short runs of number words, counting (1、2、3 …)."""
     t = t.strip()
     if _digits(t) < 7 or _DATE.match(t) or _THOUSANDS.match(t):
         return False
     bare = re.sub(r"\D", "", t)
-    if len(bare) > 15:
-        return False
-    if bare == t and len(bare) in (10, 13) and bare[0] == "1":
-        return False
+    if bare == t and (len(bare) > 15 or (len(bare) in (10, 13) and bare[0] == "1")):
+        return False  # one unbroken run: a platform id or hash, or a Unix time (numbers written apart still count)
     if word_digits and len(bare) < 10:
         return False
     if t.startswith("+") or len(bare) >= 10:
@@ -316,6 +315,9 @@ def redact_text(text: str) -> str:
         parts.append(text[i:])
         shown = "".join(parts)
     shadow = shown.translate(_shadow_table()) if not shown.isascii() else shown
+    # unbroken runs that are ids, hashes or Unix times are masked in the shadow, so a number rule never
+    # joins them with a phone number next to them
+    shadow = _STRUCTURAL.sub(lambda m: "#" * len(m.group(0)), shadow)
     changed = False
     phone = _patterns()["phone"]
     for pattern, fn in _rules():
