@@ -142,7 +142,10 @@ def info_to_post(info: dict[str, Any], *, source: str, discovered_via: str, orig
         else:
             vid = url_id or page
     elif platform == "youtube":
-        url = f"https://www.youtube.com/watch?v={vid}"
+        seen_as = " ".join(str(info.get(k) or "") for k in ("original_url", "webpage_url", "url"))
+        short = "/shorts/" in seen_as
+        url = f"https://www.youtube.com/shorts/{vid}" if short else f"https://www.youtube.com/watch?v={vid}"
+        uploader = str(info.get("channel_id") or uploader)  # the account is the UC… id; names change and repeat
     elif platform == "tiktok":
         url = tiktok_url(str(info.get("uploader") or ""), vid)
     elif platform == "douyin":
