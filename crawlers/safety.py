@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 import socket
 import threading
 import time
-import unicodedata
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,15 +60,20 @@ _CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
 _PATCH_LOCK = threading.Lock()
 
 
+# White space, controls and the format characters (zero-width, bidi, soft hyphen, tags) a URL never holds
+_BAD_URL_CHAR = re.compile("[\\s\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
+                           "\u2060-\u206f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]")
+
+
 def check_url_form(url: str, max_chars: int) -> None:
     """Raise E109 for a URL longer than `max_chars`, E108 for one that cannot be parsed (an unclosed
     IPv6 bracket, white space or control characters, no scheme or host); ports and schemes are
     `check_url`'s (E103) and the crawlers' (E106) to judge."""
     if len(url) > max_chars:
         raise RouteWatchError(Code.E109, f"URL of {len(url):,} characters is over crawl.max_url_chars ({max_chars:,})")
-    bad = next((c for c in url if c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
+    bad = _BAD_URL_CHAR.search(url)
     if bad is not None:
-        raise RouteWatchError(Code.E108, f"URL contains U+{ord(bad):04X} (white space or a control character)")
+        raise RouteWatchError(Code.E108, f"URL contains U+{ord(bad.group(0)):04X} (white space or a control character)")
     try:
         parts = urlsplit(url)
     except ValueError as e:
