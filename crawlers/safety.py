@@ -136,7 +136,6 @@ class Deadline:
     """
 
     _local = threading.local()
-    _installed = False
     _install_lock = threading.Lock()
 
     def __init__(self, seconds: float):
@@ -149,10 +148,11 @@ class Deadline:
 
     @classmethod
     def _install(cls) -> None:
-        # One wrapper around socket.connect for the whole process, installed once; it only looks at
-        # the calling thread's active deadline, so sockets of other threads are never touched.
+        # One wrapper around socket.connect for the whole process; it only looks at the calling thread's
+        # active deadline, so sockets of other threads are never touched. Checked on every use: another
+        # library (pytest-socket, gevent) may have replaced connect since, and then it is wrapped again.
         with cls._install_lock:
-            if cls._installed:
+            if getattr(socket.socket.connect, "_rw_deadline", False):
                 return
             real = socket.socket.connect
 
@@ -164,8 +164,8 @@ class Deadline:
                 if dl is not None:
                     dl._track(sock)
 
+            connect._rw_deadline = True  # type: ignore[attr-defined]
             socket.socket.connect = connect  # type: ignore[method-assign]
-            cls._installed = True
 
     def check_open(self) -> None:
         if self.expired:

@@ -31,6 +31,10 @@ class CrawlSettings(BaseModel):
     # of each read, which a server sending a few bytes at a time never reaches): past it, E210
     max_download_seconds: float = Field(default=600.0, gt=0, le=86400)
     fetch_media: bool = True
+    # per platform, a cookies.txt (Netscape format) of a logged-in browser, for platforms that show some
+    # videos only to logged-in users (Douyin often): {douyin = "/home/me/douyin-cookies.txt"}. Read, never
+    # written (yt-dlp gets a copy). Without one, such refusals are E211, saying which setting would help.
+    cookies_file: dict[str, str] = Field(default_factory=dict)
     # Relevance pre-filter on the caption: when on, media of posts whose caption is a clear hard
     # negative (sewing / PCB 走线, VPN 翻墙, tourism, football …: a negative relevance score) is not
     # fetched (counted as fetch/skipped/prefilter); the post record is always kept. Off by default,

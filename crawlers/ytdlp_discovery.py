@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
 import yt_dlp
 
 from crawlers.base import matching
-from crawlers.fetch import QuietYtDlpLogger
+from crawlers.fetch import QuietYtDlpLogger, cookies_copy, login_error, needs_login
 from crawlers.imports import store_post
 from crawlers.origins import platform_of_host, to_canonical_url, to_fetch_url
 from crawlers.platforms import as_int, caption_of, douyin_url, iso_from_epoch, tiktok_url
@@ -270,6 +273,20 @@ def _extract(target: str, crawl: Any, allow: list[str], limit: int) -> dict[str,
         "retries": crawl.retry_times, "http_headers": {"User-Agent": crawl.user_agent}, "logger": logger,
         "cachedir": False, "noplaylist": False,
     }
+    platform = platform_of_host(urlsplit(target).hostname or "") or ""
+    with tempfile.TemporaryDirectory(prefix="rw-cookies-") as tmp:
+        cookies = cookies_copy(SimpleNamespace(crawl=crawl), platform, Path(tmp))
+        if cookies:
+            opts["cookiefile"] = str(cookies)
+        try:
+            return _extract_with(target, crawl, allow, opts)
+        except RouteWatchError as e:
+            if e.code is Code.E101 and platform not in ("", "web", "demo") and needs_login(e.reason):
+                raise login_error(platform, bool(cookies), e.reason) from e
+            raise
+
+
+def _extract_with(target: str, crawl: Any, allow: list[str], opts: dict[str, Any]) -> dict[str, Any]:
     guard: dict[str, str] = {}
     budget = Deadline(crawl.max_download_seconds)  # a listing that drips bytes ends too (E210)
     too_slow = RouteWatchError(Code.E210, f"yt-dlp did not read {target} within crawl.max_download_seconds "

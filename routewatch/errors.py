@@ -31,6 +31,7 @@ class Code(StrEnum):
     E208 = "E208"  # playlist/manifest where a media file was expected
     E209 = "E209"  # writing the media file failed (disk full, read-only)
     E210 = "E210"  # download (media or subtitles) over its total time budget (crawl.max_download_seconds)
+    E211 = "E211"  # the platform refused without a login (HTTP 401/403, "log in"): set crawl.cookies_file.<platform>
     # E3xx transcription
     E301 = "E301"  # no ASR model available
     E302 = "E302"  # transcription failed

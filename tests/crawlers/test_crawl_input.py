@@ -98,3 +98,42 @@ def test_a_dripping_subtitle_server_ends_at_the_budget(drip_settings):
         guarded_get(srv.base + "/s.vtt", s, max_bytes=2 << 20)
     assert e.value.code.value == "E210"
     assert time.monotonic() - t0 < 4 + 3
+
+
+# ---- per-platform cookies (issue 19) ----------------------------------------------------------------------------
+def _members_only(h):
+    from pathlib import Path as _P
+
+    from tests.httpserver import respond
+
+    if "sessionid=logged-in" not in (h.headers.get("Cookie") or ""):
+        respond(h, 403, b"please log in", "text/plain")
+        return
+    respond(h, 200, (_P(__file__).resolve().parents[2] / "routewatch" / "demo" / "corpus" / "media" /
+                     "p01_shanghai_to_colombia.mp4").read_bytes(), "video/mp4")
+
+
+def _douyin_post(url):
+    return Post(post_id="douyin:7429876543210987699", platform="douyin", platform_id="7429876543210987699",
+                url="https://www.douyin.com/video/7429876543210987699", source="t", media_url=url)
+
+
+def test_a_login_wall_says_which_cookies_setting_would_help(tmp_path):
+    with TestServer({"/v.mp4": _members_only}) as srv:
+        (tmp_path / "routewatch.toml").write_text(f'[crawl]\nallow_hosts = ["{srv.hostport}"]\nretry_times = 0\n')
+        with pytest.raises(RouteWatchError) as e:
+            YtDlpFetcher(load_settings(tmp_path)).fetch(_douyin_post(srv.base + "/v.mp4"))
+    assert e.value.code.value == "E211"
+    assert "crawl.cookies_file.douyin" in e.value.reason
+
+
+def test_the_platform_s_cookies_file_is_sent_and_left_unchanged(tmp_path):
+    cookies = tmp_path / "douyin-cookies.txt"
+    cookies.write_text("# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t2000000000\tsessionid\tlogged-in\n")
+    before = cookies.read_bytes()
+    with TestServer({"/v.mp4": _members_only}) as srv:
+        (tmp_path / "routewatch.toml").write_text(
+            f'[crawl]\nallow_hosts = ["{srv.hostport}"]\n[crawl.cookies_file]\ndouyin = "{cookies}"\n')
+        media, _ = YtDlpFetcher(load_settings(tmp_path)).fetch(_douyin_post(srv.base + "/v.mp4"))
+    assert media.size > 1000 and media.path.endswith(".mp4")
+    assert cookies.read_bytes() == before
