@@ -321,6 +321,35 @@ def import_cmd(kind: Annotated[str, typer.Argument(help="zeeschuimer (NDJSON) or
 
 
 @app.command()
+def recheck(older_than: Annotated[str, typer.Option("--older-than", help="Revisit posts not checked for this long (7d, 12h, 30m).")] = "7d",
+            limit: Annotated[int | None, typer.Option(help="At most this many posts.")] = None,
+            config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
+    """Revisit known posts and record whether each is available, deleted, private, geo-blocked or its account gone.
+
+    Example: routewatch recheck --older-than 7d
+    """
+    from crawlers.recheck import parse_age
+    from crawlers.recheck import recheck as run_recheck
+
+    with _errors():
+        age = parse_age(older_than)
+        s = _settings(data_dir, config)
+        cat = _catalog(s, wait)
+        try:
+            cat.start_run("recheck")
+            rep = run_recheck(cat, s, age, limit=limit)
+            cat.finish_run()
+        finally:
+            cat.close()
+        if as_json:
+            _json_line(rep.to_dict())
+        else:
+            states = ", ".join(f"{k}: {v}" for k, v in sorted(rep.states.items())) or "none"
+            bad = ", ".join(f"{k}: {v}" for k, v in rep.failed_by_code.items()) or "none"
+            _say(err, f"rechecked {rep.checked} posts: {states}; unreachable {bad}")
+
+
+@app.command()
 def fetch(config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0,
           retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Also retry items that failed before.")] = False) -> None:
     """Download the media of crawled posts (yt-dlp), content-addressed, with subtitles.

@@ -18,6 +18,8 @@ class Code(StrEnum):
     E105 = "E105"  # network time-out or connection refused
     E106 = "E106"  # no crawler claims this URL
     E107 = "E107"  # rate limited (429/503) and retries exhausted
+    E108 = "E108"  # URL cannot be parsed (unclosed IPv6 bracket, white space or control characters, no host)
+    E109 = "E109"  # URL longer than crawl.max_url_chars
     # E2xx media fetch and decode
     E201 = "E201"  # media longer than max_audio_seconds
     E202 = "E202"  # media larger than max_media_bytes
@@ -28,6 +30,8 @@ class Code(StrEnum):
     E207 = "E207"  # post has no media
     E208 = "E208"  # playlist/manifest where a media file was expected
     E209 = "E209"  # writing the media file failed (disk full, read-only)
+    E210 = "E210"  # download (media or subtitles) over its total time budget (crawl.max_download_seconds)
+    E211 = "E211"  # the platform refused without a login (HTTP 401/403, "log in"): set crawl.cookies_file.<platform>
     # E3xx transcription
     E301 = "E301"  # no ASR model available
     E302 = "E302"  # transcription failed
@@ -46,6 +50,8 @@ class Code(StrEnum):
     # E6xx imports
     E601 = "E601"  # import line not valid JSON / CSV row malformed
     E602 = "E602"  # import item lacks the fields needed for a post
+    E603 = "E603"  # import text not UTF-8 and its encoding guessed with little certainty (a warning: imported)
+    E604 = "E604"  # impossible date in an import (posted after captured, before 2005, epoch 0): set aside, kept in extra
     # E9xx operations
     E901 = "E901"  # data dir locked by another routewatch process
     E902 = "E902"  # bad configuration
