@@ -109,6 +109,17 @@ class PlaceDef:
 
 
 @dataclass(frozen=True)
+class StoryRules:
+    """relevance.yaml `story`: how much a told journey weighs (legs between corridor countries)."""
+
+    americas: frozenset[str]
+    hubs: frozenset[str]
+    leg_weight: float
+    max_legs: int
+    long_haul_weight: float
+
+
+@dataclass(frozen=True)
 class CountryDef:
     iso: str
     journey_only: bool = False
@@ -155,6 +166,18 @@ class Rules:
             (frozenset(_strings(sp.get("from"))), frozenset(_strings(sp.get("to"))), float(sp.get("weight", 0)))
             for sp in rel.get("spans") or []
         ]
+        story = rel.get("story") or {}
+        self.story = (
+            StoryRules(
+                americas=frozenset(_strings(story.get("americas"))),
+                hubs=frozenset(_strings(story.get("hubs"))),
+                leg_weight=float(story.get("leg_weight", 0.0)),
+                max_legs=int(story.get("max_legs", 2)),
+                long_haul_weight=float(story.get("long_haul_weight", 0.0)),
+            )
+            if story
+            else None
+        )
 
         costs = p.get("costs")
         entries = []
@@ -181,7 +204,7 @@ class Rules:
 
         rt = p.get("route")
         entries = []
-        for key in ("forward", "before", "from", "arrive", "deport", "no_journey"):
+        for key in ("forward", "before", "from", "arrive", "deport", "no_journey", "policy_cause"):
             entries += _entries(_strings(rt.get(key)), (key, ""))
         origin = rt.get("origin") or {}
         for key in ("before", "after", "departure"):
