@@ -7,6 +7,9 @@ open-ended amount (十几万, 几千, 一万多) as money, nor give bare numbers
 
 from __future__ import annotations
 
+import cn2an
+from text_to_num import text2num
+
 from .analysis import Amount, Analysis, Mention
 from .pack import Rules
 from .spans import KindIndex
@@ -15,8 +18,9 @@ from .text import is_latin_alnum, span_index
 _ARABIC = "0123456789"
 
 
-def _scan_arabic(fold: str, i: int) -> tuple[float, int] | None:
-    """An Arabic number at i: 1500, 1,500, 1.500 (thousands), 8.5, 1.5 (decimal)."""
+def _scan_arabic(fold: str, i: int, multipliers: tuple[str, ...] = ()) -> tuple[float, int] | None:
+    """An Arabic number at i: 1500, 1,500, 1.500 (thousands), 8.5, 1.5 (decimal), and a decimal comma
+    before a multiplier word (2,5 millones = 2.5 million; 1,5万)."""
     n = len(fold)
     j = i
     while j < n and fold[j] in _ARABIC:
@@ -24,6 +28,16 @@ def _scan_arabic(fold: str, i: int) -> tuple[float, int] | None:
     if j == i:
         return None
     intpart = fold[i:j]
+    if j + 1 < n and fold[j] == "," and fold[j + 1].isdigit() and multipliers:
+        k = j + 1
+        while k < n and fold[k].isdigit():
+            k += 1
+        rest = fold[k + 1 :] if k < n and fold[k] == " " else fold[k:]
+        if k - j - 1 <= 2 and any(
+            rest.startswith(w) and (len(rest) == len(w) or not is_latin_alnum(rest[len(w)]) or not is_latin_alnum(w[-1]))
+            for w in multipliers
+        ):
+            return float(intpart + "." + fold[j + 1 : k]), k
     # Thousands groups: ",ddd" (English) or ".ddd" (Spanish/Colombian) repeated, first group 1-3 digits.
     if len(intpart) <= 3:
         for sep in (",", "."):
@@ -49,6 +63,33 @@ def _scan_arabic(fold: str, i: int) -> tuple[float, int] | None:
     return float(intpart), j
 
 
+def _digit_reading(fold: str, i: int, digits: dict[str, int], units: dict[str, float]) -> tuple[float, int] | None:
+    """Chinese digits read one by one (九八零零 = 9800, 一五零零 = 1500: how numbers are often spoken and
+    transcribed): a run of three or more digit characters with no unit after it, converted by cn2an."""
+    n = len(fold)
+    j = i
+    while j < n and fold[j] in digits:
+        j += 1
+    if j - i < 3 or (j < n and fold[j] in units and not fold[j].isascii()):
+        return None
+    try:
+        value = cn2an.cn2an(fold[i:j], "smart")
+    except (ValueError, KeyError):
+        return None
+    return float(value), j
+
+
+def _words_value(span: str, lang: str, own: float) -> float:
+    """A spelled-out number of several words (mil quinientos, two thousand five hundred) read by
+    text2num in the text's language; the pack's own reading when text2num does not know the span."""
+    for code in ((lang,) if lang in ("es", "en") else ("es", "en")):
+        try:
+            return float(text2num(span, code))
+        except ValueError:
+            continue
+    return own
+
+
 def _scan_number(fold: str, i: int, rules: Rules) -> tuple[float, int, float] | None:
     """Digits and units from i (Arabic and Chinese mixed): value, end, largest unit seen (0 if none)."""
     n = len(fold)
@@ -56,6 +97,9 @@ def _scan_number(fold: str, i: int, rules: Rules) -> tuple[float, int, float] | 
     ch = fold[i]
     if not (ch in _ARABIC or (ch in digits and digits[ch] != 0) or units.get(ch) == 10):
         return None
+    spelled = _digit_reading(fold, i, digits, units)
+    if spelled is not None:
+        return spelled[0], spelled[1], 0.0
     total = 0.0  # closed sections (above section_unit)
     section = 0.0
     cur: float | None = None
@@ -67,7 +111,7 @@ def _scan_number(fold: str, i: int, rules: Rules) -> tuple[float, int, float] | 
         if ch in _ARABIC:
             if cur is not None:
                 break
-            got = _scan_arabic(fold, j)
+            got = _scan_arabic(fold, j, rules.decimal_multipliers)
             assert got is not None
             cur, j = got
             continue
@@ -203,7 +247,13 @@ class MoneyFinder:
         if any(after.startswith(v) for v in self.r.vague_after):
             return True
         before = fold[max(0, start - 3) : start]
-        return any(before.endswith(v) for v in self.r.vague_before)
+        for v in self.r.vague_before:
+            if before.endswith(v):
+                # 上万 / 数千 are open-ended; 晚上五万 (the evening, then 50,000) is not
+                if v in self.r.vague_unit_only and start < len(fold) and fold[start] in self.r.digits:
+                    continue
+                return True
+        return False
 
     def _not_money(self, fold: str, start: int, end: int) -> bool:
         k = end
@@ -248,6 +298,8 @@ class MoneyFinder:
                     top = scanned[2]
             elif ch.isalpha() and ch.isascii() and (i == 0 or not is_latin_alnum(fold[i - 1])):
                 got = _scan_words(fold, i, words, r)
+                if got and " " in fold[i : got[1]]:
+                    got = (_words_value(fold[i : got[1]], an.lang, got[0]), got[1])
             if not got:
                 i += 1
                 continue

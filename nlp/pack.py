@@ -272,6 +272,11 @@ class Rules:
         self.units = {str(k): float(v) for k, v in (num.get("units") or {}).items()}
         self.section_unit = float(num.get("section_unit", 10000))
         self.spaced_units = {fold_term(str(k)): float(v) for k, v in (num.get("spaced_units") or {}).items()}
+        # words after "2,5" that make its comma a decimal one (2,5 millones); longest first
+        self.decimal_multipliers = tuple(
+            sorted({*self.spaced_units, *(fold_term(str(k)) for k in (num.get("units") or {}))}, key=len, reverse=True)
+        )
+        self.vague_unit_only = tuple(fold_term(s) for s in _strings(num.get("vague_before_unit_only")))
         self.unit_currency = {fold_term(str(k)): str(v) for k, v in (num.get("unit_currency") or {}).items()}
         self.number_words = {
             lang: {fold_term(str(k)): float(v) for k, v in table.items()}
