@@ -22,6 +22,7 @@ _ACTOR_DEMAND_GAP_DEFAULT = 60
 # Max characters between a negation / hypothetical cue and the demand it cancels.
 _NEGATION_REACH = {"zh": 12}
 _NEGATION_REACH_DEFAULT = 45
+_QUOTES = "'\"“”‘’「」『』"
 
 
 def _kind(h: Hit, kind: str) -> str | None:
@@ -94,9 +95,21 @@ class BribeFinder:
     def _blocked(self, an: Analysis, ix: _Index, pos: int) -> bool:
         """Negation or hypothetical in the clause of `pos`, and near it (unpunctuated ASR text is one
         long clause: "…要钱说是检查费…许可是免费的" must not lose its bribe to a far-away 免费)."""
-        cl = an.clauses[span_index(an.clauses, pos)]
+        ci = span_index(an.clauses, pos)
+        cl = an.clauses[ci]
+        lo = cl[0]
+        # a quoted idiom ("si no pagas 'para el refresco'") belongs to the clause that quotes it
+        while ci > 0 and lo > 0 and an.text[lo - 1] in _QUOTES:
+            ci -= 1
+            lo = an.clauses[ci][0]
+        hi, cj = cl[1], span_index(an.clauses, pos)
+        while cj + 1 < len(an.clauses) and hi > 0 and (
+            an.text[hi - 1] in _QUOTES or not any(c.isalnum() for c in an.text[an.clauses[cj][0] : hi])
+        ):
+            cj += 1
+            hi = an.clauses[cj][1]
         reach = _NEGATION_REACH.get(an.lang, _NEGATION_REACH_DEFAULT)
-        return ix.stops.any_starting(max(cl[0], pos - reach), min(cl[1], pos + reach + 1))
+        return ix.stops.any_starting(max(lo, pos - reach), min(hi, pos + reach + 1))
 
     def find(self, an: Analysis) -> list[BribeEvent]:
         hits = self.r.bribes.find(an.norm)
@@ -162,12 +175,16 @@ class BribeFinder:
         cues = [h for h in sh if _kind(h, "cue") and not self._blocked(an, ix, h.start)]
         amounts = ix.amounts.starting(seg[0], seg[1])
         has_money = bool(amounts) or any(_kind(h, "money") or _kind(h, "pass") for h in sh)
-        official = any(_kind(h, "official") for h in sh)
+        officials = [h for h in sh if _kind(h, "official")]
+        reach = _NEGATION_REACH.get(an.lang, _NEGATION_REACH_DEFAULT)
         triggers: list[Hit] = list(cues)
-        if actors and has_money and not official:
+        if actors and has_money:
             gap = _ACTOR_DEMAND_GAP.get(an.lang, _ACTOR_DEMAND_GAP_DEFAULT)
             for d in sh:
                 if not _kind(d, "demand") or self._blocked(an, ix, d.start):
+                    continue
+                # an official fee, fine, fare or receipt next to the payment makes it a cost, not a bribe
+                if any(abs(o.start - d.start) <= reach for o in officials):
                     continue
                 if any(abs(d.start - a.end) <= gap or abs(a.start - d.end) <= gap for a in actors):
                     triggers.append(d)
