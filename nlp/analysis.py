@@ -36,6 +36,7 @@ class Amount:
     explicit: bool  # a currency word or symbol is written
     num_start: int = 0
     num_end: int = 0
+    sounds_like: str = ""  # its currency word was heard as a sound-alike (必索 for 比索)
 
 
 @dataclass(slots=True)

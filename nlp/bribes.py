@@ -124,6 +124,7 @@ class BribeFinder:
                 if found is not None:
                     raw.append(found)
 
+        raw = self._carried_actor(an, ix, raw)
         events: list[BribeEvent] = []
         for ev, actor, own_amount in raw:
             prev = events[-1] if events else None
@@ -144,6 +145,36 @@ class BribeFinder:
                 ev.amount = amounts[0]
         an.bribes = events
         return events
+
+    def _carried_actor(self, an: Analysis, ix: _Index, raw: list) -> list:
+        """"假警察拦车。每人要五百比索才放行。": a demand with an amount and a let-through word, its actor
+        named in the sentence before (which told no event of its own)."""
+        told = {ev.sentence for ev, _, _ in raw}
+        actors = ix.kinds["actor"]
+        added = []
+        for si in range(1, len(an.sents)):
+            if si in told or si - 1 in told:
+                continue
+            sent, prev = an.sents[si], an.sents[si - 1]
+            demands = [d for d in ix.kinds["demand"].starting(sent[0], sent[1]) if not self._blocked(an, ix, d.start)]
+            amounts = ix.amounts.starting(sent[0], sent[1])
+            if not demands or not amounts or not ix.kinds["pass"].any_starting(sent[0], sent[1]):
+                continue
+            if any(_kind(o, "official") for o in ix.hits.starting(sent[0], sent[1])):
+                continue
+            before = actors.starting(prev[0], prev[1])
+            if not before:
+                continue
+            actor = before[-1]
+            amount = amounts[0]
+            ev = BribeEvent(amount.start if amount.start < demands[0].start else demands[0].start,
+                            max(d.end for d in demands) if max(d.end for d in demands) > amount.end else amount.end,
+                            _kind(actor, "actor") or "police", None, amount, si)
+            ev.country = _country_for(ix, ev.start, sent, actor)
+            added.append((ev, actor, True))
+        if not added:
+            return raw
+        return sorted([*raw, *added], key=lambda r: r[0].start)
 
     def _segments(self, an: Analysis, ix: _Index, sent: tuple[int, int]) -> list[tuple[int, int]]:
         """A sentence cut where a second actor starts a new demand ("警察要了100刀，移民局又要了200刀")."""

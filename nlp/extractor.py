@@ -165,6 +165,8 @@ class Extractor:
                 continue
             a = c.amount
             rule = [] if a.explicit else [(DEFAULT_CURRENCY, f"currency {a.currency} by default")]
+            if a.sounds_like:
+                rule.append((SOUNDS_LIKE, f"currency word sounds like {a.sounds_like}"))
             costs.append(Cost(a.value, a.currency, text[a.start : a.end], c.kind, (ev(a.start, a.end),),
                               *fact_confidence(unit, a.start, a.end, rule)))
         bribes = []

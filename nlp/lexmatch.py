@@ -130,7 +130,8 @@ class PhoneticIndex:
                             window = run.group()[i : i + length]
                             # A mis-heard name keeps most of its characters (俄瓜多尔, 达连与林); a run of
                             # different words that merely sounds alike (大连上 ~ 达连山) does not.
-                            if sum(a != b for a, b in zip(window, key, strict=True)) <= max(1, length // 3):
+                            # Longer names keep their sound through more changed characters (哀尔帕所 ~ 埃尔帕索).
+                            if sum(a != b for a, b in zip(window, key, strict=True)) <= (1 if length <= 3 else length // 2):
                                 best = (length, key)
                                 break
                 if best:
@@ -225,6 +226,23 @@ class TermMatcher:
         merged = [h for h in hits if id(h) not in drop] + [h for h, _ in extra]
         merged.sort(key=lambda h: h.start)
         return merged
+
+
+def sounds_like_at(fold: str, pos: int, terms: Sequence[str]) -> str | None:
+    """The (Chinese, two or more characters) term that the characters at `pos` sound like (必索 ~ 比索,
+    防带 ~ 房贷; a longer term must keep one of its characters), or None. For short closed lists looked
+    up at one place (right after a number, just before an amount), never for a scan of a whole text."""
+    if pypinyin is None or pos >= len(fold) or not is_han(fold[pos]):
+        return None
+    for term in terms:
+        window = fold[pos : pos + len(term)]
+        if len(window) < len(term) or window == term or not all(is_han(c) for c in window):
+            continue
+        if (len(term) == 2 or any(a == b for a, b in zip(window, term, strict=True))) and all(
+            syllables(a) & syllables(b) for a, b in zip(window, term, strict=True)
+        ):
+            return term
+    return None
 
 
 def near(hits: Sequence[Hit], start: int, end: int, window: int) -> list[Hit]:

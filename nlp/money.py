@@ -11,6 +11,7 @@ import cn2an
 from text_to_num import text2num
 
 from .analysis import Amount, Analysis, Mention
+from .lexmatch import sounds_like_at
 from .pack import Rules
 from .spans import KindIndex
 from .text import is_latin_alnum, span_index
@@ -193,6 +194,7 @@ def _scan_words(fold: str, i: int, table: dict[str, float], rules: Rules) -> tup
 class MoneyFinder:
     def __init__(self, rules: Rules):
         self.r = rules
+        self.heard: dict[int, str] = {}  # end of a sound-alike currency word -> the word it sounds like
 
     # --- currency around a number ---
     def _currency_after(self, an: Analysis, pos: int) -> tuple[str | None, int, int | None]:
@@ -204,7 +206,16 @@ class MoneyFinder:
                 break
             hit = self.r.currency_after.match_at(norm, p)
             if hit is None:
-                continue
+                heard = sounds_like_at(norm.fold, p, self.r.currency_sounds) if self.r.phonetic and not skip else None
+                if heard is None:
+                    continue
+                # an ASR homophone of a currency word right after a number (五百必索 ~ 五百比索)
+                kind, value = self.r.currency_sound_payload[heard]
+                end = p + len(heard)
+                self.heard[end] = heard
+                if kind == "by_country":
+                    return None, end, int(value)
+                return str(value), end, None
             kind, value = hit.payloads[0]
             if kind == "iso_attached" and skip:
                 continue
@@ -374,6 +385,9 @@ class MoneyFinder:
             elif not self._not_money(fold, s, e):
                 out.append(Amount(s, e, value, None, False, s, e))
         an.amounts = self._resolve_bare(an, out)
+        for a in an.amounts:
+            if a.end in self.heard:
+                a.sounds_like = self.heard[a.end]
         return an.amounts
 
     def _resolve_bare(self, an: Analysis, amounts: list[Amount]) -> list[Amount]:
@@ -407,13 +421,24 @@ class MoneyFinder:
     def _not_cost(self, an: Analysis, a: Amount, cues: KindIndex) -> bool:
         cl = an.clauses[span_index(an.clauses, a.start)]
         lo = max(cl[0], a.start - self.r.context_window)
-        return cues["notcost"].any_inside(lo, a.start)
+        if cues["notcost"].any_inside(lo, a.start):
+            return True
+        return self._heard_before(an, lo, a.start, self.r.notcost_sounds)  # 防带 ~ 房贷 in a transcript
 
     def _price_context(self, an: Analysis, a: Amount, cues: KindIndex) -> bool:
         sent = an.sents[span_index(an.sents, a.start)]
         lo = max(sent[0], a.start - self.r.context_window)
         near = cues.any_of(("price", "kind"))
-        return near.any_inside(lo, a.start) or near.any_starting(a.end, a.end + 2)
+        if near.any_inside(lo, a.start) or near.any_starting(a.end, a.end + 2):
+            return True
+        return self._heard_before(an, lo, a.start, self.r.price_sounds)  # 基票 ~ 机票 in a transcript
+
+    def _heard_before(self, an: Analysis, lo: int, hi: int, terms: tuple[str, ...]) -> bool:
+        """A sound-alike of one of `terms` in [lo, hi) of a Chinese text (ASR homophones)."""
+        if not self.r.phonetic or not terms or an.lang != "zh":
+            return False
+        fold = an.norm.fold
+        return any(sounds_like_at(fold, p, terms) for p in range(lo, hi))
 
     def _inherit_from(self, an: Analysis, a: Amount, prev: list[Amount]) -> Amount | None:
         fold = an.norm.fold

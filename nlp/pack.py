@@ -18,7 +18,7 @@ import yaml
 from routewatch.errors import Code, NotConfigured
 
 from .lexmatch import TermMatcher
-from .text import fold_term
+from .text import fold_term, is_han
 
 BUILTIN_DIR = Path(__file__).with_name("packs")
 RULE_FILES = ("countries", "places", "relevance", "currency", "numbers", "costs", "bribes", "route")
@@ -189,6 +189,16 @@ class Rules:
         self.costs = TermMatcher(entries)
         self.context_window = int(costs.get("context_window", 12))
 
+        def han_terms(terms: Iterable[str]) -> tuple[str, ...]:
+            folded = {fold_term(t) for t in terms}
+            return tuple(sorted((t for t in folded if len(t) >= 2 and all(is_han(c) for c in t)), key=len, reverse=True))
+
+        # for ASR text: the sound-alikes of these count as price context / not a cost (nlp.money)
+        self.price_sounds = han_terms(
+            [*_strings(costs.get("price_context")), *(t for ts in (costs.get("kinds") or {}).values() for t in _strings(ts))]
+        )
+        self.notcost_sounds = han_terms(_strings(costs.get("not_cost")))
+
         br = p.get("bribes")
         entries = []
         for ctx, terms in (br.get("actors") or {}).items():
@@ -265,6 +275,11 @@ class Rules:
                 ({str(k): str(v) for k, v in (group.get("countries") or {}).items()}, str(group.get("default", "")))
             )
         self.currency_after = TermMatcher(after, word_start=False)
+        # Chinese currency words heard by ASR as sound-alikes (必索 for 比索): matched right after a number
+        self.currency_sound_payload = {
+            fold_term(t): payload for t, payload, _ in after if len(fold_term(t)) >= 2 and all(is_han(c) for c in fold_term(t))
+        }
+        self.currency_sounds = tuple(sorted(self.currency_sound_payload, key=len, reverse=True))
         self.bare_currency = {str(k): str(v) for k, v in (cur.get("bare") or {}).items()}
         self.inherit_in = frozenset(_strings(cur.get("inherit_in")))
 
