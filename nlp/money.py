@@ -11,7 +11,7 @@ import cn2an
 from text_to_num import text2num
 
 from .analysis import Amount, Analysis, Mention
-from .lexmatch import sounds_like_at
+from .lexmatch import SoundIndex
 from .pack import Rules
 from .spans import KindIndex
 from .text import is_latin_alnum, span_index
@@ -206,7 +206,7 @@ class MoneyFinder:
                 break
             hit = self.r.currency_after.match_at(norm, p)
             if hit is None:
-                heard = sounds_like_at(norm.fold, p, self.r.currency_sounds) if self.r.phonetic and not skip else None
+                heard = self.r.currency_sounds.at(norm.fold, p) if self.r.phonetic and not skip else None
                 if heard is None:
                     continue
                 # an ASR homophone of a currency word right after a number (五百必索 ~ 五百比索)
@@ -433,12 +433,12 @@ class MoneyFinder:
             return True
         return self._heard_before(an, lo, a.start, self.r.price_sounds)  # 基票 ~ 机票 in a transcript
 
-    def _heard_before(self, an: Analysis, lo: int, hi: int, terms: tuple[str, ...]) -> bool:
+    def _heard_before(self, an: Analysis, lo: int, hi: int, terms: SoundIndex) -> bool:
         """A sound-alike of one of `terms` in [lo, hi) of a Chinese text (ASR homophones)."""
         if not self.r.phonetic or not terms or an.lang != "zh":
             return False
         fold = an.norm.fold
-        return any(sounds_like_at(fold, p, terms) for p in range(lo, hi))
+        return any(terms.at(fold, p) for p in range(lo, hi))
 
     def _inherit_from(self, an: Analysis, a: Amount, prev: list[Amount]) -> Amount | None:
         fold = an.norm.fold

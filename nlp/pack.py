@@ -17,7 +17,7 @@ import yaml
 
 from routewatch.errors import Code, NotConfigured
 
-from .lexmatch import TermMatcher
+from .lexmatch import SoundIndex, TermMatcher
 from .text import fold_term, is_han
 
 BUILTIN_DIR = Path(__file__).with_name("packs")
@@ -189,9 +189,8 @@ class Rules:
         self.costs = TermMatcher(entries)
         self.context_window = int(costs.get("context_window", 12))
 
-        def han_terms(terms: Iterable[str]) -> tuple[str, ...]:
-            folded = {fold_term(t) for t in terms}
-            return tuple(sorted((t for t in folded if len(t) >= 2 and all(is_han(c) for c in t)), key=len, reverse=True))
+        def han_terms(terms: Iterable[str]) -> SoundIndex:
+            return SoundIndex(fold_term(t) for t in terms)
 
         # for ASR text: the sound-alikes of these count as price context / not a cost (nlp.money)
         self.price_sounds = han_terms(
@@ -279,7 +278,7 @@ class Rules:
         self.currency_sound_payload = {
             fold_term(t): payload for t, payload, _ in after if len(fold_term(t)) >= 2 and all(is_han(c) for c in fold_term(t))
         }
-        self.currency_sounds = tuple(sorted(self.currency_sound_payload, key=len, reverse=True))
+        self.currency_sounds = SoundIndex(self.currency_sound_payload)
         self.bare_currency = {str(k): str(v) for k, v in (cur.get("bare") or {}).items()}
         self.inherit_in = frozenset(_strings(cur.get("inherit_in")))
 
