@@ -7,6 +7,7 @@ code from a pack (yaml.safe_load only) and never guess: a missing pack or file i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -117,6 +118,10 @@ class StoryRules:
     leg_weight: float
     max_legs: int
     long_haul_weight: float
+    walk_weight: float = 0.0
+    walk: re.Pattern[str] | None = None
+    stretch_weight: float = 0.0
+    stretch_after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,10 @@ class Rules:
                 leg_weight=float(story.get("leg_weight", 0.0)),
                 max_legs=int(story.get("max_legs", 2)),
                 long_haul_weight=float(story.get("long_haul_weight", 0.0)),
+                walk_weight=float(story.get("walk_weight", 0.0)),
+                walk=re.compile("|".join(f"(?:{p})" for p in _strings(story.get("walk_patterns")))) if story.get("walk_patterns") else None,
+                stretch_weight=float(story.get("stretch_weight", 0.0)),
+                stretch_after=tuple(fold_term(t) for t in _strings(story.get("stretch_after"))),
             )
             if story
             else None

@@ -58,19 +58,33 @@ def score(an: Analysis, rules: Rules) -> float:
 
 
 def _story(an: Analysis, rules: Rules, reasons: list[tuple[float, str]]) -> float:
-    """Evidence from the journey told: overland legs between corridor countries, and a long-haul
-    arrival into the corridor that goes on overland (relevance.yaml `story`)."""
+    """Evidence from the journey told (relevance.yaml `story`): walking for days, a stretch of the route
+    named by its country, overland legs between corridor countries, a long-haul arrival into the corridor."""
     st = rules.story
-    if not st or len(an.route) < 2:
+    if not st:
         return 0.0
     total = 0.0
+    if st.walk is not None:
+        m = st.walk.search(an.norm.fold)
+        if m:
+            reasons.append((st.walk_weight, f"walking for days: {an.text[m.start():m.end()]}"))
+            total += st.walk_weight
+    if st.stretch_after:
+        fold = an.norm.fold
+        for m in an.mentions:
+            if m.place is None and m.journey and fold.startswith(st.stretch_after, m.end):
+                reasons.append((st.stretch_weight, f"a stretch of the route: {an.text[m.start:m.end]}"))
+                total += st.stretch_weight
+                break
+    if len(an.route) < 2:
+        return total
     legs = list(zip(an.route, an.route[1:], strict=False))
     overland = [(a, b) for a, b in legs if a in st.americas and b in st.americas]
     counted = overland[: st.max_legs]
     for a, b in counted:
         reasons.append((st.leg_weight, f"overland leg {a}>{b}"))
     total += st.leg_weight * len(counted)
-    if overland and any(a in st.hubs and b in st.americas for a, b in legs):
-        reasons.append((st.long_haul_weight, "long-haul flight into the corridor, then overland"))
+    if any(a in st.hubs and b in st.americas for a, b in legs):
+        reasons.append((st.long_haul_weight, "long-haul flight into the corridor"))
         total += st.long_haul_weight
     return total
