@@ -41,6 +41,7 @@ class _Index:
         self.hits = Spans(hits)
         self.kinds = KindIndex(hits)
         self.amounts = Spans(an.amounts)
+        self.home: frozenset[str] = frozenset()  # the migrants' own nationality (中国人, chinos): never where a bribe was
 
     @cached_property
     def stops(self) -> Spans[Hit]:  # negation and hypothetical cues
@@ -85,12 +86,19 @@ def _country_for(ix: _Index, start: int, sent: tuple[int, int], actor: Hit | Non
     if after is not None:
         return after.iso
     earlier = _last(ix.places, -1, sent[0], end_by=sent[0])  # starts are >= 0
-    return earlier.iso if earlier is not None else None
+    if earlier is not None:
+        return earlier.iso
+    # "the soldiers at the Mexican checkpoint": a nationality word in the sentence, no place named
+    adjs = ix.adjectives
+    i, j = adjs.index_range(sent[0], sent[1])
+    isos = {a.iso for a in adjs.items[i:j] if sent[0] <= a.start < sent[1] and a.iso not in ix.home}
+    return isos.pop() if len(isos) == 1 else None
 
 
 class BribeFinder:
     def __init__(self, rules: Rules):
         self.r = rules
+        self.home = frozenset(iso for iso, c in rules.countries.items() if c.journey_only)
 
     def _blocked(self, an: Analysis, ix: _Index, pos: int) -> bool:
         """Negation or hypothetical in the clause of `pos`, and near it (unpunctuated ASR text is one
@@ -117,6 +125,7 @@ class BribeFinder:
             an.bribes = []
             return an.bribes
         ix = _Index(an, hits)
+        ix.home = self.home
         raw: list[tuple[BribeEvent, Hit | None, bool]] = []  # event, actor, has own amount
         for si, sent in enumerate(an.sents):
             for seg in self._segments(an, ix, sent):
