@@ -29,7 +29,8 @@ def score(an: Analysis, rules: Rules) -> float:
         if h.key not in seen:
             seen[h.key] = weight  # each distinct cue counts once
             label = "cue" if weight > 0 else "against"
-            reasons.append((weight, f"{label} {an.text[h.start:h.end]}"))
+            heard = f" (sounds like {h.key})" if h.phonetic else ""
+            reasons.append((weight, f"{label} {an.text[h.start:h.end]}{heard}"))
     total = sum(seen.values())
     places: dict[str, float] = {}
     for m in an.mentions:

@@ -54,3 +54,27 @@ def test_facts_json_holds_confidence_and_relevance_reasons(extractor) -> None:
         (30000.0, "CNY", "total", 0.765)
     ]
     assert facts["costs"][0]["why"] == ["caption 0.90", "currency CNY by default x0.85"]
+
+
+def test_post_page_facts_carry_confidence_why_and_relevance_reasons(extractor) -> None:
+    from routewatch.web.public import Scrubber
+    from routewatch.web.queries import _public_facts
+
+    segs = [Segment(0.0, 3.0, "走线第二天到了威迪马拉城", avg_logprob=-0.2, no_speech_prob=0.0)]
+    ex = extractor.extract_post([make_unit(kind="transcript", segments=segs)])
+    facts = json.loads(json.dumps(asdict(ex), ensure_ascii=False, default=str))
+    pub = _public_facts(Scrubber(b"k" * 32), facts, {})
+    place = pub["places"][0]
+    assert (place["canonical"], place["confidence"]) == ("Guatemala City", 0.41)
+    assert place["why"] == ["transcript 0.75", "ASR words 0.90", "sounds like 危地马拉城 x0.60"]
+    assert pub["relevance_reasons"][0] == "+1.5 cue 走线第 (sounds like 走线的)"
+
+
+def test_post_template_shows_confidence() -> None:
+    from pathlib import Path
+
+    import jinja2
+
+    src = (Path(__file__).resolve().parents[2] / "routewatch" / "web" / "templates" / "post.html").read_text(encoding="utf-8")
+    jinja2.Environment().parse(src)  # the page still compiles
+    assert "confidence {{" in src and 'fct.item.why|join("; ")' in src and "p.facts.relevance_reasons" in src
