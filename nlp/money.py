@@ -217,6 +217,8 @@ class MoneyFinder:
                     return None, end, int(value)
                 return str(value), end, None
             kind, value = hit.payloads[0]
+            if kind == "none":
+                return None, pos, None  # a unit that starts like a currency word (欧姆)
             if kind == "iso_attached" and skip:
                 continue
             if kind == "by_country":
@@ -381,6 +383,9 @@ class MoneyFinder:
             if self._vague(fold, s, e):
                 continue
             if explicit:
+                head = fold[max(0, s - 4) : s]
+                if any(head.endswith(w) for w in self.r.not_money_before):
+                    continue  # 阻抗一百欧: a measurement, whatever word follows
                 out.append(Amount(span_s, span_e, value, iso, True, s, e))
             elif not self._not_money(fold, s, e):
                 out.append(Amount(s, e, value, None, False, s, e))

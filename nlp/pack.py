@@ -282,10 +282,12 @@ class Rules:
             self.by_country.append(
                 ({str(k): str(v) for k, v in (group.get("countries") or {}).items()}, str(group.get("default", "")))
             )
+        after += _entries(_strings(cur.get("not_currency")), ("none", ""))
         self.currency_after = TermMatcher(after, word_start=False)
         # Chinese currency words heard by ASR as sound-alikes (必索 for 比索): matched right after a number
         self.currency_sound_payload = {
-            fold_term(t): payload for t, payload, _ in after if len(fold_term(t)) >= 2 and all(is_han(c) for c in fold_term(t))
+            fold_term(t): payload for t, payload, _ in after
+            if payload[0] != "none" and len(fold_term(t)) >= 2 and all(is_han(c) for c in fold_term(t))
         }
         self.currency_sounds = SoundIndex(self.currency_sound_payload)
         self.bare_currency = {str(k): str(v) for k, v in (cur.get("bare") or {}).items()}
