@@ -48,7 +48,7 @@ def test_facts_json_holds_confidence_and_relevance_reasons(extractor) -> None:
     ex = extractor.extract_post([make_unit("我们从福州出发，飞到厄瓜多尔基多，然后坐大巴到哥伦比亚，一共花了三万。")])
     facts = json.loads(json.dumps(asdict(ex), ensure_ascii=False, default=str))
     assert facts["relevant"] is True and facts["route"] == ["CN", "EC", "CO"]
-    assert "+0.4 overland leg EC>CO" in facts["relevance_reasons"]
+    assert "+0.5 overland leg EC>CO" in facts["relevance_reasons"]
     assert "+0.3 long-haul flight into the corridor" in facts["relevance_reasons"]
     assert [(c["amount"], c["currency"], c["kind"], c["confidence"]) for c in facts["costs"]] == [
         (30000.0, "CNY", "total", 0.765)
