@@ -884,8 +884,11 @@ def annotate(infile: Annotated[Path, typer.Argument(help="JSONL with {\"id\",\"t
 @app.command("eval")
 def eval_cmd(gold: Annotated[Path, typer.Argument(help="Gold JSONL: one object per line with \"id\", \"text\" "
                                                      "and the expected fields, as `routewatch annotate` writes them.")],
-             data_dir: DataDir = None, as_json: JsonOpt = False) -> None:
-    """Annotate the gold file's texts and score per field (precision / recall / F1) with the misses.
+             data_dir: DataDir = None, as_json: JsonOpt = False,
+             categories: Annotated[Path | None, typer.Option(
+                 help="JSON map post id -> category: scores per category too.")] = None) -> None:
+    """Annotate the gold file's texts and score per field (precision / recall / F1) with the misses,
+    grouped by cause (and per category with --categories).
 
     Example: routewatch eval gold.jsonl
     """
@@ -909,10 +912,16 @@ def eval_cmd(gold: Annotated[Path, typer.Argument(help="Gold JSONL: one object p
         ex = nlp.build_extractor()
         preds = [nlp.annotate_line(r, ex) for r in rows]
         scores = evaluate.score(rows, preds)
+        groups = None
+        if categories is not None:
+            if not categories.exists():
+                raise RouteWatchError(Code.E903, f"categories file not found: {categories}")
+            groups = evaluate.by_category(rows, preds, json.loads(categories.read_text(encoding="utf-8")))
         if as_json:
-            _json_line(scores, default=str)
+            _json_line({**scores, "categories": groups, "causes": evaluate.causes(rows, preds)} if groups
+                       else {**scores, "causes": evaluate.causes(rows, preds)}, default=str)
             return
-        _say(out, evaluate.report(scores, getattr(evaluate, "misses", lambda g, p: [])(rows, preds)))
+        _say(out, evaluate.report(scores, evaluate.misses(rows, preds), groups, evaluate.causes(rows, preds)))
 
 
 @app.command("transcribe-file")

@@ -158,6 +158,8 @@ class Place:
     canonical: str
     country: str
     evidence: tuple[Evidence, ...] = ()
+    confidence: float = 1.0  # 0-1: source kind, ASR word confidence, rule, corroboration
+    why: tuple[str, ...] = ()  # what set the confidence, readable
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,8 @@ class Cost:
     text: str
     kind: CostKind
     evidence: tuple[Evidence, ...] = ()
+    confidence: float = 1.0  # 0-1: source kind, ASR word confidence, rule, corroboration
+    why: tuple[str, ...] = ()  # what set the confidence, readable
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,12 +181,16 @@ class Bribe:
     amount: float | None = None
     currency: str | None = None
     evidence: tuple[Evidence, ...] = ()
+    confidence: float = 1.0  # 0-1: source kind, ASR word confidence, rule, corroboration
+    why: tuple[str, ...] = ()  # what set the confidence, readable
 
 
 @dataclass(frozen=True, slots=True)
 class CountryMention:
     iso: str
     evidence: tuple[Evidence, ...] = ()
+    confidence: float = 1.0  # 0-1: source kind, ASR word confidence, rule, corroboration
+    why: tuple[str, ...] = ()  # what set the confidence, readable
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,9 +207,14 @@ class Extraction:
     bribes: tuple[Bribe, ...] = ()
     relevance_score: float = 0.0
     provenance: Provenance | None = None
+    relevance_reasons: tuple[str, ...] = ()  # what decided `relevant` ("+1.5 cue 走线", "-3.0 against 阻抗")
 
     def to_gold(self, item_id: str | None = None) -> dict[str, Any]:
-        """The SPEC §5 schema (what `annotate` writes)."""
+        """The SPEC §5 schema (what `annotate` writes and aggregates read). An irrelevant post keeps its
+        facts in the record (and the catalog's facts JSON) but shows none here (lexicon §0)."""
+        if not self.relevant:
+            return {"id": item_id if item_id is not None else self.post_id, "relevant": False, "countries": [],
+                    "route": [], "places": [], "costs": [], "bribes": []}
         return {
             "id": item_id if item_id is not None else self.post_id,
             "relevant": self.relevant,
