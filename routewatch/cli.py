@@ -560,16 +560,20 @@ def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, Engl
         if not res["groups"]:
             _say(out, f"no post matches {claim!r}")
             return
-        for i, g in enumerate(res["groups"], 1):
-            t = Table("post", "platform", "posted", "captured", "source", "seconds", "snippet",
-                      title=_cell(f"group {i}: {g['size']} post(s), first {(g['first_posted_at'] or '')[:10]} "
-                                  f"on {', '.join(g['platforms'])}"))
-            t.columns[-1].overflow = "fold"
-            for e in g["posts"]:
-                secs = f"{e['start_sec']:.1f}–{e['end_sec']:.1f}" if e.get("start_sec") is not None else ""
-                _row(t, e["post_id"], e["platform"], (e["posted_at"] or "")[:10], (e["captured_at"] or "")[:10],
-                     e["source"], secs, _snippet(e["snippet"], e.get("span")))
-            out.print(t)
+        from routewatch.trace import summary_lines
+
+        for line in summary_lines(res):
+            _say(out, line)
+        t = Table("posted", "captured", "post", "platform", "group", "stance", "deciding words", "source", "seconds",
+                  "snippet", title="timeline, by posting time")
+        t.columns[2].no_wrap = True
+        t.columns[-1].overflow = "fold"
+        for e in res["timeline"]:
+            secs = f"{e['start_sec']:.1f}–{e['end_sec']:.1f}" if e.get("start_sec") is not None else ""
+            _row(t, (e["posted_at"] or "unknown")[:10], (e["captured_at"] or "")[:10], e["post_id"], e["platform"],
+                 e["group"], e["stance"]["label"], " · ".join(e["stance"]["words"]), e["source"], secs,
+                 _snippet(e["snippet"], e.get("span")))
+        out.print(t)
 
 
 @app.command()
