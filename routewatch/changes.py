@@ -107,21 +107,32 @@ def feature_label(feature: str) -> tuple[str, str]:
     return kind, rest
 
 
-def post_facts(catalog: Catalog) -> list[PostFacts]:
-    """Every relevant, dated post with its features: places (canonical), legs, trend terms its texts name,
-    and the price levels it quotes (cost kind, currency, band)."""
+def post_facts(catalog: Catalog, until: str = "") -> list[PostFacts]:
+    """Every relevant, dated post (posted before `until`, YYYY-MM-DD, when given) with its features: places
+    (canonical), legs, trend terms its texts name, and the price levels it quotes (cost kind, currency,
+    band). Texts are read one post at a time, never the whole catalog's at once."""
     db = catalog.db
-    texts: dict[str, str] = defaultdict(str)
-    for r in db.execute("SELECT post_id, text FROM units WHERE text != ''"):
-        texts[r[0]] += " " + r[1].lower()
     terms = [(t, t.lower()) for t in trend_terms()]
+    limit, args = ("AND p.posted_at < ? ", (until,)) if until else ("", ())
+    found: dict[str, set[str]] = {}
+    pid, text = None, ""
+    for r in db.execute("SELECT u.post_id, u.text FROM units u JOIN posts p ON p.post_id = u.post_id "  # noqa: S608
+                        f"WHERE u.text != '' AND p.posted_at != '' {limit}ORDER BY u.post_id", args):
+        if r[0] != pid:
+            if pid is not None:
+                found[pid] = {f"term:{t}" for t, low in terms if low in text}
+            pid, text = r[0], ""
+        text += " " + r[1].lower()
+    if pid is not None:
+        found[pid] = {f"term:{t}" for t, low in terms if low in text}
     out = []
-    for r in db.execute("SELECT p.post_id, p.posted_at, e.gold_json FROM posts p JOIN extractions e "
-                        "ON e.post_id = p.post_id WHERE p.posted_at != '' AND e.relevant = 1 ORDER BY p.posted_at"):
+    for r in db.execute("SELECT p.post_id, p.posted_at, e.gold_json FROM posts p JOIN extractions e "  # noqa: S608
+                        f"ON e.post_id = p.post_id WHERE p.posted_at != '' AND e.relevant = 1 {limit}"
+                        "ORDER BY p.posted_at", args):
         g = json.loads(r["gold_json"])
         f = {f"place:{p['canonical']}" for p in g.get("places", []) if p.get("canonical")}
         f |= {f"leg:{lg}" for lg in legs(g.get("route", []))}
-        f |= {f"term:{t}" for t, low in terms if low in texts[r["post_id"]]}
+        f |= found.get(r["post_id"], set())
         for c in g.get("costs", []):
             if float(c["amount"]) > 0:
                 low, high = price_band(float(c["amount"]))
@@ -180,7 +191,7 @@ def _significant(rows: list[PostFacts], week: str) -> list[dict[str, Any]]:
 def week_changes(catalog: Catalog, week: str, rows: list[PostFacts] | None = None) -> dict[str, Any]:
     """The changes of one week (each with its posts; `onset` false when the same change was already found
     the week before), and what the catalog shows for the first time that week (first_seen)."""
-    rows = post_facts(catalog) if rows is None else rows
+    rows = post_facts(catalog, until=(_monday(week) + timedelta(weeks=1)).isoformat()) if rows is None else rows
     prev_week = _week(_monday(week) - timedelta(weeks=1))
     before = {(t["feature"], t["direction"]) for t in _significant(rows, prev_week)}
     changes = []

@@ -23,6 +23,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from index.base import legs, period_of
 from index.terms import trend_terms
 from routewatch.catalog import Catalog
+from routewatch.changes import leg_prices, week_changes
 from routewatch.charts import bar_chart, hbar_chart
 from routewatch.errors import Code, RouteWatchError
 from routewatch.privacy import BIDI_CONTROLS, C1_CONTROLS, redact_text
@@ -169,11 +170,49 @@ def build_digest(catalog: Catalog, settings: Any, week: str) -> dict[str, Any]:
         "SELECT stage, code, COUNT(*) FROM failures GROUP BY stage, code ORDER BY stage, code")]
     return {
         "week": week, "start": start.isoformat(), "end": (end - timedelta(days=1)).isoformat(),
+        "new": what_is_new(catalog, week, start, end),
         "summary": {"relevant": c(per_week[week]), "all": c(all_week[week]), "previous_mean": f"{prev_mean:.1f}"},
         "volume": volume, "top_legs": top_legs, "top_countries": top_countries, "costs": costs,
         "bribes": bribes, "terms": terms, "reposted": reposted, "claims": claims, "health": health,
         "failures": failures,
     }
+
+
+FIRST_SEEN_SHOWN = 20
+
+
+def what_is_new(catalog: Catalog, week: str, start: date, end: date) -> dict[str, Any]:
+    """The "what is new this week" section from routewatch.changes: changes beyond chance (with the test
+    stated), what the catalog shows for the first time, and the prices per leg of this month and the two
+    before. Only display values: every count goes through c() and each item names one post (its first,
+    or for a fall the last that still said it), never a list whose length would tell a count under 5."""
+    wc = week_changes(catalog, week)
+    changes = []
+    for ch in wc["changes"]:
+        ref = ch["posts"][-1] if ch["direction"] == "fall" else ch["posts"][0]
+        changes.append({"label": ch["label"], "kind": ch["kind"],
+                        "direction": "rose" if ch["direction"] == "rise" else "fell",
+                        "status": "new this week" if ch["onset"] else "continuing",
+                        "count": c(ch["count"]), "previous": c(ch["baseline_count"]), "p": f"{ch['p']:.1e}",
+                        "post": _post_ref(catalog, ref["post_id"])})
+    first = [{"label": f["label"], "kind": f["kind"], "count": c(f["count"]),
+              "post": _post_ref(catalog, f["posts"][0]["post_id"])} for f in wc["first_seen"][:FIRST_SEEN_SHOWN]]
+    m0 = date(start.year, start.month, 1)
+    since = date(m0.year - (m0.month <= 2), (m0.month - 3) % 12 + 1, 1)
+    prices = [{"leg": r["label"], "kind": r["kind"], "currency": r["currency"], "month": r["month"],
+               "median": f"{r['median']:,.0f}", "quotes": c(r["n"]),
+               "range": f"{r['min']:,.0f}" if r["min"] == r["max"] else f"{r['min']:,.0f}–{r['max']:,.0f}"}
+              for r in leg_prices(catalog, since=since.isoformat(), until=end.isoformat())]
+    more = len(wc["first_seen"]) - len(first)
+    return {"method": wc["method"], "tests": wc["tests"], "changes": changes, "first_seen": first,
+            "first_seen_more": f"and {more} more" if more > 0 else "", "prices": prices}
+
+
+def _post_ref(catalog: Catalog, post_id: str) -> dict[str, str]:
+    p = catalog.get_post(post_id)
+    if p is None:
+        return {"post_id": post_id, "platform": "", "posted_at": "", "url": ""}
+    return {"post_id": p.post_id, "platform": p.platform, "posted_at": p.posted_at[:10], "url": redact_text(p.url)}
 
 
 # Markdown has no autoescape of its own. Controls and bidi overrides are shown as U+FFFD, a line break
