@@ -170,7 +170,7 @@ def build_digest(catalog: Catalog, settings: Any, week: str) -> dict[str, Any]:
         "SELECT stage, code, COUNT(*) FROM failures GROUP BY stage, code ORDER BY stage, code")]
     return {
         "week": week, "start": start.isoformat(), "end": (end - timedelta(days=1)).isoformat(),
-        "new": what_is_new(catalog, week, start, end),
+        "new": what_is_new(catalog, week, start, end), "coverage": source_coverage(catalog, week, end),
         "summary": {"relevant": c(per_week[week]), "all": c(all_week[week]), "previous_mean": f"{prev_mean:.1f}"},
         "volume": volume, "top_legs": top_legs, "top_countries": top_countries, "costs": costs,
         "bribes": bribes, "terms": terms, "reposted": reposted, "claims": claims, "health": health,
@@ -206,6 +206,50 @@ def what_is_new(catalog: Catalog, week: str, start: date, end: date) -> dict[str
     more = len(wc["first_seen"]) - len(first)
     return {"method": wc["method"], "tests": wc["tests"], "changes": changes, "first_seen": first,
             "first_seen_more": f"and {more} more" if more > 0 else "", "prices": prices}
+
+
+GAP_WEEKS = 2  # this many weeks or more in a row without a post from a source is a gap
+
+
+def source_coverage(catalog: Catalog, week: str, end: date) -> list[dict[str, Any]]:
+    """Per source (as post_sightings name it), over its posts posted before the end of `week`: first and
+    last posting date, posts per week from its first week to this one (under the "<5" rule), and its gaps:
+    runs of GAP_WEEKS or more weeks without a post, the last one open when the source is silent still."""
+    per: dict[str, Counter] = defaultdict(Counter)
+    first: dict[str, str] = {}
+    last: dict[str, str] = {}
+    for r in catalog.db.execute(
+        "SELECT s.source, p.posted_at FROM post_sightings s JOIN posts p ON p.post_id = s.post_id "
+        "WHERE p.posted_at != '' AND p.posted_at < ? GROUP BY s.source, p.post_id ORDER BY p.posted_at",
+        (end.isoformat(),)):
+        try:
+            wk = period_of(r[1], "week")
+        except ValueError:  # an unreadable date counts nowhere
+            continue
+        per[r[0]][wk] += 1
+        first.setdefault(r[0], r[1][:10])
+        last[r[0]] = r[1][:10]
+    out = []
+    for source in sorted(per):
+        weeks = []
+        d = date.fromisoformat(first[source])
+        d -= timedelta(days=d.weekday())
+        while week_of(d) <= week:
+            weeks.append(week_of(d))
+            d += timedelta(weeks=1)
+        gaps, run = [], []
+        for w in weeks + [""]:
+            if w and per[source][w] == 0:
+                run.append(w)
+                continue
+            if len(run) >= GAP_WEEKS:
+                span = f"{run[0]} – {run[-1]}" + (" (still silent)" if not w else "")
+                gaps.append(f"{span}, {len(run)} weeks")
+            run = []
+        mean = sum(per[source].values()) / max(1, len(weeks))
+        out.append({"source": source, "first": first[source], "last": last[source],
+                    "per_week": c(round(mean)), "weeks": len(weeks), "gaps": "; ".join(gaps) or "none"})
+    return out
 
 
 def _post_ref(catalog: Catalog, post_id: str) -> dict[str, str]:

@@ -55,5 +55,6 @@ def demo_catalog(data_dir: Path, extractor: Any) -> dict[str, str]:
                 platform_id=f"{p['tg_channel']}/{p['msg_id']}" if tg else p["id"],
                 caption=caption_of(p.get("title"), p["text"]), posted_at=p["posted_at"], speech=speech,
                 lang=p.get("lang") or "", forwarded_from=p.get("forwarded_from") or "",
-                audio_key=p.get("repost_of") or p["id"], source=f"{p['channel']}:demo")
+                audio_key=p.get("repost_of") or p["id"],
+                source=f"telegram:{p['tg_channel']}" if tg else {"seed": "seeds:demo"}.get(p["channel"], "feed:demo"))
     return ids

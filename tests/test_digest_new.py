@@ -91,3 +91,19 @@ def test_timeline_digest_shows_each_change_under_the_count_rule(tmp_path, extrac
     md_nums = re.findall(r"<5|\d[\d,.]*", _section(render_markdown(w38)))
     html_nums = re.findall(r"<5|\d[\d,.]*", text.split("What is new this week")[1].split("Volume")[0])
     assert md_nums == html_nums
+
+
+def test_digest_coverage_per_source(tmp_path, extractor):
+    data = tmp_path / "data"
+    demo_catalog(data, extractor)
+    with Catalog(data / "catalog.sqlite", write=False) as cat:
+        d = build_digest(cat, load_settings(data), "2026-W48")
+    cov = {x["source"]: x for x in d["coverage"]}
+    assert sorted(cov) == ["feed:demo", "seeds:demo", "telegram:ruta_norte", "telegram:zouxian_notes"]
+    zx = cov["telegram:zouxian_notes"]  # posts in W36, W38, W39, W42, W43 and W46
+    assert (zx["first"], zx["last"], zx["per_week"]) == ("2026-09-03", "2026-11-10", "<5")
+    assert zx["gaps"] == ("2026-W40 – 2026-W41, 2 weeks; 2026-W44 – 2026-W45, 2 weeks; "
+                          "2026-W47 – 2026-W48 (still silent), 2 weeks")
+    assert cov["feed:demo"]["gaps"] == "none"
+    md = render_markdown(d)
+    assert "| telegram:zouxian\\_notes | 2026-09-03 | 2026-11-10 | <5 | 2026-W40 – 2026-W41, 2 weeks;" in md
