@@ -21,10 +21,13 @@ from typing import Any
 
 import yaml
 
+import nlp
 from index.base import legs
 from index.sqlite_fts import make_snippet, to_simplified
+from nlp.settings import ExtractSettings
 from routewatch.catalog import Catalog
 from routewatch.privacy import install_secret, pseudonym, redact_text
+from routewatch.records import Segment, TextUnit
 
 TERMS_FILE = Path(__file__).with_name("trace_terms.yaml")
 # A unit matches when it carries (nearly) all of the claim's concepts: 0.8 × concept coverage
@@ -87,17 +90,6 @@ def minhash(text: str, n: int = 64) -> tuple[int, ...]:
 
 def minhash_similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
-
-
-def score_text(claim: str, text: str, extra_concepts: set[str] | frozenset[str] = frozenset()) -> float:
-    """How much of the claim the text says: its concepts (in any language; `extra_concepts` adds what
-    extraction found in the post, e.g. a country named through an ASR error) and its character pairs / words."""
-    cc, tc = concepts_in(claim), concepts_in(text) | set(extra_concepts)
-    cf, tf = _features(claim), _features(text)
-    lexical = len(cf & tf) / len(cf) if cf else 0.0
-    if not cc:
-        return lexical
-    return 0.8 * len(cc & tc) / len(cc) + 0.2 * lexical
 
 
 def _span_of(claim: str, text: str) -> tuple[int, int] | None:
@@ -182,6 +174,7 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
     # 3. stance of each matching post towards the claim, from its texts and its facts' evidence
     for p in ids:
         matches[p]["stance"] = stance_of(info, units.get(p, []), facts.get(p, {}))
+        matches[p]["unit_texts"] = {u["unit_id"]: u for u in units.get(p, [])}
     key = install_secret(settings.data_dir)
     out_groups = []
     for members in groups.values():
@@ -296,9 +289,6 @@ def _extractor(settings: Any) -> Any:
 
 @cache
 def _cached_extractor(settings_json: str) -> Any:
-    import nlp
-    from nlp.settings import ExtractSettings
-
     return nlp.build_extractor(settings=ExtractSettings.model_validate_json(settings_json) if settings_json else None)
 
 
@@ -308,8 +298,6 @@ def parse_claim(claim: str, extractor: Any) -> ClaimInfo:
     concepts = concepts_in(claim)
     info = ClaimInfo(text=claim, countries=sorted(c.split(":", 1)[1] for c in concepts if c.startswith("country:")),
                      terms=sorted(c for c in concepts if not c.startswith("country:")))
-    from routewatch.records import TextUnit
-
     ex = extractor.extract(TextUnit(unit_id="claim", post_id="claim", kind="caption", text=claim))
     seen: set[str] = set()
     for p in ex.places:
@@ -722,14 +710,21 @@ def _post_text(catalog: Catalog, pid: str) -> str:
 
 def _evidence(catalog: Catalog, post: Any, m: dict[str, Any], media_sha: str | None, transcript_id: str | None,
               claim: str, key: bytes, settings: Any) -> dict[str, Any]:
+    # the evidence shown is where the stance was decided: that text and its words (their seconds when timed)
     span = _span_of(claim, m["text"])
+    st = m.get("stance") or {}
+    if st.get("spans") and st.get("unit_id") in m.get("unit_texts", {}):
+        u = m["unit_texts"][st["unit_id"]]
+        m = {**m, "unit_id": u["unit_id"], "kind": u["kind"], "text": u["text"], "segments_json": u["segments_json"]}
+        span = (st["spans"][0][0], st["spans"][0][1])
+        span_all = (min(a for a, _ in st["spans"]), max(b for _, b in st["spans"]))
+    else:
+        span_all = span
     start_sec = end_sec = None
     if span and m["kind"] in ("transcript", "subtitle"):
-        from routewatch.records import Segment, TextUnit
-
         segs = tuple(Segment(**d) for d in json.loads(m["segments_json"] or "[]"))
         secs = TextUnit(unit_id=m["unit_id"], post_id=post.post_id, kind=m["kind"], text=m["text"],
-                        segments=segs).seconds_for(*span)
+                        segments=segs).seconds_for(*(span_all or span))
         if secs:
             start_sec, end_sec = secs
     snap = catalog.db.execute(
