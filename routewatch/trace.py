@@ -676,8 +676,8 @@ def _support_words(info: ClaimInfo, units: list[dict[str, Any]], facts: dict[str
 
 def _best_sentence(words: list[tuple[str, int, int, str]],
                    units: list[dict[str, Any]]) -> list[tuple[str, int, int, str]]:
-    """The words of the one sentence that holds most distinct claim words (the first such, statements before
-    questions), in text order."""
+    """The words of the one sentence that holds most distinct claim words (the first such; statements before
+    questions and hashtags), in text order."""
     order = {u["unit_id"]: i for i, u in enumerate(units)}
     spans = {u["unit_id"]: sentence_spans(fold(u["text"])) for u in units}
     by: dict[tuple[int, int], list[tuple[str, int, int, str]]] = {}
@@ -692,7 +692,11 @@ def _best_sentence(words: list[tuple[str, int, int, str]],
         a, b = spans[u["unit_id"]][k[1]]
         return bool(re.search(r"[?？吗嗎]\s*$", fold(u["text"])[a:b]))
 
-    key = min(by, key=lambda k: (asks(k), -len({fold(w[0]) for w in by[k]}), k))
+    def tags_only(k: tuple[int, int]) -> bool:  # "#厄瓜多尔免签" labels a post, it does not say it
+        u = units[k[0]] if k[0] < len(units) else None
+        return u is not None and all(re.search(r"#[^\s#]*$", u["text"][:w[1]]) for w in by[k])
+
+    key = min(by, key=lambda k: (asks(k) or tags_only(k), -len({fold(w[0]) for w in by[k]}), k))
     return sorted(by[key], key=lambda w: w[1])
 
 

@@ -98,6 +98,10 @@ def test_cli_prints_stance_and_deciding_words(demo):
     assert "contradicts" in line and "要签证" in line
     assert "earliest posted: " + ids["p03"] in out
     assert "all 4 posts were captured in the same second" in out
+    # a phone-width terminal gets one block per post, the stance line whole
+    narrow = run_cli("trace", "厄瓜多尔免签", data_dir=data, env={"COLUMNS": "60"}).stdout.splitlines()
+    i = next(k for k, ln in enumerate(narrow) if ln.startswith(f"2026-11-10  {ids['p23']} (telegram, group 2"))
+    assert narrow[i + 1] == "  contradicts: 要签证  [caption]"
     js = json.loads(run_cli("trace", "厄瓜多尔免签", "--json", data_dir=data).stdout)
     st = {e["post_id"]: e["stance"] for e in js["timeline"]}[ids["p23"]]
     assert st["label"] == "contradicts" and st["words"] == ["要签证"]
