@@ -14,6 +14,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -133,18 +134,36 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
     empty = {"claim": claim, "normalised": normalised, "concepts": sorted(concepts_in(claim)),
              "parts": info.public_parts(), "groups": [], "timeline": [], "best_matches": [],
              "earliest_posted": None, "earliest_captured": None}
-    # 1. every post scored on the claim's parts: its texts' concepts and its extracted facts
-    facts: dict[str, dict[str, Any]] = {r[0]: json.loads(r[1]) for r in db.execute(
-        "SELECT post_id, facts_json FROM extractions")}
+    # 1. every post scored on the claim's parts: its texts' concepts and its extracted facts (the summary;
+    # the facts with their evidence are read only for posts that need them). Units stream post by post.
+    gold: dict[str, dict[str, Any]] = {r[0]: json.loads(r[1]) for r in db.execute(
+        "SELECT post_id, gold_json FROM extractions")}
+    facts: dict[str, dict[str, Any]] = {}
+
+    def facts_of(pid: str) -> dict[str, Any]:
+        if pid not in facts:
+            facts[pid] = catalog.get_facts(pid) or {}
+        return facts[pid]
+
     units: dict[str, list[dict[str, Any]]] = {}
+    matches: dict[str, dict[str, Any]] = {}
+
+    def score(pid: str, us: list[dict[str, Any]]) -> None:
+        m = match_post(info, us, gold.get(pid, {}), lambda: facts_of(pid))
+        if m is not None:
+            matches[pid], units[pid] = m, us
+
+    cur: str | None = None
+    batch: list[dict[str, Any]] = []
     for r in db.execute("SELECT unit_id, post_id, kind, text, segments_json FROM units WHERE text != '' "
                         "ORDER BY post_id, kind, unit_id"):
-        units.setdefault(r["post_id"], []).append(dict(r))
-    matches: dict[str, dict[str, Any]] = {}
-    for pid, us in units.items():
-        m = match_post(info, us, facts.get(pid, {}))
-        if m is not None:
-            matches[pid] = m
+        if r["post_id"] != cur:
+            if cur is not None:
+                score(cur, batch)
+            cur, batch = r["post_id"], []
+        batch.append(dict(r))
+    if cur is not None:
+        score(cur, batch)
     if not matches:
         return empty
     ids = sorted(matches)
@@ -173,7 +192,7 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
         groups.setdefault(uf.find(p), []).append(p)
     # 3. stance of each matching post towards the claim, from its texts and its facts' evidence
     for p in ids:
-        matches[p]["stance"] = stance_of(info, units.get(p, []), facts.get(p, {}))
+        matches[p]["stance"] = stance_of(info, units.get(p, []), facts_of(p))
         matches[p]["unit_texts"] = {u["unit_id"]: u for u in units.get(p, [])}
     key = install_secret(settings.data_dir)
     out_groups = []
@@ -320,14 +339,17 @@ def _amount_eq(a: float, b: float) -> bool:
     return abs(float(a) - float(b)) <= 0.005 * max(abs(float(a)), 1.0)
 
 
-def match_post(info: ClaimInfo, units: list[dict[str, Any]], facts: dict[str, Any]) -> dict[str, Any] | None:
+def match_post(info: ClaimInfo, units: list[dict[str, Any]], gold: dict[str, Any],
+               facts: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any] | None:
     """Which of the claim's parts a post has (facts from its extraction, terms from its texts), its coverage
     of them (an amount tied to the claim's place counts 1, the same amount elsewhere in the post 0.5), its
     score (0.8 × coverage + 0.2 × shared character pairs / words of its best text), or None when it does
-    not match: every part is needed for claims of one or two parts, all but one for longer claims."""
+    not match: every part is needed for claims of one or two parts, all but one for longer claims.
+    `gold` is the post's extraction summary; `facts` gives its facts with evidence (read only when a
+    claimed amount is found, to see whether it is tied to the claim's place)."""
     if not units:
         return None
-    gold = _gold_from_facts(facts)
+    gold = {k: gold.get(k, []) for k in ("countries", "route", "places", "costs", "bribes")}
     text_concepts: set[str] = set()
     best_unit, best_lex = units[0], -1.0
     cf = _features(info.text)
@@ -348,7 +370,7 @@ def match_post(info: ClaimInfo, units: list[dict[str, Any]], facts: dict[str, An
     for a in info.amounts:
         if any(cur == a["currency"] and _amount_eq(x, a["amount"]) for x, cur in costs):
             matched.append(f"amount {_num(a['amount'])} {a['currency']}")
-            weight += 1.0 if _amount_tied(info, a, units, facts) else 0.5
+            weight += 1.0 if facts is not None and _amount_tied(info, a, units, facts()) else 0.5
     # a polar term counts when the post speaks of it at all, for or against (stance says which)
     opp = _stance_rules()["opposites"]
     terms = [t for t in info.terms if t in text_concepts or (t in opp and opp[t] in text_concepts)]
@@ -582,7 +604,7 @@ def stance_of(info: ClaimInfo, units: list[dict[str, Any]], facts: dict[str, Any
         return {k: v[k] for k in ("label", "words", "source", "unit_id", "spans", "reason")}
     # no word against the claim: supports when the post has every part of it, related otherwise
     words = _support_words(info, units, facts, support_words)
-    parts_all = match_post(info, units, facts)
+    parts_all = match_post(info, units, _gold_from_facts(facts))
     full = parts_all is not None and len(parts_all["matched"]) == info.n_parts
     in_unit = _best_sentence(words, units)
     first_unit = in_unit[0][3] if in_unit else (units[0]["unit_id"] if units else "")
