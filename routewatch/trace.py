@@ -190,14 +190,19 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
     groups: dict[str, list[str]] = {}
     for p in ids:
         groups.setdefault(uf.find(p), []).append(p)
-    # 3. stance of each matching post towards the claim, from its texts and its facts' evidence
-    for p in ids:
+    # The best-matching groups are kept (limit), then shown in the order they were first posted.
+    for members in groups.values():
+        members.sort(key=lambda p: (posts[p].posted_at or "9999", p))
+    kept = sorted(groups.values(), key=lambda ms: (-max(matches[p]["score"] for p in ms), -len(ms),
+                                                   posts[ms[0]].posted_at or "9999"))[:limit]
+    kept.sort(key=lambda ms: (posts[ms[0]].posted_at or "9999", -max(matches[p]["score"] for p in ms)))
+    # 3. stance of each shown post towards the claim, from its texts and its facts' evidence
+    for p in (p for ms in kept for p in ms):
         matches[p]["stance"] = stance_of(info, units.get(p, []), facts_of(p))
         matches[p]["unit_texts"] = {u["unit_id"]: u for u in units.get(p, [])}
     key = install_secret(settings.data_dir)
     out_groups = []
-    for members in groups.values():
-        members.sort(key=lambda p: (posts[p].posted_at or "9999", p))
+    for members in kept:
         entries = [_evidence(catalog, posts[p], matches[p], media.get(p), tr.get(p), claim, key, settings)
                    for p in members]
         cap = earliest(members, posts, "captured_at")
@@ -215,10 +220,6 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
             "stances": dict(sorted(Counter(matches[p]["stance"]["label"] for p in members).items())),
             "posts": entries,
         })
-    # The best-matching groups are kept (limit), then shown in the order they were first posted.
-    out_groups.sort(key=lambda g: (-g["best_score"], -g["size"], g["first_posted_at"] or "9999"))
-    out_groups = out_groups[:limit]
-    out_groups.sort(key=lambda g: (g["first_posted_at"] or "9999", -g["best_score"]))
     timeline = []
     for gi, g in enumerate(out_groups, 1):
         for e in g["posts"]:
