@@ -3,7 +3,7 @@ or fell beyond chance against the previous weeks, and the month-by-month prices 
 
 In: the catalog (posts, extractions with their evidence spans, text units).  Out: plain dicts (`week_changes`,
 `leg_prices`) that the digest renders. Read-only. The test and the tie rule are stated where they are coded
-(`binomial_change`, `tied_costs`); nothing here prints a count, the digest applies the small-count rule.
+(`share_change`, `tied_costs`); nothing here prints a count, the digest applies the small-count rule.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from routewatch.trace import fold, sentence_spans
 BASELINE_WEEKS = 8  # a week is compared with the 8 weeks before it
 MIN_COUNT = 3  # a rise needs at least 3 posts this week; a fall needs at least 3 expected
 MIN_BASELINE_POSTS = 20  # fewer relevant posts in the baseline weeks: no test (too little to know "usual")
-ALPHA = 0.01  # family-wise per week: each of the m tests of a week must reach p < ALPHA / m (Bonferroni)
+ALPHA = 0.01  # family-wise per week: each of the m tests must reach p < ALPHA / 2m (Bonferroni; a test
+# looks in the direction the share moved, so it counts as two one-sided tests)
 PRICE_STEPS = (1, 2, 5)  # price levels are 1-2-5 bands: 10–20, 20–50, 50–100, 100–200 …
 
 
@@ -39,42 +40,44 @@ class PostFacts:
 # ---- the statistics ------------------------------------------------------------------------------------
 
 
-def _log_pmf(k: int, n: int, p: float) -> float:
-    return (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-            + k * math.log(p) + (n - k) * math.log1p(-p))
+def _lcomb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
-def binom_sf(x: int, n: int, p: float) -> float:
-    """P(X >= x) for X ~ Binomial(n, p)."""
-    if x <= 0:
-        return 1.0
-    if x > n:
-        return 0.0
-    return min(1.0, sum(math.exp(_log_pmf(k, n, p)) for k in range(x, n + 1)))
+def _hyper_pmfs(x_range: range, total: int, successes: int, draws: int) -> float:
+    lt = _lcomb(total, draws)
+    return sum(math.exp(_lcomb(successes, k) + _lcomb(total - successes, draws - k) - lt) for k in x_range)
 
 
-def binom_cdf(x: int, n: int, p: float) -> float:
-    """P(X <= x) for X ~ Binomial(n, p)."""
-    if x < 0:
-        return 0.0
-    if x >= n:
-        return 1.0
-    return min(1.0, sum(math.exp(_log_pmf(k, n, p)) for k in range(0, x + 1)))
+def hyper_sf(x: int, total: int, successes: int, draws: int) -> float:
+    """P(H >= x) for H ~ Hypergeometric(total, successes, draws)."""
+    hi = min(draws, successes)
+    return min(1.0, _hyper_pmfs(range(max(x, 0, draws - (total - successes)), hi + 1), total, successes, draws))
 
 
-def binomial_change(x: int, n: int, base_x: int, base_n: int) -> tuple[str, float, float] | None:
-    """The test. Under "nothing changed", this week's x posts with the feature out of its n relevant posts
-    are Binomial(n, p0), p0 the baseline share (base_x + 0.5) / (base_n + 1) (smoothed, so a feature never
-    seen before has a small non-zero share). A rise is tested when x >= MIN_COUNT (one-sided p = P(X >= x)),
-    a fall when the expected n·p0 >= MIN_COUNT (p = P(X <= x)). Returns (direction, p, p0) for a test that
-    was run, or None when the minimum counts rule it out; the caller applies the per-week Bonferroni bound."""
+def hyper_cdf(x: int, total: int, successes: int, draws: int) -> float:
+    """P(H <= x) for H ~ Hypergeometric(total, successes, draws)."""
+    lo = max(0, draws - (total - successes))
+    return min(1.0, _hyper_pmfs(range(lo, min(x, draws, successes) + 1), total, successes, draws))
+
+
+def share_change(x: int, n: int, base_x: int, base_n: int) -> tuple[str, float, float] | None:
+    """The test: Fisher's exact test, one-sided. Of this week's n relevant posts x have the feature, of the
+    baseline weeks' base_n posts base_x. If nothing changed, which of the x + base_x posts with the feature
+    fell in this week is a draw without replacement: x ~ Hypergeometric(n + base_n, x + base_x, n). A rise
+    is tested when x >= MIN_COUNT and this week's share is above the baseline's (p = P(H >= x)), a fall
+    when the expected n·(x + base_x)/(n + base_n) >= MIN_COUNT and the share is below (p = P(H <= x)).
+    Unlike a binomial test against the baseline share, it allows for that share being itself a sample.
+    Returns (direction, p, baseline share) for a test that was run, or None when the minimum counts rule it
+    out; the caller applies the per-week Bonferroni bound."""
     if n == 0 or base_n < MIN_BASELINE_POSTS:
         return None
-    p0 = (base_x + 0.5) / (base_n + 1)
+    total, k = n + base_n, x + base_x
+    p0 = base_x / base_n
     if x / n > p0 and x >= MIN_COUNT:
-        return "rise", binom_sf(x, n, p0), p0
-    if x / n < p0 and n * p0 >= MIN_COUNT:
-        return "fall", binom_cdf(x, n, p0), p0
+        return "rise", hyper_sf(x, total, k, n), p0
+    if x / n < p0 and n * k / total >= MIN_COUNT:
+        return "fall", hyper_cdf(x, total, k, n), p0
     return None
 
 
@@ -175,7 +178,7 @@ def _tests(rows: list[PostFacts], week: str) -> list[dict[str, Any]]:
             base_count[f] += 1
     out = []
     for f in sorted(set(count) | set(base_count)):
-        t = binomial_change(count[f], n, base_count[f], base_n)
+        t = share_change(count[f], n, base_count[f], base_n)
         if t is not None:
             out.append({"feature": f, "direction": t[0], "p": t[1], "p0": t[2], "count": count[f], "n": n,
                         "baseline_count": base_count[f], "baseline_n": base_n})
@@ -184,7 +187,7 @@ def _tests(rows: list[PostFacts], week: str) -> list[dict[str, Any]]:
 
 def _significant(rows: list[PostFacts], week: str) -> list[dict[str, Any]]:
     tests = _tests(rows, week)
-    bound = ALPHA / len(tests) if tests else 0.0
+    bound = ALPHA / (2 * len(tests)) if tests else 0.0
     return [t for t in tests if t["p"] < bound]
 
 
@@ -216,14 +219,14 @@ def week_changes(catalog: Catalog, week: str, rows: list[PostFacts] | None = Non
     first_seen = [{"feature": f, "kind": feature_label(f)[0], "label": feature_label(f)[1], "count": len(ps),
                    "posts": [{"post_id": r.post_id, "posted_at": r.posted_at} for r in ps]}
                   for f, ps in sorted(first.items(), key=lambda kv: (_KIND_ORDER.get(kv[0].split(":")[0], 9), kv[0]))]
-    return {"week": week, "tests": len(tests), "bound": ALPHA / len(tests) if tests else None,
+    return {"week": week, "tests": len(tests), "bound": ALPHA / (2 * len(tests)) if tests else None,
             "changes": changes, "first_seen": first_seen, "method": METHOD}
 
 
 _KIND_ORDER = {"place": 0, "leg": 1, "term": 2, "price": 3}
-METHOD = (f"A change is a share of this week's relevant posts that a binomial test finds beyond chance against "
-          f"the previous {BASELINE_WEEKS} weeks' share (one-sided, Bonferroni over the week's tests, family "
-          f"alpha {ALPHA}); a rise needs at least {MIN_COUNT} posts this week, a fall at least {MIN_COUNT} "
+METHOD = (f"A change is a share of this week's relevant posts that differs beyond chance from the previous "
+          f"{BASELINE_WEEKS} weeks' share: Fisher's exact test, one-sided, Bonferroni over both directions of the week's tests, "
+          f"family alpha {ALPHA}; a rise needs at least {MIN_COUNT} posts this week, a fall at least {MIN_COUNT} "
           f"expected, and the previous weeks at least {MIN_BASELINE_POSTS} relevant posts.")
 
 

@@ -6,12 +6,22 @@ boat price moves from 40 to 85 USD in week 8 (W38). The steady corpus has the sa
 
 from __future__ import annotations
 
+import random
 from datetime import date, timedelta
 
 import pytest
 
 from routewatch.catalog import Catalog
-from routewatch.changes import all_week_changes, binom_cdf, binom_sf, binomial_change, leg_prices, price_band
+from routewatch.changes import (
+    PostFacts,
+    _significant,
+    all_week_changes,
+    hyper_cdf,
+    hyper_sf,
+    leg_prices,
+    price_band,
+    share_change,
+)
 from tests.corpus_helpers import add_post
 
 WEEKS = [f"2026-W{30 + i}" for i in range(12)]
@@ -31,7 +41,7 @@ def _plan(change: bool) -> list[tuple[str, str]]:
         texts += [BOAT.format("八十五" if change and i >= 8 else "四十")] * 6
         texts += [UNTIED]
         if change and i >= 7:
-            texts += [IPIALES] * 3
+            texts += [IPIALES] * 4
         for k, t in enumerate(texts):
             out.append(((monday + timedelta(days=k % 6)).isoformat() + f"T{8 + k % 12:02d}:{k:02d}:00Z", t))
     return out
@@ -65,14 +75,34 @@ def steady(tmp_path_factory, extractor):
     cat.close()
 
 
-def test_binomial_tails_are_exact():
-    assert binom_sf(3, 3, 0.5) == pytest.approx(0.125)
-    assert binom_cdf(0, 10, 0.5) == pytest.approx(1 / 1024)
-    assert binom_sf(2, 4, 0.25) == pytest.approx(1 - 0.75 ** 4 - 4 * 0.25 * 0.75 ** 3)
+def test_hypergeometric_tails_are_exact():
+    # 10 posts, 4 with the feature, 5 of them this week: P(3 or 4 this week) = (C(4,3)C(6,2) + C(4,4)C(6,1)) / C(10,5)
+    assert hyper_sf(3, 10, 4, 5) == pytest.approx((4 * 15 + 6) / 252)
+    assert hyper_cdf(0, 10, 4, 5) == pytest.approx(6 / 252)
+    assert hyper_sf(0, 10, 4, 5) == pytest.approx(1.0) and hyper_cdf(4, 10, 4, 5) == pytest.approx(1.0)
     # minimum counts: 2 posts this week never make a rise, whatever the baseline
-    assert binomial_change(2, 10, 0, 100) is None
-    assert binomial_change(5, 10, 0, 10) is None  # baseline too small to know what is usual
+    assert share_change(2, 10, 0, 100) is None
+    assert share_change(5, 10, 0, 10) is None  # baseline too small to know what is usual
+    assert share_change(6, 12, 0, 80)[0] == "rise" and share_change(0, 12, 40, 80)[0] == "fall"
     assert price_band(85) == (50.0, 100.0) and price_band(1500) == (1000.0, 2000.0) and price_band(20) == (20.0, 50.0)
+
+
+def test_false_alarms_stay_under_the_stated_rate():
+    """Steady random corpora (features drawn with fixed shares, 20-60 posts a week): at most ALPHA = 1% of
+    the weeks may show any change. 100 seeded corpora x 21 tested weeks."""
+    shares = {"place:A": 0.5, "place:B": 0.2, "leg:EC>CO": 0.3, "term:x": 0.1, "price:transport:USD:50:100": 0.15,
+              "place:C": 0.05}
+    weeks = [f"2026-W{i + 2:02d}" for i in range(30)]
+    alarms = tested = 0
+    for seed in range(100):
+        rng = random.Random(seed)
+        rows = [PostFacts(f"{w}-{k}", "", w, {f for f, p in shares.items() if rng.random() < p})
+                for w in weeks for k in range(rng.randint(20, 60))]
+        for w in weeks[9:]:
+            tested += 1
+            alarms += bool(_significant(rows, w))
+    assert tested == 2100
+    assert alarms <= 0.01 * tested  # measured: 11 of 2100 weeks (0.5%)
 
 
 def test_each_change_is_flagged_in_its_week(changing):
@@ -110,7 +140,7 @@ def test_prices_per_leg_use_only_costs_tied_to_the_leg(changing):
     # the Quito–Tulcán bus is within EC, Tulcán–Ipiales is EC → CO; the untied 100 USD is nowhere
     assert {r["max"] for r in leg_prices(changing) if r["label"] == "within EC"} == {15}
     ipiales = [r for r in leg_prices(changing) if r["label"] == "EC → CO"]
-    assert {r["median"] for r in ipiales} == {10} and sum(r["n"] for r in ipiales) == 3 * 5
+    assert {r["median"] for r in ipiales} == {10} and sum(r["n"] for r in ipiales) == 4 * 5
     assert not [r for r in leg_prices(changing) if r["max"] == 100]
 
 

@@ -71,7 +71,7 @@ def test_timeline_digest_shows_each_change_under_the_count_rule(tmp_path, extrac
         w38 = build_digest(cat, settings, "2026-W38")
     s37 = _section(render_markdown(w37))
     ch37 = {r[0]: r for r in _rows(s37, "change")}
-    # 3 posts a week name Ipiales: shown as "<5", never as 3
+    # 4 posts a week name Ipiales: shown as "<5", never as 4
     assert ch37["Ipiales"][1:5] == ["place", "rose", "<5", "<5"]
     assert ch37["Ipiales"][6] == "new this week"
     assert ch37["EC → CO"][1:3] == ["leg", "rose"]
