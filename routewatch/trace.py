@@ -603,10 +603,14 @@ def stance_of(info: ClaimInfo, units: list[dict[str, Any]], facts: dict[str, Any
         # updates beat contradicts (they say more: it held once), the first unit in caption/transcript order
         v = sorted(verdicts, key=lambda v: (v["label"] != "updates",))[0]
         return {k: v[k] for k in ("label", "words", "source", "unit_id", "spans", "reason")}
-    # no word against the claim: supports when the post has every part of it, related otherwise
+    # no word against the claim: supports when the post has every part of it, and says each of the claim's
+    # polar terms of the claim's country (not "玻利维亚落地签" for Ecuador); related otherwise
     words = _support_words(info, units, facts, support_words)
     parts_all = match_post(info, units, _gold_from_facts(facts))
-    full = parts_all is not None and len(parts_all["matched"]) == info.n_parts
+    said = {fold(w[0]) for w in support_words}
+    polar_said = all(any(fold(w) in said for w in _concepts().get(t, ()) + _concepts().get(opp.get(t, ""), ()))
+                     for t in polar)
+    full = parts_all is not None and len(parts_all["matched"]) == info.n_parts and polar_said
     in_unit = _best_sentence(words, units)
     first_unit = in_unit[0][3] if in_unit else (units[0]["unit_id"] if units else "")
     kind = next((u["kind"] for u in units if u["unit_id"] == first_unit), "")
