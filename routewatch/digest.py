@@ -23,12 +23,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from index.base import legs, period_of
 from index.terms import trend_terms
 from routewatch.catalog import Catalog
-from routewatch.changes import leg_prices, week_changes
+from routewatch.changes import leg_label, leg_prices, tied_costs, week_changes
 from routewatch.charts import bar_chart, hbar_chart
 from routewatch.errors import Code, RouteWatchError
 from routewatch.privacy import BIDI_CONTROLS, C1_CONTROLS, redact_text
 
 SMALL = 5
+UNTIED = "(not tied to a leg)"
 PREVIOUS_WEEKS = 8
 
 
@@ -97,14 +98,22 @@ def build_digest(catalog: Catalog, settings: Any, week: str) -> dict[str, Any]:
                 for k, v in sorted(leg_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
     top_countries = [{"country": k, "count": c(v), "n": v}
                      for k, v in sorted(country_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:12]]
-    # 3. median quoted costs per leg and kind (per currency), with n
+    # 3. median quoted costs per leg and kind (per currency), with n: a cost counts for a leg only when
+    # the text ties it to that leg (changes.tied_costs); the others are shown apart, never on every leg
     buckets: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for r in this:
-        post_legs = legs(r["route"]) or ["(no route)"]
-        for cost in r["costs"]:
-            for leg in post_legs:
-                buckets[(leg, cost["kind"], cost["currency"])].append(float(cost["amount"]))
-    costs = [{"leg": k[0].replace(">", " → "), "kind": k[1], "currency": k[2],
+        if not r["costs"]:
+            continue
+        facts = catalog.get_facts(r["post_id"]) or {}
+        tied = tied_costs(facts, {u.unit_id: u.text for u in catalog.units(r["post_id"])})
+        for t in tied:
+            buckets[(leg_label(t["leg"]), t["kind"], t["currency"])].append(t["amount"])
+        left = Counter((float(k["amount"]), k["currency"], k["kind"]) for k in r["costs"])
+        left.subtract(Counter((t["amount"], t["currency"], t["kind"]) for t in tied))
+        for (amount, cur, kind), n in left.items():
+            if n > 0:
+                buckets[(UNTIED, kind, cur)] += [amount] * n
+    costs = [{"leg": k[0], "kind": k[1], "currency": k[2],
               "median": f"{statistics.median(v):,.0f}", "n": c(len(v))}
              for k, v in sorted(buckets.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
     # 4. bribes by country and by who received them

@@ -107,3 +107,17 @@ def test_digest_coverage_per_source(tmp_path, extractor):
     assert cov["feed:demo"]["gaps"] == "none"
     md = render_markdown(d)
     assert "| telegram:zouxian\\_notes | 2026-09-03 | 2026-11-10 | <5 | 2026-W40 – 2026-W41, 2 weeks;" in md
+
+
+def test_digest_costs_per_leg_only_where_the_text_ties_them(tmp_path, extractor):
+    data = tmp_path / "data"
+    demo_catalog(data, extractor)
+    with Catalog(data / "catalog.sqlite", write=False) as cat:
+        d = build_digest(cat, load_settings(data), "2026-W36")
+    # p01's 25,000 CNY is the whole trip and p03's 8,000 CNY flight precedes its bus: neither is put on a leg
+    assert [(x["leg"], x["kind"], x["currency"], x["median"]) for x in d["costs"]] == [
+        ("(not tied to a leg)", "total", "CNY", "25,000"),
+        ("(not tied to a leg)", "transport", "CNY", "8,000"),
+        ("within CO", "transport", "USD", "85"),
+        ("within EC", "transport", "USD", "15"),
+    ]
