@@ -688,8 +688,9 @@ def digest(week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W45.")],
 def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, English or Spanish, or a post id / URL.")],
           limit: Annotated[int, typer.Option(help="Maximum groups.")] = 20,
           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Earliest and related posts for a claim, grouped by near-duplicates, with evidence per post. The claim may
-    also be a post id, an unambiguous id prefix or a post URL: that post's caption is traced.
+    """Earliest and related posts for a claim: a timeline with each post's stance and deciding words, and
+    near-duplicate groups with evidence per post. The claim may also be a post id, an unambiguous id prefix
+    or a post URL: that post's caption is traced.
 
     Example: routewatch trace "厄瓜多尔免签" --json
     """
@@ -719,16 +720,28 @@ def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, Engl
         if not res["groups"]:
             _say(out, f"no post matches {claim!r}")
             return
-        for i, g in enumerate(res["groups"], 1):
-            t = Table("post", "platform", "posted", "captured", "source", "seconds", "snippet",
-                      title=_cell(f"group {i}: {g['size']} post(s), first {(g['first_posted_at'] or '')[:10]} "
-                                  f"on {', '.join(g['platforms'])}"))
-            t.columns[-1].overflow = "fold"
-            for e in g["posts"]:
-                secs = f"{e['start_sec']:.1f}–{e['end_sec']:.1f}" if e.get("start_sec") is not None else ""
-                _row(t, e["post_id"], e["platform"], (e["posted_at"] or "")[:10], (e["captured_at"] or "")[:10],
-                     e["source"], secs, _snippet(e["snippet"], e.get("span")))
-            out.print(t)
+        from routewatch.trace import summary_lines
+
+        for line in summary_lines(res):
+            _say(out, line)
+        if out.width < 120:  # a narrow terminal: one block per post instead of ten squeezed columns
+            for e in res["timeline"]:
+                secs = f", {e['start_sec']:.1f}–{e['end_sec']:.1f} s" if e.get("start_sec") is not None else ""
+                _say(out, f"{(e['posted_at'] or 'unknown')[:10]}  {e['post_id']} ({e['platform']}, group {e['group']}"
+                          f", captured {(e['captured_at'] or '')[:10]})")
+                _say(out, f"  {e['stance']['label']}: {' · '.join(e['stance']['words'])}  [{e['source']}{secs}]")
+                out.print(Text("  ").append_text(_snippet(e["snippet"].replace("\n", " "), e.get("span"))))
+            return
+        t = Table("posted", "captured", "post", "platform", "group", "stance", "deciding words", "source", "seconds",
+                  "snippet", title="timeline, by posting time")
+        t.columns[2].no_wrap = True
+        t.columns[-1].overflow = "fold"
+        for e in res["timeline"]:
+            secs = f"{e['start_sec']:.1f}–{e['end_sec']:.1f}" if e.get("start_sec") is not None else ""
+            _row(t, (e["posted_at"] or "unknown")[:10], (e["captured_at"] or "")[:10], e["post_id"], e["platform"],
+                 e["group"], e["stance"]["label"], " · ".join(e["stance"]["words"]), e["source"], secs,
+                 _snippet(e["snippet"], e.get("span")))
+        out.print(t)
 
 
 @app.command()
