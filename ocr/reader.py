@@ -38,7 +38,9 @@ _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_.]{4,}")
 _SMALL = (96, 54)  # (h, w) of the thumbnail compared to tell a changed frame
 _SAME_TEXT_DIFF = 4.0  # mean change of blurred grey levels under which a box holds the same text
-_MAX_AGE = 4  # a reused reading is recognised again after this many frames
+_NOISE_LEVEL = 6.0  # median grey-level difference to the smoothed frame above which a frame is denoised
+_MAX_AGE = 4
+_TIMER_TICKS = 3  # a place read as different digits this many times in a row is a timer  # a reused reading is recognised again after this many frames
 
 
 @lru_cache(maxsize=1)
@@ -91,12 +93,25 @@ class _Seen:
     text: str
     conf: float
     age: int = 0  # frames since the box was last recognised
+    ticks: int = 0  # times in a row this place read as different digits (a running timer or counter)
 
 
 def _blurred(gray: np.ndarray, box: Box) -> np.ndarray:
     import cv2
 
     return cv2.GaussianBlur(gray[box.y0:box.y1, box.x0:box.x1].astype(np.float32), (0, 0), 3.0)
+
+
+def _noisy(gray: np.ndarray) -> bool:
+    """True when most pixels differ from their smoothed neighbourhood (pixel noise, heavy grain).
+
+    On clean footage only text and object edges do, so the median difference is ~0; on a noise
+    background it is tens of grey levels.
+    """
+    import cv2
+
+    sample = gray[::2, ::2].astype(np.float32)
+    return float(np.median(np.abs(sample - cv2.GaussianBlur(sample, (0, 0), 0.5)))) > _NOISE_LEVEL
 
 
 def _pad(box: Box, frame: np.ndarray, px: int = 3) -> np.ndarray:
@@ -178,6 +193,9 @@ class OnscreenReader:
                 obs = prev_obs  # the picture did not change: same text as before
             else:
                 read += 1
+                if _noisy(gray):  # grain or noise behind the text: smooth it away before reading
+                    self.counters["ocr/frames_denoised"] += 1
+                    frame = cv2.GaussianBlur(frame, (0, 0), 1.0)
                 obs, seen = self._read_frame(frame, gray, prev_gray, seen)
                 prev_gray = gray
             prev_small = small
@@ -197,23 +215,32 @@ class OnscreenReader:
         results: list[_Seen | None] = []
         todo: list[int] = []
         crops: list[np.ndarray] = []
+        previous: list[_Seen | None] = []
         for box in boxes:
             reuse = None
+            match = None
             if prev_gray is not None:
-                for old in seen:
-                    if old.age < _MAX_AGE and old.box.iou(box) >= 0.85:
-                        diff = float(np.abs(_blurred(gray, old.box) - _blurred(prev_gray, old.box)).mean())
-                        if diff <= _SAME_TEXT_DIFF:
-                            reuse = _Seen(old.box, old.text, old.conf, old.age + 1)
-                        break
+                match = next((old for old in seen if old.box.iou(box) >= 0.85), None)
+            if match is not None and match.ticks >= _TIMER_TICKS and match.age < 8 * _MAX_AGE:
+                # a known timer: its digits change every frame and are never content, so not read again
+                reuse = _Seen(match.box, match.text, match.conf, match.age + 1, match.ticks)
+            elif match is not None and match.age < _MAX_AGE:
+                diff = float(np.abs(_blurred(gray, match.box) - _blurred(prev_gray, match.box)).mean())
+                if diff <= _SAME_TEXT_DIFF:
+                    reuse = _Seen(match.box, match.text, match.conf, match.age + 1, match.ticks)
             if reuse is None:
                 todo.append(len(results))
                 crops.append(_pad(box, frame))
+                previous.append(match)
             results.append(reuse)
         self.counters["ocr/boxes_detected"] += len(boxes)
         self.counters["ocr/boxes_recognised"] += len(crops)
-        for i, box_i, (text, conf) in zip(todo, (boxes[i] for i in todo), self.engine.recognise(crops), strict=False):
-            results[i] = _Seen(box_i, text.strip(), conf)
+        for i, old, (text, conf) in zip(todo, previous, self.engine.recognise(crops), strict=False):
+            text = text.strip()
+            ticks = 0
+            if old is not None and text != old.text and _TIMER_RE.match(text) and _TIMER_RE.match(old.text or "x"):
+                ticks = old.ticks + 1
+            results[i] = _Seen(boxes[i], text, conf, 0, ticks)
         new_seen = [r for r in results if r is not None]
         obs = [(r.box, r.text, r.conf) for r in new_seen if r.text and r.conf >= self.settings.min_confidence]
         return obs, new_seen

@@ -41,6 +41,7 @@ class VideoInfo:
     seconds: float  # 0.0 for a single image
     out_width: int  # frame size handed to the reader
     out_height: int
+    still: bool = False  # a single picture (png/jpeg/webp/bmp, or a video without duration)
 
 
 def _tool(name: str) -> str:
@@ -123,7 +124,9 @@ def probe_video(path: Path, max_width: int, timeout: float = 20.0) -> VideoInfo:
         seconds = 0.0
     scale = min(1.0, max_width / w, _MAX_HEIGHT / h)
     ow, oh = max(2, int(round(w * scale / 2)) * 2), max(2, int(round(h * scale / 2)) * 2)
-    return VideoInfo(width=w, height=h, seconds=seconds, out_width=ow, out_height=oh)
+    fmt = str(info.get("format", {}).get("format_name", ""))
+    still = fmt.endswith("_pipe") or seconds <= 0.0
+    return VideoInfo(width=w, height=h, seconds=0.0 if still else seconds, out_width=ow, out_height=oh, still=still)
 
 
 def sample_frames(path: Path, info: VideoInfo, fps: float, max_seconds: float,
@@ -135,9 +138,13 @@ def sample_frames(path: Path, info: VideoInfo, fps: float, max_seconds: float,
     frame_bytes = info.out_width * info.out_height * 3
     cmd = [_tool("ffmpeg"), "-nostdin", "-hide_banner", "-v", "error", "-protocol_whitelist", "file",
            "-format_whitelist", FORMAT_WHITELIST, "-i", _url(path), "-map", "0:v:0", "-an", "-sn", "-dn",
-           "-t", f"{max_seconds:.3f}",
-           "-vf", f"fps={fps:.6f}:round=near,scale={info.out_width}:{info.out_height}:flags=area",
-           "-pix_fmt", "bgr24", "-f", "rawvideo", "pipe:1"]
+           "-t", f"{max_seconds:.3f}"]
+    scale = f"scale={info.out_width}:{info.out_height}:flags=area"
+    if info.still:  # one picture: the fps filter would wait for a second frame that never comes
+        cmd += ["-frames:v", "1", "-vf", scale]
+    else:
+        cmd += ["-vf", f"fps={fps:.6f}:round=near,{scale}"]
+    cmd += ["-pix_fmt", "bgr24", "-f", "rawvideo", "pipe:1"]
     err_file = tempfile.TemporaryFile()
     proc = subprocess.Popen(_limited(cmd), stdout=subprocess.PIPE, stderr=err_file)  # noqa: S603
     timed_out = threading.Event()

@@ -772,6 +772,36 @@ def transcribe_file(files: Annotated[list[Path], typer.Argument(help="Audio or v
             raise typer.Exit(1)
 
 
+@app.command("ocr-file")
+def ocr_file(files: Annotated[list[Path], typer.Argument(help="Video files (or still images) ffmpeg can read.")],
+             output: Annotated[Path, typer.Option("-o", "--output", help="Output JSONL.")],
+             threads: Annotated[int, typer.Option(help="OCR threads.")] = 2,
+             show_overlays: Annotated[bool, typer.Option("--show-overlays", help="Also print overlay texts (uploader ids).")] = False,
+             data_dir: DataDir = None) -> None:
+    """Read the words on screen (burned-in captions): one JSON line per file (text, timed segments, overlays).
+
+    Example: routewatch ocr-file clip.mp4 -o clip.ocr.jsonl
+    """
+    with _errors():
+        from ocr import OcrSettings, ocr_files
+
+        n = bad = 0
+        with open(output, "w", encoding="utf-8") as fout, _Bars(True) as bars:
+            lines = ocr_files([str(f) for f in files], OcrSettings(threads=threads), show_overlay_text=show_overlays)
+            for i, line in enumerate(lines):
+                fout.write(json.dumps(line, ensure_ascii=False) + "\n")
+                fout.flush()
+                if "error" in line:
+                    bad += 1
+                    _say(err, f"{line['error']['code']} {line['file']}: {line['error']['reason']}")
+                else:
+                    n += 1
+                bars("ocr", i + 1, len(files))
+        _say(err, f"read {n} file(s) → {output}" + (f"; {bad} failed" if bad else ""))
+        if bad and not n:
+            raise typer.Exit(1)
+
+
 # ---- demo ---------------------------------------------------------------------------------------------
 @app.command()
 def demo(data_dir: DataDir = None, as_json: JsonOpt = False,
