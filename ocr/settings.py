@@ -14,6 +14,7 @@ class OcrSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
 
+    enabled: bool = True  # run the ocr stage in `routewatch run`
     reader: str = "rapidocr.v1"
     threads: int = Field(2, ge=1, le=64)  # ONNX Runtime intra-op threads
     fps: float = Field(2.0, gt=0.0, le=12.0)  # frames sampled per video second

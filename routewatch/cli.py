@@ -293,6 +293,15 @@ def transcribe(config: ConfigOpt = None, data_dir: DataDir = None, as_json: Json
 
 
 @app.command()
+def ocr(config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
+    """Read the words on screen of fetched videos (burned-in captions); a repost's file is read once.
+
+    Example: routewatch ocr
+    """
+    _stage_command("ocr", data_dir, config, as_json, wait)
+
+
+@app.command()
 def extract(config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
     """Extract countries, route, places, costs and bribes from captions, subtitles and transcripts.
 
@@ -649,7 +658,7 @@ def serve(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 def bench(quick: Annotated[bool, typer.Option("--quick", help="Small corpora and 3 clips (a smoke run, ~minutes).")] = False,
           sizes: Annotated[str | None, typer.Option(help="Synthetic corpus sizes, e.g. 10000,100000,1000000.")] = None,
           es_url: Annotated[str | None, typer.Option(help="Elasticsearch URL for the ES figures (or ROUTEWATCH_ES_URL).")] = None,
-          part: Annotated[list[str] | None, typer.Option("--part", help="transcription, extraction, index, memory (repeatable).")] = None,
+          part: Annotated[list[str] | None, typer.Option("--part", help="transcription, extraction, index, memory, ocr (repeatable).")] = None,
           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """The performance suite (SPEC §7): transcription RTF and speed-up over the naive loop, extraction
     posts/s, indexing docs/s, search and trend latency p50/p95 at 10k-1M posts, memory per stage.

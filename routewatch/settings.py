@@ -110,6 +110,7 @@ class _TomlSource(PydanticBaseSettingsSource):
 _TOML_PATH: list[Path | None] = [None]
 _TranscribeSettings = _section("transcribe.settings", "TranscribeSettings")
 _ExtractSettings = _section("nlp.settings", "ExtractSettings")
+_OcrSettings = _section("ocr.settings", "OcrSettings")
 _WebSettings = _section("routewatch.web.settings", "WebSettings")
 
 
@@ -121,6 +122,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     transcribe: _TranscribeSettings = Field(default_factory=_TranscribeSettings)  # type: ignore[valid-type]
     extract: _ExtractSettings = Field(default_factory=_ExtractSettings)  # type: ignore[valid-type]
+    ocr: _OcrSettings = Field(default_factory=_OcrSettings)  # type: ignore[valid-type]
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     web: _WebSettings = Field(default_factory=_WebSettings)  # type: ignore[valid-type]
     sources: list[SourceConfig] = Field(default_factory=list)
