@@ -29,7 +29,8 @@ from .video import probe_video, sample_frames
 
 # Uploader ids and platform marks: "抖音号：…", "TikTok @…", "快手号", "@handle", "ID: …".
 _HANDLE_RE = re.compile(
-    r"(抖音号|抖音|快手号|快手|小红书号|小红书|视频号|西瓜视频|今日头条|tiktok|douyin|kuaishou|@\s*[\w.]{2,}|\bid\s*[:：])",
+    r"(抖音号|抖音|快手号|快手|小红书号|小红书|视频号|西瓜视频|今日头条|tiktok|douyin|kuaishou|@\s*[\w.]{2,}|\bid\s*[:：]"
+    r"|号\s*[:：]\s*[A-Za-z0-9_.]{3,})",
     re.IGNORECASE,
 )
 _TIMER_RE = re.compile(r"^[\d\s:：.,/\-]+$")
@@ -126,6 +127,14 @@ def _join(a: str, b: str) -> str:
     return f"{a} {b}".strip()
 
 
+def join_lines(lines: list[str]) -> str:
+    """Caption lines as one text: a place name broken over two lines (墨西 / 哥) is whole again."""
+    out = ""
+    for line in lines:
+        out = _join(out, line)
+    return out
+
+
 class OnscreenReader:
     """Reads the words on screen of a video; the engine is loaded once and reused across videos."""
 
@@ -169,9 +178,9 @@ class OnscreenReader:
         prov = Provenance(tool="routewatch.ocr/" + self.name, version=self.engine.version, model=MODEL_LABEL,
                           params=params, at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         return OnscreenText(
-            text=" ".join(text_parts), segments=tuple(segments), persistent=tuple(persistent),
+            text=join_lines(text_parts), segments=tuple(segments), persistent=tuple(persistent),
             overlays=tuple(overlays), model=MODEL_LABEL, seconds=round(duration, 3), frames_read=read,
-            raw_text=" ".join(raw_parts), provenance=prov)
+            raw_text=join_lines(raw_parts), provenance=prov)
 
     # -- frames → tracks -----------------------------------------------------------------------------
     def _track(self, path: Path, info, fps: float, deadline: float) -> tuple[list[_Track], int, int]:

@@ -469,12 +469,24 @@ def _result_of(fn: Callable[[Any], Any], arg: Any) -> Any:
 
 
 # ---- 3b. ocr: the words on screen -------------------------------------------------------------------------
-def onscreen_unit(pid: str, segments: tuple[Any, ...], text: str) -> TextUnit:
-    """The post's `onscreen` unit: titles then captions as timed segments (seconds on screen)."""
-    segs = tuple(Segment(start=s.start, end=s.end, text=s.text) for s in segments)
+def _open_end(a: str, b: str) -> bool:
+    """A caption line that stops mid-phrase (a Chinese character, no punctuation) before one that goes on."""
+    return bool(a and b) and "\u3400" <= a[-1] <= "\u9fff" and "\u3400" <= b[0] <= "\u9fff"
+
+
+def onscreen_unit(pid: str, titles: tuple[Any, ...], segments: tuple[Any, ...], text: str) -> TextUnit:
+    """The post's `onscreen` unit: titles then captions as timed segments (seconds on screen). Lines that
+    break a phrase (墨西 / 哥) are one segment, so the extractor sees the word whole."""
+    segs: list[Segment] = []
+    for s in segments:
+        if segs and _open_end(segs[-1].text, s.text) and s.start >= segs[-1].start:
+            segs[-1] = Segment(start=segs[-1].start, end=max(segs[-1].end, s.end), text=segs[-1].text + s.text)
+        else:
+            segs.append(Segment(start=s.start, end=s.end, text=s.text))
+    segs = [Segment(start=t.start, end=t.end, text=t.text) for t in titles] + segs
     lang = "zh" if any("\u3400" <= c <= "\u9fff" for c in text) else ""
     return TextUnit(unit_id=f"{pid}:onscreen", post_id=pid, kind="onscreen", text=TextUnit.join_segments(segs),
-                    lang=lang, segments=segs)
+                    lang=lang, segments=tuple(segs))
 
 
 def stage_ocr(ctx: Context) -> StageReport:
@@ -514,7 +526,7 @@ def stage_ocr(ctx: Context) -> StageReport:
             else:
                 res = reader.read(ctx.data_dir / media.path)
                 video_seconds += res.seconds
-                unit = onscreen_unit(pid, (*res.persistent, *res.segments), res.text)
+                unit = onscreen_unit(pid, res.persistent, res.segments, res.text)
                 overlays = [{"kind": o.kind, "start": o.start, "end": o.end,
                              **({"handle": pseudonym(o.text, key)} if o.kind == "handle" else {})}
                             for o in res.overlays]
