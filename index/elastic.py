@@ -478,7 +478,7 @@ class ElasticIndex(Index):
         text = u["text"]
         span = _first_span(normalise(text), terms)
         start_sec = end_sec = None
-        if u["kind"] in ("transcript", "subtitle") and span:
+        if u["kind"] in ("transcript", "subtitle", "onscreen") and span:
             segs = tuple(Segment(s["start"], s["end"], s["text"]) for s in u.get("segments") or [])
             unit = TextUnit(unit_id=u["unit_id"], post_id=p["post_id"], kind=u["kind"], text=text, segments=segs)
             secs = unit.seconds_for(*span)

@@ -601,7 +601,7 @@ class SqliteIndex(Index):
         span = _first_span(norm, terms)
         snippet = make_snippet(text, span)
         start_sec = end_sec = None
-        if r["kind"] in ("transcript", "subtitle") and span:
+        if r["kind"] in ("transcript", "subtitle", "onscreen") and span:
             segs = segments_from_json(r["segments_json"], where=f"idx_units.segments_json of {r['unit_id']}")
             unit = TextUnit(unit_id=r["unit_id"], post_id=r["post_id"], kind=r["kind"], text=text, segments=segs)
             secs = unit.seconds_for(*span)

@@ -454,6 +454,42 @@ def bench_extraction(settings: Any, *, quick: bool, repeats: int) -> dict[str, A
             "note": "posts per CPU-second of one process (nlp.bench.posts_per_second): per core"}
 
 
+# ---- 2b. on-screen text (OCR) ----------------------------------------------------------------------------
+OCR_QUICK = ("dev-001", "dev-010", "dev-024")
+
+
+def ocr_extraction_scores(texts: dict[str, str], settings: Any = None) -> dict[str, Any]:
+    """`annotate` on OCR texts, scored against gold_dev.jsonl for those ids (SPEC §5 scorer)."""
+    import nlp
+    from nlp import evaluate
+    from ocr.evaluate import shared_data_dir
+
+    gold_rows = [json.loads(x) for x in (shared_data_dir() / "gold_dev.jsonl").read_text(encoding="utf-8").splitlines()
+                 if x.strip()]
+    gold = [g for g in gold_rows if g["id"] in texts]
+    ex = nlp.build_extractor(settings=settings.extract) if settings is not None else nlp.build_extractor()
+    preds = [nlp.annotate_line({"id": g["id"], "text": texts[g["id"]]}, ex) for g in gold]
+    scores = evaluate.score(gold, preds)
+    return {f: scores[f]["f1"] for f in ("countries", "legs", "costs", "places", "relevant") if f in scores}
+
+
+def bench_ocr(settings: Any, *, quick: bool, progress: Progress = _noop) -> dict[str, Any]:
+    """The ocr stage on shared/data/ocr_dev beside the naive anchor, and extraction through it."""
+    from ocr import OcrSettings
+    from ocr.evaluate import evaluate, manifest
+
+    rows = manifest()
+    if quick:
+        rows = [r for r in rows if r["id"] in OCR_QUICK]
+    ocr_settings = getattr(settings, "ocr", None) or OcrSettings()
+    progress("ocr", 0, 1)
+    res = evaluate(ocr_settings, rows, naive=True)
+    progress("ocr", 1, 1)
+    out = dict(res["totals"])
+    out["extraction_f1"] = ocr_extraction_scores({c["id"]: c.get("text", "") for c in res["clips"]}, settings)
+    return out
+
+
 # ---- 3. synthetic corpora and the index --------------------------------------------------------------
 CORRIDOR = ("CN", "EC", "CO", "PA", "CR", "NI", "HN", "GT", "MX", "US")
 PLACES: dict[str, tuple[tuple[str, str], ...]] = {  # (Chinese, Latin as written with accents)
@@ -871,6 +907,11 @@ def run_bench(settings: Any, *, quick: bool = False, sizes: Sequence[int] = (10_
             progress("extraction", 0, 1)
             result["extraction"] = bench_extraction(settings, quick=quick, repeats=reps)
             progress("extraction", 1, 1)
+        if "ocr" in parts:
+            try:
+                result["ocr"] = bench_ocr(settings, quick=quick, progress=progress)
+            except Exception as e:  # noqa: BLE001
+                result["ocr"] = {"error": f"{type(e).__name__}: {e}"[:500]}
         if "index" in parts:
             qreps = 2 if quick else 5
             result["index"] = {"sqlite": bench_sqlite(work, sizes, repeats=qreps, progress=progress),
@@ -920,6 +961,23 @@ def format_table(result: dict[str, Any]) -> str:
     ex = result.get("extraction")
     if ex:
         lines += ["2. Extraction", f"   {ex['posts_per_s_per_core']:,.0f} posts/s per core (runs {ex['runs']})", ""]
+    oc = result.get("ocr")
+    if oc:
+        lines.append("2b. On-screen text (ocr_dev)")
+        if "error" in oc:
+            lines.append(f"   error: {oc['error']}")
+        else:
+            nv = oc.get("naive", {})
+            lines += [
+                f"   {oc['clips']} clips, {oc['threads']} threads; load {oc['load_before']} → {oc['load_after']}",
+                f"   {'':<12}{'CER':>8}{'wall s/s':>10}{'CPU s/s':>9}{'leaks':>7}{'starts<=1s':>12}",
+                f"   {'stage':<12}{oc['cer']:>8}{oc['ocr_s_per_video_s']:>10}{oc['cpu_s_per_video_s']:>9}"
+                f"{oc['leaks']:>7}{oc['start_within_1s']:>12}",
+                f"   {'naive':<12}{nv.get('cer', '-'):>8}{nv.get('ocr_s_per_video_s', '-'):>10}"
+                f"{nv.get('cpu_s_per_video_s', '-'):>9}{nv.get('leaks', '-'):>7}{'':>12}",
+                f"   frames read per video s {oc['frames_read_per_video_s']}; extraction F1 {oc['extraction_f1']}",
+                "",
+            ]
     ix = result.get("index")
     if ix:
         lines.append("3. Index (synthetic corpus; latencies warm, ms)")

@@ -370,6 +370,15 @@ def transcribe(config: ConfigOpt = None, data_dir: DataDir = None, as_json: Json
 
 
 @app.command()
+def ocr(config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
+    """Read the words on screen of fetched videos (burned-in captions); a repost's file is read once.
+
+    Example: routewatch ocr
+    """
+    _stage_command("ocr", data_dir, config, as_json, wait)
+
+
+@app.command()
 def extract(config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
     """Extract countries, route, places, costs and bribes from captions, subtitles and transcripts.
 
@@ -828,7 +837,7 @@ def serve(port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")
 def bench(quick: Annotated[bool, typer.Option("--quick", help="Small corpora and 3 clips (a smoke run, ~minutes).")] = False,
           sizes: Annotated[str | None, typer.Option(help="Synthetic corpus sizes, e.g. 10000,100000,1000000.")] = None,
           es_url: Annotated[str | None, typer.Option(help="Elasticsearch URL for the ES figures (or ROUTEWATCH_ES_URL).")] = None,
-          part: Annotated[list[str] | None, typer.Option("--part", help="transcription, extraction, index, memory (repeatable).")] = None,
+          part: Annotated[list[str] | None, typer.Option("--part", help="transcription, extraction, index, memory, ocr (repeatable).")] = None,
           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """The performance suite: transcription RTF and speed-up over the naive loop, extraction
     posts/s, indexing docs/s, search and trend latency p50/p95 at 10k-1M posts, memory per stage.
@@ -973,6 +982,36 @@ def transcribe_file(files: Annotated[list[Path], typer.Argument(help="Audio or v
                     n += 1
                 bars("transcribe", i + 1, len(files))
         _say(err, f"transcribed {n} file(s) → {output}" + (f"; {bad} failed" if bad else ""))
+        if bad and not n:
+            raise typer.Exit(1)
+
+
+@app.command("ocr-file")
+def ocr_file(files: Annotated[list[Path], typer.Argument(help="Video files (or still images) ffmpeg can read.")],
+             output: Annotated[Path, typer.Option("-o", "--output", help="Output JSONL.")],
+             threads: Annotated[int, typer.Option(help="OCR threads.")] = 2,
+             show_overlays: Annotated[bool, typer.Option("--show-overlays", help="Also print overlay texts (uploader ids).")] = False,
+             data_dir: DataDir = None) -> None:
+    """Read the words on screen (burned-in captions): one JSON line per file (text, timed segments, overlays).
+
+    Example: routewatch ocr-file clip.mp4 -o clip.ocr.jsonl
+    """
+    with _errors():
+        from ocr import OcrSettings, ocr_files
+
+        n = bad = 0
+        with open(output, "w", encoding="utf-8") as fout, _Bars(True) as bars:
+            lines = ocr_files([str(f) for f in files], OcrSettings(threads=threads), show_overlay_text=show_overlays)
+            for i, line in enumerate(lines):
+                fout.write(json.dumps(line, ensure_ascii=False) + "\n")
+                fout.flush()
+                if "error" in line:
+                    bad += 1
+                    _say(err, f"{line['error']['code']} {line['file']}: {line['error']['reason']}")
+                else:
+                    n += 1
+                bars("ocr", i + 1, len(files))
+        _say(err, f"read {n} file(s) → {output}" + (f"; {bad} failed" if bad else ""))
         if bad and not n:
             raise typer.Exit(1)
 

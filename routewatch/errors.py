@@ -52,6 +52,15 @@ class Code(StrEnum):
     E602 = "E602"  # import item lacks the fields needed for a post
     E603 = "E603"  # import text not UTF-8 and its encoding guessed with little certainty (a warning: imported)
     E604 = "E604"  # impossible date in an import (posted after captured, before 2005, epoch 0): set aside, kept in extra
+    # E7xx on-screen text (OCR)
+    E701 = "E701"  # no OCR engine or model available
+    E702 = "E702"  # OCR model file failed its sha256 check
+    E703 = "E703"  # media has no video stream
+    E704 = "E704"  # video corrupt, truncated to no frame, or not decodable
+    E705 = "E705"  # video longer than ocr max_video_seconds
+    E706 = "E706"  # reading the video timed out
+    E707 = "E707"  # OCR failed
+    E708 = "E708"  # media file empty (0 bytes) or missing
     # E9xx operations
     E901 = "E901"  # data dir locked by another routewatch process
     E902 = "E902"  # bad configuration

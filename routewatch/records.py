@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-UnitKind = Literal["caption", "subtitle", "transcript"]
+UnitKind = Literal["caption", "subtitle", "transcript", "onscreen"]
 CostKind = Literal["total", "transport", "guide", "bribe", "other"]
 PayerContext = Literal["police", "military", "officials", "other"]
 
@@ -267,3 +267,45 @@ class SearchHit:
     end_sec: float | None = None
     span: tuple[int, int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+OverlayKind = Literal["watermark", "handle", "timer", "corner"]
+
+
+@dataclass(frozen=True, slots=True)
+class OnscreenLine:
+    """One piece of text read on screen (a caption, or a persistent title), with the seconds it showed."""
+
+    start: float
+    end: float
+    text: str  # Simplified (search and extraction)
+    confidence: float
+    raw_text: str = ""  # as read, before Traditional → Simplified
+
+
+@dataclass(frozen=True, slots=True)
+class Overlay:
+    """Platform furniture kept out of content: watermark, uploader id, timer, fixed corner text.
+
+    ``text`` may hold an uploader handle: it goes to provenance only, pseudonymised before display.
+    """
+
+    kind: OverlayKind
+    start: float
+    end: float
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OnscreenText:
+    """What the ocr stage read in one video: captions in time order, persistent titles once, overlays apart."""
+
+    text: str  # each distinct caption line once, in order (Simplified)
+    segments: tuple[OnscreenLine, ...]
+    persistent: tuple[OnscreenLine, ...]
+    overlays: tuple[Overlay, ...]
+    model: str
+    seconds: float  # video duration
+    frames_read: int = 0
+    raw_text: str = ""
+    provenance: Provenance | None = None

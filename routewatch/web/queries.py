@@ -214,7 +214,7 @@ def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
         return None
     units_pub: dict[str, PublicText] = {}
     units = []
-    order = {"caption": 0, "subtitle": 1, "transcript": 2}
+    order = {"caption": 0, "subtitle": 1, "transcript": 2, "onscreen": 3}
     for u in sorted(ctx.catalog.units(post_id), key=lambda u: (order.get(u.kind, 9), u.unit_id)):
         d, pt = _public_unit(scrub, u)
         units_pub[u.unit_id] = pt
