@@ -21,8 +21,13 @@ def robots_ok(h):
 def crawl(srv, url, tmp_path, **env):
     data = tmp_path / "data"
     cp = run_cli("crawl", "--url", url, "--json", data_dir=data,
-                 env={"ROUTEWATCH_ALLOW_HOSTS": srv.hostport, **env}, timeout=120)
+                 env={"ROUTEWATCH_ALLOW_HOSTS": srv.hostport, **env}, timeout=120, check=False)
     rep = json.loads(cp.stdout)[0]
+    # README "Exit codes": every item failed -> exit 1 with the per-code summary (E909); otherwise 0
+    every_item_failed = rep["failed"] > 0 and rep["done"] == 0
+    assert cp.returncode == (1 if every_item_failed else 0), cp.stderr
+    if every_item_failed:
+        assert "E909" in cp.stderr, cp.stderr
     con = sqlite3.connect(data / "catalog.sqlite")
     fails = [tuple(r) for r in con.execute("SELECT code, item_id FROM failures")]
     counters = dict(con.execute("SELECT name, SUM(value) FROM counters GROUP BY name").fetchall())

@@ -166,8 +166,8 @@ def test_errors_are_json_with_stable_codes(hostile_client):
     client, _ids, _ = hostile_client
     cases = {
         "/api/posts/nope": (404, "E904"),
-        "/api/search?country=PAN": (400, "E903"),
-        "/api/search?route=EC>COL": (400, "E903"),
+        "/api/search?country=PAN": (400, "E908"),
+        "/api/search?route=EC>COL": (400, "E908"),
         "/api/search?since=yesterday": (400, "E903"),
         "/api/search?min_cost=10": (400, "E903"),
         "/api/search?min_cost=abc&currency=USD": (400, "E903"),
@@ -203,7 +203,7 @@ def test_rate_limit_answers_429_with_code_and_retry_after(tmp_path):
 def test_openapi_lists_the_api_and_no_cdn_docs(hostile_client):
     client, _ids, _ = hostile_client
     spec = client.get("/openapi.json").json()
-    assert {"/api/search", "/api/posts/{post_id}", "/api/trends", "/api/routes", "/api/trace", "/api/digest",
+    assert {"/api/search", "/api/posts/{ref}", "/api/trends", "/api/routes", "/api/trace", "/api/digest",
             "/api/posts/{post_id}/evidence", "/api/status", "/media/{post_id}"} <= set(spec["paths"])
     params = {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
     assert {"q", "country", "route", "platform", "lang", "since", "until", "has_bribe", "min_cost", "max_cost",
