@@ -349,11 +349,19 @@ class Catalog:
             self._migrate()
 
     def _stored_version(self) -> int:
-        has = self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'").fetchone()
-        if not has:
+        """The schema version the file says it has; 0 for an empty file. A database with tables but no
+        version table is someone else's SQLite file: refused (E920), never migrated into."""
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "schema_version" not in tables:
+            if tables - {"sqlite_sequence"}:
+                raise RouteWatchError(Code.E920, f"{self.path} is an SQLite database but not a RouteWatch catalog "
+                                      f"(tables: {', '.join(sorted(tables)[:5])})")
             return 0
         row = self.db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        return int(row[0] or 0)
+        try:
+            return int(row[0] or 0)
+        except (TypeError, ValueError):
+            raise RouteWatchError(Code.E920, f"{self.path} has a damaged schema version ({row[0]!r})") from None
 
     # ---- locking: one writer per data dir ---------------------------------------------------------
     def _acquire_lock(self, timeout: float) -> None:

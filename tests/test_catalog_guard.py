@@ -212,3 +212,21 @@ def test_full_disk_rebuild_keeps_the_old_index(tmp_path):
     finally:
         cat.close()
     shutil.rmtree(tmp_path / "data")
+
+
+def test_foreign_sqlite_file_is_never_migrated_into(tmp_path):
+    other = tmp_path / "data" / "catalog.sqlite"
+    other.parent.mkdir()
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE notes (body TEXT)")
+    con.execute("INSERT INTO notes VALUES ('mine')")
+    con.commit()
+    con.close()
+    before = other.read_bytes()
+    assert _code(Catalog, other) == "E920"
+    assert other.read_bytes() == before
+    d = tmp_path / "v"
+    cat = Catalog(d / "catalog.sqlite")
+    cat.db.execute("INSERT INTO schema_version(version) VALUES ('two')")
+    cat.close()
+    assert _code(Catalog, d / "catalog.sqlite", write=False) == "E920"
