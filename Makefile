@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock requirements-model.tx
 SYSDEPS := ffmpeg ffprobe espeak-ng chromium
 APT_PKGS := ffmpeg espeak-ng chromium fonts-wqy-microhei
 
-.PHONY: help setup sysdeps venv model extras demo test test-fast lint es-up es-down clean
+.PHONY: help setup sysdeps venv model extras demo test test-fast lint es-up es-down pg-up pg-down clean
 
 help:
 	@echo "make demo    set up everything, start the demo platform, run the whole pipeline, print a summary"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint    ruff (with security rules)"
 	@echo "make extras  the optional openai-whisper backend (PyTorch; several GB)"
 	@echo "make es-up / es-down   start / stop the local test Elasticsearch node"
+	@echo "make pg-up / pg-down   start / stop the local test PostgreSQL server (prints its DSN)"
 
 sysdeps:
 	@missing=""; for t in $(SYSDEPS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
@@ -64,6 +65,12 @@ es-up: venv
 
 es-down:
 	@bash scripts/es.sh down
+
+pg-up:
+	@bash scripts/pg.sh up
+
+pg-down:
+	@bash scripts/pg.sh down
 
 clean:
 	rm -rf routewatch-data .pytest_cache test-artifacts

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import math
+import re
 import shutil
 import subprocess
 import tempfile
@@ -19,11 +20,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yt_dlp
 
-from crawlers.origins import to_fetch_url
-from crawlers.safety import check_url, guarded_resolution
+from crawlers.origins import platform_of_host, to_fetch_url
+from crawlers.safety import Deadline, DeadlinePassedError, check_url, guarded_resolution
 from routewatch.catalog import now_iso
 from routewatch.errors import Code, NotConfigured, RouteWatchError
 from routewatch.records import Media, Post, Provenance, Segment, TextUnit
@@ -33,6 +35,10 @@ _DROP_INFO_KEYS = ("formats", "requested_formats", "http_headers", "thumbnails",
 
 
 class _TooLarge(yt_dlp.utils.DownloadCancelled):
+    pass
+
+
+class _TooSlow(yt_dlp.utils.DownloadCancelled):
     pass
 
 
@@ -93,6 +99,8 @@ class YtDlpFetcher:
         fetch_url = to_fetch_url(url, self.rw.crawl.origins)
         check_url(fetch_url, self.rw.crawl.allow_hosts)
         cap = self.rw.crawl.max_media_bytes
+        self._platform = post.platform if post.platform != "web" else (platform_of_host(urlsplit(url).hostname or "")
+                                                                      or "web")
         try:
             return self._fetch_into_store(post, url, fetch_url, cap)
         except OSError as e:  # the media dir is full, read-only or gone: the post stays, the item fails
@@ -143,9 +151,13 @@ class YtDlpFetcher:
         return media, units
 
     def _download(self, url: str, tmp: Path, cap: int) -> dict[str, Any]:
+        budget = Deadline(self.rw.crawl.max_download_seconds)
+
         def hook(d: dict[str, Any]) -> None:
             if (d.get("downloaded_bytes") or 0) > cap:
                 raise _TooLarge(f"over {cap} bytes")
+            if budget.expired or budget.elapsed() > budget.seconds:
+                raise _TooSlow(f"over {budget.seconds:g} s")
 
         logger = QuietYtDlpLogger()
         allow = list(self.rw.crawl.allow_hosts)
@@ -157,14 +169,23 @@ class YtDlpFetcher:
             "progress_hooks": [hook], "logger": logger, "cachedir": False, "overwrites": True,
             "format": f"best[filesize<?{cap}]/best",
         }
+        cookies = cookies_copy(self.rw, getattr(self, "_platform", ""), tmp)
+        if cookies:
+            opts["cookiefile"] = str(cookies)
         guard: dict[str, str] = {}
+        too_slow = RouteWatchError(Code.E210, f"download not done within crawl.max_download_seconds "
+                                              f"({budget.seconds:g} s); aborted, no partial file kept")
         try:
-            with guarded_resolution(allow) as guard, yt_dlp.YoutubeDL(opts) as ydl:
+            with guarded_resolution(allow) as guard, budget, yt_dlp.YoutubeDL(opts) as ydl:
                 info = ydl.extract_info(url, download=True)
+                if budget.expired:  # cut mid-way: whatever yt-dlp kept is partial
+                    raise too_slow
                 return ydl.sanitize_info(info) or {}
         except _TooLarge as e:
             raise RouteWatchError(Code.E202, f"media larger than max_media_bytes ({cap}); download aborted") from e
         except (yt_dlp.utils.YoutubeDLError, OSError) as e:
+            if budget.expired or isinstance(e, _TooSlow | DeadlinePassedError):
+                raise too_slow from e
             msg = str(e)
             if guard.get("refused"):
                 raise RouteWatchError(Code.E103, f"refused by the private-address guard: {guard['refused']}") from e
@@ -173,6 +194,8 @@ class YtDlpFetcher:
             if "No space left" in msg or "Read-only file system" in msg or "Permission denied" in msg \
                     or "Operation not permitted" in msg:
                 raise RouteWatchError(Code.E209, f"cannot write media: {msg[:300]}") from e
+            if needs_login(msg) and getattr(self, "_platform", "") not in ("", "web", "demo"):
+                raise login_error(getattr(self, "_platform", ""), bool(cookies), msg) from e
             raise RouteWatchError(Code.E203, f"download failed: {msg[:300]}") from e
 
     def _subtitles(self, post: Post) -> TextUnit:
@@ -182,6 +205,39 @@ class YtDlpFetcher:
         segs = parse_vtt(body.decode("utf-8", errors="replace"))
         return TextUnit(unit_id=f"{post.post_id}:subtitle", post_id=post.post_id, kind="subtitle",
                         text=TextUnit.join_segments(segs), lang=post.lang, segments=tuple(segs))
+
+
+_LOGIN = re.compile(r"HTTP Error 40[13]\b|log ?in|sign ?in|cookies?\b.*(?:required|needed|--cookies)|"
+                    r"private video|members[- ]only|登录", re.I)
+
+
+def needs_login(message: str) -> bool:
+    """Whether yt-dlp's error says the platform wants a logged-in user (401/403, "log in", "use --cookies")."""
+    return bool(_LOGIN.search(message or ""))
+
+
+def login_error(platform: str, had_cookies: bool, message: str) -> RouteWatchError:
+    where = f"crawl.cookies_file.{platform or '<platform>'}"
+    if had_cookies:
+        return RouteWatchError(Code.E211, f"{platform or 'the platform'} refused even with the cookies of {where} "
+                                          f"(expired login?): {message[:200]}")
+    return RouteWatchError(Code.E211, f"{platform or 'the platform'} shows this only to logged-in users: set {where} "
+                                      f"to a cookies.txt of a logged-in browser ({message[:200]})")
+
+
+def cookies_copy(rw: Any, platform: str, into: Path) -> Path | None:
+    """A copy of the platform's configured cookies file in `into` (yt-dlp writes its cookie jar back on
+    close; the user's file stays as it was), or None when none is configured. E902 for a missing file."""
+    configured = (getattr(rw.crawl, "cookies_file", None) or {}).get(platform)
+    if not configured:
+        return None
+    src = Path(configured).expanduser()
+    if not src.is_file():
+        raise NotConfigured(f"crawl.cookies_file.{platform} = {configured!r} is not a readable file")
+    dest = Path(into) / ".cookies" / "cookies.txt"  # in a folder: never mistaken for the downloaded file
+    dest.parent.mkdir(exist_ok=True)
+    shutil.copyfile(src, dest)
+    return dest
 
 
 class _GuardedRedirect(urllib.request.HTTPRedirectHandler):
@@ -198,13 +254,30 @@ def guarded_get(url: str, rw: Any, max_bytes: int) -> bytes:
     check_url(url, rw.crawl.allow_hosts)
     opener = urllib.request.build_opener(_GuardedRedirect(list(rw.crawl.allow_hosts)))
     req = urllib.request.Request(url, headers={"User-Agent": rw.crawl.user_agent})  # noqa: S310 - scheme checked
+    budget = Deadline(rw.crawl.max_download_seconds)
+    chunks: list[bytes] = []
+    got = 0
     try:
-        with contextlib.closing(opener.open(req, timeout=rw.crawl.timeout_seconds)) as resp:
-            data = resp.read(max_bytes + 1)
+        with budget, contextlib.closing(opener.open(req, timeout=rw.crawl.timeout_seconds)) as resp:
+            # read what arrives, a piece at a time, so the budget is looked at between pieces too
+            while got <= max_bytes:
+                piece = resp.read1(min(65536, max_bytes + 1 - got))
+                budget.check()
+                if not piece:
+                    break
+                chunks.append(piece)
+                got += len(piece)
     except urllib.error.HTTPError as e:
         raise RouteWatchError(Code.E101, f"HTTP {e.code} for {url}") from e
-    except (urllib.error.URLError, TimeoutError, OSError) as e:
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as e:
+        if budget.expired:
+            raise RouteWatchError(Code.E210, f"download of {url} not done within crawl.max_download_seconds "
+                                             f"({budget.seconds:g} s)") from e
         raise RouteWatchError(Code.E105, f"cannot reach {url}: {e}") from e
+    if budget.expired:
+        raise RouteWatchError(Code.E210, f"download of {url} not done within crawl.max_download_seconds "
+                                         f"({budget.seconds:g} s)")
+    data = b"".join(chunks)
     if len(data) > max_bytes:
         raise RouteWatchError(Code.E202, f"response over {max_bytes} bytes: {url}")
     return data

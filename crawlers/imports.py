@@ -6,26 +6,31 @@ In: an export file (one Zeeschuimer capture per line: `timestamp_collected`, `so
 Out: Posts in the catalog (crawl stage done, so fetch picks them up), the capture metadata and raw
 item kept in `extra_json`, an ImportReport. A bad line is a failure row (E601 not JSON / malformed
 row, E602 missing fields) and the import goes on; an item already known is one post, its new
-sighting recorded. Never changes the input file.
+sighting recorded, and the newest capture (by capture time, not file order) sets its mutable fields.
+Text is UTF-8 (BOM or not, any line ends), else a declared or detected legacy encoding (E603 when the
+guess is unsure); ids in any script's digits are made ASCII, epoch units detected, impossible dates
+flagged (E604) and kept aside. Never changes the input file.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from crawlers.base import without_lone_surrogates
 from crawlers.origins import platform_of_host
 from crawlers.platforms import (
     as_int,
+    ascii_digits,
     douyin_aweme_post,
     douyin_url,
     iso_from_epoch,
@@ -34,6 +39,7 @@ from crawlers.platforms import (
 )
 from routewatch.catalog import Catalog, now_iso
 from routewatch.errors import Code, RouteWatchError
+from routewatch.privacy import redact_text
 from routewatch.records import Failure, Post, post_id_for
 
 KINDS = ("zeeschuimer", "4cat")
@@ -51,6 +57,13 @@ class ImportReport:
     imported: int = 0  # new posts
     duplicates: int = 0  # items already in the catalog (imported twice or crawled before)
     failed_by_code: dict[str, int] = field(default_factory=dict)
+    # imported, but with a doubt: E603 encoding guessed, E604 an impossible date set aside
+    warnings_by_code: dict[str, int] = field(default_factory=dict)
+    encoding: str = "utf-8"  # of the file's text (the legacy one used for lines that were not UTF-8)
+    refreshed: int = 0  # known posts whose fields a newer capture updated
+
+    def warn(self, code: Code, n: int = 1) -> None:
+        self.warnings_by_code[code.value] = self.warnings_by_code.get(code.value, 0) + n
 
     @property
     def failed(self) -> int:
@@ -77,53 +90,213 @@ def store_post(catalog: Catalog, post: Post) -> bool:
     return new
 
 
+# What a later capture of the same video may change (a caption edited, a handle renamed, counts grown,
+# a fresh play address); the id, platform and first discovery stay.
+_MUTABLE = ("caption", "author_handle", "url", "page_url", "media_url", "subtitles_url", "lang", "posted_at",
+            "extra_json", "captured_at")
+
+
+def _capture_known(extra_json: str) -> bool:
+    """Whether a stored post's captured_at is when it was seen (crawls, Zeeschuimer) rather than when
+    it was imported (4CAT rows carry no capture time)."""
+    try:
+        imp = json.loads(extra_json or "{}").get("import")
+    except (ValueError, AttributeError):
+        return False
+    if not isinstance(imp, dict):
+        return True  # crawled: captured_at is the crawl's own time
+    return bool(imp.get("capture_time_known", imp.get("kind") == "zeeschuimer"))
+
+
+def store_capture(catalog: Catalog, post: Post, *, capture_known: bool) -> str:
+    """One capture of a post: "new", "refreshed" (a newer capture of a known post: its mutable fields
+    now come from this one) or "duplicate" (an older or undated capture: it fills only what is empty).
+    Every capture is a sighting."""
+    post = without_lone_surrogates(post)
+    with catalog.tx():
+        row = catalog.db.execute("SELECT captured_at, extra_json, caption FROM posts WHERE post_id=?",
+                                 (post.post_id,)).fetchone()
+        outcome = "new" if row is None else "duplicate"
+        if row is not None:
+            newer = capture_known and (not _capture_known(row[1]) or post.captured_at > row[0])
+            if newer:
+                d = asdict(post)
+                sets = [k for k in _MUTABLE if d[k]]
+                catalog.db.execute(f"UPDATE posts SET {', '.join(f'{k}=?' for k in sets)} WHERE post_id=?",  # noqa: S608 - fixed names
+                                   (*(d[k] for k in sets), post.post_id))
+                if post.caption and post.caption != row[2]:
+                    catalog.invalidate(post.post_id, "extract", "index")  # the text changed: read it again
+                outcome = "refreshed"
+            else:
+                post = replace(post, views=None)  # an older count never replaces a newer one
+        catalog._upsert_post(post)
+        if catalog.status_of(post.post_id, "crawl") != "done":
+            catalog.set_status(post.post_id, "crawl", "done")
+    return outcome
+
+
 def import_file(kind: str, path: Path, catalog: Catalog, settings: Any = None,
-                source_name: str | None = None) -> ImportReport:
-    """Import one export file into the catalog. Raises E903 for an unknown kind or a missing file."""
+                source_name: str | None = None, encoding: str | None = None) -> ImportReport:
+    """Import one export file into the catalog. Raises E903 for an unknown kind, a missing file or an
+    unknown `encoding` (the file's declared text encoding; by default UTF-8, else detected)."""
     if kind not in KINDS:
         raise RouteWatchError(Code.E903, f"unknown import kind {kind!r}: use one of {', '.join(KINDS)}")
     path = Path(path)
     if not path.is_file():
         raise RouteWatchError(Code.E903, f"import file not found: {path}")
-    source = source_name or f"{kind}:{path.name}"
+    if encoding:
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError as e:
+            raise RouteWatchError(Code.E903, f"unknown text encoding {encoding!r} (e.g. utf-8, cp1252, gbk)") from e
+    # The file's name becomes the source name, failure item ids and provenance, all shown on status and
+    # post pages: contacts in it (a WeChat id people put in a file name) are redacted before anything stores it.
+    name = _public_name(path)
+    source = source_name or f"{kind}:{name}"
     report = ImportReport(kind=kind, file=str(path), source=source)
-    rows = _zeeschuimer(path, source) if kind == "zeeschuimer" else _fourcat(path, source)
+    text = _Text(encoding, report)
+    rows = _zeeschuimer(path, name, source, text) if kind == "zeeschuimer" else _fourcat(path, name, source, text)
+    seen: dict[tuple[str, str], int] = {}  # (post id, discovered_via) → captures of it in this file
     for line, item in rows:
         report.read += 1
         if isinstance(item, _Bad):
             report.failed_by_code[item.code.value] = report.failed_by_code.get(item.code.value, 0) + 1
-            catalog.record_failure(Failure("import", f"{path.name}:{line}", item.code.value, item.reason, now_iso()))
+            catalog.record_failure(Failure("import", f"{name}:{line}", item.code.value, item.reason, now_iso()))
             continue
-        if store_post(catalog, item):
+        post, known = _checked_dates(item, report)
+        # the same video captured again from the same page: still a sighting of its own (by line, so
+        # importing the file again adds none)
+        n = seen.get((post.post_id, post.discovered_via), 0)
+        seen[(post.post_id, post.discovered_via)] = n + 1
+        if n:
+            post = replace(post, discovered_via=f"{post.discovered_via}#line={line}")
+        outcome = store_capture(catalog, post, capture_known=known)
+        if outcome == "new":
             report.imported += 1
         else:
             report.duplicates += 1
+            report.refreshed += outcome == "refreshed"
     catalog.count("import/read", report.read, source=source)
     catalog.count("import/imported", report.imported, source=source)
     catalog.count("import/duplicates", report.duplicates, source=source)
+    if report.refreshed:
+        catalog.count("import/refreshed", report.refreshed, source=source)
+    for code, n in report.warnings_by_code.items():
+        catalog.count(f"import/warnings/{code}", n, source=source)
     return report
+
+
+# ---- dates -----------------------------------------------------------------------------------------
+# No platform imported here existed before 2005 (YouTube); a date before it is a placeholder (0 → 1970)
+# or a unit mistake. A post "published" more than a day after it was captured is as impossible.
+_EARLIEST = "2005-01-01T00:00:00Z"
+_SLACK = timedelta(days=1)
+
+
+def _checked_dates(post: Post, report: ImportReport) -> tuple[Post, bool]:
+    """The post with impossible dates set aside (kept in extra.import.flags, coded E604), and whether
+    its capture time is known."""
+    extra = json.loads(post.extra_json or "{}")
+    imp = extra.setdefault("import", {})
+    known = bool(imp.get("capture_time_known"))
+    flags: list[dict[str, str]] = []
+    captured, posted = post.captured_at, post.posted_at
+    if known and captured < _EARLIEST:
+        flags.append({"code": Code.E604.value, "field": "captured_at", "value": captured,
+                      "reason": f"captured before {_EARLIEST[:4]}: not a real capture time"})
+        captured, known = now_iso(), False
+    if posted and posted < _EARLIEST:
+        flags.append({"code": Code.E604.value, "field": "posted_at", "value": posted,
+                      "reason": f"posted before {_EARLIEST[:4]}: a placeholder or a unit mistake"})
+        posted = ""
+    if posted and _parse(posted) > _parse(captured) + _SLACK:  # (an undated capture: its import time)
+        flags.append({"code": Code.E604.value, "field": "posted_at", "value": posted,
+                      "reason": f"posted after it was captured ({captured})"})
+        posted = ""
+    if not flags:
+        return post, known
+    imp["flags"] = flags
+    report.warn(Code.E604, len(flags))
+    return replace(post, posted_at=posted, captured_at=captured,
+                   extra_json=json.dumps(extra, ensure_ascii=False, default=str)), known
+
+
+def _parse(iso: str) -> datetime:
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)
+
+
+# ---- text encodings --------------------------------------------------------------------------------
+_LEGACY = ["cp1252", "gb18030"]  # Windows Western (Excel's CSV default) and Chinese (GBK's superset)
+
+
+class _Text:
+    """Bytes of an export → text. UTF-8 first (a BOM dropped); otherwise the declared encoding, or the
+    legacy one charset_normalizer finds most plausible (once per file, reported as E603 when the
+    guess is weak: little text to go on, or two encodings read equally well)."""
+
+    def __init__(self, declared: str | None, report: ImportReport):
+        self.declared = declared
+        self.report = report
+        self.fallback: str | None = declared
+        if declared:
+            report.encoding = declared
+
+    def decode(self, data: bytes, *, first: bool = False) -> str:
+        if first and data.startswith(codecs.BOM_UTF8):
+            data = data[len(codecs.BOM_UTF8):]
+        if not self.declared or self.declared in ("utf-8", "utf-8-sig"):
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                if self.declared:
+                    return data.decode("utf-8", errors="replace")
+        if self.fallback is None:
+            self.fallback = self._detect(data)
+        return data.decode(self.fallback, errors="replace")
+
+    def _detect(self, data: bytes) -> str:
+        from charset_normalizer import from_bytes
+
+        found = from_bytes(data[: 2 << 20], cp_isolation=_LEGACY)
+        best = found.best()
+        enc = codecs.lookup(best.encoding).name if best is not None else "cp1252"
+        rivals = [m for m in found if m is not best and best is not None and m.chaos - best.chaos < 0.05]
+        non_ascii = sum(b >= 0x80 for b in data[: 2 << 20])
+        if best is None or rivals or best.chaos > 0.1 or non_ascii < 16:
+            self.report.warn(Code.E603)
+        self.report.encoding = enc
+        return enc
 
 
 # ---- Zeeschuimer -----------------------------------------------------------------------------------
 
 
-def _zeeschuimer(path: Path, source: str) -> Iterator[tuple[int, Post | _Bad]]:
+def _public_name(path: Path) -> str:
+    """The file name with contacts redacted (its extension kept)."""
+    stem, suffix = (path.stem, path.suffix) if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", path.suffix) else (path.name, "")
+    return redact_text(stem) + suffix
+
+
+def _zeeschuimer(path: Path, name: str, source: str, text: _Text) -> Iterator[tuple[int, Post | _Bad]]:
     with path.open("rb") as f:
         for n, raw in enumerate(f, 1):
-            if not raw.strip():
+            if not raw.strip() or raw.strip() == codecs.BOM_UTF8:
                 continue
             try:
-                yield n, _zs_post(raw, path.name, n, source)
+                yield n, _zs_post(text.decode(raw, first=n == 1), name, n, source, text)
             except _Bad as bad:
                 yield n, bad
             except Exception as e:  # noqa: BLE001 - an item of an unexpected shape is one bad line, not a lost file
                 yield n, _Bad(Code.E602, f"item has an unexpected shape: {type(e).__name__}: {e}"[:300])
 
 
-def _zs_post(raw: bytes, file: str, line: int, source: str) -> Post:
+def _zs_post(line_text: str, file: str, line: int, source: str, text: _Text) -> Post:
     try:
-        obj = json.loads(raw.decode("utf-8").replace("\0", ""))
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        obj = json.loads(line_text.replace("\0", ""))
+    except (ValueError, RecursionError) as e:
         raise _Bad(Code.E601, f"line is not JSON: {e}") from e
     if not isinstance(obj, dict):
         raise _Bad(Code.E601, f"line is JSON but not an object ({type(obj).__name__})")
@@ -136,13 +309,22 @@ def _zs_post(raw: bytes, file: str, line: int, source: str) -> Post:
         raise _Bad(Code.E602, f"source_platform {sp or '(none)'!r} is not imported (TikTok and Douyin are)")
     capture = {k: obj.get(k) for k in ("timestamp_collected", "source_platform", "source_platform_url", "source_url",
                                       "user_agent", "item_id", "nav_index", "id") if k in obj}
-    captured = iso_from_epoch(obj.get("timestamp_collected"), millis=True) or now_iso()
+    collected = iso_from_epoch(obj.get("timestamp_collected"), millis=True)
+    captured = collected or now_iso()
     via = str(obj.get("source_platform_url") or f"zeeschuimer:{file}")
-    extra = {"import": {"kind": "zeeschuimer", "file": file, "line": line, **capture}, "raw": data}
+    imp = {"kind": "zeeschuimer", "file": file, "line": line, **capture, "capture_time_known": bool(collected)}
+    if text.report.encoding != "utf-8":
+        imp["encoding"] = text.report.encoding
+    extra = {"import": imp, "raw": data}
     mapper = tiktok_item_post if platform == "tiktok" else douyin_aweme_post
     post = mapper(data, source=source, captured_at=captured, discovered_via=via, extra=extra)
     if post is None:
         raise _Bad(Code.E602, f"{platform} item has no numeric id")
+    if post.media_url and not urlsplit(post.media_url).scheme:
+        # a play address relative in the capture ("//v16…", "/video/…") is relative to the page it was
+        # captured from
+        base = via if urlsplit(via).scheme in ("http", "https") else f"https://www.{platform}.com/"
+        post = replace(post, media_url=urljoin(base, post.media_url))
     if not (post.caption or post.media_url):
         raise _Bad(Code.E602, f"{platform} item {post.platform_id} has neither a caption nor a play address")
     return post
@@ -154,9 +336,10 @@ _URL_COLUMNS = ("tiktok_url", "post_url", "url", "link", "permalink", "video_lin
 _DT = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?$")
 
 
-def _fourcat(path: Path, source: str) -> Iterator[tuple[int, Post | _Bad]]:
-    text = path.read_bytes().decode("utf-8-sig", errors="replace").replace("\0", "")
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _fourcat(path: Path, name: str, source: str, text: _Text) -> Iterator[tuple[int, Post | _Bad]]:
+    body = text.decode(path.read_bytes(), first=True).replace("\0", "")
+    enc = text.report.encoding
+    reader = csv.reader(io.StringIO(body, newline=""))
     try:
         header = [h.strip() for h in next(reader)]
     except (StopIteration, csv.Error):
@@ -177,18 +360,18 @@ def _fourcat(path: Path, source: str) -> Iterator[tuple[int, Post | _Bad]]:
             continue
         row = dict(zip(header, cells, strict=True))
         try:
-            yield reader.line_num, _fourcat_post(row, path.name, reader.line_num, source, hint)
+            yield reader.line_num, _fourcat_post(row, name, reader.line_num, source, hint, enc)
         except _Bad as bad:
             yield reader.line_num, bad
 
 
 def _fourcat_time(row: dict[str, str]) -> str:
-    unix = (row.get("unix_timestamp") or "").strip()
-    if unix.isdigit():
+    unix = ascii_digits(row.get("unix_timestamp") or "")
+    if unix.isascii() and unix.isdigit():
         return iso_from_epoch(unix)
     ts = (row.get("timestamp") or "").strip()
-    if ts.isdigit():
-        return iso_from_epoch(ts)
+    if ascii_digits(ts).isascii() and ascii_digits(ts).isdigit():
+        return iso_from_epoch(ascii_digits(ts))
     if _DT.match(ts):  # 4CAT writes UTC as "YYYY-MM-DD HH:MM:SS"
         try:
             dt = datetime.fromisoformat(ts.replace(" ", "T")).replace(tzinfo=UTC)
@@ -198,8 +381,8 @@ def _fourcat_time(row: dict[str, str]) -> str:
     return ""
 
 
-def _fourcat_post(row: dict[str, str], file: str, line: int, source: str, hint: str) -> Post:
-    pid = (row.get("id") or "").strip()
+def _fourcat_post(row: dict[str, str], file: str, line: int, source: str, hint: str, enc: str = "utf-8") -> Post:
+    pid = ascii_digits(row.get("id") or "")
     if not pid:
         raise _Bad(Code.E602, "row has no id")
     link = next((row[c].strip() for c in _URL_COLUMNS if (row.get(c) or "").strip()), "")
@@ -211,11 +394,11 @@ def _fourcat_post(row: dict[str, str], file: str, line: int, source: str, hint: 
         raise _Bad(Code.E602, f"row {pid}: no post URL and no platform in the file name")
     author = (row.get("author") or row.get("author_username") or "").strip()
     if platform == "tiktok":
-        if not pid.isdigit():
+        if not (pid.isascii() and pid.isdigit()):
             raise _Bad(Code.E602, f"TikTok row id {pid!r} is not a video id")
         url = tiktok_url(author or (urlsplit(link).path.split("/")[1].lstrip("@") if link else ""), pid)
     elif platform == "douyin":
-        if not pid.isdigit():
+        if not (pid.isascii() and pid.isdigit()):
             raise _Bad(Code.E602, f"Douyin row id {pid!r} is not a video id")
         url = douyin_url(pid)
     else:
@@ -233,5 +416,7 @@ def _fourcat_post(row: dict[str, str], file: str, line: int, source: str, hint: 
         post_id=post_id_for(platform, platform_id), platform=platform, platform_id=platform_id, url=url,
         source=source, caption=caption, author_handle=author, posted_at=_fourcat_time(row), captured_at=now_iso(),
         media_url=media, page_url=url, discovered_via=f"4cat:{file}", views=views,
-        extra_json=json.dumps({"import": {"kind": "4cat", "file": file, "line": line}, "row": row}, ensure_ascii=False),
+        extra_json=json.dumps({"import": {"kind": "4cat", "file": file, "line": line, "capture_time_known": False,
+                                          **({"encoding": enc} if enc != "utf-8" else {})}, "row": row},
+                              ensure_ascii=False),
     )

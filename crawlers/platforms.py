@@ -10,7 +10,9 @@ mappers here are shared with the Zeeschuimer import. Never fetches anything itse
 from __future__ import annotations
 
 import json
+import math
 import re
+import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -25,20 +27,42 @@ from routewatch.records import Post, post_id_for
 # ---- small shared helpers ---------------------------------------------------------------------------
 
 
-def iso_from_epoch(value: Any, *, millis: bool = False) -> str:
-    """Unix time (seconds, or milliseconds with millis=True; int or digit string) → ISO-8601 UTC; '' if unusable."""
+def epoch_seconds(value: Any) -> float | None:
+    """Unix time in seconds from seconds, milliseconds, microseconds or nanoseconds (int, float or a
+    string of digits in any script), the unit told by its size: below 10^11 is seconds (up to year
+    5138), below 10^14 milliseconds, below 10^17 microseconds, else nanoseconds. None if unusable."""
+    if isinstance(value, str):
+        value = ascii_digits(value)
     try:
         n = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not math.isfinite(n) or n <= 0:
+        return None
+    for limit, scale in ((1e11, 1.0), (1e14, 1e3), (1e17, 1e6), (1e20, 1e9)):
+        if n < limit:
+            return n / scale
+    return None
+
+
+def iso_from_epoch(value: Any, *, millis: bool = False) -> str:
+    """Unix time → ISO-8601 UTC; '' if unusable. The unit is detected (`epoch_seconds`): `millis`, what
+    the source documents, is only a hint, since exports mix seconds and milliseconds."""
+    n = epoch_seconds(value)
+    if n is None:
         return ""
-    if n <= 0:
-        return ""
-    if millis:
-        n /= 1000.0
     try:
         return datetime.fromtimestamp(n, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (OverflowError, OSError, ValueError):
         return ""
+
+
+def ascii_digits(text: str) -> str:
+    """An id as ASCII: full-width, Arabic-Indic, Devanagari … digits become 0-9 (NFKC first), and
+    white space and invisible characters (zero-width, bidi marks) are dropped. "７５００" → "7500"."""
+    text = unicodedata.normalize("NFKC", str(text))
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text
+                   if not (c.isspace() or unicodedata.category(c) in ("Cf", "Cc")))
 
 
 def caption_of(title: str | None, description: str | None) -> str:
@@ -119,8 +143,8 @@ def tiktok_url(handle: str, video_id: str) -> str:
 def tiktok_item_post(item: dict[str, Any], *, source: str, captured_at: str, discovered_via: str,
                      extra: dict[str, Any] | None = None) -> Post | None:
     """A TikTok web item (the `itemStruct` the web app and Zeeschuimer see) → Post; None without an id."""
-    vid = str(item.get("id") or "").strip()
-    if not vid.isdigit():
+    vid = ascii_digits(item.get("id") or "")
+    if not (vid.isascii() and vid.isdigit()):
         return None
     author = item.get("author")
     if isinstance(author, dict):
@@ -183,8 +207,8 @@ def _douyin_play_url(video: dict[str, Any]) -> str:
 def douyin_aweme_post(aweme: dict[str, Any], *, source: str, captured_at: str, discovered_via: str,
                       extra: dict[str, Any] | None = None) -> Post | None:
     """A Douyin aweme (web API snake_case, or the page's camelCase RENDER_DATA) → Post; None without an id."""
-    vid = str(aweme.get("aweme_id") or aweme.get("awemeId") or aweme.get("id") or "").strip()
-    if not vid.isdigit():
+    vid = ascii_digits(aweme.get("aweme_id") or aweme.get("awemeId") or aweme.get("id") or "")
+    if not (vid.isascii() and vid.isdigit()):
         return None
     author = aweme.get("author") or aweme.get("authorInfo") or {}
     if not isinstance(author, dict):

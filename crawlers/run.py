@@ -31,7 +31,7 @@ from w3lib.url import canonicalize_url
 
 from crawlers.base import REGISTRY, Follow, Page, crawler_for, load_all, without_lone_surrogates
 from crawlers.origins import to_fetch_url
-from crawlers.safety import check_url
+from crawlers.safety import check_url, check_url_form
 from routewatch.catalog import Catalog, now_iso
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import Failure, Post
@@ -182,7 +182,11 @@ class RouteSpider(scrapy.Spider):
         for source in {s for _, s in self.starts}:
             self._count(source, "crawl/discovered", 0)  # a source that finds nothing still reports 0
         for url, source in self.starts:
-            req = self._request(url, source, None, via="")
+            try:
+                req = self._request(url, source, None, via="")
+            except Exception as e:  # noqa: BLE001 - one bad start URL is one failure row; the next ones still go
+                self._fail(source, str(url)[:2000], Code.E108.value, f"start URL refused: {type(e).__name__}: {e}"[:500])
+                continue
             if req is not None:
                 yield req
 
@@ -202,27 +206,32 @@ class RouteSpider(scrapy.Spider):
         d[f"crawl/failed/{code}"] = d.get(f"crawl/failed/{code}", 0) + 1
 
     def _request(self, url: str, source: str, crawler_name: str | None, via: str) -> scrapy.Request | None:
+        # Each URL is checked on its own, before anything parses it: a malformed (E108) or over-long
+        # (E109) URL is one failure row, and the crawl goes on with the next one.
+        item = url if len(url) <= 2000 else url[:2000] + "…"
         try:
+            check_url_form(url, self.rw.crawl.max_url_chars)
             crawler = REGISTRY[crawler_name]() if crawler_name else crawler_for(url)
         except RouteWatchError as e:
-            self._fail(source, url, e.code.value, e.reason)
+            self._fail(source, item, e.code.value, e.reason)
             return None
         n = self.pages_per_source.get(source, 0)
         if n >= self.rw.crawl.max_pages_per_source:
             self._count(source, "crawl/skipped/page_limit")
             return None
         self.pages_per_source[source] = n + 1
-        fetch_url = to_fetch_url(url, self.rw.crawl.origins)
         try:
+            fetch_url = to_fetch_url(url, self.rw.crawl.origins)
+            check_url_form(fetch_url, self.rw.crawl.max_url_chars)
             check_url(fetch_url, self.rw.crawl.allow_hosts, resolve=False)  # malformed URLs never reach scrapy
             return scrapy.Request(
                 fetch_url, callback=self.parse_page, errback=self.on_error,
                 meta={"canonical": url, "source": source, "crawler": crawler.name, "via": via},
             )
         except RouteWatchError as e:
-            self._fail(source, url, e.code.value, e.reason)
+            self._fail(source, item, e.code.value, e.reason)
         except ValueError as e:  # scrapy refuses the URL (bad port, bad scheme …): one failure, not a lost list
-            self._fail(source, url, Code.E103.value, f"URL refused: {e}")
+            self._fail(source, item, Code.E103.value, f"URL refused: {e}"[:500])
         return None
 
     def _snapshot(self, response: scrapy.http.Response, canonical: str, source: str) -> str:
@@ -348,6 +357,9 @@ def scrapy_settings(rw: Any) -> dict[str, Any]:
         "ROUTEWATCH_BACKOFF_BASE": c.backoff_base_seconds,
         "DOWNLOAD_TIMEOUT": c.timeout_seconds,
         "DOWNLOAD_MAXSIZE": 20 * 1024 * 1024,
+        # scrapy's own length limit drops a request with a log line only; RouteSpider._request refuses
+        # URLs over crawl.max_url_chars itself, with a failure row (E109), so scrapy's check is off.
+        "URLLENGTH_LIMIT": 0,
         "DOWNLOAD_WARNSIZE": 0,
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,

@@ -3,15 +3,18 @@
 In: a URL (after origin mapping) and the allow list.  Out: nothing, or RouteWatchError E103.
 Refuses loopback, private, link-local, multicast, reserved and cloud-metadata addresses in every
 spelling (literal IPs, 127.1, 0x7f000001, 2130706433, IPv6-mapped) and DNS names resolving there,
-unless `host:port` is allow-listed. Never makes a connection itself (DNS look-up only).
+unless `host:port` is allow-listed. Never makes a connection itself (DNS look-up only). Also the total
+time budget of one download (`Deadline`), which cuts the sockets a slow server keeps open.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,6 +60,28 @@ _CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
 _PATCH_LOCK = threading.Lock()
 
 
+# White space, controls and the format characters (zero-width, bidi, soft hyphen, tags) a URL never holds
+_BAD_URL_CHAR = re.compile("[\\s\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
+                           "\u2060-\u206f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]")
+
+
+def check_url_form(url: str, max_chars: int) -> None:
+    """Raise E109 for a URL longer than `max_chars`, E108 for one that cannot be parsed (an unclosed
+    IPv6 bracket, white space or control characters, no scheme or host); ports and schemes are
+    `check_url`'s (E103) and the crawlers' (E106) to judge."""
+    if len(url) > max_chars:
+        raise RouteWatchError(Code.E109, f"URL of {len(url):,} characters is over crawl.max_url_chars ({max_chars:,})")
+    bad = _BAD_URL_CHAR.search(url)
+    if bad is not None:
+        raise RouteWatchError(Code.E108, f"URL contains U+{ord(bad.group(0)):04X} (white space or a control character)")
+    try:
+        parts = urlsplit(url)
+    except ValueError as e:
+        raise RouteWatchError(Code.E108, f"URL cannot be parsed: {e}") from e
+    if parts.scheme.lower() in ALLOWED_SCHEMES and not parts.netloc:
+        raise RouteWatchError(Code.E108, "URL has no host")
+
+
 def host_port(url: str) -> tuple[str, int | None]:
     parts = urlsplit(url)
     try:
@@ -95,6 +120,109 @@ def check_url(url: str, allow_hosts: list[str] | tuple[str, ...] = (), *, resolv
         addr = ipaddress.ip_address(info[4][0].split("%")[0])
         if is_forbidden_ip(addr):
             raise RouteWatchError(Code.E103, f"host {host} resolves to {addr}, a private address")
+
+
+class DeadlinePassedError(TimeoutError):
+    """A connection refused, or cut, because the download's total time budget ran out."""
+
+
+class Deadline:
+    """A total time budget for one download, beside the idle time-out of each read.
+
+    An idle time-out alone never ends a server that sends a few bytes every second. Within
+    `with Deadline(seconds):`, every socket this thread connects is remembered; when the budget runs
+    out a timer shuts them down (a blocked read returns at once) and later connects fail with
+    `DeadlinePassedError`. `expired` tells the caller to report E210. Other threads are not affected.
+    """
+
+    _local = threading.local()
+    _install_lock = threading.Lock()
+
+    def __init__(self, seconds: float):
+        self.seconds = float(seconds)
+        self.expired = False
+        self._sockets: list[tuple[int, Any, Any]] = []
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._started = 0.0
+
+    @classmethod
+    def _install(cls) -> None:
+        # One wrapper around socket.connect for the whole process; it only looks at the calling thread's
+        # active deadline, so sockets of other threads are never touched. Checked on every use: another
+        # library (pytest-socket, gevent) may have replaced connect since, and then it is wrapped again.
+        with cls._install_lock:
+            if getattr(socket.socket.connect, "_rw_deadline", False):
+                return
+            real = socket.socket.connect
+
+            def connect(sock: socket.socket, address: Any) -> None:
+                dl = getattr(cls._local, "deadline", None)
+                if dl is not None:
+                    dl.check_open()
+                real(sock, address)
+                if dl is not None:
+                    dl._track(sock)
+
+            connect._rw_deadline = True  # type: ignore[attr-defined]
+            socket.socket.connect = connect  # type: ignore[method-assign]
+
+    def check_open(self) -> None:
+        if self.expired:
+            raise DeadlinePassedError(f"download time budget of {self.seconds:g} s used up")
+
+    def _track(self, sock: socket.socket) -> None:
+        # By descriptor and both addresses, not by object: TLS wraps the socket and detaches the object
+        # connect() saw, but the descriptor and the connection stay the same.
+        try:
+            entry = (sock.fileno(), sock.getsockname(), sock.getpeername())
+        except OSError:
+            return
+        with self._lock:
+            self._sockets.append(entry)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.expired = True
+            entries, self._sockets = self._sockets, []
+        for fd, local, peer in entries:
+            try:
+                s = socket.socket(fileno=fd)
+            except OSError:
+                continue  # closed already
+            try:
+                if s.getsockname() == local and s.getpeername() == peer:  # still that connection
+                    s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            finally:
+                s.detach()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    def check(self) -> None:
+        """Raise DeadlinePassedError when the budget is used up (for progress hooks and read loops)."""
+        if self.expired or self.elapsed() > self.seconds:
+            self.expired = True
+            raise DeadlinePassedError(f"download time budget of {self.seconds:g} s used up")
+
+    def __enter__(self) -> Deadline:
+        self._install()
+        self._started = time.monotonic()
+        self._outer = getattr(self._local, "deadline", None)
+        self._local.deadline = self
+        self._timer = threading.Timer(self.seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._local.deadline = self._outer
+        with self._lock:
+            self._sockets = []
 
 
 class _RefusedError(OSError):

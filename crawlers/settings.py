@@ -21,6 +21,8 @@ class CrawlSettings(Section):
     backoff_base_seconds: float = Field(default=1.0, ge=0, le=3600)  # 429/503 without Retry-After: 1 s, 2 s, 4 s …
     timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
     max_pages_per_source: int = Field(default=50, ge=1)
+    # longest URL requested (start URLs, links, feeds); longer ones are refused with E109
+    max_url_chars: int = Field(default=8192, ge=256, le=1_000_000)
     # SPEC §4: canonical URLs stay canonical; bytes may come from a configured origin.
     origins: dict[str, str] = Field(default_factory=dict)
     # host:port pairs exempt from the private-address guard (empty by default).
@@ -28,7 +30,14 @@ class CrawlSettings(Section):
     # media limits
     max_media_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     max_media_seconds: float = Field(default=1800.0, gt=0)
+    # total time budget of one download (media file, subtitles), beside timeout_seconds (the idle time-out
+    # of each read, which a server sending a few bytes at a time never reaches): past it, E210
+    max_download_seconds: float = Field(default=600.0, gt=0, le=86400)
     fetch_media: bool = True
+    # per platform, a cookies.txt (Netscape format) of a logged-in browser, for platforms that show some
+    # videos only to logged-in users (Douyin often): {douyin = "/home/me/douyin-cookies.txt"}. Read, never
+    # written (yt-dlp gets a copy). Without one, such refusals are E211, saying which setting would help.
+    cookies_file: dict[str, str] = Field(default_factory=dict)
     # Relevance pre-filter on the caption: when on, media of posts whose caption is a clear hard
     # negative (sewing / PCB 走线, VPN 翻墙, tourism, football …: a negative relevance score) is not
     # fetched (counted as fetch/skipped/prefilter); the post record is always kept. Off by default,

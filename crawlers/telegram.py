@@ -1,7 +1,8 @@
 """Telegram public channel preview pages (`https://t.me/s/<channel>`).
 
-In: a preview page.  Out: one Post per message (id, date, text, views, video, "forwarded from")
-and a Follow to the older page (`?before=N`), so pagination goes back in time. Service messages
+In: a preview page.  Out: one Post per message (id, date, text, views, video, "forwarded from"; the
+channel as author, a signature as `signer`, `edited` and rounded view counts as shown in extra) and a
+Follow to the older page (`?before=N`), so pagination goes back in time. Service messages
 ("channel created", "pinned …") are not posts; a reply's quoted parent never becomes the text.
 """
 
@@ -91,13 +92,25 @@ class TelegramChannel(Crawler):
             fwd_name = urlsplit(fwd).path.strip("/").split("/")[0] if fwd else "".join(
                 msg.css(".tgme_widget_message_forwarded_from_name ::text").getall()).strip()
             reply_to = msg.css("a.tgme_widget_message_reply::attr(href)").get() or ""
-            author = msg.css(".tgme_widget_message_from_author::text").get() or ""
+            # the channel publishes every message; a signed one also names its signer (an admin's name)
+            signer = "".join(msg.css(".tgme_widget_message_from_author ::text").getall()).strip()
+            edited = msg.css(".tgme_widget_message_meta .tgme_widget_message_edited, .tgme_widget_message_edited")
             views = msg.css(".tgme_widget_message_views::text").get()
             posted = msg.css("a.tgme_widget_message_date time::attr(datetime)").get() or ""
             url = f"https://t.me/{channel}/{msg_id}"
             media_url = urljoin(page.url, video) if video else (url if has_player else "")
-            extra = {"channel": channel, "message_id": int(msg_id) if msg_id.isdigit() and len(msg_id) <= 18 else msg_id,
+            # ids above 2^53 stay strings: JSON readers that hold numbers as doubles would change them
+            extra = {"channel": channel, "message_id": int(msg_id) if msg_id.isdigit() and int(msg_id) < 2**53 else msg_id,
                      "photo": photo, "has_video": bool(video) or has_player}
+            if signer:
+                extra["signer"] = signer
+            if edited:
+                extra["edited"] = True
+                edited_at = _norm_date(edited.css("time::attr(datetime)").get() or "")
+                if edited_at:
+                    extra["edited_at"] = edited_at
+            if views and not views.strip().isdigit():
+                extra["views_shown"] = views.strip()  # "32.3K": the page rounds, the count is approximate
             if fwd:
                 extra["forwarded_from_url"] = fwd
             if reply_to:
@@ -112,7 +125,7 @@ class TelegramChannel(Crawler):
                 url=url,
                 source=page.source,
                 caption=text,
-                author_handle=author.strip(),
+                author_handle=channel,
                 posted_at=_norm_date(posted),
                 captured_at=page.captured_at,
                 media_url=media_url,

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from crawlers.imports import store_post
 from crawlers.origins import to_fetch_url
 from crawlers.platforms import as_int, iso_from_epoch, tiktok_url
-from crawlers.safety import check_url
+from crawlers.safety import Deadline, check_url
 from routewatch.catalog import Catalog, now_iso
 from routewatch.errors import Code, NotConfigured, RouteWatchError
 from routewatch.records import Failure, Post, post_id_for
@@ -142,13 +142,20 @@ class TikTokResearchClient:
         check_url(url, self.allow)
         req = urllib.request.Request(url, data=body, method="POST",  # noqa: S310 - scheme checked by check_url
                                      headers={"User-Agent": self.crawl.user_agent, **headers})
+        budget = Deadline(self.crawl.max_download_seconds)  # a page that drips bytes ends too (E210)
         try:
-            with self._opener.open(req, timeout=self.crawl.timeout_seconds) as resp:
+            with budget, self._opener.open(req, timeout=self.crawl.timeout_seconds) as resp:
                 status, raw, retry_after = resp.status, resp.read(8 * 1024 * 1024), resp.headers.get("Retry-After", "")
         except urllib.error.HTTPError as e:
             status, raw, retry_after = e.code, e.read(1024 * 1024), e.headers.get("Retry-After", "") if e.headers else ""
         except (urllib.error.URLError, TimeoutError, OSError) as e:
+            if budget.expired:
+                raise ResearchStopped(Code.E210, f"the TikTok Research API did not answer within "
+                                                 f"crawl.max_download_seconds ({budget.seconds:g} s)") from e
             raise ResearchStopped(Code.E105, f"cannot reach the TikTok Research API at {url}: {e}") from e
+        if budget.expired:
+            raise ResearchStopped(Code.E210, f"the TikTok Research API did not answer within "
+                                             f"crawl.max_download_seconds ({budget.seconds:g} s)")
         try:
             data = json.loads(raw or b"{}")
         except ValueError as e:

@@ -19,6 +19,35 @@ from crawlers.telegram import _norm_date
 from routewatch.records import Post, post_id_for
 
 
+def _site(host: str) -> str:
+    """The last two labels of a host name (news.example.org → example.org); an IP address whole."""
+    labels = host.lower().rstrip(".").split(".")
+    return host.lower() if host.replace(".", "").isdigit() or ":" in host else ".".join(labels[-2:])
+
+
+def trusted_canonical(page_url: str, claimed: str) -> str:
+    """The URL a page says it is (`<link rel=canonical>`, `og:url`), trusted only on the platform of
+    the host it was fetched from: a page on one site that names t.me as its canonical address is
+    still a page of that site, never a Telegram post. For generic web pages the claim must stay on
+    the same site (same last two host labels); anything else, or a relative or non-http claim,
+    falls back to the URL fetched."""
+    if not claimed:
+        return page_url
+    try:
+        url = urljoin(page_url, claimed.strip())
+        have, want = urlsplit(page_url), urlsplit(url)
+    except ValueError:
+        return page_url
+    if want.scheme.lower() not in ("http", "https") or not want.hostname or not have.hostname:
+        return page_url
+    mine, theirs = platform_of_host(have.hostname), platform_of_host(want.hostname)
+    if mine != theirs:
+        return page_url
+    if mine is None and _site(have.hostname) != _site(want.hostname):
+        return page_url
+    return url
+
+
 @register
 class WebPage(Crawler):
     name = "web.v1"
@@ -39,7 +68,8 @@ class WebPage(Crawler):
         title = meta.get("og:title") or (sel.css("title::text").get() or "").strip()
         if not (video or caption):
             return
-        canonical = sel.css("link[rel=canonical]::attr(href)").get() or page.url
+        canonical = trusted_canonical(page.url, sel.css("link[rel=canonical]::attr(href)").get()
+                                      or meta.get("og:url") or "")
         host = urlsplit(canonical).hostname or ""
         platform = platform_of_host(host) or "web"
         path_id = urlsplit(canonical).path.rstrip("/").split("/")[-1] if platform == "demo" else canonical

@@ -2,8 +2,9 @@
 
 In: `https://www.youtube.com/feeds/videos.xml?channel_id=…|playlist_id=…` (Atom with yt: and media:
 namespaces), or a watch page (its `ytInitialPlayerResponse`), or a channel / playlist / search page.
-Out: one Post per video (platform "youtube", platform_id = video id, url = the watch URL, caption =
-title + description), or Follows to the watch pages a listing shows. Malformed feeds are E104.
+Out: one Post per video (platform "youtube", platform_id = video id, url = the watch URL or, for a Short,
+/shorts/<id>; author = the UC… channel id, its name in extra; caption = title + description), or Follows
+to the watch pages a listing shows. Malformed feeds are E104.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ YT = "{http://www.youtube.com/xml/schemas/2015}"
 MEDIA = "{http://search.yahoo.com/mrss/}"
 
 
-def watch_url(video_id: str) -> str:
-    return f"https://www.youtube.com/watch?v={video_id}"
+def watch_url(video_id: str, *, short: bool = False) -> str:
+    """The URL YouTube shows for a video: /shorts/<id> for a Short, else the watch URL."""
+    return f"https://www.youtube.com/shorts/{video_id}" if short else f"https://www.youtube.com/watch?v={video_id}"
 
 
 def _text(el: Any, path: str) -> str:
@@ -67,15 +69,18 @@ class YouTubeFeed(Crawler):
             link = next((ln.get("href", "") for ln in entry.iter(f"{ATOM}link") if ln.get("rel", "alternate") == "alternate"), "")
             stats = group.find(f"{MEDIA}community/{MEDIA}statistics") if group is not None else None
             thumb = group.find(f"{MEDIA}thumbnail") if group is not None else None
-            url = watch_url(vid)
+            url = watch_url(vid, short="/shorts/" in link)
+            channel_id = _text(entry, f"{YT}channelId") or feed_channel
+            name = _text(entry, f"{ATOM}author/{ATOM}name")
             yield Post(
                 post_id=post_id_for("youtube", vid), platform="youtube", platform_id=vid, url=url, source=page.source,
-                caption=caption_of(title, description), author_handle=_text(entry, f"{ATOM}author/{ATOM}name"),
+                # the account is the channel id (names change and repeat); its display name stays in extra
+                caption=caption_of(title, description), author_handle=channel_id or name,
                 posted_at=_norm_date(_text(entry, f"{ATOM}published")), captured_at=page.captured_at, page_url=url,
                 discovered_via=page.url,
                 views=as_int(stats.get("views")) if stats is not None else None,
                 extra_json=json.dumps({
-                    "from": "atom_feed", "channel_id": _text(entry, f"{YT}channelId") or feed_channel,
+                    "from": "atom_feed", "channel_id": channel_id, "channel_name": name,
                     "playlist_id": playlist, "updated": _norm_date(_text(entry, f"{ATOM}updated")),
                     "title": title, "is_short": "/shorts/" in link,
                     "thumbnail": thumb.get("url", "") if thumb is not None else "",
@@ -141,7 +146,7 @@ class YouTube(Crawler):
     def _watch_post(self, page: Page, html: str, vid: str) -> Post | None:
         player = embedded_json(html, "ytInitialPlayerResponse =") or embedded_json(html, "ytInitialPlayerResponse=")
         details = (player or {}).get("videoDetails") if isinstance(player, dict) else None
-        url = watch_url(vid)
+        url = watch_url(vid, short=urlsplit(page.url).path.startswith("/shorts/"))
         if isinstance(details, dict) and details.get("videoId") == vid:
             micro = ((player.get("microformat") or {}).get("playerMicroformatRenderer") or {})
             owner = str(micro.get("ownerProfileUrl") or "")
@@ -151,15 +156,15 @@ class YouTube(Crawler):
             subs = (manual[0]["baseUrl"] + "&fmt=vtt") if manual else ""
             return Post(
                 post_id=post_id_for("youtube", vid), platform="youtube", platform_id=vid, url=url, source=page.source,
-                # the channel name, as the feeds and yt-dlp give it, so one channel is one author
+                # the channel id, as the feeds and yt-dlp give it, so one channel is one author
                 caption=caption_of(details.get("title"), details.get("shortDescription")),
-                author_handle=str(details.get("author") or ""),
+                author_handle=str(details.get("channelId") or details.get("author") or ""),
                 posted_at=_norm_date(str(micro.get("publishDate") or micro.get("uploadDate") or "")),
                 captured_at=page.captured_at, lang=str(manual[0].get("languageCode") or "") if manual else "",
                 page_url=url, subtitles_url=subs, discovered_via=page.discovered_via or page.url,
                 views=as_int(details.get("viewCount")),
                 extra_json=json.dumps({
-                    "from": "watch_page", "channel_id": details.get("channelId"),
+                    "from": "watch_page", "channel_id": details.get("channelId"), "channel_name": details.get("author"),
                     "channel_handle": owner.rstrip("/").rsplit("/", 1)[-1] if "/@" in owner else "",
                     "duration": as_int(details.get("lengthSeconds")), "keywords": details.get("keywords") or [],
                     "caption_tracks": [t.get("languageCode") for t in tracks if isinstance(t, dict)],

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
 import yt_dlp
 
 from crawlers.base import matching
-from crawlers.fetch import QuietYtDlpLogger
+from crawlers.fetch import QuietYtDlpLogger, cookies_copy, login_error, needs_login
 from crawlers.imports import store_post
 from crawlers.origins import platform_of_host, to_canonical_url, to_fetch_url
 from crawlers.platforms import as_int, caption_of, douyin_url, iso_from_epoch, tiktok_url
-from crawlers.safety import check_url, guarded_resolution
+from crawlers.safety import Deadline, check_url, guarded_resolution
 from crawlers.youtube import YouTube
 from routewatch.catalog import Catalog, now_iso
 from routewatch.errors import Code, RouteWatchError
@@ -142,7 +145,10 @@ def info_to_post(info: dict[str, Any], *, source: str, discovered_via: str, orig
         else:
             vid = url_id or page
     elif platform == "youtube":
-        url = f"https://www.youtube.com/watch?v={vid}"
+        seen_as = " ".join(str(info.get(k) or "") for k in ("original_url", "webpage_url", "url"))
+        short = "/shorts/" in seen_as
+        url = f"https://www.youtube.com/shorts/{vid}" if short else f"https://www.youtube.com/watch?v={vid}"
+        uploader = str(info.get("channel_id") or uploader)  # the account is the UC… id; names change and repeat
     elif platform == "tiktok":
         url = tiktok_url(str(info.get("uploader") or ""), vid)
     elif platform == "douyin":
@@ -267,12 +273,35 @@ def _extract(target: str, crawl: Any, allow: list[str], limit: int) -> dict[str,
         "retries": crawl.retry_times, "http_headers": {"User-Agent": crawl.user_agent}, "logger": logger,
         "cachedir": False, "noplaylist": False,
     }
+    platform = platform_of_host(urlsplit(target).hostname or "") or ""
+    with tempfile.TemporaryDirectory(prefix="rw-cookies-") as tmp:
+        cookies = cookies_copy(SimpleNamespace(crawl=crawl), platform, Path(tmp))
+        if cookies:
+            opts["cookiefile"] = str(cookies)
+        try:
+            return _extract_with(target, crawl, allow, opts)
+        except RouteWatchError as e:
+            if e.code is Code.E101 and platform not in ("", "web", "demo") and needs_login(e.reason):
+                raise login_error(platform, bool(cookies), e.reason) from e
+            raise
+
+
+def _extract_with(target: str, crawl: Any, allow: list[str], opts: dict[str, Any]) -> dict[str, Any]:
     guard: dict[str, str] = {}
+    budget = Deadline(crawl.max_download_seconds)  # a listing that drips bytes ends too (E210)
+    too_slow = RouteWatchError(Code.E210, f"yt-dlp did not read {target} within crawl.max_download_seconds "
+                                          f"({budget.seconds:g} s)")
     try:
-        with guarded_resolution(allow) as guard, yt_dlp.YoutubeDL(opts) as ydl:
+        with guarded_resolution(allow) as guard, budget, yt_dlp.YoutubeDL(opts) as ydl:
             info = ydl.extract_info(target, download=False)
+            if budget.expired:
+                raise too_slow
             return ydl.sanitize_info(info) or {}
-    except yt_dlp.utils.DownloadError as e:
+    except (yt_dlp.utils.DownloadError, OSError) as e:
+        if budget.expired:
+            raise too_slow from e
+        if isinstance(e, OSError):
+            raise RouteWatchError(Code.E105, f"yt-dlp could not read {target}: {e}"[:400]) from e
         if guard.get("refused"):
             raise RouteWatchError(Code.E103, f"refused by the private-address guard: {guard['refused']}") from e
         msg = str(e)

@@ -8,13 +8,13 @@ Backends are found by versioned name ("sqlite.v1", "elasticsearch.v1").
 from __future__ import annotations
 
 import re
-import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from index.query import parse, positive_terms
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import SearchHit, TextUnit
 
@@ -51,6 +51,8 @@ class Query:
     max_cost: float | None = None
     currency: str | None = None
     limit: int = 20
+    offset: int = 0  # hits to skip (paging), after sorting
+    sort: str = "relevance"  # or "date": newest first (posted_at, then post id)
 
 
 class SearchHits(list):  # noqa: FURB189 - a list with two attributes: every caller of search() keeps working
@@ -97,10 +99,9 @@ class Index(ABC):
         pass
 
 
-# ---- query text parsing shared by the backends -----------------------------------------------------
+# ---- query text shared by the backends -------------------------------------------------------------
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
-_FIELD_PREFIX = re.compile(r"^[A-Za-z_]+:(?=\S)")
-_TOKEN_STRIP = re.compile(r"[()\[\]{}*^:\"'`~!?,;<>=+&|\\/\x00-\x1f]")
+SORTS = ("relevance", "date")
 
 
 def has_cjk(s: str) -> bool:
@@ -108,25 +109,18 @@ def has_cjk(s: str) -> bool:
 
 
 def parse_query_text(text: str) -> list[str]:
-    """User text → search terms. Balanced "double quotes" make a phrase; every other piece of query
-    syntax (parentheses, field:, operators, NUL) is treated as plain text, so no input breaks a query."""
-    text = unicodedata.normalize("NFKC", text or "").replace("\x00", " ")
-    terms: list[str] = []
-    parts = text.split('"')
-    if len(parts) % 2 == 0:  # unbalanced quote: drop the last one
-        parts = parts[:-2] + [parts[-2] + " " + parts[-1]]
-    for i, part in enumerate(parts):
-        if i % 2 == 1:
-            phrase = " ".join(_TOKEN_STRIP.sub(" ", part).split())
-            if phrase:
-                terms.append(phrase)
-        else:
-            for tok in part.split():
-                tok = _FIELD_PREFIX.sub("", tok)  # `field:value` searches the value
-                tok = _TOKEN_STRIP.sub(" ", tok).strip()
-                if tok and tok.upper() not in ("AND", "OR", "NOT", "NEAR"):
-                    terms.extend(tok.split())
-    return terms
+    """The words and phrases of a query that make a text match (not those under NOT), for marking
+    matches; raises E505-E508 on malformed syntax (the language is in index.query)."""
+    return positive_terms(parse(text))
+
+
+def check_paging(q: Query) -> None:
+    if q.sort not in SORTS:
+        raise RouteWatchError(Code.E903, f"--sort must be relevance or date, not {q.sort!r}")
+    if q.offset < 0 or q.offset > 10_000:
+        raise RouteWatchError(Code.E903, f"--offset must be between 0 and 10000, got {q.offset}")
+    if q.limit < 1 or q.limit > 1000:
+        raise RouteWatchError(Code.E903, f"--limit must be between 1 and 1000, got {q.limit}")
 
 
 def parse_route(spec: str) -> tuple[str, ...]:

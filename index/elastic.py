@@ -14,20 +14,22 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import product
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from elasticsearch.helpers import streaming_bulk
 
+from index import query as query_lang
 from index.base import (
     Index,
     IndexDoc,
     Query,
     SearchHits,
     UpsertResult,
+    check_paging,
     legs,
-    parse_query_text,
     period_of,
 )
 from index.settings import IndexSettings
@@ -119,6 +121,42 @@ def to_source(d: IndexDoc) -> dict[str, Any]:
                    "segments": [{"start": s.start, "end": s.end, "text": s.text} for s in u.segments]}
                   for u in units],
     }
+
+
+def _unit_clause(node: Any) -> dict[str, Any]:
+    """A query tree without NOT (index.query) as a query on one nested text unit."""
+    if isinstance(node, query_lang.Term):
+        folded = " ".join(fold(node.text).split())
+        return {"match_phrase": {"units.norm": folded}} if folded else {"match_none": {}}
+    parts = [_unit_clause(p) for p in node.parts]
+    if isinstance(node, query_lang.And):
+        return {"bool": {"must": parts}}
+    return {"bool": {"should": parts, "minimum_should_match": 1}}
+
+
+def _post_query(node: Any, inner_hits: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A post has a text unit that matches the query tree, NOT x meaning "no text unit of the post matches
+    x" (sqlite.v1's rule). A nested query cannot look at the other units of its post, so each outermost
+    NOT group is decided at the post level: one clause per assignment of true / false to the groups
+    (index.query.MAX_NOTS bounds them), the rest of the tree with those constants folded in."""
+    groups = query_lang.not_groups(node)
+    branches: list[dict[str, Any]] = []
+    for i, values in enumerate(product((False, True), repeat=len(groups))):
+        rest = query_lang.assign(node, dict(zip(groups, values, strict=True)))
+        if rest == query_lang.FALSE:
+            continue
+        unit = {"match_all": {}} if rest == query_lang.TRUE else _unit_clause(rest)
+        nested: dict[str, Any] = {"path": "units", "score_mode": "max", "query": unit}
+        if inner_hits is not None:
+            nested["inner_hits"] = {**inner_hits, "name": f"hit{i}"}
+        must: list[dict[str, Any]] = [{"nested": nested}]
+        must_not: list[dict[str, Any]] = []
+        for g, has in zip(groups, values, strict=True):
+            (must if has else must_not).append(_post_query(g))
+        branches.append({"bool": {"must": must, "must_not": must_not}} if len(must) > 1 or must_not else must[0])
+    if not branches:
+        return {"match_none": {}}
+    return branches[0] if len(branches) == 1 else {"bool": {"should": branches, "minimum_should_match": 1}}
 
 
 def _safe_url(url: str) -> str:
@@ -394,33 +432,36 @@ class ElasticIndex(Index):
 
     # ---- search ----------------------------------------------------------------------------------------
     def search(self, q: Query) -> SearchHits:
-        terms = [to_simplified(t).lower() for t in parse_query_text(q.text)]
+        check_paging(q)
+        node = query_lang.parse(q.text)
         limit = max(1, min(int(q.limit), 1000))
         filters = self._filters(q)
         src = ["post_id", "url", "platform", "posted_at"]
-        if not terms:
+        by_date = [{"posted_at": {"order": "desc", "missing": "_last"}}, {"post_id": "asc"}]
+        if node is None or not query_lang.has_positive(node):  # nothing to rank by: newest first
+            if node is not None:
+                filters = [*filters, _post_query(node)]
             res = self._search({
-                "query": {"bool": {"filter": filters}}, "size": limit, "track_total_hits": TOTAL_CAP,
-                "_source": [*src, "units.unit_id", "units.kind", "units.text"],
-                "sort": [{"posted_at": {"order": "desc", "missing": "_last"}}, {"post_id": "asc"}],
+                "query": {"bool": {"filter": filters}}, "size": limit, "from": q.offset,
+                "track_total_hits": TOTAL_CAP, "_source": [*src, "units.unit_id", "units.kind", "units.text"],
+                "sort": by_date,
             })
             return SearchHits([self._post_hit(h["_source"]) for h in res["hits"]["hits"]], **_total(res))
-        clauses = self._text_clauses(terms)
-        if clauses is None:  # only punctuation: nothing to look for (sqlite.v1 finds nothing either)
-            return SearchHits()
+        terms = [to_simplified(t).lower() for t in query_lang.positive_terms(node)]
+        inner = {"size": 1, "_source": ["units.unit_id", "units.kind", "units.text", "units.segments"]}
         res = self._search({
-            "query": {"bool": {"filter": filters, "must": [{"nested": {
-                "path": "units", "score_mode": "max", "query": {"bool": {"must": clauses}},
-                "inner_hits": {"size": 1, "_source": ["units.unit_id", "units.kind", "units.text", "units.segments"]},
-            }}]}},
-            "size": limit, "_source": src, "track_total_hits": TOTAL_CAP,
-            "sort": [{"_score": "desc"}, {"posted_at": {"order": "asc", "missing": "_first"}}, {"post_id": "asc"}],
+            "query": {"bool": {"filter": filters, "must": [_post_query(node, inner)]}},
+            "size": limit, "from": q.offset, "_source": src, "track_total_hits": TOTAL_CAP,
+            "sort": by_date if q.sort == "date" else
+            [{"_score": "desc"}, {"posted_at": {"order": "asc", "missing": "_first"}}, {"post_id": "asc"}],
         })
         hits = []
         for h in res["hits"]["hits"]:
-            inner = h["inner_hits"]["units"]["hits"]["hits"]
-            if inner:
-                hits.append(self._unit_hit(h["_source"], inner[0]["_source"], float(h["_score"] or 0.0), terms))
+            found = [x for name, ih in sorted((h.get("inner_hits") or {}).items()) if name.startswith("hit")
+                     for x in ih["hits"]["hits"]]
+            if found:
+                best = max(found, key=lambda x: float(x.get("_score") or 0.0))
+                hits.append(self._unit_hit(h["_source"], best["_source"], float(h.get("_score") or 0.0), terms))
         return SearchHits(hits, **_total(res))
 
     @staticmethod
@@ -437,7 +478,7 @@ class ElasticIndex(Index):
         text = u["text"]
         span = _first_span(normalise(text), terms)
         start_sec = end_sec = None
-        if u["kind"] in ("transcript", "subtitle") and span:
+        if u["kind"] in ("transcript", "subtitle", "onscreen") and span:
             segs = tuple(Segment(s["start"], s["end"], s["text"]) for s in u.get("segments") or [])
             unit = TextUnit(unit_id=u["unit_id"], post_id=p["post_id"], kind=u["kind"], text=text, segments=segs)
             secs = unit.seconds_for(*span)
@@ -454,7 +495,11 @@ class ElasticIndex(Index):
         fields = {"country": "countries", "leg": "legs", "platform": "platform"}
         if field not in (*fields, "term"):
             raise RouteWatchError(Code.E903, f"--field must be country, leg, term or platform, not {field!r}")
-        base = [{"term": {"relevant": True}}, *self._filters(q or Query())]
+        q = q or Query()
+        base = [{"term": {"relevant": True}}, *self._filters(q)]
+        node = query_lang.parse(q.text)
+        if node is not None:  # the posts the search would find
+            base.append(_post_query(node))
         period = f"period.{by}"
         totals = {k[0]: n for k, n in self._composite(base, [period]).items()}
         rows: list[dict[str, Any]] = []

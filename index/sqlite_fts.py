@@ -23,15 +23,16 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from index import query as query_lang
 from index.base import (
     Index,
     IndexDoc,
     Query,
     SearchHits,
     UpsertResult,
+    check_paging,
     has_cjk,
     legs,
-    parse_query_text,
     period_of,
 )
 from routewatch.catalog import check_catalog_file, segments_from_json, stored_json
@@ -458,26 +459,39 @@ class SqliteIndex(Index):
     # ---- search ---------------------------------------------------------------------------------------
     @_one_snapshot
     def search(self, q: Query) -> SearchHits:
-        terms = [normalise(t) for t in parse_query_text(q.text)]
+        check_paging(q)
+        node = query_lang.parse(q.text)
         fwhere, fparams = self._filters(q)
-        limit = max(1, min(int(q.limit), 1000))
         try:
-            if not terms:
-                rows = self.db.execute(
-                    f"SELECT p.* FROM idx_posts p WHERE {fwhere} ORDER BY p.posted_at DESC LIMIT ?",  # noqa: S608
-                    (*fparams, limit),
-                ).fetchall()
-                n = self.db.execute(
-                    f"SELECT COUNT(*) FROM (SELECT 1 FROM idx_posts p WHERE {fwhere} LIMIT ?)",  # noqa: S608
-                    (*fparams, TOTAL_CAP + 1)).fetchone()[0]
-                return SearchHits([self._post_hit(r) for r in rows], total=min(n, TOTAL_CAP),
-                                  relation="gte" if n > TOTAL_CAP else "eq")
+            if node is None or not query_lang.has_positive(node):
+                return self._list_posts(q, node, fwhere, fparams)
             fwhere, fparams = self._filters(q, alias="u")
-            return self._search_text(terms, fwhere, fparams, limit)
+            if query_lang.is_plain(node):
+                terms = [normalise(t) for t in query_lang.plain_terms(node)]
+                return self._search_text(terms, fwhere, fparams, q)
+            return self._search_bool(node, fwhere, fparams, q)
         except sqlite3.OperationalError as e:
             raise RouteWatchError(Code.E502, f"query could not be run: {e}") from e
 
-    def _search_text(self, terms: list[str], fwhere: str, fparams: list[Any], limit: int) -> SearchHits:
+    def _list_posts(self, q: Query, node: Any, fwhere: str, fparams: list[Any]) -> SearchHits:
+        """No word to rank by (no text, or only NOTs): matching posts, newest first."""
+        params = list(fparams)
+        if node is not None:
+            cond, cparams = _unit_cond(node, "u", 0)
+            fwhere = f"{fwhere} AND p.post_id IN (SELECT u.post_id FROM idx_units u WHERE {cond})"  # noqa: S608 - built from fixed names, values bound
+            params += cparams
+        limit = max(1, min(int(q.limit), 1000))
+        rows = self.db.execute(
+            f"SELECT p.* FROM idx_posts p WHERE {fwhere} ORDER BY p.posted_at DESC, p.post_id LIMIT ? OFFSET ?",  # noqa: S608
+            (*params, limit, q.offset),
+        ).fetchall()
+        n = self.db.execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM idx_posts p WHERE {fwhere} LIMIT ?)",  # noqa: S608
+            (*params, TOTAL_CAP + 1)).fetchone()[0]
+        return SearchHits([self._post_hit(r) for r in rows], total=min(n, TOTAL_CAP),
+                          relation="gte" if n > TOTAL_CAP else "eq")
+
+    def _search_text(self, terms: list[str], fwhere: str, fparams: list[Any], q: Query) -> SearchHits:
         latin = [t for t in terms if not has_cjk(t)]
         cjk = [t for t in terms if has_cjk(t)]
         fts: list[tuple[str, str]] = []  # (table, MATCH expression); all must hold in one text unit
@@ -512,6 +526,41 @@ class SqliteIndex(Index):
             sql = (f"SELECT u.rowid AS rid, u.post_id AS post_id, 0.0 AS score FROM idx_units u "  # noqa: S608
                    f"WHERE {' AND '.join(conds)} ORDER BY u.rowid DESC LIMIT ?")
         cands = self.db.execute(sql, (*params, RANK_WINDOW + 1)).fetchall()
+        return self._rank(cands, terms, q)
+
+    def _search_bool(self, node: Any, fwhere: str, fparams: list[Any], q: Query) -> SearchHits:
+        """OR, NOT and parentheses (index.query): the query compiled to one SQL condition on a text unit,
+        each word a rowid set of its full-text table; scores are the bm25 of the words that match."""
+        cond, params = _unit_cond(node, "u", 0)
+        conds = [cond]
+        positive = [normalise(t) for t in query_lang.positive_terms(node)]
+        if _needs_positive(node):  # every matching unit holds a positive word: drive by their rowids
+            drive, dparams = [], []
+            for t in positive:
+                c, p = _term_cond(t, "u")
+                drive.append(c)
+                dparams += p
+            conds.insert(0, "(" + " OR ".join(drive) + ")")
+            params = dparams + params
+        if fwhere != "1":
+            conds.append(fwhere)
+            params += fparams
+        rows = self.db.execute(
+            f"SELECT u.rowid AS rid, u.post_id AS post_id FROM idx_units u WHERE {' AND '.join(conds)} "  # noqa: S608
+            "ORDER BY u.rowid DESC LIMIT ?", (*params, RANK_WINDOW + 1)).fetchall()
+        scores: dict[int, float] = {}
+        rids = [r[0] for r in rows[:RANK_WINDOW]]
+        if rids:
+            marks = ",".join("?" * len(rids))
+            for table, expr in _score_exprs(positive):
+                for rid, rank in self.db.execute(
+                        f"SELECT rowid, rank FROM {table} WHERE {table} MATCH ? AND rowid IN ({marks})",  # noqa: S608
+                        (expr, *rids)):
+                    scores[rid] = scores.get(rid, 0.0) + float(rank)
+        return self._rank([(r[0], r[1], scores.get(r[0], 0.0)) for r in rows], positive, q)
+
+    def _rank(self, cands: list[Any], terms: list[str], q: Query) -> SearchHits:
+        """Candidate units (rowid, post, bm25) → one hit per post (its best unit), sorted and paged."""
         capped = len(cands) > RANK_WINDOW
         cands = cands[:RANK_WINDOW]
         total = len({c[1] for c in cands})
@@ -520,9 +569,17 @@ class SqliteIndex(Index):
             key = (float(score or 0.0), -rid)
             if post_id not in best or key < (best[post_id][0], -best[post_id][1]):
                 best[post_id] = (key[0], rid)
-        top = sorted(best.values(), key=lambda b: (b[0], -b[1]))[:limit]
+        if q.sort == "date" and best:
+            marks = ",".join("?" * len(best))
+            dated = {r[0]: r[1] for r in self.db.execute(
+                f"SELECT post_id, posted_at FROM idx_posts WHERE post_id IN ({marks})", list(best))}  # noqa: S608
+            order = sorted(best, key=lambda p: (_desc(dated.get(p) or ""), p))
+        else:
+            order = sorted(best, key=lambda p: (best[p][0], -best[p][1]))
+        limit = max(1, min(int(q.limit), 1000))
+        top = [best[p] for p in order[q.offset:q.offset + limit]]
         if not top:
-            return SearchHits([], total=0, relation="eq")
+            return SearchHits([], total=total, relation="gte" if capped else "eq")
         marks = ",".join("?" * len(top))
         rows = {r["rid"]: r for r in self.db.execute(
             "SELECT u.rowid AS rid, u.unit_id, u.post_id, u.kind, u.text, u.norm, u.segments_json, "  # noqa: S608
@@ -544,7 +601,7 @@ class SqliteIndex(Index):
         span = _first_span(norm, terms)
         snippet = make_snippet(text, span)
         start_sec = end_sec = None
-        if r["kind"] in ("transcript", "subtitle") and span:
+        if r["kind"] in ("transcript", "subtitle", "onscreen") and span:
             segs = segments_from_json(r["segments_json"], where=f"idx_units.segments_json of {r['unit_id']}")
             unit = TextUnit(unit_id=r["unit_id"], post_id=r["post_id"], kind=r["kind"], text=text, segments=segs)
             secs = unit.seconds_for(*span)
@@ -584,7 +641,8 @@ class SqliteIndex(Index):
     @staticmethod
     def _counts_answer(q: Query) -> bool:
         """True when the per-day counts answer this filter: nothing but a date range and one country."""
-        return dataclasses.replace(q, since=None, until=None, country=None, limit=Query().limit, text="") == Query()
+        return dataclasses.replace(q, since=None, until=None, country=None, limit=Query().limit, offset=0,
+                                   sort=Query().sort) == Query()
 
     @_one_snapshot
     def trends(self, field: str, by: str = "week", q: Query | None = None) -> list[dict[str, Any]]:
@@ -594,6 +652,11 @@ class SqliteIndex(Index):
             raise RouteWatchError(Code.E903, f"--field must be country, leg, term or platform, not {field!r}")
         q = q or Query()
         fwhere, fparams = self._filters(q)  # also validates the filter values (E903)
+        node = query_lang.parse(q.text)
+        if node is not None:  # posts the search would find: a text unit matches (NOT: none of the post's)
+            cond, cparams = _unit_cond(node, "u", 0)
+            fwhere = f"{fwhere} AND p.post_id IN (SELECT u.post_id FROM idx_units u WHERE {cond})"  # noqa: S608
+            fparams = [*fparams, *cparams]
         from_counts = self._counts_answer(q)
         if from_counts:
             totals = {p: n for (p, _v), n in self._day_counts("", by, q).items()}
@@ -659,6 +722,62 @@ def _latin_tokens(text: str) -> list[str]:
 
     folded = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).lower()
     return _TOKEN.findall(folded)
+
+
+def _desc(s: str) -> str:
+    """A sort key that orders strings newest first (posted_at, '' last)."""
+    return "".join(chr(0x10FFFF - ord(c)) for c in s) if s else "\U0010ffff" * 2
+
+
+def _term_cond(t: str, a: str) -> tuple[str, list[Any]]:
+    """SQL condition: text unit `a` contains the (normalised) term, by the full-text tables' rules.
+    Only fixed table names and the alias (a fixed letter and a depth) are formatted in; values are bound."""
+    if not has_cjk(t):
+        return f"{a}.rowid IN (SELECT rowid FROM idx_units_latin WHERE idx_units_latin MATCH ?)", [_fts_phrase(t)]  # noqa: S608
+    if len(t) >= 3:
+        return f"{a}.rowid IN (SELECT rowid FROM idx_units_cjk WHERE idx_units_cjk MATCH ?)", [_fts_phrase(t)]  # noqa: S608
+    if _CJK_RUN.fullmatch(t):
+        return (f"{a}.rowid IN (SELECT rowid FROM idx_units_chars WHERE idx_units_chars MATCH ?)",  # noqa: S608
+                [_fts_phrase(" ".join(t))])
+    return f"instr({a}.norm, ?) > 0", [t]
+
+
+def _unit_cond(node: Any, a: str, depth: int) -> tuple[str, list[Any]]:
+    """A query tree (index.query) as an SQL condition on text unit `a`; NOT x: the unit's post has no
+    text unit matching x."""
+    if isinstance(node, query_lang.Term):
+        return _term_cond(normalise(node.text), a)
+    if isinstance(node, query_lang.Not):
+        b = f"n{depth}"
+        inner, params = _unit_cond(node.part, b, depth + 1)
+        return f"{a}.post_id NOT IN (SELECT {b}.post_id FROM idx_units {b} WHERE {inner})", params  # noqa: S608
+    parts, params = [], []
+    for p in node.parts:
+        c, ps = _unit_cond(p, a, depth)
+        parts.append(c)
+        params += ps
+    op = " AND " if isinstance(node, query_lang.And) else " OR "
+    return "(" + op.join(parts) + ")", params
+
+
+def _needs_positive(node: Any) -> bool:
+    """True when every text unit the query matches contains one of its positive words."""
+    if isinstance(node, query_lang.Term):
+        return True
+    if isinstance(node, query_lang.Not):
+        return False
+    if isinstance(node, query_lang.And):
+        return any(_needs_positive(p) for p in node.parts)
+    return all(_needs_positive(p) for p in node.parts)
+
+
+def _score_exprs(terms: list[str]) -> list[tuple[str, str]]:
+    """(table, MATCH expression) whose bm25 scores a unit for the positive words found in it."""
+    latin = [_fts_phrase(t) for t in terms if not has_cjk(t)]
+    long_cjk = [_fts_phrase(t) for t in terms if has_cjk(t) and len(t) >= 3]
+    short = [_fts_phrase(" ".join(t)) for t in terms if has_cjk(t) and len(t) < 3 and _CJK_RUN.fullmatch(t)]
+    return [(tb, " OR ".join(ex)) for tb, ex in (("idx_units_latin", latin), ("idx_units_cjk", long_cjk),
+                                                  ("idx_units_chars", short)) if ex]
 
 
 def _fts_phrase(t: str) -> str:

@@ -24,6 +24,7 @@ class Mention:
     place: PlaceDef | None = None
     journey: bool = True  # False: named but not as part of a journey (nationality, modifier, no origin)
     deport: bool = False  # a deportation landing
+    sounds_like: str = ""  # matched by pinyin only (an ASR homophone): the pack term it sounds like
 
 
 @dataclass(slots=True)
@@ -35,6 +36,7 @@ class Amount:
     explicit: bool  # a currency word or symbol is written
     num_start: int = 0
     num_end: int = 0
+    sounds_like: str = ""  # its currency word was heard as a sound-alike (必索 for 比索)
 
 
 @dataclass(slots=True)
@@ -69,6 +71,7 @@ class Analysis:
     relevance_score: float = 0.0
     relevant: bool = False
     relevance_hits: list[Hit] = field(default_factory=list)
+    relevance_reasons: list[str] = field(default_factory=list)
     route_hits: list[Hit] | None = None
     cost_hits: list[Hit] | None = None
 

@@ -22,6 +22,7 @@ _ACTOR_DEMAND_GAP_DEFAULT = 60
 # Max characters between a negation / hypothetical cue and the demand it cancels.
 _NEGATION_REACH = {"zh": 12}
 _NEGATION_REACH_DEFAULT = 45
+_QUOTES = "'\"“”‘’「」『』"
 
 
 def _kind(h: Hit, kind: str) -> str | None:
@@ -40,6 +41,7 @@ class _Index:
         self.hits = Spans(hits)
         self.kinds = KindIndex(hits)
         self.amounts = Spans(an.amounts)
+        self.home: frozenset[str] = frozenset()  # the migrants' own nationality (中国人, chinos): never where a bribe was
 
     @cached_property
     def stops(self) -> Spans[Hit]:  # negation and hypothetical cues
@@ -84,19 +86,38 @@ def _country_for(ix: _Index, start: int, sent: tuple[int, int], actor: Hit | Non
     if after is not None:
         return after.iso
     earlier = _last(ix.places, -1, sent[0], end_by=sent[0])  # starts are >= 0
-    return earlier.iso if earlier is not None else None
+    if earlier is not None:
+        return earlier.iso
+    # "the soldiers at the Mexican checkpoint": a nationality word in the sentence, no place named
+    adjs = ix.adjectives
+    i, j = adjs.index_range(sent[0], sent[1])
+    isos = {a.iso for a in adjs.items[i:j] if sent[0] <= a.start < sent[1] and a.iso not in ix.home}
+    return isos.pop() if len(isos) == 1 else None
 
 
 class BribeFinder:
     def __init__(self, rules: Rules):
         self.r = rules
+        self.home = frozenset(iso for iso, c in rules.countries.items() if c.journey_only)
 
     def _blocked(self, an: Analysis, ix: _Index, pos: int) -> bool:
         """Negation or hypothetical in the clause of `pos`, and near it (unpunctuated ASR text is one
         long clause: "…要钱说是检查费…许可是免费的" must not lose its bribe to a far-away 免费)."""
-        cl = an.clauses[span_index(an.clauses, pos)]
+        ci = span_index(an.clauses, pos)
+        cl = an.clauses[ci]
+        lo = cl[0]
+        # a quoted idiom ("si no pagas 'para el refresco'") belongs to the clause that quotes it
+        while ci > 0 and lo > 0 and an.text[lo - 1] in _QUOTES:
+            ci -= 1
+            lo = an.clauses[ci][0]
+        hi, cj = cl[1], span_index(an.clauses, pos)
+        while cj + 1 < len(an.clauses) and hi > 0 and (
+            an.text[hi - 1] in _QUOTES or not any(c.isalnum() for c in an.text[an.clauses[cj][0] : hi])
+        ):
+            cj += 1
+            hi = an.clauses[cj][1]
         reach = _NEGATION_REACH.get(an.lang, _NEGATION_REACH_DEFAULT)
-        return ix.stops.any_starting(max(cl[0], pos - reach), min(cl[1], pos + reach + 1))
+        return ix.stops.any_starting(max(lo, pos - reach), min(hi, pos + reach + 1))
 
     def find(self, an: Analysis) -> list[BribeEvent]:
         hits = self.r.bribes.find(an.norm)
@@ -104,6 +125,7 @@ class BribeFinder:
             an.bribes = []
             return an.bribes
         ix = _Index(an, hits)
+        ix.home = self.home
         raw: list[tuple[BribeEvent, Hit | None, bool]] = []  # event, actor, has own amount
         for si, sent in enumerate(an.sents):
             for seg in self._segments(an, ix, sent):
@@ -111,6 +133,7 @@ class BribeFinder:
                 if found is not None:
                     raw.append(found)
 
+        raw = self._carried_actor(an, ix, raw)
         events: list[BribeEvent] = []
         for ev, actor, own_amount in raw:
             prev = events[-1] if events else None
@@ -131,6 +154,36 @@ class BribeFinder:
                 ev.amount = amounts[0]
         an.bribes = events
         return events
+
+    def _carried_actor(self, an: Analysis, ix: _Index, raw: list) -> list:
+        """"假警察拦车。每人要五百比索才放行。": a demand with an amount and a let-through word, its actor
+        named in the sentence before (which told no event of its own)."""
+        told = {ev.sentence for ev, _, _ in raw}
+        actors = ix.kinds["actor"]
+        added = []
+        for si in range(1, len(an.sents)):
+            if si in told or si - 1 in told:
+                continue
+            sent, prev = an.sents[si], an.sents[si - 1]
+            demands = [d for d in ix.kinds["demand"].starting(sent[0], sent[1]) if not self._blocked(an, ix, d.start)]
+            amounts = ix.amounts.starting(sent[0], sent[1])
+            if not demands or not amounts or not ix.kinds["pass"].any_starting(sent[0], sent[1]):
+                continue
+            if any(_kind(o, "official") for o in ix.hits.starting(sent[0], sent[1])):
+                continue
+            before = actors.starting(prev[0], prev[1])
+            if not before:
+                continue
+            actor = before[-1]
+            amount = amounts[0]
+            ev = BribeEvent(amount.start if amount.start < demands[0].start else demands[0].start,
+                            max(d.end for d in demands) if max(d.end for d in demands) > amount.end else amount.end,
+                            _kind(actor, "actor") or "police", None, amount, si)
+            ev.country = _country_for(ix, ev.start, sent, actor)
+            added.append((ev, actor, True))
+        if not added:
+            return raw
+        return sorted([*raw, *added], key=lambda r: r[0].start)
 
     def _segments(self, an: Analysis, ix: _Index, sent: tuple[int, int]) -> list[tuple[int, int]]:
         """A sentence cut where a second actor starts a new demand ("警察要了100刀，移民局又要了200刀")."""
@@ -162,12 +215,16 @@ class BribeFinder:
         cues = [h for h in sh if _kind(h, "cue") and not self._blocked(an, ix, h.start)]
         amounts = ix.amounts.starting(seg[0], seg[1])
         has_money = bool(amounts) or any(_kind(h, "money") or _kind(h, "pass") for h in sh)
-        official = any(_kind(h, "official") for h in sh)
+        officials = [h for h in sh if _kind(h, "official")]
+        reach = _NEGATION_REACH.get(an.lang, _NEGATION_REACH_DEFAULT)
         triggers: list[Hit] = list(cues)
-        if actors and has_money and not official:
+        if actors and has_money:
             gap = _ACTOR_DEMAND_GAP.get(an.lang, _ACTOR_DEMAND_GAP_DEFAULT)
             for d in sh:
                 if not _kind(d, "demand") or self._blocked(an, ix, d.start):
+                    continue
+                # an official fee, fine, fare or receipt next to the payment makes it a cost, not a bribe
+                if any(abs(o.start - d.start) <= reach for o in officials):
                     continue
                 if any(abs(d.start - a.end) <= gap or abs(a.start - d.end) <= gap for a in actors):
                     triggers.append(d)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .analysis import Amount, Analysis, CostItem
 from .pack import Rules
 from .spans import KindIndex, Spans
-from .text import CLAUSE_END, span_index
+from .text import CLAUSE_END, is_han, span_index
 
 _SPECIFIC = ("transport", "guide")
 _AFTER_REACH = 24  # characters after an amount that may still label it
@@ -30,19 +30,31 @@ def _label_start(text: str, amounts: Spans[Amount], a: Amount, sent_start: int) 
     return max((o.end for o in amounts.ending(k + 1, a.start) if o is not a), default=k)
 
 
-def _decide(kinds: list[tuple[int, str]], label: str) -> str | None:
+def _decide(kinds: list[tuple[int, str]], label: str, lo: int = 0) -> str | None:
     if not kinds:
         return None
     names = [k for _, k in kinds]
     distinct = set(names)
+    combined = any(c in label for c in _COMBINERS)
     if "total" in distinct:
+        # "机票加起来一万四", "the flights in total": the sum of one kind is that kind
+        first_total = names.index("total")
+        before = set(names[:first_total])
+        if len(before) == 1 and before <= set(_SPECIFIC) and not combined and len(distinct) == 2:
+            return names[0]
         return "total"
     if len(distinct) == 1:
         return names[0]
-    if any(c in label for c in _COMBINERS) and len(distinct) > 1:
+    if combined:
         return "other"  # "buses + fees": a mixed sum
-    specific = [k for k in names if k in _SPECIFIC]
-    return specific[-1] if specific else names[-1]
+    # unpunctuated speech runs labels together ("坐车到特罗赫斯 交罚款 两百一"): the nearest cue wins
+    return names[-1]
+
+
+def _country_scoped(an: Analysis, cues: KindIndex, lo: int, hi: int) -> bool:
+    """A total cue with a country named right after it (整个墨西哥, "the whole Mexico part")."""
+    totals = [h for h in cues["kind"].inside(lo, hi) if any(p == ("kind", "total") for p in h.payloads)]
+    return any(m.place is None and 0 <= m.start - t.end <= 1 and m.end <= hi for t in totals for m in an.mentions)
 
 
 def classify(an: Analysis, rules: Rules) -> list[CostItem]:
@@ -67,7 +79,8 @@ def classify(an: Analysis, rules: Rules) -> list[CostItem]:
         k = a.end
         while k < len(text) and text[k] == " ":
             k += 1
-        right = [(h.start, p[1]) for h in cues["kind"].starting(k, k + 1) for p in h.payloads if p[0] == "kind"]
+        right = [(h.start, p[1]) for h in cues["kind"].starting(k, k + 1) for p in h.payloads if p[0] == "kind"
+                 if k == a.end or not is_han(text[k])]  # "1.5w 美金 机票那块": a spoken pause ends the label
         if right:
             kind = right[0][1]
         # (2) the label before it (from the last clause break / amount) and the rest of its clause.
@@ -75,6 +88,15 @@ def classify(an: Analysis, rules: Rules) -> list[CostItem]:
             lo = _label_start(text, amounts, a, sent[0])
             nxt = amounts.first_start(a.end, default=clause[1])
             kind = _decide(_kinds_in(cues, lo, a.start), text[lo : a.start])
+            if kind is None and lo > sent[0] and text[lo - 1] == " " and is_han(text[lo - 2 : lo - 1] or "a"):
+                # spoken Chinese, a pause before the amount: the chunk before the pause labels it
+                plo = lo - 1
+                while plo > sent[0] and text[plo - 1] not in CLAUSE_END and text[plo - 1] != " ":
+                    plo -= 1
+                if not amounts.any_starting(plo, lo):
+                    kind = _decide(_kinds_in(cues, plo, lo), text[plo:lo])
+                    if kind is not None:
+                        lo = plo
             if kind is None:  # "$9,500 all in": the words right after it, up to the next amount
                 stop = min(clause[1], nxt, a.end + _AFTER_REACH)
                 kind = _decide(_kinds_in(cues, a.end, stop), text[a.end : stop])
@@ -93,6 +115,8 @@ def classify(an: Analysis, rules: Rules) -> list[CostItem]:
                 kind = earlier[-1][1]
         if kind == "total" and cues["segment"].any_inside(min(label_lo, clause[0]), a.start):
             kind = "other"  # a budget for one stretch of the trip, not the whole trip
+        if kind == "total" and _country_scoped(an, cues, min(label_lo, clause[0]), a.start):
+            kind = "other"  # 整个墨西哥下来: the sum of one country's stretch
         items.append(CostItem(a, kind or "other"))
     an.costs = items
     return items

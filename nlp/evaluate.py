@@ -2,7 +2,7 @@
 
 In: gold rows and predicted rows in the gold schema (lists of dicts, matched by "id"; a missing
 prediction counts as an empty one). Out: per-field precision / recall / F1 (micro over (post, item)
-pairs), route_exact and cost_kind shares, and a readable report with the misses per post.
+pairs), route_exact and cost_kind shares, and a readable report with the misses per post, per category of post and grouped by cause.
 Must never change a metric's definition: the held-out check uses the same one.
 """
 
@@ -144,7 +144,52 @@ def misses(gold: list[dict[str, Any]], pred: list[dict[str, Any]]) -> dict[str, 
     return out
 
 
-def report(scores: dict[str, Any], misses: dict[str, list[str]] | None = None) -> str:
+def by_category(gold: list[dict[str, Any]], pred: list[dict[str, Any]], categories: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The same scores per group of posts (id -> group name; ids not in the map go to "(none)")."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for g in gold:
+        groups.setdefault(categories.get(str(g.get("id")), "(none)"), []).append(g)
+    return {name: score(rows, pred) for name, rows in groups.items()}
+
+
+_CAUSE_OF_FIELD = {
+    "countries": "country", "places": "place", "legs": "route leg", "costs": "cost", "bribe_amounts": "bribe amount",
+}
+
+
+def causes(gold: list[dict[str, Any]], pred: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The misses grouped by cause ("post judged irrelevant", "country missed", "cost kind", ...), each
+    entry "post-id: detail". A fact lost because its post was judged irrelevant (or gained because a
+    hard negative was judged relevant) is counted under that decision, not under the fact's own rule."""
+    by_id = {str(p.get("id")): p for p in pred}
+    out: dict[str, list[str]] = {}
+    for pid, lines in misses(gold, pred).items():
+        g = next(x for x in gold if str(x.get("id")) == pid)
+        p = by_id.get(pid, EMPTY)
+        if bool(g.get("relevant")) and not p.get("relevant"):
+            out.setdefault("post judged irrelevant (its facts lost)", []).append(pid)
+            continue
+        if not g.get("relevant") and p.get("relevant"):
+            out.setdefault("irrelevant post judged relevant (its facts added)", []).append(pid)
+            continue
+        for line in lines:
+            head = line.split(" ", 1)[0].rstrip(":")
+            if head in _CAUSE_OF_FIELD:
+                cause = f"{_CAUSE_OF_FIELD[head]} {'missed' if line.split(' ', 1)[1].startswith('-') else 'wrongly added'}"
+            elif line.startswith("route:"):
+                cause = "route order or extent"
+            elif line.startswith("cost kind"):
+                cause = "cost kind"
+            elif line.startswith("bribes:"):
+                cause = "bribe event count"
+            else:
+                cause = head
+            out.setdefault(cause, []).append(f"{pid}: {line}")
+    return dict(sorted(out.items(), key=lambda kv: -len(kv[1])))
+
+
+def report(scores: dict[str, Any], misses: dict[str, list[str]] | None = None,
+           groups: dict[str, dict[str, Any]] | None = None, grouped_causes: dict[str, list[str]] | None = None) -> str:
     rows = [f"{'field':<14} {'P':>6} {'R':>6} {'F1':>6}   tp  fp  fn"]
     for f in PRF_FIELDS:
         s = scores[f]
@@ -152,6 +197,20 @@ def report(scores: dict[str, Any], misses: dict[str, list[str]] | None = None) -
     rows.append(f"{'route_exact':<14} {scores['route_exact']['score']:>20.3f}  (n={scores['route_exact']['n']})")
     rows.append(f"{'cost_kind':<14} {scores['cost_kind']['score']:>20.3f}  (n={scores['cost_kind']['n']})")
     rows.append(f"posts: {scores.get('n_posts', '?')}")
+    if groups:
+        rows.append("")
+        rows.append("per category (F1; route_exact and cost_kind as shares):")
+        cols = ("relevant", "countries", "places", "legs", "costs", "bribes")
+        rows.append(f"  {'category':<14} {'n':>3} " + " ".join(f"{c[:9]:>9}" for c in cols) + f" {'routes':>7} {'kind':>6}")
+        for name, sc in groups.items():
+            rows.append(f"  {name:<14} {sc['n_posts']:>3} " + " ".join(f"{sc[c]['f1']:>9.3f}" for c in cols)
+                        + f" {sc['route_exact']['score']:>7.3f} {sc['cost_kind']['score']:>6.3f}")
+    if grouped_causes:
+        rows.append("")
+        rows.append("misses by cause:")
+        for cause, items_ in grouped_causes.items():
+            rows.append(f"  {cause} ({len(items_)})")
+            rows.extend(f"    {it}" for it in items_)
     if misses:
         rows.append("")
         rows.append("misses per post:")

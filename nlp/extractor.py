@@ -2,8 +2,9 @@
 
 In: `TextUnit`s (caption, subtitle, transcript) and `ExtractSettings`. Out: frozen
 `routewatch.records.Extraction`s whose every fact carries `Evidence` (unit, character span, exact
-text, and audio seconds for timed units). Must never return facts for an irrelevant text, never a
-span that is not an exact slice of the unit text, and never change the records module's types.
+text, and audio seconds for timed units) and a confidence with its reasons (nlp.confidence). Facts are
+kept for irrelevant texts too; their gold schema (what aggregates read) is empty. Must never return a
+span that is not an exact slice of the unit text.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from routewatch.records import (
 )
 
 from .analysis import Analysis
+from .confidence import CUE_ONLY_BRIBE, DEFAULT_CURRENCY, SOUNDS_LIKE, corroborate, fact_confidence
 from .lexmatch import phonetic_available
 from .pack import compile_pack
 from .pipeline import load_pipeline, make_pipeline
@@ -123,63 +125,85 @@ class Extractor:
         )
 
     def _build(self, unit: TextUnit, an: Analysis, relevant: bool) -> Extraction:
+        """Every fact of the unit, relevant or not: relevance decides whether aggregates and the gold
+        schema see them (`Extraction.to_gold`), never whether the catalog keeps them."""
         prov = self.provenance()
-        if not relevant:
-            self.counters["nlp/irrelevant"] += 1
-            dropped = len([m for m in an.mentions if m.journey]) + len(an.costs) + len(an.bribes)
-            self.counters["nlp/dropped/facts_in_irrelevant"] += dropped
-            return Extraction(unit.post_id, unit.unit_id, False, relevance_score=an.relevance_score, provenance=prov)
-        self.counters["nlp/relevant"] += 1
         text = unit.text
 
         def ev(s: int, e: int) -> Evidence:
             secs = unit.seconds_for(s, e) if unit.segments else None
             return Evidence(unit.unit_id, unit.kind, s, e, text[s:e], *(secs or (None, None)))
 
+        def mention_conf(ms: list) -> tuple[float, tuple[str, ...]]:
+            best: tuple[float, tuple[str, ...]] = (0.0, ())
+            for m in ms:
+                rule = [(SOUNDS_LIKE, f"sounds like {m.sounds_like}")] if m.sounds_like else []
+                got = fact_confidence(unit, m.start, m.end, rule)
+                if got[0] > best[0]:
+                    best = got
+            return best
+
         journey = [m for m in an.mentions if m.journey]
         order = list(dict.fromkeys([*an.route, *an.countries]))
-        countries = tuple(
-            CountryMention(iso, tuple(ev(m.start, m.end) for m in journey if m.iso == iso)) for iso in order
-        )
+        countries = []
+        for iso in order:
+            ms = [m for m in journey if m.iso == iso]
+            conf, why = mention_conf(ms)
+            countries.append(CountryMention(iso, tuple(ev(m.start, m.end) for m in ms), conf, why))
         places: dict[str, list] = {}
         for m in journey:
             if m.place is not None:
                 places.setdefault(m.place.canonical, []).append(m)
         place_recs = tuple(
-            Place(text[ms[0].start : ms[0].end], canon, ms[0].place.country, tuple(ev(m.start, m.end) for m in ms))
+            Place(text[ms[0].start : ms[0].end], canon, ms[0].place.country, tuple(ev(m.start, m.end) for m in ms),
+                  *mention_conf(ms))
             for canon, ms in places.items()
         )
-        costs = tuple(
-            Cost(c.amount.value, c.amount.currency, text[c.amount.start : c.amount.end], c.kind, (ev(c.amount.start, c.amount.end),))
-            for c in an.costs
-            if c.amount.currency
-        )
-        bribes = tuple(
-            Bribe(
+        costs = []
+        for c in an.costs:
+            if not c.amount.currency:
+                continue
+            a = c.amount
+            rule = [] if a.explicit else [(DEFAULT_CURRENCY, f"currency {a.currency} by default")]
+            if a.sounds_like:
+                rule.append((SOUNDS_LIKE, f"currency word sounds like {a.sounds_like}"))
+            costs.append(Cost(a.value, a.currency, text[a.start : a.end], c.kind, (ev(a.start, a.end),),
+                              *fact_confidence(unit, a.start, a.end, rule)))
+        bribes = []
+        for b in an.bribes:
+            rule = [] if b.amount else [(CUE_ONLY_BRIBE, "no amount written")]
+            bribes.append(Bribe(
                 text[b.start : b.end],
                 b.payer,  # type: ignore[arg-type]
                 b.country,
                 b.amount.value if b.amount else None,
                 b.amount.currency if b.amount else None,
                 (ev(b.start, b.end),),
-            )
-            for b in an.bribes
-        )
-        self.counters["nlp/facts/countries"] += len(countries)
-        self.counters["nlp/facts/places"] += len(place_recs)
-        self.counters["nlp/facts/costs"] += len(costs)
-        self.counters["nlp/facts/bribes"] += len(bribes)
+                *fact_confidence(unit, b.start, b.end, rule),
+            ))
+        n_facts = len(countries) + len(place_recs) + len(costs) + len(bribes)
+        if relevant:
+            self.counters["nlp/relevant"] += 1
+            self.counters["nlp/facts/countries"] += len(countries)
+            self.counters["nlp/facts/places"] += len(place_recs)
+            self.counters["nlp/facts/costs"] += len(costs)
+            self.counters["nlp/facts/bribes"] += len(bribes)
+        else:
+            self.counters["nlp/irrelevant"] += 1
+            # kept in the record and the catalog, left out of the gold schema and the aggregates
+            self.counters["nlp/dropped/facts_in_irrelevant"] += n_facts
         return Extraction(
             post_id=unit.post_id,
             unit_id=unit.unit_id,
-            relevant=True,
-            countries=countries,
+            relevant=relevant,
+            countries=tuple(countries),
             route=tuple(an.route),
             places=place_recs,
-            costs=costs,
-            bribes=bribes,
+            costs=tuple(costs),
+            bribes=tuple(bribes),
             relevance_score=an.relevance_score,
             provenance=prov,
+            relevance_reasons=tuple(an.relevance_reasons),
         )
 
 
@@ -204,38 +228,58 @@ def _add_evidence(old: tuple[Evidence, ...], new: tuple[Evidence, ...]) -> tuple
     return old + tuple(e for e in new if e not in old)
 
 
+def _corroborated(confs: dict[str, float], why: tuple[str, ...]) -> tuple[float, tuple[str, ...]]:
+    """A fact's confidence over the units that told it (unit id -> that unit's confidence)."""
+    conf, note = corroborate(list(confs.values()), len(confs))
+    return conf, (*why, note) if note else why
+
+
 def merge(post_id: str, extractions: list[Extraction]) -> Extraction:
     """Facts of several units of one post as one Extraction (unit_id ""), all evidence kept.
 
     The same fact found in two units (a price said in the video and written in the caption) is one
-    fact with the evidence of both; two equal prices within one unit stay two facts.
+    fact with the evidence of both, and a higher confidence; two equal prices within one unit stay two
+    facts. Facts of irrelevant units are kept (the post's relevance decides what aggregates see).
     """
     relevant = any(e.relevant for e in extractions)
     prov = next((e.provenance for e in extractions if e.provenance), None)
     best = max((e.relevance_score for e in extractions), default=0.0)
-    if not relevant:
-        return Extraction(post_id, "", False, relevance_score=best, provenance=prov)
-    route = _merge_routes(e.route for e in extractions if e.relevant)
-    countries: dict[str, tuple[Evidence, ...]] = {}
-    places: dict[str, Place] = {}
-    costs: list[tuple[Cost, set[str]]] = []
-    bribes: list[tuple[Bribe, set[str]]] = []
-    for e in extractions:
-        if not e.relevant:
-            continue
+    top = max(extractions, key=lambda e: (e.relevant, e.relevance_score), default=None)
+    reasons = top.relevance_reasons if top is not None else ()
+    # A relevant post takes the facts of its relevant units; an irrelevant one keeps all (out of aggregates).
+    used = [e for e in extractions if e.relevant] if relevant else extractions
+    route = _merge_routes(e.route for e in used)
+    countries: dict[str, tuple[tuple[Evidence, ...], dict[str, float], tuple[str, ...]]] = {}
+    places: dict[str, tuple[Place, dict[str, float]]] = {}
+    costs: list[tuple[Cost, dict[str, float]]] = []
+    bribes: list[tuple[Bribe, dict[str, float]]] = []
+    for e in used:
         for c in e.countries:
-            countries[c.iso] = _add_evidence(countries.get(c.iso, ()), c.evidence)
+            old_ev, confs, why = countries.get(c.iso, ((), {}, c.why))
+            if c.confidence > max(confs.values(), default=0.0):
+                why = c.why
+            confs = {**confs, e.unit_id: max(confs.get(e.unit_id, 0.0), c.confidence)}
+            countries[c.iso] = (_add_evidence(old_ev, c.evidence), confs, why)
         for p in e.places:
-            old = places.get(p.canonical)
-            places[p.canonical] = p if old is None else Place(old.name, old.canonical, old.country, _add_evidence(old.evidence, p.evidence))
+            got = places.get(p.canonical)
+            if got is None:
+                places[p.canonical] = (p, {e.unit_id: p.confidence})
+            else:
+                old, confs = got
+                keep = old if old.confidence >= p.confidence else p
+                places[p.canonical] = (
+                    Place(old.name, old.canonical, old.country, _add_evidence(old.evidence, p.evidence), keep.confidence, keep.why),
+                    {**confs, e.unit_id: max(confs.get(e.unit_id, 0.0), p.confidence)},
+                )
         for c in e.costs:
             twin = next((i for i, (o, units) in enumerate(costs) if (o.amount, o.currency) == (c.amount, c.currency) and e.unit_id not in units), None)
             if twin is None:
-                costs.append((c, {e.unit_id}))
+                costs.append((c, {e.unit_id: c.confidence}))
             else:
                 o, units = costs[twin]
                 kind = o.kind if o.kind != "other" else c.kind
-                costs[twin] = (Cost(o.amount, o.currency, o.text, kind, _add_evidence(o.evidence, c.evidence)), units | {e.unit_id})
+                costs[twin] = (Cost(o.amount, o.currency, o.text, kind, _add_evidence(o.evidence, c.evidence), o.confidence, o.why),
+                               {**units, e.unit_id: c.confidence})
         for b in e.bribes:
             key = (b.payer_context, b.country, b.amount, b.currency)
             twin = next(
@@ -243,21 +287,29 @@ def merge(post_id: str, extractions: list[Extraction]) -> Extraction:
                 None,
             )
             if twin is None:
-                bribes.append((b, {e.unit_id}))
+                bribes.append((b, {e.unit_id: b.confidence}))
             else:
                 o, units = bribes[twin]
-                bribes[twin] = (Bribe(o.text, o.payer_context, o.country, o.amount, o.currency, _add_evidence(o.evidence, b.evidence)), units | {e.unit_id})
+                bribes[twin] = (Bribe(o.text, o.payer_context, o.country, o.amount, o.currency, _add_evidence(o.evidence, b.evidence), o.confidence, o.why),
+                                {**units, e.unit_id: b.confidence})
     order = list(dict.fromkeys([*route, *countries]))
+    country_recs = []
+    for iso in order:
+        evs, confs, why = countries.get(iso, ((), {}, ()))
+        country_recs.append(CountryMention(iso, evs, *_corroborated(confs, why)))
+    place_recs = [Place(p.name, p.canonical, p.country, p.evidence, *_corroborated(confs, p.why)) for p, confs in places.values()]
+    cost_recs = [Cost(c.amount, c.currency, c.text, c.kind, c.evidence, *_corroborated(u, c.why)) for c, u in costs]
+    bribe_recs = [Bribe(b.text, b.payer_context, b.country, b.amount, b.currency, b.evidence, *_corroborated(u, b.why)) for b, u in bribes]
     return Extraction(
         post_id=post_id,
         unit_id="",
-        relevant=True,
-        countries=tuple(CountryMention(iso, countries.get(iso, ())) for iso in order),
+        relevant=relevant,
+        countries=tuple(country_recs),
         route=tuple(route),
-        places=tuple(places.values()),
-        costs=tuple(c for c, _ in costs),
-        bribes=tuple(b for b, _ in bribes),
+        places=tuple(place_recs),
+        costs=tuple(cost_recs),
+        bribes=tuple(bribe_recs),
         relevance_score=best,
         provenance=prov,
+        relevance_reasons=reasons,
     )
-

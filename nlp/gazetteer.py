@@ -14,6 +14,7 @@ from collections.abc import Callable
 from .analysis import Analysis, Mention
 from .pack import Rules
 from .spans import KindIndex
+from .text import span_index
 
 _RI_BASE = 0x1F1E6  # REGIONAL INDICATOR SYMBOL LETTER A
 _ANY_RI = re.compile("[\U0001F1E6-\U0001F1FF]")
@@ -81,11 +82,12 @@ def find_mentions(an: Analysis, rules: Rules) -> None:
                 continue
             if place.unless and any(has(t) for t in place.unless):
                 continue
-            mentions.append(Mention(hit.start, hit.end, place.country, place=place, journey=not place.journey_only))
+            mentions.append(Mention(hit.start, hit.end, place.country, place=place, journey=not place.journey_only,
+                                    sounds_like=hit.key if hit.phonetic else ""))
             continue
         always = next((p[1] for p in hit.payloads if p[0] == "always"), None)
         if always:  # 遣返回国: a return / deportation landing
-            mentions.append(Mention(hit.start, hit.end, always, deport=True))
+            mentions.append(Mention(hit.start, hit.end, always, deport=True, sounds_like=hit.key if hit.phonetic else ""))
             continue
         iso = next((p[1] for p in hit.payloads if p[0] == "country"), None)
         if iso is None:
@@ -95,10 +97,23 @@ def find_mentions(an: Analysis, rules: Rules) -> None:
             adjectives.append(Mention(hit.start, hit.end, iso, journey=False))
             continue
         cdef = rules.countries.get(iso)
-        mentions.append(Mention(hit.start, hit.end, iso, journey=not (cdef and cdef.journey_only)))
+        mentions.append(Mention(hit.start, hit.end, iso, journey=not (cdef and cdef.journey_only),
+                                sounds_like=hit.key if hit.phonetic else ""))
     if rules.flags:
         mentions += _flags(norm.text, rules.countries)
         mentions.sort(key=lambda m: m.start)
+
+    # A country named only as the cause of a policy ("因为厄瓜多尔不免签了", "after Ecuador brought back
+    # visas"): not a journey country unless a travel word leads straight to it.
+    if cues["policy_cause"].items:
+        for m in mentions:
+            if m.place is not None or not m.journey:
+                continue
+            cl = an.clauses[span_index(an.clauses, m.start)]
+            if cues["policy_cause"].any_starting(cl[0], cl[1]) and not cues.any_of(("forward", "arrive", "from")).any_inside(
+                max(cl[0], m.start - 4), m.start
+            ):
+                m.journey = False
 
     # Deportation landings, and departure points for journey_only names (China, Chinese cities).
     first_journey = True

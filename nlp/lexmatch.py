@@ -130,7 +130,8 @@ class PhoneticIndex:
                             window = run.group()[i : i + length]
                             # A mis-heard name keeps most of its characters (俄瓜多尔, 达连与林); a run of
                             # different words that merely sounds alike (大连上 ~ 达连山) does not.
-                            if sum(a != b for a, b in zip(window, key, strict=True)) <= max(1, length // 3):
+                            # Longer names keep their sound through more changed characters (哀尔帕所 ~ 埃尔帕索).
+                            if sum(a != b for a, b in zip(window, key, strict=True)) <= (1 if length <= 3 else length // 2):
                                 best = (length, key)
                                 break
                 if best:
@@ -225,6 +226,41 @@ class TermMatcher:
         merged = [h for h in hits if id(h) not in drop] + [h for h, _ in extra]
         merged.sort(key=lambda h: h.start)
         return merged
+
+
+class SoundIndex:
+    """A short closed list of Chinese terms (two or more characters) by the sound of their first
+    character, to ask "does the text at `pos` sound like one of them?" (必索 ~ 比索, 防带 ~ 房贷; a term
+    longer than two characters must keep one of its own characters). Looked up at single places (right
+    after a number, just before an amount), never as a scan of a whole text."""
+
+    def __init__(self, terms: Iterable[str]):
+        self._by_first: dict[str, list[tuple[str, tuple[frozenset[str], ...]]]] = {}
+        if pypinyin is None:
+            return
+        for term in sorted(set(terms), key=len, reverse=True):
+            if len(term) < 2 or not all(is_han(c) for c in term):
+                continue
+            sig = tuple(syllables(c) for c in term)
+            for s0 in sig[0]:
+                self._by_first.setdefault(s0, []).append((term, sig))
+
+    def __bool__(self) -> bool:
+        return bool(self._by_first)
+
+    def at(self, fold: str, pos: int) -> str | None:
+        if not self._by_first or pos >= len(fold) or not is_han(fold[pos]):
+            return None
+        for s0 in syllables(fold[pos]):
+            for term, sig in self._by_first.get(s0, ()):
+                window = fold[pos : pos + len(term)]
+                if len(window) < len(term) or window == term:
+                    continue
+                if not all(syllables(c) & want for c, want in zip(window, sig, strict=True)):
+                    continue
+                if len(term) == 2 or any(a == b for a, b in zip(window, term, strict=True)):
+                    return term
+        return None
 
 
 def near(hits: Sequence[Hit], start: int, end: int, window: int) -> list[Hit]:

@@ -7,7 +7,11 @@ open-ended amount (十几万, 几千, 一万多) as money, nor give bare numbers
 
 from __future__ import annotations
 
+import cn2an
+from text_to_num import text2num
+
 from .analysis import Amount, Analysis, Mention
+from .lexmatch import SoundIndex
 from .pack import Rules
 from .spans import KindIndex
 from .text import is_latin_alnum, span_index
@@ -15,8 +19,9 @@ from .text import is_latin_alnum, span_index
 _ARABIC = "0123456789"
 
 
-def _scan_arabic(fold: str, i: int) -> tuple[float, int] | None:
-    """An Arabic number at i: 1500, 1,500, 1.500 (thousands), 8.5, 1.5 (decimal)."""
+def _scan_arabic(fold: str, i: int, multipliers: tuple[str, ...] = ()) -> tuple[float, int] | None:
+    """An Arabic number at i: 1500, 1,500, 1.500 (thousands), 8.5, 1.5 (decimal), and a decimal comma
+    before a multiplier word (2,5 millones = 2.5 million; 1,5万)."""
     n = len(fold)
     j = i
     while j < n and fold[j] in _ARABIC:
@@ -24,6 +29,16 @@ def _scan_arabic(fold: str, i: int) -> tuple[float, int] | None:
     if j == i:
         return None
     intpart = fold[i:j]
+    if j + 1 < n and fold[j] == "," and fold[j + 1].isdigit() and multipliers:
+        k = j + 1
+        while k < n and fold[k].isdigit():
+            k += 1
+        rest = fold[k + 1 :] if k < n and fold[k] == " " else fold[k:]
+        if k - j - 1 <= 2 and any(
+            rest.startswith(w) and (len(rest) == len(w) or not is_latin_alnum(rest[len(w)]) or not is_latin_alnum(w[-1]))
+            for w in multipliers
+        ):
+            return float(intpart + "." + fold[j + 1 : k]), k
     # Thousands groups: ",ddd" (English) or ".ddd" (Spanish/Colombian) repeated, first group 1-3 digits.
     if len(intpart) <= 3:
         for sep in (",", "."):
@@ -49,6 +64,33 @@ def _scan_arabic(fold: str, i: int) -> tuple[float, int] | None:
     return float(intpart), j
 
 
+def _digit_reading(fold: str, i: int, digits: dict[str, int], units: dict[str, float]) -> tuple[float, int] | None:
+    """Chinese digits read one by one (九八零零 = 9800, 一五零零 = 1500: how numbers are often spoken and
+    transcribed): a run of three or more digit characters with no unit after it, converted by cn2an."""
+    n = len(fold)
+    j = i
+    while j < n and fold[j] in digits:
+        j += 1
+    if j - i < 3 or (j < n and fold[j] in units and not fold[j].isascii()):
+        return None
+    try:
+        value = cn2an.cn2an(fold[i:j], "smart")
+    except (ValueError, KeyError):
+        return None
+    return float(value), j
+
+
+def _words_value(span: str, lang: str, own: float) -> float:
+    """A spelled-out number of several words (mil quinientos, two thousand five hundred) read by
+    text2num in the text's language; the pack's own reading when text2num does not know the span."""
+    for code in ((lang,) if lang in ("es", "en") else ("es", "en")):
+        try:
+            return float(text2num(span, code))
+        except ValueError:
+            continue
+    return own
+
+
 def _scan_number(fold: str, i: int, rules: Rules) -> tuple[float, int, float] | None:
     """Digits and units from i (Arabic and Chinese mixed): value, end, largest unit seen (0 if none)."""
     n = len(fold)
@@ -56,6 +98,9 @@ def _scan_number(fold: str, i: int, rules: Rules) -> tuple[float, int, float] | 
     ch = fold[i]
     if not (ch in _ARABIC or (ch in digits and digits[ch] != 0) or units.get(ch) == 10):
         return None
+    spelled = _digit_reading(fold, i, digits, units)
+    if spelled is not None:
+        return spelled[0], spelled[1], 0.0
     total = 0.0  # closed sections (above section_unit)
     section = 0.0
     cur: float | None = None
@@ -67,7 +112,7 @@ def _scan_number(fold: str, i: int, rules: Rules) -> tuple[float, int, float] | 
         if ch in _ARABIC:
             if cur is not None:
                 break
-            got = _scan_arabic(fold, j)
+            got = _scan_arabic(fold, j, rules.decimal_multipliers)
             assert got is not None
             cur, j = got
             continue
@@ -149,6 +194,7 @@ def _scan_words(fold: str, i: int, table: dict[str, float], rules: Rules) -> tup
 class MoneyFinder:
     def __init__(self, rules: Rules):
         self.r = rules
+        self.heard: dict[int, str] = {}  # end of a sound-alike currency word -> the word it sounds like
 
     # --- currency around a number ---
     def _currency_after(self, an: Analysis, pos: int) -> tuple[str | None, int, int | None]:
@@ -160,8 +206,19 @@ class MoneyFinder:
                 break
             hit = self.r.currency_after.match_at(norm, p)
             if hit is None:
-                continue
+                heard = self.r.currency_sounds.at(norm.fold, p) if self.r.phonetic and not skip else None
+                if heard is None:
+                    continue
+                # an ASR homophone of a currency word right after a number (五百必索 ~ 五百比索)
+                kind, value = self.r.currency_sound_payload[heard]
+                end = p + len(heard)
+                self.heard[end] = heard
+                if kind == "by_country":
+                    return None, end, int(value)
+                return str(value), end, None
             kind, value = hit.payloads[0]
+            if kind == "none":
+                return None, pos, None  # a unit that starts like a currency word (欧姆)
             if kind == "iso_attached" and skip:
                 continue
             if kind == "by_country":
@@ -203,7 +260,13 @@ class MoneyFinder:
         if any(after.startswith(v) for v in self.r.vague_after):
             return True
         before = fold[max(0, start - 3) : start]
-        return any(before.endswith(v) for v in self.r.vague_before)
+        for v in self.r.vague_before:
+            if before.endswith(v):
+                # 上万 / 数千 are open-ended; 晚上五万 (the evening, then 50,000) is not
+                if v in self.r.vague_unit_only and start < len(fold) and fold[start] in self.r.digits:
+                    continue
+                return True
+        return False
 
     def _not_money(self, fold: str, start: int, end: int) -> bool:
         k = end
@@ -248,6 +311,8 @@ class MoneyFinder:
                     top = scanned[2]
             elif ch.isalpha() and ch.isascii() and (i == 0 or not is_latin_alnum(fold[i - 1])):
                 got = _scan_words(fold, i, words, r)
+                if got and " " in fold[i : got[1]]:
+                    got = (_words_value(fold[i : got[1]], an.lang, got[0]), got[1])
             if not got:
                 i += 1
                 continue
@@ -318,10 +383,16 @@ class MoneyFinder:
             if self._vague(fold, s, e):
                 continue
             if explicit:
+                head = fold[max(0, s - 4) : s]
+                if any(head.endswith(w) for w in self.r.not_money_before):
+                    continue  # 阻抗一百欧: a measurement, whatever word follows
                 out.append(Amount(span_s, span_e, value, iso, True, s, e))
             elif not self._not_money(fold, s, e):
                 out.append(Amount(s, e, value, None, False, s, e))
         an.amounts = self._resolve_bare(an, out)
+        for a in an.amounts:
+            if a.end in self.heard:
+                a.sounds_like = self.heard[a.end]
         return an.amounts
 
     def _resolve_bare(self, an: Analysis, amounts: list[Amount]) -> list[Amount]:
@@ -355,13 +426,24 @@ class MoneyFinder:
     def _not_cost(self, an: Analysis, a: Amount, cues: KindIndex) -> bool:
         cl = an.clauses[span_index(an.clauses, a.start)]
         lo = max(cl[0], a.start - self.r.context_window)
-        return cues["notcost"].any_inside(lo, a.start)
+        if cues["notcost"].any_inside(lo, a.start):
+            return True
+        return self._heard_before(an, lo, a.start, self.r.notcost_sounds)  # 防带 ~ 房贷 in a transcript
 
     def _price_context(self, an: Analysis, a: Amount, cues: KindIndex) -> bool:
         sent = an.sents[span_index(an.sents, a.start)]
         lo = max(sent[0], a.start - self.r.context_window)
         near = cues.any_of(("price", "kind"))
-        return near.any_inside(lo, a.start) or near.any_starting(a.end, a.end + 2)
+        if near.any_inside(lo, a.start) or near.any_starting(a.end, a.end + 2):
+            return True
+        return self._heard_before(an, lo, a.start, self.r.price_sounds)  # 基票 ~ 机票 in a transcript
+
+    def _heard_before(self, an: Analysis, lo: int, hi: int, terms: SoundIndex) -> bool:
+        """A sound-alike of one of `terms` in [lo, hi) of a Chinese text (ASR homophones)."""
+        if not self.r.phonetic or not terms or an.lang != "zh":
+            return False
+        fold = an.norm.fold
+        return any(terms.at(fold, p) for p in range(lo, hi))
 
     def _inherit_from(self, an: Analysis, a: Amount, prev: list[Amount]) -> Amount | None:
         fold = an.norm.fold

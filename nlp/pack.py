@@ -7,6 +7,7 @@ code from a pack (yaml.safe_load only) and never guess: a missing pack or file i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,8 +18,8 @@ import yaml
 
 from routewatch.errors import Code, NotConfigured
 
-from .lexmatch import TermMatcher
-from .text import fold_term
+from .lexmatch import SoundIndex, TermMatcher
+from .text import fold_term, is_han
 
 BUILTIN_DIR = Path(__file__).with_name("packs")
 RULE_FILES = ("countries", "places", "relevance", "currency", "numbers", "costs", "bribes", "route")
@@ -109,6 +110,21 @@ class PlaceDef:
 
 
 @dataclass(frozen=True)
+class StoryRules:
+    """relevance.yaml `story`: how much a told journey weighs (legs between corridor countries)."""
+
+    americas: frozenset[str]
+    hubs: frozenset[str]
+    leg_weight: float
+    max_legs: int
+    long_haul_weight: float
+    walk_weight: float = 0.0
+    walk: re.Pattern[str] | None = None
+    stretch_weight: float = 0.0
+    stretch_after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CountryDef:
     iso: str
     journey_only: bool = False
@@ -155,6 +171,22 @@ class Rules:
             (frozenset(_strings(sp.get("from"))), frozenset(_strings(sp.get("to"))), float(sp.get("weight", 0)))
             for sp in rel.get("spans") or []
         ]
+        story = rel.get("story") or {}
+        self.story = (
+            StoryRules(
+                americas=frozenset(_strings(story.get("americas"))),
+                hubs=frozenset(_strings(story.get("hubs"))),
+                leg_weight=float(story.get("leg_weight", 0.0)),
+                max_legs=int(story.get("max_legs", 2)),
+                long_haul_weight=float(story.get("long_haul_weight", 0.0)),
+                walk_weight=float(story.get("walk_weight", 0.0)),
+                walk=re.compile("|".join(f"(?:{p})" for p in _strings(story.get("walk_patterns")))) if story.get("walk_patterns") else None,
+                stretch_weight=float(story.get("stretch_weight", 0.0)),
+                stretch_after=tuple(fold_term(t) for t in _strings(story.get("stretch_after"))),
+            )
+            if story
+            else None
+        )
 
         costs = p.get("costs")
         entries = []
@@ -166,6 +198,15 @@ class Rules:
         self.costs = TermMatcher(entries)
         self.context_window = int(costs.get("context_window", 12))
 
+        def han_terms(terms: Iterable[str]) -> SoundIndex:
+            return SoundIndex(fold_term(t) for t in terms)
+
+        # for ASR text: the sound-alikes of these count as price context / not a cost (nlp.money)
+        self.price_sounds = han_terms(
+            [*_strings(costs.get("price_context")), *(t for ts in (costs.get("kinds") or {}).values() for t in _strings(ts))]
+        )
+        self.notcost_sounds = han_terms(_strings(costs.get("not_cost")))
+
         br = p.get("bribes")
         entries = []
         for ctx, terms in (br.get("actors") or {}).items():
@@ -174,14 +215,14 @@ class Rules:
             entries += _entries(_strings(terms), ("weak_actor", ctx))
         for group in br.get("cues") or []:
             entries += _entries(_strings(group.get("terms")), ("cue", str(group.get("payer", "police"))))
-        for key in ("demand", "money", "pass", "negation", "hypothetical", "official", "payment"):
+        for key in ("demand", "money", "pass", "negation", "hypothetical", "official", "payment", "inspect"):
             entries += _entries(_strings(br.get(key)), (key, ""))
         # No sound-alike matching here: function phrases collide (没人要 "nobody asked" ~ 每人要 "each must pay").
         self.bribes = TermMatcher(entries)
 
         rt = p.get("route")
         entries = []
-        for key in ("forward", "before", "from", "arrive", "deport", "no_journey"):
+        for key in ("forward", "before", "from", "arrive", "deport", "no_journey", "policy_cause"):
             entries += _entries(_strings(rt.get(key)), (key, ""))
         origin = rt.get("origin") or {}
         for key in ("before", "after", "departure"):
@@ -241,7 +282,14 @@ class Rules:
             self.by_country.append(
                 ({str(k): str(v) for k, v in (group.get("countries") or {}).items()}, str(group.get("default", "")))
             )
+        after += _entries(_strings(cur.get("not_currency")), ("none", ""))
         self.currency_after = TermMatcher(after, word_start=False)
+        # Chinese currency words heard by ASR as sound-alikes (必索 for 比索): matched right after a number
+        self.currency_sound_payload = {
+            fold_term(t): payload for t, payload, _ in after
+            if payload[0] != "none" and len(fold_term(t)) >= 2 and all(is_han(c) for c in fold_term(t))
+        }
+        self.currency_sounds = SoundIndex(self.currency_sound_payload)
         self.bare_currency = {str(k): str(v) for k, v in (cur.get("bare") or {}).items()}
         self.inherit_in = frozenset(_strings(cur.get("inherit_in")))
 
@@ -249,6 +297,11 @@ class Rules:
         self.units = {str(k): float(v) for k, v in (num.get("units") or {}).items()}
         self.section_unit = float(num.get("section_unit", 10000))
         self.spaced_units = {fold_term(str(k)): float(v) for k, v in (num.get("spaced_units") or {}).items()}
+        # words after "2,5" that make its comma a decimal one (2,5 millones); longest first
+        self.decimal_multipliers = tuple(
+            sorted({*self.spaced_units, *(fold_term(str(k)) for k in (num.get("units") or {}))}, key=len, reverse=True)
+        )
+        self.vague_unit_only = tuple(fold_term(s) for s in _strings(num.get("vague_before_unit_only")))
         self.unit_currency = {fold_term(str(k)): str(v) for k, v in (num.get("unit_currency") or {}).items()}
         self.number_words = {
             lang: {fold_term(str(k)): float(v) for k, v in table.items()}

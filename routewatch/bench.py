@@ -39,11 +39,15 @@ INDEX_BATCH = 200  # docs per upsert call, as routewatch.pipeline.stage_index
 SEED = 20240701
 
 TARGETS = {
-    "transcribe_speedup": 2.0,  # stage over the naive loop, with no loss of CER
+    "transcribe_speedup": 3.0,  # stage over the naive loop, median CPU ratio of the pairs, no loss of CER
     "extract_posts_per_s": 1000.0,  # per core
     "search_p95_ms": 50.0,  # SQLite at 1M posts
     "trend_p95_ms": 300.0,  # weekly trend, SQLite at 1M posts
 }
+
+
+# CER zh of the stage on the demo corpus before captions-first (stop 10): the stage may not lose more than 0.01
+TODAY_STAGE_CER_ZH = 0.165
 
 
 def _noop(what: str, done: int, total: int) -> None:
@@ -143,6 +147,15 @@ def _child_main(argv: list[str]) -> int:
     from routewatch.catalog import open_catalog
     from routewatch.settings import Settings
 
+    if stage in ("naive-pass", "stage-pass"):  # one side of a transcription pair, in its own process
+        if stage == "naive-pass":
+            res = _naive_pass(spec["model_path"], spec["items"], _noop)
+        else:
+            keep = set(spec["keep"]) if spec["keep"] is not None else None
+            res = _stage_pass(Settings.model_validate(spec["settings"]), Path(spec["fetched"]),
+                              Path(spec["workdir"]), keep, _noop)
+        print(json.dumps(res, ensure_ascii=False))
+        return 0
     settings = Settings.model_validate(spec["settings"])
     if stage == "baseline":  # the floor every stage process pays: interpreter + settings + catalog imports
         print(json.dumps({"stage": stage, "done": 0, "failed": 0, "reused": 0, "skipped": 0, "seconds": 0.0,
@@ -263,6 +276,30 @@ def _error_rate(ref: str, hyp: str, lang: str) -> tuple[int, int]:
     return edit_distance(r, h), len(r)
 
 
+def _pass_in_child(kind: str, spec: dict[str, Any], workdir: Path, progress: Progress) -> dict[str, Any]:
+    """One naive or stage pass in a fresh Python process: its wall time and CPU time (the process,
+    its threads and its ffmpeg children, imports and model loading included) as the parent sees them.
+    Each side gets a process of its own, so neither inherits the other's allocator or thread state."""
+    spec_path = workdir / f"{kind}.json"
+    spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    progress(f"transcribe: {kind}", 0, 1)
+    before = os.times()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "routewatch.bench", "--child", kind, str(spec_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(Path(__file__).parent.parent))
+    out, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    after = os.times()
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench {kind} failed: {err.decode(errors='replace')[-800:]}")
+    res = json.loads([ln for ln in out.decode().splitlines() if ln.startswith("{")][-1])
+    res["inner_wall_s"], res["inner_cpu_s"] = res["wall_s"], res["cpu_s"]
+    res["wall_s"] = wall
+    res["cpu_s"] = (after.children_user + after.children_system) - (before.children_user + before.children_system)
+    progress(f"transcribe: {kind}", 1, 1)
+    return res
+
+
 def _media_items(fetched: Path, keep: set[str] | None) -> list[dict[str, Any]]:
     """Every post with fetched media, in the stage's order, with its corpus speech (if known)."""
     from routewatch.catalog import open_catalog
@@ -334,13 +371,18 @@ def _stage_pass(settings: Any, fetched: Path, workdir: Path, keep: set[str] | No
         for (prov,) in cat.db.execute("SELECT provenance_json FROM transcripts"):
             params = dict(json.loads(prov or "{}").get("params") or [])
             model_wall += float(params.get("wall_time_s") or 0)
+        from_subtitles = [r[0] for r in cat.db.execute(
+            "SELECT pt.post_id FROM post_transcripts pt JOIN transcripts t ON t.transcript_id = pt.transcript_id "
+            "WHERE json_extract(t.provenance_json, '$.tool') = 'transcribe/subtitles'")]
+        counters = {k: v for k, v in cat.run_counters().items() if k.startswith("transcribe/")}
         for (secs,) in cat.db.execute("SELECT seconds FROM transcripts"):
             audio += float(secs or 0)
     finally:
         cat.close()
         shutil.rmtree(d, ignore_errors=True)
     return {"wall_s": wall, "cpu_s": cpu, "transcribed": rep.done, "reused": rep.reused, "failed": rep.failed,
-            "audio_s": audio, "model_wall_s": model_wall, "texts": texts}
+            "audio_s": audio, "model_wall_s": model_wall, "texts": texts, "counters": counters,
+            "from_subtitles": from_subtitles}
 
 
 def _accuracy(items: list[dict[str, Any]], texts: dict[str, str]) -> dict[str, Any]:
@@ -375,6 +417,94 @@ def _decode_diagnostics(items: list[dict[str, Any]], max_seconds: float) -> dict
             "undecodable": bad}
 
 
+def bench_fingerprint_index(items: list[dict[str, Any]], stored: int = 10_000, seed: int = SEED) -> dict[str, Any]:
+    """Repost lookup with `stored` fingerprints on file: the banded index against the old scan.
+
+    The stored fingerprints are made of the demo clips' own frame words (1-s runs of 31 words, taken at
+    random from every clip and spliced), so their keys are distributed as real audio's, each 8–20 s
+    long; then the demo clips themselves are added. Each demo clip is looked up: index candidates +
+    exact check vs the scan (duration prefilter + `fingerprint_similarity` on every stored clip).
+    """
+    import base64
+
+    import numpy as np
+
+    from transcribe.audio import FP_VERSION, _decode_fp, decode_audio, fingerprint_similarity
+    from transcribe.fpindex import FingerprintIndex
+
+    rng = np.random.default_rng(seed)
+    clips = []
+    for it in items:
+        try:
+            a = decode_audio(it["path"], 600)
+        except Exception:  # noqa: BLE001, S112 - the truncated clip
+            continue
+        clips.append((it["corpus_id"], a.fingerprint, a.seconds))
+    # stored clips are spliced from other audio than the queries (the dev set when there is one), so a
+    # query's only copies on file are its real reposts
+    dev = sorted((Path(os.environ.get("ROUTEWATCH_SHARED_DATA", "")) / "audio_dev").glob("*.ogg"))
+    pool = [_decode_fp(decode_audio(f, 600).fingerprint) for f in dev] if dev else \
+        [np.roll(_decode_fp(fp), 7) ^ np.uint32(0x5A5A5A5A) for _, fp, _ in clips]
+    queries = FingerprintIndex(max_shift=20_000)  # any alignment: copies with other leading silence too
+    for cid, fp, secs in clips:
+        queries.add(cid, fp, secs)
+    # the demo's own .ogg clips are dev-set recordings (other padding): those stay out of the pool
+    pool = [w for w, f in zip(pool, [*dev] if dev else [None] * len(pool), strict=True)
+            if len(w) > 31 and not (f is not None and queries.lookup(decode_audio(f, 600).fingerprint))]
+    synthetic: list[tuple[str, str, float]] = []
+    for i in range(stored - len(clips)):
+        seconds = int(rng.integers(8, 21))
+        parts = []
+        for _ in range(seconds):
+            src = pool[int(rng.integers(len(pool)))]
+            at = int(rng.integers(len(src) - 31))
+            parts.append(src[at:at + 31])
+        words = np.concatenate(parts).astype("<u4")
+        synthetic.append((f"s{i}", f"{FP_VERSION}:" + base64.b64encode(words.tobytes()).decode("ascii"),
+                          float(seconds)))
+    every = synthetic + clips
+    t0 = time.perf_counter()
+    index = FingerprintIndex()
+    for item_id, fp, secs in every:
+        index.add(item_id, fp, secs)
+    index.lookup(clips[0][1], clips[0][2])  # seals the last postings
+    build_s = time.perf_counter() - t0
+
+    def first_match(candidates: Sequence[tuple[str, str, float]], fp: str, me: str) -> str | None:
+        for item_id, other, _ in candidates:
+            if item_id != me and fingerprint_similarity(fp, other, at_least=0.5) >= 0.5:
+                return item_id
+        return None
+
+    by_id = {item_id: (item_id, fp, secs) for item_id, fp, secs in every}
+    lookup_ms, cpu_ms, scan_ms, candidates, same = [], [], [], [], 0
+    per_clip: list[tuple[str, int]] = []
+    scan_matches: dict[str, str | None] = {}
+    for cid, fp, secs in clips:
+        w0, c0 = time.perf_counter(), time.process_time()
+        cands = [by_id[x] for x in index.lookup(fp, secs)]
+        found = first_match(cands, fp, cid)
+        lookup_ms.append((time.perf_counter() - w0) * 1000)
+        cpu_ms.append((time.process_time() - c0) * 1000)
+        candidates.append(len(cands))
+        per_clip.append((cid, len(cands)))
+        # the old scan (duration prefilter, then every stored clip) is slow at this size: it runs over all
+        # stored clips for three demo clips (timed), over the demo clips for the others (spliced 1-s runs
+        # cannot reach the threshold: the stored clip of an excerpt covers less than half of it)
+        pool_ = every if len(scan_ms) < 3 else clips
+        w0 = time.perf_counter()
+        scanned = first_match([x for x in pool_ if secs * 0.5 - 0.01 <= x[2] <= secs / 0.5 + 0.01], fp, cid)
+        if pool_ is every:
+            scan_ms.append((time.perf_counter() - w0) * 1000)
+        scan_matches[cid] = scanned
+        same += scanned == found
+    return {"stored": len(every), "build_s": round(build_s, 2), "clips": len(clips),
+            "lookup_ms": _lat(lookup_ms), "lookup_cpu_ms": _lat(cpu_ms),
+            "candidates_median": _median(candidates), "candidates_max": max(candidates, default=0),
+            "candidates_per_clip": dict(per_clip), "scan_ms_per_clip": _r(_median(scan_ms), 1),
+            "same_matches_as_scan": same, "matches": {k: v for k, v in scan_matches.items() if v}}
+
+
 def bench_transcription(settings: Any, fetched: Path, workdir: Path, *, quick: bool, repeats: int,
                         progress: Progress = _noop) -> dict[str, Any]:
     """RTF of the configured transcriber and the stage's speed-up over the naive loop, with CER/WER."""
@@ -387,23 +517,35 @@ def bench_transcription(settings: Any, fetched: Path, workdir: Path, *, quick: b
     model_path = resolve_model(ts.model, cache, ts.allow_download).load_path
     naive_runs: list[dict[str, Any]] = []
     stage_runs: list[dict[str, Any]] = []
-    for r in range(repeats):  # alternate the order so drift in the machine's load hits both alike
+    naive_spec = {"model_path": model_path, "items": items}
+    stage_spec = {"settings": json.loads(settings.model_dump_json()), "fetched": str(fetched),
+                  "workdir": str(workdir), "keep": sorted(keep) if keep is not None else None}
+    for r in range(repeats):  # pairs in alternating order, so drift in the machine's load hits both alike
         order = ("naive", "stage") if r % 2 == 0 else ("stage", "naive")
         for which in order:
             if which == "naive":
-                naive_runs.append(_naive_pass(model_path, items, progress))
+                naive_runs.append(_pass_in_child("naive-pass", naive_spec, workdir, progress))
             else:
-                stage_runs.append(_stage_pass(settings, fetched, workdir, keep, progress))
+                stage_runs.append(_pass_in_child("stage-pass", stage_spec, workdir, progress))
     naive_wall = _median([x["wall_s"] for x in naive_runs])
     stage_wall = _median([x["wall_s"] for x in stage_runs])
     naive_cpu = _median([x["cpu_s"] for x in naive_runs])
     stage_cpu = _median([x["cpu_s"] for x in stage_runs])
-    paired = [n["wall_s"] / s["wall_s"] for n, s in zip(naive_runs, stage_runs, strict=True) if s["wall_s"]]
+    pairs = [{"order": "naive, stage" if r % 2 == 0 else "stage, naive",
+              "naive_wall_s": round(n["wall_s"], 2), "stage_wall_s": round(s["wall_s"], 2),
+              "naive_cpu_s": round(n["cpu_s"], 2), "stage_cpu_s": round(s["cpu_s"], 2),
+              "wall_ratio": _r(n["wall_s"] / s["wall_s"], 2) if s["wall_s"] else None,
+              "cpu_ratio": _r(n["cpu_s"] / s["cpu_s"], 2) if s["cpu_s"] else None}
+             for r, (n, s) in enumerate(zip(naive_runs, stage_runs, strict=True))]
     last_stage, last_naive = stage_runs[-1], naive_runs[-1]
     acc_stage, acc_naive = _accuracy(items, last_stage["texts"]), _accuracy(items, last_naive["texts"])
+    # the same figures over the clips the stage sent to the model (not those answered by subtitles)
+    asr_items = [it for it in items if it["post_id"] not in set(last_stage.get("from_subtitles", []))]
+    acc_stage_asr = _accuracy(asr_items, last_stage["texts"])
     corpus_audio = last_naive["audio_s"]
     speedup = (naive_wall / stage_wall) if naive_wall and stage_wall else None
     cer_ok = acc_stage.get("cer_zh", 1.0) <= acc_naive.get("cer_zh", 0.0) + 1e-9
+    cer_today = acc_stage.get("cer_zh", 1.0) <= TODAY_STAGE_CER_ZH + 0.01 + 1e-9
     res = {
         "settings": {k: ts.model_dump(mode="json")[k] for k in (
             "backend", "model", "compute_type", "threads", "workers", "batch_size", "beam_size", "best_of", "vad", "prompt",
@@ -429,10 +571,17 @@ def bench_transcription(settings: Any, fetched: Path, workdir: Path, *, quick: b
             "rtf": _r(naive_wall / corpus_audio, 4) if corpus_audio and naive_wall else None,
             **acc_naive,
         },
+        "pairs": pairs,
         "speedup_wall": _r(speedup, 2),
         "speedup_cpu": _r(naive_cpu / stage_cpu, 2) if naive_cpu and stage_cpu else None,
-        "speedup_paired_median": _r(_median(paired), 2),
+        # the judged figures: medians of the per-pair ratios (each pair ran side by side)
+        "cpu_ratio_median": _r(_median([p["cpu_ratio"] for p in pairs if p["cpu_ratio"]]), 2),
+        "wall_ratio_median": _r(_median([p["wall_ratio"] for p in pairs if p["wall_ratio"]]), 2),
+        "speedup_paired_median": _r(_median([p["wall_ratio"] for p in pairs if p["wall_ratio"]]), 2),
         "cer_not_worse": cer_ok,
+        "cer_within_today": cer_today,
+        "stage_asr_only": acc_stage_asr,
+        "counters": last_stage.get("counters", {}),
         "diagnostics": _decode_diagnostics(items, ts.max_audio_seconds),
         "per_clip": [{"id": it["corpus_id"], "lang": it["lang"],
                       "stage": last_stage["texts"].get(it["post_id"], ""),
@@ -452,6 +601,42 @@ def bench_extraction(settings: Any, *, quick: bool, repeats: int) -> dict[str, A
     return {"posts": n, "repeats": repeats, "runs": [round(x, 1) for x in runs],
             "posts_per_s_per_core": round(statistics.median(runs), 1),
             "note": "posts per CPU-second of one process (nlp.bench.posts_per_second): per core"}
+
+
+# ---- 2b. on-screen text (OCR) ----------------------------------------------------------------------------
+OCR_QUICK = ("dev-001", "dev-010", "dev-024")
+
+
+def ocr_extraction_scores(texts: dict[str, str], settings: Any = None) -> dict[str, Any]:
+    """`annotate` on OCR texts, scored against gold_dev.jsonl for those ids (SPEC §5 scorer)."""
+    import nlp
+    from nlp import evaluate
+    from ocr.evaluate import shared_data_dir
+
+    gold_rows = [json.loads(x) for x in (shared_data_dir() / "gold_dev.jsonl").read_text(encoding="utf-8").splitlines()
+                 if x.strip()]
+    gold = [g for g in gold_rows if g["id"] in texts]
+    ex = nlp.build_extractor(settings=settings.extract) if settings is not None else nlp.build_extractor()
+    preds = [nlp.annotate_line({"id": g["id"], "text": texts[g["id"]]}, ex) for g in gold]
+    scores = evaluate.score(gold, preds)
+    return {f: scores[f]["f1"] for f in ("countries", "legs", "costs", "places", "relevant") if f in scores}
+
+
+def bench_ocr(settings: Any, *, quick: bool, progress: Progress = _noop) -> dict[str, Any]:
+    """The ocr stage on shared/data/ocr_dev beside the naive anchor, and extraction through it."""
+    from ocr import OcrSettings
+    from ocr.evaluate import evaluate, manifest
+
+    rows = manifest()
+    if quick:
+        rows = [r for r in rows if r["id"] in OCR_QUICK]
+    ocr_settings = getattr(settings, "ocr", None) or OcrSettings()
+    progress("ocr", 0, 1)
+    res = evaluate(ocr_settings, rows, naive=True)
+    progress("ocr", 1, 1)
+    out = dict(res["totals"])
+    out["extraction_f1"] = ocr_extraction_scores({c["id"]: c.get("text", "") for c in res["clips"]}, settings)
+    return out
 
 
 # ---- 3. synthetic corpora and the index --------------------------------------------------------------
@@ -801,11 +986,13 @@ def _targets(result: dict[str, Any], sizes: Sequence[int]) -> list[dict[str, Any
     rows: list[dict[str, Any]] = []
     tr = result.get("transcription")
     if tr and "error" not in tr:
-        sp = tr.get("speedup_wall")
-        rows.append({"target": "transcription stage ≥ 2× the naive loop, CER not worse",
-                     "value": f"{sp}× (CPU {tr.get('speedup_cpu')}×), CER {tr['stage'].get('cer_zh')} vs "
-                              f"{tr['naive'].get('cer_zh')}",
-                     "met": bool(sp and sp >= TARGETS["transcribe_speedup"] and tr.get("cer_not_worse"))})
+        sp = tr.get("cpu_ratio_median")
+        rows.append({"target": "transcription stage ≥ 3× the naive loop in CPU (median of the pairs), CER not worse",
+                     "value": f"CPU {sp}× (wall {tr.get('wall_ratio_median')}×, {len(tr.get('pairs', []))} pairs), "
+                              f"CER zh {tr['stage'].get('cer_zh')} vs naive {tr['naive'].get('cer_zh')} "
+                              f"(stop 10: {TODAY_STAGE_CER_ZH})",
+                     "met": bool(sp and sp >= TARGETS["transcribe_speedup"] and tr.get("cer_not_worse")
+                                 and tr.get("cer_within_today"))})
     ex = result.get("extraction")
     if ex and "error" not in ex:
         v = ex["posts_per_s_per_core"]
@@ -871,6 +1058,11 @@ def run_bench(settings: Any, *, quick: bool = False, sizes: Sequence[int] = (10_
             progress("extraction", 0, 1)
             result["extraction"] = bench_extraction(settings, quick=quick, repeats=reps)
             progress("extraction", 1, 1)
+        if "ocr" in parts:
+            try:
+                result["ocr"] = bench_ocr(settings, quick=quick, progress=progress)
+            except Exception as e:  # noqa: BLE001
+                result["ocr"] = {"error": f"{type(e).__name__}: {e}"[:500]}
         if "index" in parts:
             qreps = 2 if quick else 5
             result["index"] = {"sqlite": bench_sqlite(work, sizes, repeats=qreps, progress=progress),
@@ -911,8 +1103,15 @@ def format_table(result: dict[str, Any]) -> str:
                 f"{_fmt(st.get('cer_zh')):>8}{_fmt(st.get('wer_en')):>8}{_fmt(st.get('wer_es')):>8}",
                 f"   {'naive loop':<24}{nv['wall_s']:>9}{nv['cpu_s']:>9}{_fmt(nv['rtf']):>8}"
                 f"{_fmt(nv.get('cer_zh')):>8}{_fmt(nv.get('wer_en')):>8}{_fmt(nv.get('wer_es')):>8}",
-                f"   speed-up: {tr['speedup_wall']}× wall, {tr['speedup_cpu']}× CPU (paired median "
-                f"{tr['speedup_paired_median']}×); CER not worse: {tr['cer_not_worse']}",
+                "   pairs (each side in a fresh process; CPU = process + threads + ffmpeg):",
+                *[f"     {i + 1}. {p['order']:<13} naive {p['naive_wall_s']:>7} s / {p['naive_cpu_s']:>7} CPU s   "
+                  f"stage {p['stage_wall_s']:>7} s / {p['stage_cpu_s']:>7} CPU s   "
+                  f"CPU {p['cpu_ratio']}×  wall {p['wall_ratio']}×" for i, p in enumerate(tr.get("pairs", []))],
+                f"   speed-up, median of the pairs: CPU {tr['cpu_ratio_median']}× (wall {tr['wall_ratio_median']}×); "
+                f"CER not worse than naive: {tr['cer_not_worse']}, within 0.01 of stop 10: {tr['cer_within_today']}",
+                f"   stage on the clips it sent to the model: CER zh {_fmt(tr['stage_asr_only'].get('cer_zh'))}, "
+                f"WER en {_fmt(tr['stage_asr_only'].get('wer_en'))}, es {_fmt(tr['stage_asr_only'].get('wer_es'))}",
+                "   counters: " + ", ".join(f"{k.split('/', 1)[1]} {v}" for k, v in sorted(tr["counters"].items())),
                 f"   stage RTF on transcribed audio: {st['rtf']} (model only {st['rtf_model_only']}); "
                 f"{st['transcribed']} transcribed, {st['reused']} reused, {st['failed']} failed",
                 "",
@@ -920,6 +1119,23 @@ def format_table(result: dict[str, Any]) -> str:
     ex = result.get("extraction")
     if ex:
         lines += ["2. Extraction", f"   {ex['posts_per_s_per_core']:,.0f} posts/s per core (runs {ex['runs']})", ""]
+    oc = result.get("ocr")
+    if oc:
+        lines.append("2b. On-screen text (ocr_dev)")
+        if "error" in oc:
+            lines.append(f"   error: {oc['error']}")
+        else:
+            nv = oc.get("naive", {})
+            lines += [
+                f"   {oc['clips']} clips, {oc['threads']} threads; load {oc['load_before']} → {oc['load_after']}",
+                f"   {'':<12}{'CER':>8}{'wall s/s':>10}{'CPU s/s':>9}{'leaks':>7}{'starts<=1s':>12}",
+                f"   {'stage':<12}{oc['cer']:>8}{oc['ocr_s_per_video_s']:>10}{oc['cpu_s_per_video_s']:>9}"
+                f"{oc['leaks']:>7}{oc['start_within_1s']:>12}",
+                f"   {'naive':<12}{nv.get('cer', '-'):>8}{nv.get('ocr_s_per_video_s', '-'):>10}"
+                f"{nv.get('cpu_s_per_video_s', '-'):>9}{nv.get('leaks', '-'):>7}{'':>12}",
+                f"   frames read per video s {oc['frames_read_per_video_s']}; extraction F1 {oc['extraction_f1']}",
+                "",
+            ]
     ix = result.get("index")
     if ix:
         lines.append("3. Index (synthetic corpus; latencies warm, ms)")

@@ -28,6 +28,7 @@ from routewatch.records import (
     Extraction,
     Failure,
     Media,
+    OnscreenText,
     Post,
     Provenance,
     Segment,
@@ -170,6 +171,22 @@ MIGRATIONS: list[str] = [
         name TEXT NOT NULL,
         value INTEGER NOT NULL,
         PRIMARY KEY (run_id, source, name)
+    );
+    """,
+    # on-screen text (ocr stage): read once per media file and model; reposts link to the same row
+    """
+    CREATE TABLE onscreen (
+        media_sha256 TEXT NOT NULL,
+        model TEXT NOT NULL,
+        text TEXT NOT NULL,
+        raw_text TEXT NOT NULL DEFAULT '',
+        segments_json TEXT NOT NULL DEFAULT '[]',
+        persistent_json TEXT NOT NULL DEFAULT '[]',
+        overlays_json TEXT NOT NULL DEFAULT '[]',
+        seconds REAL NOT NULL DEFAULT 0,
+        provenance_json TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (media_sha256, model)
     );
     """,
 ]
@@ -669,6 +686,38 @@ class Catalog:
             self.set_status(post_id, "transcribe", "done")
             self.invalidate(post_id, "extract", "index")
         return tid
+
+    # ---- on-screen text --------------------------------------------------------------------------------
+    def find_onscreen(self, media_sha256: str, model: str) -> TextUnit | None:
+        """The on-screen text already read from this media file (as a unit of no post), or None."""
+        r = self.db.execute("SELECT text, segments_json FROM onscreen WHERE media_sha256=? AND model=?",
+                            (media_sha256, model)).fetchone()
+        if not r:
+            return None
+        return TextUnit(unit_id="", post_id="", kind="onscreen", text=r["text"],
+                        segments=segments_from_json(r["segments_json"]))
+
+    def save_onscreen_for_post(self, post_id: str, media_sha256: str, model: str, unit: TextUnit,
+                               res: OnscreenText | None, overlays: list[dict[str, Any]] | None = None) -> None:
+        """Store what the ocr stage read (`res`; None when reused from a repost), the post's onscreen unit
+        and the stage status, in one transaction. Overlays hold kinds, seconds and pseudonyms, never ids."""
+        with self.tx():
+            if res is not None:
+                def lines(xs: Any) -> str:
+                    return json.dumps([{"start": x.start, "end": x.end, "text": x.text, "confidence": x.confidence}
+                                       for x in xs], ensure_ascii=False)
+
+                self.db.execute(
+                    "INSERT OR REPLACE INTO onscreen(media_sha256, model, text, raw_text, segments_json, "
+                    "persistent_json, overlays_json, seconds, provenance_json, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (media_sha256, model, unit.text, res.raw_text, _segments_to_json(unit.segments),
+                     lines(res.persistent), json.dumps(overlays or [], ensure_ascii=False), res.seconds,
+                     provenance_json(res.provenance), now_iso()),
+                )
+            if unit.text.strip():
+                self.put_unit(unit)
+            self.set_status(post_id, "ocr", "done")
+            self.invalidate(post_id, "extract", "index")
 
     # ---- extractions -----------------------------------------------------------------------------------
     def save_extraction(self, ex: Extraction, facts_json: str) -> None:

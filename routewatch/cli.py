@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,7 +26,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from routewatch.errors import Code, RouteWatchError
@@ -194,6 +195,43 @@ def _print_reports(reports: list[Any], as_json: bool) -> None:
     out.print(t)
 
 
+def _run_failures(cat: Any) -> list[dict[str, Any]]:
+    """Failures recorded by the current run, per code: count and one example reason."""
+    row = cat.db.execute("SELECT started_at FROM runs WHERE run_id = ?", (cat.run_id,)).fetchone()
+    if row is None:
+        return []
+    return [{"stage": r[0], "code": r[1], "count": r[2], "example": r[3]} for r in cat.db.execute(
+        "SELECT stage, code, COUNT(*), MIN(reason) FROM failures WHERE at >= ? GROUP BY stage, code "
+        "ORDER BY stage, code", (row[0],))]
+
+
+def _shorten(text: str, width: int) -> str:
+    """At most `width` characters, cut at a word boundary (with …), never in the middle of a word."""
+    text = " ".join((text or "").split())
+    if len(text) <= width:
+        return text
+    cut = text[:width - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > width // 2 else cut).rstrip(" ,;:") + "…"
+
+
+def _failure_summary(reports: list[Any], failures: list[dict[str, Any]], as_json: bool) -> None:
+    """Per failure code: the count and one reason, on stderr; exit 1 (E909) when every item failed.
+    A partial failure prints the same summary and exits 0 (README: Exit codes)."""
+    failed = sum(r.failed for r in reports)
+    worked = sum(r.done + r.reused + r.skipped for r in reports)
+    if not failed:
+        return
+    for f in failures:
+        _say(err, f"{f['code']} ×{f['count']} ({f['stage']}): {_shorten(f['example'] or '', 160)}")
+    if not worked:
+        codes = ", ".join(f"{f['code']} ×{f['count']}" for f in failures) or f"{failed} failures"
+        err.print(Text.assemble((Code.E909.value, "bold red"), " ", safe_text(
+            f"every item failed ({failed}): {codes}; see `routewatch status`")), highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    _say(err, f"{failed} item(s) failed, {worked} done, reused or skipped; see `routewatch status`")
+
+
 def _stage_command(name: str, data_dir: Path | None, config: Path | None, as_json: bool, wait: float,
                    **kw: Any) -> None:
     from routewatch import pipeline
@@ -207,9 +245,11 @@ def _stage_command(name: str, data_dir: Path | None, config: Path | None, as_jso
                 fn = getattr(pipeline, f"stage_{name}")
                 rep = fn(_ctx(s, cat, bars), **kw)
             cat.finish_run()
+            failures = _run_failures(cat)
         finally:
             cat.close()
         _print_reports([rep], as_json)
+        _failure_summary([rep], failures, as_json)
 
 
 # ---- pipeline commands ----------------------------------------------------------------------------------
@@ -233,9 +273,11 @@ def run(config: ConfigOpt = None, data_dir: DataDir = None, source: Annotated[st
             with _Bars(not as_json) as bars:
                 reports = pipeline.run_all(_ctx(s, cat, bars), source=source)
             cat.finish_run()
+            failures = _run_failures(cat)
         finally:
             cat.close()
         _print_reports(reports, as_json)
+        _failure_summary(reports, failures, as_json)
 
 
 @app.command()
@@ -244,7 +286,7 @@ def crawl(source: Annotated[str | None, typer.Option(help="Only this configured 
           config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
     """Discover posts from the configured sources, or from the given page, feed, post URLs or ytsearchN:QUERY.
 
-    Example: routewatch crawl --url https://t.me/s/some_channel --url "ytsearch10:走线 厄瓜多尔"
+    Example: routewatch crawl --url https://t.me/s/ruta_norte
     """
     _stage_command("crawl", data_dir, config, as_json, wait, source=source, urls=url)
 
@@ -279,6 +321,35 @@ def import_cmd(kind: Annotated[str, typer.Argument(help="zeeschuimer (NDJSON) or
 
 
 @app.command()
+def recheck(older_than: Annotated[str, typer.Option("--older-than", help="Revisit posts not checked for this long (7d, 12h, 30m).")] = "7d",
+            limit: Annotated[int | None, typer.Option(help="At most this many posts.")] = None,
+            config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
+    """Revisit known posts and record whether each is available, deleted, private, geo-blocked or its account gone.
+
+    Example: routewatch recheck --older-than 7d
+    """
+    from crawlers.recheck import parse_age
+    from crawlers.recheck import recheck as run_recheck
+
+    with _errors():
+        age = parse_age(older_than)
+        s = _settings(data_dir, config)
+        cat = _catalog(s, wait)
+        try:
+            cat.start_run("recheck")
+            rep = run_recheck(cat, s, age, limit=limit)
+            cat.finish_run()
+        finally:
+            cat.close()
+        if as_json:
+            _json_line(rep.to_dict())
+        else:
+            states = ", ".join(f"{k}: {v}" for k, v in sorted(rep.states.items())) or "none"
+            bad = ", ".join(f"{k}: {v}" for k, v in rep.failed_by_code.items()) or "none"
+            _say(err, f"rechecked {rep.checked} posts: {states}; unreachable {bad}")
+
+
+@app.command()
 def fetch(config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0,
           retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Also retry items that failed before.")] = False) -> None:
     """Download the media of crawled posts (yt-dlp), content-addressed, with subtitles.
@@ -296,6 +367,15 @@ def transcribe(config: ConfigOpt = None, data_dir: DataDir = None, as_json: Json
     Example: routewatch transcribe
     """
     _stage_command("transcribe", data_dir, config, as_json, wait)
+
+
+@app.command()
+def ocr(config: ConfigOpt = None, data_dir: DataDir = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
+    """Read the words on screen of fetched videos (burned-in captions); a repost's file is read once.
+
+    Example: routewatch ocr
+    """
+    _stage_command("ocr", data_dir, config, as_json, wait)
 
 
 @app.command()
@@ -340,20 +420,40 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
             _row(t, st, d["done"], d["skipped"], d["failed"], d["pending"])
         out.print(t)
         if info["health"]:
-            t2 = Table("source", "last run", "discovered", "median before", "fetched", "skipped", "failed", "health",
-                       title="collector health")
-            for name, d in info["health"].items():
-                _row(t2, name, d["last_run"], d["discovered"],
-                     "" if d["median_previous"] is None else f"{d['median_previous']:g}", d["fetched"],
-                     ", ".join(f"{k}: {v}" for k, v in d["skipped"].items()),
-                     ", ".join(f"{k}: {v}" for k, v in d["failed"].items()),
-                     _cell(d["flag"], "bold red") if d["flag"] else "ok")
-            out.print(t2)
+            _print_health(info["health"])
         if info["failures"]:
-            t3 = Table("stage", "code", "count", "example", title="failures by code")
+            t3 = Table("stage", "code", "count", Column("example", overflow="fold"), title="failures by code")
             for f in info["failures"]:
-                _row(t3, f["stage"], f["code"], f["count"], (f["example"] or "")[:80])
+                _row(t3, f["stage"], f["code"], f["count"], _shorten(f["example"] or "", 200))
             out.print(t3)
+
+
+def _print_health(health: dict[str, Any]) -> None:
+    """Collector health: a table on a wide terminal, one line per source below 100 columns (names whole)."""
+    def when(d: dict[str, Any]) -> str:
+        return (d.get("last_run_at") or "")[:16].replace("T", " ") or str(d["last_run"])
+
+    def joined(m: dict[str, Any]) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in m.items())
+
+    if out.width < 100:
+        _say(out, "collector health (last run, UTC)")
+        for name, d in health.items():
+            parts = [f"last run {when(d)}", f"discovered {d['discovered']}"]
+            if d["median_previous"] is not None:
+                parts.append(f"median before {d['median_previous']:g}")
+            parts.append(f"fetched {d['fetched']}")
+            parts += [f"skipped {joined(d['skipped'])}"] if d["skipped"] else []
+            parts += [f"failed {joined(d['failed'])}"] if d["failed"] else []
+            out.print(Text.assemble((safe_text(name, one_line=True), "bold"), "  ", safe_text("; ".join(parts)), "  ",
+                                    (safe_text(d["flag"]), "bold red") if d["flag"] else ("ok", "")), soft_wrap=False)
+        return
+    t2 = Table("source", Column("last run (UTC)", no_wrap=True), "discovered", "median before", "fetched", "skipped",
+               "failed", "health", title="collector health")
+    for name, d in health.items():
+        _row(t2, name, when(d), d["discovered"], "" if d["median_previous"] is None else f"{d['median_previous']:g}",
+             d["fetched"], joined(d["skipped"]), joined(d["failed"]), _cell(d["flag"], "bold red") if d["flag"] else "ok")
+    out.print(t2)
 
 
 def collect_status(cat: Any) -> dict[str, Any]:
@@ -411,8 +511,10 @@ def collector_health(cat: Any, history: int = 5) -> dict[str, Any]:
             flag = "returned zero posts"
         elif median and last < 0.5 * median:
             flag = f"far fewer than its recent median ({last} < {median:g})"
+        started = db.execute("SELECT started_at FROM runs WHERE run_id = ?", (last_run,)).fetchone()
         out[src] = {
-            "last_run": last_run, "discovered": last, "median_previous": median, "flag": flag,
+            "last_run": last_run, "last_run_at": started[0] if started else None,
+            "discovered": last, "median_previous": median, "flag": flag,
             "new": counts.get("crawl/new", 0), "pages": counts.get("crawl/pages", 0),
             "reported_total": counts.get("crawl/reported_total"),
             "fetched": fetched.get("fetch/fetched", 0),
@@ -423,58 +525,94 @@ def collector_health(cat: Any, history: int = 5) -> dict[str, Any]:
 
 
 # ---- search ---------------------------------------------------------------------------------------------
+QUERY_HELP = ('Words are AND-ed; OR between alternatives; -word or NOT word excludes posts that contain it '
+              'anywhere; "exact phrase"; (parentheses) group. Chinese, Traditional and accents are folded. '
+              'Empty: every post, newest first.')
+CountryOpt = Annotated[str | None, typer.Option(help="Country: ISO code (PA) or name in zh/en/es (Panamá, 巴拿马).")]
+RouteOpt = Annotated[str | None, typer.Option(help="Ordered route subsequence, quoted: 'EC>CO>PA' (codes or names).")]
+PlatformOpt = Annotated[str | None, typer.Option(help="telegram, youtube, tiktok, demo, web …")]
+LangOpt = Annotated[str | None, typer.Option(help="zh, en or es.")]
+SinceOpt = Annotated[str | None, typer.Option(help="Posted on or after DATE (YYYY-MM-DD).")]
+UntilOpt = Annotated[str | None, typer.Option(help="Posted on or before DATE (YYYY-MM-DD).")]
+BribeOpt = Annotated[bool, typer.Option("--has-bribe", help="Only posts that mention a bribe.")]
+MinCostOpt = Annotated[float | None, typer.Option(help="Quoted cost at least AMOUNT (needs --currency).")]
+MaxCostOpt = Annotated[float | None, typer.Option(help="Quoted cost at most AMOUNT (needs --currency).")]
+CurrencyOpt = Annotated[str | None, typer.Option(help="Currency of the cost filter (ISO, e.g. USD).")]
+
+
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Free text in any language; \"quotes\" for a phrase.")] = "",
-    country: Annotated[str | None, typer.Option(help="ISO country code, e.g. PA.")] = None,
-    route: Annotated[str | None, typer.Option(help="Ordered route subsequence, e.g. EC>CO>PA.")] = None,
-    platform: Annotated[str | None, typer.Option(help="telegram, youtube, tiktok, demo, web …")] = None,
-    lang: Annotated[str | None, typer.Option(help="zh, en or es.")] = None,
-    since: Annotated[str | None, typer.Option(help="Posted on or after DATE (YYYY-MM-DD).")] = None,
-    until: Annotated[str | None, typer.Option(help="Posted on or before DATE (YYYY-MM-DD).")] = None,
-    has_bribe: Annotated[bool, typer.Option("--has-bribe", help="Only posts that mention a bribe.")] = False,
-    min_cost: Annotated[float | None, typer.Option(help="Quoted cost at least AMOUNT.")] = None,
-    max_cost: Annotated[float | None, typer.Option(help="Quoted cost at most AMOUNT.")] = None,
-    currency: Annotated[str | None, typer.Option(help="Currency of the cost filter (ISO, e.g. USD).")] = None,
-    limit: Annotated[int, typer.Option(help="Maximum hits.")] = 20,
+    query: Annotated[str, typer.Argument(help=QUERY_HELP)] = "",
+    country: CountryOpt = None, route: RouteOpt = None, platform: PlatformOpt = None, lang: LangOpt = None,
+    since: SinceOpt = None, until: UntilOpt = None, has_bribe: BribeOpt = False,
+    min_cost: MinCostOpt = None, max_cost: MaxCostOpt = None, currency: CurrencyOpt = None,
+    limit: Annotated[int, typer.Option(help="Hits per page (1-1000).")] = 20,
+    offset: Annotated[int, typer.Option(help="Hits to skip (the next page: --offset 20).")] = 0,
+    sort: Annotated[str, typer.Option(help="relevance (best first) or date (newest first).")] = "relevance",
     data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Search captions, subtitles and transcripts, with filters.
 
-    Example: routewatch search 厄瓜多尔 --route EC>CO>PA --json
+    Query syntax: darien -tapachula | 走线 OR 润 | NOT tapachula | "darien gap" | (panama OR 巴拿马) guide.
+    Prints "N of TOTAL (exact)" or "(at least)" and full post ids (for evidence / trace / the post page).
+
+    Example: routewatch search 厄瓜多尔 --route 'EC>CO' --json
     """
-    from index.base import Query, build_index, parse_date, parse_route
+    from index.base import build_index
+    from routewatch.search_input import build_query, describe_total
 
     with _errors():
         s = _settings(data_dir, config)
+        q = build_query(query, country=country, route=route, platform=platform, lang=lang, since=since,
+                        until=until, has_bribe=has_bribe, min_cost=min_cost, max_cost=max_cost,
+                        currency=currency, limit=limit, offset=offset, sort=sort,
+                        names={"limit": "--limit", "offset": "--offset"})
         if s.index.backend == "sqlite" and not (s.data_dir / "catalog.sqlite").exists():
             raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
-        if (min_cost is not None or max_cost is not None) and not currency:
-            raise RouteWatchError(Code.E903, "--min-cost/--max-cost need --currency (e.g. --currency USD)")
-        q = Query(text=query, country=country.upper() if country else None,
-                  route=parse_route(route) if route else (), platform=platform, lang=lang,
-                  since=parse_date(since, "--since"), until=parse_date(until, "--until"), has_bribe=has_bribe,
-                  min_cost=min_cost, max_cost=max_cost, currency=currency.upper() if currency else None,
-                  limit=limit)
         idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
         try:
-            hits = idx.search(q)
+            found = idx.search(q)
         finally:
             idx.close()
-        hits = [_public_hit(h, s) for h in hits]
+        hits = [_public_hit(h, s) for h in found]
+        total, relation = found.total, found.relation
         if as_json:
-            _json_line({"query": query, "count": len(hits), "hits": hits})
+            _json_line({"query": query, "count": len(hits), "total": total, "total_relation": relation,
+                        "offset": q.offset, "limit": q.limit, "sort": q.sort, "hits": hits})
             return
+        summary = describe_total(len(hits), total, relation, q.offset)
         if not hits:
-            out.print("no hits")
+            _say(out, f"no hits ({summary})")
             return
-        t = Table("post", "platform", "posted", "source", "seconds", "snippet", show_lines=False)
-        t.columns[-1].overflow = "fold"  # a long word (a URL) folds onto the next line, never cut off
+        _print_hits(hits, summary)
+        if q.offset + len(hits) < total:
+            _say(err, f"next page: --offset {q.offset + len(hits)}")
+
+
+def _print_hits(hits: list[dict[str, Any]], title: str) -> None:
+    """Hits as a table on a wide terminal (>= 120 columns), as one block per hit on a narrow one or a pipe
+    (80 columns): post ids are printed whole on a line of their own, never cut; snippets wrap."""
+    def secs(h: dict[str, Any]) -> str:
+        return f"{h['start_sec']:.1f}–{h['end_sec']:.1f} s" if h.get("start_sec") is not None else ""
+
+    _say(out, title)
+    if out.width >= 120:
+        t = Table(Column("post", no_wrap=True, min_width=max(len(h["post_id"]) for h in hits)),
+                  Column("platform", no_wrap=True), Column("posted", no_wrap=True), Column("source", no_wrap=True),
+                  Column("seconds", no_wrap=True), Column("snippet", overflow="fold", ratio=1))
         for h in hits:
-            secs = f"{h['start_sec']:.1f}–{h['end_sec']:.1f}" if h.get("start_sec") is not None else ""
-            _row(t, h["post_id"], h["platform"], (h["posted_at"] or "")[:10], h["source"], secs,
+            _row(t, h["post_id"], h["platform"], (h["posted_at"] or "")[:10], h["source"], secs(h),
                  _snippet(h["snippet"], h["span"]))
         out.print(t)
+        return
+    for h in hits:
+        head = Text.assemble((safe_text(h["post_id"], one_line=True), "bold"), "  ",
+                             safe_text(" · ".join(x for x in (h["platform"], (h["posted_at"] or "")[:10],
+                                                               h["source"], secs(h)) if x), one_line=True))
+        out.print(head, soft_wrap=True, overflow="ignore", crop=False)
+        body = _snippet(h["snippet"], h["span"])
+        body.pad_left(2)
+        out.print(body, overflow="fold")
 
 
 def _public_hit(h: Any, settings: Any) -> dict[str, Any]:
@@ -492,24 +630,37 @@ def _public_hit(h: Any, settings: Any) -> dict[str, Any]:
 @app.command()
 def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week",
            field: Annotated[str, typer.Option(help="country, leg, term or platform.")] = "country",
+           query: Annotated[str, typer.Argument(help="Only posts this search finds (same syntax as search).")] = "",
+           country: CountryOpt = None, route: RouteOpt = None, platform: PlatformOpt = None, lang: LangOpt = None,
+           since: SinceOpt = None, until: UntilOpt = None, has_bribe: BribeOpt = False,
+           min_cost: MinCostOpt = None, max_cost: MaxCostOpt = None, currency: CurrencyOpt = None,
            data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Counts per period by country, leg, term or platform, with each period's total posts.
+    """Counts per period by country, leg, term or platform, with each period's total posts; takes the same
+    query and filters as search (relevant posts only).
 
-    Example: routewatch trends --by week --field leg --json
+    Example: routewatch trends "走线 OR 润" --by month --field country
     """
     from index.base import build_index
+    from routewatch.search_input import build_query
 
     with _errors():
         s = _settings(data_dir, config)
+        q = build_query(query, country=country, route=route, platform=platform, lang=lang, since=since,
+                        until=until, has_bribe=has_bribe, min_cost=min_cost, max_cost=max_cost, currency=currency)
+        if s.index.backend == "sqlite" and not (s.data_dir / "catalog.sqlite").exists():
+            raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
         idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
         try:
-            rows = idx.trends(field, by)
+            rows = idx.trends(field, by, q)
         finally:
             idx.close()
         if as_json:
-            _json_line({"by": by, "field": field, "rows": rows})
+            _json_line({"by": by, "field": field, "query": query, "rows": rows})
             return
-        t = Table("period", _cell(field), "count", "total")
+        if not rows:
+            _say(out, "no posts in any period" + (" for this query" if query or q != type(q)() else ""))
+            return
+        t = Table("period", Column(safe_text(field, one_line=True)), "count", "total")
         for r in rows:
             _row(t, r["period"], r["value"], r["count"], r["total"])
         out.print(t)
@@ -543,21 +694,32 @@ def digest(week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W45.")],
 
 
 @app.command()
-def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, English or Spanish.")],
+def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, English or Spanish, or a post id / URL.")],
           limit: Annotated[int, typer.Option(help="Maximum groups.")] = 20,
           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Earliest and related posts for a claim, grouped by near-duplicates, with evidence per post.
+    """Earliest and related posts for a claim: a timeline with each post's stance and deciding words, and
+    near-duplicate groups with evidence per post. The claim may also be a post id, an unambiguous id prefix
+    or a post URL: that post's caption is traced.
 
     Example: routewatch trace "厄瓜多尔免签" --json
     """
+    from routewatch.postref import find_post, looks_like_ref
     from routewatch.trace import trace_claim
 
     with _errors():
         if not claim.strip():
             raise RouteWatchError(Code.E903, "give a claim to trace, e.g. routewatch trace \"厄瓜多尔免签\"")
+        if limit < 1 or limit > 1000:
+            raise RouteWatchError(Code.E903, f"--limit must be between 1 and 1000, got {limit}")
         s = _settings(data_dir, config)
         cat = _read_catalog(s)
         try:
+            pid = find_post(cat.db, claim) if looks_like_ref(claim) else None
+            if pid is not None:  # a post id, prefix or URL: trace what that post claims (its caption)
+                post = cat.get_post(pid)
+                claim = (post.caption if post else "") or next((u.text for u in cat.units(pid) if u.text), claim)
+                if not as_json:
+                    _say(err, f"tracing the caption of post {pid}")
             res = trace_claim(cat, s, claim, limit=limit)
         finally:
             cat.close()
@@ -567,34 +729,48 @@ def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, Engl
         if not res["groups"]:
             _say(out, f"no post matches {claim!r}")
             return
-        for i, g in enumerate(res["groups"], 1):
-            t = Table("post", "platform", "posted", "captured", "source", "seconds", "snippet",
-                      title=_cell(f"group {i}: {g['size']} post(s), first {(g['first_posted_at'] or '')[:10]} "
-                                  f"on {', '.join(g['platforms'])}"))
-            t.columns[-1].overflow = "fold"
-            for e in g["posts"]:
-                secs = f"{e['start_sec']:.1f}–{e['end_sec']:.1f}" if e.get("start_sec") is not None else ""
-                _row(t, e["post_id"], e["platform"], (e["posted_at"] or "")[:10], (e["captured_at"] or "")[:10],
-                     e["source"], secs, _snippet(e["snippet"], e.get("span")))
-            out.print(t)
+        from routewatch.trace import summary_lines
+
+        for line in summary_lines(res):
+            _say(out, line)
+        if out.width < 120:  # a narrow terminal: one block per post instead of ten squeezed columns
+            for e in res["timeline"]:
+                secs = f", {e['start_sec']:.1f}–{e['end_sec']:.1f} s" if e.get("start_sec") is not None else ""
+                _say(out, f"{(e['posted_at'] or 'unknown')[:10]}  {e['post_id']} ({e['platform']}, group {e['group']}"
+                          f", captured {(e['captured_at'] or '')[:10]})")
+                _say(out, f"  {e['stance']['label']}: {' · '.join(e['stance']['words'])}  [{e['source']}{secs}]")
+                out.print(Text("  ").append_text(_snippet(e["snippet"].replace("\n", " "), e.get("span"))))
+            return
+        t = Table("posted", "captured", "post", "platform", "group", "stance", "deciding words", "source", "seconds",
+                  "snippet", title="timeline, by posting time")
+        t.columns[2].no_wrap = True
+        t.columns[-1].overflow = "fold"
+        for e in res["timeline"]:
+            secs = f"{e['start_sec']:.1f}–{e['end_sec']:.1f}" if e.get("start_sec") is not None else ""
+            _row(t, (e["posted_at"] or "unknown")[:10], (e["captured_at"] or "")[:10], e["post_id"], e["platform"],
+                 e["group"], e["stance"]["label"], " · ".join(e["stance"]["words"]), e["source"], secs,
+                 _snippet(e["snippet"], e.get("span")))
+        out.print(t)
 
 
 @app.command()
-def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search or trace).")],
+def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search or trace), an unambiguous id prefix "
+                                                       "or the post's URL.")],
              output: Annotated[Path, typer.Option("-o", "--output", help="Bundle zip to write.")],
              data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False,
              force: ForceOpt = False) -> None:
     """Evidence bundle: snapshot, media, hashes, transcript, extraction, provenance and a sha256 manifest.
 
-    Example: routewatch evidence telegram-0123456789abcdef -o evidence.zip
+    Example: routewatch evidence telegram-58d7 -o evidence.zip
     """
     from routewatch.evidence import build_bundle, verify_bundle
+    from routewatch.postref import resolve_post
 
     with _errors():
         s = _settings(data_dir, config)
         cat = _read_catalog(s)
         try:
-            path = build_bundle(cat, s, post_id, output, force=force)
+            path = build_bundle(cat, s, resolve_post(cat.db, post_id), output, force=force)
         finally:
             cat.close()
         problems = verify_bundle(path) if path.is_file() else []  # a FIFO written with --force is not re-read
@@ -635,7 +811,7 @@ def _read_catalog(s: Any):
 
 
 @app.command()
-def serve(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+def serve(port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")] = 8000,
           host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 inside a container).")] = "127.0.0.1",
           workers: Annotated[int | None, typer.Option(min=1, max=64, help="Server processes (default: web.workers, 1); "
                                                       "the number of cores on a shared server.")] = None,
@@ -646,6 +822,9 @@ def serve(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     """
     with _errors():
         from routewatch.web import serve as web_serve
+
+        if not 1 <= port <= 65535:
+            raise RouteWatchError(Code.E903, f"--port must be between 1 and 65535, got {port}")
 
         s = _settings(data_dir, config)
         if not (s.data_dir / "catalog.sqlite").exists():
@@ -658,9 +837,9 @@ def serve(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 def bench(quick: Annotated[bool, typer.Option("--quick", help="Small corpora and 3 clips (a smoke run, ~minutes).")] = False,
           sizes: Annotated[str | None, typer.Option(help="Synthetic corpus sizes, e.g. 10000,100000,1000000.")] = None,
           es_url: Annotated[str | None, typer.Option(help="Elasticsearch URL for the ES figures (or ROUTEWATCH_ES_URL).")] = None,
-          part: Annotated[list[str] | None, typer.Option("--part", help="transcription, extraction, index, memory (repeatable).")] = None,
+          part: Annotated[list[str] | None, typer.Option("--part", help="transcription, extraction, index, memory, ocr (repeatable).")] = None,
           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """The performance suite (SPEC §7): transcription RTF and speed-up over the naive loop, extraction
+    """The performance suite: transcription RTF and speed-up over the naive loop, extraction
     posts/s, indexing docs/s, search and trend latency p50/p95 at 10k-1M posts, memory per stage.
 
     Example: routewatch bench --quick
@@ -692,7 +871,7 @@ def bench(quick: Annotated[bool, typer.Option("--quick", help="Small corpora and
 def annotate(infile: Annotated[Path, typer.Argument(help="JSONL with {\"id\",\"text\"} per line.")],
              output: Annotated[Path, typer.Option("-o", "--output", help="Output JSONL (gold schema).")],
              data_dir: DataDir = None, force: ForceOpt = False) -> None:
-    """Text-only extraction: one line per input line in the gold schema (SPEC §5).
+    """Text-only extraction: one line per input line in the gold schema (what `routewatch eval` reads).
 
     Example: routewatch annotate posts.jsonl -o annotated.jsonl
     """
@@ -725,26 +904,46 @@ def annotate(infile: Annotated[Path, typer.Argument(help="JSONL with {\"id\",\"t
 
 
 @app.command("eval")
-def eval_cmd(gold: Annotated[Path, typer.Argument(help="Gold JSONL (SPEC §5 schema, with text).")],
-             data_dir: DataDir = None, as_json: JsonOpt = False) -> None:
-    """Annotate the gold file's texts and score per field (precision / recall / F1) with the misses.
+def eval_cmd(gold: Annotated[Path, typer.Argument(help="Gold JSONL: one object per line with \"id\", \"text\" "
+                                                     "and the expected fields, as `routewatch annotate` writes them.")],
+             data_dir: DataDir = None, as_json: JsonOpt = False,
+             categories: Annotated[Path | None, typer.Option(
+                 help="JSON map post id -> category: scores per category too.")] = None) -> None:
+    """Annotate the gold file's texts and score per field (precision / recall / F1) with the misses,
+    grouped by cause (and per category with --categories).
 
-    Example: routewatch eval ../shared/data/gold_dev.jsonl
+    Example: routewatch eval gold.jsonl
     """
     with _errors():
         import nlp
         from nlp import evaluate
 
-        if not gold.exists():
+        if not gold.is_file():
             raise RouteWatchError(Code.E903, f"gold file not found: {gold}")
-        rows = [json.loads(line) for line in gold.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = []
+        for lineno, line in enumerate(gold.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as e:
+                raise RouteWatchError(Code.E601, f"{gold} line {lineno}: not valid JSON ({e.msg})") from e
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                raise RouteWatchError(Code.E601, f"{gold} line {lineno}: needs an object with \"id\" and \"text\"")
+            rows.append(obj)
         ex = nlp.build_extractor()
         preds = [nlp.annotate_line(r, ex) for r in rows]
         scores = evaluate.score(rows, preds)
+        groups = None
+        if categories is not None:
+            if not categories.exists():
+                raise RouteWatchError(Code.E903, f"categories file not found: {categories}")
+            groups = evaluate.by_category(rows, preds, json.loads(categories.read_text(encoding="utf-8")))
         if as_json:
-            _json_line(scores, default=str)
+            _json_line({**scores, "categories": groups, "causes": evaluate.causes(rows, preds)} if groups
+                       else {**scores, "causes": evaluate.causes(rows, preds)}, default=str)
             return
-        _say(out, evaluate.report(scores, getattr(evaluate, "misses", lambda g, p: [])(rows, preds)))
+        _say(out, evaluate.report(scores, evaluate.misses(rows, preds), groups, evaluate.causes(rows, preds)))
 
 
 @app.command("transcribe-file")
@@ -787,6 +986,36 @@ def transcribe_file(files: Annotated[list[Path], typer.Argument(help="Audio or v
             raise typer.Exit(1)
 
 
+@app.command("ocr-file")
+def ocr_file(files: Annotated[list[Path], typer.Argument(help="Video files (or still images) ffmpeg can read.")],
+             output: Annotated[Path, typer.Option("-o", "--output", help="Output JSONL.")],
+             threads: Annotated[int, typer.Option(help="OCR threads.")] = 2,
+             show_overlays: Annotated[bool, typer.Option("--show-overlays", help="Also print overlay texts (uploader ids).")] = False,
+             data_dir: DataDir = None) -> None:
+    """Read the words on screen (burned-in captions): one JSON line per file (text, timed segments, overlays).
+
+    Example: routewatch ocr-file clip.mp4 -o clip.ocr.jsonl
+    """
+    with _errors():
+        from ocr import OcrSettings, ocr_files
+
+        n = bad = 0
+        with open(output, "w", encoding="utf-8") as fout, _Bars(True) as bars:
+            lines = ocr_files([str(f) for f in files], OcrSettings(threads=threads), show_overlay_text=show_overlays)
+            for i, line in enumerate(lines):
+                fout.write(json.dumps(line, ensure_ascii=False) + "\n")
+                fout.flush()
+                if "error" in line:
+                    bad += 1
+                    _say(err, f"{line['error']['code']} {line['file']}: {line['error']['reason']}")
+                else:
+                    n += 1
+                bars("ocr", i + 1, len(files))
+        _say(err, f"read {n} file(s) → {output}" + (f"; {bad} failed" if bad else ""))
+        if bad and not n:
+            raise typer.Exit(1)
+
+
 # ---- demo ---------------------------------------------------------------------------------------------
 @app.command()
 def demo(data_dir: DataDir = None, as_json: JsonOpt = False,
@@ -804,9 +1033,33 @@ def demo(data_dir: DataDir = None, as_json: JsonOpt = False,
 
 
 def main() -> None:
+    """The console entry point. Bad usage (a missing required option, an unknown option, a value click
+    cannot convert) prints one line `E903 reason` like every other refusal, not click's usage box;
+    `--help` and no arguments at all still print the help. Anything else a command raises ends in one
+    coded line through the guard (E906 for a bug)."""
+    from typer._click import exceptions as click_errors  # typer 0.29 vendors click: its exceptions live here
+
     from routewatch.guard import run_guarded
 
-    run_guarded(app)  # any escaping exception: one line `E### reason`, non-zero exit (E906 for a bug)
+    command = typer.main.get_command(app)
+
+    def _run(args: list[str], prog_name: str) -> None:
+        try:
+            rc = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+        except getattr(click_errors, "NoArgsIsHelpError", ()):  # help was printed, by design
+            rc = 0
+        except click_errors.UsageError as e:
+            ctx = e.ctx
+            where = f"routewatch {ctx.command_path.split(' ', 1)[1]}" if ctx and " " in ctx.command_path else "routewatch"
+            err.print(Text.assemble((Code.E903.value, "bold red"), " ", safe_text(e.format_message()),
+                                    f" (see `{where} --help`)"), highlight=False, soft_wrap=True)
+            sys.exit(2)
+        except typer.Abort:
+            err.print("aborted")
+            sys.exit(1)
+        sys.exit(rc if isinstance(rc, int) else 0)
+
+    run_guarded(_run)
 
 
 if __name__ == "__main__":

@@ -23,12 +23,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from index.base import legs, period_of
 from index.terms import trend_terms
 from routewatch.catalog import Catalog, StoredJSONError, stored_json
+from routewatch.changes import leg_label, leg_prices, tied_costs, week_changes
 from routewatch.charts import bar_chart, hbar_chart
 from routewatch.errors import Code, RouteWatchError
 from routewatch.outputs import check_output_dir, write_output
 from routewatch.privacy import BIDI_CONTROLS, C1_CONTROLS, redact_text
 
 SMALL = 5
+UNTIED = "(not tied to a leg)"
 PREVIOUS_WEEKS = 8
 
 log = logging.getLogger("routewatch.digest")
@@ -43,6 +45,8 @@ def parse_week(week: str) -> tuple[date, date]:
     m = re.fullmatch(r"(\d{4})-W(\d{2})", week or "")
     if not m:
         raise RouteWatchError(Code.E903, f"--week expects an ISO week like 2026-W45, got {week!r}")
+    if not 1900 <= int(m.group(1)) <= 9000:  # the digest also reads the 8 weeks before; dates end at 9999
+        raise RouteWatchError(Code.E903, f"the ISO week's year must be between 1900 and 9000, got {week!r}")
     try:
         start = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
     except ValueError as e:
@@ -103,14 +107,22 @@ def build_digest(catalog: Catalog, settings: Any, week: str) -> dict[str, Any]:
                 for k, v in sorted(leg_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
     top_countries = [{"country": k, "count": c(v), "n": v}
                      for k, v in sorted(country_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:12]]
-    # 3. median quoted costs per leg and kind (per currency), with n
+    # 3. median quoted costs per leg and kind (per currency), with n: a cost counts for a leg only when
+    # the text ties it to that leg (changes.tied_costs); the others are shown apart, never on every leg
     buckets: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for r in this:
-        post_legs = legs(r["route"]) or ["(no route)"]
-        for cost in r["costs"]:
-            for leg in post_legs:
-                buckets[(leg, cost["kind"], cost["currency"])].append(float(cost["amount"]))
-    costs = [{"leg": k[0].replace(">", " → "), "kind": k[1], "currency": k[2],
+        if not r["costs"]:
+            continue
+        facts = catalog.get_facts(r["post_id"]) or {}
+        tied = tied_costs(facts, {u.unit_id: u.text for u in catalog.units(r["post_id"])})
+        for t in tied:
+            buckets[(leg_label(t["leg"]), t["kind"], t["currency"])].append(t["amount"])
+        left = Counter((float(k["amount"]), k["currency"], k["kind"]) for k in r["costs"])
+        left.subtract(Counter((t["amount"], t["currency"], t["kind"]) for t in tied))
+        for (amount, cur, kind), n in left.items():
+            if n > 0:
+                buckets[(UNTIED, kind, cur)] += [amount] * n
+    costs = [{"leg": k[0], "kind": k[1], "currency": k[2],
               "median": f"{statistics.median(v):,.0f}", "n": c(len(v))}
              for k, v in sorted(buckets.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
     # 4. bribes by country and by who received them
@@ -176,11 +188,93 @@ def build_digest(catalog: Catalog, settings: Any, week: str) -> dict[str, Any]:
         "SELECT stage, code, COUNT(*) FROM failures GROUP BY stage, code ORDER BY stage, code")]
     return {
         "week": week, "start": start.isoformat(), "end": (end - timedelta(days=1)).isoformat(),
+        "new": what_is_new(catalog, week, start, end), "coverage": source_coverage(catalog, week, end),
         "summary": {"relevant": c(per_week[week]), "all": c(all_week[week]), "previous_mean": f"{prev_mean:.1f}"},
         "volume": volume, "top_legs": top_legs, "top_countries": top_countries, "costs": costs,
         "bribes": bribes, "terms": terms, "reposted": reposted, "claims": claims, "health": health,
         "failures": failures,
     }
+
+
+FIRST_SEEN_SHOWN = 20
+
+
+def what_is_new(catalog: Catalog, week: str, start: date, end: date) -> dict[str, Any]:
+    """The "what is new this week" section from routewatch.changes: changes beyond chance (with the test
+    stated), what the catalog shows for the first time, and the prices per leg of this month and the two
+    before. Only display values: every count goes through c() and each item names one post (its first,
+    or for a fall the last that still said it), never a list whose length would tell a count under 5."""
+    wc = week_changes(catalog, week)
+    changes = []
+    for ch in wc["changes"]:
+        ref = ch["posts"][-1] if ch["direction"] == "fall" else ch["posts"][0]
+        changes.append({"label": ch["label"], "kind": ch["kind"],
+                        "direction": "rose" if ch["direction"] == "rise" else "fell",
+                        "status": "new this week" if ch["onset"] else "continuing",
+                        "count": c(ch["count"]), "previous": c(ch["baseline_count"]), "p": f"{ch['p']:.1e}",
+                        "post": _post_ref(catalog, ref["post_id"])})
+    first = [{"label": f["label"], "kind": f["kind"], "count": c(f["count"]),
+              "post": _post_ref(catalog, f["posts"][0]["post_id"])} for f in wc["first_seen"][:FIRST_SEEN_SHOWN]]
+    m0 = date(start.year, start.month, 1)
+    since = date(m0.year - (m0.month <= 2), (m0.month - 3) % 12 + 1, 1)
+    prices = [{"leg": r["label"], "kind": r["kind"], "currency": r["currency"], "month": r["month"],
+               "median": f"{r['median']:,.0f}", "quotes": c(r["n"]),
+               "range": f"{r['min']:,.0f}" if r["min"] == r["max"] else f"{r['min']:,.0f}–{r['max']:,.0f}"}
+              for r in leg_prices(catalog, since=since.isoformat(), until=end.isoformat())]
+    more = len(wc["first_seen"]) - len(first)
+    return {"method": wc["method"], "tests": wc["tests"], "changes": changes, "first_seen": first,
+            "first_seen_more": f"and {more} more" if more > 0 else "", "prices": prices}
+
+
+GAP_WEEKS = 2  # this many weeks or more in a row without a post from a source is a gap
+
+
+def source_coverage(catalog: Catalog, week: str, end: date) -> list[dict[str, Any]]:
+    """Per source (as post_sightings name it), over its posts posted before the end of `week`: first and
+    last posting date, posts per week from its first week to this one (under the "<5" rule), and its gaps:
+    runs of GAP_WEEKS or more weeks without a post, the last one open when the source is silent still."""
+    per: dict[str, Counter] = defaultdict(Counter)
+    first: dict[str, str] = {}
+    last: dict[str, str] = {}
+    for r in catalog.db.execute(
+        "SELECT s.source, p.posted_at FROM post_sightings s JOIN posts p ON p.post_id = s.post_id "
+        "WHERE p.posted_at != '' AND p.posted_at < ? GROUP BY s.source, p.post_id ORDER BY p.posted_at",
+        (end.isoformat(),)):
+        try:
+            wk = period_of(r[1], "week")
+        except ValueError:  # an unreadable date counts nowhere
+            continue
+        per[r[0]][wk] += 1
+        first.setdefault(r[0], r[1][:10])
+        last[r[0]] = r[1][:10]
+    out = []
+    for source in sorted(per):
+        weeks = []
+        d = date.fromisoformat(first[source])
+        d -= timedelta(days=d.weekday())
+        while week_of(d) <= week:
+            weeks.append(week_of(d))
+            d += timedelta(weeks=1)
+        gaps, run = [], []
+        for w in weeks + [""]:
+            if w and per[source][w] == 0:
+                run.append(w)
+                continue
+            if len(run) >= GAP_WEEKS:
+                span = f"{run[0]} – {run[-1]}" + (" (still silent)" if not w else "")
+                gaps.append(f"{span}, {len(run)} weeks")
+            run = []
+        mean = sum(per[source].values()) / max(1, len(weeks))
+        out.append({"source": source, "first": first[source], "last": last[source],
+                    "per_week": c(round(mean)), "weeks": len(weeks), "gaps": "; ".join(gaps) or "none"})
+    return out
+
+
+def _post_ref(catalog: Catalog, post_id: str) -> dict[str, str]:
+    p = catalog.get_post(post_id)
+    if p is None:
+        return {"post_id": post_id, "platform": "", "posted_at": "", "url": ""}
+    return {"post_id": p.post_id, "platform": p.platform, "posted_at": p.posted_at[:10], "url": redact_text(p.url)}
 
 
 # Markdown has no autoescape of its own. Controls and bidi overrides are shown as U+FFFD, a line break

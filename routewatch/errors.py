@@ -18,6 +18,8 @@ class Code(StrEnum):
     E105 = "E105"  # network time-out or connection refused
     E106 = "E106"  # no crawler claims this URL
     E107 = "E107"  # rate limited (429/503) and retries exhausted
+    E108 = "E108"  # URL cannot be parsed (unclosed IPv6 bracket, white space or control characters, no host)
+    E109 = "E109"  # URL longer than crawl.max_url_chars
     # E2xx media fetch and decode
     E201 = "E201"  # media longer than max_audio_seconds
     E202 = "E202"  # media larger than max_media_bytes
@@ -28,6 +30,8 @@ class Code(StrEnum):
     E207 = "E207"  # post has no media
     E208 = "E208"  # playlist/manifest where a media file was expected
     E209 = "E209"  # writing the media file failed (disk full, read-only)
+    E210 = "E210"  # download (media or subtitles) over its total time budget (crawl.max_download_seconds)
+    E211 = "E211"  # the platform refused without a login (HTTP 401/403, "log in"): set crawl.cookies_file.<platform>
     # E3xx transcription
     E301 = "E301"  # no ASR model available
     E302 = "E302"  # transcription failed
@@ -39,9 +43,24 @@ class Code(StrEnum):
     E502 = "E502"  # query could not be parsed (after sanitising)
     E503 = "E503"  # index backend unavailable
     E504 = "E504"  # document rejected by the index (dead-lettered)
+    E505 = "E505"  # query syntax: unbalanced double quote
+    E506 = "E506"  # query syntax: unbalanced parenthesis
+    E507 = "E507"  # query syntax: OR / AND / NOT / - without the word, phrase or group it needs
+    E508 = "E508"  # query too complex (nesting, NOTs or terms past the limits of index.query)
     # E6xx imports
     E601 = "E601"  # import line not valid JSON / CSV row malformed
     E602 = "E602"  # import item lacks the fields needed for a post
+    E603 = "E603"  # import text not UTF-8 and its encoding guessed with little certainty (a warning: imported)
+    E604 = "E604"  # impossible date in an import (posted after captured, before 2005, epoch 0): set aside, kept in extra
+    # E7xx on-screen text (OCR)
+    E701 = "E701"  # no OCR engine or model available
+    E702 = "E702"  # OCR model file failed its sha256 check
+    E703 = "E703"  # media has no video stream
+    E704 = "E704"  # video corrupt, truncated to no frame, or not decodable
+    E705 = "E705"  # video longer than ocr max_video_seconds
+    E706 = "E706"  # reading the video timed out
+    E707 = "E707"  # OCR failed
+    E708 = "E708"  # media file empty (0 bytes) or missing
     # E9xx operations
     E901 = "E901"  # data dir locked by another routewatch process
     E902 = "E902"  # bad configuration
@@ -49,6 +68,9 @@ class Code(StrEnum):
     E904 = "E904"  # not found (web / API)
     E905 = "E905"  # rate limited (web / API)
     E906 = "E906"  # internal error (web app or CLI): a bug, with the traceback in the log
+    E907 = "E907"  # post id prefix matches more than one post
+    E908 = "E908"  # unknown country (not an ISO code or a name in the corridor pack)
+    E909 = "E909"  # every item of the command failed (the summary lists the codes)
     # E913-E929 guards on outputs, settings and the catalog (issue 21)
     E913 = "E913"  # output path refused: the catalog or a file of the data dir
     E914 = "E914"  # output path is an input of the same command

@@ -18,7 +18,8 @@ from typing import Any
 
 from routewatch.catalog import Catalog, now_iso
 from routewatch.errors import Code, RouteWatchError
-from routewatch.records import Failure, Post, TextUnit
+from routewatch.privacy import install_secret, pseudonym
+from routewatch.records import Failure, Post, Segment, TextUnit
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -72,7 +73,8 @@ def _fail(ctx: Context, stage: str, item: str, e: BaseException, source: str = "
     if isinstance(e, RouteWatchError):
         code, reason = e.code.value, e.reason
     else:
-        code = {"fetch": Code.E203, "transcribe": Code.E302, "extract": Code.E401, "index": Code.E501}.get(
+        code = {"fetch": Code.E203, "transcribe": Code.E302, "ocr": Code.E707, "extract": Code.E401,
+                "index": Code.E501}.get(
             stage, Code.E101).value
         reason = f"{type(e).__name__}: {e}"
     ctx.catalog.record_failure(Failure(stage, item, code, reason, now_iso()))
@@ -215,255 +217,99 @@ def _media_for_same_url(ctx: Context, post: Post) -> Any:
 
 
 # ---- 3. transcribe --------------------------------------------------------------------------------------
-# Fingerprint similarity above which two clips count as the same audio. Measured on the demo
-# corpus: an Opus→AAC re-encode of a clip scores 0.79, every pair of distinct clips ≤ 0.08.
-FINGERPRINT_MATCH = 0.5
-
-
-@dataclass
-class _Job:
-    """One post's media on its way through the stage; `followers` are posts with the same audio."""
-
-    pid: str
-    audio: Any = None  # DecodedAudio once decoded
-    followers: list[_Job] = field(default_factory=list)
-    why: str = "pcm_sha256"  # as a follower: how it was found to be the same audio (counter suffix)
-
-
 def stage_transcribe(ctx: Context) -> StageReport:
-    rep = StageReport("transcribe")
-    t0 = time.monotonic()
-    todo = ctx.catalog.pending("transcribe", after="fetch")
-    if not todo:
-        return rep
-    from transcribe import build_transcriber
-    from transcribe.audio import decode_audio
+    """Media → transcripts (dedupe, captions-first, batches, model thread): see transcribe/stage.py."""
+    from transcribe.stage import run_stage
 
-    ts = ctx.settings.transcribe
+    return run_stage(ctx)
+
+
+# ---- 3b. ocr: the words on screen -------------------------------------------------------------------------
+def _open_end(a: str, b: str) -> bool:
+    """A caption line that stops mid-phrase (a Chinese character, no punctuation) before one that goes on."""
+    return bool(a and b) and "\u3400" <= a[-1] <= "\u9fff" and "\u3400" <= b[0] <= "\u9fff"
+
+
+def onscreen_unit(pid: str, titles: tuple[Any, ...], segments: tuple[Any, ...], text: str) -> TextUnit:
+    """The post's `onscreen` unit: titles then captions as timed segments (seconds on screen). Lines that
+    break a phrase (墨西 / 哥) are one segment, so the extractor sees the word whole."""
+    segs: list[Segment] = []
+    for s in segments:
+        if segs and _open_end(segs[-1].text, s.text) and s.start >= segs[-1].start:
+            segs[-1] = Segment(start=segs[-1].start, end=max(segs[-1].end, s.end), text=segs[-1].text + s.text)
+        else:
+            segs.append(Segment(start=s.start, end=s.end, text=s.text))
+    segs = [Segment(start=t.start, end=t.end, text=t.text) for t in titles] + segs
+    lang = "zh" if any("\u3400" <= c <= "\u9fff" for c in text) else ""
+    return TextUnit(unit_id=f"{pid}:onscreen", post_id=pid, kind="onscreen", text=TextUnit.join_segments(segs),
+                    lang=lang, segments=tuple(segs))
+
+
+def stage_ocr(ctx: Context) -> StageReport:
+    """1. media record → 2. same media file already read (a repost) → link its text, else 3. read the video
+    (bounded; an audio-only file is skipped with E703) → 4. save text, unit and status in one transaction."""
+    rep = StageReport("ocr")
+    t0 = time.monotonic()
+    os_ = ctx.settings.ocr
+    todo = ctx.catalog.pending("ocr", after="fetch")
+    if not todo or not os_.enabled:
+        return rep
+    from ocr import OnscreenReader
+    from ocr.reader import model_label
+
     try:
-        transcriber = build_transcriber(ts)
+        reader = OnscreenReader(os_)
     except RouteWatchError as e:
-        # No model: record it once per item; extraction goes on with caption text only.
         for pid in todo:
-            _fail(ctx, "transcribe", pid, e)
+            _fail(ctx, "ocr", pid, e)
         rep.failed = len(todo)
         return rep
-    run = _TranscribeRun(ctx, rep, transcriber, getattr(transcriber, "model_label", "") or ts.model, len(todo))
-    # The model runs a batch in a background thread while this thread decodes the next files (ffmpeg
-    # is started without a preexec hook, so no fork handler can deadlock against OpenBLAS; see
-    # transcribe.audio._run_limited). Results are saved here, in this thread, one post at a time.
-    try:
-        for pid in todo:
-            job = _Job(pid)
+    model = model_label()
+    key = install_secret(ctx.data_dir)
+    video_seconds = 0.0
+    for i, pid in enumerate(todo):
+        try:
             media = ctx.catalog.get_media(pid)
             if media is None:
-                run.fail(job, RouteWatchError(Code.E207, "no media record"))
-                continue
-            # 1. byte-identical media already transcribed (or queued) → reuse, without decoding it
-            if run.reuse_by_media_sha(job, media.sha256):
-                continue
-            run.media_leaders[media.sha256] = job
-            # 2. decode (bounded) and hash the audio
-            try:
-                job.audio = decode_audio(ctx.data_dir / media.path, max_seconds=ts.max_audio_seconds)
-            except Exception as e:  # noqa: BLE001
-                run.fail(job, e)
-                continue
-            # 3. same audio already transcribed (PCM hash, then fingerprint) or queued → reuse; else queue it
-            run.dedupe_or_queue(job)
-            # 4. run the model on a full batch
-            if len(run.queue) >= ts.batch_size:
-                run.flush()
-        run.flush()
-        run.wait()
-    finally:
-        run.close()
-    rep.seconds = time.monotonic() - t0
-    rep.extra["audio_seconds"] = run.audio_seconds
-    rep.extra["rtf"] = (rep.seconds / run.audio_seconds) if run.audio_seconds else None
-    return rep
-
-
-class _TranscribeRun:
-    """The transcription stage's bookkeeping: reuse lookups, the queue of unique audio, saving results.
-
-    Every post's result is written in its own catalog transaction (transcript, link, unit, status), so
-    a run killed in the middle of a batch leaves each post either done or still pending.
-    """
-
-    def __init__(self, ctx: Context, rep: StageReport, transcriber: Any, model_key: str, total: int):
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.ctx, self.rep, self.transcriber, self.model_key, self.total = ctx, rep, transcriber, model_key, total
-        self.queue: list[_Job] = []
-        self.inflight: list[_Job] = []  # the batch the model thread is working on
-        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rw-transcribe")
-        self._future: Any = None
-        self.media_leaders: dict[str, _Job] = {}  # media sha256 → the job that decodes it in this run
-        self.handled = 0
-        self.audio_seconds = 0.0
-
-    def _progress(self, n: int = 1) -> None:
-        self.handled += n
-        self.ctx.progress("transcribe", self.handled, self.total)
-
-    def fail(self, job: _Job, e: BaseException) -> None:
-        _fail(self.ctx, "transcribe", job.pid, e)
-        self.rep.failed += 1
-        self._progress()
-        for follower in job.followers:  # same audio: try it on its own (a batch fault is not its fault)
-            self._alone(follower)
-
-    def _reuse(self, job: _Job, tid: str) -> None:
-        t = self.ctx.catalog.get_transcript(tid)
-        assert t is not None
-        self.ctx.catalog.save_transcript_for_post(job.pid, t, reuse_id=tid)
-        self.ctx.catalog.count(f"transcribe/reused_{job.why}")
-        self.rep.reused += 1
-        self._progress()
-
-    def reuse_by_media_sha(self, job: _Job, sha256: str) -> bool:
-        row = self.ctx.catalog.db.execute(
-            "SELECT pt.transcript_id FROM media m JOIN post_transcripts pt ON pt.post_id = m.post_id "
-            "JOIN transcripts t ON t.transcript_id = pt.transcript_id WHERE m.sha256 = ? AND t.model = ? "
-            "LIMIT 1", (sha256, self.model_key)).fetchone()
-        job.why = "media_sha256"
-        if row is not None:
-            self._reuse(job, row[0])
-            return True
-        leader = self.media_leaders.get(sha256)
-        if leader is not None:  # the same file is on its way in this run: linked when that one is done
-            leader.followers.append(job)
-            return True
-        return False
-
-    def _match(self, job: _Job) -> str | None:
-        """A stored transcript of the same audio: same PCM hash, else a similar fingerprint."""
-        from transcribe.audio import fingerprint_similarity
-
-        catalog, audio = self.ctx.catalog, job.audio
-        job.why = "pcm_sha256"
-        tid = catalog.find_transcript(audio.pcm_sha256, self.model_key)
-        if tid is not None or not audio.fingerprint:
-            return tid
-        job.why = "fingerprint"
-        # Coverage caps the similarity at shorter/longer duration, so clips whose durations differ by
-        # more than 1/FINGERPRINT_MATCH cannot match: only the others are compared.
-        rows = catalog.db.execute(
-            "SELECT transcript_id, fingerprint FROM transcripts WHERE model = ? AND fingerprint != '' "
-            "AND seconds BETWEEN ? AND ? ORDER BY created_at, transcript_id",
-            (self.model_key, audio.seconds * FINGERPRINT_MATCH - 0.01, audio.seconds / FINGERPRINT_MATCH + 0.01),
-        ).fetchall()
-        for tid, fp in rows:
-            if fingerprint_similarity(audio.fingerprint, fp, at_least=FINGERPRINT_MATCH) >= FINGERPRINT_MATCH:
-                return tid
-        return None
-
-    def _queued_match(self, job: _Job) -> _Job | None:
-        """A queued (not yet transcribed) job with the same audio."""
-        from transcribe.audio import fingerprint_similarity
-
-        audio = job.audio
-        waiting = self.inflight + self.queue
-        job.why = "pcm_sha256"
-        for other in waiting:
-            if other.audio.pcm_sha256 == audio.pcm_sha256:
-                return other
-        job.why = "fingerprint"
-        if audio.fingerprint:
-            for other in waiting:
-                if fingerprint_similarity(audio.fingerprint, other.audio.fingerprint,
-                                          at_least=FINGERPRINT_MATCH) >= FINGERPRINT_MATCH:
-                    return other
-        return None
-
-    def dedupe_or_queue(self, job: _Job) -> None:
-        tid = self._match(job)
-        if tid is not None:
-            self._reuse(job, tid)
-            for follower in job.followers:
-                self._reuse(follower, tid)
-            return
-        leader = self._queued_match(job)
-        if leader is not None:
-            leader.followers += [job, *job.followers]
-            job.followers = []
-            return
-        self.queue.append(job)
-
-    def _save(self, job: _Job, t: Any) -> None:
-        failpoint("transcribe", self.rep.done, "before")
-        tid = self.ctx.catalog.save_transcript_for_post(job.pid, t, fingerprint=job.audio.fingerprint)
-        failpoint("transcribe", self.rep.done, "after")
-        self.audio_seconds += t.seconds
-        self.rep.done += 1
-        self._progress()
-        for follower in job.followers:
-            self._reuse(follower, tid)
-
-    def flush(self) -> None:
-        """Hand the queued audio to the model thread (after saving the batch it was working on)."""
-        batch, self.queue = self.queue, []
-        self.wait()
-        if batch:
-            self.inflight = batch
-            self._future = self._model_thread.submit(self._recognise, [job.audio for job in batch])
-
-    def _recognise(self, audios: list[Any]) -> list[Any]:
-        """The model thread's work: one result or exception per audio; never touches the catalog."""
-        many = getattr(self.transcriber, "transcribe_many", None)
-        if many is not None:  # together when the backend can
-            return many(audios)
-        return [_result_of(self.transcriber.transcribe, audio) for audio in audios]
-
-    def wait(self) -> None:
-        """Save the results of the batch in the model thread, each post in its own transaction."""
-        if self._future is None:
-            return
-        batch, future = self.inflight, self._future
-        try:
-            results = future.result()
-        except Exception as e:  # noqa: BLE001 - the whole batch failed: each post records it
-            results = [e] * len(batch)
-        self.inflight, self._future = [], None
-        self.ctx.catalog.count("transcribe/batches")
-        for job, result in zip(batch, results, strict=True):
-            if isinstance(result, BaseException):
-                self.fail(job, result)
+                raise RouteWatchError(Code.E207, "no media record")
+            known = ctx.catalog.find_onscreen(media.sha256, model)
+            if known is not None:  # a repost of a file already read
+                unit = TextUnit(f"{pid}:onscreen", pid, "onscreen", known.text, "zh" if known.text else "",
+                                known.segments)
+                ctx.catalog.save_onscreen_for_post(pid, media.sha256, model, unit, None)
+                ctx.catalog.count("ocr/reused")
+                rep.reused += 1
             else:
-                self._save(job, result)
-
-    def close(self) -> None:
-        """Stop the model thread (after an error: without waiting for the batch it may be running)."""
-        self._model_thread.shutdown(wait=False, cancel_futures=True)
-
-    def _alone(self, job: _Job) -> None:
-        """A post whose audio twin failed: decoded and transcribed on its own."""
-        from transcribe.audio import decode_audio
-
-        try:
-            if job.audio is None:
-                media = self.ctx.catalog.get_media(job.pid)
-                if media is None:
-                    raise RouteWatchError(Code.E207, "no media record")
-                job.audio = decode_audio(self.ctx.data_dir / media.path,
-                                         max_seconds=self.ctx.settings.transcribe.max_audio_seconds)
-            followers, job.followers = job.followers, []
-            t = self.transcriber.transcribe(job.audio)
-            job.followers = followers
-            self._save(job, t)
+                res = reader.read(ctx.data_dir / media.path)
+                video_seconds += res.seconds
+                unit = onscreen_unit(pid, res.persistent, res.segments, res.text)
+                overlays = [{"kind": o.kind, "start": o.start, "end": o.end,
+                             **({"handle": pseudonym(o.text, key)} if o.kind == "handle" else {})}
+                            for o in res.overlays]
+                failpoint("ocr", rep.done, "before")
+                ctx.catalog.save_onscreen_for_post(pid, media.sha256, model, unit, res, overlays)
+                ctx.catalog.count("ocr/read")
+                for o in res.overlays:
+                    ctx.catalog.count(f"ocr/overlays/{o.kind}")
+                rep.done += 1
+        except RouteWatchError as e:
+            if e.code == Code.E703:  # audio only: nothing on screen to read
+                with ctx.catalog.tx():
+                    ctx.catalog.set_status(pid, "ocr", "skipped", e.code.value)
+                    ctx.catalog.count("ocr/skipped/no_video")
+                rep.skipped += 1
+            else:
+                _fail(ctx, "ocr", pid, e)
+                rep.failed += 1
         except Exception as e:  # noqa: BLE001
-            job.followers = []
-            _fail(self.ctx, "transcribe", job.pid, e)
-            self.rep.failed += 1
-            self._progress()
-
-
-def _result_of(fn: Callable[[Any], Any], arg: Any) -> Any:
-    try:
-        return fn(arg)
-    except Exception as e:  # noqa: BLE001 - one item's failure is that item's result
-        return e
+            _fail(ctx, "ocr", pid, e)
+            rep.failed += 1
+        ctx.progress("ocr", i + 1, len(todo))
+    for name, n in reader.counters.items():
+        ctx.catalog.count(name, n)
+    rep.seconds = time.monotonic() - t0
+    rep.extra["video_seconds"] = round(video_seconds, 1)
+    return rep
 
 
 # ---- 4. extract -------------------------------------------------------------------------------------------
@@ -630,6 +476,7 @@ def run_all(ctx: Context, source: str | None = None, urls: list[str] | None = No
         reports.append(stage_crawl(ctx, source, urls))
     reports.append(stage_fetch(ctx))
     reports.append(stage_transcribe(ctx))
+    reports.append(stage_ocr(ctx))
     reports.append(stage_extract(ctx))
     reports.append(stage_index(ctx))
     return reports

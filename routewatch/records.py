@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-UnitKind = Literal["caption", "subtitle", "transcript"]
+UnitKind = Literal["caption", "subtitle", "transcript", "onscreen"]
 CostKind = Literal["total", "transport", "guide", "bribe", "other"]
 PayerContext = Literal["police", "military", "officials", "other"]
 
@@ -158,6 +158,8 @@ class Place:
     canonical: str
     country: str
     evidence: tuple[Evidence, ...] = ()
+    confidence: float = 1.0  # 0-1: source kind, ASR word confidence, rule, corroboration
+    why: tuple[str, ...] = ()  # what set the confidence, readable
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,8 @@ class Cost:
     text: str
     kind: CostKind
     evidence: tuple[Evidence, ...] = ()
+    confidence: float = 1.0  # 0-1: source kind, ASR word confidence, rule, corroboration
+    why: tuple[str, ...] = ()  # what set the confidence, readable
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,12 +181,16 @@ class Bribe:
     amount: float | None = None
     currency: str | None = None
     evidence: tuple[Evidence, ...] = ()
+    confidence: float = 1.0  # 0-1: source kind, ASR word confidence, rule, corroboration
+    why: tuple[str, ...] = ()  # what set the confidence, readable
 
 
 @dataclass(frozen=True, slots=True)
 class CountryMention:
     iso: str
     evidence: tuple[Evidence, ...] = ()
+    confidence: float = 1.0  # 0-1: source kind, ASR word confidence, rule, corroboration
+    why: tuple[str, ...] = ()  # what set the confidence, readable
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,9 +207,14 @@ class Extraction:
     bribes: tuple[Bribe, ...] = ()
     relevance_score: float = 0.0
     provenance: Provenance | None = None
+    relevance_reasons: tuple[str, ...] = ()  # what decided `relevant` ("+1.5 cue 走线", "-3.0 against 阻抗")
 
     def to_gold(self, item_id: str | None = None) -> dict[str, Any]:
-        """The SPEC §5 schema (what `annotate` writes)."""
+        """The SPEC §5 schema (what `annotate` writes and aggregates read). An irrelevant post keeps its
+        facts in the record (and the catalog's facts JSON) but shows none here (lexicon §0)."""
+        if not self.relevant:
+            return {"id": item_id if item_id is not None else self.post_id, "relevant": False, "countries": [],
+                    "route": [], "places": [], "costs": [], "bribes": []}
         return {
             "id": item_id if item_id is not None else self.post_id,
             "relevant": self.relevant,
@@ -254,3 +267,45 @@ class SearchHit:
     end_sec: float | None = None
     span: tuple[int, int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+OverlayKind = Literal["watermark", "handle", "timer", "corner"]
+
+
+@dataclass(frozen=True, slots=True)
+class OnscreenLine:
+    """One piece of text read on screen (a caption, or a persistent title), with the seconds it showed."""
+
+    start: float
+    end: float
+    text: str  # Simplified (search and extraction)
+    confidence: float
+    raw_text: str = ""  # as read, before Traditional → Simplified
+
+
+@dataclass(frozen=True, slots=True)
+class Overlay:
+    """Platform furniture kept out of content: watermark, uploader id, timer, fixed corner text.
+
+    ``text`` may hold an uploader handle: it goes to provenance only, pseudonymised before display.
+    """
+
+    kind: OverlayKind
+    start: float
+    end: float
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OnscreenText:
+    """What the ocr stage read in one video: captions in time order, persistent titles once, overlays apart."""
+
+    text: str  # each distinct caption line once, in order (Simplified)
+    segments: tuple[OnscreenLine, ...]
+    persistent: tuple[OnscreenLine, ...]
+    overlays: tuple[Overlay, ...]
+    model: str
+    seconds: float  # video duration
+    frames_read: int = 0
+    raw_text: str = ""
+    provenance: Provenance | None = None

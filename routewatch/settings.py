@@ -143,6 +143,7 @@ def read_config_text(path: Path) -> str:
 _TOML_PATH: list[Path | None] = [None]
 _TranscribeSettings = _section("transcribe.settings", "TranscribeSettings")
 _ExtractSettings = _section("nlp.settings", "ExtractSettings")
+_OcrSettings = _section("ocr.settings", "OcrSettings")
 _WebSettings = _section("routewatch.web.settings", "WebSettings")
 
 
@@ -155,6 +156,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     transcribe: _TranscribeSettings = Field(default_factory=_TranscribeSettings)  # type: ignore[valid-type]
     extract: _ExtractSettings = Field(default_factory=_ExtractSettings)  # type: ignore[valid-type]
+    ocr: _OcrSettings = Field(default_factory=_OcrSettings)  # type: ignore[valid-type]
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     web: _WebSettings = Field(default_factory=_WebSettings)  # type: ignore[valid-type]
     sources: list[SourceConfig] = Field(default_factory=list)

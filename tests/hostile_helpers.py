@@ -36,6 +36,7 @@ STAGES = ("crawl-page", "crawl-feed", "import", "fetch", "decode", "extract", "i
 TIME_LIMIT = 30.0  # seconds per case and stage (CONVENTIONS: bounded time whatever the bytes are)
 POSTED = "2026-11-03T12:00:00Z"  # every dated hostile post falls in ISO week 2026-W45
 WEEK = "2026-W45"
+DOWNLOAD_BUDGET = 8.0  # crawl.max_download_seconds of the world: the slow-drip cases must end with E210 by then
 CANARY = "rw_pwned"  # every path-traversal payload names its target with this; no such file may appear
 
 
@@ -262,6 +263,16 @@ def build_bytes(src: Any, work: Path) -> bytes:
         return b"[" * src["depth"] + b"]" * src["depth"] + b"\n"
     if r == "huge_ndjson_caption":
         return (_zs_line("7500000000000001001", _huge_caption(src["chars"]), author={"uniqueId": "huge_line"}) + "\n").encode()
+    if r == "zs_lines":  # Zeeschuimer captures: {id, desc, collected?, createTime?, ...item fields}, a BOM, line ends
+        lines = []
+        for it in src["items"]:
+            it = dict(it)
+            cap = {"timestamp_collected": it.pop("collected", 1793692800000), "source_platform": "tiktok.com",
+                   "source_platform_url": it.pop("page", "https://www.tiktok.com/tag/zouxian")}
+            data = {"createTime": 1793692800, **it}
+            lines.append(json.dumps({**cap, "data": data}, ensure_ascii=False))
+        eol = src.get("eol", "\n")
+        return ("\ufeff" if src.get("bom") else "").encode() + "".join(line + eol for line in lines).encode()
     if r == "huge_csv_field":
         return ("id,body,author,timestamp,url,video_url,plays\n"
                 f'7500000000000001101,"{"x" * src["chars"]}",walker,2026-11-03 08:00:00,https://t.me/x/1101,,\n'
@@ -304,6 +315,29 @@ def _static(body: bytes, ctype: str, headers: dict[str, str] | None = None):
     return handler
 
 
+def _is_drip(src: Any) -> bool:
+    return isinstance(src, dict) and src.get("recipe") == "drip"
+
+
+def _drip(spec: dict[str, Any], ctype: str):
+    """A server that promises a big body and sends `bytes` bytes every `every` seconds (never idle long
+    enough for a read time-out), for at most `for` seconds."""
+    def handler(h):
+        h.send_response(200)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(10 * 1024 * 1024))
+        h.end_headers()
+        t_end = time.monotonic() + spec.get("for", 120)
+        try:
+            while time.monotonic() < t_end:
+                h.wfile.write(b"\0" * spec["bytes"])
+                h.wfile.flush()
+                time.sleep(spec["every"])
+        except OSError:
+            pass  # the client gave up, as it should once its time budget is spent
+    return handler
+
+
 def _redirect_self(h):
     respond(h, 302, b"", "text/plain", {"Location": h.path})
 
@@ -330,7 +364,10 @@ class HostileServer(TestServer):
             headers = inp.get("headers")
             if "page" in inp:
                 routes[f"/hostile/{c.id}.html"] = _static(build_bytes(inp["page"], work / c.id), ctype, headers)
-                self.start_urls[c.id] = [f"{{base}}/hostile/{c.id}.html"]
+                start = f"{{base}}/hostile/{c.id}.html"
+                if "start_url_chars" in inp:  # the start URL padded with a query string to at least this length
+                    start += "?pad=" + "a" * max(0, inp["start_url_chars"] - len(start))
+                self.start_urls[c.id] = [start]
             elif "telegram" in inp:
                 routes[f"/s/{c.channel}"] = _static(build_bytes(inp["telegram"], work / c.id), ctype, headers)
                 self.start_urls[c.id] = [f"https://t.me/s/{c.channel}"]
@@ -350,6 +387,8 @@ class HostileServer(TestServer):
                 self.start_urls[c.id] = [f"{{base}}{path}"]
             elif "url" in inp:
                 self.start_urls[c.id] = [inp["url"]]
+            elif "urls" in inp:  # several start URLs in one source, in order
+                self.start_urls[c.id] = list(inp["urls"])
             if "media" in inp and "fetch" in c.stages:
                 path = f"/media/{c.id}.mp4"
                 routes[path] = _static(build_bytes(inp["media"], work / c.id), inp.get("content_type", "video/mp4"))
@@ -357,10 +396,12 @@ class HostileServer(TestServer):
             if "fetch" in inp:
                 f = inp["fetch"]
                 path = f.get("path", f"/media/{c.id}.mp4")
-                routes[path] = _static(build_bytes(f["media"], work / c.id), "video/mp4", f.get("headers"))
+                routes[path] = (_drip(f["media"], "video/mp4") if _is_drip(f["media"])
+                                else _static(build_bytes(f["media"], work / c.id), "video/mp4", f.get("headers")))
                 self.media_paths[c.id] = path
                 if "subtitles" in f:
-                    routes[f"/subs/{c.id}.vtt"] = _static(build_bytes(f["subtitles"], work / c.id), "text/vtt")
+                    routes[f"/subs/{c.id}.vtt"] = (_drip(f["subtitles"], "text/vtt") if _is_drip(f["subtitles"]) else
+                                                   _static(build_bytes(f["subtitles"], work / c.id), "text/vtt"))
         super().__init__(routes)
         prefixes = self.prefixes
         plain = self.routes
@@ -515,7 +556,7 @@ class World:
 
 def _crawl_config(cases: list[Case], srv: HostileServer) -> str:
     lines = ["[crawl]", f'allow_hosts = ["{srv.hostport}"]', "max_pages_per_source = 50", "timeout_seconds = 10",
-             "retry_times = 0", "[crawl.origins]", f'telegram = "{srv.base}"']
+             "retry_times = 0", f"max_download_seconds = {DOWNLOAD_BUDGET}", "[crawl.origins]", f'telegram = "{srv.base}"']
     for c in cases:
         if c.id in srv.start_urls and ("crawl-page" in c.stages or "crawl-feed" in c.stages):
             urls = [srv.url(u) for u in srv.start_urls[c.id]]
@@ -612,6 +653,8 @@ def _build_world(cases: list[Case], root: Path, srv: HostileServer) -> World:
                     cat.db.rollback()
             oc.seconds = time.monotonic() - t0
             world.imports[c.id] = oc
+            if oc.report is not None:
+                oc.source = oc.report.source  # the name the import recorded (contacts in a file name redacted)
             world.sources[c.id] = oc.source
         # 3. posts for text cases, fetch-only cases and URL cases that go through fetch
         for c in cases:

@@ -23,6 +23,7 @@ from routewatch.privacy import redact_text
 from tests.hostile_helpers import (
     BIDI,
     CONTROL,
+    DOWNLOAD_BUDGET,
     HOSTILE,
     REPO,
     STAGES,
@@ -128,6 +129,13 @@ def stage_crawl(case: Case, exp: dict[str, Any], world) -> None:
         captions = [cat.get_post(p).caption for p in pids]
     finally:
         cat.close()
+    if "platforms" in exp:  # the platform every post of the case was stored as
+        cat = world.catalog()
+        try:
+            got = sorted({cat.get_post(p).platform for p in pids})
+        finally:
+            cat.close()
+        assert got == sorted(exp["platforms"]), f"posts stored as {got}, expected {exp['platforms']}"
     if "caption_contains" in exp:
         assert any(exp["caption_contains"] in c for c in captions), f"captions: {[c[:120] for c in captions]}"
     for path in exp.get("requested", []):
@@ -152,12 +160,22 @@ def stage_import(case: Case, exp: dict[str, Any], world) -> None:
             assert getattr(rep, k) == exp[k], f"{k} = {getattr(rep, k)}, expected {exp[k]}: {rep.to_dict()}"
     if "failed" in exp or "imported" in exp:
         assert rep.failed_by_code == exp.get("failed", {}), rep.to_dict()
+    if "warnings" in exp:
+        assert rep.warnings_by_code == exp["warnings"], rep.to_dict()
     cat = world.catalog()
     try:
         n = cat.db.execute("SELECT COUNT(*) FROM posts WHERE source=?", (oc.source,)).fetchone()[0]
+        posts = [cat.get_post(p) for p in world.post_ids(case)]
+        sightings = cat.db.execute("SELECT COUNT(*) FROM post_sightings WHERE source=?", (oc.source,)).fetchone()[0]
     finally:
         cat.close()
     assert n == rep.imported, f"{n} posts in the catalog for {rep.imported} imported"
+    # what was stored, field by field: {caption, views, author_handle, posted_at, captured_at} of each post
+    for want in exp.get("stored", []):
+        got = [{k: getattr(p, k) for k in want} for p in posts]
+        assert want in got, f"no post stored as {want}: {got}"
+    if "sightings" in exp:
+        assert sightings == exp["sightings"], f"{sightings} sightings, expected {exp['sightings']}"
 
 
 def stage_fetch(case: Case, exp: dict[str, Any], world) -> None:
@@ -165,6 +183,8 @@ def stage_fetch(case: Case, exp: dict[str, Any], world) -> None:
     assert pids, "the case has no post to fetch"
     slowest = max(world.fetch_seconds.get(p, 0.0) for p in pids)
     assert slowest < TIME_LIMIT, f"fetch took {slowest:.1f} s"
+    if "E210" in (codes_of(exp) or []):  # the time budget is a deadline: over by no more than a few seconds
+        assert slowest < DOWNLOAD_BUDGET + 5, f"fetch took {slowest:.1f} s for a {DOWNLOAD_BUDGET:g} s budget"
     cat = world.catalog()
     try:
         fails = [f for f in cat.failures("fetch") if f.item_id in pids]
@@ -356,6 +376,12 @@ def stage_search(case: Case, exp: dict[str, Any], world) -> None:
         assert "\x1b" not in out and not CONTROL.search(out.replace("\x1b", "")), f"control characters in output: {out[:300]!r}"
 
 
+def _contacts(exp: dict[str, Any]) -> list[str]:
+    """The strings (contacts, account ids, secrets) a stage must not show: `contact` is one or a list."""
+    c = exp.get("contact")
+    return [] if c is None else [c] if isinstance(c, str) else list(c)
+
+
 def _web_query_params(case: Case) -> dict[str, str]:
     q = _query(case)
     params = {"q": q["text"][:4000]}  # a browser sends no more than this in a URL either
@@ -415,15 +441,18 @@ def stage_web(case: Case, exp: dict[str, Any], world, client) -> None:
         assert len(page.text) < 200_000, f"/posts/{pid} is {len(page.text)} characters"
         api = client.get(f"/api/posts/{pid}")
         body = _assert_api(api, f"/api/posts/{pid}")
-        if "contact" in exp:
+        for contact in _contacts(exp):
             for what, text in (("page", page.text), ("API", json.dumps(body, ensure_ascii=False))):
-                assert not contact_leaks(text, exp["contact"]), f"the contact number is readable in the {what}"
+                assert not contact_leaks(text, contact), f"{contact!r} is readable in the {what}"
         if "media" in exp:
             r = client.get(f"/media/{pid}")
             assert r.status_code == 404 and r.json()["error"]["code"] == exp["media"], r.text[:200]
     word = exp.get("query") or "走线"
     _assert_page(client.get("/", params={"q": word}), f"/?q={word}")
-    _assert_page(client.get("/status"), "/status")
+    status = client.get("/status")
+    _assert_page(status, "/status")
+    for contact in _contacts(exp):  # source names and failure rows are on the status page
+        assert not contact_leaks(status.text, contact), f"{contact!r} is readable on /status"
 
 
 def stage_digest(case: Case, exp: dict[str, Any], world, digest: Path) -> None:
@@ -460,9 +489,9 @@ def stage_export(case: Case, exp: dict[str, Any], world, exports) -> None:
             assert row["caption"] == rec["caption"], "CSV and JSONL disagree on the caption"
             if exp.get("roundtrip"):  # lossless but for the documented redaction of contacts and @handles
                 assert row["caption"] == redact_text(cat.get_post(pid).caption), "the export changed the caption"
-            if "contact" in exp:
-                assert not contact_leaks(by_id[pid], exp["contact"]), "the contact number is readable in the JSONL"
-                assert not contact_leaks(json.dumps(row, ensure_ascii=False), exp["contact"]), "… and in the CSV"
+            for contact in _contacts(exp):
+                assert not contact_leaks(by_id[pid], contact), f"{contact!r} is readable in the JSONL"
+                assert not contact_leaks(json.dumps(row, ensure_ascii=False), contact), f"{contact!r} … and in the CSV"
     finally:
         cat.close()
 

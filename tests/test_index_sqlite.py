@@ -77,9 +77,9 @@ def test_filters(idx):
     assert ids(idx.search(Query(country="TR"))) == ["a"]
 
 
-@pytest.mark.parametrize("q", ['"厄瓜多尔', "厄瓜多尔 (", "text:厄瓜多尔", "厄瓜多尔\x00", "厄瓜多尔 AND", "((", '"', "*", "NEAR(",
-                               "'; DROP TABLE idx_posts; --", "厄瓜多尔 OR"])
-def test_query_syntax_never_breaks(idx, q):
+@pytest.mark.parametrize("q", ["text:厄瓜多尔", "厄瓜多尔\x00", "*", "'; DROP TABLE idx_posts; --", "厄瓜多尔 *^~",
+                               "{厄瓜多尔}", "厄瓜多尔 ()"])
+def test_odd_characters_are_searched_as_text(idx, q):
     hits = idx.search(Query(q))
     assert isinstance(hits, list)
     if "厄瓜多尔" in q:
@@ -87,10 +87,23 @@ def test_query_syntax_never_breaks(idx, q):
     assert idx.count() == 5
 
 
+@pytest.mark.parametrize(("q", "code"), [('"厄瓜多尔', "E505"), ('"', "E505"), ("厄瓜多尔 (", "E506"), ("((", "E506"),
+                                         ("NEAR(", "E506"), ("厄瓜多尔)", "E506"), ("厄瓜多尔 AND", "E507"),
+                                         ("厄瓜多尔 OR", "E507"), ("NOT", "E507"), ("OR 厄瓜多尔", "E507"),
+                                         ("(" * 20 + "a" + ")" * 20, "E508")])
+def test_malformed_query_is_a_coded_error_not_reinterpreted(idx, q, code):
+    with pytest.raises(RouteWatchError) as e:
+        idx.search(Query(q))
+    assert e.value.code == code
+    assert idx.count() == 5
+
+
 def test_parse_query_text():
-    assert parse_query_text('"three days" darien (') == ["three days", "darien"]
-    assert parse_query_text('"unbalanced phrase') == ["unbalanced", "phrase"]
+    assert parse_query_text('"three days" darien -tapachula (a OR b)') == ["three days", "darien", "a", "b"]
     assert parse_query_text("") == []
+    with pytest.raises(RouteWatchError) as e:
+        parse_query_text('"unbalanced phrase')
+    assert e.value.code == "E505"
 
 
 def test_bad_route_is_E903():

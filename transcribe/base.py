@@ -46,7 +46,7 @@ class Recognition:
     segments: list[RawSegment]
     language_probability: float | None = None
     prompt: str = ""
-    params: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)  # "source": "subtitles" = keep the captions
     wall_s: float | None = None  # this clip's share of a batch's model time (None: timed by the caller)
 
 
@@ -109,25 +109,35 @@ class Transcriber(ABC):
         wall = time.perf_counter() - started
         return self._record(audio, result, wall)
 
-    def transcribe_many(self, audios: Sequence[DecodedAudio]) -> list[Transcript | RouteWatchError]:
+    def transcribe_many(self, audios: Sequence[DecodedAudio],
+                        captions: Sequence[Captions | None] | None = None) -> list[Transcript | RouteWatchError]:
         """Transcribe several decoded clips; one result per clip, in order: its Transcript or its error.
 
         Same transcripts as `transcribe` on each clip (only the timing fields of the provenance differ);
         a backend that can decode clips together overrides `_recognise_many`, the others run one by one.
         One clip's failure is that clip's result, never the others'.
+        `captions` (per clip, or None): the post's platform subtitles. A backend that can check the spoken
+        language cheaply (`_recognise_many(..., expect=…)`) keeps them as the transcript when the clip is
+        spoken in their language and skips decoding; provenance tool `transcribe/subtitles` says so.
         """
         out: list[Transcript | RouteWatchError | None] = [None] * len(audios)
         todo: list[int] = []
         pcms: list[np.ndarray] = []
+        expect: list[str | None] = []
         for i, audio in enumerate(audios):
             try:
                 pcms.append(self._pcm(audio))
                 todo.append(i)
+                cap = captions[i] if captions else None
+                expect.append(cap.language if cap is not None and cap.segments else None)
             except RouteWatchError as exc:
                 out[i] = exc
         started = time.perf_counter()
         try:
-            results = self._recognise_many(pcms) if pcms else []
+            if any(expect) and self.checks_language:
+                results = self._recognise_many(pcms, expect=expect)
+            else:
+                results = self._recognise_many(pcms) if pcms else []
         except Exception as exc:  # the batch step itself broke: every clip of it failed the same way
             err = exc if isinstance(exc, RouteWatchError) else RouteWatchError(
                 Code.E302, f"{type(exc).__name__}: {exc}"[:300])
@@ -137,7 +147,11 @@ class Transcriber(ABC):
         for j, (i, result) in enumerate(zip(todo, results, strict=True)):
             if isinstance(result, Recognition):
                 share = result.wall_s if result.wall_s is not None else wall * len(pcms[j]) / total
-                out[i] = self._record(audios[i], result, share)
+                if result.params.get("source") == "subtitles" and captions and captions[i] is not None:
+                    out[i] = self._record(audios[i], _from_captions(result, captions[i]), share,
+                                          tool=SUBTITLES_TOOL)
+                else:
+                    out[i] = self._record(audios[i], result, share)
             elif isinstance(result, RouteWatchError):
                 out[i] = result
             else:
@@ -153,11 +167,14 @@ class Transcriber(ABC):
         pcm = audio.pcm if audio.sample_rate == SAMPLE_RATE else _resample(audio.pcm, audio.sample_rate)
         return np.ascontiguousarray(pcm, dtype=np.float32)
 
+    checks_language: ClassVar[bool] = False  # _recognise_many takes expect= (captions-first)
+
     @abstractmethod
     def _recognise(self, pcm: np.ndarray) -> Recognition:
         """Run the model on 16 kHz mono float32 PCM."""
 
-    def _recognise_many(self, pcms: Sequence[np.ndarray]) -> list[Recognition | Exception]:
+    def _recognise_many(self, pcms: Sequence[np.ndarray],
+                        expect: Sequence[str | None] | None = None) -> list[Recognition | Exception]:
         """Run the model on several clips; per clip its Recognition or the exception it raised."""
         out: list[Recognition | Exception] = []
         for pcm in pcms:
@@ -170,7 +187,7 @@ class Transcriber(ABC):
             out.append(replace(result, wall_s=time.perf_counter() - started))
         return out
 
-    def _record(self, audio: DecodedAudio, result: Recognition, wall: float) -> Transcript:
+    def _record(self, audio: DecodedAudio, result: Recognition, wall: float, tool: str = "") -> Transcript:
         s = self.settings
         segments: list[Segment] = []
         raw: list[str] = []
@@ -209,10 +226,11 @@ class Transcriber(ABC):
             "wall_time_s": f"{wall:.3f}",
             "rtf": f"{wall / audio.seconds:.4f}" if audio.seconds else "",
             "libraries": json.dumps({lib: library_version(lib) for lib in self.libraries}, sort_keys=True),
+            "source": "asr",
             **result.params,
         }
         provenance = Provenance(
-            tool=f"transcribe/{self.name}",
+            tool=tool or f"transcribe/{self.name}",
             version=library_version(self.libraries[0]) if self.libraries else "",  # the backend library
             model=self.model_label,
             params=tuple(sorted(params.items())),
@@ -224,11 +242,34 @@ class Transcriber(ABC):
             language=result.language,
             text=TextUnit.join_segments(seg_tuple),
             segments=seg_tuple,
-            model=self.model_label,
+            # a transcript made of subtitles is stored under its own key, beside the model's own of that audio
+            model=(SUBTITLES_MODEL_PREFIX if tool == SUBTITLES_TOOL else "") + self.model_label,
             seconds=round(audio.seconds, 3),
             provenance=provenance,
             raw_text=TextUnit.SEGMENT_JOIN.join(raw),
         )
+
+
+SUBTITLES_TOOL = "transcribe/subtitles"  # provenance tool of a transcript kept from a post's subtitles
+SUBTITLES_MODEL_PREFIX = "subtitles/"  # and its model key: this + the checking model's label
+
+
+@dataclass(frozen=True, slots=True)
+class Captions:
+    """A post's platform subtitles as offered to the transcriber: declared language and timed cues."""
+
+    language: str
+    segments: tuple[Segment, ...]
+
+    @classmethod
+    def of(cls, language: str, segments: Sequence[Segment]) -> Captions:
+        return cls(language.split("-")[0].split("_")[0].strip().lower(), tuple(segments))
+
+
+def _from_captions(result: Recognition, captions: Captions) -> Recognition:
+    """The subtitles' cues as the clip's segments (the model only confirmed the spoken language)."""
+    segs = [RawSegment(start=s.start, end=s.end, text=s.text) for s in captions.segments if s.text.strip()]
+    return replace(result, segments=segs, prompt="")
 
 
 def _round(x: float | None) -> float | None:

@@ -58,6 +58,9 @@ class TranscribeSettings(Section):
     languages: tuple[str, ...] = ("zh", "en", "es")
     fallback_language: str = "zh"  # used when detection is not confident among `languages`
     language_min_probability: float = Field(default=0.3, ge=0, le=1)
+    # Captions-first: a post whose platform subtitles are in the language spoken in its first seconds
+    # (the model's language check on them) keeps the subtitles as its transcript; no decoding.
+    captions_first: bool = True
     vad: bool = True
     vad_params: VadSettings = Field(default_factory=VadSettings)
     prompt: bool = True  # domain priming from prompt_terms.yaml

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi import Query as Param
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
@@ -31,14 +31,16 @@ from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
-from index.base import Query, parse_date, parse_route, period_of
+from index.base import Query, period_of
 from routewatch.catalog import Catalog
 from routewatch.errors import Code, RouteWatchError
 from routewatch.privacy import drop_invisible, install_secret
-from routewatch.web import charts, queries
+from routewatch.search_input import describe_total, public_query_args
+from routewatch.web import charts, queries, schemas
 from routewatch.web.public import Scrubber, deep_clean
 from routewatch.web.ratelimit import TokenBucket
 from routewatch.web.render import Mark, country_name, fmt_amount, fmt_sec, highlight, mark_text, term_marks
+from routewatch.web.schemas import api_responses
 from routewatch.web.settings import WebSettings
 
 # Codes the web layer needs beyond the current catalogue; the catalogue (routewatch/errors.py) is
@@ -47,7 +49,8 @@ NOT_FOUND = str(getattr(Code, "E904", "E904"))  # no such post / media / page
 RATE_LIMITED = str(getattr(Code, "E905", "E905"))  # too many requests from one client
 INTERNAL = str(getattr(Code, "E906", "E906"))  # unexpected error inside the web app
 
-_STATUS = {"E903": 400, "E502": 400, NOT_FOUND: 404, RATE_LIMITED: 429, "E503": 503, "E902": 500, "E925": 416}
+_STATUS = {"E903": 400, "E502": 400, "E505": 400, "E506": 400, "E507": 400, "E508": 400, "E907": 400, "E908": 400,
+           NOT_FOUND: 404, RATE_LIMITED: 429, "E503": 503, "E902": 500, "E925": 416}
 _POST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
 _STATIC = Path(__file__).with_name("static")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
@@ -128,48 +131,46 @@ def _visible(value: Any) -> Any:
 
 
 class Filters:
-    """The search filters of SPEC §4, from query parameters (empty form fields mean "not set")."""
+    """The search filters of SPEC §4, from query parameters (empty form fields mean "not set"). The same
+    values as the CLI's options, checked by the same function (routewatch.search_input.build_query)."""
 
     def __init__(
         self,
-        q: Annotated[str, Param(max_length=500, description='Free text; "quotes" for a phrase.')] = "",
-        country: Annotated[str | None, Param(max_length=2, description="ISO 3166-1 alpha-2, e.g. PA")] = None,
-        route: Annotated[str | None, Param(max_length=100, description="Ordered route subsequence, e.g. EC>CO>PA")] = None,
+        q: Annotated[str, Param(max_length=500, description='Query: words AND-ed, OR, -word / NOT word, '
+                                '"exact phrase", (parentheses); e.g. darien -tapachula')] = "",
+        country: Annotated[str | None, Param(max_length=60, description="ISO code or name in zh/en/es: PA, Panamá, 巴拿马")] = None,
+        route: Annotated[str | None, Param(max_length=200, description="Ordered route subsequence, e.g. EC>CO (codes or names)")] = None,
         platform: Annotated[str | None, Param(max_length=40)] = None,
-        lang: Annotated[str | None, Param(max_length=10)] = None,
+        lang: Annotated[str | None, Param(max_length=10, description="zh, en or es")] = None,
         since: Annotated[str | None, Param(max_length=10, description="YYYY-MM-DD")] = None,
         until: Annotated[str | None, Param(max_length=10, description="YYYY-MM-DD (inclusive)")] = None,
         has_bribe: Annotated[bool, Param(description="Only posts that mention a bribe")] = False,
         min_cost: Annotated[str | None, Param(max_length=20, description="Quoted cost at least AMOUNT (needs currency)")] = None,
         max_cost: Annotated[str | None, Param(max_length=20, description="Quoted cost at most AMOUNT (needs currency)")] = None,
         currency: Annotated[str | None, Param(max_length=3, description="ISO currency of the cost filter, e.g. USD")] = None,
-        limit: Annotated[int | None, Param(ge=1, le=1000)] = None,
+        limit: Annotated[int | None, Param(ge=1, le=1000, description="Hits per page")] = None,
+        offset: Annotated[int, Param(ge=0, le=10_000, description="Hits to skip (paging)")] = 0,
+        sort: Annotated[str, Param(pattern="^(relevance|date)$", description="relevance or date (newest first)")] = "relevance",
     ):
         self.q = q
         self.raw = {"q": q, "country": _opt(country), "route": _opt(route), "platform": _opt(platform),
                     "lang": _opt(lang), "since": _opt(since), "until": _opt(until), "has_bribe": has_bribe,
                     "min_cost": _opt(min_cost), "max_cost": _opt(max_cost), "currency": _opt(currency),
-                    "limit": limit}
+                    "limit": limit, "offset": offset, "sort": sort}
 
     def query(self, web: WebSettings) -> Query:
+        from routewatch.search_input import build_query
+
         r = self.raw
-        lo, hi = _num(r["min_cost"], "min_cost"), _num(r["max_cost"], "max_cost")
-        if (lo is not None or hi is not None) and not r["currency"]:
-            raise RouteWatchError(Code.E903, "min_cost/max_cost need a currency (e.g. currency=USD)")
-        country = r["country"].upper() if r["country"] else None
-        if country and not re.fullmatch(r"[A-Z]{2}", country):
-            raise RouteWatchError(Code.E903, f"country expects an ISO 3166-1 alpha-2 code, got {country!r}")
-        currency = r["currency"].upper() if r["currency"] else None
-        if currency and not re.fullmatch(r"[A-Z]{3}", currency):
-            raise RouteWatchError(Code.E903, f"currency expects an ISO 4217 code, got {currency!r}")
-        limit = min(r["limit"] or web.page_size, web.max_page_size)
-        return Query(text=self.q, country=country, route=parse_route(r["route"]) if r["route"] else (),
-                     platform=r["platform"], lang=r["lang"], since=parse_date(r["since"], "since"),
-                     until=parse_date(r["until"], "until"), has_bribe=r["has_bribe"], min_cost=lo, max_cost=hi,
-                     currency=currency, limit=limit)
+        names = {k: k for k in ("min_cost", "max_cost", "currency", "since", "until")}
+        return build_query(self.q, country=r["country"], route=r["route"], platform=r["platform"], lang=r["lang"],
+                           since=r["since"], until=r["until"], has_bribe=r["has_bribe"],
+                           min_cost=_num(r["min_cost"], "min_cost"), max_cost=_num(r["max_cost"], "max_cost"),
+                           currency=r["currency"], limit=min(r["limit"] or web.page_size, web.max_page_size),
+                           offset=r["offset"], sort=r["sort"], names=names)
 
     def active(self) -> bool:
-        return any(v for k, v in self.raw.items() if k != "limit")
+        return any(v for k, v in self.raw.items() if k not in ("limit", "offset", "sort"))
 
 
 class _State:
@@ -300,49 +301,59 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=str(_STATIC)), name="static")
 
+    def _openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            app.openapi_schema = schemas.clean_openapi(get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes))
+        return app.openapi_schema
+
+    app.openapi = _openapi  # type: ignore[method-assign]
+
     # ==== JSON API ==========================================================================================
-    @app.get("/api/search", tags=["api"], summary="Search captions, subtitles and transcripts with filters")
+    @app.get("/api/search", tags=["api"], summary="Search captions, subtitles and transcripts with filters",
+             responses=api_responses(schemas.SearchResponse))
     def api_search(ctx: CtxDep, f: FiltersDep) -> dict[str, Any]:
         q = f.query(web)
         hits = queries.search(ctx, q)
         # the request echoed as pages echo it (_visible): no bidi override or control from a shared link
         return {"query": _visible(f.q),
-                "filters": {k: _visible(v) for k, v in f.raw.items() if k != "q" and v not in (None, False)},
+                "filters": {k: _visible(v) for k, v in f.raw.items()
+                            if k not in ("q", "offset", "sort") and v not in (None, False)},
+                "resolved": public_query_args(q),
                 "count": len(hits), "total": hits.total, "total_relation": hits.relation,
+                "shown": describe_total(len(hits), hits.total, hits.relation, q.offset),
+                "offset": q.offset, "limit": q.limit, "sort": q.sort,
                 "hits": [{**h, "links": _links(h, f.q)} for h in hits]}
 
-    @app.get("/api/posts/{post_id}", tags=["api"], summary="One post: texts with timestamps, facts with evidence, "
-                                                           "provenance, reposts and near-duplicates")
-    def api_post(post_id: str, ctx: CtxDep) -> dict[str, Any]:
-        return _post_or_404(ctx, post_id)
-
-    @app.get("/api/trends", tags=["api"], summary="Counts per period by country, leg, term or platform, with totals")
+    @app.get("/api/trends", tags=["api"], summary="Counts per period by country, leg, term or platform, with totals; "
+             "takes the search query and filters", responses=api_responses(schemas.TrendsResponse))
     def api_trends(ctx: CtxDep, f: FiltersDep,
                    field: Annotated[str, Param(pattern="^(country|leg|term|platform)$")] = "country",
                    by: Annotated[str, Param(pattern="^(week|day|month)$")] = "week") -> dict[str, Any]:
         return queries.trends(ctx, field, by, f.query(web))
 
-    @app.get("/api/routes", tags=["api"], summary="Legs between countries: post counts and median quoted costs")
+    @app.get("/api/routes", tags=["api"], summary="Legs between countries: post counts and median quoted costs", responses=api_responses())
     def api_routes(ctx: CtxDep, f: FiltersDep) -> dict[str, Any]:
         return queries.route_legs(ctx, f.query(web))
 
-    @app.get("/api/trace", tags=["api"], summary="Earliest and related posts for a claim, near-duplicate groups")
+    @app.get("/api/trace", tags=["api"], summary="Earliest and related posts for a claim, near-duplicate groups", responses=api_responses())
     def api_trace(ctx: CtxDep, claim: Annotated[str, Param(min_length=1, max_length=500)],
                   limit: Annotated[int, Param(ge=1, le=100)] = 20) -> dict[str, Any]:
         return _trace(ctx, claim, limit)
 
-    @app.get("/api/digest", tags=["api"], summary="The weekly digest of an ISO week (YYYY-Www)")
+    @app.get("/api/digest", tags=["api"], summary="The weekly digest of an ISO week (YYYY-Www)", responses=api_responses())
     def api_digest(ctx: CtxDep, week: Annotated[str, Param(pattern=r"^\d{4}-W\d{2}$")]) -> dict[str, Any]:
         return _digest(ctx, week)
 
     @app.get("/api/posts/{post_id}/evidence", tags=["api"], response_class=FileResponse,
-             summary="Evidence bundle (zip): snapshot, media, hashes, transcript, extraction, provenance")
+             summary="Evidence bundle (zip): snapshot, media, hashes, transcript, extraction, provenance",
+             responses={**api_responses(), 200: {"content": {"application/zip": {}}, "description": "the bundle"}})
     def api_evidence(post_id: str, ctx: CtxDep) -> FileResponse:
         from routewatch.evidence import build_bundle
 
-        _check_id(post_id)
-        if ctx.catalog.get_post(post_id) is None:
-            raise WebError(NOT_FOUND, f"no post {post_id!r}")
+        post_id = _resolve_ref(ctx, post_id)
         tmp = Path(tempfile.mkdtemp(prefix="rw-evidence-"))
         try:
             out = build_bundle(ctx.catalog, settings, post_id, tmp / f"evidence-{post_id}.zip")
@@ -352,7 +363,13 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
         return FileResponse(out, media_type="application/zip", filename=f"evidence-{post_id}.zip",
                             background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))
 
-    @app.get("/api/status", tags=["api"], summary="Counts per stage and source, failures by error code")
+    @app.get("/api/posts/{ref:path}", tags=["api"], summary="One post (by id, unambiguous id prefix or URL): texts "
+             "with timestamps, facts with evidence, provenance, reposts and near-duplicates",
+             responses=api_responses(schemas.PostResponse))
+    def api_post(ref: str, ctx: CtxDep) -> dict[str, Any]:
+        return _post_or_404(ctx, _resolve_ref(ctx, ref))
+
+    @app.get("/api/status", tags=["api"], summary="Counts per stage and source, failures by error code", responses=api_responses())
     def api_status(ctx: CtxDep) -> dict[str, Any]:
         return queries.status(ctx)
 
@@ -377,35 +394,50 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
     def search_page(request: Request, ctx: CtxDep, f: FiltersDep) -> HTMLResponse:
         error = None
         hits: list[dict[str, Any]] = []
+        shown, pages = "", {}
         try:
             q = f.query(web)
-            hits = queries.search(ctx, q)
+            found = queries.search(ctx, q)
+            hits = list(found)
+            shown = describe_total(len(hits), found.total, found.relation, q.offset)
+            pages = _page_links(request, q, len(hits), found.total)
         except RouteWatchError as e:
             error = {"code": _code(e), "reason": e.reason}
         for h in hits:
             h["snippet_html"] = highlight(h["snippet"], h["highlight"])
             h["href"] = _links(h, f.q)["page"]
-        return page("search.html", request, f=f.raw, hits=hits, error=error, searched=f.active(),
-                    options=_options(ctx), status_code=400 if error else 200)
+        return page("search.html", request, f=f.raw, hits=hits, error=error, searched=f.active(), shown=shown,
+                    pages=pages, options=_options(ctx), status_code=400 if error else 200)
 
-    @app.get("/posts/{post_id}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/posts/{post_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def post_page(request: Request, post_id: str, ctx: CtxDep,
                   q: Annotated[str, Param(max_length=500)] = "",
                   t: Annotated[float | None, Param(ge=0, le=86400)] = None,
-                  unit: Annotated[str | None, Param(max_length=300)] = None) -> HTMLResponse:
-        post = _post_or_404(ctx, post_id)
+                  unit: Annotated[str | None, Param(max_length=300)] = None) -> Response:
+        full = _resolve_ref(ctx, post_id)
+        if full != post_id:  # a prefix or a URL: the page lives at the full id
+            from urllib.parse import quote
+
+            qs = request.url.query
+            return RedirectResponse(f"/posts/{quote(full)}" + (f"?{qs}" if qs else ""), status_code=303)
+        post = _post_or_404(ctx, full)
         view = _post_view(post, queries.parse_terms(q), t, unit)
         return page("post.html", request, p=post, v=view, q=q, t=t)
 
     @app.get("/trends", response_class=HTMLResponse, include_in_schema=False)
     def trends_page(request: Request, ctx: CtxDep, f: FiltersDep,
                     by: Annotated[str, Param(pattern="^(week|day|month)$")] = "week") -> HTMLResponse:
-        q = f.query(web)
         sections = []
-        for field, title in (("country", "Countries"), ("leg", "Route legs"), ("term", "Route vocabulary")):
-            d = queries.trends(ctx, field, by, q)
-            sections.append({"field": field, "title": title, "data": d, "charts": charts.trend_charts(d)})
-        return page("trends.html", request, sections=sections, by=by, f=f.raw, options=_options(ctx))
+        error = None
+        try:
+            q = f.query(web)
+            for field, title in (("country", "Countries"), ("leg", "Route legs"), ("term", "Route vocabulary")):
+                d = queries.trends(ctx, field, by, q)
+                sections.append({"field": field, "title": title, "data": d, "charts": charts.trend_charts(d)})
+        except RouteWatchError as e:  # the form stays, with what was typed, and the reason
+            error = {"code": _code(e), "reason": e.reason}
+        return page("trends.html", request, sections=sections, by=by, f=f.raw, options=_options(ctx), error=error,
+                    status_code=400 if error else 200)
 
     @app.get("/routes", response_class=HTMLResponse, include_in_schema=False)
     def routes_page(request: Request, ctx: CtxDep, f: FiltersDep) -> HTMLResponse:
@@ -438,8 +470,13 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
 
     # ---- helpers that need the app's settings ----------------------------------------------------------
     def _trace(ctx: queries.Ctx, claim: str, limit: int) -> dict[str, Any]:
+        from routewatch.postref import find_post, looks_like_ref
         from routewatch.trace import trace_claim
 
+        pid = find_post(ctx.db, claim) if looks_like_ref(claim) else None
+        if pid is not None:  # a post id, prefix or URL: trace what that post claims
+            post = ctx.catalog.get_post(pid)
+            claim = (post.caption if post else "") or claim
         raw = trace_claim(ctx.catalog, settings, claim, limit=limit)
         out: dict[str, Any] = deep_clean(ctx.scrub, raw)  # type: ignore[assignment]
         # Snippets again from the unit text and the span, so the match is marked in the redacted text.
@@ -486,6 +523,31 @@ def _drop_raw_counts(obj: Any) -> Any:
 def _check_id(post_id: str) -> None:
     if not _POST_ID.fullmatch(post_id):
         raise RouteWatchError(Code.E903, "post ids are letters, digits and - _ . :")
+
+
+def _resolve_ref(ctx: queries.Ctx, ref: str) -> str:
+    """A post id, an unambiguous id prefix or the post's URL → the post id (E904 none, E907 ambiguous)."""
+    from routewatch.postref import resolve_post
+
+    try:
+        return resolve_post(ctx.db, ref[:2048])
+    except RouteWatchError as e:
+        if _code(e) == "E904":
+            raise WebError(NOT_FOUND, e.reason) from e
+        raise
+
+
+def _page_links(request: Request, q: Query, shown: int, total: int) -> dict[str, str]:
+    """Previous / next page URLs of a search page (same parameters, another offset)."""
+    from urllib.parse import urlencode
+
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "offset"]
+    out = {}
+    if q.offset > 0:
+        out["prev"] = "/?" + urlencode([*params, ("offset", str(max(0, q.offset - q.limit)))])
+    if q.offset + shown < total:
+        out["next"] = "/?" + urlencode([*params, ("offset", str(q.offset + shown))])
+    return out
 
 
 def _post_or_404(ctx: queries.Ctx, post_id: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from index.base import Query, SearchHits, parse_query_text
 from routewatch.catalog import Catalog, stored_json
+from routewatch.errors import RouteWatchError
 from routewatch.records import TextUnit
 from routewatch.web.public import PublicText, Scrubber, deep_clean, handle_key
 from routewatch.web.settings import WebSettings
@@ -168,19 +169,28 @@ def _public_facts(scrub: Scrubber, facts: dict[str, Any], units: dict[str, Publi
         v = facts.get(key, [])
         return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
 
+    def conf(item: dict[str, Any]) -> dict[str, Any]:
+        """How sure the extractor is of a fact, and why (source kind, ASR words, rule, corroboration)."""
+        c = item.get("confidence")
+        why = item.get("why") or []
+        return {"confidence": round(float(c), 2) if isinstance(c, int | float) else None,
+                "why": [scrub.clean(str(w)) for w in why] if isinstance(why, list) else []}
+
     prov = facts.get("provenance") or {}
+    reasons = facts.get("relevance_reasons") or []
     return {
         "relevant": bool(facts.get("relevant")),
         "relevance_score": facts.get("relevance_score"),
+        "relevance_reasons": [scrub.clean(str(r)) for r in reasons] if isinstance(reasons, list) else [],
         "route": [str(c) for c in facts.get("route", []) if isinstance(c, str)],
-        "countries": [{"iso": c.get("iso"), "evidence": evs(c)} for c in lst("countries")],
+        "countries": [{"iso": c.get("iso"), "evidence": evs(c), **conf(c)} for c in lst("countries")],
         "places": [{"name": scrub.clean(p.get("name", "")), "canonical": scrub.clean(p.get("canonical", "")),
-                    "country": p.get("country"), "evidence": evs(p)} for p in lst("places")],
+                    "country": p.get("country"), "evidence": evs(p), **conf(p)} for p in lst("places")],
         "costs": [{"amount": c.get("amount"), "currency": c.get("currency"), "kind": c.get("kind"),
-                   "text": scrub.clean(c.get("text", "")), "evidence": evs(c)} for c in lst("costs")],
+                   "text": scrub.clean(c.get("text", "")), "evidence": evs(c), **conf(c)} for c in lst("costs")],
         "bribes": [{"text": scrub.clean(b.get("text", "")), "payer_context": b.get("payer_context"),
                     "country": b.get("country"), "amount": b.get("amount"), "currency": b.get("currency"),
-                    "evidence": evs(b)} for b in lst("bribes")],
+                    "evidence": evs(b), **conf(b)} for b in lst("bribes")],
         "provenance": _public_provenance(scrub, prov),
     }
 
@@ -204,7 +214,7 @@ def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
         return None
     units_pub: dict[str, PublicText] = {}
     units = []
-    order = {"caption": 0, "subtitle": 1, "transcript": 2}
+    order = {"caption": 0, "subtitle": 1, "transcript": 2, "onscreen": 3}
     for u in sorted(ctx.catalog.units(post_id), key=lambda u: (order.get(u.kind, 9), u.unit_id)):
         d, pt = _public_unit(scrub, u)
         units_pub[u.unit_id] = pt
@@ -432,4 +442,9 @@ def status(ctx: Ctx) -> dict[str, Any]:
 
 
 def parse_terms(text: str) -> list[str]:
-    return [t for t in parse_query_text(text) if t.strip()][:10]
+    """The words a post page marks (those that made the search find it); none for a malformed query,
+    which the search page has already refused with its code."""
+    try:
+        return [t for t in parse_query_text(text) if t.strip()][:10]
+    except RouteWatchError:
+        return []

@@ -54,18 +54,19 @@ def test_tiktok_capture_becomes_a_post_with_its_capture_metadata(catalog):
     assert p.caption == "内科克利的船票，每人 40 美元，救生衣要自己买 #走线 #达连"
     assert p.author_handle == "xiao_lu_walks"
     assert p.posted_at == "2026-09-07T21:00:00Z"
-    assert p.captured_at == "2026-10-20T08:00:07Z"  # timestamp_collected (ms) of its first capture
+    assert p.captured_at == "2026-10-20T08:01:30Z"  # timestamp_collected (ms) of its newest capture
     assert p.lang == "zh"
     assert p.views == 5565
     assert p.media_url.startswith("https://v16-webapp-prime.tiktok.com/video/tos/useast2a/")
     assert p.discovered_via == "https://www.tiktok.com/search?q=%E8%B5%B0%E7%BA%BF&t=1792483190123"
     extra = json.loads(p.extra_json)
+    # the capture metadata of its newest capture (line 55, from the tag page)
     assert extra["import"] == {
-        "kind": "zeeschuimer", "file": "tiktok_douyin.ndjson", "line": 6, "timestamp_collected": 1792483207500,
-        "source_platform": "tiktok.com", "source_platform_url": "https://www.tiktok.com/search?q=%E8%B5%B0%E7%BA%BF&t=1792483190123",
-        "source_url": "https://www.tiktok.com/api/search/item/full/?aid=1988&keyword=%E8%B5%B0%E7%BA%BF&offset=0",
+        "kind": "zeeschuimer", "file": "tiktok_douyin.ndjson", "line": 55, "timestamp_collected": 1792483290000,
+        "source_platform": "tiktok.com", "source_platform_url": "https://www.tiktok.com/tag/zouxian",
+        "source_url": "https://www.tiktok.com/api/challenge/item_list/?aid=1988&keyword=%E8%B5%B0%E7%BA%BF&offset=0",
         "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-        "item_id": "7431029384756102905", "nav_index": "1:3:0", "id": 6,
+        "item_id": "7431029384756102905", "nav_index": "1:3:0", "id": 53, "capture_time_known": True,
     }
     assert extra["raw"]["author"]["nickname"] == "小鹿走天涯"  # the platform's item, kept whole
     assert extra["hashtags"] == ["走线", "达连"]
@@ -123,7 +124,7 @@ def test_fourcat_tiktok_csv(catalog):
     assert quoted.caption == '墨西哥的检查站, 有的要钱, 有的不要。我们这次交了 "过路费" 100 美元。#走线'
     assert quoted.posted_at == "2026-10-06T22:05:00Z"  # no unix_timestamp: the UTC "timestamp" column
     row = json.loads(quoted.extra_json)
-    assert row["import"] == {"kind": "4cat", "file": "tiktok_4cat_export.csv", "line": 5}
+    assert row["import"] == {"kind": "4cat", "file": "tiktok_4cat_export.csv", "line": 5, "capture_time_known": False}
     assert row["row"]["location_created"] == "MX"
 
 
@@ -256,3 +257,74 @@ def test_imported_zeeschuimer_media_is_fetched_through_ytdlp(tmp_path):
     assert len(set(srv.log)) == 52
     assert any(p.startswith("/video/tos/useast2a/") for p in srv.log)
     assert any(p.startswith("/aweme/v1/play/?video_id=v0200fg10000") for p in srv.log)
+
+
+# ---- hostile exports (issue 21 group 9) -------------------------------------------------------------------------
+def _zs(item_id, desc, collected=1793692800000, **data):
+    return json.dumps({"timestamp_collected": collected, "source_platform": "tiktok.com",
+                       "source_platform_url": "https://www.tiktok.com/tag/zouxian",
+                       "data": {"id": item_id, "desc": desc, "createTime": 1793606400, **data}}, ensure_ascii=False)
+
+
+def test_declared_encoding_and_an_unknown_one(catalog, tmp_path):
+    f = tmp_path / "gbk.csv"
+    f.write_bytes("id,body,author,timestamp,url\n7432200000000000099,走线到巴拿马,阿强,2026-11-03 08:00:00,"
+                  "https://www.tiktok.com/@a/video/7432200000000000099\n".encode("gbk"))
+    rep = import_file("4cat", f, catalog, None, encoding="GBK")
+    assert (rep.imported, rep.encoding, rep.warnings_by_code) == (1, "gbk", {})
+    assert catalog.get_post(post_id_for("tiktok", "7432200000000000099")).caption == "走线到巴拿马"
+    with pytest.raises(RouteWatchError) as bad:
+        import_file("4cat", f, catalog, None, encoding="klingon-8")
+    assert bad.value.code.value == "E903"
+
+
+def test_newest_capture_wins_whatever_the_file_order(catalog, tmp_path):
+    older = _zs("7431029384756100777", "old caption", 1793600000000, stats={"playCount": 10},
+                author={"uniqueId": "old_handle"})
+    newer = _zs("7431029384756100777", "new caption", 1793700000000, stats={"playCount": 99},
+                author={"uniqueId": "new_handle"})
+    pid = post_id_for("tiktok", "7431029384756100777")
+    for order, name in (((newer, older), "a.ndjson"), ((older, newer), "b.ndjson")):
+        f = tmp_path / name
+        f.write_text("\n".join(order) + "\n", encoding="utf-8")
+        import_file("zeeschuimer", f, catalog, None)
+        p = catalog.get_post(pid)
+        assert (p.caption, p.views, p.author_handle, p.captured_at) == \
+               ("new caption", 99, "new_handle", "2026-11-03T10:00:00Z"), name
+        assert p.url == "https://www.tiktok.com/@new_handle/video/7431029384756100777"
+        assert json.loads(p.extra_json)["stats"] == {"playCount": 99}  # stats and views from the same capture
+    # two files, two captures each: four sightings
+    assert catalog.db.execute("SELECT COUNT(*) FROM post_sightings WHERE post_id=?", (pid,)).fetchone()[0] == 4
+
+
+def test_an_undated_4cat_row_never_overrides_a_dated_capture(catalog, tmp_path):
+    z = tmp_path / "z.ndjson"
+    z.write_text(_zs("7432200000000000555", "zeeschuimer caption", stats={"playCount": 50}) + "\n", encoding="utf-8")
+    c = tmp_path / "c.csv"
+    c.write_text("id,body,author,timestamp,url,plays\n7432200000000000555,4cat caption,x,2026-11-02 08:00:00,"
+                 "https://www.tiktok.com/@x/video/7432200000000000555,7\n", encoding="utf-8")
+    import_file("zeeschuimer", z, catalog, None)
+    rep = import_file("4cat", c, catalog, None)
+    p = catalog.get_post(post_id_for("tiktok", "7432200000000000555"))
+    assert (rep.duplicates, rep.refreshed, p.caption, p.views) == (1, 0, "zeeschuimer caption", 50)
+
+
+def test_relative_play_address_is_resolved_against_the_captured_page(catalog, tmp_path):
+    f = tmp_path / "rel.ndjson"
+    f.write_text(_zs("7431029384756100888", "x", video={"playAddr": "//v16-webapp-prime.tiktok.com/video/a.mp4"}) + "\n"
+                 + _zs("7431029384756100889", "y", video={"playAddr": "/video/b.mp4"}) + "\n", encoding="utf-8")
+    import_file("zeeschuimer", f, catalog, None)
+    assert catalog.get_post(post_id_for("tiktok", "7431029384756100888")).media_url == \
+        "https://v16-webapp-prime.tiktok.com/video/a.mp4"
+    assert catalog.get_post(post_id_for("tiktok", "7431029384756100889")).media_url == \
+        "https://www.tiktok.com/video/b.mp4"
+
+
+def test_a_contact_in_the_file_name_is_not_stored(catalog, tmp_path):
+    f = tmp_path / "走线 微信zx73915.ndjson"
+    f.write_text(_zs("7431029384756100999", "x") + "\n" + "not json\n", encoding="utf-8")
+    rep = import_file("zeeschuimer", f, catalog, None)
+    assert rep.source == "zeeschuimer:走线 微信[id removed].ndjson"
+    dump = "\n".join(str(tuple(r)) for t in ("posts", "post_sightings", "failures", "counters")
+                     for r in catalog.db.execute(f"SELECT * FROM {t}"))  # noqa: S608 - fixed table names
+    assert "zx73915" not in dump

@@ -58,7 +58,7 @@ def test_video_message_has_its_file_and_duration():
     assert p.media_url == "https://cdn4.cdn-telegram.org/file/b8d2c41e0f.mp4?token=Qm9yZGVyUnV0YU5vcnRlMTE5OA"
     assert p.views == 32300
     assert json.loads(p.extra_json) == {"channel": "ruta_norte", "message_id": 1198, "photo": "",
-                                        "has_video": True, "video_seconds": 47}
+                                        "has_video": True, "video_seconds": 47, "views_shown": "32.3K"}
 
 
 def test_too_big_video_points_at_the_message_so_fetch_still_tries():
@@ -79,8 +79,25 @@ def test_forward_names_the_source_channel_not_the_message_number():
     p = posts_of(discover("ruta_norte.html", FIRST))["ruta_norte/1200"]
     assert p.forwarded_from == "otra_ruta"
     assert json.loads(p.extra_json)["forwarded_from_url"] == "https://t.me/otra_ruta/88"
-    assert p.author_handle == "Lin"  # the channel's author signature
+    assert p.author_handle == "ruta_norte"  # the channel published it; "Lin" signed it
+    assert json.loads(p.extra_json)["signer"] == "Lin"
     assert p.views == 1_100_000
+
+
+def test_every_message_is_the_channel_s_and_edits_are_kept():
+    posts = posts_of(discover("ruta_norte.html", FIRST))
+    assert {p.author_handle for p in posts.values()} == {"ruta_norte"}  # unsigned posts too
+    edited = {pid for pid, p in posts.items() if json.loads(p.extra_json).get("edited")}
+    assert edited == {"ruta_norte/1199"}
+    assert "signer" not in json.loads(posts["ruta_norte/1199"].extra_json)
+
+
+def test_message_ids_above_2_to_the_53_stay_strings():
+    html = ((DATA / "ruta_norte.html").read_text(encoding="utf-8").replace('data-post="ruta_norte/1197"', 'data-post="ruta_norte/9007199254740993"'))
+    page = Page(url=FIRST, fetch_url=FIRST, status=200, body=html.encode(), source="t", captured_at="2026-10-03T00:00:00Z")
+    p = posts_of(list(TelegramChannel().discover(page)))["ruta_norte/9007199254740993"]
+    assert json.loads(p.extra_json)["message_id"] == "9007199254740993"
+    assert p.platform_id == "ruta_norte/9007199254740993"
 
 
 def test_forward_from_a_hidden_user_keeps_the_shown_name():

@@ -38,13 +38,14 @@ def test_channel_feed_entries_become_posts():
     assert river.platform == "youtube"
     assert river.url == river.page_url == "https://www.youtube.com/watch?v=Rn8uT2aJcQe"
     assert river.caption == "走线第三天：达连丛林里的河\n早上六点出发，中午到河边。向导说水位比上周低。\n这一段每人另外收 20 美元。"
-    assert river.author_handle == "北上路线 Ruta Norte"
+    assert river.author_handle == "UCr7Nq2TbW5xK8pLm3vD9aQe"  # the channel id; its name in extra
     assert river.posted_at == "2026-10-03T14:00:07Z"
     assert river.views == 18422
     assert river.discovered_via == CHANNEL_FEED
     assert river.media_url == ""  # the fetch stage reads the watch page through yt-dlp
     assert json.loads(river.extra_json) == {
-        "from": "atom_feed", "channel_id": "UCr7Nq2TbW5xK8pLm3vD9aQe", "playlist_id": "",
+        "from": "atom_feed", "channel_id": "UCr7Nq2TbW5xK8pLm3vD9aQe", "channel_name": "北上路线 Ruta Norte",
+        "playlist_id": "",
         "updated": "2026-10-05T02:11:40Z", "title": "走线第三天：达连丛林里的河", "is_short": False,
         "thumbnail": "https://i2.ytimg.com/vi/Rn8uT2aJcQe/hqdefault.jpg",
     }
@@ -54,7 +55,7 @@ def test_short_without_description_and_offset_dates():
     posts = {p.platform_id: p for p in YouTubeFeed().discover(page(CHANNEL_FEED, "channel_UCr7Nq2TbW5xK8pLm3vD9aQe.xml"))}
     short = posts["Zx7Vd0LpQ3k"]
     assert short.caption == "Bus Quito → Tulcán, 15 USD #shorts"
-    assert short.url == "https://www.youtube.com/watch?v=Zx7Vd0LpQ3k"
+    assert short.url == short.page_url == "https://www.youtube.com/shorts/Zx7Vd0LpQ3k"  # as YouTube shows it
     assert json.loads(short.extra_json)["is_short"] is True
     cost = posts["Kp3mW9sYt1E"]
     assert cost.posted_at == "2026-09-28T17:00:00Z"  # -05:00 → UTC
@@ -64,7 +65,8 @@ def test_short_without_description_and_offset_dates():
 def test_playlist_feed_keeps_playlist_and_each_videos_channel():
     posts = list(YouTubeFeed().discover(page(PLAYLIST_FEED, "playlist_PLx9Qm2RutaNorteDarien01.xml")))
     assert [(p.platform_id, p.author_handle) for p in posts] == [
-        ("Rn8uT2aJcQe", "北上路线 Ruta Norte"), ("Wq4eR7tYu2I", "Caminantes")]
+        ("Rn8uT2aJcQe", "UCr7Nq2TbW5xK8pLm3vD9aQe"), ("Wq4eR7tYu2I", "UCa1Lt5Gp8Hk3Jm6Nb9Vc2Xz")]
+    assert json.loads(posts[1].extra_json)["channel_name"] == "Caminantes"
     extra = json.loads(posts[1].extra_json)
     assert extra["playlist_id"] == "PLx9Qm2RutaNorteDarien01"
     assert extra["channel_id"] == "UCa1Lt5Gp8Hk3Jm6Nb9Vc2Xz"
@@ -110,7 +112,8 @@ def test_watch_page_player_response_becomes_a_post():
     assert isinstance(p, Post)
     assert p.post_id == post_id_for("youtube", "Rn8uT2aJcQe")
     assert p.caption == "走线第三天：达连丛林里的河\n早上六点出发，中午到河边。向导说水位比上周低。\n这一段每人另外收 20 美元。"
-    assert p.author_handle == "北上路线 Ruta Norte"  # as in the feed: one channel, one author
+    assert p.author_handle == "UCr7Nq2TbW5xK8pLm3vD9aQe"  # as in the feed: one channel, one author
+    assert json.loads(p.extra_json)["channel_name"] == "北上路线 Ruta Norte"
     assert p.posted_at == "2026-10-03T14:00:07Z"
     assert p.views == 18507
     # the uploaded (not auto-generated) track is the platform subtitle

@@ -40,7 +40,7 @@ def test_youtube_video_info():
     assert (p.platform, p.platform_id) == ("youtube", "Rn8uT2aJcQe")
     assert p.url == p.page_url == "https://www.youtube.com/watch?v=Rn8uT2aJcQe"
     assert p.caption == "走线第三天：达连丛林里的河\n早上六点出发，中午到河边。向导说水位比上周低。\n这一段每人另外收 20 美元。"
-    assert p.author_handle == "北上路线 Ruta Norte"
+    assert p.author_handle == "UCr7Nq2TbW5xK8pLm3vD9aQe"  # the channel id, as the feed and the watch page give it
     assert p.posted_at == "2026-10-03T14:00:07Z"
     assert p.views == 18507
     assert p.lang == "zh"
@@ -80,14 +80,14 @@ def test_flat_search_results_skip_listings_and_count_them():
     assert [p.platform_id for p in posts] == ["Rn8uT2aJcQe", "Ty6uI9oPa3S", "Dk2fG5hJl8Z"]
     assert counts == {"ytdlp/skipped/listing": 1}
     short = posts[1]
-    assert short.url == "https://www.youtube.com/watch?v=Ty6uI9oPa3S"
+    assert short.url == "https://www.youtube.com/shorts/Ty6uI9oPa3S"  # a Short stays a Short
     assert short.caption == "走线的人在塔帕丘拉排队 #shorts"
     assert short.author_handle == ""
     assert short.posted_at == ""
     assert short.views == 733
     assert posts[2].caption == ("Zouxian: the route explained (English subtitles)\n"
                                 "Why Chinese migrants fly to Ecuador first, and what changed in July 2024.")
-    assert posts[2].author_handle == "Border Notes"
+    assert posts[2].author_handle == "UCq3Wm8Er1Ty4Ui7Op0As2Df"  # channel "Border Notes"
 
 
 def test_tiktok_info_uses_the_handle_in_the_canonical_url():

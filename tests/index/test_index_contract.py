@@ -150,31 +150,91 @@ def test_filters(ro, query, expected):
     assert ids(ro.search(query)) == expected
 
 
-# ---- query syntax never breaks a query -------------------------------------------------------------------
+# ---- odd characters are searched as text; malformed syntax is refused with a code ---------------------------
 @pytest.mark.parametrize(("text", "expected"), [
-    ('"厄瓜多尔', ["a", "b", "e"]),
-    ("厄瓜多尔 (", ["a", "b", "e"]),
-    ("厄瓜多尔 )", ["a", "b", "e"]),
     ("text:厄瓜多尔", ["a", "b", "e"]),
     ("厄瓜多尔\x00", ["a", "b", "e"]),
-    ("厄瓜多尔 AND", ["a", "b", "e"]),
-    ("厄瓜多尔 OR", ["a", "b", "e"]),
+    ("厄瓜多尔 ()", ["a", "b", "e"]),
     ("title:darien", ["c", "d"]),
     ("darien AND gap", ["d"]),
     ("country:EC", []),
     ("'; DROP TABLE idx_posts; --", []),
-    ("-", []),  # punctuation only: nothing to look for
+    ("-", ALL),  # punctuation only: no text to look for, as with no text at all
     ("a" * 3000, []),
     ("", ALL),  # no text: every post (filters only)
     ("\x00", ALL),
-    ('"', ALL),
-    ("((", ALL),
     ("*", ALL),
-    ("NEAR(", ALL),
+    ("or not", []),  # lower case: words, not operators
 ])
 def test_query_syntax_never_breaks(ro, text, expected):
     assert find(ro, text) == expected
     assert ro.count() == 10
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ('"厄瓜多尔', "E505"), ('"', "E505"), ('darien "gap', "E505"),
+    ("厄瓜多尔 (", "E506"), ("厄瓜多尔 )", "E506"), ("((", "E506"), ("NEAR(", "E506"), ("(a OR b", "E506"),
+    ("厄瓜多尔 AND", "E507"), ("厄瓜多尔 OR", "E507"), ("OR 厄瓜多尔", "E507"), ("NOT", "E507"), ("darien NOT", "E507"),
+    ("darien -", []), ("a OR OR b", "E507"), ("(NOT)", "E507"),
+    ("(" * 20 + "darien" + ")" * 20, "E508"), (" ".join(f"-w{i}" for i in range(9)), "E508"),
+])
+def test_malformed_query_is_refused_with_a_code(ro, text, code):
+    if code == []:  # a lone dash is punctuation, not an operator
+        assert find(ro, text) == ["c", "d"]
+        return
+    with pytest.raises(RouteWatchError) as e:
+        ro.search(Query(text))
+    assert e.value.code == code
+
+
+# ---- operators: the same posts and totals on both backends --------------------------------------------------
+@pytest.mark.parametrize(("text", "expected"), [
+    ("darien -gap", ["c"]),
+    ("darien NOT gap", ["c"]),
+    ("-gap darien", ["c"]),
+    ("NOT darien", ["a", "b", "e", "f", "g", "h", "i", "j"]),
+    ("-darien", ["a", "b", "e", "f", "g", "h", "i", "j"]),
+    ("NOT NOT darien", ["c", "d"]),
+    ("厄瓜多尔 OR mordida", ["a", "b", "e", "f", "j"]),
+    ("mordida OR 厄瓜多尔 OR mordida", ["a", "b", "e", "f", "j"]),
+    ('"three days" OR "cinco días"', ["c", "d"]),
+    ("darien AND (gap OR selva)", ["c", "d"]),
+    ("(厄瓜多尔 OR darien) -基多", ["a", "b", "c", "d"]),  # e says 基多 in its transcript: the whole post goes
+    ("厄瓜多尔 -视频", ["a", "b"]),  # e's caption is 视频, its transcript has 厄瓜多尔: NOT looks at every text
+    ("policia -(mordida México)", ["j"]),  # f has both words in one text, j only one of them
+    ("巴拿马 -(第一天 OR 过河)", ["b"]),
+    ("厄瓜多尔 OR NOT darien", ["a", "b", "e", "f", "g", "h", "i", "j"]),
+    ("(视频 OR 出发) 基多", ["e"]),  # AND / OR hold within one text unit: 出发 and 基多 are both in e's transcript
+    ("视频 基多", []),
+    ("mordida -policia -policía", []),
+    ("mordida -(policia OR Guatemala)", []),
+    ("mordida -\"a la policía\"", ["j"]),  # f says "a la policía", j "y la policia"
+])
+def test_operators(ro, text, expected):
+    hits = ro.search(Query(text, limit=100))
+    assert ids(hits) == expected
+    assert (hits.total, hits.relation) == (len(expected), "eq")
+
+
+def test_operators_with_filters_paging_and_date_sort(ro):
+    hits = ro.search(Query("NOT darien", country="EC", sort="date"))
+    assert [h.post_id for h in hits] == ["g", "a", "e", "b"]  # newest first
+    page = ro.search(Query("NOT darien", country="EC", sort="date", offset=1, limit=2))
+    assert [h.post_id for h in page] == ["a", "e"]
+    assert page.total == 4
+    rel = ro.search(Query("厄瓜多尔 OR mordida", sort="date", limit=100))
+    assert [h.post_id for h in rel] == ["j", "f", "a", "e", "b"]
+    assert [h.post_id for h in ro.search(Query("厄瓜多尔 OR mordida", sort="date", offset=3, limit=5))] == ["e", "b"]
+    with pytest.raises(RouteWatchError) as e:
+        ro.search(Query("darien", sort="score"))
+    assert e.value.code == "E903"
+
+
+def test_boolean_hit_shows_the_matching_text(ro):
+    [hit] = ro.search(Query("基多 -darien"))
+    assert (hit.post_id, hit.source) == ("e", "transcript")
+    assert "[基多]" in hit.snippet
+    assert hit.start_sec == 3.0
 
 
 # ---- trends ------------------------------------------------------------------------------------------------
@@ -360,3 +420,14 @@ def test_both_backends_give_the_same_numbers(es_node, tmp_path, corpus):
         lite.close()
         es.close()
         es_cleanup(es_node.url, name)
+
+
+def test_trends_follow_the_search_query(ro):
+    assert rows(ro, "country", q=Query("darien")) == [
+        ("2026-W45", "CO", 2, 2), ("2026-W45", "EC", 2, 2), ("2026-W45", "PA", 2, 2), ("2026-W45", "CR", 1, 2)]
+    assert rows(ro, "platform", q=Query("mordida -Guatemala")) == [("2026-W46", "tiktok", 1, 1)]
+    assert rows(ro, "leg", q=Query("NOT darien", country="PA")) == [
+        ("2026-W40", "CO>PA", 1, 1), ("2026-W40", "EC>CO", 1, 1), ("2026-W45", "CO>PA", 1, 1)]
+    with pytest.raises(RouteWatchError) as e:
+        ro.trends("country", "week", Query('"darien'))
+    assert e.value.code == "E505"

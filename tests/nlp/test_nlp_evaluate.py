@@ -45,3 +45,29 @@ def test_report_lists_misses_per_post() -> None:
     assert "dev-x" in text
     assert "countries -['CO']" in text and "countries +['PA']" in text
     assert "route: gold EC>CO pred CO>EC" in text
+
+
+def test_scores_per_category_and_misses_grouped_by_cause() -> None:
+    gold = [
+        _row("p1", countries=["EC", "CO"], route=["EC", "CO"],
+             costs=[{"amount": 25, "currency": "USD", "text": "25", "kind": "transport"}]),
+        _row("p2", countries=["MX"], route=["MX"]),
+        _row("n1", relevant=False),
+    ]
+    pred = [
+        _row("p1", countries=["EC", "CO"], route=["CO", "EC"],
+             costs=[{"amount": 25, "currency": "USD", "text": "25", "kind": "guide"}]),
+        _row("p2", relevant=False),
+        _row("n1", countries=["PA"], route=["PA"]),
+    ]
+    groups = evaluate.by_category(gold, pred, {"p1": "plain", "p2": "plain", "n1": "hard_negative"})
+    assert list(groups) == ["plain", "hard_negative"]
+    assert groups["plain"]["n_posts"] == 2 and groups["plain"]["countries"]["f1"] == 0.8
+    assert groups["hard_negative"]["relevant"] == {"p": 0.0, "r": 1.0, "f1": 0.0, "tp": 0, "fp": 1, "fn": 0}
+    causes = evaluate.causes(gold, pred)
+    assert causes["post judged irrelevant (its facts lost)"] == ["p2"]
+    assert causes["irrelevant post judged relevant (its facts added)"] == ["n1"]
+    assert causes["cost kind"] == ["p1: cost kind 25 USD: gold transport pred guide"]
+    assert causes["route order or extent"] == ["p1: route: gold EC>CO pred CO>EC"]
+    text = evaluate.report(evaluate.score(gold, pred), None, groups, causes)
+    assert "per category" in text and "  hard_negative    1 " in text and "misses by cause:" in text

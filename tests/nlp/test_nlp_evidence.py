@@ -71,7 +71,8 @@ def test_extract_post_pools_relevance_across_units(extractor) -> None:
     caption = make_unit("day 12 #走线", kind="caption", unit_id="p2:c", post_id="p2")
     transcript = make_unit("从香港转机去伊斯坦布尔再到瓜亚基尔", kind="transcript", unit_id="p2:t", post_id="p2")
     alone = extractor.extract(transcript)
-    assert alone.relevant is False and alone.route == ()
+    # judged alone it is not relevant: its facts stay in the record but not in the gold schema / aggregates
+    assert alone.relevant is False and alone.route == ("HK", "TR", "EC") and alone.to_gold()["route"] == []
     post = extractor.extract_post([caption, transcript])
     assert post.relevant and list(post.route) == ["HK", "TR", "EC"]
     assert post.provenance is not None and post.provenance.tool == "routewatch.nlp"
@@ -82,6 +83,17 @@ def test_irrelevant_unit_has_no_facts_but_keeps_provenance(extractor) -> None:
     assert ex.relevant is False
     assert (ex.countries, ex.route, ex.places, ex.costs, ex.bribes) == ((), (), (), (), ())
     assert ex.provenance.params_dict() == {"pack": "zouxian", "pack_version": "1.0.0"}
+    assert ex.relevance_reasons[0].startswith("-3.0 against ")
+
+
+def test_irrelevant_post_keeps_facts_in_record_not_in_gold(extractor) -> None:
+    ex = extractor.extract(make_unit("公司派我去蒂华纳审厂，从洛杉矶开车过境，酒店一晚一千八比索"))
+    assert ex.relevant is False
+    assert sorted(c.iso for c in ex.countries) == ["MX", "US"] and {p.canonical for p in ex.places} == {"Tijuana", "Los Angeles"}
+    assert [(c.amount, c.currency) for c in ex.costs] == [(1800.0, "MXN")]
+    gold = ex.to_gold()
+    assert (gold["countries"], gold["route"], gold["places"], gold["costs"], gold["bribes"]) == ([], [], [], [], [])
+    assert any(r.startswith("-3.0 against 审厂") for r in ex.relevance_reasons)
 
 
 def test_counters_say_what_was_kept_and_dropped() -> None:

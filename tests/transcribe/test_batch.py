@@ -13,7 +13,7 @@ from routewatch.errors import Code, RouteWatchError
 from routewatch.records import Media, Transcript
 from routewatch.settings import load_settings
 from tests.conftest import make_post
-from transcribe import DecodedAudio, decode_audio
+from transcribe import DecodedAudio, decode_audio, stage
 from transcribe.base import Recognition, Transcriber
 
 TIMING = {"wall_time_s", "rtf", "batch"}  # the only provenance fields allowed to differ
@@ -158,9 +158,9 @@ def test_fingerprint_scan_compares_only_clips_of_a_possible_length(fresh_catalog
         return real(a, b, at_least)
 
     monkeypatch.setattr(transcribe.audio, "fingerprint_similarity", counted)
-    run = pipeline._TranscribeRun(pipeline.Context(settings=None, catalog=fresh_catalog), pipeline.StageReport(
+    run = stage._TranscribeRun(pipeline.Context(settings=None, catalog=fresh_catalog), pipeline.StageReport(
         "transcribe"), transcriber=None, model_key="m", total=1)
-    tid = run._match(pipeline._Job("p", audio=quieter))
+    tid = run._match(stage._Job("p", audio=quieter))
     assert tid is not None and fresh_catalog.get_transcript(tid).text == "t1"
     assert compared == [len(clip.fingerprint)]  # the 3× longer clip was never compared
 

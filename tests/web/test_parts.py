@@ -23,7 +23,8 @@ def test_handles_become_the_same_pseudonym_with_or_without_at():
     assert s.handle("@zouxian_notes") == s.handle("zouxian_notes") == pseudonym("@zouxian_notes", KEY)
     out = s.clean("forwarded from runxue_laoli, see https://t.me/zouxian_notes/219")
     assert "runxue_laoli" not in out and "zouxian_notes" not in out
-    assert s.handle("runxue_laoli") in out and f"t.me/{s.handle('zouxian_notes')}/219" in out
+    # a t.me link's account is redacted with the other contacts, before known handles become pseudonyms
+    assert s.handle("runxue_laoli") in out and "https://t.me/[user]/219" in out
 
 
 def test_handles_stay_when_pseudonyms_are_off():

@@ -1,0 +1,59 @@
+"""Which post a person means: a full post id, an unambiguous id prefix, or the post's URL.
+
+In: the text given to `evidence`, `trace`, the post page or the evidence API, and a read catalog.
+Out: the full post id; E907 (listing the candidates) when a prefix fits several posts, E904 when
+nothing fits. Read-only; SQL only with parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from routewatch.errors import Code, RouteWatchError
+
+MIN_PREFIX = 4  # shorter prefixes are almost always ambiguous
+_ID_LIKE = re.compile(r"[a-z0-9_]+-[0-9a-f]{1,16}|[a-z0-9_]+-?", re.IGNORECASE)
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+
+
+def looks_like_ref(text: str) -> bool:
+    """True when `text` is shaped like a post id (or its prefix, `telegram-58d7`) or a URL, so a caller
+    that also takes free text (trace) may try it as a post first."""
+    t = (text or "").strip()
+    return bool(_URL.fullmatch(t) or re.fullmatch(r"[a-z0-9_]+-[0-9a-f]{4,16}", t, re.IGNORECASE))
+
+
+def find_post(db: Any, ref: str) -> str | None:
+    """The post id `ref` names, None when none; E907 when an id prefix names more than one."""
+    ref = (ref or "").strip()
+    if not ref:
+        return None
+    row = db.execute("SELECT post_id FROM posts WHERE post_id = ?", (ref,)).fetchone()
+    if row:
+        return row[0]
+    if _URL.fullmatch(ref):
+        for u in dict.fromkeys((ref, ref.rstrip("/"), ref.rstrip("/") + "/", ref.replace("http://", "https://", 1))):
+            row = db.execute("SELECT post_id FROM posts WHERE url = ? ORDER BY post_id LIMIT 1", (u,)).fetchone()
+            if row:
+                return row[0]
+        return None
+    if len(ref) < MIN_PREFIX or not _ID_LIKE.fullmatch(ref):
+        return None
+    like = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = [r[0] for r in db.execute(
+        "SELECT post_id FROM posts WHERE post_id LIKE ? ESCAPE '\\' ORDER BY post_id LIMIT 11", (like,))]
+    if len(rows) > 1:
+        shown = ", ".join(rows[:10]) + (", …" if len(rows) > 10 else "")
+        raise RouteWatchError(Code.E907, f"post id prefix {ref!r} matches {'more than 10' if len(rows) > 10 else len(rows)} "
+                                         f"posts: {shown}; give more characters")
+    return rows[0] if rows else None
+
+
+def resolve_post(db: Any, ref: str) -> str:
+    """The post id `ref` names, or E904 (no post) / E907 (ambiguous prefix)."""
+    pid = find_post(db, ref)
+    if pid is None:
+        raise RouteWatchError(Code.E904, f"no post {ref.strip()[:200]!r} in the catalog: give a post id, an id "
+                                         "prefix of 4 or more characters, or the post's URL (see `routewatch search`)")
+    return pid

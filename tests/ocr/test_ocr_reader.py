@@ -1,0 +1,142 @@
+"""The on-screen reader on ocr_dev clips and on hostile videos: what a user of `ocr-file` would see."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import caption
+from typer.testing import CliRunner
+
+from ocr import OcrSettings, OnscreenReader, to_line
+from ocr.evaluate import edit_distance, leaks, norm, start_hits
+from routewatch.cli import app
+from routewatch.errors import Code, RouteWatchError
+
+# Three clips that carry each difficulty: Traditional script on a moving test pattern with a running
+# timecode and frame counter (001), a title banner and an uploader id over a moving pattern (010),
+# and cellular noise behind the captions with a banner and an uploader id (024).
+CLIPS = ("dev-001", "dev-010", "dev-024")
+
+
+@pytest.fixture(scope="module")
+def results(reader: OnscreenReader, ocr_manifest: dict[str, dict]) -> dict[str, dict]:
+    return {cid: to_line(cid, reader.read(ocr_manifest[cid]["path"]), show_overlay_text=True) for cid in CLIPS}
+
+
+@pytest.mark.parametrize("cid", CLIPS)
+def test_captions_read_with_their_seconds(results, ocr_manifest, cid):
+    row, line = ocr_manifest[cid], results[cid]
+    ref = norm(row["onscreen_text"])
+    assert edit_distance(ref, norm(line["text"])) / len(ref) <= 0.08
+    hits, total = start_hits(row["segments"], line["segments"])
+    assert hits / total >= 0.9
+    # The title banner is kept once, apart from the captions, never inside the content text.
+    if row["banner"]:
+        assert [p["text"] for p in line["persistent"]] == [row["banner"]]
+        assert row["banner"] not in line["text"]
+
+
+def test_traditional_is_simplified_for_search(results):
+    assert "机票两千三比索" in results["dev-001"]["text"]
+    assert "機票" not in results["dev-001"]["text"]
+
+
+@pytest.mark.parametrize("cid", CLIPS)
+def test_overlays_kept_out_of_content(results, ocr_manifest, cid):
+    row, line = ocr_manifest[cid], results[cid]
+    content = [line["text"], *(s["text"] for s in line["segments"]), *(p["text"] for p in line["persistent"])]
+    assert not leaks(row["watermark_handle"], content)
+    kinds = {o["kind"] for o in line["overlays"]}
+    if row["watermark_handle"] and row["style"]["bg"] != "noise":  # on noise the small id is not legible
+        assert any(row["watermark_handle"] in o["text"] for o in line["overlays"] if o["kind"] == "handle")
+    if row["style"]["bg"] == "pattern":  # the test pattern runs a timecode in the corner
+        assert "timer" in kinds
+        assert not any(":" in s["text"] and s["text"][:2].isdigit() for s in line["segments"])
+
+
+def test_ocr_file_cli_lines(tmp_path, ocr_manifest):
+    clip = ocr_manifest["dev-021"]  # flat background, banner, uploader id
+    out = tmp_path / "out.jsonl"
+    res = CliRunner().invoke(app, ["ocr-file", clip["path"], "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    line = json.loads(out.read_text(encoding="utf-8"))
+    assert set(line) >= {"file", "text", "segments", "overlays", "model", "seconds"}
+    assert set(line["segments"][0]) == {"start", "end", "text", "confidence"}
+    assert line["seconds"] == pytest.approx(clip["seconds"], abs=0.5)
+    assert {o["kind"] for o in line["overlays"]} == {"handle"}
+    assert all(set(o) == {"kind", "start", "end"} for o in line["overlays"])  # no uploader id by default
+    assert clip["watermark_handle"] not in out.read_text(encoding="utf-8")
+    res = CliRunner().invoke(app, ["ocr-file", clip["path"], "-o", str(out), "--show-overlays"])
+    assert clip["watermark_handle"] in out.read_text(encoding="utf-8")
+
+
+# ---- bounded on odd inputs ------------------------------------------------------------------------------
+def test_empty_missing_and_non_video_files_fail_with_codes(reader, tmp_path, make_video):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video at all\n" * 50)
+    audio = make_video("tone.m4a", "-f", "lavfi", "-i", "sine=frequency=440:duration=2")
+    codes = {}
+    for path in (empty, tmp_path / "missing.mp4", text, audio):
+        with pytest.raises(RouteWatchError) as exc:
+            reader.read(path)
+        codes[path.name] = exc.value.code
+    assert codes == {"empty.mp4": Code.E708, "missing.mp4": Code.E708, "notes.mp4": Code.E704, "tone.m4a": Code.E703}
+
+
+def test_truncated_video_is_a_bounded_result_or_E704(reader, ocr_manifest, tmp_path):
+    data = Path(ocr_manifest["dev-003"]["path"]).read_bytes()
+    head = tmp_path / "head.mp4"  # the moov atom of these files is at the end: nothing decodable
+    head.write_bytes(data[: len(data) // 3])
+    with pytest.raises(RouteWatchError) as exc:
+        reader.read(head)
+    assert exc.value.code == Code.E704
+
+
+def test_still_image_reads_its_text(reader, make_video):
+    img = make_video("still.png", "-f", "lavfi", "-i", "color=c=0x204060:s=540x960", "-frames:v", "1",
+                     "-vf", caption("从基多坐大巴到图尔坎"))
+    res = reader.read(img)
+    assert res.text == "从基多坐大巴到图尔坎"
+    assert res.frames_read == 1
+
+
+def test_timeout_is_E706(make_video):
+    video = make_video("long.mp4", "-f", "lavfi", "-i", "testsrc2=s=540x960:r=12:d=60", "-c:v", "libx264",
+                       "-preset", "ultrafast", "-vf", caption("车票三十美金"))
+    slow = OnscreenReader(OcrSettings(timeout_s=1.0))
+    with pytest.raises(RouteWatchError) as exc:
+        slow.read(video)
+    assert exc.value.code == Code.E706
+
+
+def _peak_rss_mb(path: Path, tmp_path: Path) -> tuple[dict, float]:
+    """ocr-file on one file in a child process: its JSON line and the child's peak RSS."""
+    out = tmp_path / "o.jsonl"
+    code = ("import resource,sys;from routewatch.cli import app;sys.argv=['routewatch','ocr-file',sys.argv[1],'-o',"
+            "sys.argv[2]]\ntry: app()\nexcept SystemExit: pass\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", code, str(path), str(out)], capture_output=True, text=True,
+                          timeout=300, check=True)
+    return json.loads(out.read_text(encoding="utf-8")), int(done.stdout.split()[-1]) / 1024
+
+
+def test_4k_and_ten_minute_videos_stay_bounded(make_video, tmp_path):
+    four_k = make_video("4k.mp4", "-f", "lavfi", "-i", "color=c=0x303030:s=2160x3840:r=12:d=3", "-c:v", "libx264",
+                        "-preset", "ultrafast", "-vf", caption("两千三比索", size=160))
+    line, rss = _peak_rss_mb(four_k, tmp_path)
+    assert line["text"] == "两千三比索"
+    assert rss < 900
+    ten = make_video("ten.mp4", "-f", "lavfi", "-i", "color=c=0x103050:s=540x960:r=2:d=600", "-c:v", "libx264",
+                     "-preset", "ultrafast", "-vf", caption("到了塔帕丘拉", enable="lt(t,300)") + ","
+                     + caption("再坐车进危地马拉", enable="gte(t,300)"))
+    line, rss = _peak_rss_mb(ten, tmp_path)
+    assert [s["text"] for s in line["segments"]] == ["到了塔帕丘拉", "再坐车进危地马拉"]
+    assert line["segments"][1]["start"] == pytest.approx(300, abs=1.0)
+    assert line["frames_read"] <= 4  # a still picture is read when it changes, not 600 times
+    assert rss < 900
