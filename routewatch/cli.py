@@ -991,16 +991,19 @@ def ocr_file(files: Annotated[list[Path], typer.Argument(help="Video files (or s
              output: Annotated[Path, typer.Option("-o", "--output", help="Output JSONL.")],
              threads: Annotated[int, typer.Option(help="OCR threads.")] = 2,
              show_overlays: Annotated[bool, typer.Option("--show-overlays", help="Also print overlay texts (uploader ids).")] = False,
-             data_dir: DataDir = None) -> None:
+             data_dir: DataDir = None, force: ForceOpt = False) -> None:
     """Read the words on screen (burned-in captions): one JSON line per file (text, timed segments, overlays).
 
     Example: routewatch ocr-file clip.mp4 -o clip.ocr.jsonl
     """
     with _errors():
         from ocr import OcrSettings, ocr_files
+        from routewatch.outputs import open_output
+        from routewatch.settings import data_dir_from_env
 
         n = bad = 0
-        with open(output, "w", encoding="utf-8") as fout, _Bars(True) as bars:
+        with open_output(output, data_dir=data_dir_from_env(data_dir), inputs=files, force=force) as fout, \
+                _Bars(True) as bars:
             lines = ocr_files([str(f) for f in files], OcrSettings(threads=threads), show_overlay_text=show_overlays)
             for i, line in enumerate(lines):
                 fout.write(json.dumps(line, ensure_ascii=False) + "\n")
