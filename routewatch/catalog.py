@@ -430,6 +430,16 @@ class Catalog:
                     self.db.execute(stmt)
                 self.db.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
 
+    def check_integrity(self, limit: int = 20) -> None:
+        """Read every page (SQLite's quick_check); a damaged file is E920 with what SQLite found."""
+        try:
+            rows = [r[0] for r in self.db.execute(f"PRAGMA quick_check({int(limit)})")]
+        except sqlite3.DatabaseError as e:
+            raise db_error(e, self.path) from e
+        if rows != ["ok"]:
+            more = f" (and {len(rows) - 1} more problems)" if len(rows) > 1 else ""
+            raise RouteWatchError(Code.E920, f"catalog {self.path} failed its integrity check: {rows[0]}{more}")
+
     def schema_version(self) -> int:
         return self.db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
 

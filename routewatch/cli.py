@@ -398,7 +398,9 @@ def index(rebuild: Annotated[bool, typer.Option("--rebuild", help="Recreate the 
 
 
 @app.command()
-def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False,
+           check: Annotated[bool, typer.Option("--check", help="Also verify every page of the catalog file "
+                                               "(SQLite integrity check; E920 when damaged).")] = False) -> None:
     """Counts per stage and source, failures by error code.
 
     Example: routewatch status --json
@@ -409,6 +411,8 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
             raise RouteWatchError(Code.E903, f"no catalog in {s.data_dir}: run `routewatch demo` or `routewatch run`")
         cat = _catalog(s, write=False)
         try:
+            if check:
+                cat.check_integrity()
             info = collect_status(cat)
         finally:
             cat.close()

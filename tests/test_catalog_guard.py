@@ -230,3 +230,22 @@ def test_foreign_sqlite_file_is_never_migrated_into(tmp_path):
     cat.db.execute("INSERT INTO schema_version(version) VALUES ('two')")
     cat.close()
     assert _code(Catalog, d / "catalog.sqlite", write=False) == "E920"
+
+
+def test_status_check_reads_every_page(tmp_path):
+    d = tmp_path / "data"
+    cat = Catalog(d / "catalog.sqlite")
+    with cat.tx():
+        for i in range(400):
+            cat._upsert_post(make_post(platform_id=f"c/{i}", caption="走线 " * 100))
+    cat.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    cat.close()
+    assert run_cli("status", "--check", data_dir=d).returncode == 0
+    raw = bytearray((d / "catalog.sqlite").read_bytes())
+    page = int.from_bytes(raw[16:18], "big")
+    for p in range(len(raw) // page // 2, len(raw) // page - 1):  # scribble over the second half's pages
+        raw[p * page + 8: p * page + 64] = b"\xff" * 56
+    (d / "catalog.sqlite").write_bytes(bytes(raw))
+    cp = run_cli("status", "--check", data_dir=d, check=False)
+    assert cp.returncode == 2 and cp.stderr.startswith("E920"), cp.stderr
+    assert "Traceback" not in cp.stderr
