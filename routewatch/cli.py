@@ -768,10 +768,12 @@ def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search o
     Example: routewatch evidence telegram-58d7 -o evidence.zip
     """
     from routewatch.evidence import build_bundle, verify_bundle
+    from routewatch.outputs import check_output
     from routewatch.postref import resolve_post
 
     with _errors():
         s = _settings(data_dir, config)
+        check_output(output, data_dir=s.data_dir, force=force)  # a refused -o is said before any work
         cat = _read_catalog(s)
         try:
             path = build_bundle(cat, s, resolve_post(cat.db, post_id), output, force=force)
