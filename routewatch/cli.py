@@ -833,8 +833,7 @@ def serve(port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")
             raise RouteWatchError(Code.E903, f"--port must be between 1 and 65535, got {port}")
 
         s = _settings(data_dir, config)
-        if not (s.data_dir / "catalog.sqlite").exists():
-            raise RouteWatchError(Code.E903, f"no catalog in {s.data_dir}: run `routewatch demo` or `routewatch run`")
+        _read_catalog(s).close()  # no catalog (E903), a damaged one (E920): said now, not on every request
         _say(err, f"RouteWatch web UI on http://{host}:{port}/  (data: {s.data_dir})")
         web_serve(s, host=host, port=port, workers=workers)
 
