@@ -383,7 +383,11 @@ class Catalog:
     # ---- locking: one writer per data dir ---------------------------------------------------------
     def _acquire_lock(self, timeout: float) -> None:
         lock_path = self.path.parent / ".routewatch.lock"
-        fd = os.open(str(lock_path), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(str(lock_path), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as e:  # read-only file system, a lock that is a symlink, a directory ...
+            raise RouteWatchError(Code.E922, f"cannot lock data dir {self.path.parent} ({lock_path.name}: "
+                                  f"{e.strerror or e})") from e
         deadline = time.monotonic() + timeout
         while True:
             try:
