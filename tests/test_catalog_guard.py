@@ -62,6 +62,15 @@ def test_failed_extraction_is_indexed_on_its_text(tmp_path):
         cat.close()
     cp = run_cli("search", "tapachula", "--json", data_dir=tmp_path / "data")
     assert [h["post_id"] for h in json.loads(cp.stdout)["hits"]] == [posts[2].post_id]
+    from fastapi.testclient import TestClient
+
+    from routewatch.web import create_app
+    from routewatch.web.settings import WebSettings
+
+    client = TestClient(create_app(s, web=WebSettings(rate_limit_per_minute=0)))
+    post = client.get(f"/api/posts/{posts[2].post_id}").json()  # the page and API show why it has no facts
+    assert [(f["stage"], f["code"]) for f in post["failures"]] == [("extract", "E401")]
+    assert post["stages"]["index"]["status"] == "done"
 
 
 def test_bad_json_row_rebuild_keeps_everything(tmp_path):
