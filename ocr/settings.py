@@ -6,13 +6,15 @@ Out: one validated, frozen `OcrSettings`. Never touches the disk or the network.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from routewatch.sections import Section
 
 
-class OcrSettings(BaseModel):
+class OcrSettings(Section):
     """What the on-screen reader runs with; every field ends up in the result's provenance."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, protected_namespaces=())
 
     enabled: bool = True  # run the ocr stage in `routewatch run`
     reader: str = "rapidocr.v1"

@@ -366,16 +366,28 @@ class Catalog:
             self._migrate()
 
     def _stored_version(self) -> int:
-        has = self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'").fetchone()
-        if not has:
+        """The schema version the file says it has; 0 for an empty file. A database with tables but no
+        version table is someone else's SQLite file: refused (E920), never migrated into."""
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "schema_version" not in tables:
+            if tables - {"sqlite_sequence"}:
+                raise RouteWatchError(Code.E920, f"{self.path} is an SQLite database but not a RouteWatch catalog "
+                                      f"(tables: {', '.join(sorted(tables)[:5])})")
             return 0
         row = self.db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        return int(row[0] or 0)
+        try:
+            return int(row[0] or 0)
+        except (TypeError, ValueError):
+            raise RouteWatchError(Code.E920, f"{self.path} has a damaged schema version ({row[0]!r})") from None
 
     # ---- locking: one writer per data dir ---------------------------------------------------------
     def _acquire_lock(self, timeout: float) -> None:
         lock_path = self.path.parent / ".routewatch.lock"
-        fd = os.open(str(lock_path), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(str(lock_path), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as e:  # read-only file system, a lock that is a symlink, a directory ...
+            raise RouteWatchError(Code.E922, f"cannot lock data dir {self.path.parent} ({lock_path.name}: "
+                                  f"{e.strerror or e})") from e
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -421,6 +433,16 @@ class Catalog:
                 for stmt in _split_sql(sql):
                     self.db.execute(stmt)
                 self.db.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
+
+    def check_integrity(self, limit: int = 20) -> None:
+        """Read every page (SQLite's quick_check); a damaged file is E920 with what SQLite found."""
+        try:
+            rows = [r[0] for r in self.db.execute(f"PRAGMA quick_check({int(limit)})")]
+        except sqlite3.DatabaseError as e:
+            raise db_error(e, self.path) from e
+        if rows != ["ok"]:
+            more = f" (and {len(rows) - 1} more problems)" if len(rows) > 1 else ""
+            raise RouteWatchError(Code.E920, f"catalog {self.path} failed its integrity check: {rows[0]}{more}")
 
     def schema_version(self) -> int:
         return self.db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0

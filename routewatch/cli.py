@@ -398,7 +398,9 @@ def index(rebuild: Annotated[bool, typer.Option("--rebuild", help="Recreate the 
 
 
 @app.command()
-def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False,
+           check: Annotated[bool, typer.Option("--check", help="Also verify every page of the catalog file "
+                                               "(SQLite integrity check; E920 when damaged).")] = False) -> None:
     """Counts per stage and source, failures by error code.
 
     Example: routewatch status --json
@@ -409,6 +411,8 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
             raise RouteWatchError(Code.E903, f"no catalog in {s.data_dir}: run `routewatch demo` or `routewatch run`")
         cat = _catalog(s, write=False)
         try:
+            if check:
+                cat.check_integrity()
             info = collect_status(cat)
         finally:
             cat.close()
@@ -764,10 +768,12 @@ def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search o
     Example: routewatch evidence telegram-58d7 -o evidence.zip
     """
     from routewatch.evidence import build_bundle, verify_bundle
+    from routewatch.outputs import check_output
     from routewatch.postref import resolve_post
 
     with _errors():
         s = _settings(data_dir, config)
+        check_output(output, data_dir=s.data_dir, force=force)  # a refused -o is said before any work
         cat = _read_catalog(s)
         try:
             path = build_bundle(cat, s, resolve_post(cat.db, post_id), output, force=force)
@@ -827,8 +833,7 @@ def serve(port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")
             raise RouteWatchError(Code.E903, f"--port must be between 1 and 65535, got {port}")
 
         s = _settings(data_dir, config)
-        if not (s.data_dir / "catalog.sqlite").exists():
-            raise RouteWatchError(Code.E903, f"no catalog in {s.data_dir}: run `routewatch demo` or `routewatch run`")
+        _read_catalog(s).close()  # no catalog (E903), a damaged one (E920): said now, not on every request
         _say(err, f"RouteWatch web UI on http://{host}:{port}/  (data: {s.data_dir})")
         web_serve(s, host=host, port=port, workers=workers)
 
@@ -991,16 +996,19 @@ def ocr_file(files: Annotated[list[Path], typer.Argument(help="Video files (or s
              output: Annotated[Path, typer.Option("-o", "--output", help="Output JSONL.")],
              threads: Annotated[int, typer.Option(help="OCR threads.")] = 2,
              show_overlays: Annotated[bool, typer.Option("--show-overlays", help="Also print overlay texts (uploader ids).")] = False,
-             data_dir: DataDir = None) -> None:
+             data_dir: DataDir = None, force: ForceOpt = False) -> None:
     """Read the words on screen (burned-in captions): one JSON line per file (text, timed segments, overlays).
 
     Example: routewatch ocr-file clip.mp4 -o clip.ocr.jsonl
     """
     with _errors():
         from ocr import OcrSettings, ocr_files
+        from routewatch.outputs import open_output
+        from routewatch.settings import data_dir_from_env
 
         n = bad = 0
-        with open(output, "w", encoding="utf-8") as fout, _Bars(True) as bars:
+        with open_output(output, data_dir=data_dir_from_env(data_dir), inputs=files, force=force) as fout, \
+                _Bars(True) as bars:
             lines = ocr_files([str(f) for f in files], OcrSettings(threads=threads), show_overlay_text=show_overlays)
             for i, line in enumerate(lines):
                 fout.write(json.dumps(line, ensure_ascii=False) + "\n")

@@ -165,8 +165,13 @@ def check_output(path: str | Path, *, data_dir: str | Path | None = None, inputs
     real = _real(given)
     _refuse_system(given, real)
     link = _stat(given, follow=False)
-    st = _stat(given)
     is_link = link is not None and stat.S_ISLNK(link.st_mode)
+    try:
+        st = _stat(given)
+    except RouteWatchError:
+        if not is_link:
+            raise
+        st = None  # a symlink loop or a link into an unreadable place: refused below as a symlink
     if is_link and not force:
         raise RouteWatchError(Code.E915, f"refusing to write {given}: it is a symlink to {real} "
                               "(pass --force to write through it)")

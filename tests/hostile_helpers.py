@@ -755,6 +755,7 @@ def build_cli_data(data: Path) -> Path:
     whose extraction failed (E401) before its caption unit was stored, indexed by the pipeline."""
     from routewatch import pipeline
     from routewatch.catalog import Catalog
+    from routewatch.privacy import install_secret
     from routewatch.records import Failure, Post, post_id_for
     from routewatch.settings import load_settings
 
@@ -779,6 +780,7 @@ def build_cli_data(data: Path) -> Path:
                                    "text over spaCy's max_length", POSTED))
         pipeline.stage_index(pipeline.Context(settings=load_settings(data), catalog=cat))
         cat.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        install_secret(data)
     finally:
         cat.close()
     return data

@@ -62,6 +62,15 @@ def test_failed_extraction_is_indexed_on_its_text(tmp_path):
         cat.close()
     cp = run_cli("search", "tapachula", "--json", data_dir=tmp_path / "data")
     assert [h["post_id"] for h in json.loads(cp.stdout)["hits"]] == [posts[2].post_id]
+    from fastapi.testclient import TestClient
+
+    from routewatch.web import create_app
+    from routewatch.web.settings import WebSettings
+
+    client = TestClient(create_app(s, web=WebSettings(rate_limit_per_minute=0)))
+    post = client.get(f"/api/posts/{posts[2].post_id}").json()  # the page and API show why it has no facts
+    assert [(f["stage"], f["code"]) for f in post["failures"]] == [("extract", "E401")]
+    assert post["stages"]["index"]["status"] == "done"
 
 
 def test_bad_json_row_rebuild_keeps_everything(tmp_path):
@@ -212,3 +221,40 @@ def test_full_disk_rebuild_keeps_the_old_index(tmp_path):
     finally:
         cat.close()
     shutil.rmtree(tmp_path / "data")
+
+
+def test_foreign_sqlite_file_is_never_migrated_into(tmp_path):
+    other = tmp_path / "data" / "catalog.sqlite"
+    other.parent.mkdir()
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE notes (body TEXT)")
+    con.execute("INSERT INTO notes VALUES ('mine')")
+    con.commit()
+    con.close()
+    before = other.read_bytes()
+    assert _code(Catalog, other) == "E920"
+    assert other.read_bytes() == before
+    d = tmp_path / "v"
+    cat = Catalog(d / "catalog.sqlite")
+    cat.db.execute("INSERT INTO schema_version(version) VALUES ('two')")
+    cat.close()
+    assert _code(Catalog, d / "catalog.sqlite", write=False) == "E920"
+
+
+def test_status_check_reads_every_page(tmp_path):
+    d = tmp_path / "data"
+    cat = Catalog(d / "catalog.sqlite")
+    with cat.tx():
+        for i in range(400):
+            cat._upsert_post(make_post(platform_id=f"c/{i}", caption="走线 " * 100))
+    cat.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    cat.close()
+    assert run_cli("status", "--check", data_dir=d).returncode == 0
+    raw = bytearray((d / "catalog.sqlite").read_bytes())
+    page = int.from_bytes(raw[16:18], "big")
+    for p in range(len(raw) // page // 2, len(raw) // page - 1):  # scribble over the second half's pages
+        raw[p * page + 8: p * page + 64] = b"\xff" * 56
+    (d / "catalog.sqlite").write_bytes(bytes(raw))
+    cp = run_cli("status", "--check", data_dir=d, check=False)
+    assert cp.returncode == 2 and cp.stderr.startswith("E920"), cp.stderr
+    assert "Traceback" not in cp.stderr

@@ -125,3 +125,9 @@ def test_deeply_nested_toml_is_E902(tmp_path):
     with pytest.raises(RouteWatchError) as ei:
         load_settings(tmp_path)
     assert ei.value.code.value == "E902"
+
+
+def test_ocr_section_refuses_infinite_seconds(tmp_path):
+    assert _load_error(tmp_path, "[ocr]\nmax_video_seconds = inf") == \
+        "E917 ocr.max_video_seconds must be a finite number (not nan or inf) (got inf)"
+    assert _load_error(tmp_path, "[ocr]\nthread = 2") == "E918 unknown setting ocr.thread (did you mean threads?)"

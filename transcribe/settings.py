@@ -39,16 +39,16 @@ class TranscribeSettings(Section):
     allow_download: bool = True  # a model *name* other than "base" may be fetched when a hub answers
     device: str = "cpu"
     compute_type: str = "int8"
-    threads: int = 2  # CPU threads in all
+    threads: int = Field(default=2, le=256)  # CPU threads in all
     # Clips decoded at the same time, each by its own model worker with threads // workers threads.
     # On a busy 2-core machine two 1-thread workers keep both cores busy with less waiting between
     # threads than one 2-thread worker.
-    workers: int = 2
+    workers: int = Field(default=2, le=64)
     # Clips decoded together by `Transcriber.transcribe_many` (the beam searches of their first 30-s
     # windows run as one batch; the rest runs clip by clip). 1 = one clip at a time.
-    batch_size: int = 8
-    beam_size: int = 5
-    best_of: int = 5
+    batch_size: int = Field(default=8, le=1024)
+    beam_size: int = Field(default=5, le=100)
+    best_of: int = Field(default=5, le=100)
     patience: float = Field(default=1.0, gt=0)
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     compression_ratio_threshold: float = Field(default=2.4, gt=0)
