@@ -783,25 +783,50 @@ def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search o
 @app.command()
 def export(fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet.")],
            output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
+           query: Annotated[str, typer.Argument(help="Search query, as for `search` (none: every post).")] = "",
+           country: CountryOpt = None, route: RouteOpt = None, platform: PlatformOpt = None, lang: LangOpt = None,
+           since: SinceOpt = None, until: UntilOpt = None, has_bribe: BribeOpt = False,
+           min_cost: MinCostOpt = None, max_cost: MaxCostOpt = None, currency: CurrencyOpt = None,
+           sort: Annotated[str, typer.Option(help="relevance (best first) or date (newest first).")] = "relevance",
+           bom: Annotated[bool, typer.Option("--bom", help="CSV: start with a UTF-8 byte order mark (for Excel).")] = False,
            data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False,
            force: ForceOpt = False) -> None:
-    """Lossless export of every post with media, text units, transcripts, facts and provenance.
+    """Export the posts a search finds (all pages; no query and no filter: every post) with media, text
+    units, transcripts, facts and provenance. CSV adds flat columns (countries EC;CO;PA, route EC>CO>PA,
+    first cost, bribe count) beside the JSON ones.
 
     Example: routewatch export --format parquet -o posts.parquet
     """
+    from routewatch.export import check_format, is_everything, matching_ids
     from routewatch.export import export as do_export
+    from routewatch.search_input import build_query
 
     with _errors():
+        check_format(fmt)
         s = _settings(data_dir, config)
+        q = build_query(query, country=country, route=route, platform=platform, lang=lang, since=since,
+                        until=until, has_bribe=has_bribe, min_cost=min_cost, max_cost=max_cost,
+                        currency=currency, sort=sort)
         cat = _read_catalog(s)
         try:
-            n = do_export(cat, s, fmt, output, force=force)
+            ids, complete = None, True
+            if not is_everything(q):
+                from index.base import build_index
+
+                idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+                try:
+                    ids, complete = matching_ids(idx, q)
+                finally:
+                    idx.close()
+            n = do_export(cat, s, fmt, output, force=force, post_ids=ids, bom=bom)
         finally:
             cat.close()
         if as_json:
-            _json_line({"format": fmt, "path": str(output), "records": n})
+            _json_line({"format": fmt, "path": str(output), "records": n, "complete": complete})
         else:
             _say(err, f"exported {n} posts → {output}")
+            if not complete:
+                _say(err, "the search found more posts than it can page through; narrow it to export the rest")
 
 
 def _read_catalog(s: Any):

@@ -327,6 +327,22 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
                 "offset": q.offset, "limit": q.limit, "sort": q.sort,
                 "hits": [{**h, "links": _links(h, f.q)} for h in hits]}
 
+    @app.get("/api/export", tags=["api"], response_class=Response, responses=api_responses(),
+             summary="The posts of a search (every page; no query and no filter: every post) as CSV, JSONL or "
+                     "Parquet, as `routewatch export` writes them; `bom=true` starts a CSV with a UTF-8 BOM")
+    def api_export(ctx: CtxDep, f: FiltersDep,
+                   fmt: Annotated[str, Param(alias="format", pattern="^(csv|jsonl|parquet)$")] = "csv",
+                   bom: Annotated[bool, Param(description="CSV: UTF-8 byte order mark (for Excel)")] = False,
+                   ) -> Response:
+        from routewatch import export as exporter
+
+        q = f.query(web)
+        ids, complete = (None, True) if exporter.is_everything(q) else exporter.matching_ids(ctx.index(), q)
+        data, n = exporter.export_bytes(ctx.catalog, ctx.settings, fmt, ids, bom=bom)
+        return Response(data, media_type=exporter.MEDIA_TYPES[fmt], headers={
+            "Content-Disposition": f'attachment; filename="routewatch-search.{fmt}"',
+            "X-RouteWatch-Records": str(n), "X-RouteWatch-Complete": "true" if complete else "false"})
+
     @app.get("/api/trends", tags=["api"], summary="Counts per period by country, leg, term or platform, with totals; "
              "takes the search query and filters", responses=api_responses(schemas.TrendsResponse))
     def api_trends(ctx: CtxDep, f: FiltersDep,
@@ -407,7 +423,8 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
             h["snippet_html"] = highlight(h["snippet"], h["highlight"])
             h["href"] = _links(h, f.q)["page"]
         return page("search.html", request, f=f.raw, hits=hits, error=error, searched=f.active(), shown=shown,
-                    pages=pages, options=_options(ctx), status_code=400 if error else 200)
+                    pages=pages, downloads=_download_links(request) if hits else {}, options=_options(ctx),
+                    status_code=400 if error else 200)
 
     @app.get("/posts/{post_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def post_page(request: Request, post_id: str, ctx: CtxDep,
@@ -548,6 +565,16 @@ def _page_links(request: Request, q: Query, shown: int, total: int) -> dict[str,
     if q.offset + shown < total:
         out["next"] = "/?" + urlencode([*params, ("offset", str(q.offset + shown))])
     return out
+
+
+def _download_links(request: Request) -> dict[str, str]:
+    """The current search (same parameters, every page) as /api/export URLs; the CSV one with a BOM, so a
+    spreadsheet program reads it as UTF-8."""
+    from urllib.parse import urlencode
+
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit", "format", "bom")]
+    return {fmt: "/api/export?" + urlencode([*params, ("format", fmt), *([("bom", "true")] if fmt == "csv" else [])])
+            for fmt in ("csv", "jsonl", "parquet")}
 
 
 def _post_or_404(ctx: queries.Ctx, post_id: str) -> dict[str, Any]:
