@@ -481,6 +481,28 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
         d = _digest(ctx, week) if week else None
         return page("digest.html", request, week=week, weeks=weeks, d=d)
 
+    @app.get("/compare", response_class=HTMLResponse, include_in_schema=False)
+    def compare_page(request: Request, ctx: CtxDep,
+                     a: Annotated[str | None, Param(max_length=10)] = None,
+                     b: Annotated[str | None, Param(max_length=10)] = None) -> HTMLResponse:
+        weeks = list(dict.fromkeys(period_of(r[0], "week") for r in ctx.db.execute(
+            "SELECT posted_at FROM posts WHERE posted_at != '' ORDER BY posted_at DESC")))
+        a, b = _opt(a) or (weeks[min(4, len(weeks) - 1)] if weeks else None), _opt(b) or (weeks[0] if weeks else None)
+        error, c = None, None
+        try:
+            c = _compare(ctx, a, b) if a and b else None
+        except RouteWatchError as e:
+            error = {"code": _code(e), "reason": e.reason}
+        return page("compare.html", request, a=a, b=b, c=c, error=error, weeks=weeks,
+                    status_code=400 if error else 200)
+
+    @app.get("/api/compare", tags=["api"], responses=api_responses(),
+             summary="Two periods (ISO weeks or months) side by side: places, legs, terms and price levels with "
+                     "each period's share and a test of the difference, the weeks' changes, prices per leg")
+    def api_compare(ctx: CtxDep, a: Annotated[str, Param(max_length=10, description="2026-W40 or 2026-10")],
+                    b: Annotated[str, Param(max_length=10, description="2026-W45 or 2026-11")]) -> dict[str, Any]:
+        return _compare(ctx, a, b)
+
     @app.get("/alerts", response_class=HTMLResponse, include_in_schema=False)
     def alerts_page(request: Request, ctx: CtxDep) -> HTMLResponse:
         return page("alerts.html", request, searches=_alert_lists(ctx))
@@ -530,6 +552,30 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
                 else:
                     e["highlight"] = None
         return out
+
+    def _compare(ctx: queries.Ctx, a: str, b: str) -> dict[str, Any]:
+        """changes.compare_periods as served: counts under 5 shown as "<5" (as in the digest) and a share
+        only beside a count of 5 or more; the exact counts dropped."""
+        from routewatch.changes import compare_periods
+        from routewatch.digest import c as small
+
+        c = compare_periods(ctx.catalog, a, b)
+        for row in c["rows"]:
+            for side in ("a", "b"):
+                n = row[side].pop("count")
+                row[side]["shown"] = small(n)
+                row[side]["share"] = round(row[side]["share"], 3) if n >= 5 else None
+        for side in ("a", "b"):
+            c[side]["shown"] = small(c[side].pop("n"))
+            for ch in c[side]["changes"] or []:
+                for k in ("count", "n", "baseline_count", "baseline_n"):
+                    ch[f"{k}_shown"] = small(ch.pop(k))
+                ch["expected"] = round(ch["expected"], 1)
+        for pr in c["prices"]:
+            for side in ("a", "b"):
+                if pr[side]:
+                    pr[side]["shown"] = small(pr[side].pop("n"))
+        return deep_clean(ctx.scrub, c)  # type: ignore[return-value]
 
     def _digest(ctx: queries.Ctx, week: str) -> dict[str, Any]:
         from routewatch.digest import build_digest

@@ -61,6 +61,9 @@ def test_alerts_page_shows_exactly_the_new_posts(world, page):
         assert "route_guide" not in text and "abc12345" not in text  # handles and contacts as in search results
         page.click('a.feed')  # the feed link answers the feed
         assert page.url.endswith("/alerts/darien.atom")
+        page.goto(f"{srv.url}/compare?a=2026-10&b=2026-11")  # the comparison page fits a phone too
+        assert page.locator("table.compare-table tr[data-feature]").count() > 0
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
 def test_atom_feed_is_valid_and_private(world):
