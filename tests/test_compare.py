@@ -11,18 +11,14 @@ import pytest
 
 from routewatch.changes import compare_periods, period_bounds
 from routewatch.errors import RouteWatchError
+from tests import test_changes
 from tests.test_changes import _catalog
 from tests.web.helpers import client_for
 
+extractor = test_changes.extractor  # the spaCy extractor fixture, shared
+
 PLANTED = {("place:Ipiales", "rise"), ("leg:EC>CO", "rise"), ("price:transport:USD:50:100", "rise"),
            ("price:transport:USD:20:50", "fall")}
-
-
-@pytest.fixture(scope="module")
-def extractor():
-    import nlp
-
-    return nlp.build_extractor()
 
 
 @pytest.fixture(scope="module")
