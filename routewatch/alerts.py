@@ -4,7 +4,9 @@ In: saved searches (name, query, filters, optional webhook) in the catalog, and 
 Out: rows of `saved_alerts`, one per (saved search, post) ever matched; a check stores the new ones in one
 transaction (a kill before it commits stores nothing, so the next check finds them again: no gap; the primary
 key forbids a second row: no repeat). `seen_at` is set when `routewatch alerts` has shown them, `delivered_at`
-when the webhook took them. Posts are shown through the web's privacy Scrubber, as search results are.
+when the webhook took them. A saved search added with `changes` also gets the week changes of changes.py
+(onsets, kind "change") whose posts it matches. Posts are shown through the web's privacy Scrubber, as
+search results are; counts in a change under 5 are shown as "<5".
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class SavedSearch:
     webhook: str
     created_at: str
     checked_at: str | None
+    changes: bool = False
 
     def to_query(self) -> Query:
         """The saved words and filters, checked again as `search` checks them; newest first."""
@@ -48,7 +51,7 @@ class SavedSearch:
 
     def public(self) -> dict[str, Any]:
         return {"name": self.name, "query": self.query, "filters": self.filters, "webhook": bool(self.webhook),
-                "created_at": self.created_at, "checked_at": self.checked_at}
+                "changes": self.changes, "created_at": self.created_at, "checked_at": self.checked_at}
 
 
 def check_name(name: str) -> str:
@@ -77,7 +80,8 @@ def clean_filters(filters: dict[str, Any]) -> dict[str, Any]:
 def _row(r: Any) -> SavedSearch:
     return SavedSearch(name=r["name"], query=r["query"],
                        filters=stored_json(r["filters_json"], {}, where=f"saved_searches.filters_json of {r['name']}"),
-                       webhook=r["webhook"], created_at=r["created_at"], checked_at=r["checked_at"])
+                       webhook=r["webhook"], created_at=r["created_at"], checked_at=r["checked_at"],
+                       changes=bool(r["changes"]))
 
 
 def saved(catalog: Catalog, name: str | None = None) -> list[SavedSearch]:
@@ -90,22 +94,24 @@ def saved(catalog: Catalog, name: str | None = None) -> list[SavedSearch]:
     return [_row(r)]
 
 
-def add(catalog: Catalog, index: Any, name: str, query: str, filters: dict[str, Any], webhook: str = "") -> tuple[SavedSearch, int]:
+def add(catalog: Catalog, index: Any, name: str, query: str, filters: dict[str, Any], webhook: str = "",
+        changes: bool = False) -> tuple[SavedSearch, int]:
     """Save a search. The posts it matches now are its baseline (never alerted): alerts are what comes
-    after. Returns the saved search and the size of its baseline."""
+    after. With `changes`, the week changes among its new posts are alerted too. Returns the saved search
+    and the size of its baseline."""
     name = check_name(name)
     f = clean_filters(filters)
     s = SavedSearch(name=name, query=query or "", filters=f, webhook=check_webhook(webhook), created_at=now_iso(),
-                    checked_at=None)
+                    checked_at=None, changes=changes)
     q = s.to_query()  # E903 / E908 / E505-E508 before anything is stored
     if catalog.db.execute("SELECT 1 FROM saved_searches WHERE name=?", (name,)).fetchone():
         raise RouteWatchError(Code.E931, f"a saved search {name!r} exists: `routewatch saved rm {name}` first")
     ids, _ = matching_ids(index, q)
     now = now_iso()
     with catalog.tx():
-        catalog.db.execute("INSERT INTO saved_searches(name, query, filters_json, webhook, created_at, checked_at) "
-                           "VALUES (?,?,?,?,?,?)", (name, s.query, json.dumps(f, ensure_ascii=False), s.webhook,
-                                                    s.created_at, now))
+        catalog.db.execute("INSERT INTO saved_searches(name, query, filters_json, webhook, changes, created_at, "
+                           "checked_at) VALUES (?,?,?,?,?,?,?)", (name, s.query, json.dumps(f, ensure_ascii=False),
+                                                                  s.webhook, int(changes), s.created_at, now))
         catalog.db.executemany("INSERT OR IGNORE INTO saved_alerts(name, post_id, kind, found_at, baseline, seen_at, "
                                "delivered_at) VALUES (?,?,'match',?,1,?,?)", [(name, p, now, now, now) for p in ids])
     return saved(catalog, name)[0], len(ids)
@@ -123,19 +129,54 @@ def check(catalog: Catalog, index: Any, names: Iterable[str] | None = None) -> d
     them per name, newest first. Each saved search is stored in its own transaction, with its checked time."""
     todo = saved(catalog) if names is None else [s for n in names for s in saved(catalog, n)]
     out: dict[str, list[str]] = {}
+    facts: list[Any] = []  # changes.post_facts of the catalog, read once when a saved search needs it
     for i, s in enumerate(todo):
         ids, _ = matching_ids(index, s.to_query())
+        known = {r[0] for r in catalog.db.execute(
+            "SELECT post_id FROM saved_alerts WHERE name=? AND kind='match'", (s.name,))}
+        found = [c for c in _changes_among(catalog, [p for p in ids if p not in known], set(ids), facts)] \
+            if s.changes else []
         failpoint("alerts", i, "before")  # computed, nothing stored yet
         now = now_iso()
         with catalog.tx():
-            known = {r[0] for r in catalog.db.execute(
+            known = {r[0] for r in catalog.db.execute(  # again inside the transaction: another check may have run
                 "SELECT post_id FROM saved_alerts WHERE name=? AND kind='match'", (s.name,))}
             new = [p for p in ids if p not in known]
             catalog.db.executemany("INSERT INTO saved_alerts(name, post_id, kind, found_at) VALUES (?,?,'match',?)",
                                    [(s.name, p, now) for p in new])
+            catalog.db.executemany("INSERT OR IGNORE INTO saved_alerts(name, post_id, kind, detail_json, found_at) "
+                                   "VALUES (?,?,'change',?,?)",
+                                   [(s.name, key, json.dumps(d, ensure_ascii=False), now) for key, d in found])
             catalog.db.execute("UPDATE saved_searches SET checked_at=? WHERE name=?", (now, s.name))
         failpoint("alerts", i, "after")
         out[s.name] = new
+    return out
+
+
+def _changes_among(catalog: Catalog, new: list[str], matched: set[str], facts: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The onsets of changes (changes.week_changes) in the weeks of the `new` posts whose posts include one
+    the saved search matches, as (key "week|feature|direction", detail); counts under 5 shown as "<5"."""
+    from index.base import period_of
+    from routewatch.changes import post_facts, week_changes
+    from routewatch.digest import c as shown
+
+    if not new:
+        return []
+    marks = ",".join("?" * len(new))
+    weeks = sorted({period_of(r[0], "week") for r in catalog.db.execute(
+        f"SELECT posted_at FROM posts WHERE posted_at != '' AND post_id IN ({marks})", new)})  # noqa: S608
+    if weeks and not facts:
+        facts.extend(post_facts(catalog))
+    out = []
+    for week in weeks:
+        for ch in week_changes(catalog, week, facts)["changes"]:
+            posts = [p["post_id"] for p in ch["posts"] if p["post_id"] in matched]
+            if not ch["onset"] or not posts:
+                continue
+            out.append((f"{week}|{ch['feature']}|{ch['direction']}", {
+                "week": week, "feature": ch["feature"], "what": ch["kind"], "label": ch["label"],
+                "direction": ch["direction"], "p": ch["p"], "count": shown(ch["count"]), "of": shown(ch["n"]),
+                "expected": round(ch["expected"], 1), "posts": posts[:5]}))
     return out
 
 
@@ -145,7 +186,7 @@ def pending(catalog: Catalog, name: str | None = None, *, column: str = "seen_at
         raise ValueError(column)
     where = f"a.baseline = 0 AND a.{column} IS NULL" + (" AND a.name = ?" if name else "")
     return [dict(r) for r in catalog.db.execute(
-        "SELECT a.name, a.post_id, a.kind, a.found_at FROM saved_alerts a "  # noqa: S608 - fixed column names
+        "SELECT a.name, a.post_id, a.kind, a.detail_json, a.found_at FROM saved_alerts a "  # noqa: S608 - fixed column names
         f"JOIN saved_searches s ON s.name = a.name WHERE {where} ORDER BY a.found_at, a.name, a.post_id",
         (name,) if name else ())]
 
@@ -153,7 +194,7 @@ def pending(catalog: Catalog, name: str | None = None, *, column: str = "seen_at
 def recent(catalog: Catalog, name: str, limit: int = 100) -> list[dict[str, Any]]:
     """The latest alerts of one saved search, shown or not (for its feed), newest found first."""
     return [dict(r) for r in catalog.db.execute(
-        "SELECT name, post_id, kind, found_at, seen_at FROM saved_alerts WHERE name=? AND baseline=0 "
+        "SELECT name, post_id, kind, detail_json, found_at, seen_at FROM saved_alerts WHERE name=? AND baseline=0 "
         "ORDER BY found_at DESC, post_id LIMIT ?", (name, limit))]
 
 
@@ -188,6 +229,14 @@ def view(catalog: Catalog, scrub: Any, alert: dict[str, Any]) -> dict[str, Any]:
 
     base = {"saved_search": alert["name"], "kind": alert["kind"], "post_id": alert["post_id"],
             "found_at": alert["found_at"]}
+    if alert["kind"] == "change":
+        d = stored_json(alert.get("detail_json"), {}, where=f"saved_alerts.detail_json of {alert['name']}")
+        return {**base, "post_id": (d.get("posts") or [None])[0], "change": {**d, "key": alert["post_id"]},
+                "url": None, "platform": "", "posted_at": "", "author": "", "route": [], "countries": [],
+                "title": f"{d.get('what', '')} {scrub.clean(str(d.get('label', '')))} {d.get('direction', '')} "
+                         f"in {d.get('week', '')}",
+                "snippet": f"{d.get('count')} of {d.get('of')} relevant posts that week (expected "
+                           f"{d.get('expected')} from the 8 weeks before)"}
     post = catalog.db.execute("SELECT url, platform, posted_at, author_handle, caption, extra_json FROM posts "
                               "WHERE post_id=?", (alert["post_id"],)).fetchone()
     if post is None:

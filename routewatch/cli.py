@@ -876,6 +876,8 @@ def saved(action: SavedAction,
           since: SinceOpt = None, until: UntilOpt = None, has_bribe: BribeOpt = False,
           min_cost: MinCostOpt = None, max_cost: MaxCostOpt = None, currency: CurrencyOpt = None,
           webhook: Annotated[str | None, typer.Option(help="POST new matches as JSON to this http(s) URL.")] = None,
+          changes: Annotated[bool, typer.Option("--changes", help="Also alert the week changes (places, legs, terms, "
+                                                "price levels beyond chance) among its new posts.")] = False,
           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
     """Saved searches: `saved add NAME QUERY [filters]`, `saved list`, `saved rm NAME`. What a saved search
     matches when it is added is its baseline; `routewatch alerts` lists what matches after.
@@ -923,7 +925,7 @@ def saved(action: SavedAction,
                            "currency": currency}
                 idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
                 try:
-                    one, base = alerts.add(cat, idx, name, query, filters, webhook or "")
+                    one, base = alerts.add(cat, idx, name, query, filters, webhook or "", changes=changes)
                 finally:
                     idx.close()
                 result = {"added": one.public(), "baseline": base}
@@ -996,6 +998,13 @@ def _print_alerts(views: list[dict[str, Any]]) -> None:
         return
     _say(out, f"{len(views)} new match{'es' if len(views) != 1 else ''}")
     for v in views:
+        if v.get("change"):
+            out.print(Text.assemble((safe_text(v["saved_search"], one_line=True), "bold"), "  ", ("change", "bold"),
+                                    "  ", safe_text(v["title"], one_line=True)), soft_wrap=True, crop=False)
+            body = Text(safe_text(v["snippet"] + "; posts: " + ", ".join(v["change"].get("posts") or [])))
+            body.pad_left(2)
+            out.print(body, overflow="fold")
+            continue
         head = Text.assemble((safe_text(v["saved_search"], one_line=True), "bold"), "  ",
                              (safe_text(v["post_id"], one_line=True), "bold"), "  ",
                              safe_text(" · ".join(x for x in (v["platform"], (v["posted_at"] or "")[:10],

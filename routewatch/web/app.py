@@ -673,12 +673,15 @@ def atom_feed(s: Any, views: list[dict[str, Any]], base: str) -> bytes:
     SubElement(feed, "generator").text = "RouteWatch"
     for v in views:
         e = SubElement(feed, "entry")
-        SubElement(e, "id").text = f"tag:routewatch,2026:saved/{s.name}/{v['post_id']}"
+        change = v.get("change")
+        SubElement(e, "id").text = f"tag:routewatch,2026:saved/{s.name}/" + (
+            f"change/{change['key']}" if change else v["post_id"])
         SubElement(e, "title").text = drop_invisible(v["title"] or v["snippet"][:80] or v["post_id"])
         SubElement(e, "updated").text = _rfc3339(v["found_at"])
         if v["posted_at"]:
             SubElement(e, "published").text = _rfc3339(v["posted_at"])
-        SubElement(e, "link", rel="alternate", href=f"{base}/posts/{v['post_id']}")
+        SubElement(e, "link", rel="alternate", href=f"{base}/digest?week={change['week']}" if change
+                   else f"{base}/posts/{v['post_id']}")
         if v["url"]:
             SubElement(e, "link", rel="via", href=v["url"])
         if v["author"]:
