@@ -1,7 +1,8 @@
 """A small indexed data dir for the export and saved-search tests, built fast through the real catalog and
 the real index stage: posts with a caption unit and a stored extraction summary (no spaCy, no audio).
 
-`add_posts(data_dir, rows)` adds posts (platform_id, caption, posted_at, gold) and indexes what is new."""
+`add_posts(data_dir, rows)` adds posts (platform_id, caption, posted_at, gold) and indexes what is new;
+`check_saved(data_dir)` runs the saved searches as a run does (routewatch.alerts.check)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,15 @@ def add_posts(data_dir: Path, rows: list[tuple[str, str, str, dict[str, Any]]]) 
                 cat.set_status(pid, "extract", "done")
         stage_index(Context(settings=s, catalog=cat))
     return ids
+
+
+def check_saved(data_dir: Path) -> dict[str, list[str]]:
+    from index.sqlite_fts import SqliteIndex
+    from routewatch import alerts
+
+    with Catalog(data_dir / "catalog.sqlite") as cat:
+        idx = SqliteIndex(data_dir / "catalog.sqlite", read_only=True)
+        try:
+            return alerts.check(cat, idx)
+        finally:
+            idx.close()

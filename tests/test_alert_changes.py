@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree
 
-from index.sqlite_fts import SqliteIndex
-from routewatch import alerts
 from routewatch.catalog import Catalog
 from routewatch.pipeline import Context, stage_index
 from routewatch.settings import load_settings
 from tests import test_changes
 from tests.conftest import run_cli
 from tests.corpus_helpers import add_post
+from tests.search_world import check_saved
 from tests.web.helpers import client_for
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -33,13 +32,6 @@ def _run(d, extractor, plan):
         stage_index(Context(settings=load_settings(d), catalog=cat))
 
 
-def _check(d):
-    with Catalog(d / "catalog.sqlite") as cat:
-        idx = SqliteIndex(d / "catalog.sqlite", read_only=True)
-        try:
-            return alerts.check(cat, idx)
-        finally:
-            idx.close()
 
 
 def test_change_onsets_are_alerted_once(tmp_path, extractor):
@@ -70,5 +62,5 @@ def test_change_onsets_are_alerted_once(tmp_path, extractor):
     ids = [e.findtext(f"{ATOM}id") for e in feed.findall(f"{ATOM}entry")]
     assert len(ids) == len(set(ids)) == len(late) + 4
     assert "tag:routewatch,2026:saved/route/change/2026-W37|place:Ipiales|rise" in ids
-    assert _check(d) == {"plain": [], "route": []}
+    assert check_saved(d) == {"plain": [], "route": []}
     assert json.loads(run_cli("alerts", "--json", data_dir=d).stdout)["count"] == 0  # no repeats

@@ -12,20 +12,13 @@ import pytest
 from index.sqlite_fts import SqliteIndex
 from routewatch import alerts
 from routewatch.catalog import Catalog
-from tests.search_world import add_posts, gold
+from tests.search_world import add_posts, check_saved, gold
 from tests.web.helpers import LiveServer, client_for
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
-def _check(d):
-    with Catalog(d / "catalog.sqlite") as cat:
-        idx = SqliteIndex(d / "catalog.sqlite", read_only=True)
-        try:
-            return alerts.check(cat, idx)
-        finally:
-            idx.close()
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +35,7 @@ def world(tmp_path_factory):
     assert base == 4
     new = add_posts(d, [(f"b/{i}", f"达连 丛林 新 {i} 联系微信 abc12345", f"2026-11-2{i}T08:00:00Z", gold(("CO", "PA")))
                         for i in range(3)] + [("c/1", "墨西哥 走线", "2026-11-25T08:00:00Z", gold(("MX", "US")))])
-    assert _check(d) == {"darien": [new[2], new[1], new[0]]}  # newest first
+    assert check_saved(d) == {"darien": [new[2], new[1], new[0]]}  # newest first
     return d, old, new[:3]
 
 
