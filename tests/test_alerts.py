@@ -160,3 +160,25 @@ def test_duplicate_name_is_refused(world):
     run_cli("saved", "add", "colombia", "--route", "EC>CO", data_dir=d)
     cp = run_cli("saved", "add", "colombia", "x", data_dir=d, check=False)
     assert cp.returncode == 2 and cp.stderr.startswith("E931 ")
+
+
+def test_a_run_checks_the_saved_searches(world):
+    """What `routewatch run` does after its stages (cli._alerts_after_run): a report row "alerts" with the new
+    matches; a webhook that is down is a failure E934 of the run, and the alerts wait for the next run."""
+    from routewatch.catalog import Catalog
+    from routewatch.cli import _alerts_after_run
+    from routewatch.settings import load_settings
+
+    d, _ = world
+    s = load_settings(d)
+    with Catalog(d / "catalog.sqlite") as cat:
+        assert _alerts_after_run(s, cat) == []  # no saved search: no row
+    run_cli("saved", "add", "colombia", "--route", "EC>CO", "--webhook", "http://127.0.0.1:9/hook", data_dir=d)
+    new = add_posts(d, _rows("b", 3, day=21))
+    with Catalog(d / "catalog.sqlite") as cat:
+        cat.start_run("run")
+        rep, = _alerts_after_run(s, cat)
+        assert (rep.stage, rep.done, rep.failed, rep.extra["new"]) == ("alerts", 3, 1, {"colombia": 3})
+        assert [(f.stage, f.item_id, f.code) for f in cat.failures("alerts")] == [("alerts", "colombia", "E934")]
+    _, got = _alerts(d, "--no-check")
+    assert _ids(got) == sorted(("colombia", p) for p in new)
