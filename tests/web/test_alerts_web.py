@@ -88,3 +88,27 @@ def test_api_alerts_marks_unseen_as_new(world):
     assert [(s["name"], s["unseen"], s["filters"]) for s in got] == [("darien", 3, {"country": "PA"})]
     assert sorted(a["post_id"] for a in got[0]["alerts"] if a["new"]) == sorted(new)
     assert "route_guide" not in json.dumps(got)
+
+
+def test_alerts_page_on_a_catalog_from_before_saved_searches(tmp_path):
+    """The web opens the catalog read-only: one last written before the saved-search tables existed shows
+    "no saved searches" (and its feeds 404), not an error."""
+    import sqlite3
+
+    from routewatch.catalog import MIGRATIONS
+
+    d = tmp_path / "data"
+    add_posts(d, [("a/1", "达连", "2026-11-01T08:00:00Z", gold(("CO", "PA")))])
+    db = sqlite3.connect(d / "catalog.sqlite")
+    db.executescript("DROP TABLE saved_alerts; DROP TABLE saved_searches;")
+    db.execute("DELETE FROM schema_version WHERE version = ?", (len(MIGRATIONS),))
+    db.commit()
+    db.close()
+    client = client_for(d)
+    r = client.get("/alerts")
+    assert r.status_code == 200 and "No saved searches" in r.text
+    assert client.get("/api/alerts").json() == {"saved_searches": []}
+    assert client.get("/alerts/x.atom").status_code == 404
+    db = sqlite3.connect(d / "catalog.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'saved_alerts'").fetchone() == (0,)
+    db.close()  # the web did not migrate it: the case above was really the old layout
