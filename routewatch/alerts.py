@@ -29,8 +29,6 @@ from routewatch.search_input import build_query
 
 NAME = re.compile(r"\w[\w.-]{0,59}")
 FILTERS = ("country", "route", "platform", "lang", "since", "until", "has_bribe", "min_cost", "max_cost", "currency")
-WEBHOOK_ATTEMPTS = 4  # one try and three retries, 0.5 s, 1 s, 2 s apart
-WEBHOOK_TIMEOUT = 10.0  # seconds per attempt
 WEBHOOK_BATCH = 100  # alerts per POST
 
 
@@ -256,8 +254,13 @@ def view(catalog: Catalog, scrub: Any, alert: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---- webhook -----------------------------------------------------------------------------------------------
-def post_json(url: str, body: dict[str, Any], *, attempts: int = WEBHOOK_ATTEMPTS, timeout: float = WEBHOOK_TIMEOUT,
-              wait: float = 0.5) -> int:
+def webhook_options(settings: Any) -> dict[str, Any]:
+    """post_json's tries, time-out and wait from the `[alerts]` settings (routewatch.alert_settings)."""
+    a = settings.alerts
+    return {"attempts": a.webhook_attempts, "timeout": a.webhook_timeout, "wait": a.webhook_wait}
+
+
+def post_json(url: str, body: dict[str, Any], *, attempts: int = 4, timeout: float = 10.0, wait: float = 0.5) -> int:
     """POST `body` as JSON, retried (tenacity) on a connection error, a time-out or a 5xx / 429 answer;
     returns the final HTTP status. E934 when every attempt failed."""
     from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential

@@ -850,7 +850,7 @@ def _alerts_after_run(s: Any, cat: Any) -> list[Any]:
         new = alerts.check(cat, idx)
         rep.done = sum(len(v) for v in new.values())
         rep.extra["new"] = {k: len(v) for k, v in new.items()}
-        sent = alerts.deliver(cat, alerts.scrubber_for(s, cat))
+        sent = alerts.deliver(cat, alerts.scrubber_for(s, cat), **alerts.webhook_options(s))
         rep.extra["delivered"] = sent["delivered"]
         for name, why in sent["failed"].items():
             code, _, reason = why.partition(" ")
@@ -972,7 +972,7 @@ def alerts(name: Annotated[str | None, typer.Option("--name", help="Only this sa
                     al.check(cat, idx, [name] if name else None)
                 finally:
                     idx.close()
-                delivered = al.deliver(cat, al.scrubber_for(s, cat))
+                delivered = al.deliver(cat, al.scrubber_for(s, cat), **al.webhook_options(s))
             todo = al.pending(cat, name)
             scrub = al.scrubber_for(s, cat)
             views = [al.view(cat, scrub, a) for a in todo]

@@ -182,3 +182,14 @@ def test_a_run_checks_the_saved_searches(world):
         assert [(f.stage, f.item_id, f.code) for f in cat.failures("alerts")] == [("alerts", "colombia", "E934")]
     _, got = _alerts(d, "--no-check")
     assert _ids(got) == sorted(("colombia", p) for p in new)
+
+
+def test_webhook_tries_come_from_the_alerts_settings(world):
+    d, _ = world
+    hook = Hook([500] * 10)
+    with TestServer({"/hook": hook}) as srv:
+        run_cli("saved", "add", "colombia", "--route", "EC>CO", "--webhook", f"{srv.base}/hook", data_dir=d)
+        add_posts(d, _rows("b", 1, day=21))
+        env = {**os.environ, "ROUTEWATCH_ALERTS__WEBHOOK_ATTEMPTS": "2", "ROUTEWATCH_ALERTS__WEBHOOK_WAIT": "0"}
+        _, got = _alerts(d, env=env)
+        assert got["webhooks"]["failed"]["colombia"].startswith("E934 ") and len(hook.bodies) == 2
