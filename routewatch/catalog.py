@@ -189,6 +189,33 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (media_sha256, model)
     );
     """,
+    # saved searches and their alerts (routewatch/alerts.py): every post a saved search has matched, once
+    # (kind 'match'; kind 'change': a change of changes.py among its posts, keyed "week|feature|direction" in
+    # post_id); `baseline` rows were there when it was saved (never alerted), `seen_at` / `delivered_at` say
+    # who got it
+    """
+    CREATE TABLE saved_searches (
+        name TEXT PRIMARY KEY,
+        query TEXT NOT NULL DEFAULT '',
+        filters_json TEXT NOT NULL DEFAULT '{}',
+        webhook TEXT NOT NULL DEFAULT '',
+        changes INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        checked_at TEXT
+    );
+    CREATE TABLE saved_alerts (
+        name TEXT NOT NULL,
+        post_id TEXT NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'match',
+        detail_json TEXT NOT NULL DEFAULT '{}',
+        found_at TEXT NOT NULL,
+        baseline INTEGER NOT NULL DEFAULT 0,
+        seen_at TEXT,
+        delivered_at TEXT,
+        PRIMARY KEY (name, post_id, kind)
+    );
+    CREATE INDEX saved_alerts_unseen ON saved_alerts(name, seen_at);
+    """,
 ]
 
 

@@ -293,12 +293,10 @@ def leg_label(leg: str) -> str:
     return leg.replace(">", " → ") if ">" in leg else f"within {leg}"
 
 
-def leg_prices(catalog: Catalog, since: str = "", until: str = "") -> list[dict[str, Any]]:
-    """Median, minimum and maximum of the costs tied to each leg (tie rule: `tied_costs`), per
-    (leg, cost kind, currency) and month of posting; posts between since and until (YYYY-MM-DD, until
-    exclusive) when given. Each row lists its posts."""
+def tied_amounts(catalog: Catalog, since: str = "", until: str = "") -> Any:
+    """(leg, kind, currency, month, amount, post_id) of every cost tied to a leg (tie rule: `tied_costs`) in
+    relevant posts posted between since and until (YYYY-MM-DD, until exclusive) when given."""
     db = catalog.db
-    buckets: dict[tuple[str, str, str, str], list[tuple[float, str]]] = defaultdict(list)
     for r in db.execute("SELECT p.post_id, p.posted_at, e.facts_json FROM posts p JOIN extractions e "
                         "ON e.post_id = p.post_id WHERE p.posted_at != '' AND e.relevant = 1 ORDER BY p.posted_at"):
         day = r["posted_at"][:10]
@@ -310,7 +308,16 @@ def leg_prices(catalog: Catalog, since: str = "", until: str = "") -> list[dict[
         texts = {u.unit_id: u.text for u in catalog.units(r["post_id"])}
         month = r["posted_at"][:7]  # posted_at is ISO-8601 UTC
         for t in tied_costs(facts, texts):
-            buckets[(t["leg"], t["kind"], t["currency"], month)].append((t["amount"], r["post_id"]))
+            yield t["leg"], t["kind"], t["currency"], month, t["amount"], r["post_id"]
+
+
+def leg_prices(catalog: Catalog, since: str = "", until: str = "", *, by_month: bool = True) -> list[dict[str, Any]]:
+    """Median, minimum and maximum of the costs tied to each leg (tie rule: `tied_costs`), per
+    (leg, cost kind, currency) and month of posting (`month` "" with by_month=False: the whole span); posts
+    between since and until (YYYY-MM-DD, until exclusive) when given. Each row lists its posts."""
+    buckets: dict[tuple[str, str, str, str], list[tuple[float, str]]] = defaultdict(list)
+    for leg, kind, cur, month, amount, pid in tied_amounts(catalog, since, until):
+        buckets[(leg, kind, cur, month if by_month else "")].append((amount, pid))
     out = []
     for (leg, kind, cur, month), vals in sorted(buckets.items()):
         amounts = [v for v, _ in vals]
@@ -318,3 +325,84 @@ def leg_prices(catalog: Catalog, since: str = "", until: str = "") -> list[dict[
                     "n": len(amounts), "median": statistics.median(amounts), "min": min(amounts),
                     "max": max(amounts), "posts": sorted({p for _, p in vals})})
     return out
+
+
+# ---- two periods side by side ------------------------------------------------------------------------------
+
+
+def period_bounds(period: str) -> tuple[str, str]:
+    """An ISO week (2026-W45) or a month (2026-11) → [since, until) as YYYY-MM-DD; E903 otherwise."""
+    from routewatch.errors import Code, RouteWatchError
+
+    p = (period or "").strip()
+    try:
+        if "-W" in p:
+            start = _monday(p)
+            if _week(start) != p:
+                raise ValueError(p)
+            return start.isoformat(), (start + timedelta(weeks=1)).isoformat()
+        y, m = (int(x) for x in p.split("-"))
+        start = date(y, m, 1)
+        if len(p) != 7:
+            raise ValueError(p)
+        return start.isoformat(), (date(y + m // 12, m % 12 + 1, 1)).isoformat()
+    except ValueError:
+        raise RouteWatchError(Code.E903, f"a period is an ISO week like 2026-W45 or a month like 2026-11, "
+                                         f"got {p[:20]!r}") from None
+
+
+def compare_periods(catalog: Catalog, a: str, b: str) -> dict[str, Any]:
+    """Periods a and b (weeks or months) side by side: per place, leg, term and price level the posts and
+    share of each period's relevant posts, and whether b's share differs from a's beyond chance — the test of
+    `share_change` with a as the baseline (so a needs MIN_BASELINE_POSTS relevant posts), Bonferroni over the
+    features tested; the changes week_changes found in each period when it is a week; and the prices per leg
+    of each period. Exact counts are in `count`; what is shown applies the small-count rule."""
+    (a0, a1), (b0, b1) = period_bounds(a), period_bounds(b)
+    rows = post_facts(catalog, until=max(a1, b1))
+    in_a = [r for r in rows if a0 <= r.posted_at[:10] < a1]
+    in_b = [r for r in rows if b0 <= r.posted_at[:10] < b1]
+    count_a: dict[str, list[PostFacts]] = defaultdict(list)
+    count_b: dict[str, list[PostFacts]] = defaultdict(list)
+    for r in in_a:
+        for f in r.features:
+            count_a[f].append(r)
+    for r in in_b:
+        for f in r.features:
+            count_b[f].append(r)
+    feats = sorted(set(count_a) | set(count_b))
+    tests = {f: share_change(len(count_b[f]), len(in_b), len(count_a[f]), len(in_a)) for f in feats}
+    m = sum(1 for t in tests.values() if t is not None)
+    bound = ALPHA / (2 * m) if m else None
+    out_rows = []
+    for f in feats:
+        kind, label = feature_label(f)
+        t = tests[f]
+        out_rows.append({
+            "feature": f, "kind": kind, "label": label,
+            "a": {"count": len(count_a[f]), "share": len(count_a[f]) / len(in_a) if in_a else 0.0,
+                  "posts": [r.post_id for r in count_a[f]][-5:]},
+            "b": {"count": len(count_b[f]), "share": len(count_b[f]) / len(in_b) if in_b else 0.0,
+                  "posts": [r.post_id for r in count_b[f]][-5:]},
+            "direction": t[0] if t else None, "p": t[1] if t else None,
+            "significant": bool(t and bound is not None and t[1] < bound),
+        })
+    out_rows.sort(key=lambda r: (not r["significant"], _KIND_ORDER.get(r["kind"], 9),
+                                 -abs(r["b"]["share"] - r["a"]["share"]), r["feature"]))
+    prices: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for side, (s0, s1) in (("a", (a0, a1)), ("b", (b0, b1))):
+        for p in leg_prices(catalog, since=s0, until=s1, by_month=False):
+            row = prices.setdefault((p["leg"], p["kind"], p["currency"]), {
+                "leg": p["leg"], "label": p["label"], "kind": p["kind"], "currency": p["currency"], "a": None, "b": None})
+            row[side] = {k: p[k] for k in ("n", "median", "min", "max", "posts")}
+    weekly = {side: week_changes(catalog, per, rows)["changes"] if "-W" in per else None
+              for side, per in (("a", a), ("b", b))}
+    return {"a": {"period": a, "since": a0, "until": a1, "n": len(in_a), "changes": weekly["a"]},
+            "b": {"period": b, "since": b0, "until": b1, "n": len(in_b), "changes": weekly["b"]},
+            "tests": m, "bound": bound, "rows": out_rows, "prices": sorted(prices.values(), key=lambda r: (
+                r["leg"], r["kind"], r["currency"])), "method": COMPARE_METHOD}
+
+
+COMPARE_METHOD = (f"b's share of its relevant posts against a's, Fisher's exact test, one-sided in the direction "
+                  f"the share moved, Bonferroni over the features tested, family alpha {ALPHA}; a rise needs at "
+                  f"least {MIN_COUNT} posts in b, a fall at least {MIN_COUNT} expected, and a at least "
+                  f"{MIN_BASELINE_POSTS} relevant posts.")

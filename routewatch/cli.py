@@ -272,6 +272,7 @@ def run(config: ConfigOpt = None, data_dir: DataDir = None, source: Annotated[st
             cat.start_run("run")
             with _Bars(not as_json) as bars:
                 reports = pipeline.run_all(_ctx(s, cat, bars), source=source)
+            reports += _alerts_after_run(s, cat)
             cat.finish_run()
             failures = _run_failures(cat)
         finally:
@@ -789,25 +790,235 @@ def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search o
 @app.command()
 def export(fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet.")],
            output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
+           query: Annotated[str, typer.Argument(help="Search query, as for `search` (none: every post).")] = "",
+           country: CountryOpt = None, route: RouteOpt = None, platform: PlatformOpt = None, lang: LangOpt = None,
+           since: SinceOpt = None, until: UntilOpt = None, has_bribe: BribeOpt = False,
+           min_cost: MinCostOpt = None, max_cost: MaxCostOpt = None, currency: CurrencyOpt = None,
+           sort: Annotated[str, typer.Option(help="relevance (best first) or date (newest first).")] = "relevance",
+           bom: Annotated[bool, typer.Option("--bom", help="CSV: start with a UTF-8 byte order mark (for Excel).")] = False,
            data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False,
            force: ForceOpt = False) -> None:
-    """Lossless export of every post with media, text units, transcripts, facts and provenance.
+    """Export the posts a search finds (all pages; no query and no filter: every post) with media, text
+    units, transcripts, facts and provenance. CSV adds flat columns (countries EC;CO;PA, route EC>CO>PA,
+    first cost, bribe count) beside the JSON ones.
 
     Example: routewatch export --format parquet -o posts.parquet
     """
+    from routewatch.export import check_format, is_everything, matching_ids
     from routewatch.export import export as do_export
+    from routewatch.search_input import build_query
 
     with _errors():
+        check_format(fmt)
         s = _settings(data_dir, config)
+        q = build_query(query, country=country, route=route, platform=platform, lang=lang, since=since,
+                        until=until, has_bribe=has_bribe, min_cost=min_cost, max_cost=max_cost,
+                        currency=currency, sort=sort)
         cat = _read_catalog(s)
         try:
-            n = do_export(cat, s, fmt, output, force=force)
+            ids, complete = None, True
+            if not is_everything(q):
+                from index.base import build_index
+
+                idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+                try:
+                    ids, complete = matching_ids(idx, q)
+                finally:
+                    idx.close()
+            n = do_export(cat, s, fmt, output, force=force, post_ids=ids, bom=bom)
         finally:
             cat.close()
         if as_json:
-            _json_line({"format": fmt, "path": str(output), "records": n})
+            _json_line({"format": fmt, "path": str(output), "records": n, "complete": complete})
         else:
             _say(err, f"exported {n} posts → {output}")
+            if not complete:
+                _say(err, "the search found more posts than it can page through; narrow it to export the rest")
+
+
+def _alerts_after_run(s: Any, cat: Any) -> list[Any]:
+    """After a run: the new matches of every saved search, stored (and posted to their webhooks) as a
+    report row "alerts" (done = new matches, failed = saved searches whose check or webhook failed)."""
+    import time
+
+    from routewatch import alerts
+    from routewatch.catalog import now_iso
+    from routewatch.pipeline import StageReport
+    from routewatch.records import Failure
+
+    if not cat.db.execute("SELECT 1 FROM saved_searches LIMIT 1").fetchone():
+        return []
+    from index.base import build_index
+
+    rep, t0 = StageReport("alerts"), time.monotonic()
+    idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+    try:
+        new = alerts.check(cat, idx)
+        rep.done = sum(len(v) for v in new.values())
+        rep.extra["new"] = {k: len(v) for k, v in new.items()}
+        sent = alerts.deliver(cat, alerts.scrubber_for(s, cat), **alerts.webhook_options(s))
+        rep.extra["delivered"] = sent["delivered"]
+        for name, why in sent["failed"].items():
+            code, _, reason = why.partition(" ")
+            cat.record_failure(Failure("alerts", name, code, reason, now_iso()))
+            rep.failed += 1
+    except RouteWatchError as e:
+        cat.record_failure(Failure("alerts", "saved searches", e.code.value, e.reason, now_iso()))
+        rep.failed += 1
+    finally:
+        idx.close()
+    rep.seconds = time.monotonic() - t0
+    return [rep]
+
+
+SavedAction = Annotated[str, typer.Argument(help="add, list or rm.")]
+
+
+@app.command()
+def saved(action: SavedAction,
+          name: Annotated[str, typer.Argument(help="Name of the saved search (letters, digits, _ . -).")] = "",
+          query: Annotated[str, typer.Argument(help="Search query, as for `search` (add only).")] = "",
+          country: CountryOpt = None, route: RouteOpt = None, platform: PlatformOpt = None, lang: LangOpt = None,
+          since: SinceOpt = None, until: UntilOpt = None, has_bribe: BribeOpt = False,
+          min_cost: MinCostOpt = None, max_cost: MaxCostOpt = None, currency: CurrencyOpt = None,
+          webhook: Annotated[str | None, typer.Option(help="POST new matches as JSON to this http(s) URL.")] = None,
+          changes: Annotated[bool, typer.Option("--changes", help="Also alert the week changes (places, legs, terms, "
+                                                "price levels beyond chance) among its new posts.")] = False,
+          data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
+    """Saved searches: `saved add NAME QUERY [filters]`, `saved list`, `saved rm NAME`. What a saved search
+    matches when it is added is its baseline; `routewatch alerts` lists what matches after.
+
+    Example: routewatch saved add darien 达连 --country PA
+    """
+    from routewatch import alerts
+
+    with _errors():
+        if action not in ("add", "list", "rm"):
+            raise RouteWatchError(Code.E903, f"saved expects add, list or rm, not {action!r}")
+        s = _settings(data_dir, config)
+        if action == "list":
+            cat = _read_catalog(s)
+            try:
+                rows = [x.public() for x in alerts.saved(cat)] if _has_saved(cat) else []
+                unseen = {r["name"]: len(alerts.pending(cat, r["name"])) for r in rows}
+            finally:
+                cat.close()
+            if as_json:
+                _json_line({"saved_searches": [{**r, "unseen": unseen[r["name"]]} for r in rows]})
+                return
+            if not rows:
+                _say(out, "no saved searches (add one: routewatch saved add NAME QUERY [filters])")
+                return
+            t = Table("name", "query", "filters", "unseen", "checked")
+            for r in rows:
+                _row(t, r["name"], r["query"], " ".join(f"--{k.replace('_', '-')} {v}" for k, v in r["filters"].items()),
+                     unseen[r["name"]], (r["checked_at"] or "")[:16])
+            out.print(t)
+            return
+        if not name:
+            raise RouteWatchError(Code.E903, f"saved {action} needs a NAME")
+        _read_catalog(s).close()
+        cat = _catalog(s, wait)
+        try:
+            if action == "rm":
+                alerts.remove(cat, alerts.check_name(name))
+                result: dict[str, Any] = {"removed": name}
+            else:
+                from index.base import build_index
+
+                filters = {"country": country, "route": route, "platform": platform, "lang": lang, "since": since,
+                           "until": until, "has_bribe": has_bribe, "min_cost": min_cost, "max_cost": max_cost,
+                           "currency": currency}
+                idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+                try:
+                    one, base = alerts.add(cat, idx, name, query, filters, webhook or "", changes=changes)
+                finally:
+                    idx.close()
+                result = {"added": one.public(), "baseline": base}
+        finally:
+            cat.close()
+        if as_json:
+            _json_line(result)
+        elif action == "rm":
+            _say(err, f"removed saved search {name}")
+        else:
+            _say(err, f"saved search {name}: {result['baseline']} posts match now (its baseline); "
+                      "`routewatch alerts` lists the posts that match after")
+
+
+def _has_saved(cat: Any) -> bool:
+    return cat.db.execute("SELECT 1 FROM sqlite_master WHERE name='saved_searches'").fetchone() is not None
+
+
+@app.command()
+def alerts(name: Annotated[str | None, typer.Option("--name", help="Only this saved search.")] = None,
+           peek: Annotated[bool, typer.Option("--peek", help="List without marking them seen.")] = False,
+           no_check: Annotated[bool, typer.Option("--no-check", help="Do not run the saved searches first.")] = False,
+           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
+    """New matches of the saved searches since they were last seen: runs them first (as every `run` does),
+    lists the posts each one matches for the first time, then marks them seen (each post is listed once).
+
+    Example: routewatch alerts --json
+    """
+    from routewatch import alerts as al
+
+    with _errors():
+        s = _settings(data_dir, config)
+        _read_catalog(s).close()
+        cat = _catalog(s, wait)
+        try:
+            if name is not None:
+                al.saved(cat, al.check_name(name))  # E932 before anything runs
+            delivered: dict[str, Any] = {}
+            if not no_check:
+                from index.base import build_index
+
+                idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+                try:
+                    al.check(cat, idx, [name] if name else None)
+                finally:
+                    idx.close()
+                delivered = al.deliver(cat, al.scrubber_for(s, cat), **al.webhook_options(s))
+            todo = al.pending(cat, name)
+            scrub = al.scrubber_for(s, cat)
+            views = [al.view(cat, scrub, a) for a in todo]
+            if as_json:
+                _json_line({"count": len(views), "alerts": views, "webhooks": delivered or None})
+            else:
+                _print_alerts(views)
+            sys.stdout.flush()
+            from routewatch.pipeline import failpoint
+
+            failpoint("alerts_seen", 0, "before")
+            if not peek:  # marked only once they are out: a kill before this lists them again, never loses one
+                al.mark(cat, todo)
+        finally:
+            cat.close()
+        for n, why in (delivered.get("failed") or {}).items():
+            _say(err, f"{why} (saved search {n}; retried on the next run)")
+
+
+def _print_alerts(views: list[dict[str, Any]]) -> None:
+    if not views:
+        _say(out, "no new matches")
+        return
+    _say(out, f"{len(views)} new match{'es' if len(views) != 1 else ''}")
+    for v in views:
+        if v.get("change"):
+            out.print(Text.assemble((safe_text(v["saved_search"], one_line=True), "bold"), "  ", ("change", "bold"),
+                                    "  ", safe_text(v["title"], one_line=True)), soft_wrap=True, crop=False)
+            body = Text(safe_text(v["snippet"] + "; posts: " + ", ".join(v["change"].get("posts") or [])))
+            body.pad_left(2)
+            out.print(body, overflow="fold")
+            continue
+        head = Text.assemble((safe_text(v["saved_search"], one_line=True), "bold"), "  ",
+                             (safe_text(v["post_id"], one_line=True), "bold"), "  ",
+                             safe_text(" · ".join(x for x in (v["platform"], (v["posted_at"] or "")[:10],
+                                                               ">".join(v["route"])) if x), one_line=True))
+        out.print(head, soft_wrap=True, overflow="ignore", crop=False)
+        body = Text(safe_text(v["snippet"]))
+        body.pad_left(2)
+        out.print(body, overflow="fold")
 
 
 def _read_catalog(s: Any):

@@ -85,6 +85,12 @@ class Code(StrEnum):
     E923 = "E923"  # a stored JSON value in the catalog is invalid (that row skipped)
     E924 = "E924"  # catalog write failed: disk full or read-only
     E925 = "E925"  # requested byte range outside the file (web / API, HTTP 416)
+    # E930-E939 saved searches and alerts (issue 18)
+    E930 = "E930"  # saved search name invalid (letters, digits, _ . -; 1-60 characters)
+    E931 = "E931"  # a saved search of that name exists already
+    E932 = "E932"  # no saved search of that name
+    E933 = "E933"  # webhook URL invalid (http or https with a host)
+    E934 = "E934"  # webhook delivery failed after its retries (the alerts stay undelivered)
 
 
 class RouteWatchError(Exception):

@@ -1,35 +1,83 @@
-"""Lossless export of the catalog for researchers' own analysis: CSV, JSONL or Parquet.
+"""Export of the catalog or of a search's result for researchers' own analysis: CSV, JSONL or Parquet.
 
-In: the catalog.  Out: one record per post with every post field, its media, text units (with
-segments), transcripts, extraction (facts with evidence spans) and sightings; nested values are
-JSON text in CSV and Parquet, objects in JSONL. Under default privacy settings handles are keyed
-pseudonyms and contact details are redacted. Writes through routewatch.outputs (never over the catalog).
+In: the catalog and, optionally, the post ids a search found (every page, in the search's order).  Out: one
+record per post with every post field, its media, text units, transcripts, extraction and sightings; nested
+values are JSON text in CSV and Parquet (beside flat columns for countries, route, first cost and bribes),
+objects in JSONL. CSV cells a spreadsheet would run as a formula are prefixed with ' (CSV only). Handles are
+keyed pseudonyms and contacts redacted under the default privacy settings. Files go through routewatch.outputs.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
+import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from index.base import Query
 from routewatch.catalog import Catalog, stored_json
 from routewatch.errors import Code, RouteWatchError
 from routewatch.outputs import open_output
 from routewatch.privacy import install_secret, post_accounts, pseudonym, redact_obj
 
+FORMATS = ("csv", "jsonl", "parquet")
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8",
+               "parquet": "application/vnd.apache.parquet"}
 NESTED = ("extra", "media", "units", "transcripts", "extraction", "sightings", "snapshots")
 FLAT = ("post_id", "platform", "platform_id", "url", "source", "caption", "author", "posted_at", "captured_at",
         "lang", "media_url", "page_url", "subtitles_url", "forwarded_from", "discovered_via", "views", "relevant")
+# Common facts as plain columns (CSV and Parquet), read from the extraction summary: "EC;CO;PA", "EC>CO>PA",
+# the first quoted cost, the number of bribe mentions. The JSON column `extraction` keeps everything.
+FACTS = ("countries", "route", "cost_amount", "cost_currency", "bribe_count")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PAGE = 1000  # hits per search page while collecting a whole result
+MAX_OFFSET = 10_000  # the deepest page a search answers (index.base.check_paging)
 
 
-def records(catalog: Catalog, settings: Any) -> Iterator[dict[str, Any]]:
+def is_everything(q: Query) -> bool:
+    """No words and no filter: the export is the whole catalog (also the posts not indexed yet)."""
+    empty = Query()
+    return all(getattr(q, f.name) == getattr(empty, f.name) for f in dataclasses.fields(Query)
+               if f.name not in ("limit", "offset", "sort"))
+
+
+def matching_ids(index: Any, q: Query) -> tuple[list[str], bool]:
+    """Every post id the search finds, page after page, in the search's order; and whether that is the
+    whole result (False when the index only counts "at least", or the result is deeper than the last page
+    a search answers)."""
+    ids: list[str] = []
+    seen: set[str] = set()
+    offset = 0
+    complete = True
+    while True:
+        hits = index.search(dataclasses.replace(q, limit=PAGE, offset=offset))
+        for h in hits:
+            if h.post_id not in seen:
+                seen.add(h.post_id)
+                ids.append(h.post_id)
+        offset += len(hits)
+        if not hits or offset >= hits.total:
+            complete = hits.relation == "eq" or not hits
+            break
+        if offset > MAX_OFFSET:
+            complete = False
+            break
+    return ids, complete
+
+
+def records(catalog: Catalog, settings: Any, post_ids: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Export records of `post_ids` (in that order; ids no longer in the catalog are left out), or of every post."""
     key = install_secret(settings.data_dir)
     redact = settings.privacy.redact_contacts
     pseudo = settings.privacy.pseudonymise_handles
     db = catalog.db
-    for post in catalog.posts():
+    posts = catalog.posts() if post_ids is None else (catalog.get_post(pid) for pid in post_ids)
+    for post in posts:
+        if post is None:
+            continue
         pid = post.post_id
         media = db.execute("SELECT path, sha256, size, duration, mime, fetched_at, provenance_json FROM media "
                            "WHERE post_id=?", (pid,)).fetchone()
@@ -75,37 +123,82 @@ def records(catalog: Catalog, settings: Any) -> Iterator[dict[str, Any]]:
         yield rec
 
 
-def export(catalog: Catalog, settings: Any, fmt: str, out: Path, *, force: bool = False) -> int:
-    """Write every post to `out` through the safe output writer (routewatch.outputs); returns the count."""
-    if fmt not in ("jsonl", "csv", "parquet"):
-        raise RouteWatchError(Code.E903, f"--format must be csv, jsonl or parquet, not {fmt!r}")
-    n = 0
-    with open_output(out, "wb" if fmt == "parquet" else "w", data_dir=settings.data_dir, force=force,
-                     newline="" if fmt == "csv" else None) as f:
-        if fmt == "jsonl":
-            for rec in records(catalog, settings):
-                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                n += 1
-        elif fmt == "csv":
-            w = csv.DictWriter(f, fieldnames=[*FLAT, *NESTED])
-            w.writeheader()
-            for rec in records(catalog, settings):
-                w.writerow(_flat(rec))
-                n += 1
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+def export(catalog: Catalog, settings: Any, fmt: str, out: Path, *, force: bool = False,
+           post_ids: list[str] | None = None, bom: bool = False) -> int:
+    """Write the posts (`post_ids`, or every post) to `out` through the safe output writer
+    (routewatch.outputs); returns the count."""
+    check_format(fmt)
+    with open_output(out, "wb", data_dir=settings.data_dir, force=force) as f:
+        return write(f, fmt, records(catalog, settings, post_ids), bom=bom)
 
-            rows = [_flat(r) for r in records(catalog, settings)]
-            n = len(rows)
-            schema = pa.schema([(k, pa.int64() if k == "views" else pa.bool_() if k == "relevant" else pa.string())
-                                for k in (*FLAT, *NESTED)])
-            pq.write_table(pa.Table.from_pylist(rows, schema=schema), f)
-    return n
+
+def export_bytes(catalog: Catalog, settings: Any, fmt: str, post_ids: list[str] | None, *,
+                 bom: bool = False) -> tuple[bytes, int]:
+    """The same file in memory, for a web download."""
+    check_format(fmt)
+    buf = io.BytesIO()
+    n = write(buf, fmt, records(catalog, settings, post_ids), bom=bom)
+    return buf.getvalue(), n
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise RouteWatchError(Code.E903, f"--format must be csv, jsonl or parquet, not {fmt!r}")
+
+
+def write(f: IO[bytes], fmt: str, recs: Iterable[dict[str, Any]], *, bom: bool = False) -> int:
+    """Records → one file in `fmt` on the binary stream `f`; returns the count. `bom` (CSV only) starts the
+    file with a UTF-8 byte order mark, so spreadsheet programs read it as UTF-8."""
+    n = 0
+    if fmt == "jsonl":
+        for rec in recs:
+            f.write((json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8"))
+            n += 1
+        return n
+    if fmt == "csv":
+        text = io.TextIOWrapper(f, encoding="utf-8-sig" if bom else "utf-8", newline="", write_through=True)
+        try:
+            w = csv.DictWriter(text, fieldnames=[*FLAT, *FACTS, *NESTED])
+            w.writeheader()
+            for rec in recs:
+                w.writerow({k: neutralise(v) for k, v in _flat(rec).items()})
+                n += 1
+            text.flush()
+        finally:
+            text.detach()  # the caller owns (and closes) `f`
+        return n
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [_flat(r) for r in recs]
+    types = {"views": pa.int64(), "relevant": pa.bool_(), "cost_amount": pa.float64(), "bribe_count": pa.int64()}
+    schema = pa.schema([(k, types.get(k, pa.string())) for k in (*FLAT, *FACTS, *NESTED)])
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), f)
+    return len(rows)
+
+
+def neutralise(value: Any) -> Any:
+    """A CSV cell a spreadsheet would execute (=, +, -, @, tab or CR first) gets a leading ' and stays text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def facts_of(rec: dict[str, Any]) -> dict[str, Any]:
+    summary = (rec.get("extraction") or {}).get("summary") or {}
+    costs = [c for c in summary.get("costs") or [] if isinstance(c, dict)]
+    first = costs[0] if costs else {}
+    amount = first.get("amount")
+    return {"countries": ";".join(str(c) for c in summary.get("countries") or []),
+            "route": ">".join(str(c) for c in summary.get("route") or []),
+            "cost_amount": float(amount) if isinstance(amount, int | float) else None,
+            "cost_currency": first.get("currency") or "",
+            "bribe_count": len(summary.get("bribes") or [])}
 
 
 def _flat(rec: dict[str, Any]) -> dict[str, Any]:
     out = {k: rec[k] for k in FLAT}
+    out.update(facts_of(rec))
     for k in NESTED:
         out[k] = json.dumps(rec[k], ensure_ascii=False, sort_keys=True)
     return out

@@ -145,6 +145,7 @@ _TranscribeSettings = _section("transcribe.settings", "TranscribeSettings")
 _ExtractSettings = _section("nlp.settings", "ExtractSettings")
 _OcrSettings = _section("ocr.settings", "OcrSettings")
 _WebSettings = _section("routewatch.web.settings", "WebSettings")
+_AlertSettings = _section("routewatch.alert_settings", "AlertSettings")
 
 
 class Settings(BaseSettings):
@@ -159,6 +160,7 @@ class Settings(BaseSettings):
     ocr: _OcrSettings = Field(default_factory=_OcrSettings)  # type: ignore[valid-type]
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     web: _WebSettings = Field(default_factory=_WebSettings)  # type: ignore[valid-type]
+    alerts: _AlertSettings = Field(default_factory=_AlertSettings)  # type: ignore[valid-type]
     sources: list[SourceConfig] = Field(default_factory=list)
 
     @classmethod

@@ -65,6 +65,7 @@ class TestServer:
                     fn(self)
 
             do_HEAD = do_GET  # noqa: N815
+            do_POST = do_GET  # noqa: N815 - a POST handler reads its body itself (rfile, Content-Length)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.httpd.daemon_threads = True

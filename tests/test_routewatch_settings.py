@@ -20,6 +20,7 @@ def test_defaults(tmp_path, monkeypatch):
     assert s.privacy.redact_contacts is True
     assert s.transcribe.backend == "faster_whisper.v1"
     assert s.transcribe.compute_type == "int8"
+    assert (s.alerts.webhook_attempts, s.alerts.webhook_timeout, s.alerts.webhook_wait) == (4, 10.0, 0.5)
 
 
 def test_data_dir_from_env(monkeypatch, tmp_path):

@@ -49,7 +49,7 @@ NOT_FOUND = str(getattr(Code, "E904", "E904"))  # no such post / media / page
 RATE_LIMITED = str(getattr(Code, "E905", "E905"))  # too many requests from one client
 INTERNAL = str(getattr(Code, "E906", "E906"))  # unexpected error inside the web app
 
-_STATUS = {"E903": 400, "E502": 400, "E505": 400, "E506": 400, "E507": 400, "E508": 400, "E907": 400, "E908": 400,
+_STATUS = {"E930": 400, "E932": 404, "E903": 400, "E502": 400, "E505": 400, "E506": 400, "E507": 400, "E508": 400, "E907": 400, "E908": 400,
            NOT_FOUND: 404, RATE_LIMITED: 429, "E503": 503, "E902": 500, "E925": 416}
 _POST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
 _STATIC = Path(__file__).with_name("static")
@@ -327,6 +327,22 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
                 "offset": q.offset, "limit": q.limit, "sort": q.sort,
                 "hits": [{**h, "links": _links(h, f.q)} for h in hits]}
 
+    @app.get("/api/export", tags=["api"], response_class=Response, responses=api_responses(),
+             summary="The posts of a search (every page; no query and no filter: every post) as CSV, JSONL or "
+                     "Parquet, as `routewatch export` writes them; `bom=true` starts a CSV with a UTF-8 BOM")
+    def api_export(ctx: CtxDep, f: FiltersDep,
+                   fmt: Annotated[str, Param(alias="format", pattern="^(csv|jsonl|parquet)$")] = "csv",
+                   bom: Annotated[bool, Param(description="CSV: UTF-8 byte order mark (for Excel)")] = False,
+                   ) -> Response:
+        from routewatch import export as exporter
+
+        q = f.query(web)
+        ids, complete = (None, True) if exporter.is_everything(q) else exporter.matching_ids(ctx.index(), q)
+        data, n = exporter.export_bytes(ctx.catalog, ctx.settings, fmt, ids, bom=bom)
+        return Response(data, media_type=exporter.MEDIA_TYPES[fmt], headers={
+            "Content-Disposition": f'attachment; filename="routewatch-search.{fmt}"',
+            "X-RouteWatch-Records": str(n), "X-RouteWatch-Complete": "true" if complete else "false"})
+
     @app.get("/api/trends", tags=["api"], summary="Counts per period by country, leg, term or platform, with totals; "
              "takes the search query and filters", responses=api_responses(schemas.TrendsResponse))
     def api_trends(ctx: CtxDep, f: FiltersDep,
@@ -407,7 +423,8 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
             h["snippet_html"] = highlight(h["snippet"], h["highlight"])
             h["href"] = _links(h, f.q)["page"]
         return page("search.html", request, f=f.raw, hits=hits, error=error, searched=f.active(), shown=shown,
-                    pages=pages, options=_options(ctx), status_code=400 if error else 200)
+                    pages=pages, downloads=_download_links(request) if hits else {}, options=_options(ctx),
+                    status_code=400 if error else 200)
 
     @app.get("/posts/{post_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def post_page(request: Request, post_id: str, ctx: CtxDep,
@@ -464,6 +481,49 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
         d = _digest(ctx, week) if week else None
         return page("digest.html", request, week=week, weeks=weeks, d=d)
 
+    @app.get("/compare", response_class=HTMLResponse, include_in_schema=False)
+    def compare_page(request: Request, ctx: CtxDep,
+                     a: Annotated[str | None, Param(max_length=10)] = None,
+                     b: Annotated[str | None, Param(max_length=10)] = None) -> HTMLResponse:
+        weeks = list(dict.fromkeys(period_of(r[0], "week") for r in ctx.db.execute(
+            "SELECT posted_at FROM posts WHERE posted_at != '' ORDER BY posted_at DESC")))
+        a, b = _opt(a) or (weeks[min(4, len(weeks) - 1)] if weeks else None), _opt(b) or (weeks[0] if weeks else None)
+        error, c = None, None
+        try:
+            c = _compare(ctx, a, b) if a and b else None
+        except RouteWatchError as e:
+            error = {"code": _code(e), "reason": e.reason}
+        return page("compare.html", request, a=a, b=b, c=c, error=error, weeks=weeks,
+                    status_code=400 if error else 200)
+
+    @app.get("/api/compare", tags=["api"], responses=api_responses(),
+             summary="Two periods (ISO weeks or months) side by side: places, legs, terms and price levels with "
+                     "each period's share and a test of the difference, the weeks' changes, prices per leg")
+    def api_compare(ctx: CtxDep, a: Annotated[str, Param(max_length=10, description="2026-W40 or 2026-10")],
+                    b: Annotated[str, Param(max_length=10, description="2026-W45 or 2026-11")]) -> dict[str, Any]:
+        return _compare(ctx, a, b)
+
+    @app.get("/alerts", response_class=HTMLResponse, include_in_schema=False)
+    def alerts_page(request: Request, ctx: CtxDep) -> HTMLResponse:
+        return page("alerts.html", request, searches=_alert_lists(ctx))
+
+    @app.get("/api/alerts", tags=["api"], summary="Saved searches and their latest matches (new: not yet seen with "
+             "`routewatch alerts`)", responses=api_responses())
+    def api_alerts(ctx: CtxDep) -> dict[str, Any]:
+        return {"saved_searches": _alert_lists(ctx)}
+
+    @app.get("/alerts/{name}.atom", tags=["api"], response_class=Response, responses=api_responses(),
+             summary="Atom feed of one saved search's matches (newest first, at most 100)")
+    def alerts_feed(request: Request, name: str, ctx: CtxDep) -> Response:
+        from routewatch import alerts as al
+
+        s = al.saved(ctx.catalog, al.check_name(name))[0] if _has_alert_tables(ctx) else None
+        if s is None:
+            raise RouteWatchError(Code.E932, f"no saved search {name!r}")
+        views = [al.view(ctx.catalog, ctx.scrub, a) for a in al.recent(ctx.catalog, s.name)]
+        base = str(request.base_url).rstrip("/")
+        return Response(atom_feed(s, views, base), media_type="application/atom+xml; charset=utf-8")
+
     @app.get("/status", response_class=HTMLResponse, include_in_schema=False)
     def status_page(request: Request, ctx: CtxDep) -> HTMLResponse:
         return page("status.html", request, s=queries.status(ctx), data_dir=data_dir.name)
@@ -492,6 +552,30 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
                 else:
                     e["highlight"] = None
         return out
+
+    def _compare(ctx: queries.Ctx, a: str, b: str) -> dict[str, Any]:
+        """changes.compare_periods as served: counts under 5 shown as "<5" (as in the digest) and a share
+        only beside a count of 5 or more; the exact counts dropped."""
+        from routewatch.changes import compare_periods
+        from routewatch.digest import c as small
+
+        c = compare_periods(ctx.catalog, a, b)
+        for row in c["rows"]:
+            for side in ("a", "b"):
+                n = row[side].pop("count")
+                row[side]["shown"] = small(n)
+                row[side]["share"] = round(row[side]["share"], 3) if n >= 5 else None
+        for side in ("a", "b"):
+            c[side]["shown"] = small(c[side].pop("n"))
+            for ch in c[side]["changes"] or []:
+                for k in ("count", "n", "baseline_count", "baseline_n"):
+                    ch[f"{k}_shown"] = small(ch.pop(k))
+                ch["expected"] = round(ch["expected"], 1)
+        for pr in c["prices"]:
+            for side in ("a", "b"):
+                if pr[side]:
+                    pr[side]["shown"] = small(pr[side].pop("n"))
+        return deep_clean(ctx.scrub, c)  # type: ignore[return-value]
 
     def _digest(ctx: queries.Ctx, week: str) -> dict[str, Any]:
         from routewatch.digest import build_digest
@@ -548,6 +632,87 @@ def _page_links(request: Request, q: Query, shown: int, total: int) -> dict[str,
     if q.offset + shown < total:
         out["next"] = "/?" + urlencode([*params, ("offset", str(q.offset + shown))])
     return out
+
+
+def _has_alert_tables(ctx: queries.Ctx) -> bool:
+    """A catalog last written by an older RouteWatch (the web opens it read-only) has no saved searches yet."""
+    return ctx.db.execute("SELECT 1 FROM sqlite_master WHERE name='saved_alerts'").fetchone() is not None
+
+
+def _alert_lists(ctx: queries.Ctx, limit: int = 50) -> list[dict[str, Any]]:
+    """Every saved search with its latest matches (public views), the unseen ones marked new."""
+    from routewatch import alerts as al
+
+    if not _has_alert_tables(ctx):
+        return []
+    out = []
+    for s in al.saved(ctx.catalog):
+        rows = al.recent(ctx.catalog, s.name, limit)
+        views = [{**al.view(ctx.catalog, ctx.scrub, a), "new": a["seen_at"] is None} for a in rows]
+        out.append({**s.public(), "query": ctx.scrub.clean(s.query), "unseen": len(al.pending(ctx.catalog, s.name)),
+                    "alerts": views})
+    return out
+
+
+def atom_feed(s: Any, views: list[dict[str, Any]], base: str) -> bytes:
+    """An Atom 1.0 feed (RFC 4287) of one saved search: one entry per matched post, its id stable across
+    checks (tag URI of the saved search and post) so a feed reader shows each post once."""
+    from xml.etree.ElementTree import Element, SubElement, tostring  # noqa: S405 - building, never parsing
+
+    ns = "http://www.w3.org/2005/Atom"
+    feed = Element("feed", xmlns=ns)
+    SubElement(feed, "id").text = f"tag:routewatch,2026:saved/{s.name}"
+    SubElement(feed, "title").text = f"RouteWatch: {s.name}"
+    SubElement(feed, "subtitle").text = "New posts matching the saved search " + (
+        f"“{drop_invisible(s.query)}”" if s.query else "(filters only)") + "".join(
+        f" {k}={v}" for k, v in s.filters.items())
+    SubElement(feed, "updated").text = _rfc3339(views[0]["found_at"] if views else (s.checked_at or s.created_at))
+    SubElement(feed, "link", rel="self", href=f"{base}/alerts/{s.name}.atom")
+    SubElement(feed, "link", rel="alternate", href=f"{base}/alerts")
+    SubElement(SubElement(feed, "author"), "name").text = "RouteWatch"
+    SubElement(feed, "generator").text = "RouteWatch"
+    for v in views:
+        e = SubElement(feed, "entry")
+        change = v.get("change")
+        SubElement(e, "id").text = f"tag:routewatch,2026:saved/{s.name}/" + (
+            f"change/{change['key']}" if change else v["post_id"])
+        SubElement(e, "title").text = drop_invisible(v["title"] or v["snippet"][:80] or v["post_id"])
+        SubElement(e, "updated").text = _rfc3339(v["found_at"])
+        if v["posted_at"]:
+            SubElement(e, "published").text = _rfc3339(v["posted_at"])
+        SubElement(e, "link", rel="alternate", href=f"{base}/digest?week={change['week']}" if change
+                   else f"{base}/posts/{v['post_id']}")
+        if v["url"]:
+            SubElement(e, "link", rel="via", href=v["url"])
+        if v["author"]:
+            SubElement(SubElement(e, "author"), "name").text = v["author"]
+        SubElement(e, "summary").text = drop_invisible(v["snippet"])
+        for c in v["route"] or v["countries"]:
+            SubElement(e, "category", term=str(c))
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + tostring(feed, encoding="utf-8", xml_declaration=False)
+
+
+def _rfc3339(ts: str) -> str:
+    """Catalog times (ISO, maybe without zone or seconds) as RFC 3339 date-times, UTC assumed."""
+    from datetime import UTC, datetime
+
+    try:
+        dt = datetime.fromisoformat((ts or "").replace("Z", "+00:00"))
+    except ValueError:
+        dt = datetime(1970, 1, 1, tzinfo=UTC)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _download_links(request: Request) -> dict[str, str]:
+    """The current search (same parameters, every page) as /api/export URLs; the CSV one with a BOM, so a
+    spreadsheet program reads it as UTF-8."""
+    from urllib.parse import urlencode
+
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit", "format", "bom")]
+    return {fmt: "/api/export?" + urlencode([*params, ("format", fmt), *([("bom", "true")] if fmt == "csv" else [])])
+            for fmt in ("csv", "jsonl", "parquet")}
 
 
 def _post_or_404(ctx: queries.Ctx, post_id: str) -> dict[str, Any]:
