@@ -21,8 +21,10 @@ def robots_ok(h):
 def crawl(srv, url, tmp_path, **env):
     data = tmp_path / "data"
     cp = run_cli("crawl", "--url", url, "--json", data_dir=data,
-                 env={"ROUTEWATCH_ALLOW_HOSTS": srv.hostport, **env}, timeout=120)
+                 env={"ROUTEWATCH_ALLOW_HOSTS": srv.hostport, **env}, timeout=120, check=False)
     rep = json.loads(cp.stdout)[0]
+    all_failed = rep["failed"] and not (rep["done"] + rep["skipped"] + rep["reused"])
+    assert cp.returncode == (1 if all_failed else 0), cp.stderr[-2000:]  # README: exit 1 when every item failed
     con = sqlite3.connect(data / "catalog.sqlite")
     fails = [tuple(r) for r in con.execute("SELECT code, item_id FROM failures")]
     counters = dict(con.execute("SELECT name, SUM(value) FROM counters GROUP BY name").fetchall())
