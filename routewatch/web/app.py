@@ -348,11 +348,11 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
         return FileResponse(out, media_type="application/zip", filename=f"evidence-{post_id}.zip",
                             background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))
 
-    @app.get("/api/posts/{ref:path}", tags=["api"], summary="One post (by id, unambiguous id prefix or URL): texts "
-             "with timestamps, facts with evidence, provenance, reposts and near-duplicates",
+    @app.get("/api/posts/{post_id:path}", tags=["api"], summary="One post (by id, unambiguous id prefix or URL): "
+             "texts with timestamps, facts with evidence, provenance, reposts and near-duplicates",
              responses=api_responses(schemas.PostResponse))
-    def api_post(ref: str, ctx: CtxDep) -> dict[str, Any]:
-        return _post_or_404(ctx, _resolve_ref(ctx, ref))
+    def api_post(post_id: str, ctx: CtxDep) -> dict[str, Any]:
+        return _post_or_404(ctx, _resolve_ref(ctx, post_id))
 
     @app.get("/api/status", tags=["api"], summary="Counts per stage and source, failures by error code", responses=api_responses())
     def api_status(ctx: CtxDep) -> dict[str, Any]:

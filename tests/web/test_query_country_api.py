@@ -112,7 +112,7 @@ def test_openapi_declares_one_error_schema_and_responses(demo_client):
     assert "422" not in str(spec) and "HTTPValidationError" not in spec["components"]["schemas"]
     err = spec["components"]["schemas"]["ErrorResponse"]
     assert err["properties"]["error"]["$ref"].endswith("/ErrorBody")
-    for path in ("/api/search", "/api/trends", "/api/posts/{ref}"):
+    for path in ("/api/search", "/api/trends", "/api/posts/{post_id}"):
         responses = spec["paths"][path]["get"]["responses"]
         assert responses["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
         assert responses["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1] in (
