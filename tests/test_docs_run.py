@@ -332,7 +332,10 @@ def test_readme_elasticsearch_block(workshop):
     finally:
         from elasticsearch import Elasticsearch
 
-        es = Elasticsearch(url)
-        es.indices.delete(index=f"rw-readme-{os.getpid()}-*", ignore_unavailable=True, allow_no_indices=True)
-        es.indices.delete_index_template(name=f"rw-readme-{os.getpid()}-template", ignore=[404])
+        es = Elasticsearch(url).options(ignore_status=404)
+        prefix = f"rw-readme-{os.getpid()}"
+        names = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True).body)  # wildcard deletes are refused
+        for name in names:
+            es.indices.delete(index=name)
+        es.indices.delete_index_template(name=f"{prefix}-template")
         es.close()
