@@ -9,6 +9,7 @@ JSON form beside it. Commands that cannot run here are listed in NOT_RUN with th
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -96,9 +97,15 @@ def _db(data: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{data / 'catalog.sqlite'}?mode=ro", uri=True)
 
 
+@functools.cache
+def _json_of(line: str, cwd: Path) -> dict | list:
+    """The --json form of a README line (run once per session: the modes below share it)."""
+    line = line.split("#")[0].strip()
+    return json.loads(checked(bash(line if "--json" in line else line + " --json", cwd), line))
+
+
 def _ids_json(line: str, cwd: Path) -> list[str]:
-    cp = bash(line.split("#")[0].strip() + " --json", cwd)
-    return [h["post_id"] for h in json.loads(checked(cp, line))["hits"]]
+    return [h["post_id"] for h in _json_of(line, cwd)["hits"]]
 
 
 # ---- what README.md says each "Then try" line does --------------------------------------------------------
@@ -148,7 +155,7 @@ def expect_country(out: str, cwd: Path, data: Path, line: str) -> None:
 
 def expect_trends(out: str, cwd: Path, data: Path, line: str) -> None:
     assert "period" in out and "country" in out and re.search(r"2026-W\d\d", out), out[:500]
-    rows = json.loads(checked(bash(line + " --json", cwd), line))["rows"]
+    rows = _json_of(line, cwd)["rows"]
     assert rows and all(0 < r["count"] <= r["total"] for r in rows)
     for r in rows[:5]:
         assert r["period"] in out and r["value"] in out
