@@ -26,7 +26,7 @@ def looks_like_ref(text: str) -> bool:
 
 def find_post(db: Any, ref: str) -> str | None:
     """The post id `ref` names, None when none; E907 when an id prefix names more than one."""
-    ref = (ref or "").strip()
+    ref = re.sub(r"^(https?):/(?!/)", r"\1://", (ref or "").strip())  # a proxy may have merged the // of a URL path
     if not ref:
         return None
     row = db.execute("SELECT post_id FROM posts WHERE post_id = ?", (ref,)).fetchone()
