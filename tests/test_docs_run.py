@@ -225,7 +225,7 @@ def test_cli_answers_one_line_errors(reader):
         "routewatch search 'darien )'": "E506", "routewatch search 'NOT'": "E507",
         "routewatch digest --week 9999-W52 --out d": "E903", "routewatch serve --port 70000": "E903",
         "routewatch trace x --limit -1": "E903", "routewatch evidence demo- -o e.zip": "E907",
-        "routewatch evidence nothing-here -o e.zip": "E904", "routewatch search --bogus": "E903",
+        "routewatch evidence nothing-here -o e.zip": "E903", "routewatch search --bogus": "E903",
     }
     for line, code in cases.items():
         cp = bash(line, cwd, columns=60)

@@ -510,15 +510,13 @@ def _check_id(post_id: str) -> None:
 
 
 def _resolve_ref(ctx: queries.Ctx, ref: str) -> str:
-    """A post id, an unambiguous id prefix or the post's URL → the post id (E904 none, E907 ambiguous)."""
-    from routewatch.postref import resolve_post
+    """A post id, an unambiguous id prefix or the post's URL → the post id (404 E904 none, E907 ambiguous)."""
+    from routewatch.postref import PostNotFound, resolve_post
 
     try:
         return resolve_post(ctx.db, ref[:2048])
-    except RouteWatchError as e:
-        if _code(e) == "E904":
-            raise WebError(NOT_FOUND, e.reason) from e
-        raise
+    except PostNotFound as e:
+        raise WebError(NOT_FOUND, e.reason) from e
 
 
 def _page_links(request: Request, q: Query, shown: int, total: int) -> dict[str, str]:
