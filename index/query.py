@@ -295,16 +295,11 @@ def assign(node: Node, values: dict[Node, bool]) -> Node | str:
     if isinstance(node, Not):
         return FALSE if values[node.part] else TRUE
     parts = [assign(p, values) for p in node.parts]
-    if isinstance(node, And):
-        if FALSE in parts:
-            return FALSE
-        kept = [p for p in parts if p != TRUE]
-        if not kept:
-            return TRUE
-        return kept[0] if len(kept) == 1 else And(tuple(kept))  # type: ignore[arg-type]
-    if TRUE in parts:
-        return TRUE
-    kept = [p for p in parts if p != FALSE]
+    # AND: FALSE decides, TRUE drops out; OR: the other way round
+    decides, neutral = (FALSE, TRUE) if isinstance(node, And) else (TRUE, FALSE)
+    if decides in parts:
+        return decides
+    kept = [p for p in parts if p != neutral]
     if not kept:
-        return FALSE
-    return kept[0] if len(kept) == 1 else Or(tuple(kept))  # type: ignore[arg-type]
+        return neutral
+    return kept[0] if len(kept) == 1 else type(node)(tuple(kept))  # type: ignore[arg-type]

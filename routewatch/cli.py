@@ -558,7 +558,8 @@ def search(
 ) -> None:
     """Search captions, subtitles and transcripts, with filters.
 
-    Query syntax: darien -tapachula | 走线 OR 润 | NOT tapachula | "darien gap" | (panama OR 巴拿马) guide.
+    Query syntax: words are AND-ed (darien gap); OR (走线 OR 润); -word or NOT word excludes every post that
+    contains it (darien -tapachula); "exact phrase"; (parentheses). Malformed syntax is refused (E505-E508).
     Prints "N of TOTAL (exact)" or "(at least)" and full post ids (for evidence / trace / the post page).
 
     Example: routewatch search 厄瓜多尔 --route 'EC>CO' --json

@@ -1,8 +1,9 @@
 """Which post a person means: a full post id, an unambiguous id prefix, or the post's URL.
 
 In: the text given to `evidence`, `trace`, the post page or the evidence API, and a read catalog.
-Out: the full post id; E907 (listing the candidates) when a prefix fits several posts, E904 when
-nothing fits. Read-only; SQL only with parameters.
+Out: the full post id; E907 (listing the candidates) when a prefix fits several posts, PostNotFound
+(E903, as every unknown CLI input; the web answers it with 404 E904) when nothing fits. Read-only; SQL only
+with parameters.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def looks_like_ref(text: str) -> bool:
 
 def find_post(db: Any, ref: str) -> str | None:
     """The post id `ref` names, None when none; E907 when an id prefix names more than one."""
-    ref = (ref or "").strip()
+    ref = re.sub(r"^(https?):/(?!/)", r"\1://", (ref or "").strip())  # a proxy may have merged the // of a URL path
     if not ref:
         return None
     row = db.execute("SELECT post_id FROM posts WHERE post_id = ?", (ref,)).fetchone()
@@ -50,10 +51,17 @@ def find_post(db: Any, ref: str) -> str | None:
     return rows[0] if rows else None
 
 
+class PostNotFound(RouteWatchError):  # noqa: N818 - a RouteWatchError, named for what it says
+    """No post has this id, id prefix or URL: E903 on the command line (bad input); the web answers 404 E904."""
+
+    def __init__(self, ref: str):
+        super().__init__(Code.E903, f"no post {ref.strip()[:200]!r} in the catalog: give a post id, an id prefix "
+                                    "of 4 or more characters, or the post's URL (see `routewatch search`)")
+
+
 def resolve_post(db: Any, ref: str) -> str:
-    """The post id `ref` names, or E904 (no post) / E907 (ambiguous prefix)."""
+    """The post id `ref` names; PostNotFound (E903) when none, E907 when an id prefix names several."""
     pid = find_post(db, ref)
     if pid is None:
-        raise RouteWatchError(Code.E904, f"no post {ref.strip()[:200]!r} in the catalog: give a post id, an id "
-                                         "prefix of 4 or more characters, or the post's URL (see `routewatch search`)")
+        raise PostNotFound(ref)
     return pid

@@ -134,7 +134,7 @@ def test_evidence_bundle_manifest_verifies(demo_run, tmp_path):
 def test_unknown_post_is_a_clear_error(demo_run, tmp_path):
     data, _ = demo_run
     cp = run_cli("evidence", "nope", "-o", str(tmp_path / "x.zip"), data_dir=data, check=False)
-    assert cp.returncode != 0 and cp.stderr.strip().startswith("E904")  # no post with that id, prefix or URL
+    assert cp.returncode != 0 and cp.stderr.strip().startswith("E903")  # bad input on the command line; E904 on the web
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])

@@ -379,11 +379,11 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
         return FileResponse(out, media_type="application/zip", filename=f"evidence-{post_id}.zip",
                             background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))
 
-    @app.get("/api/posts/{ref:path}", tags=["api"], summary="One post (by id, unambiguous id prefix or URL): texts "
-             "with timestamps, facts with evidence, provenance, reposts and near-duplicates",
+    @app.get("/api/posts/{post_id:path}", tags=["api"], summary="One post (by id, unambiguous id prefix or URL): "
+             "texts with timestamps, facts with evidence, provenance, reposts and near-duplicates",
              responses=api_responses(schemas.PostResponse))
-    def api_post(ref: str, ctx: CtxDep) -> dict[str, Any]:
-        return _post_or_404(ctx, _resolve_ref(ctx, ref))
+    def api_post(post_id: str, ctx: CtxDep) -> dict[str, Any]:
+        return _post_or_404(ctx, _resolve_ref(ctx, post_id))
 
     @app.get("/api/status", tags=["api"], summary="Counts per stage and source, failures by error code", responses=api_responses())
     def api_status(ctx: CtxDep) -> dict[str, Any]:
@@ -610,15 +610,13 @@ def _check_id(post_id: str) -> None:
 
 
 def _resolve_ref(ctx: queries.Ctx, ref: str) -> str:
-    """A post id, an unambiguous id prefix or the post's URL → the post id (E904 none, E907 ambiguous)."""
-    from routewatch.postref import resolve_post
+    """A post id, an unambiguous id prefix or the post's URL → the post id (404 E904 none, E907 ambiguous)."""
+    from routewatch.postref import PostNotFound, resolve_post
 
     try:
         return resolve_post(ctx.db, ref[:2048])
-    except RouteWatchError as e:
-        if _code(e) == "E904":
-            raise WebError(NOT_FOUND, e.reason) from e
-        raise
+    except PostNotFound as e:
+        raise WebError(NOT_FOUND, e.reason) from e
 
 
 def _page_links(request: Request, q: Query, shown: int, total: int) -> dict[str, str]:

@@ -166,8 +166,10 @@ def test_errors_are_json_with_stable_codes(hostile_client):
     client, _ids, _ = hostile_client
     cases = {
         "/api/posts/nope": (404, "E904"),
-        "/api/search?country=PAN": (400, "E908"),
+        "/api/search?country=PAN": (400, "E908"),  # not a code or a name the corridor pack knows
         "/api/search?route=EC>COL": (400, "E908"),
+        "/api/search?country=P%25": (400, "E903"),  # not a country name at all
+        "/api/search?q=%22darien": (400, "E505"),
         "/api/search?since=yesterday": (400, "E903"),
         "/api/search?min_cost=10": (400, "E903"),
         "/api/search?min_cost=abc&currency=USD": (400, "E903"),

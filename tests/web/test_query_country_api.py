@@ -112,7 +112,7 @@ def test_openapi_declares_one_error_schema_and_responses(demo_client):
     assert "422" not in str(spec) and "HTTPValidationError" not in spec["components"]["schemas"]
     err = spec["components"]["schemas"]["ErrorResponse"]
     assert err["properties"]["error"]["$ref"].endswith("/ErrorBody")
-    for path in ("/api/search", "/api/trends", "/api/posts/{ref}"):
+    for path in ("/api/search", "/api/trends", "/api/posts/{post_id}"):
         responses = spec["paths"][path]["get"]["responses"]
         assert responses["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
         assert responses["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1] in (
@@ -120,3 +120,11 @@ def test_openapi_declares_one_error_schema_and_responses(demo_client):
     r = demo_client.get("/api/search", params={"limit": "0"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "E903"  # as declared, not FastAPI's 422
     assert demo_client.get("/api/digest", params={"week": "9999-W52"}).status_code == 400
+
+
+def test_trace_takes_a_post_reference(demo_client, texts):
+    _, urls = texts
+    pid = sorted(p for p in urls if p.startswith("telegram-"))[0]
+    for ref in (pid, pid[:13], urls[pid]):
+        res = demo_client.get("/api/trace", params={"claim": ref}).json()
+        assert pid in {e["post_id"] for g in res["groups"] for e in g["posts"]}, ref
