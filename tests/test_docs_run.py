@@ -243,7 +243,7 @@ HELP_NOT_RUN = {
 # Files an example is documented to write (everything else new in the working directory is a stray file).
 WRITES = {"digest": {"digests", "digests/2026-W45", "digests/2026-W45/digest.html", "digests/2026-W45/digest.md"},
           "evidence": {"evidence.zip"}, "export": {"posts.parquet"}, "annotate": {"annotated.jsonl"},
-          "transcribe-file": {"clip.jsonl"}}
+          "transcribe-file": {"clip.jsonl"}, "ocr-file": {"clip.ocr.jsonl"}}
 WRITES_UNDER = {"digest": "digests/2026-W45/"}  # and its SVG charts
 
 
