@@ -140,3 +140,10 @@ def test_4k_and_ten_minute_videos_stay_bounded(make_video, tmp_path):
     assert line["segments"][1]["start"] == pytest.approx(300, abs=1.0)
     assert line["frames_read"] <= 4  # a still picture is read when it changes, not 600 times
     assert rss < 900
+
+
+def test_extraction_through_ocr_text(results):
+    from routewatch.bench import ocr_extraction_scores
+
+    f1 = ocr_extraction_scores({cid: line["text"] for cid, line in results.items()})
+    assert f1["countries"] >= 0.9 and f1["legs"] >= 0.8 and f1["costs"] >= 0.85, f1
