@@ -126,6 +126,7 @@ def _peak_rss_mb(path: Path, tmp_path: Path) -> tuple[dict, float]:
     return json.loads(out.read_text(encoding="utf-8")), int(done.stdout.split()[-1]) / 1024
 
 
+@pytest.mark.slow
 def test_4k_and_ten_minute_videos_stay_bounded(make_video, tmp_path):
     four_k = make_video("4k.mp4", "-f", "lavfi", "-i", "color=c=0x303030:s=2160x3840:r=12:d=3", "-c:v", "libx264",
                         "-preset", "ultrafast", "-vf", caption("两千三比索", size=160))
