@@ -195,6 +195,9 @@ class OnscreenReader:
         frames = read = 0
         step = 1.0 / fps
         for t, frame in sample_frames(path, info, fps, s.max_video_seconds, deadline):
+            if frames >= s.max_frames:  # a container that gave no duration: the budget still holds
+                self.counters["ocr/frames_over_budget"] += 1
+                break
             frames += 1
             gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
             small = cv2.resize(gray, _SMALL[::-1], interpolation=cv2.INTER_AREA).astype(np.int16)

@@ -148,3 +148,14 @@ def test_extraction_through_ocr_text(results):
 
     f1 = ocr_extraction_scores({cid: line["text"] for cid, line in results.items()})
     assert f1["countries"] >= 0.9 and f1["legs"] >= 0.8 and f1["costs"] >= 0.85, f1
+
+
+def test_video_without_duration_is_sampled_as_a_video(reader, tmp_path):
+    live = tmp_path / "live.webm"  # written to a pipe: the container carries no duration
+    with live.open("wb") as fh:
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=0x204060:s=540x960:r=12:d=6",
+                        "-vf", caption("车票三十美金", enable="gte(t,3)"), "-c:v", "libvpx", "-f", "webm", "-"],
+                       stdout=fh, check=True, timeout=120)
+    res = reader.read(live)
+    assert [s.text for s in res.segments] == ["车票三十美金"]
+    assert res.segments[0].start == pytest.approx(3.0, abs=0.5)
