@@ -159,3 +159,22 @@ def test_video_without_duration_is_sampled_as_a_video(reader, tmp_path):
     res = reader.read(live)
     assert [s.text for s in res.segments] == ["车票三十美金"]
     assert res.segments[0].start == pytest.approx(3.0, abs=0.5)
+
+
+def test_boxed_captions_over_moving_footage_with_a_tiktok_mark(reader, make_video):
+    """Not the dev set's look: captions on a translucent box over a moving fractal, a drifting
+    "TikTok @…" mark and a running clock."""
+    lines = [("从基多坐大巴到图尔坎，", 0.4, 2.3), ("车票三十美金，", 2.5, 4.4), ("过桥就是伊皮亚莱斯。", 4.6, 6.9),
+             ("#走线 #厄瓜多尔", 7.1, 9.0)]
+    boxed = [caption(t, size=40, y="h*0.62", enable=f"between(t,{a},{b})").replace(
+        ":x=", ":box=1:boxcolor=black@0.45:boxborderw=8:x=") for t, a, b in lines]
+    mark = caption("TikTok @route_runner88", size=22, y="h-60").replace("x=(w-tw)/2", "x=20+10*sin(t)")
+    clock = caption("%{pts\\:hms}", size=20, y="20").replace("x=(w-tw)/2", "x=w-150")
+    video = make_video("footage.mp4", "-f", "lavfi", "-i", "mandelbrot=s=540x960:r=12", "-t", "9.5",
+                       "-vf", ",".join([*boxed, mark, clock]), "-c:v", "libx264", "-preset", "ultrafast",
+                       "-pix_fmt", "yuv420p")
+    res = reader.read(video)
+    assert [s.text.replace(" ", "") for s in res.segments] == [t.replace(" ", "") for t, _, _ in lines]
+    assert [round(s.start) for s in res.segments] == [0, 2, 4, 7]
+    assert {o.kind for o in res.overlays} == {"handle", "timer"}
+    assert "route_runner88" not in res.text
