@@ -40,6 +40,7 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9_.]{4,}")
 _SMALL = (96, 54)  # (h, w) of the thumbnail compared to tell a changed frame
 _SAME_TEXT_DIFF = 4.0  # mean change of blurred grey levels under which a box holds the same text
 _NOISE_LEVEL = 6.0  # median grey-level difference to the smoothed frame above which a frame is denoised
+_SAME_STROKES = 0.8  # overlap of the bright-stroke masks above which a box holds the same text
 _MAX_AGE = 4
 _TIMER_TICKS = 3  # a place read as different digits this many times in a row is a timer  # a reused reading is recognised again after this many frames
 
@@ -101,6 +102,23 @@ def _blurred(gray: np.ndarray, box: Box) -> np.ndarray:
     import cv2
 
     return cv2.GaussianBlur(gray[box.y0:box.y1, box.x0:box.x1].astype(np.float32), (0, 0), 3.0)
+
+
+def _same_strokes(gray: np.ndarray, prev_gray: np.ndarray, box: Box) -> bool:
+    """True when the bright strokes in the box are the same in both frames (light captions over a moving
+    background: the background changes, the glyphs do not). Dark text or a bright background gives no
+    usable mask, and the box is read again."""
+    cur = gray[box.y0:box.y1, box.x0:box.x1]
+    old = prev_gray[box.y0:box.y1, box.x0:box.x1]
+    if cur.size == 0:
+        return False
+    level = max(160.0, float(np.percentile(cur, 80)))
+    a, b = cur > level, old > level
+    share = float(a.mean())
+    if not 0.05 <= share <= 0.5:
+        return False
+    union = np.logical_or(a, b).sum()
+    return bool(union) and float(np.logical_and(a, b).sum()) / float(union) >= _SAME_STROKES
 
 
 def _noisy(gray: np.ndarray) -> bool:
@@ -195,6 +213,9 @@ class OnscreenReader:
         frames = read = 0
         step = 1.0 / fps
         for t, frame in sample_frames(path, info, fps, s.max_video_seconds, deadline):
+            if frames >= s.max_frames:  # a container that gave no duration: the budget still holds
+                self.counters["ocr/frames_over_budget"] += 1
+                break
             frames += 1
             gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
             small = cv2.resize(gray, _SMALL[::-1], interpolation=cv2.INTER_AREA).astype(np.int16)
@@ -230,12 +251,13 @@ class OnscreenReader:
             match = None
             if prev_gray is not None:
                 match = next((old for old in seen if old.box.iou(box) >= 0.85), None)
-            if match is not None and match.ticks >= _TIMER_TICKS and match.age < 8 * _MAX_AGE:
-                # a known timer: its digits change every frame and are never content, so not read again
+            if match is not None and match.age < 8 * _MAX_AGE and (
+                    match.ticks >= _TIMER_TICKS or _HANDLE_RE.search(match.text)):
+                # a known timer or uploader id: never content, so not read again while it stays there
                 reuse = _Seen(match.box, match.text, match.conf, match.age + 1, match.ticks)
             elif match is not None and match.age < _MAX_AGE:
                 diff = float(np.abs(_blurred(gray, match.box) - _blurred(prev_gray, match.box)).mean())
-                if diff <= _SAME_TEXT_DIFF:
+                if diff <= _SAME_TEXT_DIFF or _same_strokes(gray, prev_gray, match.box):
                     reuse = _Seen(match.box, match.text, match.conf, match.age + 1, match.ticks)
             if reuse is None:
                 todo.append(len(results))

@@ -125,7 +125,10 @@ def probe_video(path: Path, max_width: int, timeout: float = 20.0) -> VideoInfo:
     scale = min(1.0, max_width / w, _MAX_HEIGHT / h)
     ow, oh = max(2, int(round(w * scale / 2)) * 2), max(2, int(round(h * scale / 2)) * 2)
     fmt = str(info.get("format", {}).get("format_name", ""))
-    still = fmt.endswith("_pipe") or seconds <= 0.0
+    # A picture: an image demuxer, or one frame without a duration. A video whose container gives no
+    # duration (some live WebM/FLV) is still sampled as a video; the reader's frame budget bounds it.
+    still = fmt.endswith("_pipe") or (seconds <= 0.0 and str(stream.get("nb_frames", "")) in ("1", ""))
+    still = still and not (seconds <= 0.0 and fmt.split(",")[0] in ("matroska", "flv", "live_flv", "mpegts", "mov"))
     return VideoInfo(width=w, height=h, seconds=0.0 if still else seconds, out_width=ow, out_height=oh, still=still)
 
 

@@ -126,6 +126,7 @@ def _peak_rss_mb(path: Path, tmp_path: Path) -> tuple[dict, float]:
     return json.loads(out.read_text(encoding="utf-8")), int(done.stdout.split()[-1]) / 1024
 
 
+@pytest.mark.slow
 def test_4k_and_ten_minute_videos_stay_bounded(make_video, tmp_path):
     four_k = make_video("4k.mp4", "-f", "lavfi", "-i", "color=c=0x303030:s=2160x3840:r=12:d=3", "-c:v", "libx264",
                         "-preset", "ultrafast", "-vf", caption("两千三比索", size=160))
@@ -140,3 +141,40 @@ def test_4k_and_ten_minute_videos_stay_bounded(make_video, tmp_path):
     assert line["segments"][1]["start"] == pytest.approx(300, abs=1.0)
     assert line["frames_read"] <= 4  # a still picture is read when it changes, not 600 times
     assert rss < 900
+
+
+def test_extraction_through_ocr_text(results):
+    from routewatch.bench import ocr_extraction_scores
+
+    f1 = ocr_extraction_scores({cid: line["text"] for cid, line in results.items()})
+    assert f1["countries"] >= 0.9 and f1["legs"] >= 0.8 and f1["costs"] >= 0.85, f1
+
+
+def test_video_without_duration_is_sampled_as_a_video(reader, tmp_path):
+    live = tmp_path / "live.webm"  # written to a pipe: the container carries no duration
+    with live.open("wb") as fh:
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=0x204060:s=540x960:r=12:d=6",
+                        "-vf", caption("车票三十美金", enable="gte(t,3)"), "-c:v", "libvpx", "-f", "webm", "-"],
+                       stdout=fh, check=True, timeout=120)
+    res = reader.read(live)
+    assert [s.text for s in res.segments] == ["车票三十美金"]
+    assert res.segments[0].start == pytest.approx(3.0, abs=0.5)
+
+
+def test_boxed_captions_over_moving_footage_with_a_tiktok_mark(reader, make_video):
+    """Not the dev set's look: captions on a translucent box over a moving fractal, a drifting
+    "TikTok @…" mark and a running clock."""
+    lines = [("从基多坐大巴到图尔坎，", 0.4, 2.3), ("车票三十美金，", 2.5, 4.4), ("过桥就是伊皮亚莱斯。", 4.6, 6.9),
+             ("#走线 #厄瓜多尔", 7.1, 9.0)]
+    boxed = [caption(t, size=40, y="h*0.62", enable=f"between(t,{a},{b})").replace(
+        ":x=", ":box=1:boxcolor=black@0.45:boxborderw=8:x=") for t, a, b in lines]
+    mark = caption("TikTok @route_runner88", size=22, y="h-60").replace("x=(w-tw)/2", "x=20+10*sin(t)")
+    clock = caption("%{pts\\:hms}", size=20, y="20").replace("x=(w-tw)/2", "x=w-150")
+    video = make_video("footage.mp4", "-f", "lavfi", "-i", "mandelbrot=s=540x960:r=12", "-t", "9.5",
+                       "-vf", ",".join([*boxed, mark, clock]), "-c:v", "libx264", "-preset", "ultrafast",
+                       "-pix_fmt", "yuv420p")
+    res = reader.read(video)
+    assert [s.text.replace(" ", "") for s in res.segments] == [t.replace(" ", "") for t, _, _ in lines]
+    assert [round(s.start) for s in res.segments] == [0, 2, 4, 7]
+    assert {o.kind for o in res.overlays} == {"handle", "timer"}
+    assert "route_runner88" not in res.text

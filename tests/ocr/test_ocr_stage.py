@@ -82,3 +82,14 @@ def test_caption_only_video_is_read_once_extracted_and_searchable(tmp_path, ocr_
         assert clip["watermark_handle"] not in json.dumps([h.snippet for h in hits], ensure_ascii=False)
     finally:
         cat.close()
+
+
+def test_ocr_command_reports_the_stage(tmp_path):
+    from typer.testing import CliRunner
+
+    from routewatch.cli import app
+
+    res = CliRunner().invoke(app, ["ocr", "--data-dir", str(tmp_path), "--json"])
+    assert res.exit_code == 0, res.output
+    (report,) = json.loads(res.stdout)
+    assert (report["stage"], report["done"], report["failed"]) == ("ocr", 0, 0)
