@@ -88,10 +88,11 @@ def classify(an: Analysis, rules: Rules) -> list[CostItem]:
             lo = _label_start(text, amounts, a, sent[0])
             nxt = amounts.first_start(a.end, default=clause[1])
             kind = _decide(_kinds_in(cues, lo, a.start), text[lo : a.start])
-            if kind is None and lo > sent[0] and text[lo - 1] == " " and is_han(text[lo - 2 : lo - 1] or "a"):
-                # spoken Chinese, a pause before the amount: the chunk before the pause labels it
+            if kind is None and lo > 1 and text[lo - 1] == " " and is_han(text[lo - 2]):
+                # spoken Chinese, a pause before the amount: the chunk before the pause labels it (also
+                # across a sentence cut made only for length: unpunctuated speech)
                 plo = lo - 1
-                while plo > sent[0] and text[plo - 1] not in CLAUSE_END and text[plo - 1] != " ":
+                while plo > 0 and text[plo - 1] not in CLAUSE_END and text[plo - 1] != " ":
                     plo -= 1
                 if not amounts.any_starting(plo, lo):
                     kind = _decide(_kinds_in(cues, plo, lo), text[plo:lo])
