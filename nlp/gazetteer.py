@@ -115,6 +115,12 @@ def find_mentions(an: Analysis, rules: Rules) -> None:
             ):
                 m.journey = False
 
+    # "比以前直接飞基多贵了一倍": a place named only to compare with the old route is not on this journey.
+    if cues["comparison"].items:
+        for m in mentions:
+            if m.journey and cues["comparison"].ending(m.start - 8, m.start):
+                m.journey = False
+
     # Deportation landings, and departure points for journey_only names (China, Chinese cities).
     first_journey = True
     for m in mentions:

@@ -97,7 +97,10 @@ def order(an: Analysis, rules: Rules) -> None:
     no_journey = any(p[0] == "no_journey" for h in hits for p in h.payloads)
     an.countries = countries
     n_links = sum(len(v) for v in edges.values())
-    if no_journey and n_links < 2:
+    # "到了蒂华纳…到了美国这边": arrivals told by the narrator are a journey even beside an advert word (包过)
+    arrivals = cues["arrive"]
+    narrated = sum(1 for m in main if arrivals.ending(m.start - 3, m.start)) >= 2
+    if no_journey and n_links < 2 and not narrated:
         # An advert, scam warning or policy note that names places without telling a journey. A
         # post that also narrates several legs ("政策变了，我们改飞玻利维亚，再坐车到秘鲁…") keeps its route.
         an.route = []
