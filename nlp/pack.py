@@ -215,7 +215,7 @@ class Rules:
             entries += _entries(_strings(terms), ("weak_actor", ctx))
         for group in br.get("cues") or []:
             entries += _entries(_strings(group.get("terms")), ("cue", str(group.get("payer", "police"))))
-        for key in ("demand", "money", "pass", "negation", "hypothetical", "official", "payment", "inspect"):
+        for key in ("demand", "money", "pass", "negation", "hypothetical", "official", "payment", "inspect", "threat"):
             entries += _entries(_strings(br.get(key)), (key, ""))
         # No sound-alike matching here: function phrases collide (没人要 "nobody asked" ~ 每人要 "each must pay").
         self.bribes = TermMatcher(entries)
