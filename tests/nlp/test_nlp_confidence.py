@@ -67,7 +67,7 @@ def test_post_page_facts_carry_confidence_why_and_relevance_reasons(extractor) -
     place = pub["places"][0]
     assert (place["canonical"], place["confidence"]) == ("Guatemala City", 0.41)
     assert place["why"] == ["transcript 0.75", "ASR words 0.90", "sounds like 危地马拉城 x0.60"]
-    assert pub["relevance_reasons"][0] == "+1.5 cue 走线第 (sounds like 走线的)"
+    assert pub["relevance_reasons"][0] == "+1.5 cue 走线"
 
 
 def test_post_template_shows_confidence() -> None:
