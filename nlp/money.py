@@ -428,6 +428,9 @@ class MoneyFinder:
         lo = max(cl[0], a.start - self.r.context_window)
         if cues["notcost"].any_inside(lo, a.start):
             return True
+        # "罚款两百一今年免了", "the $150 fine was waived": waived in the amount's own clause
+        if cues["waived"].any_starting(cl[0], cl[1]):
+            return True
         return self._heard_before(an, lo, a.start, self.r.notcost_sounds)  # 防带 ~ 房贷 in a transcript
 
     def _price_context(self, an: Analysis, a: Amount, cues: KindIndex) -> bool:

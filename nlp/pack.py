@@ -195,6 +195,7 @@ class Rules:
         entries += _entries(_strings(costs.get("segment")), ("segment", ""))
         entries += _entries(_strings(costs.get("price_context")), ("price", ""))
         entries += _entries(_strings(costs.get("not_cost")), ("notcost", ""))
+        entries += _entries(_strings(costs.get("waived")), ("waived", ""))
         self.costs = TermMatcher(entries)
         self.context_window = int(costs.get("context_window", 12))
 
