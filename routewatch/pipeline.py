@@ -496,7 +496,7 @@ def stage_extract(ctx: Context) -> StageReport:
             failpoint("extract", i, "before")
             ctx.catalog.save_extraction(merged, json.dumps(asdict(merged), ensure_ascii=False, default=str))
             failpoint("extract", i, "after")
-            facts += fact_count(merged)
+            facts += fact_count(merged) if merged.relevant else 0  # irrelevant posts keep facts, not counted
             rep.done += 1
         except Exception as e:  # noqa: BLE001
             _fail(ctx, "extract", pid, e)
