@@ -89,6 +89,18 @@ def order(an: Analysis, rules: Rules) -> None:
             same_clause = span_index(an.clauses, y.start) == span_index(an.clauses, x.start)
             if y.iso != x.iso and same_clause and _cue_in(cues, ("arrive",), max(sent[0], y.start - reach - 4), y.start):
                 candidates.append((0, x.iso, y.iso))
+    # "Before that, Quito…" / "再往前是…": the countries of this sentence came before those of the last one.
+    earlier = cues["earlier"]
+    if earlier.items:
+        for si in range(1, len(an.sents)):
+            sent, prev = an.sents[si], an.sents[si - 1]
+            here = [m for m in main if sent[0] <= m.start < sent[1]]
+            if not here or not earlier.any_inside(sent[0], here[0].start):
+                continue
+            for y in here:
+                for x in main:
+                    if prev[0] <= x.start < prev[1] and x.iso != y.iso:
+                        candidates.append((0, y.iso, x.iso))
     edges: dict[str, set[str]] = {}
     for _, a, b in sorted(candidates, key=lambda c: c[0]):
         if a != b and not _reaches(edges, b, a):
