@@ -16,7 +16,8 @@ from routewatch.records import TextUnit
 KIND_BASE = {"caption": 0.9, "subtitle": 0.85, "ocr": 0.75, "onscreen": 0.75, "transcript": 0.75, "comment": 0.6}
 SOUNDS_LIKE = 0.6  # a name matched through its pinyin only (ASR homophone)
 DEFAULT_CURRENCY = 0.85  # no currency written: the country / language default was used
-CUE_ONLY_BRIBE = 0.85  # a bribe told by one idiom, with no actor and no amount
+CUE_ONLY_BRIBE = 0.85
+AMBIGUOUS_NAME = 0.9  # a name that is also something else (Santa Cruz, Cali, 德州), kept by its context  # a bribe told by one idiom, with no actor and no amount
 LOW = 0.5  # below this a fact is "low confidence": aggregates leave it out by default
 
 

@@ -78,3 +78,10 @@ def test_post_template_shows_confidence() -> None:
     src = (Path(__file__).resolve().parents[2] / "routewatch" / "web" / "templates" / "post.html").read_text(encoding="utf-8")
     jinja2.Environment().parse(src)  # the page still compiles
     assert "confidence {{" in src and 'fct.item.why|join("; ")' in src and "p.facts.relevance_reasons" in src
+
+
+def test_ambiguous_place_name_confirmed_by_context_is_less_sure(extractor) -> None:
+    ex = extractor.extract(make_unit("飞到玻利维亚的圣克鲁斯，落地签 #走线"))
+    place = ex.places[0]
+    assert (place.canonical, place.confidence) == ("Santa Cruz de la Sierra", 0.81)
+    assert place.why == ("caption 0.90", "ambiguous name, confirmed by context x0.90")
