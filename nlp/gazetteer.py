@@ -121,6 +121,20 @@ def find_mentions(an: Analysis, rules: Rules) -> None:
             if m.journey and cues["comparison"].ending(m.start - 8, m.start):
                 m.journey = False
 
+    # "被遣返的那班飞机从德州直飞福州", "deported on a charter from El Paso to Guangzhou": in a sentence about
+    # deportation, the home country or city a flight goes to is the landing.
+    if cues["deport_context"].items:
+        for m in mentions:
+            home = (m.place is not None and m.place.journey_only) or (
+                m.place is None and (cdef := rules.countries.get(m.iso)) is not None and cdef.journey_only
+            )
+            if not home or m.deport:
+                continue
+            sent = an.sents[span_index(an.sents, m.start)]
+            if cues["deport_context"].any_starting(sent[0], sent[1]) and _near_cue(cues, "forward", m.start, before=True, gap=3):
+                m.deport = True
+                m.journey = True
+
     # Deportation landings, and departure points for journey_only names (China, Chinese cities).
     first_journey = True
     for m in mentions:

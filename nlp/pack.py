@@ -223,7 +223,7 @@ class Rules:
 
         rt = p.get("route")
         entries = []
-        for key in ("forward", "before", "from", "arrive", "deport", "no_journey", "policy_cause", "comparison", "earlier"):
+        for key in ("forward", "before", "from", "arrive", "deport", "no_journey", "policy_cause", "comparison", "earlier", "deport_context"):
             entries += _entries(_strings(rt.get(key)), (key, ""))
         origin = rt.get("origin") or {}
         for key in ("before", "after", "departure"):

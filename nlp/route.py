@@ -106,13 +106,17 @@ def order(an: Analysis, rules: Rules) -> None:
         if a != b and not _reaches(edges, b, a):
             edges.setdefault(a, set()).add(b)
 
-    no_journey = any(p[0] == "no_journey" for h in hits for p in h.payloads)
+    # A policy named as the cause of a journey ("desde que Ecuador exige visa… vuelan a Santa Cruz") is no
+    # advert: it empties the route only when nothing at all is linked.
+    kinds_of = [{p[0] for p in h.payloads} for h in hits]
+    no_journey = any("no_journey" in k and "policy_cause" not in k for k in kinds_of)
+    policy_only = not no_journey and any("no_journey" in k for k in kinds_of)
     an.countries = countries
     n_links = sum(len(v) for v in edges.values())
     # "到了蒂华纳…到了美国这边": arrivals told by the narrator are a journey even beside an advert word (包过)
     arrivals = cues["arrive"]
     narrated = sum(1 for m in main if arrivals.ending(m.start - 3, m.start)) >= 2
-    if no_journey and n_links < 2 and not narrated:
+    if (no_journey and n_links < 2 and not narrated) or (policy_only and n_links == 0 and not narrated):
         # An advert, scam warning or policy note that names places without telling a journey. A
         # post that also narrates several legs ("政策变了，我们改飞玻利维亚，再坐车到秘鲁…") keeps its route.
         an.route = []
