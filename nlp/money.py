@@ -409,7 +409,8 @@ class MoneyFinder:
             if a.explicit:
                 out.append(a)
                 continue
-            if a.value < r.bare_min or (1990 <= a.value <= 2035 and a.value.is_integer()):
+            year_like = fold[a.num_start : a.num_end].isdigit()  # "2,000" has a separator: no year
+            if a.value < r.bare_min or (1990 <= a.value <= 2035 and a.value.is_integer() and year_like):
                 continue
             digits = sum(c.isdigit() for c in fold[a.num_start : a.num_end])
             if digits > 7:
