@@ -451,9 +451,12 @@ class MoneyFinder:
 
     def _inherit_from(self, an: Analysis, a: Amount, prev: list[Amount]) -> Amount | None:
         fold = an.norm.fold
-        sent = an.sents[span_index(an.sents, a.start)]
+        si = span_index(an.sents, a.start)
+        lo = an.sents[si][0]
+        if si and fold[:lo].rstrip().endswith((";", "；")):  # "…60 dólares; el paquete, 320": one list
+            lo = an.sents[si - 1][0]
         for p in reversed(prev):
-            if p.currency and p.explicit and sent[0] <= p.start and 0 <= a.start - p.end <= 40:
+            if p.currency and p.explicit and lo <= p.start and 0 <= a.start - p.end <= 40:
                 gap = fold[p.end : a.start]
                 if any(w in gap for w in (" y ", " and ", ",", " vs ", " but ", " pero ", " o ", " or ")):
                     return p
