@@ -51,6 +51,25 @@ def _decide(kinds: list[tuple[int, str]], label: str, lo: int = 0) -> str | None
     return names[-1]
 
 
+def _spoken_chunks(text: str, cues: KindIndex, lo: int, hi: int) -> str | None:
+    """Unpunctuated speech ("…关了四天才放出来 我们两口子全程下来 一个人大概 1.5w 美金"): the label is the
+    pause-separated chunk right before the amount, else the one before it; None when it has no pauses."""
+    label = text[lo:hi].rstrip()
+    if " " not in label.strip() or not any(is_han(c) for c in label):
+        return None
+    end = lo + len(label)
+    for _ in range(2):
+        start = text.rfind(" ", lo, end)
+        start = lo if start < 0 else start + 1
+        kind = _decide(_kinds_in(cues, start, end), text[start:end])
+        if kind is not None:
+            return kind
+        if start == lo:
+            break
+        end = start - 1
+    return None
+
+
 def _country_scoped(an: Analysis, cues: KindIndex, lo: int, hi: int) -> bool:
     """A total cue with a country named right after it (整个墨西哥, "the whole Mexico part")."""
     totals = [h for h in cues["kind"].inside(lo, hi) if any(p == ("kind", "total") for p in h.payloads)]
@@ -87,7 +106,9 @@ def classify(an: Analysis, rules: Rules) -> list[CostItem]:
         if kind is None:
             lo = _label_start(text, amounts, a, sent[0])
             nxt = amounts.first_start(a.end, default=clause[1])
-            kind = _decide(_kinds_in(cues, lo, a.start), text[lo : a.start])
+            kind = _spoken_chunks(text, cues, lo, a.start)
+            if kind is None:
+                kind = _decide(_kinds_in(cues, lo, a.start), text[lo : a.start])
             if kind is None and lo > 1 and text[lo - 1] == " " and is_han(text[lo - 2]):
                 # spoken Chinese, a pause before the amount: the chunk before the pause labels it (also
                 # across a sentence cut made only for length: unpunctuated speech)
