@@ -70,6 +70,19 @@ def _spoken_chunks(text: str, cues: KindIndex, lo: int, hi: int) -> str | None:
     return None
 
 
+def _itemised_total(an: Analysis, cues: KindIndex, amounts: Spans[Amount], a: Amount, sent: tuple[int, int]) -> str | None:
+    """"买了雨靴和帐篷，一共六十美金": a total for things of one kind listed (without prices) in the clause
+    before is a price of that kind, not the whole trip's."""
+    ci = span_index(an.clauses, a.start)
+    if ci == 0:
+        return None
+    prev = an.clauses[ci - 1]
+    if prev[0] < sent[0] or amounts.any_starting(prev[0], prev[1]):
+        return None
+    kinds = {k for _, k in _kinds_in(cues, prev[0], prev[1]) if k != "total"}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
 def _country_scoped(an: Analysis, cues: KindIndex, lo: int, hi: int) -> bool:
     """A total cue with a country named right after it (整个墨西哥, "the whole Mexico part")."""
     totals = [h for h in cues["kind"].inside(lo, hi) if any(p == ("kind", "total") for p in h.payloads)]
@@ -135,6 +148,8 @@ def classify(an: Analysis, rules: Rules) -> list[CostItem]:
             earlier = _kinds_in(cues, prev[0], prev[1])
             if earlier:
                 kind = earlier[-1][1]
+        if kind == "total":
+            kind = _itemised_total(an, cues, amounts, a, sent) or kind
         if kind == "total" and cues["segment"].any_inside(min(label_lo, clause[0]), a.start):
             kind = "other"  # a budget for one stretch of the trip, not the whole trip
         if kind == "total" and _country_scoped(an, cues, min(label_lo, clause[0]), a.start):
