@@ -2,8 +2,9 @@
 
 In: an `Analysis` with mentions and amounts; the pack's bribe actors, cues and negations.
 Out: `analysis.bribes` (one event per told bribe). Must never report a negated or hypothetical
-demand ("nobody asked for money", "if someone asks for cash"), an official fee or fine, a guide's or
-driver's price, or a robbery as a bribe.
+demand ("nobody asked for money", "if someone asks for cash"), hearsay (听说, dicen que), an official
+fee or fine (with a receipt, a permit, a visa on arrival), a guide's or driver's price, or a robbery as
+a bribe.
 """
 
 from __future__ import annotations

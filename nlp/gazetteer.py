@@ -2,8 +2,8 @@
 
 In: an `Analysis` (normalised text) and the pack's compiled `Rules`. Out: `analysis.mentions`
 (countries and places, marked journey or not) and `analysis.adjectives` (nationality words).
-Must never turn a nationality word, a trap (哥伦比亚大学, Darién National Park) or an unconfirmed
-ambiguous name into a journey mention.
+Must never turn a nationality word, a trap (哥伦比亚大学, Darién National Park), an unconfirmed
+ambiguous name, a policy's cause (因为厄瓜多尔不免签了) or a comparison (比以前直接飞基多) into a journey mention.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 In: pack terms with payloads, and a `Norm` of a text. Out: leftmost-longest, non-overlapping
 `Hit`s with character offsets into the original text. Latin terms only match whole words; Chinese
-terms of three or more characters also match through homophones (ASR errors: 俄瓜多尔 -> 厄瓜多尔).
+terms of three or more characters also match through homophones (ASR errors: 俄瓜多尔 -> 厄瓜多尔);
+`SoundIndex` asks the same of short closed lists at one position (必索 -> 比索 right after a number).
 Must never return a span that is not a slice of the original text.
 """
 

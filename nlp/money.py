@@ -1,4 +1,6 @@
 """Money step: amounts and currencies (两万五, 1.5万, 3k, 一万二, 5000刀, quinientos dólares, $1,200, ranges).
+Candidate spans only go to cn2an (九八零零 read digit by digit) and text2num (mil quinientos), never whole
+sentences; ASR sound-alikes of currency and context words (必索, 基票) count, marked for lower confidence.
 
 In: an `Analysis` with mentions (for 比索/pesos) and the pack's number and currency tables.
 Out: `analysis.amounts`. Must never read a duration, count, size, score, date, form number or an

@@ -4,7 +4,8 @@ In: an `Analysis` with journey mentions and route-cue hits; the pack's corridor 
 Out: `analysis.countries` (journey countries) and `analysis.route`. Explicit order in the text
 (X到Y, from X to Y, desde X hasta Y, then, luego, 过X之前在Y) wins; where the text gives none, the
 corridor's stage order, then order of mention. Must never put a country in the route that is not a
-journey mention, and leaves the route empty for adverts, scam warnings and policy news.
+journey mention, and leaves the route empty for adverts, scam warnings and policy news. A sentence
+opened by "before that" / 再往前 tells what came before the one preceding it (stories told backwards).
 """
 
 from __future__ import annotations
