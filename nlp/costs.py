@@ -71,14 +71,16 @@ def _spoken_chunks(text: str, cues: KindIndex, lo: int, hi: int) -> str | None:
 
 
 def _itemised_total(an: Analysis, cues: KindIndex, amounts: Spans[Amount], a: Amount, sent: tuple[int, int]) -> str | None:
-    """"买了雨靴和帐篷，一共六十美金": a total for things of one kind listed (without prices) in the clause
-    before is a price of that kind, not the whole trip's."""
+    """"买了雨靴和帐篷，一共六十美金": a total for things of one kind bought (listed without prices) in the
+    clause before is a price of that kind, not the whole trip's."""
     ci = span_index(an.clauses, a.start)
     if ci == 0:
         return None
     prev = an.clauses[ci - 1]
     if prev[0] < sent[0] or amounts.any_starting(prev[0], prev[1]):
         return None
+    if not cues["purchase"].any_starting(prev[0], prev[1]):
+        return None  # "…坐大巴到哥伦比亚，一共花了三万": the journey told, then its total
     kinds = {k for _, k in _kinds_in(cues, prev[0], prev[1]) if k != "total"}
     return kinds.pop() if len(kinds) == 1 else None
 

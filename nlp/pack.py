@@ -196,6 +196,7 @@ class Rules:
         entries += _entries(_strings(costs.get("price_context")), ("price", ""))
         entries += _entries(_strings(costs.get("not_cost")), ("notcost", ""))
         entries += _entries(_strings(costs.get("waived")), ("waived", ""))
+        entries += _entries(_strings(costs.get("purchase")), ("purchase", ""))
         self.costs = TermMatcher(entries)
         self.context_window = int(costs.get("context_window", 12))
 
