@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # spaCy (and through thinc, torch when installed) loads only when extraction is used: reading
 # settings or running another stage's command must not pay for it.
-_LAZY = {"bench": "nlp.bench", "evaluate": "nlp.evaluate", "registry": "nlp.registry", "settings": "nlp.settings"}
+_LAZY = {"bench": "nlp.bench", "confidence": "nlp.confidence", "evaluate": "nlp.evaluate", "registry": "nlp.registry",
+         "settings": "nlp.settings"}
 _LAZY_ATTRS = {"Extractor": "nlp.extractor", "merge": "nlp.extractor", "VERSION": "nlp.extractor",
                "__version__": "nlp.extractor"}
 
@@ -38,6 +39,7 @@ __all__ = [
     "annotate_line",
     "bench",
     "build_extractor",
+    "confidence",
     "evaluate",
     "merge",
     "registry",

@@ -2,8 +2,9 @@
 
 In: an `Analysis` with mentions and amounts; the pack's bribe actors, cues and negations.
 Out: `analysis.bribes` (one event per told bribe). Must never report a negated or hypothetical
-demand ("nobody asked for money", "if someone asks for cash"), an official fee or fine, a guide's or
-driver's price, or a robbery as a bribe.
+demand ("nobody asked for money", "if someone asks for cash"), hearsay (听说, dicen que), an official
+fee or fine (with a receipt, a permit, a visa on arrival), a guide's or driver's price, or a robbery as
+a bribe.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ _ACTOR_DEMAND_GAP_DEFAULT = 60
 # Max characters between a negation / hypothetical cue and the demand it cancels.
 _NEGATION_REACH = {"zh": 12}
 _NEGATION_REACH_DEFAULT = 45
+_CONTRAST = ("but ", "pero ", "但是", "但", "可是", "结果", "其实", "不过", "however", "sin embargo")
 _QUOTES = "'\"“”‘’「」『』"
 
 
@@ -117,7 +119,15 @@ class BribeFinder:
             cj += 1
             hi = an.clauses[cj][1]
         reach = _NEGATION_REACH.get(an.lang, _NEGATION_REACH_DEFAULT)
-        return ix.stops.any_starting(max(lo, pos - reach), min(hi, pos + reach + 1))
+        if ix.stops.any_starting(max(lo, pos - reach), min(hi, pos + reach + 1)):
+            return True
+        # "…take bribes, but nobody asked us": a negation right after a contrast in the next clause
+        if cj + 1 < len(an.clauses):
+            nxt = an.clauses[cj + 1]
+            head = an.norm.fold[nxt[0] : nxt[0] + 12].lstrip(" ，,")
+            if head.startswith(_CONTRAST) and ix.stops.any_starting(nxt[0], min(nxt[1], nxt[0] + reach + 12)):
+                return True
+        return False
 
     def find(self, an: Analysis) -> list[BribeEvent]:
         hits = self.r.bribes.find(an.norm)

@@ -3,20 +3,23 @@
 In: the text unit a fact came from (its kind and, for transcripts, the ASR segments' confidence), the
 character span, and what the rule did (a pinyin sound-alike, a default currency, a bribe named by one
 cue word). Out: (confidence, why) pairs; `corroborate` raises a fact found in two or more units of a
-post. Must never read anything but its arguments: the numbers are the same for the same input.
+post; `for_aggregates` leaves out what is below the aggregates' threshold. Must never read anything but
+its arguments: the numbers are the same for the same input.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
-from routewatch.records import TextUnit
+from routewatch.records import Extraction, TextUnit
 
 # Written by the poster > burned-in or uploaded subtitles > speech recognised by a model.
 KIND_BASE = {"caption": 0.9, "subtitle": 0.85, "ocr": 0.75, "onscreen": 0.75, "transcript": 0.75, "comment": 0.6}
 SOUNDS_LIKE = 0.6  # a name matched through its pinyin only (ASR homophone)
 DEFAULT_CURRENCY = 0.85  # no currency written: the country / language default was used
-CUE_ONLY_BRIBE = 0.85  # a bribe told by one idiom, with no actor and no amount
+CUE_ONLY_BRIBE = 0.85
+AMBIGUOUS_NAME = 0.9  # a name that is also something else (Santa Cruz, Cali, 德州), kept by its context  # a bribe told by one idiom, with no actor and no amount
 LOW = 0.5  # below this a fact is "low confidence": aggregates leave it out by default
 
 
@@ -63,3 +66,20 @@ def corroborate(confs: list[float], n_units: int) -> tuple[float, str | None]:
         miss *= 1.0 - c
     c = round(min(0.99, 1.0 - miss), 3)
     return c, f"corroborated by {n_units} units"
+
+
+def for_aggregates(ex: Extraction, min_confidence: float = LOW) -> Extraction:
+    """The extraction as aggregates should count it: facts below `min_confidence` left out (a country
+    only a mis-heard word supports leaves the route too, so no leg rests on it). The catalog keeps the
+    full extraction; this is what its gold schema (trends, route map, digest) is made from."""
+    if min_confidence <= 0:
+        return ex
+    low = {c.iso for c in ex.countries if c.confidence < min_confidence}
+    return replace(
+        ex,
+        countries=tuple(c for c in ex.countries if c.iso not in low),
+        route=tuple(iso for iso in ex.route if iso not in low),
+        places=tuple(p for p in ex.places if p.confidence >= min_confidence and p.country not in low),
+        costs=tuple(c for c in ex.costs if c.confidence >= min_confidence),
+        bribes=tuple(b for b in ex.bribes if b.confidence >= min_confidence),
+    )

@@ -51,6 +51,40 @@ def _decide(kinds: list[tuple[int, str]], label: str, lo: int = 0) -> str | None
     return names[-1]
 
 
+def _spoken_chunks(text: str, cues: KindIndex, lo: int, hi: int) -> str | None:
+    """Unpunctuated speech ("…关了四天才放出来 我们两口子全程下来 一个人大概 1.5w 美金"): the label is the
+    pause-separated chunk right before the amount, else the one before it; None when it has no pauses."""
+    label = text[lo:hi].rstrip()
+    if " " not in label.strip() or not any(is_han(c) for c in label):
+        return None
+    end = lo + len(label)
+    for _ in range(2):
+        start = text.rfind(" ", lo, end)
+        start = lo if start < 0 else start + 1
+        kind = _decide(_kinds_in(cues, start, end), text[start:end])
+        if kind is not None:
+            return kind
+        if start == lo:
+            break
+        end = start - 1
+    return None
+
+
+def _itemised_total(an: Analysis, cues: KindIndex, amounts: Spans[Amount], a: Amount, sent: tuple[int, int]) -> str | None:
+    """"买了雨靴和帐篷，一共六十美金": a total for things of one kind bought (listed without prices) in the
+    clause before is a price of that kind, not the whole trip's."""
+    ci = span_index(an.clauses, a.start)
+    if ci == 0:
+        return None
+    prev = an.clauses[ci - 1]
+    if prev[0] < sent[0] or amounts.any_starting(prev[0], prev[1]):
+        return None
+    if not cues["purchase"].any_starting(prev[0], prev[1]):
+        return None  # "…坐大巴到哥伦比亚，一共花了三万": the journey told, then its total
+    kinds = {k for _, k in _kinds_in(cues, prev[0], prev[1]) if k != "total"}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
 def _country_scoped(an: Analysis, cues: KindIndex, lo: int, hi: int) -> bool:
     """A total cue with a country named right after it (整个墨西哥, "the whole Mexico part")."""
     totals = [h for h in cues["kind"].inside(lo, hi) if any(p == ("kind", "total") for p in h.payloads)]
@@ -87,11 +121,14 @@ def classify(an: Analysis, rules: Rules) -> list[CostItem]:
         if kind is None:
             lo = _label_start(text, amounts, a, sent[0])
             nxt = amounts.first_start(a.end, default=clause[1])
-            kind = _decide(_kinds_in(cues, lo, a.start), text[lo : a.start])
-            if kind is None and lo > sent[0] and text[lo - 1] == " " and is_han(text[lo - 2 : lo - 1] or "a"):
-                # spoken Chinese, a pause before the amount: the chunk before the pause labels it
+            kind = _spoken_chunks(text, cues, lo, a.start)
+            if kind is None:
+                kind = _decide(_kinds_in(cues, lo, a.start), text[lo : a.start])
+            if kind is None and lo > 1 and text[lo - 1] == " " and is_han(text[lo - 2]):
+                # spoken Chinese, a pause before the amount: the chunk before the pause labels it (also
+                # across a sentence cut made only for length: unpunctuated speech)
                 plo = lo - 1
-                while plo > sent[0] and text[plo - 1] not in CLAUSE_END and text[plo - 1] != " ":
+                while plo > 0 and text[plo - 1] not in CLAUSE_END and text[plo - 1] != " ":
                     plo -= 1
                 if not amounts.any_starting(plo, lo):
                     kind = _decide(_kinds_in(cues, plo, lo), text[plo:lo])
@@ -113,6 +150,8 @@ def classify(an: Analysis, rules: Rules) -> list[CostItem]:
             earlier = _kinds_in(cues, prev[0], prev[1])
             if earlier:
                 kind = earlier[-1][1]
+        if kind == "total":
+            kind = _itemised_total(an, cues, amounts, a, sent) or kind
         if kind == "total" and cues["segment"].any_inside(min(label_lo, clause[0]), a.start):
             kind = "other"  # a budget for one stretch of the trip, not the whole trip
         if kind == "total" and _country_scoped(an, cues, min(label_lo, clause[0]), a.start):

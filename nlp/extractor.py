@@ -29,7 +29,14 @@ from routewatch.records import (
 )
 
 from .analysis import Analysis
-from .confidence import CUE_ONLY_BRIBE, DEFAULT_CURRENCY, SOUNDS_LIKE, corroborate, fact_confidence
+from .confidence import (
+    AMBIGUOUS_NAME,
+    CUE_ONLY_BRIBE,
+    DEFAULT_CURRENCY,
+    SOUNDS_LIKE,
+    corroborate,
+    fact_confidence,
+)
 from .lexmatch import phonetic_available
 from .pack import compile_pack
 from .pipeline import load_pipeline, make_pipeline
@@ -138,6 +145,8 @@ class Extractor:
             best: tuple[float, tuple[str, ...]] = (0.0, ())
             for m in ms:
                 rule = [(SOUNDS_LIKE, f"sounds like {m.sounds_like}")] if m.sounds_like else []
+                if m.place is not None and m.place.requires:
+                    rule.append((AMBIGUOUS_NAME, "ambiguous name, confirmed by context"))
                 got = fact_confidence(unit, m.start, m.end, rule)
                 if got[0] > best[0]:
                     best = got

@@ -2,8 +2,8 @@
 
 In: an `Analysis` (normalised text) and the pack's compiled `Rules`. Out: `analysis.mentions`
 (countries and places, marked journey or not) and `analysis.adjectives` (nationality words).
-Must never turn a nationality word, a trap (哥伦比亚大学, Darién National Park) or an unconfirmed
-ambiguous name into a journey mention.
+Must never turn a nationality word, a trap (哥伦比亚大学, Darién National Park), an unconfirmed
+ambiguous name, a policy's cause (因为厄瓜多尔不免签了) or a comparison (比以前直接飞基多) into a journey mention.
 """
 
 from __future__ import annotations
@@ -114,6 +114,26 @@ def find_mentions(an: Analysis, rules: Rules) -> None:
                 max(cl[0], m.start - 4), m.start
             ):
                 m.journey = False
+
+    # "比以前直接飞基多贵了一倍": a place named only to compare with the old route is not on this journey.
+    if cues["comparison"].items:
+        for m in mentions:
+            if m.journey and cues["comparison"].ending(m.start - 8, m.start):
+                m.journey = False
+
+    # "被遣返的那班飞机从德州直飞福州", "deported on a charter from El Paso to Guangzhou": in a sentence about
+    # deportation, the home country or city a flight goes to is the landing.
+    if cues["deport_context"].items:
+        for m in mentions:
+            home = (m.place is not None and m.place.journey_only) or (
+                m.place is None and (cdef := rules.countries.get(m.iso)) is not None and cdef.journey_only
+            )
+            if not home or m.deport:
+                continue
+            sent = an.sents[span_index(an.sents, m.start)]
+            if cues["deport_context"].any_starting(sent[0], sent[1]) and _near_cue(cues, "forward", m.start, before=True, gap=3):
+                m.deport = True
+                m.journey = True
 
     # Deportation landings, and departure points for journey_only names (China, Chinese cities).
     first_journey = True

@@ -2,7 +2,8 @@
 
 In: pack terms with payloads, and a `Norm` of a text. Out: leftmost-longest, non-overlapping
 `Hit`s with character offsets into the original text. Latin terms only match whole words; Chinese
-terms of three or more characters also match through homophones (ASR errors: 俄瓜多尔 -> 厄瓜多尔).
+terms of three or more characters also match through homophones (ASR errors: 俄瓜多尔 -> 厄瓜多尔);
+`SoundIndex` asks the same of short closed lists at one position (必索 -> 比索 right after a number).
 Must never return a span that is not a slice of the original text.
 """
 
@@ -217,6 +218,12 @@ class TermMatcher:
             if norm.fold[s:e] == key:
                 continue  # an exact occurrence: the regex already has it
             covered = [h for h in hits if h.start < e and h.end > s]
+            # An exact name plus one odd character at its edge is that name and the next word (瓜地马拉以后
+            # is not 瓜地马拉市), not a mis-heard longer name.
+            window = norm.fold[s:e]
+            if covered and ((window[-1] != key[-1] and any(h.start == s and h.end == e - 1 for h in covered))
+                            or (window[0] != key[0] and any(h.start == s + 1 and h.end == e for h in covered))):
+                continue
             # A sound-alike wins only over shorter exact hits it fully contains (达连与林 over 达连).
             if all(s <= h.start and h.end <= e and (h.end - h.start) < (e - s) for h in covered):
                 extra.append((Hit(s, e, key, tuple(p for p, _ in self._table[key]), phonetic=True), covered))

@@ -1,4 +1,6 @@
 """Money step: amounts and currencies (两万五, 1.5万, 3k, 一万二, 5000刀, quinientos dólares, $1,200, ranges).
+Candidate spans only go to cn2an (九八零零 read digit by digit) and text2num (mil quinientos), never whole
+sentences; ASR sound-alikes of currency and context words (必索, 基票) count, marked for lower confidence.
 
 In: an `Analysis` with mentions (for 比索/pesos) and the pack's number and currency tables.
 Out: `analysis.amounts`. Must never read a duration, count, size, score, date, form number or an
@@ -409,7 +411,8 @@ class MoneyFinder:
             if a.explicit:
                 out.append(a)
                 continue
-            if a.value < r.bare_min or (1990 <= a.value <= 2035 and a.value.is_integer()):
+            year_like = fold[a.num_start : a.num_end].isdigit()  # "2,000" has a separator: no year
+            if a.value < r.bare_min or (1990 <= a.value <= 2035 and a.value.is_integer() and year_like):
                 continue
             digits = sum(c.isdigit() for c in fold[a.num_start : a.num_end])
             if digits > 7:
@@ -427,6 +430,9 @@ class MoneyFinder:
         cl = an.clauses[span_index(an.clauses, a.start)]
         lo = max(cl[0], a.start - self.r.context_window)
         if cues["notcost"].any_inside(lo, a.start):
+            return True
+        # "罚款两百一今年免了", "the $150 fine was waived": waived in the amount's own clause
+        if cues["waived"].any_starting(cl[0], cl[1]):
             return True
         return self._heard_before(an, lo, a.start, self.r.notcost_sounds)  # 防带 ~ 房贷 in a transcript
 
@@ -447,9 +453,12 @@ class MoneyFinder:
 
     def _inherit_from(self, an: Analysis, a: Amount, prev: list[Amount]) -> Amount | None:
         fold = an.norm.fold
-        sent = an.sents[span_index(an.sents, a.start)]
+        si = span_index(an.sents, a.start)
+        lo = an.sents[si][0]
+        if si and fold[:lo].rstrip().endswith((";", "；")):  # "…60 dólares; el paquete, 320": one list
+            lo = an.sents[si - 1][0]
         for p in reversed(prev):
-            if p.currency and p.explicit and sent[0] <= p.start and 0 <= a.start - p.end <= 40:
+            if p.currency and p.explicit and lo <= p.start and 0 <= a.start - p.end <= 40:
                 gap = fold[p.end : a.start]
                 if any(w in gap for w in (" y ", " and ", ",", " vs ", " but ", " pero ", " o ", " or ")):
                     return p

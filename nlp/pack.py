@@ -195,6 +195,8 @@ class Rules:
         entries += _entries(_strings(costs.get("segment")), ("segment", ""))
         entries += _entries(_strings(costs.get("price_context")), ("price", ""))
         entries += _entries(_strings(costs.get("not_cost")), ("notcost", ""))
+        entries += _entries(_strings(costs.get("waived")), ("waived", ""))
+        entries += _entries(_strings(costs.get("purchase")), ("purchase", ""))
         self.costs = TermMatcher(entries)
         self.context_window = int(costs.get("context_window", 12))
 
@@ -215,14 +217,14 @@ class Rules:
             entries += _entries(_strings(terms), ("weak_actor", ctx))
         for group in br.get("cues") or []:
             entries += _entries(_strings(group.get("terms")), ("cue", str(group.get("payer", "police"))))
-        for key in ("demand", "money", "pass", "negation", "hypothetical", "official", "payment", "inspect"):
+        for key in ("demand", "money", "pass", "negation", "hypothetical", "official", "payment", "inspect", "threat"):
             entries += _entries(_strings(br.get(key)), (key, ""))
         # No sound-alike matching here: function phrases collide (没人要 "nobody asked" ~ 每人要 "each must pay").
         self.bribes = TermMatcher(entries)
 
         rt = p.get("route")
         entries = []
-        for key in ("forward", "before", "from", "arrive", "deport", "no_journey", "policy_cause"):
+        for key in ("forward", "before", "from", "arrive", "deport", "no_journey", "policy_cause", "comparison", "earlier", "deport_context"):
             entries += _entries(_strings(rt.get(key)), (key, ""))
         origin = rt.get("origin") or {}
         for key in ("before", "after", "departure"):

@@ -4,7 +4,8 @@ In: an `Analysis` with journey mentions and route-cue hits; the pack's corridor 
 Out: `analysis.countries` (journey countries) and `analysis.route`. Explicit order in the text
 (X到Y, from X to Y, desde X hasta Y, then, luego, 过X之前在Y) wins; where the text gives none, the
 corridor's stage order, then order of mention. Must never put a country in the route that is not a
-journey mention, and leaves the route empty for adverts, scam warnings and policy news.
+journey mention, and leaves the route empty for adverts, scam warnings and policy news. A sentence
+opened by "before that" / 再往前 tells what came before the one preceding it (stories told backwards).
 """
 
 from __future__ import annotations
@@ -89,15 +90,34 @@ def order(an: Analysis, rules: Rules) -> None:
             same_clause = span_index(an.clauses, y.start) == span_index(an.clauses, x.start)
             if y.iso != x.iso and same_clause and _cue_in(cues, ("arrive",), max(sent[0], y.start - reach - 4), y.start):
                 candidates.append((0, x.iso, y.iso))
+    # "Before that, Quito…" / "再往前是…": the countries of this sentence came before those of the last one.
+    earlier = cues["earlier"]
+    if earlier.items:
+        for si in range(1, len(an.sents)):
+            sent, prev = an.sents[si], an.sents[si - 1]
+            here = [m for m in main if sent[0] <= m.start < sent[1]]
+            if not here or not earlier.any_inside(sent[0], here[0].start):
+                continue
+            for y in here:
+                for x in main:
+                    if prev[0] <= x.start < prev[1] and x.iso != y.iso:
+                        candidates.append((0, y.iso, x.iso))
     edges: dict[str, set[str]] = {}
     for _, a, b in sorted(candidates, key=lambda c: c[0]):
         if a != b and not _reaches(edges, b, a):
             edges.setdefault(a, set()).add(b)
 
-    no_journey = any(p[0] == "no_journey" for h in hits for p in h.payloads)
+    # A policy named as the cause of a journey ("desde que Ecuador exige visa… vuelan a Santa Cruz") is no
+    # advert: it empties the route only when nothing at all is linked.
+    kinds_of = [{p[0] for p in h.payloads} for h in hits]
+    no_journey = any("no_journey" in k and "policy_cause" not in k for k in kinds_of)
+    policy_only = not no_journey and any("no_journey" in k for k in kinds_of)
     an.countries = countries
     n_links = sum(len(v) for v in edges.values())
-    if no_journey and n_links < 2:
+    # "到了蒂华纳…到了美国这边": arrivals told by the narrator are a journey even beside an advert word (包过)
+    arrivals = cues["arrive"]
+    narrated = sum(1 for m in main if arrivals.ending(m.start - 3, m.start)) >= 2
+    if (no_journey and n_links < 2 and not narrated) or (policy_only and n_links == 0 and not narrated):
         # An advert, scam warning or policy note that names places without telling a journey. A
         # post that also narrates several legs ("政策变了，我们改飞玻利维亚，再坐车到秘鲁…") keeps its route.
         an.route = []

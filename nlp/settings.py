@@ -23,6 +23,10 @@ class ExtractSettings(Section):
     )
     default_language: str = Field("zh", description="language of a text with no letters at all, and the fallback")
     phonetic: bool = Field(True, description="match Chinese place and slang names by sound (ASR homophones)")
+    aggregate_min_confidence: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="facts below this confidence stay in the catalog but out of trends, routes and the digest",
+    )
     pipeline_dir: str = Field(
         "", description="folder of pipelines saved by nlp.pipeline.save_pipelines; built from config when empty"
     )

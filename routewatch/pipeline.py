@@ -340,9 +340,12 @@ def stage_extract(ctx: Context) -> StageReport:
             # transcript's route count), facts keep the unit and span they came from
             merged = extractor.extract_post(units) if units else nlp.merge(pid, [])
             failpoint("extract", i, "before")
-            ctx.catalog.save_extraction(merged, json.dumps(asdict(merged), ensure_ascii=False, default=str))
+            # the facts JSON keeps every fact with its confidence; the gold schema (what trends, routes and
+            # the digest read) leaves out the ones below extract.aggregate_min_confidence
+            aggregated = nlp.confidence.for_aggregates(merged, ctx.settings.extract.aggregate_min_confidence)
+            ctx.catalog.save_extraction(aggregated, json.dumps(asdict(merged), ensure_ascii=False, default=str))
             failpoint("extract", i, "after")
-            facts += fact_count(merged)
+            facts += fact_count(merged) if merged.relevant else 0  # irrelevant posts keep facts, not counted
             rep.done += 1
         except Exception as e:  # noqa: BLE001
             _fail(ctx, "extract", pid, e)

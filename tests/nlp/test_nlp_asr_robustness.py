@@ -51,3 +51,28 @@ def test_homophones_and_traditional_names(extractor, text, countries, places) ->
 def test_spoken_amounts_in_digits_and_characters(extractor) -> None:
     out = _gold(extractor, "危地马拉城到边境特昆乌曼的大巴一人150格查尔 过河到墨西哥那边坐木筏 五十比索")
     assert [(c["amount"], c["currency"], c["kind"]) for c in out["costs"]] == [(150, "GTQ", "transport"), (50, "MXN", "transport")]
+
+
+# Issue 15: sound-alikes around numbers and in longer names, each with a lower confidence.
+@pytest.mark.parametrize(
+    ("text", "costs"),
+    [
+        ("墨西哥那段被假警察拦车 每人要五百必索才放行", [(500, "MXN")]),  # 必索 ~ 比索 after a number
+        ("在国内一个月挣六千 防带就要四千五 扛不住了", []),  # 防带 ~ 房贷: not a journey cost
+        ("走线直接飞萨尔瓦多 基票两万三", [(23000, "CNY")]),  # 基票 ~ 机票 makes a bare amount a price
+        ("小卡片上写着走线一条龙 九八零零美金 包到美墙", [(9800, "USD")]),  # digits read one by one
+    ],
+)
+def test_sound_alike_money_words(extractor, text, costs) -> None:
+    out = _gold(extractor, text)
+    assert [(c["amount"], c["currency"]) for c in out["costs"]] == costs
+
+
+def test_longer_names_survive_two_misheard_characters_with_lower_confidence(extractor) -> None:
+    from tests.nlp.nlp_helpers import make_unit
+
+    ex = extractor.extract(make_unit("走线到了威迪马拉城 又在哀尔帕所关了五天", kind="transcript"))
+    got = {p.canonical: (p.name, p.confidence) for p in ex.places}
+    assert got == {"Guatemala City": ("威迪马拉城", 0.45), "El Paso": ("哀尔帕所", 0.45)}
+    # an exact name plus one odd character is that name and the next word, not a longer name
+    assert _gold(extractor, "從宏都拉斯進瓜地馬拉以後走了三天")["places"] == []

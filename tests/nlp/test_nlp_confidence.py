@@ -67,7 +67,7 @@ def test_post_page_facts_carry_confidence_why_and_relevance_reasons(extractor) -
     place = pub["places"][0]
     assert (place["canonical"], place["confidence"]) == ("Guatemala City", 0.41)
     assert place["why"] == ["transcript 0.75", "ASR words 0.90", "sounds like 危地马拉城 x0.60"]
-    assert pub["relevance_reasons"][0] == "+1.5 cue 走线第 (sounds like 走线的)"
+    assert pub["relevance_reasons"][0] == "+1.5 cue 走线"
 
 
 def test_post_template_shows_confidence() -> None:
@@ -78,3 +78,26 @@ def test_post_template_shows_confidence() -> None:
     src = (Path(__file__).resolve().parents[2] / "routewatch" / "web" / "templates" / "post.html").read_text(encoding="utf-8")
     jinja2.Environment().parse(src)  # the page still compiles
     assert "confidence {{" in src and 'fct.item.why|join("; ")' in src and "p.facts.relevance_reasons" in src
+
+
+def test_ambiguous_place_name_confirmed_by_context_is_less_sure(extractor) -> None:
+    ex = extractor.extract(make_unit("飞到玻利维亚的圣克鲁斯，落地签 #走线"))
+    place = ex.places[0]
+    assert (place.canonical, place.confidence) == ("Santa Cruz de la Sierra", 0.81)
+    assert place.why == ("caption 0.90", "ambiguous name, confirmed by context x0.90")
+
+
+def test_aggregates_leave_out_a_leg_only_a_misheard_word_supports(extractor) -> None:
+    from nlp.confidence import LOW, for_aggregates
+
+    # "Nicaragua" heard by mistake in one segment: the NI legs rest on that low-confidence word alone
+    segs = [Segment(0.0, 3.0, "走线从墨西哥蒂华纳过去", avg_logprob=-0.1, no_speech_prob=0.0),
+            Segment(3.0, 6.0, "之前在尼加拉瓜等了两天", avg_logprob=-2.5, no_speech_prob=0.6)]
+    post = extractor.extract_post([make_unit(kind="transcript", segments=segs)])
+    ni = next(c for c in post.countries if c.iso == "NI")
+    assert ni.confidence < LOW and ni.why[1].startswith("ASR words")
+    assert "NI" in post.route
+    agg = for_aggregates(post)
+    assert "NI" not in agg.route and [c.iso for c in agg.countries] == [c.iso for c in post.countries if c.iso != "NI"]
+    assert agg.to_gold()["route"] == [iso for iso in post.route if iso != "NI"]
+    assert for_aggregates(post, 0.0) is post
