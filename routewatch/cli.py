@@ -581,6 +581,7 @@ def search(
         finally:
             idx.close()
         hits = [_public_hit(h, s) for h in found]
+        _add_filter_matches(hits, q, s)
         total, relation = found.total, found.relation
         if as_json:
             _json_line({"query": query, "count": len(hits), "total": total, "total_relation": relation,
@@ -607,8 +608,12 @@ def _print_hits(hits: list[dict[str, Any]], title: str) -> None:
                   Column("platform", no_wrap=True), Column("posted", no_wrap=True), Column("source", no_wrap=True),
                   Column("seconds", no_wrap=True), Column("snippet", overflow="fold", ratio=1))
         for h in hits:
-            _row(t, h["post_id"], h["platform"], (h["posted_at"] or "")[:10], h["source"], secs(h),
-                 _snippet(h["snippet"], h["span"]))
+            snip = _snippet(h["snippet"], h["span"])
+            for r in h.get("matched") or []:
+                from routewatch.matched import describe
+
+                snip.append("\nmatched: " + safe_text(describe(r), one_line=True), style="dim")
+            _row(t, h["post_id"], h["platform"], (h["posted_at"] or "")[:10], h["source"], secs(h), snip)
         out.print(t)
         return
     for h in hits:
@@ -619,6 +624,34 @@ def _print_hits(hits: list[dict[str, Any]], title: str) -> None:
         body = _snippet(h["snippet"], h["span"])
         body.pad_left(2)
         out.print(body, overflow="fold")
+        _print_matched(h)
+
+
+def _add_filter_matches(hits: list[dict[str, Any]], q: Any, s: Any) -> None:
+    """A search with filters and no words: each hit says which fact matched and where (routewatch/matched.py)."""
+    from routewatch.matched import filter_matches, is_filter_only
+    from routewatch.privacy import redact_text
+
+    if not hits or not is_filter_only(q):
+        return
+    cat = _read_catalog(s)
+    try:
+        for h in hits:
+            rows = filter_matches(cat.get_facts(h["post_id"]) or {}, q)
+            if s.privacy.redact_contacts:
+                for r in rows:
+                    r["evidence"]["text"] = redact_text(r["evidence"]["text"])
+            h["matched"] = rows
+    finally:
+        cat.close()
+
+
+def _print_matched(h: dict[str, Any]) -> None:
+    from routewatch.matched import describe
+
+    for r in h.get("matched") or []:
+        line = Text("  matched: " + safe_text(describe(r), one_line=True), style="dim")
+        out.print(line, overflow="fold")
 
 
 def _public_hit(h: Any, settings: Any) -> dict[str, Any]:

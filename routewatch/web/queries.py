@@ -19,6 +19,7 @@ from typing import Any
 from index.base import Query, SearchHits, parse_query_text
 from routewatch.catalog import Catalog, stored_json
 from routewatch.errors import RouteWatchError
+from routewatch.matched import filter_matches, is_filter_only
 from routewatch.records import TextUnit
 from routewatch.web.public import PublicText, Scrubber, deep_clean, handle_key
 from routewatch.web.settings import WebSettings
@@ -110,6 +111,7 @@ def search(ctx: Ctx, q: Query) -> SearchHits:
     """The index's hits as API rows; `.total` / `.relation` are the index's count of matching posts."""
     hits = ctx.index().search(q)
     out = []
+    why = is_filter_only(q)  # filters and no words: each hit says which fact matched (routewatch/matched.py)
     for h in hits:
         row = _unit_row(ctx.db, h.unit_id) if h.unit_id else None
         if row is not None:
@@ -128,6 +130,11 @@ def search(ctx: Ctx, q: Query) -> SearchHits:
             "route": gold.get("route", []), "countries": gold.get("countries", []),
             "relevant": gold.get("relevant"),
         })
+        if why:
+            rows = filter_matches(ctx.catalog.get_facts(h.post_id) or {}, q)
+            for r in rows:
+                r["evidence"]["text"] = ctx.scrub.public(r["evidence"]["text"]).text
+            out[-1]["matched"] = rows
     return SearchHits(out, total=getattr(hits, "total", len(out)), relation=getattr(hits, "relation", "eq"))
 
 
