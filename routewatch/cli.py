@@ -501,10 +501,11 @@ def search(
 
 
 def _public_hit(h: Any, settings: Any) -> dict[str, Any]:
-    from routewatch.privacy import redact_text
+    from routewatch.privacy import install_secret, public_url, redact_text
 
+    url = public_url(h.url, install_secret(settings.data_dir)) if settings.privacy.pseudonymise_handles else h.url
     d = {
-        "post_id": h.post_id, "url": h.url, "platform": h.platform, "posted_at": h.posted_at,
+        "post_id": h.post_id, "url": url, "platform": h.platform, "posted_at": h.posted_at,
         "snippet": redact_text(h.snippet) if settings.privacy.redact_contacts else h.snippet,
         "source": h.source, "unit_id": h.unit_id, "score": round(h.score, 4),
         "span": list(h.span) if h.span else None, "start_sec": h.start_sec, "end_sec": h.end_sec,

@@ -205,7 +205,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         "credentials": re.compile(r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://(?P<cred>[^\s/?#@\[\]]+)@(?=[^\s/?#@])"),
         "secret_param": re.compile(rf"(?i)[?&](?:{secrets})=(?P<val>(?!\[removed\])[^&#\s]+)"),
         "account_link": re.compile(rf"(?i)(?:{account})(?!{_PSEUDONYM})(?!\[user\])"
-                                   r"(?P<acct>[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?)"),
+                                   r"(?P<acct>[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)"),
         "app_id": re.compile(app_id),
         # 7+ digits with separators; ASCII-only look-arounds so a number glued to Chinese text still counts
         "phone": re.compile(r"(?<![0-9A-Za-z/_.])(?<!user-)\+?\d[\d\s().\-]{5,}\d(?![0-9A-Za-z/_])"),
@@ -384,6 +384,17 @@ def redact_text(text: str) -> str:
     return "".join(out)
 
 
+def public_url(url: str, key: bytes | None) -> str:
+    """A post or page URL as it may be shown: the account in it (t.me/<channel>, tiktok.com/@<handle>,
+    youtube.com/@<handle>, x.com/<handle> … — the pack's profile links) a keyed pseudonym ("[user]"
+    without a key), credentials and secret parameters removed; ids and the rest of the path kept."""
+    if not url:
+        return url
+    url = _patterns()["account_link"].sub(
+        lambda m: m.group(0)[: m.start("acct") - m.start()] + _as_pseudonym(m.group("acct"), key), url)
+    return strip_url_secrets(url)
+
+
 def strip_url_secrets(url: str) -> str:
     """A URL field as it may be shown: user:password@ and secret query values (token=, password= …)
     removed; nothing else touched (an id or a handle in a URL is no phone number)."""
@@ -502,7 +513,7 @@ def _redact(obj: object, field: str, inside: bool, known: re.Pattern[str] | None
     if kind == "id":
         return swap(obj)
     if kind == "url" or (inside and "://" in obj):
-        return "" if inside else strip_url_secrets(swap(obj))
+        return "" if inside else public_url(swap(obj), key)
     return redact_text(swap(obj))
 
 
