@@ -34,6 +34,7 @@ from crawlers.platforms import (
     douyin_aweme_post,
     douyin_url,
     iso_from_epoch,
+    iso_time,
     tiktok_item_post,
     tiktok_url,
 )
@@ -201,9 +202,9 @@ def _checked_dates(post: Post, report: ImportReport) -> tuple[Post, bool]:
     known = bool(imp.get("capture_time_known"))
     flags: list[dict[str, str]] = []
     captured, posted = post.captured_at, post.posted_at
-    if known and captured < _EARLIEST:
+    if known and (captured < _EARLIEST or _parse(captured) > datetime.now(UTC) + _SLACK):
         flags.append({"code": Code.E604.value, "field": "captured_at", "value": captured,
-                      "reason": f"captured before {_EARLIEST[:4]}: not a real capture time"})
+                      "reason": f"captured before {_EARLIEST[:4]} or in the future: not a real capture time"})
         captured, known = now_iso(), False
     if posted and posted < _EARLIEST:
         flags.append({"code": Code.E604.value, "field": "posted_at", "value": posted,
@@ -280,17 +281,37 @@ def _public_name(path: Path) -> str:
     return redact_text(stem) + suffix
 
 
-def _zeeschuimer(path: Path, name: str, source: str, text: _Text) -> Iterator[tuple[int, Post | _Bad]]:
+def _lines(path: Path) -> Iterator[bytes]:
+    """The file's lines, whatever ends them (LF, CRLF, or a lone CR as old Mac tools write; JSON never holds
+    a raw CR inside a string); a UTF-16 file (Windows "Unicode") is re-encoded as UTF-8 first."""
     with path.open("rb") as f:
-        for n, raw in enumerate(f, 1):
-            if not raw.strip() or raw.strip() == codecs.BOM_UTF8:
-                continue
-            try:
-                yield n, _zs_post(text.decode(raw, first=n == 1), name, n, source, text)
-            except _Bad as bad:
-                yield n, bad
-            except Exception as e:  # noqa: BLE001 - an item of an unexpected shape is one bad line, not a lost file
-                yield n, _Bad(Code.E602, f"item has an unexpected shape: {type(e).__name__}: {e}"[:300])
+        head = f.read(2)
+        f.seek(0)
+        if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            for line in f.read().decode("utf-16", errors="replace").splitlines():
+                yield line.encode("utf-8")
+            return
+        rest = b""
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            buf = rest + chunk
+            hold = b"\r" if buf.endswith(b"\r") else b""  # a CRLF may be cut between two chunks
+            parts = re.split(rb"\r\n|\r|\n", buf[: len(buf) - len(hold)])
+            rest = parts.pop() + hold
+            yield from parts
+        if rest.rstrip(b"\r"):
+            yield rest.rstrip(b"\r")
+
+
+def _zeeschuimer(path: Path, name: str, source: str, text: _Text) -> Iterator[tuple[int, Post | _Bad]]:
+    for n, raw in enumerate(_lines(path), 1):
+        if not raw.strip() or raw.strip() == codecs.BOM_UTF8:
+            continue
+        try:
+            yield n, _zs_post(text.decode(raw, first=n == 1), name, n, source, text)
+        except _Bad as bad:
+            yield n, bad
+        except Exception as e:  # noqa: BLE001 - an item of an unexpected shape is one bad line, not a lost file
+            yield n, _Bad(Code.E602, f"item has an unexpected shape: {type(e).__name__}: {e}"[:300])
 
 
 def _zs_post(line_text: str, file: str, line: int, source: str, text: _Text) -> Post:
@@ -309,7 +330,7 @@ def _zs_post(line_text: str, file: str, line: int, source: str, text: _Text) -> 
         raise _Bad(Code.E602, f"source_platform {sp or '(none)'!r} is not imported (TikTok and Douyin are)")
     capture = {k: obj.get(k) for k in ("timestamp_collected", "source_platform", "source_platform_url", "source_url",
                                       "user_agent", "item_id", "nav_index", "id") if k in obj}
-    collected = iso_from_epoch(obj.get("timestamp_collected"), millis=True)
+    collected = iso_time(obj.get("timestamp_collected"))
     captured = collected or now_iso()
     via = str(obj.get("source_platform_url") or f"zeeschuimer:{file}")
     imp = {"kind": "zeeschuimer", "file": file, "line": line, **capture, "capture_time_known": bool(collected)}
@@ -337,9 +358,18 @@ _DT = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?$")
 
 
 def _fourcat(path: Path, name: str, source: str, text: _Text) -> Iterator[tuple[int, Post | _Bad]]:
-    body = text.decode(path.read_bytes(), first=True).replace("\0", "")
+    data = path.read_bytes()
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        body = data.decode("utf-16", errors="replace")
+        text.report.encoding = "utf-16"
+    else:
+        body = text.decode(data, first=True)
+    body = body.replace("\0", "")
     enc = text.report.encoding
-    reader = csv.reader(io.StringIO(body, newline=""))
+    first = body.split("\n", 1)[0]
+    # a spreadsheet in a comma-decimal locale saves with ";" (and a tab export with tabs)
+    delimiter = max((",", ";", "\t"), key=first.count) if first.count(",") == 0 else ","
+    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter)
     try:
         header = [h.strip() for h in next(reader)]
     except (StopIteration, csv.Error):
@@ -372,13 +402,9 @@ def _fourcat_time(row: dict[str, str]) -> str:
     ts = (row.get("timestamp") or "").strip()
     if ascii_digits(ts).isascii() and ascii_digits(ts).isdigit():
         return iso_from_epoch(ascii_digits(ts))
-    if _DT.match(ts):  # 4CAT writes UTC as "YYYY-MM-DD HH:MM:SS"
-        try:
-            dt = datetime.fromisoformat(ts.replace(" ", "T")).replace(tzinfo=UTC)
-        except ValueError:  # 2026-13-45 matches the pattern but is no date
-            return ""
-        return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return ""
+    # 4CAT writes UTC as "YYYY-MM-DD HH:MM:SS"; a spreadsheet may have made it ISO with a zone.
+    # 2026-13-45 looks like a date but is none: ''
+    return iso_time(ts) if ts else ""
 
 
 def _fourcat_post(row: dict[str, str], file: str, line: int, source: str, hint: str, enc: str = "utf-8") -> Post:
