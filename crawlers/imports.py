@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from crawlers import comments
 from crawlers.base import without_lone_surrogates
 from crawlers.origins import platform_of_host
 from crawlers.platforms import (
@@ -62,6 +63,7 @@ class ImportReport:
     warnings_by_code: dict[str, int] = field(default_factory=dict)
     encoding: str = "utf-8"  # of the file's text (the legacy one used for lines that were not UTF-8)
     refreshed: int = 0  # known posts whose fields a newer capture updated
+    comments: int = 0  # new comment units (a comment line counts as its post: imported or duplicate)
 
     def warn(self, code: Code, n: int = 1) -> None:
         self.warnings_by_code[code.value] = self.warnings_by_code.get(code.value, 0) + n
@@ -158,11 +160,20 @@ def import_file(kind: str, path: Path, catalog: Catalog, settings: Any = None,
     text = _Text(encoding, report)
     rows = _zeeschuimer(path, name, source, text) if kind == "zeeschuimer" else _fourcat(path, name, source, text)
     seen: dict[tuple[str, str], int] = {}  # (post id, discovered_via) → captures of it in this file
+    limit = int(getattr(getattr(settings, "crawl", None), "max_comments", 100))
     for line, item in rows:
         report.read += 1
         if isinstance(item, _Bad):
             report.failed_by_code[item.code.value] = report.failed_by_code.get(item.code.value, 0) + 1
             catalog.record_failure(Failure("import", f"{name}:{line}", item.code.value, item.reason, now_iso()))
+            continue
+        if isinstance(item, _CommentLine):  # a comment: its post (made from the capture if unknown), then the unit
+            if catalog.get_post(item.post.post_id) is None:
+                store_capture(catalog, item.post, capture_known=False)
+                report.imported += 1
+            else:
+                report.duplicates += 1
+            report.comments += comments.store(catalog, [item.comment], limit)
             continue
         post, known = _checked_dates(item, report)
         # the same video captured again from the same page: still a sighting of its own (by line, so
@@ -182,6 +193,8 @@ def import_file(kind: str, path: Path, catalog: Catalog, settings: Any = None,
     catalog.count("import/duplicates", report.duplicates, source=source)
     if report.refreshed:
         catalog.count("import/refreshed", report.refreshed, source=source)
+    if report.comments:
+        catalog.count("import/comments", report.comments, source=source)
     for code, n in report.warnings_by_code.items():
         catalog.count(f"import/warnings/{code}", n, source=source)
     return report
@@ -302,7 +315,7 @@ def _lines(path: Path) -> Iterator[bytes]:
             yield rest.rstrip(b"\r")
 
 
-def _zeeschuimer(path: Path, name: str, source: str, text: _Text) -> Iterator[tuple[int, Post | _Bad]]:
+def _zeeschuimer(path: Path, name: str, source: str, text: _Text) -> Iterator[tuple[int, Post | _CommentLine | _Bad]]:
     for n, raw in enumerate(_lines(path), 1):
         if not raw.strip() or raw.strip() == codecs.BOM_UTF8:
             continue
@@ -314,7 +327,7 @@ def _zeeschuimer(path: Path, name: str, source: str, text: _Text) -> Iterator[tu
             yield n, _Bad(Code.E602, f"item has an unexpected shape: {type(e).__name__}: {e}"[:300])
 
 
-def _zs_post(line_text: str, file: str, line: int, source: str, text: _Text) -> Post:
+def _zs_post(line_text: str, file: str, line: int, source: str, text: _Text) -> Post | _CommentLine:
     try:
         obj = json.loads(line_text.replace("\0", ""))
     except (ValueError, RecursionError) as e:
@@ -325,6 +338,11 @@ def _zs_post(line_text: str, file: str, line: int, source: str, text: _Text) -> 
     if not isinstance(data, dict):
         raise _Bad(Code.E602, "capture has no `data` object (the platform's item)")
     sp = str(obj.get("source_platform") or "").lower()
+    if sp in _ZS_COMMENTS or ("cid" in data and "aweme_id" in data and "text" in data):
+        comment = comments.from_zeeschuimer(data)
+        if comment is None:
+            raise _Bad(Code.E602, "comment capture without a comment id, video id or text")
+        return _CommentLine(comment, _comment_post(data, comment, source, file, obj))
     platform = _ZS_PLATFORMS.get(sp)
     if platform is None:
         raise _Bad(Code.E602, f"source_platform {sp or '(none)'!r} is not imported (TikTok and Douyin are)")
@@ -349,6 +367,31 @@ def _zs_post(line_text: str, file: str, line: int, source: str, text: _Text) -> 
     if not (post.caption or post.media_url):
         raise _Bad(Code.E602, f"{platform} item {post.platform_id} has neither a caption nor a play address")
     return post
+
+
+_ZS_COMMENTS = ("tiktok-comments", "tiktok.com-comments", "tiktok comments")
+
+
+@dataclass(frozen=True)
+class _CommentLine:
+    """A comment capture: the comment, and the post it belongs to (from the capture's share_info)."""
+
+    comment: comments.Comment
+    post: Post
+
+
+def _comment_post(data: dict[str, Any], comment: comments.Comment, source: str, file: str, obj: dict[str, Any]) -> Post:
+    vid = comments.video_id(data)
+    share = data.get("share_info") if isinstance(data.get("share_info"), dict) else {}
+    link = str(share.get("url") or "").split(".html")[0]
+    handle = urlsplit(link).path.split("/")[1].lstrip("@") if "/@" in link else ""
+    url = tiktok_url(handle, vid)
+    collected = iso_time(obj.get("timestamp_collected"))
+    return Post(post_id=post_id_for("tiktok", vid), platform="tiktok", platform_id=vid, url=url, source=source,
+                caption=str(share.get("title") or ""), author_handle=handle, captured_at=collected or now_iso(),
+                page_url=url, discovered_via=str(obj.get("source_platform_url") or f"zeeschuimer:{file}"),
+                extra_json=json.dumps({"import": {"kind": "zeeschuimer", "file": file, "from": "comment capture",
+                                                  "capture_time_known": False}}, ensure_ascii=False))
 
 
 # ---- 4CAT ------------------------------------------------------------------------------------------
