@@ -36,6 +36,7 @@ from crawlers.platforms import (
     douyin_url,
     iso_from_epoch,
     iso_time,
+    json_safe,
     tiktok_item_post,
     tiktok_url,
 )
@@ -354,7 +355,7 @@ def _zs_post(line_text: str, file: str, line: int, source: str, text: _Text) -> 
     imp = {"kind": "zeeschuimer", "file": file, "line": line, **capture, "capture_time_known": bool(collected)}
     if text.report.encoding != "utf-8":
         imp["encoding"] = text.report.encoding
-    extra = {"import": imp, "raw": data}
+    extra = {"import": imp, "raw": json_safe(data)}
     mapper = tiktok_item_post if platform == "tiktok" else douyin_aweme_post
     post = mapper(data, source=source, captured_at=captured, discovered_via=via, extra=extra)
     if post is None:

@@ -146,8 +146,25 @@ def _links(sel: Selector, base: str, pattern: str) -> Iterator[str]:
             yield m.group(0)
 
 
+_SAFE_INT = 2**53 - 1  # the largest integer a JSON reader holding numbers as doubles keeps exactly
+
+
+def json_safe(obj: Any) -> Any:
+    """`obj` with every integer beyond ±(2^53 − 1) written as a string (platform ids above 2^53 stay exact
+    for any JSON reader), at any depth."""
+    if isinstance(obj, bool):
+        return obj
+    if isinstance(obj, int):
+        return str(obj) if abs(obj) > _SAFE_INT else obj
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def _dumps(d: dict[str, Any]) -> str:
-    return json.dumps(d, ensure_ascii=False, default=str)
+    return json.dumps(json_safe(d), ensure_ascii=False, default=str)
 
 
 # ---- TikTok ----------------------------------------------------------------------------------------

@@ -26,11 +26,11 @@ from urllib.parse import urlencode
 
 from crawlers.imports import store_post
 from crawlers.origins import to_fetch_url
-from crawlers.platforms import as_int, iso_from_epoch, tiktok_url
+from crawlers.platforms import as_int, iso_from_epoch, json_safe, tiktok_url
 from crawlers.safety import Deadline, check_url
 from routewatch.catalog import Catalog, now_iso
 from routewatch.errors import Code, NotConfigured, RouteWatchError
-from routewatch.records import Failure, Post, post_id_for
+from routewatch.records import Failure, Post, TextUnit, post_id_for
 
 API = "https://open.tiktokapis.com"
 TOKEN_PATH = "/v2/oauth/token/"  # noqa: S105 - an endpoint path, not a secret
@@ -277,7 +277,8 @@ def video_post(video: dict[str, Any], *, source: str, discovered_via: str, searc
         discovered_via=discovered_via, views=as_int(video.get("view_count")),
         extra_json=json.dumps({"from": "tiktok_research", "search_id": search_id, "region_code": video.get("region_code"),
                                "hashtags": video.get("hashtag_names") or [], "duration": video.get("video_duration"),
-                               "voice_to_text": video.get("voice_to_text") or "", "raw": video}, ensure_ascii=False),
+                               "voice_to_text": video.get("voice_to_text") or "", "raw": json_safe(video)},
+                              ensure_ascii=False),
     )
 
 
@@ -302,10 +303,16 @@ def collect(query: ResearchQuery, catalog: Catalog, settings: Any, source_name: 
                     report.failed_by_code[Code.E602.value] = report.failed_by_code.get(Code.E602.value, 0) + 1
                     catalog.record_failure(Failure("crawl", f"{via}#{report.pages}:{report.videos}", Code.E602.value,
                                                    "research API video without a numeric id", now_iso()))
-                elif store_post(catalog, post):
-                    report.imported += 1
                 else:
-                    report.duplicates += 1
+                    if store_post(catalog, post):
+                        report.imported += 1
+                    else:
+                        report.duplicates += 1
+                    spoken = str(v.get("voice_to_text") or "").strip()
+                    if spoken:  # the platform's own transcript: a text of its own, beside any other capture's
+                        with catalog.tx():
+                            catalog.put_unit(TextUnit(unit_id=f"{post.post_id}:voice_to_text", post_id=post.post_id,
+                                                      kind="subtitle", text=spoken))
             _save_state(state_file, state)
             failpoint("research", report.pages - 1, "after")
         if state_file is not None:

@@ -314,3 +314,15 @@ def test_a_configured_research_source_resumes_after_a_kill_between_pages(tmp_pat
     finally:
         cat.close()
     assert list((data / ".research").glob("*.json")) == []  # complete: nothing left to resume
+
+
+def test_voice_to_text_is_a_text_of_its_own_and_big_ids_stay_exact(tmp_path, catalog):
+    with ApiServer([(200, "query_page1.json"), (200, "query_page2.json")]) as srv:
+        collect(QUERY, catalog, settings_for(tmp_path, srv), source_name="tiktok_research:zouxian", max_count=3)
+    units = {u.unit_id: u for u in catalog.all_units()}
+    spoken = [u for u in units.values() if u.unit_id.endswith(":voice_to_text")]
+    assert [(u.kind, u.text) for u in spoken] == [("subtitle", "el bus sale a las ocho de la noche")]
+    from crawlers.platforms import json_safe
+
+    assert json_safe({"id": 7431029384756102938, "n": 5, "deep": [2**53 - 1, -(2**60)]}) == \
+        {"id": "7431029384756102938", "n": 5, "deep": [2**53 - 1, str(-(2**60))]}
