@@ -209,7 +209,9 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         "app_id": re.compile(app_id),
         # 7+ digits with separators; ASCII-only look-arounds so a number glued to Chinese text still counts
         "phone": re.compile(r"(?<![0-9A-Za-z/_.])(?<!user-)\+?\d[\d\s().\-]{5,}\d(?![0-9A-Za-z/_])"),
-        "handle": re.compile(rf"(?<![\w@])@(?!{_PSEUDONYM})(?!\[user\])(?:[A-Za-z0-9_][A-Za-z0-9_.]{{2,31}}"
+        # an @handle may touch Chinese text before it ("联系@zx_guide"); after a Latin letter or digit it is an
+        # e-mail address (someone@example.org), which stays
+        "handle": re.compile(rf"(?<![A-Za-z0-9_@.+\-])@(?!{_PSEUDONYM})(?!\[user\])(?:[A-Za-z0-9_][A-Za-z0-9_.]{{2,31}}"
                              r"|[^\W\d_A-Za-z][^\s@,，。.:：;；!！?？()（）\[\]【】\"“”'‘’/#]{0,19})"),
     }
 
