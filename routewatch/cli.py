@@ -247,6 +247,8 @@ def crawl(source: Annotated[str | None, typer.Option(help="Only this configured 
 def import_cmd(kind: Annotated[str, typer.Argument(help="zeeschuimer (NDJSON) or 4cat (CSV).")],
                file: Annotated[Path, typer.Argument(help="The export file.")],
                source: Annotated[str | None, typer.Option(help="Source name to record (default: kind:file name).")] = None,
+               encoding: Annotated[str | None, typer.Option(help="The file's text encoding when not UTF-8 (e.g. cp1252, gbk); "
+                                                            "default: detected.")] = None,
                data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False,
                wait: WaitOpt = 0.0) -> None:
     """Add posts from a researcher's export (Zeeschuimer NDJSON, 4CAT CSV), keeping its capture metadata.
@@ -260,7 +262,7 @@ def import_cmd(kind: Annotated[str, typer.Argument(help="zeeschuimer (NDJSON) or
         cat = _catalog(s, wait)
         try:
             cat.start_run(f"import {kind}")
-            rep = import_file(kind, file, cat, s, source_name=source)
+            rep = import_file(kind, file, cat, s, source_name=source, encoding=encoding)
             cat.finish_run()
         finally:
             cat.close()
