@@ -216,6 +216,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     }
 
 
+_URL_RUN = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://[^\s<>\"'\]）)】，。]+")
 _STRUCTURAL = re.compile(r"(?<![0-9A-Za-z+])(?:\d{16,}|1\d{9}|1\d{12})(?![0-9A-Za-z])")
 _DATE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:[.,\s]\d{3})+$")
@@ -316,6 +317,7 @@ def _compiled_rules() -> tuple[tuple[Any, Any], ...]:
         (_Scan(p["credentials"], gate=re.compile("://")), lambda m, t: (m.start("cred"), m.end(), "")),
         (_Scan(p["secret_param"], gate=re.compile("=")), lambda m, t: (m.start("val"), m.end("val"), "[removed]")),
         (_Scan(p["account_link"], gate=links), lambda m, t: (m.start("acct"), m.end("acct"), "[user]")),
+        (None, None),  # from here on, digits inside URLs are addresses, not content: masked in the shadow
         (_Scan(p["app_id"], starts=starts), _app_edit),
         (p["phone"], _phone_edit),
         (p["handle"], lambda m, t: (m.start(), m.end(), "@[user]")),
@@ -365,6 +367,10 @@ def redact_text(text: str) -> str:
     changed = False
     phone = _patterns()["phone"]
     for pattern, fn in _rules():
+        if pattern is None:
+            # the digits of a URL are ids, never a number to call (its @handles are still handles)
+            shadow = _URL_RUN.sub(lambda m: re.sub(r"\d", "#", m.group(0)), shadow) if "://" in shadow else shadow
+            continue
         if pattern is phone and runs:
             cuts = [p for p, k, _ in runs if not k and 0 < p < len(shadow)
                     and shadow[p - 1].isdecimal() and shadow[p].isdecimal()]
