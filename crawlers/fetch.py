@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import yt_dlp
 
+from crawlers.comments import from_ytdlp as comments_from_ytdlp
 from crawlers.origins import platform_of_host, to_fetch_url
 from crawlers.safety import Deadline, DeadlinePassedError, check_url, guarded_resolution
 from routewatch.catalog import now_iso
@@ -148,6 +149,8 @@ class YtDlpFetcher:
         units: list[TextUnit] = []
         if post.subtitles_url:
             units.append(self._subtitles(post))
+        limit = int(getattr(self.rw.crawl, "max_comments", 0) or 0)
+        units += [c.unit() for c in comments_from_ytdlp(post.post_id, info, limit)]  # thread data: in info_json
         return media, units
 
     def _download(self, url: str, tmp: Path, cap: int) -> dict[str, Any]:
@@ -172,6 +175,10 @@ class YtDlpFetcher:
         cookies = cookies_copy(self.rw, getattr(self, "_platform", ""), tmp)
         if cookies:
             opts["cookiefile"] = str(cookies)
+        limit = int(getattr(self.rw.crawl, "max_comments", 0) or 0)
+        if limit and getattr(self, "_platform", "") in ("youtube", "tiktok"):
+            opts["getcomments"] = True  # the comments under the video become `comment` units
+            opts["extractor_args"] = {"youtube": {"max_comments": [str(limit)]}}
         guard: dict[str, str] = {}
         too_slow = RouteWatchError(Code.E210, f"download not done within crawl.max_download_seconds "
                                               f"({budget.seconds:g} s); aborted, no partial file kept")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from crawlers import comments
 from crawlers.base import without_lone_surrogates
 from crawlers.origins import platform_of_host
 from crawlers.platforms import (
@@ -34,6 +35,8 @@ from crawlers.platforms import (
     douyin_aweme_post,
     douyin_url,
     iso_from_epoch,
+    iso_time,
+    json_safe,
     tiktok_item_post,
     tiktok_url,
 )
@@ -61,6 +64,7 @@ class ImportReport:
     warnings_by_code: dict[str, int] = field(default_factory=dict)
     encoding: str = "utf-8"  # of the file's text (the legacy one used for lines that were not UTF-8)
     refreshed: int = 0  # known posts whose fields a newer capture updated
+    comments: int = 0  # new comment units (a comment line counts as its post: imported or duplicate)
 
     def warn(self, code: Code, n: int = 1) -> None:
         self.warnings_by_code[code.value] = self.warnings_by_code.get(code.value, 0) + n
@@ -157,11 +161,20 @@ def import_file(kind: str, path: Path, catalog: Catalog, settings: Any = None,
     text = _Text(encoding, report)
     rows = _zeeschuimer(path, name, source, text) if kind == "zeeschuimer" else _fourcat(path, name, source, text)
     seen: dict[tuple[str, str], int] = {}  # (post id, discovered_via) → captures of it in this file
+    limit = int(getattr(getattr(settings, "crawl", None), "max_comments", 100))
     for line, item in rows:
         report.read += 1
         if isinstance(item, _Bad):
             report.failed_by_code[item.code.value] = report.failed_by_code.get(item.code.value, 0) + 1
             catalog.record_failure(Failure("import", f"{name}:{line}", item.code.value, item.reason, now_iso()))
+            continue
+        if isinstance(item, _CommentLine):  # a comment: its post (made from the capture if unknown), then the unit
+            if catalog.get_post(item.post.post_id) is None:
+                store_capture(catalog, item.post, capture_known=False)
+                report.imported += 1
+            else:
+                report.duplicates += 1
+            report.comments += comments.store(catalog, [item.comment], limit)
             continue
         post, known = _checked_dates(item, report)
         # the same video captured again from the same page: still a sighting of its own (by line, so
@@ -181,6 +194,8 @@ def import_file(kind: str, path: Path, catalog: Catalog, settings: Any = None,
     catalog.count("import/duplicates", report.duplicates, source=source)
     if report.refreshed:
         catalog.count("import/refreshed", report.refreshed, source=source)
+    if report.comments:
+        catalog.count("import/comments", report.comments, source=source)
     for code, n in report.warnings_by_code.items():
         catalog.count(f"import/warnings/{code}", n, source=source)
     return report
@@ -201,9 +216,9 @@ def _checked_dates(post: Post, report: ImportReport) -> tuple[Post, bool]:
     known = bool(imp.get("capture_time_known"))
     flags: list[dict[str, str]] = []
     captured, posted = post.captured_at, post.posted_at
-    if known and captured < _EARLIEST:
+    if known and (captured < _EARLIEST or _parse(captured) > datetime.now(UTC) + _SLACK):
         flags.append({"code": Code.E604.value, "field": "captured_at", "value": captured,
-                      "reason": f"captured before {_EARLIEST[:4]}: not a real capture time"})
+                      "reason": f"captured before {_EARLIEST[:4]} or in the future: not a real capture time"})
         captured, known = now_iso(), False
     if posted and posted < _EARLIEST:
         flags.append({"code": Code.E604.value, "field": "posted_at", "value": posted,
@@ -280,20 +295,40 @@ def _public_name(path: Path) -> str:
     return redact_text(stem) + suffix
 
 
-def _zeeschuimer(path: Path, name: str, source: str, text: _Text) -> Iterator[tuple[int, Post | _Bad]]:
+def _lines(path: Path) -> Iterator[bytes]:
+    """The file's lines, whatever ends them (LF, CRLF, or a lone CR as old Mac tools write; JSON never holds
+    a raw CR inside a string); a UTF-16 file (Windows "Unicode") is re-encoded as UTF-8 first."""
     with path.open("rb") as f:
-        for n, raw in enumerate(f, 1):
-            if not raw.strip() or raw.strip() == codecs.BOM_UTF8:
-                continue
-            try:
-                yield n, _zs_post(text.decode(raw, first=n == 1), name, n, source, text)
-            except _Bad as bad:
-                yield n, bad
-            except Exception as e:  # noqa: BLE001 - an item of an unexpected shape is one bad line, not a lost file
-                yield n, _Bad(Code.E602, f"item has an unexpected shape: {type(e).__name__}: {e}"[:300])
+        head = f.read(2)
+        f.seek(0)
+        if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            for line in f.read().decode("utf-16", errors="replace").splitlines():
+                yield line.encode("utf-8")
+            return
+        rest = b""
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            buf = rest + chunk
+            hold = b"\r" if buf.endswith(b"\r") else b""  # a CRLF may be cut between two chunks
+            parts = re.split(rb"\r\n|\r|\n", buf[: len(buf) - len(hold)])
+            rest = parts.pop() + hold
+            yield from parts
+        if rest.rstrip(b"\r"):
+            yield rest.rstrip(b"\r")
 
 
-def _zs_post(line_text: str, file: str, line: int, source: str, text: _Text) -> Post:
+def _zeeschuimer(path: Path, name: str, source: str, text: _Text) -> Iterator[tuple[int, Post | _CommentLine | _Bad]]:
+    for n, raw in enumerate(_lines(path), 1):
+        if not raw.strip() or raw.strip() == codecs.BOM_UTF8:
+            continue
+        try:
+            yield n, _zs_post(text.decode(raw, first=n == 1), name, n, source, text)
+        except _Bad as bad:
+            yield n, bad
+        except Exception as e:  # noqa: BLE001 - an item of an unexpected shape is one bad line, not a lost file
+            yield n, _Bad(Code.E602, f"item has an unexpected shape: {type(e).__name__}: {e}"[:300])
+
+
+def _zs_post(line_text: str, file: str, line: int, source: str, text: _Text) -> Post | _CommentLine:
     try:
         obj = json.loads(line_text.replace("\0", ""))
     except (ValueError, RecursionError) as e:
@@ -304,18 +339,23 @@ def _zs_post(line_text: str, file: str, line: int, source: str, text: _Text) -> 
     if not isinstance(data, dict):
         raise _Bad(Code.E602, "capture has no `data` object (the platform's item)")
     sp = str(obj.get("source_platform") or "").lower()
+    if sp in _ZS_COMMENTS or ("cid" in data and "aweme_id" in data and "text" in data):
+        comment = comments.from_zeeschuimer(data)
+        if comment is None:
+            raise _Bad(Code.E602, "comment capture without a comment id, video id or text")
+        return _CommentLine(comment, _comment_post(data, comment, source, file, obj))
     platform = _ZS_PLATFORMS.get(sp)
     if platform is None:
         raise _Bad(Code.E602, f"source_platform {sp or '(none)'!r} is not imported (TikTok and Douyin are)")
     capture = {k: obj.get(k) for k in ("timestamp_collected", "source_platform", "source_platform_url", "source_url",
                                       "user_agent", "item_id", "nav_index", "id") if k in obj}
-    collected = iso_from_epoch(obj.get("timestamp_collected"), millis=True)
+    collected = iso_time(obj.get("timestamp_collected"))
     captured = collected or now_iso()
     via = str(obj.get("source_platform_url") or f"zeeschuimer:{file}")
     imp = {"kind": "zeeschuimer", "file": file, "line": line, **capture, "capture_time_known": bool(collected)}
     if text.report.encoding != "utf-8":
         imp["encoding"] = text.report.encoding
-    extra = {"import": imp, "raw": data}
+    extra = {"import": imp, "raw": json_safe(data)}
     mapper = tiktok_item_post if platform == "tiktok" else douyin_aweme_post
     post = mapper(data, source=source, captured_at=captured, discovered_via=via, extra=extra)
     if post is None:
@@ -330,6 +370,31 @@ def _zs_post(line_text: str, file: str, line: int, source: str, text: _Text) -> 
     return post
 
 
+_ZS_COMMENTS = ("tiktok-comments", "tiktok.com-comments", "tiktok comments")
+
+
+@dataclass(frozen=True)
+class _CommentLine:
+    """A comment capture: the comment, and the post it belongs to (from the capture's share_info)."""
+
+    comment: comments.Comment
+    post: Post
+
+
+def _comment_post(data: dict[str, Any], comment: comments.Comment, source: str, file: str, obj: dict[str, Any]) -> Post:
+    vid = comments.video_id(data)
+    share = data.get("share_info") if isinstance(data.get("share_info"), dict) else {}
+    link = str(share.get("url") or "").split(".html")[0]
+    handle = urlsplit(link).path.split("/")[1].lstrip("@") if "/@" in link else ""
+    url = tiktok_url(handle, vid)
+    collected = iso_time(obj.get("timestamp_collected"))
+    return Post(post_id=post_id_for("tiktok", vid), platform="tiktok", platform_id=vid, url=url, source=source,
+                caption=str(share.get("title") or ""), author_handle=handle, captured_at=collected or now_iso(),
+                page_url=url, discovered_via=str(obj.get("source_platform_url") or f"zeeschuimer:{file}"),
+                extra_json=json.dumps({"import": {"kind": "zeeschuimer", "file": file, "from": "comment capture",
+                                                  "capture_time_known": False}}, ensure_ascii=False))
+
+
 # ---- 4CAT ------------------------------------------------------------------------------------------
 
 _URL_COLUMNS = ("tiktok_url", "post_url", "url", "link", "permalink", "video_link")
@@ -337,9 +402,18 @@ _DT = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?$")
 
 
 def _fourcat(path: Path, name: str, source: str, text: _Text) -> Iterator[tuple[int, Post | _Bad]]:
-    body = text.decode(path.read_bytes(), first=True).replace("\0", "")
+    data = path.read_bytes()
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        body = data.decode("utf-16", errors="replace")
+        text.report.encoding = "utf-16"
+    else:
+        body = text.decode(data, first=True)
+    body = body.replace("\0", "")
     enc = text.report.encoding
-    reader = csv.reader(io.StringIO(body, newline=""))
+    first = body.split("\n", 1)[0]
+    # a spreadsheet in a comma-decimal locale saves with ";" (and a tab export with tabs)
+    delimiter = max((",", ";", "\t"), key=first.count) if first.count(",") == 0 else ","
+    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter)
     try:
         header = [h.strip() for h in next(reader)]
     except (StopIteration, csv.Error):
@@ -372,13 +446,9 @@ def _fourcat_time(row: dict[str, str]) -> str:
     ts = (row.get("timestamp") or "").strip()
     if ascii_digits(ts).isascii() and ascii_digits(ts).isdigit():
         return iso_from_epoch(ascii_digits(ts))
-    if _DT.match(ts):  # 4CAT writes UTC as "YYYY-MM-DD HH:MM:SS"
-        try:
-            dt = datetime.fromisoformat(ts.replace(" ", "T")).replace(tzinfo=UTC)
-        except ValueError:  # 2026-13-45 matches the pattern but is no date
-            return ""
-        return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return ""
+    # 4CAT writes UTC as "YYYY-MM-DD HH:MM:SS"; a spreadsheet may have made it ISO with a zone.
+    # 2026-13-45 looks like a date but is none: ''
+    return iso_time(ts) if ts else ""
 
 
 def _fourcat_post(row: dict[str, str], file: str, line: int, source: str, hint: str, enc: str = "utf-8") -> Post:

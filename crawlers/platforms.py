@@ -65,6 +65,23 @@ def ascii_digits(text: str) -> str:
                    if not (c.isspace() or unicodedata.category(c) in ("Cf", "Cc")))
 
 
+def iso_time(value: Any) -> str:
+    """A time as ISO-8601 UTC: Unix time in any unit (`iso_from_epoch`), or an ISO-8601 / "YYYY-MM-DD HH:MM:SS"
+    string (no zone = UTC); '' if unusable."""
+    if isinstance(value, str) and not ascii_digits(value).replace(".", "", 1).isdigit():
+        text = value.strip().replace(" ", "T", 1).replace("Z", "+00:00")
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            return ""
+        dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+        try:
+            return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except (OverflowError, ValueError):
+            return ""
+    return iso_from_epoch(value)
+
+
 def caption_of(title: str | None, description: str | None) -> str:
     """Title and description as one caption, without repeating a title the description already starts with."""
     t = (title or "").strip()
@@ -129,8 +146,25 @@ def _links(sel: Selector, base: str, pattern: str) -> Iterator[str]:
             yield m.group(0)
 
 
+_SAFE_INT = 2**53 - 1  # the largest integer a JSON reader holding numbers as doubles keeps exactly
+
+
+def json_safe(obj: Any) -> Any:
+    """`obj` with every integer beyond ±(2^53 − 1) written as a string (platform ids above 2^53 stay exact
+    for any JSON reader), at any depth."""
+    if isinstance(obj, bool):
+        return obj
+    if isinstance(obj, int):
+        return str(obj) if abs(obj) > _SAFE_INT else obj
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def _dumps(d: dict[str, Any]) -> str:
-    return json.dumps(d, ensure_ascii=False, default=str)
+    return json.dumps(json_safe(d), ensure_ascii=False, default=str)
 
 
 # ---- TikTok ----------------------------------------------------------------------------------------
@@ -176,7 +210,7 @@ def tiktok_item_post(item: dict[str, Any], *, source: str, captured_at: str, dis
     meta.update(extra or {})
     return Post(
         post_id=post_id_for("tiktok", vid), platform="tiktok", platform_id=vid, url=url, source=source,
-        caption=str(item.get("desc") or ""), author_handle=handle, posted_at=iso_from_epoch(item.get("createTime")),
+        caption=str(item.get("desc") or ""), author_handle=handle, posted_at=iso_time(item.get("createTime")),
         captured_at=captured_at, lang=str(item.get("textLanguage") or "") if item.get("textLanguage") != "un" else "",
         media_url=media, page_url=url, discovered_via=discovered_via, views=views, extra_json=_dumps(meta),
     )
@@ -234,7 +268,7 @@ def douyin_aweme_post(aweme: dict[str, Any], *, source: str, captured_at: str, d
     return Post(
         post_id=post_id_for("douyin", vid), platform="douyin", platform_id=vid, url=url, source=source,
         caption=str(aweme.get("desc") or ""), author_handle=handle,
-        posted_at=iso_from_epoch(aweme.get("create_time") or aweme.get("createTime")), captured_at=captured_at,
+        posted_at=iso_time(aweme.get("create_time") or aweme.get("createTime")), captured_at=captured_at,
         media_url=_douyin_play_url(video), page_url=url, discovered_via=discovered_via,
         views=views or None,  # Douyin's web API reports play_count 0 for everything: unknown, not zero
         extra_json=_dumps(meta),

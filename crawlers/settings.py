@@ -34,6 +34,9 @@ class CrawlSettings(Section):
     # of each read, which a server sending a few bytes at a time never reaches): past it, E210
     max_download_seconds: float = Field(default=600.0, gt=0, le=86400)
     fetch_media: bool = True
+    # comments kept per post as `comment` text units (yt-dlp's for YouTube / TikTok at fetch, Zeeschuimer's
+    # comment captures at import); 0 = none
+    max_comments: int = Field(default=100, ge=0, le=100_000)
     # per platform, a cookies.txt (Netscape format) of a logged-in browser, for platforms that show some
     # videos only to logged-in users (Douyin often): {douyin = "/home/me/douyin-cookies.txt"}. Read, never
     # written (yt-dlp gets a copy). Without one, such refusals are E211, saying which setting would help.

@@ -100,7 +100,7 @@ class TelegramChannel(Crawler):
             url = f"https://t.me/{channel}/{msg_id}"
             media_url = urljoin(page.url, video) if video else (url if has_player else "")
             # ids above 2^53 stay strings: JSON readers that hold numbers as doubles would change them
-            extra = {"channel": channel, "message_id": int(msg_id) if msg_id.isdigit() and int(msg_id) < 2**53 else msg_id,
+            extra = {"channel": channel, "message_id": int(msg_id) if msg_id.isdigit() and len(msg_id) <= 16 and int(msg_id) < 2**53 else msg_id,
                      "photo": photo, "has_video": bool(video) or has_player}
             if signer:
                 extra["signer"] = signer

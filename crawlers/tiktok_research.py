@@ -10,23 +10,27 @@ page already stored. Never sends the secret anywhere but the token endpoint; nev
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from crawlers.imports import store_post
 from crawlers.origins import to_fetch_url
-from crawlers.platforms import as_int, iso_from_epoch, tiktok_url
+from crawlers.platforms import as_int, iso_from_epoch, json_safe, tiktok_url
 from crawlers.safety import Deadline, check_url
 from routewatch.catalog import Catalog, now_iso
 from routewatch.errors import Code, NotConfigured, RouteWatchError
-from routewatch.records import Failure, Post, post_id_for
+from routewatch.records import Failure, Post, TextUnit, post_id_for
 
 API = "https://open.tiktokapis.com"
 TOKEN_PATH = "/v2/oauth/token/"  # noqa: S105 - an endpoint path, not a secret
@@ -125,9 +129,13 @@ class TikTokResearchClient:
         secret = crawl.tiktok_research_client_secret
         self._secret = secret.get_secret_value() if hasattr(secret, "get_secret_value") else str(secret or "")
         self._key = crawl.tiktok_research_client_key
+        # SPEC §4b names these variables; the nested ROUTEWATCH_CRAWL__… forms reach the settings themselves
+        self._key = self._key or os.environ.get("ROUTEWATCH_TIKTOK_RESEARCH_CLIENT_KEY", "")
+        self._secret = self._secret or os.environ.get("ROUTEWATCH_TIKTOK_RESEARCH_CLIENT_SECRET", "")
         if not (self._key and self._secret):
-            raise NotConfigured("TikTok Research API credentials not set: set crawl.tiktok_research_client_key and "
-                                "crawl.tiktok_research_client_secret (ROUTEWATCH_CRAWL__TIKTOK_RESEARCH_CLIENT_KEY / _SECRET)")
+            raise NotConfigured("TikTok Research API credentials not set: set ROUTEWATCH_TIKTOK_RESEARCH_CLIENT_KEY and "
+                                "ROUTEWATCH_TIKTOK_RESEARCH_CLIENT_SECRET, or crawl.tiktok_research_client_key / "
+                                "_client_secret in routewatch.toml")
         self.crawl = crawl
         self.origins: dict[str, str] = dict(crawl.origins)
         self.allow = list(crawl.allow_hosts)
@@ -216,22 +224,41 @@ class TikTokResearchClient:
             raise ResearchStopped(Code.E101, f"TikTok Research API error {code} (HTTP {status}): {message}")
 
     def pages(self, query: ResearchQuery, report: ResearchReport, *, max_pages: int | None = None,
-              max_count: int = 100) -> Iterator[list[dict[str, Any]]]:
-        """Every page of every date window, until has_more is false or max_pages per window."""
+              max_count: int = 100, state: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Every page of every date window, until has_more is false or max_pages per window.
+
+        `state` (updated before each page is handed out) says where the query stands: the windows done,
+        and in the current window the next cursor, the search_id, the pages read and whether more
+        follow. Given the state of an interrupted run, the query goes on from there."""
         limit = max_pages or self.crawl.tiktok_research_max_pages
+        state = state if state is not None else {}
+        done: list[str] = state.setdefault("done", [])
         for start, end in query.windows():
-            cursor, search_id = 0, ""
-            for _ in range(limit):
+            key = f"{start:%Y%m%d}-{end:%Y%m%d}"
+            if key in done:
+                continue
+            cursor, search_id, read = 0, "", 0
+            if state.get("window") == key:  # interrupted in this window: on from its next page
+                cursor, search_id = as_int(state.get("cursor")) or 0, str(state.get("search_id") or "")
+                read = as_int(state.get("pages")) or 0
+                if not state.get("more", True):
+                    read = limit
+            while read < limit:
                 data = self.query_page(query, start, end, cursor=cursor, search_id=search_id, max_count=max_count)
                 videos = [v for v in data.get("videos") or [] if isinstance(v, dict)]
                 search_id = str(data.get("search_id") or search_id)
                 cursor = as_int(data.get("cursor")) or cursor + len(videos)
+                read += 1
+                # has_more with an empty page happens; without new videos another page would loop
+                more = bool(data.get("has_more")) and bool(videos)
+                state.update(window=key, cursor=cursor, search_id=search_id, pages=read, more=more)
                 report.pages += 1
                 report.search_id, report.cursor = search_id, cursor
                 yield videos
-                # has_more with an empty page happens; without new videos another page would loop
-                if not data.get("has_more") or not videos:
+                if not more:
                     break
+            done.append(key)
+            state.update(window="", cursor=0, search_id="", pages=0, more=True)
             report.windows_done += 1
 
 
@@ -250,18 +277,25 @@ def video_post(video: dict[str, Any], *, source: str, discovered_via: str, searc
         discovered_via=discovered_via, views=as_int(video.get("view_count")),
         extra_json=json.dumps({"from": "tiktok_research", "search_id": search_id, "region_code": video.get("region_code"),
                                "hashtags": video.get("hashtag_names") or [], "duration": video.get("video_duration"),
-                               "voice_to_text": video.get("voice_to_text") or "", "raw": video}, ensure_ascii=False),
+                               "voice_to_text": video.get("voice_to_text") or "", "raw": json_safe(video)},
+                              ensure_ascii=False),
     )
 
 
 def collect(query: ResearchQuery, catalog: Catalog, settings: Any, source_name: str = "tiktok_research", *,
-            max_pages: int | None = None, max_count: int = 100, client: TikTokResearchClient | None = None) -> ResearchReport:
-    """Run a query and store its videos page by page; an early stop is recorded (failure row) and reported."""
+            max_pages: int | None = None, max_count: int = 100, client: TikTokResearchClient | None = None,
+            state_file: Path | None = None) -> ResearchReport:
+    """Run a query and store its videos page by page; an early stop is recorded (failure row) and reported.
+    With `state_file`, where the query stands is saved after each stored page, a run that was stopped or
+    killed goes on from there (same query), and the file goes once the query is complete."""
+    from routewatch.pipeline import failpoint
+
     client = client or TikTokResearchClient(settings)
     via = query.describe()
     report = ResearchReport(query=via)
+    state = _load_state(state_file, via)
     try:
-        for videos in client.pages(query, report, max_pages=max_pages, max_count=max_count):
+        for videos in client.pages(query, report, max_pages=max_pages, max_count=max_count, state=state):
             for v in videos:
                 report.videos += 1
                 post = video_post(v, source=source_name, discovered_via=via, search_id=report.search_id)
@@ -269,10 +303,20 @@ def collect(query: ResearchQuery, catalog: Catalog, settings: Any, source_name: 
                     report.failed_by_code[Code.E602.value] = report.failed_by_code.get(Code.E602.value, 0) + 1
                     catalog.record_failure(Failure("crawl", f"{via}#{report.pages}:{report.videos}", Code.E602.value,
                                                    "research API video without a numeric id", now_iso()))
-                elif store_post(catalog, post):
-                    report.imported += 1
                 else:
-                    report.duplicates += 1
+                    if store_post(catalog, post):
+                        report.imported += 1
+                    else:
+                        report.duplicates += 1
+                    spoken = str(v.get("voice_to_text") or "").strip()
+                    if spoken:  # the platform's own transcript: a text of its own, beside any other capture's
+                        with catalog.tx():
+                            catalog.put_unit(TextUnit(unit_id=f"{post.post_id}:voice_to_text", post_id=post.post_id,
+                                                      kind="subtitle", text=spoken))
+            _save_state(state_file, state)
+            failpoint("research", report.pages - 1, "after")
+        if state_file is not None:
+            state_file.unlink(missing_ok=True)  # complete: a next run asks again from the start
     except ResearchStopped as stop:
         report.stopped, report.reason = stop.code.value, stop.reason
         report.failed_by_code[stop.code.value] = report.failed_by_code.get(stop.code.value, 0) + 1
@@ -282,3 +326,57 @@ def collect(query: ResearchQuery, catalog: Catalog, settings: Any, source_name: 
     catalog.count("crawl/new", report.imported, source=source_name)
     catalog.count("crawl/already_known", report.duplicates, source=source_name)
     return report
+
+
+def _load_state(path: Path | None, via: str) -> dict[str, Any]:
+    if path is None or not path.is_file():
+        return {"query": via}
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"query": via}
+    return state if isinstance(state, dict) and state.get("query") == via else {"query": via}
+
+
+def _save_state(path: Path | None, state: dict[str, Any]) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+# ---- a configured source ([[sources]] kind = "tiktok_research", SPEC §4b) ----------------------------------------
+KIND = "tiktok_research"
+
+
+def query_of_source(cfg: Any) -> ResearchQuery:
+    """The query a `[[sources]]` entry describes (keywords, hashtags, region_codes, start_date, end_date as
+    YYYY-MM-DD); NotConfigured (E902) naming the source for anything missing or malformed."""
+    name = getattr(cfg, "name", "?")
+
+    def day(field_name: str) -> date:
+        raw = str(getattr(cfg, field_name, "") or "")
+        try:
+            return date.fromisoformat(raw)
+        except ValueError as e:
+            raise NotConfigured(f"source {name!r}: {field_name} must be a date YYYY-MM-DD, not {raw!r}") from e
+
+    try:
+        return ResearchQuery(start_date=day("start_date"), end_date=day("end_date"),
+                             keywords=tuple(getattr(cfg, "keywords", ()) or ()),
+                             hashtags=tuple(getattr(cfg, "hashtags", ()) or ()),
+                             regions=tuple(getattr(cfg, "region_codes", ()) or ()))
+    except RouteWatchError as e:
+        raise NotConfigured(f"source {name!r}: {e.reason}") from e
+
+
+def collect_source(cfg: Any, catalog: Catalog, settings: Any) -> ResearchReport:
+    """Collect one configured Research API source, resumable: its progress is kept under
+    DATA/.research/ until the query is complete."""
+    query = query_of_source(cfg)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", cfg.name)[:60]
+    digest = hashlib.sha256(query.describe().encode()).hexdigest()[:12]
+    state_file = Path(settings.data_dir) / ".research" / f"{slug}-{digest}.json"
+    return collect(query, catalog, settings, cfg.name, state_file=state_file)

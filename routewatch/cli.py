@@ -296,6 +296,8 @@ def crawl(source: Annotated[str | None, typer.Option(help="Only this configured 
 def import_cmd(kind: Annotated[str, typer.Argument(help="zeeschuimer (NDJSON) or 4cat (CSV).")],
                file: Annotated[Path, typer.Argument(help="The export file.")],
                source: Annotated[str | None, typer.Option(help="Source name to record (default: kind:file name).")] = None,
+               encoding: Annotated[str | None, typer.Option(help="The file's text encoding when not UTF-8 (e.g. cp1252, gbk); "
+                                                            "default: detected.")] = None,
                data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False,
                wait: WaitOpt = 0.0) -> None:
     """Add posts from a researcher's export (Zeeschuimer NDJSON, 4CAT CSV), keeping its capture metadata.
@@ -309,7 +311,7 @@ def import_cmd(kind: Annotated[str, typer.Argument(help="zeeschuimer (NDJSON) or
         cat = _catalog(s, wait)
         try:
             cat.start_run(f"import {kind}")
-            rep = import_file(kind, file, cat, s, source_name=source)
+            rep = import_file(kind, file, cat, s, source_name=source, encoding=encoding)
             cat.finish_run()
         finally:
             cat.close()
@@ -655,10 +657,11 @@ def _print_matched(h: dict[str, Any]) -> None:
 
 
 def _public_hit(h: Any, settings: Any) -> dict[str, Any]:
-    from routewatch.privacy import redact_text
+    from routewatch.privacy import install_secret, public_url, redact_text
 
+    url = public_url(h.url, install_secret(settings.data_dir)) if settings.privacy.pseudonymise_handles else h.url
     d = {
-        "post_id": h.post_id, "url": h.url, "platform": h.platform, "posted_at": h.posted_at,
+        "post_id": h.post_id, "url": url, "platform": h.platform, "posted_at": h.posted_at,
         "snippet": redact_text(h.snippet) if settings.privacy.redact_contacts else h.snippet,
         "source": h.source, "unit_id": h.unit_id, "score": round(h.score, 4),
         "span": list(h.span) if h.span else None, "start_sec": h.start_sec, "end_sec": h.end_sec,

@@ -92,23 +92,39 @@ def start_urls(settings: Any, source: str | None = None, urls: list[str] | None 
         if not s.enabled or (source and s.name != source):
             continue
         out += [(u, s.name) for u in s.urls]
-    if source and not out:
+    if source and not out and not api_sources(settings, source):
         names = ", ".join(s.name for s in settings.sources) or "none configured"
         raise RouteWatchError(Code.E903, f"no source named {source!r} (configured: {names})")
     return out
 
 
+def api_sources(settings: Any, source: str | None = None) -> list[Any]:
+    """Configured sources that are API queries (`kind = "tiktok_research"`), not URL lists."""
+    return [s for s in settings.sources if s.enabled and getattr(s, "kind", "") and (not source or s.name == source)]
+
+
 def stage_crawl(ctx: Context, source: str | None = None, urls: list[str] | None = None) -> StageReport:
     from crawlers.run import run_crawl
+    from crawlers.tiktok_research import KIND as RESEARCH
+    from crawlers.tiktok_research import collect_source
     from crawlers.ytdlp_discovery import collect_with_ytdlp, ytdlp_handles
 
     t0 = time.monotonic()
     starts = start_urls(ctx.settings, source, urls)
     ctx.progress("crawl", 0, 0)
-    # 1. searches (ytsearchN:…) and platform pages go through yt-dlp's extractors
-    via_ytdlp = [(u, s) for u, s in starts if ytdlp_handles(u)]
     done = failed = new = 0
     per_source: dict[str, dict[str, int]] = {}
+    # 0. API sources: the TikTok Research API (resumable: a stopped or killed query goes on where it was)
+    for cfg in [] if urls else api_sources(ctx.settings, source):
+        if cfg.kind != RESEARCH:
+            raise RouteWatchError(Code.E902, f"source {cfg.name!r}: unknown kind {cfg.kind!r} (known: {RESEARCH})")
+        rr = collect_source(cfg, ctx.catalog, ctx.settings)
+        done, new, failed = done + rr.videos, new + rr.imported, failed + (1 if rr.stopped else 0)
+        per_source[cfg.name] = {"crawl/pages": rr.pages, "crawl/discovered": rr.videos, "crawl/new": rr.imported,
+                                **{f"crawl/failed/{k}": v for k, v in rr.failed_by_code.items()}}
+        ctx.progress("crawl", done, 0)
+    # 1. searches (ytsearchN:…) and platform pages go through yt-dlp's extractors
+    via_ytdlp = [(u, s) for u, s in starts if ytdlp_handles(u)]
     for target, src in via_ytdlp:
         rep = collect_with_ytdlp(target, ctx.catalog, ctx.settings, src)
         done += rep.discovered

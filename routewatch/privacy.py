@@ -205,15 +205,18 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         "credentials": re.compile(r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://(?P<cred>[^\s/?#@\[\]]+)@(?=[^\s/?#@])"),
         "secret_param": re.compile(rf"(?i)[?&](?:{secrets})=(?P<val>(?!\[removed\])[^&#\s]+)"),
         "account_link": re.compile(rf"(?i)(?:{account})(?!{_PSEUDONYM})(?!\[user\])"
-                                   r"(?P<acct>[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?)"),
+                                   r"(?P<acct>[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)"),
         "app_id": re.compile(app_id),
         # 7+ digits with separators; ASCII-only look-arounds so a number glued to Chinese text still counts
         "phone": re.compile(r"(?<![0-9A-Za-z/_.])(?<!user-)\+?\d[\d\s().\-]{5,}\d(?![0-9A-Za-z/_])"),
-        "handle": re.compile(rf"(?<![\w@])@(?!{_PSEUDONYM})(?!\[user\])(?:[A-Za-z0-9_][A-Za-z0-9_.]{{2,31}}"
+        # an @handle may touch Chinese text before it ("联系@zx_guide"); after a Latin letter or digit it is an
+        # e-mail address (someone@example.org), which stays
+        "handle": re.compile(rf"(?<![A-Za-z0-9_@.+\-])@(?!{_PSEUDONYM})(?!\[user\])(?:[A-Za-z0-9_][A-Za-z0-9_.]{{2,31}}"
                              r"|[^\W\d_A-Za-z][^\s@,，。.:：;；!！?？()（）\[\]【】\"“”'‘’/#]{0,19})"),
     }
 
 
+_URL_RUN = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://[^\s<>\"'\]）)】，。]+")
 _STRUCTURAL = re.compile(r"(?<![0-9A-Za-z+])(?:\d{16,}|1\d{9}|1\d{12})(?![0-9A-Za-z])")
 _DATE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:[.,\s]\d{3})+$")
@@ -314,6 +317,7 @@ def _compiled_rules() -> tuple[tuple[Any, Any], ...]:
         (_Scan(p["credentials"], gate=re.compile("://")), lambda m, t: (m.start("cred"), m.end(), "")),
         (_Scan(p["secret_param"], gate=re.compile("=")), lambda m, t: (m.start("val"), m.end("val"), "[removed]")),
         (_Scan(p["account_link"], gate=links), lambda m, t: (m.start("acct"), m.end("acct"), "[user]")),
+        (None, None),  # from here on, digits inside URLs are addresses, not content: masked in the shadow
         (_Scan(p["app_id"], starts=starts), _app_edit),
         (p["phone"], _phone_edit),
         (p["handle"], lambda m, t: (m.start(), m.end(), "@[user]")),
@@ -363,6 +367,10 @@ def redact_text(text: str) -> str:
     changed = False
     phone = _patterns()["phone"]
     for pattern, fn in _rules():
+        if pattern is None:
+            # the digits of a URL are ids, never a number to call (its @handles are still handles)
+            shadow = _URL_RUN.sub(lambda m: re.sub(r"\d", "#", m.group(0)), shadow) if "://" in shadow else shadow
+            continue
         if pattern is phone and runs:
             cuts = [p for p, k, _ in runs if not k and 0 < p < len(shadow)
                     and shadow[p - 1].isdecimal() and shadow[p].isdecimal()]
@@ -382,6 +390,17 @@ def redact_text(text: str) -> str:
         i = pos + k
     out.append(shown[i:])
     return "".join(out)
+
+
+def public_url(url: str, key: bytes | None) -> str:
+    """A post or page URL as it may be shown: the account in it (t.me/<channel>, tiktok.com/@<handle>,
+    youtube.com/@<handle>, x.com/<handle> … — the pack's profile links) a keyed pseudonym ("[user]"
+    without a key), credentials and secret parameters removed; ids and the rest of the path kept."""
+    if not url:
+        return url
+    url = _patterns()["account_link"].sub(
+        lambda m: m.group(0)[: m.start("acct") - m.start()] + _as_pseudonym(m.group("acct"), key), url)
+    return strip_url_secrets(url)
 
 
 def strip_url_secrets(url: str) -> str:
@@ -502,7 +521,7 @@ def _redact(obj: object, field: str, inside: bool, known: re.Pattern[str] | None
     if kind == "id":
         return swap(obj)
     if kind == "url" or (inside and "://" in obj):
-        return "" if inside else strip_url_secrets(swap(obj))
+        return "" if inside else public_url(swap(obj), key)
     return redact_text(swap(obj))
 
 

@@ -34,6 +34,13 @@ class SourceConfig(Section):
     name: str = Field(min_length=1)
     urls: list[str] = Field(default_factory=list)
     enabled: bool = True
+    # kind = "tiktok_research" (SPEC §4b): an API query instead of URLs (crawlers/tiktok_research.py)
+    kind: str = ""
+    keywords: list[str] = Field(default_factory=list)
+    hashtags: list[str] = Field(default_factory=list)
+    region_codes: list[str] = Field(default_factory=list)
+    start_date: str = ""  # YYYY-MM-DD
+    end_date: str = ""
 
 
 class PrivacySettings(Section):

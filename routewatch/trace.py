@@ -26,7 +26,7 @@ from index.base import legs
 from index.sqlite_fts import make_snippet, to_simplified
 from nlp.settings import ExtractSettings
 from routewatch.catalog import Catalog, segments_from_json, stored_json
-from routewatch.privacy import install_secret, pseudonym, redact_text
+from routewatch.privacy import install_secret, pseudonym, public_url, redact_text
 from routewatch.records import TextUnit
 
 TERMS_FILE = Path(__file__).with_name("trace_terms.yaml")
@@ -763,7 +763,8 @@ def _evidence(catalog: Catalog, post: Any, m: dict[str, Any], media_sha: str | N
     redact = settings.privacy.redact_contacts
     snippet = make_snippet(m["text"], span)
     return {
-        "post_id": post.post_id, "url": post.url, "platform": post.platform, "posted_at": post.posted_at,
+        "post_id": post.post_id, "platform": post.platform, "posted_at": post.posted_at,
+        "url": public_url(post.url, key) if settings.privacy.pseudonymise_handles else post.url,
         "captured_at": post.captured_at, "author": pseudonym(post.author_handle, key) if settings.privacy.pseudonymise_handles else post.author_handle,
         "forwarded_from": _account(post.forwarded_from, key, settings), "score": round(m["score"], 3),
         "matched": m["matched"], "stance": m["stance"],

@@ -375,6 +375,12 @@ def stage_search(case: Case, exp: dict[str, Any], world) -> None:
         code, out = _cli(["search", exp["query"], "--data-dir", d, "--limit", "200"])
         assert code == 0, out[:500]
         assert "\x1b" not in out and not CONTROL.search(out.replace("\x1b", "")), f"control characters in output: {out[:300]!r}"
+    if _contacts(exp):  # search --json (URLs and snippets) shows none of them
+        code, out = _cli(["search", exp["query"], "--data-dir", d, "--limit", "200", "--json"])
+        assert code == 0, out[:300]
+        assert any(p in out for p in pids), "search --json did not show the case's post"
+        for contact in _contacts(exp):
+            assert not contact_leaks(out, contact), f"{contact!r} is readable in search --json"
 
 
 def _contacts(exp: dict[str, Any]) -> list[str]:

@@ -97,3 +97,18 @@ def test_known_handles_in_ids_and_urls_become_pseudonyms():
 
 def test_without_a_key_accounts_are_removed():
     assert redact_obj({"author": {"uniqueId": "walker_ana"}}, (), None) == {"author": {"uniqueId": "[user]"}}
+
+
+def test_public_urls_carry_no_account_and_no_secret():
+    from routewatch.privacy import public_url
+
+    p = pseudonym("ruta.norte.2026", KEY)
+    assert public_url("https://www.tiktok.com/@ruta.norte.2026/video/7431029384756102938", KEY) == \
+        f"https://www.tiktok.com/@{p}/video/7431029384756102938"
+    assert public_url("https://t.me/zouxian_notes/219", KEY) == f"https://t.me/{pseudonym('zouxian_notes', KEY)}/219"
+    assert public_url("https://www.youtube.com/channel/UCr7Nq2TbW5xK8pLm3-D9aQe/videos", KEY) == \
+        f"https://www.youtube.com/channel/{pseudonym('UCr7Nq2TbW5xK8pLm3-D9aQe', KEY)}/videos"
+    assert public_url("https://www.youtube.com/watch?v=Rn8uT2aJcQe", KEY) == "https://www.youtube.com/watch?v=Rn8uT2aJcQe"
+    assert public_url("http://ana:pw@cdn.example.org/v.mp4?token=abc", KEY) == \
+        "http://cdn.example.org/v.mp4?token=[removed]"
+    assert public_url("https://t.me/zouxian_notes/219", None) == "https://t.me/[user]/219"

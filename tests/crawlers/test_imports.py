@@ -328,3 +328,30 @@ def test_a_contact_in_the_file_name_is_not_stored(catalog, tmp_path):
     dump = "\n".join(str(tuple(r)) for t in ("posts", "post_sightings", "failures", "counters")
                      for r in catalog.db.execute(f"SELECT * FROM {t}"))  # noqa: S608 - fixed table names
     assert "zx73915" not in dump
+
+
+def test_line_ends_utf16_iso_times_and_semicolons(catalog, tmp_path):
+    a, b = _zs("7431029384756101001", "cr one"), _zs("7431029384756101002", "cr two")
+    (tmp_path / "cr.ndjson").write_bytes((a + "\r" + b + "\r").encode())  # old Mac line ends
+    (tmp_path / "u16.ndjson").write_bytes(  # Windows "Unicode": UTF-16 with its BOM
+        (_zs("7431029384756101003", "utf16 走线", collected="2026-11-03T09:30:00+01:00") + "\r\n").encode("utf-16"))
+    (tmp_path / "semi.csv").write_text("id;body;author;timestamp;url\n7432200000000000777;punto y coma;x;"
+                                       "2026-11-03T08:00:00Z;https://www.tiktok.com/@x/video/7432200000000000777\n",
+                                       encoding="utf-8")
+    assert import_file("zeeschuimer", tmp_path / "cr.ndjson", catalog, None).imported == 2
+    rep = import_file("zeeschuimer", tmp_path / "u16.ndjson", catalog, None)
+    assert (rep.imported, rep.failed_by_code) == (1, {})
+    p = catalog.get_post(post_id_for("tiktok", "7431029384756101003"))
+    assert (p.caption, p.captured_at) == ("utf16 走线", "2026-11-03T08:30:00Z")  # an ISO capture time, its zone applied
+    assert import_file("4cat", tmp_path / "semi.csv", catalog, None).imported == 1
+    semi = catalog.get_post(post_id_for("tiktok", "7432200000000000777"))
+    assert (semi.caption, semi.posted_at) == ("punto y coma", "2026-11-03T08:00:00Z")
+
+
+def test_a_capture_time_in_the_future_is_set_aside(catalog, tmp_path):
+    f = tmp_path / "future.ndjson"
+    f.write_text(_zs("7431029384756101004", "x", collected=4102444800000) + "\n", encoding="utf-8")  # year 2100
+    rep = import_file("zeeschuimer", f, catalog, None)
+    assert rep.warnings_by_code == {"E604": 1}
+    flags = json.loads(catalog.get_post(post_id_for("tiktok", "7431029384756101004")).extra_json)["import"]["flags"]
+    assert [(x["code"], x["field"]) for x in flags] == [("E604", "captured_at")]

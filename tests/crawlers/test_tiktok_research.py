@@ -263,3 +263,66 @@ def test_settings_defaults_and_environment(tmp_path, monkeypatch):
     assert c.tiktok_research_client_secret.get_secret_value() == "s3cr3t-value"
     assert "s3cr3t-value" not in repr(c)  # never printed with the settings
     assert c.origins == {"tiktok_research": "http://127.0.0.1:8099"}
+
+
+# ---- a configured source, through the CLI, killed between pages (issue 19) ----------------------------------------
+def _config(data: Path, srv: ApiServer) -> None:
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "routewatch.toml").write_text(
+        f'[crawl]\nallow_hosts = ["{srv.hostport}"]\ntiktok_research_backoff_seconds = 0\n'
+        f'[crawl.origins]\ntiktok_research = "http://{srv.hostport}"\ntiktok = "http://{srv.hostport}"\n'
+        '[[sources]]\nname = "tt-research"\nkind = "tiktok_research"\nkeywords = ["走线", "ruta migrante"]\n'
+        'hashtags = ["#darien"]\nregion_codes = ["MX", "PA", "CO", "EC"]\nstart_date = "2026-09-20"\n'
+        'end_date = "2026-10-10"\n', encoding="utf-8")
+
+
+def _env(**extra):
+    import os
+
+    return {**os.environ, "ROUTEWATCH_TIKTOK_RESEARCH_CLIENT_KEY": "awx9research",
+            "ROUTEWATCH_TIKTOK_RESEARCH_CLIENT_SECRET": "s3cr3t-value", **extra}
+
+
+def test_a_configured_research_source_resumes_after_a_kill_between_pages(tmp_path):
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    cmd = [sys.executable, "-m", "routewatch", "run", "--json", "--data-dir", str(data)]
+    with ApiServer([(200, "query_page1.json"), (200, "query_page2.json")]) as srv:
+        _config(data, srv)
+        killed = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                                env=_env(ROUTEWATCH_FAILPOINT="research:0:after"))
+        assert killed.returncode == -9, killed.stderr[-2000:]  # SIGKILL right after page 1 was stored
+        cat = Catalog(data / "catalog.sqlite")
+        try:
+            assert cat.db.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 3
+        finally:
+            cat.close()
+        assert len(list((data / ".research").glob("*.json"))) == 1  # where the query stood
+        again = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=_env())
+        assert again.returncode == 0, again.stderr[-2000:]
+        sent = srv.queries_sent()
+    assert [(b["cursor"], b.get("search_id")) for b in sent] == [(0, None), (3, "7423181951227987989")]
+    crawl = next(r for r in json.loads(again.stdout) if r["stage"] == "crawl")  # one report per stage
+    assert crawl["extra"]["per_source"]["tt-research"]["crawl/new"] == 2
+    cat = Catalog(data / "catalog.sqlite")
+    try:
+        rows = cat.db.execute("SELECT platform, COUNT(*), COUNT(DISTINCT platform_id) FROM posts GROUP BY platform").fetchall()
+        assert [tuple(r) for r in rows] == [("tiktok", 5, 5)]  # all five videos, none twice
+        assert {r[0] for r in cat.db.execute("SELECT source FROM posts")} == {"tt-research"}
+    finally:
+        cat.close()
+    assert list((data / ".research").glob("*.json")) == []  # complete: nothing left to resume
+
+
+def test_voice_to_text_is_a_text_of_its_own_and_big_ids_stay_exact(tmp_path, catalog):
+    with ApiServer([(200, "query_page1.json"), (200, "query_page2.json")]) as srv:
+        collect(QUERY, catalog, settings_for(tmp_path, srv), source_name="tiktok_research:zouxian", max_count=3)
+    units = {u.unit_id: u for u in catalog.all_units()}
+    spoken = [u for u in units.values() if u.unit_id.endswith(":voice_to_text")]
+    assert [(u.kind, u.text) for u in spoken] == [("subtitle", "el bus sale a las ocho de la noche")]
+    from crawlers.platforms import json_safe
+
+    assert json_safe({"id": 7431029384756102938, "n": 5, "deep": [2**53 - 1, -(2**60)]}) == \
+        {"id": "7431029384756102938", "n": 5, "deep": [2**53 - 1, str(-(2**60))]}

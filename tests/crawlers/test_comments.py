@@ -1,0 +1,96 @@
+"""Comments as `comment` text units (issue 19): Zeeschuimer TikTok comment captures and yt-dlp comment lists
+(recorded, invented content in the real shapes) become units searchable as comments, with their thread in
+extra.comments, bounded per post, and no commenter handle in any export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crawlers.comments import from_ytdlp
+from crawlers.imports import import_file
+from routewatch.catalog import Catalog
+from routewatch.records import post_id_for
+from routewatch.settings import load_settings
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+POSTS = DATA / "zeeschuimer" / "tiktok_douyin.ndjson"
+COMMENTS = DATA / "zeeschuimer" / "tiktok_comments.ndjson"
+VIDEO = post_id_for("tiktok", "7431029384756102905")
+HANDLES = ("walker_q", "lu_answers", "guide_hidden_01", "walker_r", "walker_s", "问路的人", "6900000000000000101")
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    cat = Catalog(tmp_path / "catalog.sqlite")
+    yield cat
+    cat.close()
+
+
+def test_zeeschuimer_comment_captures_become_comment_units(catalog, tmp_path):
+    s = load_settings(tmp_path)
+    import_file("zeeschuimer", POSTS, catalog, s)
+    rep = import_file("zeeschuimer", COMMENTS, catalog, s)
+    assert (rep.read, rep.imported, rep.duplicates, rep.comments, rep.failed_by_code) == (4, 1, 3, 4, {})
+    units = [u for u in catalog.units(VIDEO) if u.kind == "comment"]
+    assert [(u.unit_id.rsplit(":", 1)[1], u.text) for u in units] == [
+        ("7431100000000000101", "船票现在多少钱？从哪里上船？"),
+        ("7431100000000000102", "上个月是40美元一个人，在内科克利码头买"),
+        ("7431100000000000103", "怎么联系向导？加 @guide_hidden_01 吗")]
+    thread = json.loads(catalog.get_post(VIDEO).extra_json)["comments"]
+    assert thread["7431100000000000102"] == {"parent": "7431100000000000101", "author": "lu_answers",
+                                             "posted_at": "2026-10-20T12:40:00Z", "likes": 12}
+    assert thread["7431100000000000101"]["parent"] == ""
+    # a comment on a video not seen before brings its post along (from the capture's share_info)
+    other = catalog.get_post(post_id_for("tiktok", "7431029384756199999"))
+    assert (other.url, other.caption, other.author_handle) == (
+        "https://www.tiktok.com/@camino.al.norte/video/7431029384756199999", "达连出来以后 巴拿马营地的第一晚",
+        "camino.al.norte")
+    assert [u.text for u in catalog.units(other.post_id)] == ["巴拿马营地有吃的吗"]
+    again = import_file("zeeschuimer", COMMENTS, catalog, s)
+    assert (again.imported, again.comments) == (0, 0)
+    assert catalog.db.execute("SELECT COUNT(*) FROM units WHERE kind='comment'").fetchone()[0] == 4
+
+
+def test_comments_per_post_are_bounded(catalog, tmp_path):
+    s = load_settings(tmp_path, crawl={"max_comments": 2})
+    rep = import_file("zeeschuimer", COMMENTS, catalog, s)
+    assert rep.comments == 3  # two under the first video, one under the other
+    assert len([u for u in catalog.units(VIDEO) if u.kind == "comment"]) == 2
+
+
+def test_a_comment_is_found_by_search_as_a_comment_and_exports_name_no_commenter(catalog, tmp_path):
+    from index.base import Query
+    from index.sqlite_fts import SqliteIndex
+    from routewatch.export import export
+    from routewatch.pipeline import build_doc
+
+    s = load_settings(tmp_path)
+    import_file("zeeschuimer", COMMENTS, catalog, s)
+    idx = SqliteIndex(tmp_path / "catalog.sqlite")
+    try:
+        idx.upsert(build_doc(catalog, pid) for pid in (r[0] for r in catalog.db.execute("SELECT post_id FROM posts")))
+        hits = idx.search(Query(text="多少钱"))
+    finally:
+        idx.close()
+    assert [(h.post_id, h.source, h.unit_id.rsplit(":", 2)[1]) for h in hits] == [(VIDEO, "comment", "comment")]
+    out = tmp_path / "posts.jsonl"
+    export(catalog, s, "jsonl", out)
+    text = out.read_text(encoding="utf-8")
+    assert "船票现在多少钱" in text
+    assert [h for h in HANDLES if h in text] == []
+
+
+def test_ytdlp_comments_become_units_with_their_thread():
+    info = json.loads((DATA / "ytdlp" / "youtube_Rn8uT2aJcQe_comments.info.json").read_text(encoding="utf-8"))
+    pid = post_id_for("youtube", "Rn8uT2aJcQe")
+    got = from_ytdlp(pid, info, limit=100)
+    assert [(c.comment_id, c.parent, c.author, c.text) for c in got] == [
+        ("UgzQ1aB2cD3eF4gH5iJ4AaABAg", "", "UCaskerOne000000000000AA", "走这段路的时候水到腰那么深吗？"),
+        ("UgzQ1aB2cD3eF4gH5iJ4AaABAg.9zZ", "UgzQ1aB2cD3eF4gH5iJ4AaABAg", "UCr7Nq2TbW5xK8pLm3vD9aQe",
+         "雨季到胸口，旱季到膝盖")]  # the blank one is no comment
+    u = got[0].unit()
+    assert (u.unit_id, u.kind, u.post_id) == (f"{pid}:comment:UgzQ1aB2cD3eF4gH5iJ4AaABAg", "comment", pid)
+    assert len(from_ytdlp(pid, info, limit=1)) == 1
