@@ -25,6 +25,7 @@ import numpy as np
 
 from routewatch.errors import Code, NotConfigured
 from transcribe.base import RawSegment, Recognition, Transcriber, choose_language, register
+from transcribe.memory import tune_allocator
 from transcribe.model import ResolvedModel, default_cache_dir, resolve_model, sha256_file
 from transcribe.prompt import build_prompt
 from transcribe.settings import TranscribeSettings
@@ -59,6 +60,14 @@ class FasterWhisperTranscriber(Transcriber):
                     Code.E301,
                 ) from None
             resolved = ResolvedModel(path, settings.model, sha256_file(Path(path) / "model.bin"))
+        if settings.device == "cuda":
+            import ctranslate2
+
+            if ctranslate2.get_cuda_device_count() == 0:
+                raise NotConfigured('device = "cuda" but CTranslate2 sees no CUDA device (driver, CUDA 12 and '
+                                    'cuDNN 9 libraries needed); use device = "cpu"', Code.E304)
+        if settings.tune_allocator and settings.device == "cpu":
+            tune_allocator()
         try:
             self._model = _primable(WhisperModel)(
                 resolved.load_path, device=settings.device, compute_type=settings.compute_type,
