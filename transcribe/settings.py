@@ -53,6 +53,10 @@ class TranscribeSettings(BaseModel):
     # Clips decoded together by `Transcriber.transcribe_many` (the beam searches of their first 30-s
     # windows run as one batch; the rest runs clip by clip). 1 = one clip at a time.
     batch_size: int = 8
+    # "first_window": the above (same tokens as one clip at a time). "pipeline": whole clips through
+    # faster-whisper's BatchedInferencePipeline (encoder batched too, no temperature fallback); failed
+    # the dev-set gate, so off (docs/BENCHMARKS.md).
+    batch_mode: Literal["first_window", "pipeline"] = "first_window"
     beam_size: int = 5
     best_of: int = 5
     patience: float = 1.0
