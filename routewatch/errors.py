@@ -36,6 +36,7 @@ class Code(StrEnum):
     E301 = "E301"  # no ASR model available
     E302 = "E302"  # transcription failed
     E303 = "E303"  # model file failed its sha256 check
+    E304 = "E304"  # device = "cuda" but no CUDA device (or CTranslate2 without CUDA)
     # E4xx extraction
     E401 = "E401"  # extraction failed on a text unit
     # E5xx index / search

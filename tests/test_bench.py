@@ -83,6 +83,12 @@ def test_quick_run_end_to_end(tmp_path, monkeypatch):
     assert tr["stage"]["reused"] >= 1  # p28 is a re-encode of p03: fingerprint dedupe
     assert tr["stage"]["wall_s"] > 0 and tr["naive"]["wall_s"] > 0 and tr["speedup_wall"] > 0
     assert 0 < tr["stage"]["rtf"] and 0 <= tr["stage"]["cer_zh"] <= 1.5 and 0 <= tr["naive"]["cer_zh"]
+    # one pair (quick), each side in its own process: wall and CPU ratios, the target judged on CPU
+    assert len(tr["pairs"]) == 1 and tr["pairs"][0]["cpu_ratio"] == tr["cpu_ratio_median"] > 0
+    assert tr["counters"]["transcribe/from_subtitles"] == 1  # p03 carries zh subtitles
+    fx = tr["fingerprint_index"]
+    assert (fx["stored"], fx["clips"], fx["same_matches_as_scan"]) == (1000, 3, 3)
+    assert fx["matches"] == {"p03": "p28", "p28": "p03"}
 
     assert res["extraction"]["posts_per_s_per_core"] > 0
 

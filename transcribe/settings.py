@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from routewatch.sections import Section
 
 BASE_MODEL = "base"  # the verified offline Whisper base model (SPEC §6)
+# CTranslate2's compute types; the half-precision ones run on a GPU only
+COMPUTE_TYPES = frozenset({"default", "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
+                           "float16", "bfloat16", "float32"})
+GPU_ONLY_COMPUTE_TYPES = frozenset({"float16", "bfloat16", "int8_float16", "int8_bfloat16"})
 
 
 class VadSettings(Section):
@@ -37,9 +41,13 @@ class TranscribeSettings(Section):
     model: str = BASE_MODEL
     model_cache_dir: str = ""  # "" = $ROUTEWATCH_MODEL_CACHE, else ~/.cache/routewatch/models
     allow_download: bool = True  # a model *name* other than "base" may be fetched when a hub answers
-    device: str = "cpu"
+    # "cuda": the GPU path (with compute_type "float16" or "int8_float16"); README "Scaling out"
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
     compute_type: str = "int8"
     threads: int = Field(default=2, le=256)  # CPU threads in all
+    # glibc keeps the model's big buffers instead of mapping them anew per window (transcribe/memory.py):
+    # about a fifth less CPU on a CPU device; process-wide.
+    tune_allocator: bool = True
     # Clips decoded at the same time, each by its own model worker with threads // workers threads.
     # On a busy 2-core machine two 1-thread workers keep both cores busy with less waiting between
     # threads than one 2-thread worker.
@@ -47,6 +55,10 @@ class TranscribeSettings(Section):
     # Clips decoded together by `Transcriber.transcribe_many` (the beam searches of their first 30-s
     # windows run as one batch; the rest runs clip by clip). 1 = one clip at a time.
     batch_size: int = Field(default=8, le=1024)
+    # "first_window": the above (same tokens as one clip at a time). "pipeline": whole clips through
+    # faster-whisper's BatchedInferencePipeline (encoder batched too, no temperature fallback); failed
+    # the dev-set gate, so off (docs/BENCHMARKS.md).
+    batch_mode: Literal["first_window", "pipeline"] = "first_window"
     beam_size: int = Field(default=5, le=100)
     best_of: int = Field(default=5, le=100)
     patience: float = Field(default=1.0, gt=0)
@@ -86,6 +98,20 @@ class TranscribeSettings(Section):
         if v < 1:
             raise ValueError("must be >= 1")
         return v
+
+    @field_validator("compute_type")
+    @classmethod
+    def _known_compute_type(cls, v: str) -> str:
+        if v not in COMPUTE_TYPES:
+            raise ValueError(f"compute_type must be one of {', '.join(sorted(COMPUTE_TYPES))}")
+        return v
+
+    @model_validator(mode="after")
+    def _compute_type_fits_device(self) -> TranscribeSettings:
+        if self.device == "cpu" and self.compute_type in GPU_ONLY_COMPUTE_TYPES:
+            raise ValueError(f"compute_type {self.compute_type!r} needs device = \"cuda\" (on CPU: int8, "
+                             f"int8_float32, int16 or float32)")
+        return self
 
     @field_validator("max_audio_seconds")
     @classmethod

@@ -95,6 +95,13 @@ def test_post_detail_has_texts_facts_provenance_and_reposts(demo_client, demo_ru
     assert p10 in related and p28 in related
     assert "same audio" in related[p28]
     assert d["author"].startswith("user-")
+    # captions-first: p03's zh subtitles are in the language spoken, so they are its transcript (no ASR)
+    assert d["transcripts"][0]["provenance"]["tool"] == "transcribe/subtitles"
+    assert d["units"][2]["text"].replace(" ", "") == sub["text"].replace(" ", "")
+    page = demo_client.get(f"/posts/{p03}").text
+    assert "Transcript from platform subtitles" in page and "ASR skipped" in page
+    p01 = post_of(db, "p01")  # no subtitles: the model's transcript
+    assert "ASR transcript" in demo_client.get(f"/posts/{p01}").text
 
 
 def test_trends_count_relevant_posts_per_week_with_totals(demo_client, db):

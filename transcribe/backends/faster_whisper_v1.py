@@ -25,6 +25,7 @@ import numpy as np
 
 from routewatch.errors import Code, NotConfigured
 from transcribe.base import RawSegment, Recognition, Transcriber, choose_language, register
+from transcribe.memory import tune_allocator
 from transcribe.model import ResolvedModel, default_cache_dir, resolve_model, sha256_file
 from transcribe.prompt import build_prompt
 from transcribe.settings import TranscribeSettings
@@ -59,6 +60,14 @@ class FasterWhisperTranscriber(Transcriber):
                     Code.E301,
                 ) from None
             resolved = ResolvedModel(path, settings.model, sha256_file(Path(path) / "model.bin"))
+        if settings.device == "cuda":
+            import ctranslate2
+
+            if ctranslate2.get_cuda_device_count() == 0:
+                raise NotConfigured('device = "cuda" but CTranslate2 sees no CUDA device (driver, CUDA 12 and '
+                                    'cuDNN 9 libraries needed); use device = "cpu"', Code.E304)
+        if settings.tune_allocator and settings.device == "cpu":
+            tune_allocator()
         try:
             self._model = _primable(WhisperModel)(
                 resolved.load_path, device=settings.device, compute_type=settings.compute_type,
@@ -153,7 +162,8 @@ class FasterWhisperTranscriber(Transcriber):
         out: list[Recognition | Exception | None] = [None] * len(pcms)
         # one share of the clips per model worker: each worker runs VAD and features on its share, then
         # the model on it in batches of batch_size (so both cores also share the VAD work)
-        workers, size = min(self.settings.workers, max(1, len(pcms))), self.settings.batch_size
+        s = self.settings
+        workers, size = min(s.workers, max(1, len(pcms))), s.batch_size
         shares = [list(range(len(pcms)))[w::workers] for w in range(workers)]
 
         def run(share: list[int]) -> list[tuple[int, Recognition | Exception]]:
@@ -175,10 +185,14 @@ class FasterWhisperTranscriber(Transcriber):
                                     "language_check_s": f"{_CHECK_SECONDS:g}"},
                             wall_s=time.perf_counter() - started)))
                         continue
-                    features = self._model.feature_extractor(speech.audio)
+                    features = self._model.feature_extractor(speech.audio) if s.batch_mode == "first_window" \
+                        else np.zeros((0, 0), np.float32)
                     clips.append(_Clip(i, speech, features, time.perf_counter() - started))
                 except Exception as exc:  # noqa: BLE001 - one clip's failure is that clip's result
                     done.append((i, exc))
+            if s.batch_mode == "pipeline":
+                done += self._run_pipeline(clips)
+                return done
             for first in range(0, len(clips), size):
                 done += [(clip.index, result) for clip, result in self._run_batch(clips[first:first + size])]
             return done
@@ -202,6 +216,15 @@ class FasterWhisperTranscriber(Transcriber):
         s, m = self.settings, self._model
         if not expected or expected not in s.languages or not m.model.is_multilingual:
             return None
+        language, probability = self._short_language(speech)
+        return (language, probability) if language == expected and probability >= s.language_min_probability \
+            else None
+
+    def _short_language(self, speech: np.ndarray) -> tuple[str, float]:
+        """The restricted language choice from the encoder on the first _CHECK_SECONDS of speech only."""
+        s, m = self.settings, self._model
+        if len(s.languages) == 1 or not m.model.is_multilingual:
+            return (s.languages[0] if m.model.is_multilingual else "en"), 1.0
         head = speech[: int(_CHECK_SECONDS * _SAMPLE_RATE)]
         features = m.feature_extractor(head)
         frames = min(features.shape[-1] - 1, m.feature_extractor.nb_max_frames)
@@ -210,10 +233,72 @@ class FasterWhisperTranscriber(Transcriber):
         window[:, :min(frames, features.shape[-1])] = features[:, :frames]
         encoded = m.encode(window)
         probs = m.model.detect_language(encoded)[0]
-        language, probability = choose_language({tok[2:-2]: p for tok, p in probs}, s.languages,
-                                                s.fallback_language, s.language_min_probability)
-        return (language, probability) if language == expected and probability >= s.language_min_probability \
-            else None
+        return choose_language({tok[2:-2]: p for tok, p in probs}, s.languages, s.fallback_language,
+                               s.language_min_probability)
+
+    def _run_pipeline(self, clips: list[_Clip]) -> list[tuple[int, Recognition | Exception]]:
+        """batch_mode "pipeline": whole clips through faster-whisper's BatchedInferencePipeline.
+
+        Each clip's language from the short check; the speech of all clips of one language cut into
+        30-s pieces, one `clip_timestamps` entry per piece, decoded in batches of batch_size (encoder
+        and beam search batched, first temperature only: no fallback); segments go back to their clip
+        by the piece they were decoded from. Off by default: see the dev-set figures in docs/BENCHMARKS.md.
+        """
+        from faster_whisper import BatchedInferencePipeline
+
+        s, m = self.settings, self._model
+        piece = 30 * _SAMPLE_RATE
+        out: list[tuple[int, Recognition | Exception]] = []
+        groups: dict[str, list[tuple[_Clip, float | None, float]]] = {}
+        for clip in clips:
+            started = time.perf_counter()
+            try:
+                language, probability = self._short_language(clip.speech.audio)
+            except Exception as exc:  # noqa: BLE001 - one clip's failure is that clip's result
+                out.append((clip.index, exc))
+                continue
+            groups.setdefault(language, []).append((clip, probability, time.perf_counter() - started))
+        pipe = BatchedInferencePipeline(m)
+        for language, members in groups.items():
+            started = time.perf_counter()
+            dec = self._decoding(language)
+            parts, spans = [], []  # spans: (member, start in the clip's speech s, start, end in `audio` s)
+            cursor = 0
+            for k, (clip, _, _) in enumerate(members):
+                for at in range(0, len(clip.speech.audio), piece):
+                    chunk = clip.speech.audio[at:at + piece]
+                    parts.append(chunk)
+                    spans.append((k, at / _SAMPLE_RATE, cursor / _SAMPLE_RATE, (cursor + len(chunk)) / _SAMPLE_RATE))
+                    cursor += len(chunk)
+            opts = dec.fields
+            try:
+                segments, _ = pipe.transcribe(
+                    np.concatenate(parts), language=language, beam_size=s.beam_size, best_of=s.best_of,
+                    patience=s.patience, temperature=list(s.temperatures),
+                    compression_ratio_threshold=s.compression_ratio_threshold,
+                    log_prob_threshold=s.log_prob_threshold, no_speech_threshold=s.no_speech_threshold,
+                    condition_on_previous_text=False, initial_prompt=opts["initial_prompt"],
+                    hotwords=opts["hotwords"], without_timestamps=False, vad_filter=False,
+                    clip_timestamps=[{"start": a, "end": b} for _, _, a, b in spans], batch_size=s.batch_size)
+                raw: list[list[RawSegment]] = [[] for _ in members]
+                for seg in segments:  # its piece: the one whose start is the segment's seek (frames, 10 ms)
+                    k, offset, a, _ = min(spans, key=lambda sp: abs(sp[2] - seg.seek / 100.0))
+                    speech = members[k][0].speech
+                    raw[k].append(RawSegment(start=speech.original_time(offset + float(seg.start) - a),
+                                             end=speech.original_time(offset + float(seg.end) - a, is_end=True),
+                                             text=seg.text, avg_logprob=float(seg.avg_logprob),
+                                             no_speech_prob=float(seg.no_speech_prob)))
+            except Exception as exc:  # noqa: BLE001 - the group's batch failed: each of its clips records it
+                out += [(clip.index, exc) for clip, _, _ in members]
+                continue
+            shared = (time.perf_counter() - started) / len(members)
+            for k, (clip, probability, check_s) in enumerate(members):
+                out.append((clip.index, Recognition(
+                    language=language, segments=raw[k], language_probability=probability, prompt=dec.prompt,
+                    params={"speech_seconds": f"{len(clip.speech.audio) / _SAMPLE_RATE:.2f}",
+                            "batch": str(len(members)), "batch_mode": "pipeline"},
+                    wall_s=clip.prepare_s + check_s + shared)))
+        return out
 
     def _run_batch(self, clips: list[_Clip]):
         """Encode each clip's first window, beam-search those windows together, finish each clip alone."""
