@@ -445,12 +445,13 @@ def route_legs(ctx: Ctx, q: Query) -> dict[str, Any]:
                                           "post_ids": []})
             leg["posts"] += 1
             leg["post_ids"].append(r["post_id"])
-        costs = [c for c in facts.get("costs", []) if isinstance(c, dict) and c.get("kind") != "total"
-                 and isinstance(c.get("amount"), int | float) and c.get("currency")]
-        if not costs:
+        quoted = [c for c in facts.get("costs", []) if isinstance(c, dict)
+                  and isinstance(c.get("amount"), int | float) and c.get("currency")]
+        if not quoted:
             continue
+        costs = [c for c in quoted if c.get("kind") != "total"]  # whole-journey totals pay for no one leg
         texts = {u.unit_id: u.text for u in ctx.catalog.units(r["post_id"])}
-        left = [(float(c["amount"]), c["currency"], c.get("kind", "")) for c in costs]
+        left = [(float(c["amount"]), c["currency"], c.get("kind", "")) for c in quoted]
         for t in tied_costs({**facts, "costs": costs}, texts):
             key = (t["amount"], t["currency"], t["kind"])
             if key in left:
