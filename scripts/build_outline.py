@@ -3,7 +3,8 @@
 
 In: the path of world-atlas's countries-110m.json (`npm pack world-atlas@2.0.2`, then untar).
 Out: JSON {"source", "licence", "rings": [[[lon, lat], ...], ...]} with coordinates rounded to 0.1 degree
-and rings of fewer than 4 distinct points dropped. Run by hand; the output is committed.
+rings of fewer than 4 distinct points and rings
+that jump across the antimeridian (Fiji, Chukotka, Antarctica) dropped. Run by hand; the output is committed.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def build(path: Path) -> dict:
                     p = [round(lon, 1), round(lat, 1)]
                     if not pts or pts[-1] != p:
                         pts.append(p)
-                if len({tuple(p) for p in pts}) >= 4:
+                jumps = any(abs(a[0] - b[0]) > 180 for a, b in zip(pts, pts[1:], strict=False))
+                if len({tuple(p) for p in pts}) >= 4 and not jumps:  # rings cut at the antimeridian: left out
                     rings.append(pts)
     return {"source": "Natural Earth 1:110m countries via npm world-atlas@2.0.2 (countries-110m.json)",
             "licence": "Natural Earth data: public domain", "rings": rings}

@@ -385,6 +385,10 @@ def route_map(routes: dict[str, Any], width: int = 1000, *, font: int = 12, cls:
             unplaced.append(label if p["kind"] == "country" else f"{label} ({p['country']})")
             continue
         boxes.append((spot[0], spot[1], spot[0] + w, spot[1] + h))
+        lx, ly = min(max(x, spot[0]), spot[0] + w), min(max(y, spot[1]), spot[1] + h)
+        if abs(lx - x) + abs(ly - y) > 12:  # a label set further out: a thin leader line to its point
+            parts.append(f'<line x1="{_t(x)}" y1="{_t(y)}" x2="{_t(lx)}" y2="{_t(ly)}" stroke="{MUTED}" '
+                         'stroke-width="0.7"/>')
         parts.append(_text(spot[0] + 2, spot[1] + h * 0.78, label, size=size,
                            weight="700" if p["kind"] == "country" else "normal",
                            fill=INK if p["kind"] == "country" else "#7c2d12", cls="halo maplabel"))
