@@ -460,7 +460,8 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
     def routes_page(request: Request, ctx: CtxDep, f: FiltersDep) -> HTMLResponse:
         data = queries.route_legs(ctx, f.query(web))
         return page("routes.html", request, data=data, diagram=charts.flow_diagram(data), f=f.raw,
-                    options=_options(ctx))
+                    options=_options(ctx), map_wide=charts.route_map(data, 1000, font=12),
+                    map_narrow=charts.route_map(data, 360, font=11, cls="narrow"))
 
     @app.get("/trace", response_class=HTMLResponse, include_in_schema=False)
     def trace_page(request: Request, ctx: CtxDep, claim: Annotated[str, Param(max_length=500)] = "") -> HTMLResponse:

@@ -179,9 +179,9 @@ def flow_diagram(routes: dict[str, Any], width: int = 1100) -> Markup:
             row[n] = float(i)
     ncols = max(cols) + 1
     nrows = max(len(v) for v in cols.values())
-    bw, bh, gap_y = 84, 38, 52
+    bw, bh, gap_y = max(84, int(max(text_width(country_name(n), 10) for n in nodes)) + 12), 38, 52
     ml, mt = 16, 36
-    width = max(width, ncols * 175)
+    width = max(width, ncols * (bw + 95))
     col_w = (width - 2 * ml - bw) / max(1, ncols - 1)
     height = int(mt + nrows * (bh + gap_y) + 40)
     xy: dict[str, tuple[float, float]] = {}
@@ -215,21 +215,25 @@ def flow_diagram(routes: dict[str, Any], width: int = 1100) -> Markup:
                      f'marker-end="url(#arrow)"><title>{escape(tip)}</title></path>')
         med = _median_text(g)
         count = f"{g['posts']} post{'s' if g['posts'] != 1 else ''}"
-        w = max(len(count) * 7.0, len(med) * 6.0) + 6
+        w = max(text_width(count, 12, bold=True), text_width(med, 11)) + 8
         h = 28.0 if med else 15.0
         ctrl = ((ax, ay), (cx, ay), (cx, by), (bx, by)) if not is_back else \
             ((ax, ay), (ax, ay + 60), (bx, by + 60), (bx, by))
         mx, my = _label_spot(boxes, ctrl, w, h)
-        labels.append(_text(mx, my - (2 if med else -4), count, size=12, anchor="middle", weight="600", cls="halo"))
+        labels.append(_text(mx, my - (2 if med else -4), count, size=12, anchor="middle", weight="600", cls="halo flowlabel"))
         if med:
-            labels.append(_text(mx, my + 12, med, size=11, anchor="middle", fill=MUTED, cls="halo"))
+            labels.append(_text(mx, my + 12, med, size=11, anchor="middle", fill=MUTED, cls="halo flowlabel"))
     for n, (x, y) in xy.items():
         parts.append(f'<rect x="{_t(x)}" y="{_t(y)}" width="{bw}" height="{bh}" rx="6" fill="#fff" stroke="{INK}" '
                      f'stroke-width="1.5"><title>{escape(country_name(n))}</title></rect>')
-        parts.append(_text(x + bw / 2, y + 16, n, size=13, anchor="middle", weight="700"))
-        parts.append(_text(x + bw / 2, y + 30, country_name(n), size=10, anchor="middle", fill=MUTED))
+        parts.append(_text(x + bw / 2, y + 16, n, size=13, anchor="middle", weight="700", cls="flowlabel"))
+        parts.append(_text(x + bw / 2, y + 30, country_name(n), size=10, anchor="middle", fill=MUTED, cls="flowlabel"))
     parts.extend(labels)
     parts.append("</svg>")
+    bottom = int(max(b[3] for b in boxes) + 8)
+    if bottom > height:  # a label pushed below the last row: grow the drawing rather than clip it
+        parts[0] = parts[0].replace(f'0 0 {width} {height}" width="{width}" height="{height}"',
+                                    f'0 0 {width} {bottom}" width="{width}" height="{bottom}"')
     return Markup("".join(parts))  # noqa: S704 - built from escaped pieces
 
 
@@ -256,15 +260,22 @@ def _label_spot(boxes: list[tuple[float, float, float, float]], ctrl: tuple[tupl
 def _free_y(boxes: list[tuple[float, float, float, float]], x: float, y: float, w: float, h: float) -> float:
     """The nearest y (trying below, then above, in 6-px steps) where a w×h label overlaps nothing placed."""
     def clear(yy: float) -> bool:
-        return all(x + w <= a or x >= c or yy + h <= b or yy >= d for a, b, c, d in boxes)
+        return yy >= 2 and all(x + w <= a or x >= c or yy + h <= b or yy >= d for a, b, c, d in boxes)
 
-    for k in range(0, 40):
+    for k in range(0, 400):
         for yy in (y + 6 * k, y - 6 * k):
             if clear(yy):
                 boxes.append((x, yy, x + w, yy + h))
                 return yy
     boxes.append((x, y, x + w, y + h))
     return y
+
+
+def text_width(s: str, size: float, bold: bool = False) -> float:
+    """A generous estimate of a label's rendered width in px (sans-serif): wide glyphs (CJK) count one em,
+    capitals and digits 0.68 em, other Latin 0.58 em (+8 % bold), so boxes laid out from it do not touch."""
+    em = sum(1.0 if ord(ch) > 0x2E80 else 0.68 if ch.isupper() or ch.isdigit() else 0.58 for ch in s)
+    return em * size * (1.08 if bold else 1.0)
 
 
 def _median_text(leg: dict[str, Any], long: bool = False) -> str:
@@ -277,3 +288,111 @@ def _median_text(leg: dict[str, Any], long: bool = False) -> str:
         return (f"; median quoted cost {fmt_amount(m['median'])} {cur} (n={m['n']})"
                 + (f"; also {', '.join(others)}" if others else ""))
     return f"median {fmt_amount(m['median'])} {cur}"
+
+
+# ---- route map -------------------------------------------------------------------------------------------
+
+_OUTLINE: list[list[list[float]]] | None = None
+
+
+def outline_rings() -> list[list[list[float]]]:
+    """The offline base map (static/outline.json: Natural Earth 110m, public domain), read once."""
+    global _OUTLINE
+    if _OUTLINE is None:
+        import json
+        from pathlib import Path
+
+        f = Path(__file__).with_name("static") / "outline.json"
+        _OUTLINE = json.loads(f.read_text(encoding="utf-8"))["rings"]
+    return _OUTLINE
+
+
+def _free_spot(boxes: list[tuple[float, float, float, float]], px: float, py: float, w: float, h: float,
+               width: float, height: float) -> tuple[float, float] | None:
+    """Top-left of a w×h label near point (px, py) — right, left, above, below, then further out — that
+    stays inside the drawing and overlaps no box already taken; None when there is none."""
+    for r in (5, 14, 26, 40):
+        for dx, dy in ((r, -h / 2), (-r - w, -h / 2), (-w / 2, -r - h), (-w / 2, r), (r, -r - h), (-r - w, r),
+                       (r, r), (-r - w, -r - h)):
+            x, y = px + dx, py + dy
+            if x < 1 or y < 1 or x + w > width - 1 or y + h > height - 1:
+                continue
+            if all(x + w <= a or x >= c or y + h <= b or y >= d for a, b, c, d in boxes):
+                return x, y
+    return None
+
+
+def route_map(routes: dict[str, Any], width: int = 1000, *, font: int = 12, cls: str = "") -> Markup:
+    """The route on an offline base map: equirectangular projection over the bounding box of the route's
+    country and place points (padded), land outlines from `outline_rings`, a line per leg between country
+    points (width by posts), dots for places. Labels are placed greedily where they overlap no other label
+    or dot; a label with no free spot is left out of the drawing and listed under it instead."""
+    pts = routes.get("points") or []
+    if not pts:
+        return Markup('<p class="empty">No route with coordinates to map.</p>')
+    lats = [p["lat"] for p in pts]
+    lons = [p["lon"] for p in pts]
+    pad_lon = max(4.0, (max(lons) - min(lons)) * 0.08)
+    pad_lat = max(4.0, (max(lats) - min(lats)) * 0.12)
+    lon0, lon1 = max(-180.0, min(lons) - pad_lon), min(180.0, max(lons) + pad_lon)
+    lat0, lat1 = max(-85.0, min(lats) - pad_lat), min(85.0, max(lats) + pad_lat)
+    sx = width / (lon1 - lon0)
+    height = int(min(max(200.0, (lat1 - lat0) * sx), width * 1.2))
+    sy = height / (lat1 - lat0)
+
+    def proj(lat: float, lon: float) -> tuple[float, float]:
+        return (lon - lon0) * sx, (lat1 - lat) * sy
+
+    land = []
+    for ring in outline_rings():
+        if all(lo < lon0 for lo, _ in ring) or all(lo > lon1 for lo, _ in ring) or \
+                all(la < lat0 for _, la in ring) or all(la > lat1 for _, la in ring):
+            continue
+        land.append("M" + " L".join(f"{_t((lo - lon0) * sx)},{_t((lat1 - la) * sy)}" for lo, la in ring) + "Z")
+    kind_cls = f" {escape(cls)}" if cls else ""
+    parts = [f'<svg class="chart routemap{kind_cls}" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+             'role="img" xmlns="http://www.w3.org/2000/svg"><title>Map of route legs</title>'
+             '<desc>Countries of the routes as points joined by a line per leg, thicker when more posts describe it; '
+             'named places as small dots. Base map: Natural Earth 1:110m outlines.</desc>'
+             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#eef4f8"/>'
+             f'<path d="{" ".join(land)}" fill="#f4f1ea" stroke="#b8b2a7" stroke-width="0.6"/>']
+    where = {p["id"]: proj(p["lat"], p["lon"]) for p in pts if p["kind"] == "country"}
+    legs = [g for g in routes.get("legs", []) if g["from"] in where and g["to"] in where]
+    maxn = max((g["posts"] for g in legs), default=1)
+    for g in sorted(legs, key=lambda g: g["posts"]):
+        (x1, y1), (x2, y2) = where[g["from"]], where[g["to"]]
+        tip = f"{g['from']} → {g['to']}: {g['posts']} post{'s' if g['posts'] != 1 else ''}" + _median_text(g, long=True)
+        parts.append(f'<line x1="{_t(x1)}" y1="{_t(y1)}" x2="{_t(x2)}" y2="{_t(y2)}" stroke="#0f766e" '
+                     f'stroke-opacity="0.55" stroke-width="{_t(1.5 + 6.0 * g["posts"] / maxn)}" stroke-linecap="round">'
+                     f'<title>{escape(tip)}</title></line>')
+    dots: list[tuple[float, float, dict[str, Any]]] = []
+    for p in pts:
+        x, y = proj(p["lat"], p["lon"])
+        dots.append((x, y, p))
+        r = 5 if p["kind"] == "country" else 3
+        name = country_name(p["id"]) if p["kind"] == "country" else f"{p['id']} ({p['country']})"
+        fill = INK if p["kind"] == "country" else "#b45309"
+        parts.append(f'<circle cx="{_t(x)}" cy="{_t(y)}" r="{r}" fill="{fill}" stroke="#fff" stroke-width="1">'
+                     f'<title>{escape(name)}</title></circle>')
+    boxes = [(x - 6, y - 6, x + 6, y + 6) for x, y, _ in dots]
+    unplaced: list[str] = []
+    for x, y, p in dots:  # countries first (they come first in points), then places by post count
+        label = p["id"]
+        size = font if p["kind"] == "country" else font - 1
+        w, h = text_width(label, size, bold=p["kind"] == "country") + 4, size * 1.3
+        spot = _free_spot(boxes, x, y, w, h, width, height)
+        if spot is None:
+            unplaced.append(label if p["kind"] == "country" else f"{label} ({p['country']})")
+            continue
+        boxes.append((spot[0], spot[1], spot[0] + w, spot[1] + h))
+        lx, ly = min(max(x, spot[0]), spot[0] + w), min(max(y, spot[1]), spot[1] + h)
+        if abs(lx - x) + abs(ly - y) > 12:  # a label set further out: a thin leader line to its point
+            parts.append(f'<line x1="{_t(x)}" y1="{_t(y)}" x2="{_t(lx)}" y2="{_t(ly)}" stroke="{MUTED}" '
+                         'stroke-width="0.7"/>')
+        parts.append(_text(spot[0] + 2, spot[1] + h * 0.78, label, size=size,
+                           weight="700" if p["kind"] == "country" else "normal",
+                           fill=INK if p["kind"] == "country" else "#7c2d12", cls="halo maplabel"))
+    parts.append("</svg>")
+    if unplaced:
+        parts.append(f'<p class="small map-more">Also on the map (no room for a label): {escape(", ".join(unplaced))}</p>')
+    return Markup("".join(parts))  # noqa: S704 - built from escaped pieces

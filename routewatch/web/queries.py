@@ -383,10 +383,32 @@ def trends(ctx: Ctx, field: str, by: str, q: Query) -> dict[str, Any]:
 
 
 # ---- routes -----------------------------------------------------------------------------------------------
+def pack_coordinates(settings: Any) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    """(lat, lon) of each country (by ISO) and place (by canonical name) in the corridor pack's
+    countries.yaml / places.yaml; entries without both are left out."""
+    import yaml
+
+    from nlp.pack import resolve_pack_dir
+
+    ex = settings.extract
+    d = resolve_pack_dir(ex.pack, tuple(ex.pack_dirs))
+    out: list[dict[str, tuple[float, float]]] = []
+    for name, key, ident in (("countries.yaml", "countries", "iso"), ("places.yaml", "places", "canonical")):
+        f = d / name
+        rows = (yaml.safe_load(f.read_text(encoding="utf-8")) or {}).get(key) or [] if f.is_file() else []
+        out.append({str(r[ident]): (float(r["lat"]), float(r["lon"])) for r in rows
+                    if isinstance(r, dict) and ident in r and isinstance(r.get("lat"), int | float)
+                    and isinstance(r.get("lon"), int | float)})
+    return out[0], out[1]
+
+
 def route_legs(ctx: Ctx, q: Query) -> dict[str, Any]:
-    """Legs between countries across relevant posts: post counts and median quoted cost per currency.
-    Costs are attached to a post, not a leg: a leg's median is over the posts that describe it,
-    whole-journey totals excluded."""
+    """Legs between countries across relevant posts: post counts and the median of the costs tied to each
+    leg by the text (tie rule: `routewatch.changes.tied_costs`, whole-journey totals excluded). Costs the
+    text ties to no leg are listed apart (`untied`), trips inside one country under `within`. `points`:
+    the route's countries and named places with their pack coordinates, for the map."""
+    from routewatch.changes import tied_costs
+
     where, params = ["e.relevant = 1"], []
     if q.platform:
         where.append("p.platform = ?")
@@ -401,10 +423,13 @@ def route_legs(ctx: Ctx, q: Query) -> dict[str, Any]:
         where.append("p.posted_at < ?")
         params.append(q.until + "T99")
     rows = ctx.db.execute(
-        f"SELECT e.post_id, e.gold_json, p.posted_at FROM extractions e JOIN posts p ON p.post_id = e.post_id "  # noqa: S608 - fixed clauses
-        f"WHERE {' AND '.join(where)}", params).fetchall()
+        f"SELECT e.post_id, e.gold_json, e.facts_json, p.posted_at FROM extractions e JOIN posts p ON p.post_id = e.post_id "  # noqa: S608 - fixed clauses
+        f"WHERE {' AND '.join(where)} ORDER BY p.posted_at, e.post_id", params).fetchall()
     legs: dict[tuple[str, str], dict[str, Any]] = {}
+    within: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    untied: list[dict[str, Any]] = []
     positions: dict[str, list[float]] = defaultdict(list)
+    places: dict[str, dict[str, Any]] = {}
     posts_with_route = 0
     for r in rows:
         g = _json(r["gold_json"], {})
@@ -416,23 +441,55 @@ def route_legs(ctx: Ctx, q: Query) -> dict[str, Any]:
         posts_with_route += 1
         for i, c in enumerate(route):
             positions[c].append(i / (len(route) - 1))
-        costs = [c for c in g.get("costs", []) if isinstance(c, dict) and c.get("kind") != "total"
-                 and isinstance(c.get("amount"), int | float) and c.get("currency")]
-        for a, b in {(a, b) for a, b in zip(route, route[1:], strict=False) if a != b}:
+        facts = _json(r["facts_json"], {})
+        for p in facts.get("places", []):
+            if isinstance(p, dict) and p.get("canonical") and p.get("country") in route:
+                places.setdefault(p["canonical"], {"place": p["canonical"], "country": p["country"], "posts": 0})
+                places[p["canonical"]]["posts"] += 1
+        step = {(a, b) for a, b in zip(route, route[1:], strict=False) if a != b}
+        for a, b in step:
             leg = legs.setdefault((a, b), {"from": a, "to": b, "posts": 0, "amounts": defaultdict(list),
                                           "post_ids": []})
             leg["posts"] += 1
             leg["post_ids"].append(r["post_id"])
-            for c in costs:
-                leg["amounts"][c["currency"]].append(float(c["amount"]))
+        quoted = [c for c in facts.get("costs", []) if isinstance(c, dict)
+                  and isinstance(c.get("amount"), int | float) and c.get("currency")]
+        if not quoted:
+            continue
+        costs = [c for c in quoted if c.get("kind") != "total"]  # whole-journey totals pay for no one leg
+        texts = {u.unit_id: u.text for u in ctx.catalog.units(r["post_id"])}
+        left = [(float(c["amount"]), c["currency"], c.get("kind", "")) for c in quoted]
+        for t in tied_costs({**facts, "costs": costs}, texts):
+            key = (t["amount"], t["currency"], t["kind"])
+            if key in left:
+                left.remove(key)
+            a, _, b = t["leg"].partition(">")
+            if b and (a, b) in step:
+                legs[(a, b)]["amounts"][t["currency"]].append(t["amount"])
+            elif not b:
+                within[a][t["currency"]].append(t["amount"])
+            else:
+                left.append(key)  # tied to a leg of the extracted route that the public route lacks
+        untied += [{"post_id": r["post_id"], "amount": amt, "currency": cur, "kind": kind} for amt, cur, kind in left]
+
+    def medians(amounts: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+        return {cur: {"median": round(statistics.median(v), 2), "n": len(v)} for cur, v in sorted(amounts.items())}
+
     out_legs = []
     for leg in sorted(legs.values(), key=lambda x: (-x["posts"], x["from"], x["to"])):
-        med = {cur: {"median": round(statistics.median(v), 2), "n": len(v)} for cur, v in sorted(leg["amounts"].items())}
+        med = medians(leg["amounts"])
         head = max(med.items(), key=lambda kv: (kv[1]["n"], kv[0] == "USD"))[0] if med else None
         out_legs.append({"from": leg["from"], "to": leg["to"], "posts": leg["posts"], "median_cost": med,
                          "headline_currency": head, "post_ids": sorted(leg["post_ids"])[:50]})
     order = sorted(positions, key=lambda c: (statistics.mean(positions[c]), c))
-    return {"countries": order, "legs": out_legs, "posts_with_route": posts_with_route}
+    c_xy, p_xy = pack_coordinates(ctx.settings)
+    points = [{"kind": "country", "id": c, "lat": c_xy[c][0], "lon": c_xy[c][1]} for c in order if c in c_xy]
+    points += [{"kind": "place", "id": p["place"], "country": p["country"], "posts": p["posts"],
+                "lat": p_xy[p["place"]][0], "lon": p_xy[p["place"]][1]}
+               for p in sorted(places.values(), key=lambda x: (-x["posts"], x["place"])) if p["place"] in p_xy]
+    return {"countries": order, "legs": out_legs, "posts_with_route": posts_with_route,
+            "within": [{"country": c, "median_cost": medians(v)} for c, v in sorted(within.items())],
+            "untied": untied[:200], "untied_total": len(untied), "points": points}
 
 
 # ---- status ------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import sqlite3
+import statistics
 import zipfile
 from collections import Counter
 
@@ -123,13 +124,24 @@ def test_routes_count_legs_and_median_costs(demo_client, db):
     d = demo_client.get("/api/routes").json()
     expected = Counter((a, b) for x in g.values() for a, b in set(zip(x["route"], x["route"][1:], strict=False)))
     assert {(leg["from"], leg["to"]): leg["posts"] for leg in d["legs"]} == dict(expected)
-    mxus = next(leg for leg in d["legs"] if (leg["from"], leg["to"]) == ("MX", "US"))
-    usd = sorted(c["amount"] for p, x in g.items() if "MX" in x["route"] and "US" in x["route"]
-                 and x["route"][x["route"].index("MX") + 1:][:1] == ["US"]
-                 for c in x["costs"] if c["currency"] == "USD" and c["kind"] != "total")
-    if usd:
-        mid = len(usd) // 2
-        assert mxus["median_cost"]["USD"]["median"] == (usd[mid] if len(usd) % 2 else (usd[mid - 1] + usd[mid]) / 2)
+    # medians only over costs the text ties to the leg (the digest's and compare page's tie rule)
+    from routewatch.changes import tied_costs
+
+    tied: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for r in db.execute("SELECT post_id, facts_json FROM extractions WHERE relevant = 1"):
+        route = g[r["post_id"]]["route"]
+        facts = json.loads(r["facts_json"])
+        facts["costs"] = [c for c in facts["costs"] if c["kind"] != "total"]
+        texts = {u["unit_id"]: u["text"] for u in db.execute("SELECT unit_id, text FROM units WHERE post_id = ?",
+                                                            (r["post_id"],))}
+        for t in tied_costs(facts, texts):
+            a, _, b = t["leg"].partition(">")
+            if b and (a, b) in set(zip(route, route[1:], strict=False)):
+                tied.setdefault((a, b), {}).setdefault(t["currency"], []).append(t["amount"])
+    got = {(leg["from"], leg["to"]): {c: m["median"] for c, m in leg["median_cost"].items()} for leg in d["legs"]}
+    assert got == {k: {c: statistics.median(v) for c, v in tied.get(k, {}).items()} for k in got}
+    assert got[("EC", "CO")] == {"USD": 20.0}  # one post ties 20 USD to EC → CO; the others quote no leg price
+    assert d["untied_total"] == len(d["untied"]) > 0
 
 
 def test_status_counts_posts_and_failures(demo_client, db):

@@ -62,3 +62,37 @@ def test_routes_page_draws_the_flow(page, live_demo, artifacts):
     labels = svg.text_content()
     assert "EC" in labels and "post" in labels
     page.screenshot(path=str(artifacts / "routes.png"), full_page=True)
+
+
+_LABEL_BOXES = """() => {
+  const sel = 'svg.flow text.flowlabel, svg.routemap text.maplabel, ol.flow-list li';
+  return [...document.querySelectorAll(sel)].map(e => {
+    const r = e.getBoundingClientRect();
+    return {t: e.textContent, x0: r.left, y0: r.top, x1: r.right, y1: r.bottom};
+  }).filter(b => b.x1 - b.x0 > 0 && b.y1 - b.y0 > 0);
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_routes_flow_and_map_labels_never_overlap(chromium, live_demo, artifacts, width):
+    ctx = chromium.new_context(viewport={"width": width, "height": 900}, locale="en-GB")
+    try:
+        page = ctx.new_page()
+        page.goto(live_demo.url + "/routes")
+        flow = "ol.flow-list" if width < 700 else "svg.flow"
+        assert page.locator(flow).is_visible()
+        maps = [m for m in page.locator("svg.routemap").all() if m.is_visible()]
+        assert len(maps) == 1 and maps[0].locator("path").count() >= 1  # the land outlines
+        assert maps[0].locator("circle").count() == 27  # 12 countries + 15 named places of the demo routes
+        boxes = page.evaluate(_LABEL_BOXES)
+        texts = [b["t"] for b in boxes]
+        assert "EC" in texts and "Necoclí" in texts
+        if width >= 700:
+            assert "1 post" in texts
+        clash = [(a["t"], b["t"]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                 if a["x0"] < b["x1"] - 0.5 and b["x0"] < a["x1"] - 0.5 and a["y0"] < b["y1"] - 0.5 and b["y0"] < a["y1"] - 0.5]
+        assert clash == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(artifacts / f"routes-{width}.png"), full_page=True)
+    finally:
+        ctx.close()
