@@ -205,7 +205,7 @@ def test_rate_limit_answers_429_with_code_and_retry_after(tmp_path):
 def test_openapi_lists_the_api_and_no_cdn_docs(hostile_client):
     client, _ids, _ = hostile_client
     spec = client.get("/openapi.json").json()
-    assert {"/api/search", "/api/posts/{ref}", "/api/trends", "/api/routes", "/api/trace", "/api/digest",
+    assert {"/api/search", "/api/posts/{post_id}", "/api/trends", "/api/routes", "/api/trace", "/api/digest",
             "/api/posts/{post_id}/evidence", "/api/status", "/media/{post_id}"} <= set(spec["paths"])
     params = {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
     assert {"q", "country", "route", "platform", "lang", "since", "until", "has_bribe", "min_cost", "max_cost",
