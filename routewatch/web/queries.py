@@ -502,7 +502,20 @@ def status(ctx: Ctx) -> dict[str, Any]:
         if isinstance(f, dict) and isinstance(f.get("example"), str):
             f["example"] = f["example"][:300]
     info["index_backend"] = ctx.settings.index.backend
+    info["coverage"] = coverage(ctx)
     return info
+
+
+def coverage(ctx: Ctx) -> list[dict[str, Any]]:
+    """Per source: first and last post date, posts per week (under the digest's "<5" rule) and its gaps of
+    two or more silent weeks, up to this week: the digest's coverage table, for the status page."""
+    from datetime import UTC, datetime, timedelta
+
+    from routewatch.digest import source_coverage, week_of
+
+    today = datetime.now(UTC).date()
+    rows = source_coverage(ctx.catalog, week_of(today), today + timedelta(days=1))
+    return deep_clean(ctx.scrub, rows)  # type: ignore[return-value]
 
 
 def parse_terms(text: str) -> list[str]:

@@ -204,3 +204,27 @@ def test_every_page_renders(demo_client, db):
         assert r.headers["content-type"].startswith("text/html")
     html = demo_client.get("/?q=Darien").text
     assert "<mark" in html  # accents optional: Darién is marked
+
+
+def test_status_shows_coverage_per_source(demo_client, db):
+    """Issue 18: first/last post date, posts per week and gaps per source on the status page and its API
+    (source names go through the same privacy view as the rest of the page, so rows are compared by dates)."""
+    cov = demo_client.get("/api/status").json()["coverage"]
+    want = sorted(tuple(r) for r in db.execute(
+        "SELECT MIN(substr(p.posted_at, 1, 10)), MAX(substr(p.posted_at, 1, 10)) FROM post_sightings s "
+        "JOIN posts p ON p.post_id = s.post_id WHERE p.posted_at != '' GROUP BY s.source"))
+    assert sorted((r["first"], r["last"]) for r in cov) == want and want
+    for r in cov:
+        assert r["per_week"] == "<5" or int(r["per_week"]) >= 5  # the small-count rule of the digest
+        assert r["weeks"] >= 1 and r["gaps"]
+    page = demo_client.get("/status").text
+    assert "Coverage" in page and all(r["first"] in page for r in cov)
+
+
+def test_filter_only_search_page_says_why(demo_client):
+    """Issue 18: a search with filters and no words shows the fact that matched and its words."""
+    hits = demo_client.get("/api/search?has_bribe=true").json()["hits"]
+    assert hits and all(h["matched"] and h["matched"][0]["fact"] == "bribe" for h in hits)
+    page = demo_client.get("/?has_bribe=true").text
+    assert page.count('class="matched"') == len(hits)
+    assert all("matched" not in h for h in demo_client.get("/api/search?q=policía&has_bribe=true").json()["hits"])
