@@ -1221,22 +1221,31 @@ def transcribe_file(files: Annotated[list[Path], typer.Argument(help="Audio or v
             upd["languages"] = (language,)
         if upd:
             ts = ts.model_copy(update=upd)
-        from routewatch.outputs import open_output
 
-        n = bad = 0
-        with open_output(output, data_dir=s.data_dir, inputs=files, force=force) as fout, _Bars(True) as bars:
-            for i, line in enumerate(transcribe_files([str(f) for f in files], ts)):
-                fout.write(json.dumps(line, ensure_ascii=False) + "\n")
-                fout.flush()
-                if "error" in line:
-                    bad += 1
-                    _say(err, f"{line['error']['code']} {line['file']}: {line['error']['reason']}")
-                else:
-                    n += 1
-                bars("transcribe", i + 1, len(files))
-        _say(err, f"transcribed {n} file(s) → {output}" + (f"; {bad} failed" if bad else ""))
-        if bad and not n:
-            raise typer.Exit(1)
+        _file_lines(output, s.data_dir, files, force, lambda: transcribe_files([str(f) for f in files], ts),
+                    "transcribe", "transcribed")
+
+
+def _file_lines(output: Path, data_dir: Path, files: list[Path], force: bool, lines: Any, stage: str,
+                done: str) -> None:
+    """transcribe-file / ocr-file: one JSON line per input file, written through the safe output writer,
+    with a progress bar; a file's failure is one coded line on stderr, and exit 1 when every file failed."""
+    from routewatch.outputs import open_output
+
+    n = bad = 0
+    with open_output(output, data_dir=data_dir, inputs=files, force=force) as fout, _Bars(True) as bars:
+        for i, line in enumerate(lines()):
+            fout.write(json.dumps(line, ensure_ascii=False) + "\n")
+            fout.flush()
+            if "error" in line:
+                bad += 1
+                _say(err, f"{line['error']['code']} {line['file']}: {line['error']['reason']}")
+            else:
+                n += 1
+            bars(stage, i + 1, len(files))
+    _say(err, f"{done} {n} file(s) → {output}" + (f"; {bad} failed" if bad else ""))
+    if bad and not n:
+        raise typer.Exit(1)
 
 
 @app.command("ocr-file")
@@ -1251,25 +1260,11 @@ def ocr_file(files: Annotated[list[Path], typer.Argument(help="Video files (or s
     """
     with _errors():
         from ocr import OcrSettings, ocr_files
-        from routewatch.outputs import open_output
         from routewatch.settings import data_dir_from_env
 
-        n = bad = 0
-        with open_output(output, data_dir=data_dir_from_env(data_dir), inputs=files, force=force) as fout, \
-                _Bars(True) as bars:
-            lines = ocr_files([str(f) for f in files], OcrSettings(threads=threads), show_overlay_text=show_overlays)
-            for i, line in enumerate(lines):
-                fout.write(json.dumps(line, ensure_ascii=False) + "\n")
-                fout.flush()
-                if "error" in line:
-                    bad += 1
-                    _say(err, f"{line['error']['code']} {line['file']}: {line['error']['reason']}")
-                else:
-                    n += 1
-                bars("ocr", i + 1, len(files))
-        _say(err, f"read {n} file(s) → {output}" + (f"; {bad} failed" if bad else ""))
-        if bad and not n:
-            raise typer.Exit(1)
+        _file_lines(output, data_dir_from_env(data_dir), files, force,
+                    lambda: ocr_files([str(f) for f in files], OcrSettings(threads=threads),
+                                      show_overlay_text=show_overlays), "ocr", "read")
 
 
 # ---- demo ---------------------------------------------------------------------------------------------
