@@ -63,10 +63,15 @@ def run_stage(ctx: Context) -> StageReport:
             if media is None:
                 run.fail(job, RouteWatchError(Code.E207, "no media record"))
                 continue
+            # The post's own platform subtitles, when captions-first may keep them instead of decoding. A
+            # post's transcript never depends on which post came first: subtitles stand only for the post
+            # that carries them; a post without its own is transcribed (shared by all copies of its audio).
+            job.captions = run.captions_of(pid)
             # 1. byte-identical media already transcribed (or queued) → reuse, without decoding it
             if run.reuse_by_media_sha(job, media.sha256):
                 continue
-            run.media_leaders[media.sha256] = job
+            if job.captions is None:
+                run.media_leaders[media.sha256] = job
             # 2. decode (bounded) and hash the audio
             try:
                 job.audio = decode_audio(ctx.data_dir / media.path, max_seconds=ts.max_audio_seconds)
@@ -74,8 +79,6 @@ def run_stage(ctx: Context) -> StageReport:
                 run.fail(job, e)
                 continue
             # 3. same audio already transcribed (PCM hash, then fingerprint) or queued → reuse; else queue it
-            #    (with the post's subtitles, when captions-first may keep them instead of decoding)
-            job.captions = run.captions_of(pid)
             run.dedupe_or_queue(job)
             # 4. run the model on a full batch
             if len(run.queue) >= ts.batch_size:
@@ -112,11 +115,9 @@ class _TranscribeRun:
         self._fingerprints: dict[str, str] = {}
         ts = getattr(ctx.settings, "transcribe", None)
         self.captions_first = bool(getattr(ts, "captions_first", False))
-        # transcripts that may be reused: the model's own, and with captions-first those made of subtitles
-        # (stored under SUBTITLES_MODEL_PREFIX + the model's key); the model's own first when both exist
-        from transcribe.base import SUBTITLES_MODEL_PREFIX
-
-        self.model_keys = (model_key, SUBTITLES_MODEL_PREFIX + model_key if self.captions_first else model_key)
+        # Only the model's own transcripts (model key `model_key`) are shared between copies of one audio; a
+        # transcript made of a post's subtitles (SUBTITLES_MODEL_PREFIX + key) stands for that post alone, so
+        # what a post gets never depends on the order posts arrive in (a resumed run equals an uninterrupted one).
 
     def _progress(self, n: int = 1) -> None:
         self.handled += n
@@ -138,16 +139,18 @@ class _TranscribeRun:
         self._progress()
 
     def reuse_by_media_sha(self, job: _Job, sha256: str) -> bool:
+        if job.captions is not None:  # its own subtitles decide (captions-first), never a copy's transcript
+            return False
         row = self.ctx.catalog.db.execute(
             "SELECT pt.transcript_id FROM media m JOIN post_transcripts pt ON pt.post_id = m.post_id "
-            "JOIN transcripts t ON t.transcript_id = pt.transcript_id WHERE m.sha256 = ? AND t.model IN (?, ?) "
-            "ORDER BY t.model = ? DESC LIMIT 1", (sha256, *self.model_keys, self.model_key)).fetchone()
+            "JOIN transcripts t ON t.transcript_id = pt.transcript_id WHERE m.sha256 = ? AND t.model = ? "
+            "LIMIT 1", (sha256, self.model_key)).fetchone()
         job.why = "media_sha256"
         if row is not None:
             self._reuse(job, row[0])
             return True
         leader = self.media_leaders.get(sha256)
-        if leader is not None:  # the same file is on its way in this run: linked when that one is done
+        if leader is not None and leader.captions is None:  # the same file is on its way in this run
             leader.followers.append(job)
             return True
         return False
@@ -157,10 +160,11 @@ class _TranscribeRun:
         from transcribe.audio import fingerprint_similarity
 
         catalog, audio = self.ctx.catalog, job.audio
+        if job.captions is not None:  # its own subtitles decide (captions-first), never a copy's transcript
+            return None
         job.why = "pcm_sha256"
-        row = catalog.db.execute("SELECT transcript_id FROM transcripts WHERE audio_sha256 = ? AND model IN (?, ?) "
-                                 "ORDER BY model = ? DESC LIMIT 1",
-                                 (audio.pcm_sha256, *self.model_keys, self.model_key)).fetchone()
+        row = catalog.db.execute("SELECT transcript_id FROM transcripts WHERE audio_sha256 = ? AND model = ? LIMIT 1",
+                                 (audio.pcm_sha256, self.model_key)).fetchone()
         if row is not None or not audio.fingerprint:
             return row[0] if row else None
         job.why = "fingerprint"
@@ -181,8 +185,8 @@ class _TranscribeRun:
         if self._index is None:
             self._index = FingerprintIndex()
             for tid, fp, seconds in self.ctx.catalog.db.execute(
-                    "SELECT transcript_id, fingerprint, seconds FROM transcripts WHERE model IN (?, ?) "
-                    "AND fingerprint != '' ORDER BY created_at, transcript_id", self.model_keys):
+                    "SELECT transcript_id, fingerprint, seconds FROM transcripts WHERE model = ? "
+                    "AND fingerprint != '' ORDER BY created_at, transcript_id", (self.model_key,)):
                 self._index.add(tid, fp, seconds)
                 self._fingerprints[tid] = fp
         return self._index
@@ -203,7 +207,9 @@ class _TranscribeRun:
         from transcribe.audio import fingerprint_similarity
 
         audio = job.audio
-        waiting = self.inflight + self.queue
+        if job.captions is not None:
+            return None
+        waiting = [j for j in self.inflight + self.queue if j.captions is None]  # subtitles stand for their post only
         job.why = "pcm_sha256"
         for other in waiting:
             if other.audio.pcm_sha256 == audio.pcm_sha256:
@@ -227,8 +233,6 @@ class _TranscribeRun:
         if leader is not None:
             leader.followers += [job, *job.followers]
             job.followers = []
-            if leader.captions is None and job.captions is not None and leader in self.queue:
-                leader.captions = job.captions  # same audio: the twin's subtitles may stand for both
             return
         self.queue.append(job)
 
@@ -236,10 +240,11 @@ class _TranscribeRun:
         failpoint("transcribe", self.rep.done, "before")
         tid = self.ctx.catalog.save_transcript_for_post(job.pid, t, fingerprint=job.audio.fingerprint)
         failpoint("transcribe", self.rep.done, "after")
-        if self._index is not None and job.audio.fingerprint and tid not in self._fingerprints:
+        params = t.provenance.params_dict() if t.provenance else {}
+        if (self._index is not None and job.audio.fingerprint and tid not in self._fingerprints
+                and params.get("source") != "subtitles"):  # only the model's own transcripts are shared
             self._index.add(tid, job.audio.fingerprint, t.seconds)
             self._fingerprints[tid] = job.audio.fingerprint
-        params = t.provenance.params_dict() if t.provenance else {}
         if params.get("source") == "subtitles":
             self.ctx.catalog.count("transcribe/from_subtitles")
         elif params.get("speech_seconds") == "0":

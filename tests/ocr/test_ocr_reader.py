@@ -118,9 +118,11 @@ def test_timeout_is_E706(make_video):
 def _peak_rss_mb(path: Path, tmp_path: Path) -> tuple[dict, float]:
     """ocr-file on one file in a child process: its JSON line and the child's peak RSS."""
     out = tmp_path / "o.jsonl"
-    code = ("import resource,sys;from routewatch.cli import app;sys.argv=['routewatch','ocr-file',sys.argv[1],'-o',"
+    # VmHWM, not getrusage's ru_maxrss: Linux keeps ru_maxrss across exec, so a child spawned by a big pytest
+    # process would report the parent's size (1.5 GB seen late in a full run); VmHWM is this program's own peak
+    code = ("import re,sys;from routewatch.cli import app;sys.argv=['routewatch','ocr-file',sys.argv[1],'-o',"
             "sys.argv[2]]\ntry: app()\nexcept SystemExit: pass\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            "print(re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1))")
     done = subprocess.run([sys.executable, "-c", code, str(path), str(out)], capture_output=True, text=True,
                           timeout=300, check=True)
     return json.loads(out.read_text(encoding="utf-8")), int(done.stdout.split()[-1]) / 1024
