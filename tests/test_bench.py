@@ -80,7 +80,9 @@ def test_quick_run_end_to_end(tmp_path, monkeypatch):
     tr = res["transcription"]
     assert "error" not in tr, tr
     assert tr["clips"] == len(bench.QUICK_CLIPS)
-    assert tr["stage"]["reused"] >= 1  # p28 is a re-encode of p03: fingerprint dedupe
+    # p28 is a re-encode of p03, but p03's transcript is its own zh subtitles (captions-first), which stand for
+    # p03 alone: p28 gets the model's words, so what a post gets never depends on which copy came first
+    assert tr["stage"]["reused"] == 0
     assert tr["stage"]["wall_s"] > 0 and tr["naive"]["wall_s"] > 0 and tr["speedup_wall"] > 0
     assert 0 < tr["stage"]["rtf"] and 0 <= tr["stage"]["cer_zh"] <= 1.5 and 0 <= tr["naive"]["cer_zh"]
     # one pair (quick), each side in its own process: wall and CPU ratios, the target judged on CPU
