@@ -296,9 +296,14 @@ def related_posts(ctx: Ctx, post_id: str, threshold: float = 0.5, limit: int = 3
             "SELECT m2.post_id FROM media m1 JOIN media m2 ON m2.sha256 = m1.sha256 AND m2.post_id != m1.post_id "
             "WHERE m1.post_id = ?", (post_id,)):
         rel[pid].append("same media file")
+    # Same audio: posts that share a transcript with this post or with a copy of its media file. A post whose
+    # transcript is its own subtitles (captions-first) shares none, so its copies are found through the file.
+    copies = [post_id, *rel]
+    marks = ",".join("?" for _ in copies)
     for (pid,) in db.execute(
-            "SELECT DISTINCT b.post_id FROM post_transcripts a JOIN post_transcripts b "
-            "ON b.transcript_id = a.transcript_id AND b.post_id != a.post_id WHERE a.post_id = ?", (post_id,)):
+            "SELECT DISTINCT b.post_id FROM post_transcripts a JOIN post_transcripts b "  # noqa: S608 - placeholders only
+            f"ON b.transcript_id = a.transcript_id AND b.post_id NOT IN (?, a.post_id) WHERE a.post_id IN ({marks})",
+            (post_id, *copies)):
         rel[pid].append("same audio")
     me = db.execute("SELECT caption, author_handle, forwarded_from FROM posts WHERE post_id=?", (post_id,)).fetchone()
     if me is None:
