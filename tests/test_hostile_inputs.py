@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -216,30 +215,48 @@ def stage_fetch(case: Case, exp: dict[str, Any], world) -> None:
     assert canary_files(world.data_dir.parent, REPO / "tests") + canary_files(Path("/tmp"), depth=1) == []
 
 
+_ISOLATED_DECODE = r"""
+import json, resource, sys, time
+from routewatch.errors import RouteWatchError
+from transcribe.audio import decode_audio
+t0 = time.monotonic()
+try:
+    audio, code = decode_audio(sys.argv[1], max_seconds=float(sys.argv[2])), None
+except RouteWatchError as e:
+    audio, code = None, e.code.value
+out = {"elapsed": time.monotonic() - t0, "code": code,
+       # this interpreter starts no other child, so its children's peak is the decoder's own
+       "children_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+if audio is not None:
+    out.update(seconds=audio.seconds, dtype=audio.pcm.dtype.name, peak=float(abs(audio.pcm).max(initial=0.0)))
+print(json.dumps(out))
+"""
+
+
 def stage_decode(case: Case, exp: dict[str, Any], tmp_path: Path) -> None:
     from routewatch.settings import load_settings
-    from transcribe.audio import decode_audio
 
     path = build_path(case.input["media"], tmp_path / "media")
     max_seconds = load_settings(tmp_path / "data").transcribe.max_audio_seconds
-    children0 = maxrss_mb(resource.RUSAGE_CHILDREN)
-    t0 = time.monotonic()
-    try:
-        audio, code = decode_audio(path, max_seconds=max_seconds), None
-    except RouteWatchError as e:
-        audio, code = None, e.code.value
-    elapsed = time.monotonic() - t0
-    assert elapsed < TIME_LIMIT, f"decode took {elapsed:.1f} s"
+    # A fresh interpreter per decode: RUSAGE_CHILDREN of this pytest process also counts any earlier child
+    # reaped late (a stopped Elasticsearch node reaped when the next Popen is created), so it cannot say
+    # what the decoder itself used.
+    cp = subprocess.run([sys.executable, "-c", _ISOLATED_DECODE, str(path), str(max_seconds)], cwd=REPO,
+                        capture_output=True, text=True, timeout=TIME_LIMIT + 60, check=False)
+    assert cp.returncode == 0, f"the decode process failed (exit {cp.returncode}): {cp.stderr[-500:]}"
+    out = json.loads(cp.stdout.strip().splitlines()[-1])
+    assert out["elapsed"] < TIME_LIMIT, f"decode took {out['elapsed']:.1f} s"
+    code = out["code"]
     want = codes_of(exp)
     if want:
-        assert code in want, f"decode gave {code or f'{audio.seconds:.2f} s of audio'}, expected {want}"
+        got = code or f"{out['seconds']:.2f} s of audio"
+        assert code in want, f"decode gave {got}, expected {want}"
     else:
         assert code is None, f"decode failed with {code}"
         lo, hi = exp.get("seconds", [0.0, max_seconds])
-        assert lo <= audio.seconds <= hi, f"decoded {audio.seconds:.2f} s, expected {lo}–{hi}"
-        assert audio.pcm.dtype.name == "float32" and float(abs(audio.pcm).max()) <= 1.0
-    children = maxrss_mb(resource.RUSAGE_CHILDREN)  # a new session peak can only come from this decode
-    assert children == children0 or children < CHILD_MEMORY_LIMIT_MB, f"ffmpeg peaked at {children:.0f} MB"
+        assert lo <= out["seconds"] <= hi, f"decoded {out['seconds']:.2f} s, expected {lo}–{hi}"
+        assert out["dtype"] == "float32" and out["peak"] <= 1.0
+    assert out["children_mb"] < CHILD_MEMORY_LIMIT_MB, f"ffmpeg peaked at {out['children_mb']:.0f} MB"
 
 
 _ISOLATED_EXTRACT = r"""
