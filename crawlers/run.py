@@ -33,6 +33,7 @@ from crawlers.base import REGISTRY, Follow, Page, crawler_for, load_all, without
 from crawlers.origins import to_fetch_url
 from crawlers.safety import check_url, check_url_form
 from routewatch.catalog import Catalog, now_iso
+from routewatch.core.stage import failpoint
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import Failure, Post
 
@@ -276,8 +277,6 @@ class RouteSpider(scrapy.Spider):
             self.on_progress(self.stats_out)
 
     def _store(self, post: Post, page_url: str) -> None:
-        from routewatch.pipeline import failpoint
-
         failpoint("crawl", self.stats_out.discovered, "before")
         post = without_lone_surrogates(post)  # embedded JSON may carry half an emoji
         with self.catalog.tx():

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 
 from index.base import Query
 from routewatch.catalog import Catalog, now_iso, stored_json
+from routewatch.core.stage import failpoint
 from routewatch.errors import Code, RouteWatchError
 from routewatch.export import matching_ids
-from routewatch.pipeline import failpoint
 from routewatch.search_input import build_query
 
 NAME = re.compile(r"\w[\w.-]{0,59}")
