@@ -7,6 +7,7 @@ covers every routewatch module, and it does fail on a back-arrow (checked on a c
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,3 +81,30 @@ def test_core_importing_a_stage_breaks_the_contract(tmp_path: Path) -> None:
     (tmp_path / "routewatch" / "records.py").open("a", encoding="utf-8").write("\nimport nlp.text  # noqa\n")
     cp = _lint(tmp_path)
     assert cp.returncode != 0 and "routewatch.records -> nlp.text" in cp.stdout, cp.stdout[-2000:]
+
+
+# ---- the catalog as the only door to the data ---------------------------------------------------------------
+SQL_CALL = re.compile(r"\.(execute|executemany|executescript)\(")
+SQL_HOMES = {"routewatch/catalog.py", "index/sqlite_fts.py"}  # the catalog; the SQLite index's own FTS tables
+# Modules that still run SQL themselves, with how many calls they had when this list was written. Issue 13
+# moves each behind a named catalog read method; the counts may only fall, and no other module may start.
+NOT_YET_MOVED = {
+    "routewatch/web/queries.py": 17, "routewatch/cli.py": 15, "routewatch/web/app.py": 9,
+    "routewatch/evidence.py": 6, "routewatch/trace.py": 5, "routewatch/export.py": 5, "routewatch/digest.py": 5,
+    "crawlers/recheck.py": 4, "transcribe/stage.py": 3, "routewatch/postref.py": 3, "routewatch/pipeline.py": 3,
+    "routewatch/bench.py": 2, "routewatch/alerts.py": 2, "crawlers/imports.py": 2, "crawlers/comments.py": 2,
+    "crawlers/run.py": 1,
+}
+
+
+def test_sql_runs_only_in_the_catalog_or_in_a_shrinking_list() -> None:
+    calls = {}
+    for pkg in PACKAGES:
+        for f in sorted((REPO / pkg).rglob("*.py")):
+            rel = f.relative_to(REPO).as_posix()
+            n = len(SQL_CALL.findall(f.read_text(encoding="utf-8")))
+            if n and rel not in SQL_HOMES:
+                calls[rel] = n
+    grown = {f: (n, NOT_YET_MOVED.get(f, 0)) for f, n in calls.items() if n > NOT_YET_MOVED.get(f, 0)}
+    assert grown == {}, ("SQL outside the catalog (file: (calls now, allowed)); add a named read/write method to "
+                         f"routewatch/catalog.py instead: {grown}")
