@@ -202,7 +202,7 @@ class RouteSpider(scrapy.Spider):
 
     def _fail(self, source: str, item: str, code: str, reason: str) -> None:
         self.stats_out.failed += 1
-        self.catalog.record_failure(Failure("crawl", item, code, reason, now_iso()))
+        self.catalog.record_failure(Failure("crawl", item, code, reason, now_iso()), source=source)
         d = self.stats_out.per_source.setdefault(source, {})
         d[f"crawl/failed/{code}"] = d.get(f"crawl/failed/{code}", 0) + 1
 

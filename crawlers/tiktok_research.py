@@ -301,7 +301,8 @@ def collect(query: ResearchQuery, catalog: Catalog, settings: Any, source_name: 
                 if post is None:
                     report.failed_by_code[Code.E602.value] = report.failed_by_code.get(Code.E602.value, 0) + 1
                     catalog.record_failure(Failure("crawl", f"{via}#{report.pages}:{report.videos}", Code.E602.value,
-                                                   "research API video without a numeric id", now_iso()))
+                                                   "research API video without a numeric id", now_iso()),
+                                           source=source_name)
                 else:
                     if store_post(catalog, post):
                         report.imported += 1
@@ -319,7 +320,7 @@ def collect(query: ResearchQuery, catalog: Catalog, settings: Any, source_name: 
     except ResearchStopped as stop:
         report.stopped, report.reason = stop.code.value, stop.reason
         report.failed_by_code[stop.code.value] = report.failed_by_code.get(stop.code.value, 0) + 1
-        catalog.record_failure(Failure("crawl", via, stop.code.value, stop.reason, now_iso()))
+        catalog.record_failure(Failure("crawl", via, stop.code.value, stop.reason, now_iso()), source=source_name)
     catalog.count("crawl/pages", report.pages, source=source_name)
     catalog.count("crawl/discovered", report.videos, source=source_name)
     catalog.count("crawl/new", report.imported, source=source_name)

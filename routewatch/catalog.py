@@ -619,8 +619,9 @@ class Catalog:
         for st in stages:
             self.db.execute("DELETE FROM stage_status WHERE item_id=? AND stage=?", (item_id, st))
 
-    def record_failure(self, f: Failure) -> None:
-        """Record a failure row and mark the item failed for the stage, atomically."""
+    def record_failure(self, f: Failure, source: str = "") -> None:
+        """Record a failure row and mark the item failed for the stage, atomically; counted once, as
+        `{stage}/failed/{code}` of `source` (the item's source when the caller knows it)."""
         with self.tx():
             self.db.execute(
                 "INSERT INTO failures(stage, item_id, code, reason, at) VALUES (?,?,?,?,?) "
@@ -629,7 +630,7 @@ class Catalog:
                 (f.stage, f.item_id, f.code, f.reason[:2000], f.at or now_iso()),
             )
             self.set_status(f.item_id, f.stage, "failed", f.code)
-            self.count(f"{f.stage}/failed/{f.code}")
+            self.count(f"{f.stage}/failed/{f.code}", source=source)
 
     def failures(self, stage: str | None = None) -> list[Failure]:
         sql = "SELECT stage, item_id, code, reason, at FROM failures"
@@ -640,7 +641,8 @@ class Catalog:
         return [Failure(*r) for r in self.db.execute(sql + " ORDER BY id", params)]
 
     # ---- media -----------------------------------------------------------------------------------------
-    def put_media(self, media: Media) -> None:
+    def put_media(self, media: Media, source: str = "") -> None:
+        """Store a post's media record and mark it fetched; counted once, as `fetch/fetched` of `source`."""
         with self.tx():
             self.db.execute(
                 "INSERT OR REPLACE INTO media(post_id, path, sha256, size, duration, mime, info_json, "
@@ -649,7 +651,7 @@ class Catalog:
                  media.info_json, provenance_json(media.provenance), now_iso()),
             )
             self.set_status(media.post_id, "fetch", "done")
-            self.count("fetch/fetched")
+            self.count("fetch/fetched", source=source)
 
     def get_media(self, post_id: str) -> Media | None:
         r = self.db.execute("SELECT * FROM media WHERE post_id=?", (post_id,)).fetchone()

@@ -121,8 +121,7 @@ def stage_fetch(ctx: Context, retry_failed: bool = False) -> StageReport:
             with ctx.catalog.tx():
                 for u in units:
                     ctx.catalog.put_unit(u)
-            ctx.catalog.put_media(_with_post(media, pid))
-            ctx.catalog.count("fetch/fetched", source=post.source)
+            ctx.catalog.put_media(_with_post(media, pid), source=post.source)
             failpoint("fetch", i, "after")
             rep.done += 1
         except Exception as e:  # noqa: BLE001 - one bad item must not end the run

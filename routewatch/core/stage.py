@@ -74,7 +74,5 @@ def fail(ctx: Context, stage: str, item: str, e: BaseException, source: str = ""
                 "index": Code.E501}.get(
             stage, Code.E101).value
         reason = f"{type(e).__name__}: {e}"
-    ctx.catalog.record_failure(Failure(stage, item, code, reason, now_iso()))
-    if source:
-        ctx.catalog.count(f"{stage}/failed/{code}", source=source)
+    ctx.catalog.record_failure(Failure(stage, item, code, reason, now_iso()), source=source)
     return code
