@@ -615,6 +615,20 @@ class Catalog:
                               (item_id, stage)).fetchone()
         return row[0] if row else None
 
+    def items_with_status(self, stage: str) -> list[str]:
+        """Every item that has a status (done, failed or skipped) for this stage, by id."""
+        return [r[0] for r in self.db.execute("SELECT item_id FROM stage_status WHERE stage=? ORDER BY item_id", (stage,))]
+
+    def forget_stage(self, stage: str) -> None:
+        """Drop every item's status for this stage (inside the caller's transaction: the index rebuild)."""
+        self.db.execute("DELETE FROM stage_status WHERE stage=?", (stage,))
+
+    def post_with_media_url(self, media_url: str) -> str | None:
+        """A post whose media was fetched from this media URL, if any."""
+        r = self.db.execute("SELECT m.post_id FROM media m JOIN posts p ON p.post_id = m.post_id "
+                            "WHERE p.media_url = ? LIMIT 1", (media_url,)).fetchone()
+        return r[0] if r else None
+
     def invalidate(self, item_id: str, *stages: str) -> None:
         for st in stages:
             self.db.execute("DELETE FROM stage_status WHERE item_id=? AND stage=?", (item_id, st))
@@ -683,14 +697,24 @@ class Catalog:
 
     # ---- transcripts ------------------------------------------------------------------------------------
     def find_transcript(self, audio_sha256: str, model: str) -> str | None:
-        r = self.db.execute("SELECT transcript_id FROM transcripts WHERE audio_sha256=? AND model=?",
+        """The transcript this model made of exactly this audio (decoded PCM hash), if any."""
+        r = self.db.execute("SELECT transcript_id FROM transcripts WHERE audio_sha256=? AND model=? LIMIT 1",
                             (audio_sha256, model)).fetchone()
         return r[0] if r else None
 
-    def find_transcript_by_fingerprint(self, fingerprint: str, model: str) -> list[tuple[str, str]]:
-        rows = self.db.execute("SELECT transcript_id, fingerprint FROM transcripts WHERE model=? AND fingerprint!=''",
-                               (model,)).fetchall()
-        return [(r[0], r[1]) for r in rows]
+    def transcript_for_media(self, media_sha256: str, model: str) -> str | None:
+        """A transcript this model made for a post whose media file has this sha256 (a copy of the file)."""
+        r = self.db.execute(
+            "SELECT pt.transcript_id FROM media m JOIN post_transcripts pt ON pt.post_id = m.post_id "
+            "JOIN transcripts t ON t.transcript_id = pt.transcript_id WHERE m.sha256 = ? AND t.model = ? "
+            "LIMIT 1", (media_sha256, model)).fetchone()
+        return r[0] if r else None
+
+    def fingerprints(self, model: str) -> Iterator[tuple[str, str, float]]:
+        """(transcript id, audio fingerprint, seconds) of this model's transcripts that have one, oldest first."""
+        for r in self.db.execute("SELECT transcript_id, fingerprint, seconds FROM transcripts WHERE model = ? "
+                                 "AND fingerprint != '' ORDER BY created_at, transcript_id", (model,)):
+            yield r[0], r[1], r[2]
 
     def get_transcript(self, transcript_id: str) -> Transcript | None:
         r = self.db.execute("SELECT * FROM transcripts WHERE transcript_id=?", (transcript_id,)).fetchone()

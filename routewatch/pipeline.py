@@ -156,13 +156,10 @@ def _with_post(media: Any, pid: str) -> Any:
 def _media_for_same_url(ctx: Context, post: Post) -> Any:
     if not post.media_url:
         return None
-    row = ctx.catalog.db.execute(
-        "SELECT m.post_id FROM media m JOIN posts p ON p.post_id = m.post_id WHERE p.media_url = ? LIMIT 1",
-        (post.media_url,),
-    ).fetchone()
-    if not row:
+    other = ctx.catalog.post_with_media_url(post.media_url)
+    if not other:
         return None
-    m = ctx.catalog.get_media(row[0])
+    m = ctx.catalog.get_media(other)
     if m is None or not (ctx.data_dir / m.path).exists():
         return None
     return m
@@ -372,14 +369,13 @@ def stage_index(ctx: Context, rebuild: bool = False) -> StageReport:
             rep.extra["schema_reset"] = True
         # posts whose extraction failed or was skipped are indexed too, on their texts (no facts)
         if rebuild:
-            ids = [r[0] for r in ctx.catalog.db.execute(
-                "SELECT item_id FROM stage_status WHERE stage='extract' ORDER BY item_id")]
+            ids = ctx.catalog.items_with_status("extract")
             bad: list[tuple[str, str, str]] = []
             # built aside and swapped in whole: readers never see a partial index, a failure keeps the old one
             res = idx.rebuild(iter_docs(ctx.catalog, ids, bad, lambda i: ctx.progress("index", i, len(ids))))
             failed = {pid for pid, _, _ in (*res.failed, *bad)}
             with ctx.catalog.tx():
-                ctx.catalog.db.execute("DELETE FROM stage_status WHERE stage='index'")
+                ctx.catalog.forget_stage("index")
                 for pid in ids:
                     if pid not in failed:
                         ctx.catalog.set_status(pid, "index", "done")

@@ -141,13 +141,10 @@ class _TranscribeRun:
     def reuse_by_media_sha(self, job: _Job, sha256: str) -> bool:
         if job.captions is not None:  # its own subtitles decide (captions-first), never a copy's transcript
             return False
-        row = self.ctx.catalog.db.execute(
-            "SELECT pt.transcript_id FROM media m JOIN post_transcripts pt ON pt.post_id = m.post_id "
-            "JOIN transcripts t ON t.transcript_id = pt.transcript_id WHERE m.sha256 = ? AND t.model = ? "
-            "LIMIT 1", (sha256, self.model_key)).fetchone()
+        found = self.ctx.catalog.transcript_for_media(sha256, self.model_key)
         job.why = "media_sha256"
-        if row is not None:
-            self._reuse(job, row[0])
+        if found is not None:
+            self._reuse(job, found)
             return True
         leader = self.media_leaders.get(sha256)
         if leader is not None and leader.captions is None:  # the same file is on its way in this run
@@ -163,10 +160,9 @@ class _TranscribeRun:
         if job.captions is not None:  # its own subtitles decide (captions-first), never a copy's transcript
             return None
         job.why = "pcm_sha256"
-        row = catalog.db.execute("SELECT transcript_id FROM transcripts WHERE audio_sha256 = ? AND model = ? LIMIT 1",
-                                 (audio.pcm_sha256, self.model_key)).fetchone()
-        if row is not None or not audio.fingerprint:
-            return row[0] if row else None
+        found = catalog.find_transcript(audio.pcm_sha256, self.model_key)
+        if found is not None or not audio.fingerprint:
+            return found
         job.why = "fingerprint"
         # Candidates from the banded index (transcribe/fpindex.py), each confirmed by the similarity;
         # coverage caps the similarity at shorter/longer duration, so the index drops clips whose
@@ -184,9 +180,7 @@ class _TranscribeRun:
 
         if self._index is None:
             self._index = FingerprintIndex()
-            for tid, fp, seconds in self.ctx.catalog.db.execute(
-                    "SELECT transcript_id, fingerprint, seconds FROM transcripts WHERE model = ? "
-                    "AND fingerprint != '' ORDER BY created_at, transcript_id", (self.model_key,)):
+            for tid, fp, seconds in self.ctx.catalog.fingerprints(self.model_key):
                 self._index.add(tid, fp, seconds)
                 self._fingerprints[tid] = fp
         return self._index
