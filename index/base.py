@@ -100,12 +100,7 @@ class Index(ABC):
 
 
 # ---- query text shared by the backends -------------------------------------------------------------
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
 SORTS = ("relevance", "date")
-
-
-def has_cjk(s: str) -> bool:
-    return bool(_CJK.search(s))
 
 
 def parse_query_text(text: str) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -35,7 +34,9 @@ from index.base import (
 from index.settings import IndexSettings
 
 # The sqlite backend's text helpers: the same snippet and span rules make hits equal across backends.
-from index.sqlite_fts import _first_span, make_snippet, normalise, to_simplified
+from index.sqlite_fts import _first_span, make_snippet, normalise
+from routewatch.core.text import fold as core_fold
+from routewatch.core.text import to_simplified
 from routewatch.errors import Code, NotConfigured, RouteWatchError
 from routewatch.records import SearchHit, Segment, TextUnit
 
@@ -87,12 +88,10 @@ MAPPINGS: dict[str, Any] = {
 }
 
 
-def fold(text: str) -> str:
+def search_form(text: str) -> str:
     """The search form of a text or query term: Simplified Chinese, NFKC, accents removed, lower case,
     everything but letters and digits turned into spaces (as SQLite's unicode61 tokenizer splits)."""
-    s = unicodedata.normalize("NFKC", to_simplified(text))
-    s = "".join(c for c in unicodedata.normalize("NFD", s) if not unicodedata.combining(c)).lower()
-    return "".join(c if c.isalnum() else " " for c in s)
+    return "".join(c if c.isalnum() else " " for c in core_fold(text))
 
 
 def _es_date(value: str) -> str | None:
@@ -117,7 +116,7 @@ def to_source(d: IndexDoc) -> dict[str, Any]:
         "legs": sorted(set(legs(d.route))), "has_bribe": bool(d.has_bribe), "places": list(d.places),
         "costs": [{"amount": float(a), "currency": c, "kind": k} for a, c, k in d.costs],
         "period": {p: period_of(d.posted_at, p) for p in PERIODS},
-        "units": [{"unit_id": u.unit_id, "kind": u.kind, "lang": u.lang, "text": u.text, "norm": fold(u.text),
+        "units": [{"unit_id": u.unit_id, "kind": u.kind, "lang": u.lang, "text": u.text, "norm": search_form(u.text),
                    "segments": [{"start": s.start, "end": s.end, "text": s.text} for s in u.segments]}
                   for u in units],
     }
@@ -126,7 +125,7 @@ def to_source(d: IndexDoc) -> dict[str, Any]:
 def _unit_clause(node: Any) -> dict[str, Any]:
     """A query tree without NOT (index.query) as a query on one nested text unit."""
     if isinstance(node, query_lang.Term):
-        folded = " ".join(fold(node.text).split())
+        folded = " ".join(search_form(node.text).split())
         return {"match_phrase": {"units.norm": folded}} if folded else {"match_none": {}}
     parts = [_unit_clause(p) for p in node.parts]
     if isinstance(node, query_lang.And):
@@ -418,7 +417,7 @@ class ElasticIndex(Index):
     @staticmethod
     def _text_clauses(terms: list[str]) -> list[dict[str, Any]] | None:
         """One match_phrase per term on the folded text; None when no term has anything searchable."""
-        folded = [" ".join(fold(t).split()) for t in terms]
+        folded = [" ".join(search_form(t).split()) for t in terms]
         clauses = [{"match_phrase": {"units.norm": f}} for f in folded if f]
         return clauses or None
 

@@ -31,11 +31,11 @@ from index.base import (
     SearchHits,
     UpsertResult,
     check_paging,
-    has_cjk,
     legs,
     period_of,
 )
 from routewatch.catalog import check_catalog_file, segments_from_json, stored_json
+from routewatch.core.text import CJK_RUN, has_cjk, to_simplified
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import SearchHit, TextUnit
 
@@ -136,23 +136,7 @@ CREATE TABLE IF NOT EXISTS idx_trend_day (
 ) WITHOUT ROWID;
 """
 
-_T2S = None
-
-
-def to_simplified(s: str) -> str:
-    """Traditional → Simplified, only when the conversion keeps every character offset."""
-    global _T2S
-    if not has_cjk(s):
-        return s
-    if _T2S is None:
-        import opencc
-
-        _T2S = opencc.OpenCC("t2s")
-    out = _T2S.convert(s)
-    return out if len(out) == len(s) else s
-
-
-_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]+")  # index.base's CJK set
+_CJK_RUN = CJK_RUN
 
 
 def normalise(text: str) -> str:

@@ -8,25 +8,16 @@ reorder characters: evidence spans depend on it.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-import opencc
+from routewatch.core.text import HAN_CLASS, HAN_RUN, is_han, to_simplified
 
-_T2S = opencc.OpenCC("t2s")
-
-# CJK ideographs: basic block, extension A, compatibility block.
-HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-HAN_RUN = re.compile(f"[{HAN_CLASS}]+")
+__all__ = ["HAN_CLASS", "HAN_RUN", "Norm", "is_han", "normalize", "to_simplified"]
 
 SENTENCE_END = "。！？!?；;\n"
 CLAUSE_END = SENTENCE_END + "，,、：:（）()「」“”\"'…—"
-
-
-def is_han(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff"
 
 
 def is_latin_alnum(ch: str) -> bool:
@@ -56,22 +47,6 @@ def _lower_char(ch: str) -> str:
     low = ch.lower()
     # "İ".lower() is two characters: keep the length by leaving such a character as it is.
     return low if len(low) == 1 else ch
-
-
-def to_simplified(text: str) -> str:
-    """Traditional -> Simplified without changing the length (per character if phrases would)."""
-    if HAN_RUN.search(text) is None:
-        return text
-    out = _T2S.convert(text)
-    if len(out) == len(text):
-        return out
-    return "".join(_t2s_char(c) for c in text)
-
-
-@lru_cache(maxsize=8192)
-def _t2s_char(ch: str) -> str:
-    out = _T2S.convert(ch)
-    return out if len(out) == 1 else ch
 
 
 class _CharTable(dict):

@@ -18,10 +18,10 @@ from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 from pathlib import Path
 
+from routewatch.core.text import to_simplified
 from routewatch.records import OnscreenText
 
 from .file_cli import ocr_files
-from .reader import _t2s
 from .settings import OcrSettings
 
 
@@ -40,7 +40,7 @@ def manifest(data_dir: Path | None = None) -> list[dict]:
 
 def norm(text: str) -> str:
     """Scored form: Simplified, without punctuation, symbols' spacing or white space."""
-    simple = _t2s().convert(text or "")
+    simple = to_simplified(text or "")
     return "".join(c for c in simple if unicodedata.category(c)[0] not in "PZC" and not c.isspace())
 
 

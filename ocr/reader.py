@@ -15,11 +15,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from difflib import SequenceMatcher
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from routewatch.core.text import HAN_RUN, to_simplified
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import OnscreenLine, OnscreenText, Overlay, Provenance
 
@@ -35,7 +35,7 @@ _HANDLE_RE = re.compile(
 )
 _TIMER_RE = re.compile(r"^[\d\s:：.,/\-]+$")
 _CLOCK_RE = re.compile(r"\d{1,2}[:：]\d{2}")
-_CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CJK_RE = HAN_RUN
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_.]{4,}")
 _SMALL = (96, 54)  # (h, w) of the thumbnail compared to tell a changed frame
 _SAME_TEXT_DIFF = 4.0  # mean change of blurred grey levels under which a box holds the same text
@@ -43,13 +43,6 @@ _NOISE_LEVEL = 6.0  # median grey-level difference to the smoothed frame above w
 _SAME_STROKES = 0.8  # overlap of the bright-stroke masks above which a box holds the same text
 _MAX_AGE = 4
 _TIMER_TICKS = 3  # a place read as different digits this many times in a row is a timer  # a reused reading is recognised again after this many frames
-
-
-@lru_cache(maxsize=1)
-def _t2s():
-    import opencc
-
-    return opencc.OpenCC("t2s")
 
 
 def similarity(a: str, b: str) -> float:
@@ -370,7 +363,7 @@ class OnscreenReader:
         for tok in secret:  # an uploader id never reaches content, even when read inside a caption
             raw = raw.replace(tok, "")
         raw = raw.strip()
-        text = _t2s().convert(raw) if self.settings.normalise_zh else raw
+        text = to_simplified(raw) if self.settings.normalise_zh else raw
         return OnscreenLine(start=round(start, 2), end=round(end, 2), text=text, confidence=round(conf, 4),
                             raw_text=raw)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,9 +22,10 @@ import yaml
 
 import nlp
 from index.base import legs
-from index.sqlite_fts import make_snippet, to_simplified
+from index.sqlite_fts import make_snippet
 from nlp.settings import ExtractSettings
 from routewatch.catalog import Catalog, segments_from_json, stored_json
+from routewatch.core.text import HAN_RUN, fold
 from routewatch.privacy import install_secret, pseudonym, public_url, redact_text
 from routewatch.records import TextUnit
 
@@ -34,15 +34,10 @@ TERMS_FILE = Path(__file__).with_name("trace_terms.yaml")
 # + 0.2 × shared character pairs / words. With two concepts, one of them alone cannot reach it.
 MATCH_THRESHOLD = 0.75
 NEAR_DUP_JACCARD = 0.6  # MinHash-estimated Jaccard of character 3-shingles for "same text"
-_CJK = re.compile(r"[\u3400-\u9fff]")
+_CJK = HAN_RUN
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = {"the", "a", "an", "is", "are", "to", "of", "in", "el", "la", "los", "las", "de", "en", "es", "y", "and",
          "for", "por", "para", "que", "un", "una", "it", "on"}
-
-
-def fold(s: str) -> str:
-    s = to_simplified(unicodedata.normalize("NFKC", s)).lower()
-    return "".join(c for c in unicodedata.normalize("NFD", s) if not unicodedata.combining(c))
 
 
 @cache

@@ -108,3 +108,37 @@ def test_sql_runs_only_in_the_catalog_or_in_a_shrinking_list() -> None:
     grown = {f: (n, NOT_YET_MOVED.get(f, 0)) for f, n in calls.items() if n > NOT_YET_MOVED.get(f, 0)}
     assert grown == {}, ("SQL outside the catalog (file: (calls now, allowed)); add a named read/write method to "
                          f"routewatch/catalog.py instead: {grown}")
+
+
+# ---- one concept, one implementation ------------------------------------------------------------------------
+ONE_HOME = {  # what may be defined only once, and where
+    r"^def to_simplified\(": "routewatch/core/text.py",
+    r"OpenCC\(": "routewatch/core/text.py",
+    r"^def (fold|has_cjk|is_han)\(": "routewatch/core/text.py",
+    r"\\u3400-": "routewatch/core/text.py",  # the CJK / Han character classes
+}
+
+
+def test_text_rules_are_defined_once_in_core() -> None:
+    found = []
+    for pkg in PACKAGES:
+        for f in sorted((REPO / pkg).rglob("*.py")):
+            rel = f.relative_to(REPO).as_posix()
+            src = f.read_text(encoding="utf-8")
+            found += [(pat, rel) for pat, home in ONE_HOME.items() if rel != home and re.search(pat, src, re.M)]
+    assert found == [], f"defined again outside routewatch/core/text.py: {found}"
+
+
+def test_every_stage_folds_chinese_the_same_way() -> None:
+    import index.sqlite_fts
+    import nlp.text
+    import transcribe.normalise
+    from routewatch.core import text
+
+    assert nlp.text.to_simplified is text.to_simplified is transcribe.normalise.to_simplified
+    assert index.sqlite_fts.to_simplified is text.to_simplified
+    # length kept even where OpenCC's phrase table would change it, so spans found on the output hold
+    for s in ("乾隆皇帝", "頭髮", "於是走線", "hola 走線 Darién", "", "ＡＢＣ"):
+        assert len(text.to_simplified(s)) == len(s)
+    assert text.to_simplified("走線到墨西哥") == "走线到墨西哥"
+    assert text.fold("Darién ＤＡＲＩＥＮ 走線") == "darien darien 走线"

@@ -6,23 +6,9 @@ Never changes non-Chinese text and never drops characters (the raw text is kept 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from routewatch.core.text import to_simplified
 
-from routewatch.errors import NotConfigured
-
-
-@lru_cache(maxsize=1)
-def _t2s():
-    try:
-        import opencc
-    except ImportError:  # pragma: no cover - opencc is a core dependency
-        raise NotConfigured("opencc is not installed (pip install opencc)") from None
-    return opencc.OpenCC("t2s")
-
-
-def to_simplified(text: str) -> str:
-    """Traditional Chinese characters → Simplified; other characters pass through unchanged."""
-    return _t2s().convert(text) if text else text
+__all__ = ["normalise_text", "to_simplified"]
 
 
 def normalise_text(text: str, language: str, normalise_zh: bool = True) -> str:
