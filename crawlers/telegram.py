@@ -94,7 +94,9 @@ class TelegramChannel(Crawler):
             reply_to = msg.css("a.tgme_widget_message_reply::attr(href)").get() or ""
             # the channel publishes every message; a signed one also names its signer (an admin's name)
             signer = "".join(msg.css(".tgme_widget_message_from_author ::text").getall()).strip()
-            edited = msg.css(".tgme_widget_message_meta .tgme_widget_message_edited, .tgme_widget_message_edited")
+            # the page says "edited" as a bare word in the footer's meta, before the date ("edited &nbsp;<a …>")
+            meta_words = " ".join(msg.css(".tgme_widget_message_meta").xpath("./text()").getall()).lower().split()
+            edited = msg.css(".tgme_widget_message_edited")
             views = msg.css(".tgme_widget_message_views::text").get()
             posted = msg.css("a.tgme_widget_message_date time::attr(datetime)").get() or ""
             url = f"https://t.me/{channel}/{msg_id}"
@@ -104,9 +106,9 @@ class TelegramChannel(Crawler):
                      "photo": photo, "has_video": bool(video) or has_player}
             if signer:
                 extra["signer"] = signer
-            if edited:
+            if edited or "edited" in meta_words:
                 extra["edited"] = True
-                edited_at = _norm_date(edited.css("time::attr(datetime)").get() or "")
+                edited_at = _norm_date(edited.css("time::attr(datetime)").get() or "")  # a time, where one is shown
                 if edited_at:
                     extra["edited_at"] = edited_at
             if views and not views.strip().isdigit():

@@ -6,7 +6,6 @@ a reply quoting its parent, a pinned/created service message, "1.2K"-style views
 """
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from crawlers.base import Follow, Page
 from crawlers.telegram import TelegramChannel, parse_views
 from routewatch.records import Post, post_id_for
 from tests.conftest import run_cli
+from tests.crawlers.records import collect, media_bytes, origin_env, records, sha256
 from tests.httpserver import TestServer, respond
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "telegram"
@@ -122,34 +122,49 @@ def test_oldest_page_ends_pagination_and_normalises_offsets():
 
 @pytest.mark.parametrize(("shown", "count"), [
     ("845", 845), ("1.2K", 1200), ("32.3K", 32300), ("64.1K", 64100), ("4.1M", 4_100_000), ("1.1M", 1_100_000),
-    ("2K", 2000), ("views", None),
+    ("2K", 2000), ("4.85K", 4850), ("views", None),
 ])
 def test_view_counts_as_shown_by_telegram(shown, count):
     assert parse_views(shown) == count
 
 
-def test_crawl_follows_pagination_through_the_origin(tmp_path):
-    """The real crawl (scrapy) reads both recorded pages from a local origin; canonical URLs stay t.me."""
+def test_crawl_and_fetch_keep_every_field_of_every_message(tmp_path):
+    """The real crawl (scrapy) reads both recorded pages from a local origin, following the pagination, and the
+    fetch stage downloads the one video the preview links; canonical URLs stay t.me. Every field of every post."""
+    video = media_bytes("p04_darien_day3.mp4")
     pages = {
         "/robots.txt": lambda h: respond(h, 200, b"User-agent: *\nAllow: /\n", "text/plain"),
         "/s/ruta_norte": lambda h: respond(h, 200, (DATA / "ruta_norte.html").read_bytes()),
         "/s/ruta_norte?before=1196": lambda h: respond(h, 200, (DATA / "ruta_norte_before_1196.html").read_bytes()),
+        "/file/b8d2c41e0f.mp4": lambda h: respond(h, 200, video, "video/mp4"),
     }
     with TestServer(pages) as srv:
         data = tmp_path / "data"
-        run_cli("crawl", "--url", FIRST, "--json", data_dir=data, timeout=120,
-                env={"ROUTEWATCH_ORIGIN_TELEGRAM": srv.base, "ROUTEWATCH_ALLOW_HOSTS": srv.hostport})
+        collect(data, origin_env(srv, "telegram", "telegram_cdn"), "crawl", "--url", FIRST)
         assert "/s/ruta_norte?before=1196" in srv.log
-    con = sqlite3.connect(data / "catalog.sqlite")
-    rows = con.execute("SELECT platform_id, url, views, forwarded_from FROM posts ORDER BY platform_id").fetchall()
-    con.close()
-    assert rows == [
-        ("ruta_norte/1188", "https://t.me/ruta_norte/1188", 64100, ""),
-        ("ruta_norte/1190", "https://t.me/ruta_norte/1190", 512, "Hermano Wei"),
-        ("ruta_norte/1197", "https://t.me/ruta_norte/1197", 1200, ""),
-        ("ruta_norte/1198", "https://t.me/ruta_norte/1198", 32300, ""),
-        ("ruta_norte/1199", "https://t.me/ruta_norte/1199", 845, ""),
-        ("ruta_norte/1200", "https://t.me/ruta_norte/1200", 1100000, "otra_ruta"),
-        ("ruta_norte/1201", "https://t.me/ruta_norte/1201", 9700, ""),
-        ("ruta_norte/1202", "https://t.me/ruta_norte/1202", 4100, ""),
-    ]
+        assert "/file/b8d2c41e0f.mp4?token=Qm9yZGVyUnV0YU5vcnRlMTE5OA" in srv.log
+    plain = {"platform": "telegram", "author": "ruta_norte", "signer": "", "forwarded_from": "", "edited": False,
+             "reply_to": "", "media": "skipped E207"}
+    assert records(data) == {
+        "ruta_norte/1188": {**plain, "url": "https://t.me/ruta_norte/1188", "posted_at": "2026-10-01T03:15:00Z",
+                            "text": "Precios octubre\nBus Quito–Tulcán: 15 USD\nLancha Necoclí–Acandí: 40 USD\n全程大概 6000 美元起。",
+                            "views": 64100},
+        "ruta_norte/1190": {**plain, "url": "https://t.me/ruta_norte/1190", "posted_at": "2026-10-01T01:02:03Z",
+                            "text": "到了蒙特雷，谢谢大家。", "views": 512, "forwarded_from": "Hermano Wei"},
+        "ruta_norte/1197": {**plain, "url": "https://t.me/ruta_norte/1197", "posted_at": "2026-10-01T06:12:40Z",
+                            "text": "🚌 基多 → 图尔坎 大巴今天照常发车，车票 15 美元。\n边境那边排队两个小时左右。\n\n"
+                                    "Aviso oficial de Panamá: migracion.gob.pa\n#走线 #ruta", "views": 1200},
+        "ruta_norte/1198": {**plain, "url": "https://t.me/ruta_norte/1198", "posted_at": "2026-10-01T09:30:05Z",
+                            "text": "Cruce del río en Necoclí, la lancha sale a las 7 de la mañana. 船票 40 美元一个人。",
+                            "views": 32300, "media": sha256(video)},
+        "ruta_norte/1199": {**plain, "url": "https://t.me/ruta_norte/1199", "posted_at": "2026-10-01T15:47:19Z",
+                            "text": "塔帕丘拉移民局门口，今天早上的队伍。", "views": 845, "edited": True},
+        "ruta_norte/1200": {**plain, "url": "https://t.me/ruta_norte/1200", "posted_at": "2026-10-02T02:03:44Z",
+                            "text": "Retén en Huixtla: piden 500 pesos por persona. No paguen a nadie sin recibo.",
+                            "views": 1_100_000, "signer": "Lin", "forwarded_from": "otra_ruta"},
+        "ruta_norte/1201": {**plain, "url": "https://t.me/ruta_norte/1201", "posted_at": "2026-10-02T08:21:10Z",
+                            "text": "更正：图尔坎的车票涨到 18 美元了。", "views": 4850, "reply_to": "ruta_norte/1197"},
+        # "Media is too big": the preview has no file; fetch tries the message URL, which the local origin lacks
+        "ruta_norte/1202": {**plain, "url": "https://t.me/ruta_norte/1202", "posted_at": "2026-10-02T11:00:00Z",
+                            "text": "完整版：从达连丛林出来到巴拿马营地的全过程。", "views": 4100, "media": "failed E203"},
+    }
