@@ -13,7 +13,6 @@ import pytest
 from crawlers.base import Follow, Page
 from crawlers.telegram import TelegramChannel, parse_views
 from routewatch.records import Post, post_id_for
-from tests.conftest import run_cli
 from tests.crawlers.records import collect, media_bytes, origin_env, records, sha256
 from tests.httpserver import TestServer, respond
 
