@@ -117,6 +117,8 @@ class YouTube(Crawler):
         "https://www.youtube.com/hashtag/zouxian",
     )
     _VIDEO_ID = re.compile(r'"videoId"\s*:\s*"([\w-]{11})"')
+    # a Short in a listing: its link (/shorts/<id>) or its reel endpoint, so it is followed as YouTube shows it
+    _SHORT_ID = re.compile(r'/shorts/([\w-]{11})\b|"reelWatchEndpoint"\s*:\s*\{\s*"videoId"\s*:\s*"([\w-]{11})"')
 
     @staticmethod
     def video_id(url: str) -> str | None:
@@ -137,11 +139,12 @@ class YouTube(Crawler):
             if post:
                 yield post
             return
+        shorts = {a or b for a, b in self._SHORT_ID.findall(html)}
         seen: set[str] = set()
         for v in self._VIDEO_ID.findall(html):
             if v not in seen:
                 seen.add(v)
-                yield Follow(watch_url(v), crawler=self.name)
+                yield Follow(watch_url(v, short=v in shorts), crawler=self.name)
 
     def _watch_post(self, page: Page, html: str, vid: str) -> Post | None:
         player = embedded_json(html, "ytInitialPlayerResponse =") or embedded_json(html, "ytInitialPlayerResponse=")
