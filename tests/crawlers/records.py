@@ -44,8 +44,9 @@ def collect(data: Path, env: dict[str, str], *command: str, fetch: bool = True) 
     return out
 
 
-def records(data: Path) -> dict[str, dict[str, Any]]:
-    """Every post of the catalog as {platform_id: record}."""
+def records(data: Path, *, captured: bool = False) -> dict[str, dict[str, Any]]:
+    """Every post of the catalog as {platform_id: record}; with `captured`, its capture time too (imports carry
+    their own; a crawl's is the time it ran)."""
     con = sqlite3.connect(data / "catalog.sqlite")
     try:
         con.row_factory = sqlite3.Row
@@ -63,6 +64,8 @@ def records(data: Path) -> dict[str, dict[str, Any]]:
                 "forwarded_from": r["forwarded_from"], "edited": bool(extra.get("edited")),
                 "reply_to": extra.get("reply_to", ""),
             }
+            if captured:
+                out[r["platform_id"]]["captured_at"] = r["captured_at"]
         return out
     finally:
         con.close()
