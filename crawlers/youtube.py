@@ -19,8 +19,8 @@ from lxml import etree
 from parsel import Selector
 
 from crawlers.base import Crawler, Follow, Page, register
+from crawlers.base import norm_date as _norm_date
 from crawlers.platforms import as_int, caption_of, embedded_json, meta_tags
-from crawlers.telegram import _norm_date
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import Post, post_id_for
 

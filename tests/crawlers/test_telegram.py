@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from crawlers.base import Follow, Page
-from crawlers.telegram import TelegramChannel, parse_views
+from crawlers.telegram import TelegramChannel, TelegramDiscussion, parse_views
+from routewatch.catalog import Catalog
 from routewatch.records import Post, post_id_for
+from tests.conftest import run_cli
 from tests.crawlers.records import collect, media_bytes, origin_env, records, sha256
 from tests.httpserver import TestServer, respond
 
@@ -33,10 +35,14 @@ def posts_of(out):
 
 def test_first_page_messages_in_order_without_the_service_message():
     out = discover("ruta_norte.html", FIRST)
-    assert [o.platform_id if isinstance(o, Post) else o for o in out] == [
+    assert [o.platform_id if isinstance(o, Post) else o for o in out if not getattr(o, "comments", False)] == [
         "ruta_norte/1197", "ruta_norte/1198", "ruta_norte/1199", "ruta_norte/1200", "ruta_norte/1201",
         "ruta_norte/1202", Follow(OLDER, crawler="telegram.v1"),
     ]
+    # each message's discussion page, to take only when comment pages are asked for
+    assert [o for o in out if getattr(o, "comments", False)] == [
+        Follow(f"https://t.me/ruta_norte/{m}?embed=1&discussion=1&comments_limit=100", crawler="telegram_discussion.v1",
+               comments=True) for m in range(1197, 1203)]
 
 
 def test_text_keeps_emoji_links_and_line_breaks():
@@ -112,7 +118,7 @@ def test_reply_text_is_the_reply_not_the_quoted_parent():
 
 def test_oldest_page_ends_pagination_and_normalises_offsets():
     out = discover("ruta_norte_before_1196.html", OLDER)
-    assert not [o for o in out if isinstance(o, Follow)]  # data-after (newer) is never followed
+    assert not [o for o in out if isinstance(o, Follow) and not o.comments]  # data-after (newer) is never followed
     posts = posts_of(out)
     assert sorted(posts) == ["ruta_norte/1188", "ruta_norte/1190"]  # "Channel created" is not a post
     assert posts["ruta_norte/1188"].posted_at == "2026-10-01T03:15:00Z"  # -05:00 → UTC
@@ -167,3 +173,77 @@ def test_crawl_and_fetch_keep_every_field_of_every_message(tmp_path):
         "ruta_norte/1202": {**plain, "url": "https://t.me/ruta_norte/1202", "posted_at": "2026-10-02T11:00:00Z",
                             "text": "完整版：从达连丛林出来到巴拿马营地的全过程。", "views": 4100, "media": "failed E203"},
     }
+
+
+# ---- discussion-group replies (comments) of a channel message (issue 19) -----------------------------------------
+
+DISCUSSION = "https://t.me/ruta_norte/1201?embed=1&discussion=1&comments_limit=100"
+COMMENTERS = ("bus_rider_88", "Mateo R", "Ana M.", "zx_traveler", "走线小张")
+
+
+def test_discussion_page_replies_become_comments_with_their_thread():
+    page = Page(url=DISCUSSION, fetch_url=DISCUSSION, status=200, source="tg:ruta_norte", captured_at="2026-10-03T00:00:00Z",
+                body=(DATA / "ruta_norte_1201_discussion.html").read_bytes())
+    pid = post_id_for("telegram", "ruta_norte/1201")
+    got = list(TelegramDiscussion().discover(page))
+    assert [(c.post_id, c.comment_id, c.parent, c.author, c.posted_at, c.text) for c in got] == [
+        (pid, "5301", "", "bus_rider_88", "2026-10-02T09:02:11Z", "18 美元是单程吗？"),
+        # the channel answering in its own group; the quoted question is not the text
+        (pid, "5302", "5301", "ruta_norte", "2026-10-02T09:15:40Z", "是单程，往返 30 美元。\n车站在 Terminal Norte。"),
+        # an account without a username: the name it shows
+        (pid, "5303", "", "Ana M.", "2026-10-02T09:40:00Z", "¿Y desde Ipiales cuánto cuesta el taxi a la frontera?"),
+        # 5304 is a sticker: no words, no comment
+        (pid, "5305", "5302", "zx_traveler", "2026-10-02T10:30:00Z", "司机怎么联系？多少钱包车？"),
+    ]
+
+
+def _discussion_site():
+    empty = b"<html><body class='widget_frame_base tgme_widget body_widget_discussion'></body></html>"
+    return {
+        "/robots.txt": lambda h: respond(h, 200, b"User-agent: *\nAllow: /\n", "text/plain"),
+        "/s/ruta_norte": lambda h: respond(h, 200, (DATA / "ruta_norte.html").read_bytes()),
+        "/s/ruta_norte?before=1196": lambda h: respond(h, 200, (DATA / "ruta_norte_before_1196.html").read_bytes()),
+        "/ruta_norte/1201": lambda h: respond(h, 200, (DATA / "ruta_norte_1201_discussion.html").read_bytes()),
+        "*": lambda h: respond(h, 200, empty),  # the other messages' discussions: no replies
+    }
+
+
+def test_comment_pages_are_taken_only_when_asked(tmp_path):
+    with TestServer(_discussion_site()) as srv:
+        collect(tmp_path / "off", origin_env(srv, "telegram"), "crawl", "--url", FIRST, fetch=False)
+        assert not [p for p in srv.log if "discussion=1" in p]
+
+
+def test_discussion_replies_are_comment_units_found_by_search_and_no_commenter_is_shown(tmp_path):
+    """Crawl with comment pages on: the replies under ruta_norte/1201 are `comment` units of that post (searchable,
+    shown as comments); neither search, export nor the post's page names a commenter."""
+    data = tmp_path / "data"
+    with TestServer(_discussion_site()) as srv:
+        env = {**origin_env(srv, "telegram"), "ROUTEWATCH_CRAWL__COMMENT_PAGES": "true"}
+        crawl = collect(data, env, "crawl", "--url", FIRST, fetch=False)
+        assert "/ruta_norte/1201?embed=1&discussion=1&comments_limit=100" in srv.log
+    report = next(r for r in crawl if r["stage"] == "crawl")
+    assert report["extra"]["per_source"]["cli"]["crawl/comments"] == 4
+    pid = post_id_for("telegram", "ruta_norte/1201")
+    cat = Catalog(data / "catalog.sqlite")
+    try:
+        units = [(u.unit_id.rsplit(":", 1)[1], u.kind, u.text) for u in cat.units(pid) if u.kind == "comment"]
+        thread = json.loads(cat.get_post(pid).extra_json)["comments"]
+    finally:
+        cat.close()
+    assert units == [("5301", "comment", "18 美元是单程吗？"),
+                     ("5302", "comment", "是单程，往返 30 美元。\n车站在 Terminal Norte。"),
+                     ("5303", "comment", "¿Y desde Ipiales cuánto cuesta el taxi a la frontera?"),
+                     ("5305", "comment", "司机怎么联系？多少钱包车？")]
+    assert {k: v["parent"] for k, v in thread.items()} == {"5301": "", "5302": "5301", "5303": "", "5305": "5302"}
+    run_cli("extract", data_dir=data, timeout=600)
+    run_cli("index", data_dir=data, timeout=600)
+    hits = json.loads(run_cli("search", "包车", "--json", data_dir=data).stdout)["hits"]
+    assert [(h["post_id"], h["source"], h["unit_id"]) for h in hits] == [(pid, "comment", f"{pid}:comment:5305")]
+    human = run_cli("search", "包车", data_dir=data, env={"COLUMNS": "200"}).stdout
+    assert "comment" in human and "包车" in human
+    out = tmp_path / "posts.jsonl"
+    run_cli("export", "--format", "jsonl", "-o", str(out), data_dir=data)
+    shown = "\n".join([json.dumps(hits, ensure_ascii=False), human, out.read_text(encoding="utf-8")])
+    assert "司机怎么联系" in shown
+    assert [c for c in COMMENTERS if c in shown] == []
