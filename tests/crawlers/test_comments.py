@@ -94,3 +94,20 @@ def test_ytdlp_comments_become_units_with_their_thread():
     u = got[0].unit()
     assert (u.unit_id, u.kind, u.post_id) == (f"{pid}:comment:UgzQ1aB2cD3eF4gH5iJ4AaABAg", "comment", pid)
     assert len(from_ytdlp(pid, info, limit=1)) == 1
+
+
+def test_search_command_shows_a_tiktok_comment_as_a_comment_and_names_no_commenter(tmp_path):
+    """The commands a researcher types: import the comment captures, extract, index, search (human and --json)."""
+    from tests.conftest import run_cli
+
+    data = tmp_path / "data"
+    run_cli("import", "zeeschuimer", str(COMMENTS), data_dir=data)
+    run_cli("extract", data_dir=data, timeout=600)
+    run_cli("index", data_dir=data, timeout=600)
+    hits = json.loads(run_cli("search", "上船", "--json", data_dir=data).stdout)["hits"]
+    assert [(h["post_id"], h["source"], h["unit_id"]) for h in hits] == [
+        (VIDEO, "comment", f"{VIDEO}:comment:7431100000000000101")]
+    human = run_cli("search", "上船", data_dir=data, env={"COLUMNS": "200"}).stdout
+    row = next(line for line in human.splitlines() if "上船" in line)
+    assert "comment" in row
+    assert [h for h in (*HANDLES, "问路的人", "老陆", "路人乙") if h in human + json.dumps(hits, ensure_ascii=False)] == []
