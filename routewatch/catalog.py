@@ -542,6 +542,13 @@ class Catalog:
             marks = ",".join("?" for _ in d)
             self.db.execute(f"INSERT INTO posts({cols}) VALUES ({marks})", tuple(d.values()))  # noqa: S608 - column names are the dataclass fields
         else:
+            # A fuller text of the same post (a search result's first lines, then the page's whole description)
+            # replaces the cut one; any other caption stays as first collected.
+            old = self.db.execute("SELECT caption FROM posts WHERE post_id=?", (post.post_id,)).fetchone()[0]
+            cut = old.rstrip("…. \n")
+            if old and len(post.caption) > len(old) and post.caption.startswith(cut) and post.caption != old:
+                self.db.execute("UPDATE posts SET caption=? WHERE post_id=?", (post.caption, post.post_id))
+                self.invalidate(post.post_id, "extract", "index")
             # Fill fields that were empty before; never erase what was collected.
             for key in ("caption", "posted_at", "media_url", "page_url", "subtitles_url", "lang",
                         "forwarded_from", "author_handle"):

@@ -343,3 +343,25 @@ def test_every_field_of_every_recorded_info_dict():
                              "Why Chinese migrants fly to Ecuador first, and what changed in July 2024.",
                              "UCq3Wm8Er1Ty4Ui7Op0As2Df", 120334, "", "", False, ""))],
     }
+
+
+def test_a_search_result_s_cut_description_is_completed_by_the_full_capture(tmp_path):
+    """Found first by a flat search (the description's first lines), then by the watch page: the post keeps the
+    whole text and is read again; a different caption from a later capture never replaces the first."""
+    from crawlers.imports import store_post
+
+    flat = list(posts_from_info(info("ytsearch4_zouxian.info.json"), source="s", discovered_via="ytsearch4:走线"))[0]
+    full = one("youtube_Rn8uT2aJcQe.info.json")
+    cat = Catalog(tmp_path / "catalog.sqlite")
+    try:
+        store_post(cat, flat)
+        cat.set_status(flat.post_id, "extract", "done")
+        store_post(cat, full)
+        assert cat.get_post(flat.post_id).caption == full.caption
+        assert cat.status_of(flat.post_id, "extract") is None  # extracted again from the whole text
+        from dataclasses import replace
+
+        store_post(cat, replace(full, caption="另一个标题"))
+        assert cat.get_post(flat.post_id).caption == full.caption
+    finally:
+        cat.close()
