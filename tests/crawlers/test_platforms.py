@@ -123,6 +123,14 @@ WEB_PAGE = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Ruta del Da
             "<video src='/media/darien.mp4'></video></body></html>").encode()
 
 
+FEED = ("<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel><title>Frontera</title>"
+        "<link>{base}/noticias/</link><item><title>Necoclí</title><link>{base}/noticias/necocli.html</link>"
+        "<pubDate>Tue, 06 Oct 2026 10:30:00 -0500</pubDate></item></channel></rss>")
+TEXT_PAGE = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Necoclí</title>"
+             "<meta property='og:description' content='En Necoclí la lancha a Acandí sale a las 7; el boleto cuesta 40 USD.'>"
+             "<meta property='article:published_time' content='2026-10-06T10:30:00-05:00'></head><body></body></html>").encode()
+
+
 def test_url_list_of_platform_pages_crawled_and_fetched_keep_every_field(tmp_path):
     video = media_bytes("p07_panama_bus.mp4")
     clip = lambda h: respond(h, 200, video, "video/mp4")  # noqa: E731 - one route, several paths
@@ -133,6 +141,7 @@ def test_url_list_of_platform_pages_crawled_and_fetched_keep_every_field(tmp_pat
         "https://www.kuaishou.com/short-video/3xk9m2q7w5e4r8t?authorId=3xabc123def456",
         "https://x.com/rutanorte_mx/status/1843098765432101234",
         "{base}/noticias/darien.html",
+        "{base}/noticias/feed.xml",
     ])
     with TestServer({}) as srv:
         srv.routes.update({
@@ -144,6 +153,8 @@ def test_url_list_of_platform_pages_crawled_and_fetched_keep_every_field(tmp_pat
             "/short-video/3xk9m2q7w5e4r8t": _serve("kuaishou_video.html"),
             "/rutanorte_mx/status/1843098765432101234": _serve("x_status.html"),
             "/noticias/darien.html": lambda h: respond(h, 200, WEB_PAGE),
+            "/noticias/feed.xml": lambda h: respond(h, 200, FEED.format(base=srv.base).encode(), "application/rss+xml"),
+            "/noticias/necocli.html": lambda h: respond(h, 200, TEXT_PAGE),
             "/video/tos/useast2a/tos-useast2a-ve-0068c001/oc813b1466a117598b0ef/": clip,  # TikTok's CDN
             "/aweme/v1/play/": clip,  # Douyin
             "/upic/2026/10/02/12/BMjAyNjEwMDIxMjAw_b_B1a2b3c4.mp4": clip,  # Kuaishou's CDN
@@ -151,7 +162,7 @@ def test_url_list_of_platform_pages_crawled_and_fetched_keep_every_field(tmp_pat
         })
         collect(tmp_path / "data", origin_env(srv, "tiktok", "tiktok_cdn", "douyin", "bilibili", "kuaishou",
                                               "kuaishou_cdn", "x"), "crawl", "--url", f"{srv.base}/lists/seeds.txt")
-        web = f"{srv.base}/noticias/darien.html"
+        web, text_only = f"{srv.base}/noticias/darien.html", f"{srv.base}/noticias/necocli.html"
     got = sha256(video)
     plain = {"signer": "", "forwarded_from": "", "edited": False, "reply_to": "", "media": got}
     assert records(tmp_path / "data") == {
@@ -175,4 +186,8 @@ def test_url_list_of_platform_pages_crawled_and_fetched_keep_every_field(tmp_pat
                                 "text": "Ruta Norte MX on X\n“Así está el río hoy en el Darién. No crucen de noche.”"},
         web: {**plain, "platform": "web", "url": web, "posted_at": "2026-10-05T14:00:00Z", "author": "Redacción Frontera",
               "text": "El cruce dura cuatro días; el guía cobra 300 USD.", "views": None},
+        # through the RSS feed (feed.v1 follows its items); a page without video is a text-only post
+        text_only: {**plain, "platform": "web", "url": text_only, "posted_at": "2026-10-06T15:30:00Z", "author": "",
+                    "text": "En Necoclí la lancha a Acandí sale a las 7; el boleto cuesta 40 USD.", "views": None,
+                    "media": "skipped E207"},
     }
