@@ -244,6 +244,18 @@ def test_discussion_replies_are_comment_units_found_by_search_and_no_commenter_i
     assert "comment" in human and "包车" in human
     out = tmp_path / "posts.jsonl"
     run_cli("export", "--format", "jsonl", "-o", str(out), data_dir=data)
-    shown = "\n".join([json.dumps(hits, ensure_ascii=False), human, out.read_text(encoding="utf-8")])
+    # the post's page and API: the replies as comments, a fact from one says it came from a comment
+    from tests.web.helpers import client_for
+
+    with client_for(data) as web:
+        html = web.get(f"/posts/{pid}").text
+        api = web.get(f"/api/posts/{pid}").json()
+    assert html.count('class="unit unit-comment') == 4
+    assert {u["unit_id"].rsplit(":", 1)[1] for u in api["units"] if u["kind"] == "comment"} == {"5301", "5302", "5303", "5305"}
+    fact_kinds = {ev["unit_kind"] for kind in ("costs", "places", "bribes", "countries")
+                  for f in api["facts"].get(kind) or [] for ev in f.get("evidence") or []}
+    assert "comment" in fact_kinds  # "往返 30 美元" is a cost read from a comment
+    shown = "\n".join([json.dumps(hits, ensure_ascii=False), human, out.read_text(encoding="utf-8"), html,
+                        json.dumps(api, ensure_ascii=False)])
     assert "司机怎么联系" in shown
     assert [c for c in COMMENTERS if c in shown] == []
