@@ -97,6 +97,15 @@ def test_every_message_is_the_channel_s_and_edits_are_kept():
     assert "signer" not in json.loads(posts["ruta_norte/1199"].extra_json)
 
 
+def test_a_signed_message_that_was_edited_keeps_both():
+    html = (DATA / "ruta_norte.html").read_text(encoding="utf-8").replace(
+        'dir="auto">Lin</span>, <a class="tgme_widget_message_date"',
+        'dir="auto">Lin</span>, edited &nbsp;<a class="tgme_widget_message_date"')
+    page = Page(url=FIRST, fetch_url=FIRST, status=200, body=html.encode(), source="t", captured_at="2026-10-03T00:00:00Z")
+    extra = json.loads(posts_of(list(TelegramChannel().discover(page)))["ruta_norte/1200"].extra_json)
+    assert (extra["signer"], extra["edited"]) == ("Lin", True)
+
+
 def test_message_ids_above_2_to_the_53_stay_strings():
     html = ((DATA / "ruta_norte.html").read_text(encoding="utf-8").replace('data-post="ruta_norte/1197"', 'data-post="ruta_norte/9007199254740993"'))
     page = Page(url=FIRST, fetch_url=FIRST, status=200, body=html.encode(), source="t", captured_at="2026-10-03T00:00:00Z")
