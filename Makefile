@@ -11,7 +11,7 @@ APT_PKGS := ffmpeg espeak-ng chromium fonts-wqy-microhei
 help:
 	@echo "make demo    set up everything, start the demo platform, run the whole pipeline, print a summary"
 	@echo "make test    set up everything and run the whole test suite"
-	@echo "make lint    ruff (with security rules)"
+	@echo "make lint    ruff (with security rules) and the import layers (lint-imports)"
 	@echo "make extras  the optional openai-whisper backend (PyTorch; several GB)"
 	@echo "make es-up / es-down   start / stop the local test Elasticsearch node"
 	@echo "make pg-up / pg-down   start / stop the local test PostgreSQL server (prints its DSN)"
@@ -59,6 +59,7 @@ test-fast: setup
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 es-up: venv
 	@bash scripts/es.sh up

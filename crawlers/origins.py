@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from routewatch.demo.server import DEMO_HOST
+# The built-in demo platform's host (`routewatch demo`); `.invalid` never resolves (RFC 2606).
+DEMO_HOST = "demo.routewatch.invalid"
 
 PLATFORM_HOSTS: dict[str, tuple[str, ...]] = {
     "telegram": ("t.me", "telegram.me", "www.t.me"),

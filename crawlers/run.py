@@ -35,6 +35,7 @@ from crawlers.comments import Comment
 from crawlers.origins import to_fetch_url
 from crawlers.safety import check_url, check_url_form
 from routewatch.catalog import Catalog, now_iso
+from routewatch.core.stage import failpoint
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import Failure, Post
 
@@ -203,7 +204,7 @@ class RouteSpider(scrapy.Spider):
 
     def _fail(self, source: str, item: str, code: str, reason: str) -> None:
         self.stats_out.failed += 1
-        self.catalog.record_failure(Failure("crawl", item, code, reason, now_iso()))
+        self.catalog.record_failure(Failure("crawl", item, code, reason, now_iso()), source=source)
         d = self.stats_out.per_source.setdefault(source, {})
         d[f"crawl/failed/{code}"] = d.get(f"crawl/failed/{code}", 0) + 1
 
@@ -286,8 +287,6 @@ class RouteSpider(scrapy.Spider):
             self.on_progress(self.stats_out)
 
     def _store(self, post: Post, page_url: str) -> None:
-        from routewatch.pipeline import failpoint
-
         failpoint("crawl", self.stats_out.discovered, "before")
         post = without_lone_surrogates(post)  # embedded JSON may carry half an emoji
         with self.catalog.tx():

@@ -29,6 +29,7 @@ from crawlers.origins import to_fetch_url
 from crawlers.platforms import as_int, iso_from_epoch, json_safe, tiktok_url
 from crawlers.safety import Deadline, check_url
 from routewatch.catalog import Catalog, now_iso
+from routewatch.core.stage import failpoint
 from routewatch.errors import Code, NotConfigured, RouteWatchError
 from routewatch.records import Failure, Post, TextUnit, post_id_for
 
@@ -288,8 +289,6 @@ def collect(query: ResearchQuery, catalog: Catalog, settings: Any, source_name: 
     """Run a query and store its videos page by page; an early stop is recorded (failure row) and reported.
     With `state_file`, where the query stands is saved after each stored page, a run that was stopped or
     killed goes on from there (same query), and the file goes once the query is complete."""
-    from routewatch.pipeline import failpoint
-
     client = client or TikTokResearchClient(settings)
     via = query.describe()
     report = ResearchReport(query=via)
@@ -302,7 +301,8 @@ def collect(query: ResearchQuery, catalog: Catalog, settings: Any, source_name: 
                 if post is None:
                     report.failed_by_code[Code.E602.value] = report.failed_by_code.get(Code.E602.value, 0) + 1
                     catalog.record_failure(Failure("crawl", f"{via}#{report.pages}:{report.videos}", Code.E602.value,
-                                                   "research API video without a numeric id", now_iso()))
+                                                   "research API video without a numeric id", now_iso()),
+                                           source=source_name)
                 else:
                     if store_post(catalog, post):
                         report.imported += 1
@@ -320,7 +320,7 @@ def collect(query: ResearchQuery, catalog: Catalog, settings: Any, source_name: 
     except ResearchStopped as stop:
         report.stopped, report.reason = stop.code.value, stop.reason
         report.failed_by_code[stop.code.value] = report.failed_by_code.get(stop.code.value, 0) + 1
-        catalog.record_failure(Failure("crawl", via, stop.code.value, stop.reason, now_iso()))
+        catalog.record_failure(Failure("crawl", via, stop.code.value, stop.reason, now_iso()), source=source_name)
     catalog.count("crawl/pages", report.pages, source=source_name)
     catalog.count("crawl/discovered", report.videos, source=source_name)
     catalog.count("crawl/new", report.imported, source=source_name)

@@ -336,7 +336,7 @@ def collect_with_ytdlp(target: str, catalog: Catalog, settings: Any, source: str
                 rep.already_known += 1
     except RouteWatchError as e:
         rep.failed_code, rep.reason = e.code.value, e.reason
-        catalog.record_failure(Failure("crawl", target, e.code.value, e.reason, now_iso()))
+        catalog.record_failure(Failure("crawl", target, e.code.value, e.reason, now_iso()), source=source)
     for name, n in (("crawl/discovered", rep.discovered), ("crawl/new", rep.new),
                     ("crawl/already_known", rep.already_known), *rep.counts.items()):
         if n:

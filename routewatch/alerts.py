@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 
 from index.base import Query
 from routewatch.catalog import Catalog, now_iso, stored_json
+from routewatch.core.stage import failpoint
 from routewatch.errors import Code, RouteWatchError
 from routewatch.export import matching_ids
-from routewatch.pipeline import failpoint
 from routewatch.search_input import build_query
 
 NAME = re.compile(r"\w[\w.-]{0,59}")
@@ -84,12 +84,10 @@ def _row(r: Any) -> SavedSearch:
 
 def saved(catalog: Catalog, name: str | None = None) -> list[SavedSearch]:
     """Every saved search by name, or the one named (E932 when there is none)."""
-    if name is None:
-        return [_row(r) for r in catalog.db.execute("SELECT * FROM saved_searches ORDER BY name")]
-    r = catalog.db.execute("SELECT * FROM saved_searches WHERE name=?", (name,)).fetchone()
-    if r is None:
+    rows = catalog.saved_search_rows(name)
+    if name is not None and not rows:
         raise RouteWatchError(Code.E932, f"no saved search {name!r}: see `routewatch saved list`")
-    return [_row(r)]
+    return [_row(r) for r in rows]
 
 
 def add(catalog: Catalog, index: Any, name: str, query: str, filters: dict[str, Any], webhook: str = "",
@@ -102,24 +100,19 @@ def add(catalog: Catalog, index: Any, name: str, query: str, filters: dict[str, 
     s = SavedSearch(name=name, query=query or "", filters=f, webhook=check_webhook(webhook), created_at=now_iso(),
                     checked_at=None, changes=changes)
     q = s.to_query()  # E903 / E908 / E505-E508 before anything is stored
-    if catalog.db.execute("SELECT 1 FROM saved_searches WHERE name=?", (name,)).fetchone():
+    if catalog.saved_search_rows(name):
         raise RouteWatchError(Code.E931, f"a saved search {name!r} exists: `routewatch saved rm {name}` first")
     ids, _ = matching_ids(index, q)
     now = now_iso()
-    with catalog.tx():
-        catalog.db.execute("INSERT INTO saved_searches(name, query, filters_json, webhook, changes, created_at, "
-                           "checked_at) VALUES (?,?,?,?,?,?,?)", (name, s.query, json.dumps(f, ensure_ascii=False),
-                                                                  s.webhook, int(changes), s.created_at, now))
-        catalog.db.executemany("INSERT OR IGNORE INTO saved_alerts(name, post_id, kind, found_at, baseline, seen_at, "
-                               "delivered_at) VALUES (?,?,'match',?,1,?,?)", [(name, p, now, now, now) for p in ids])
+    catalog.add_saved_search({"name": name, "query": s.query, "filters_json": json.dumps(f, ensure_ascii=False),
+                              "webhook": s.webhook, "changes": int(changes), "created_at": s.created_at,
+                              "checked_at": now}, ids, now)
     return saved(catalog, name)[0], len(ids)
 
 
 def remove(catalog: Catalog, name: str) -> None:
     saved(catalog, name)  # E932
-    with catalog.tx():
-        catalog.db.execute("DELETE FROM saved_alerts WHERE name=?", (name,))
-        catalog.db.execute("DELETE FROM saved_searches WHERE name=?", (name,))
+    catalog.remove_saved_search(name)
 
 
 def check(catalog: Catalog, index: Any, names: Iterable[str] | None = None) -> dict[str, list[str]]:
@@ -130,22 +123,11 @@ def check(catalog: Catalog, index: Any, names: Iterable[str] | None = None) -> d
     facts: list[Any] = []  # changes.post_facts of the catalog, read once when a saved search needs it
     for i, s in enumerate(todo):
         ids, _ = matching_ids(index, s.to_query())
-        known = {r[0] for r in catalog.db.execute(
-            "SELECT post_id FROM saved_alerts WHERE name=? AND kind='match'", (s.name,))}
+        known = catalog.alerted_posts(s.name)
         found = [c for c in _changes_among(catalog, [p for p in ids if p not in known], set(ids), facts)] \
             if s.changes else []
         failpoint("alerts", i, "before")  # computed, nothing stored yet
-        now = now_iso()
-        with catalog.tx():
-            known = {r[0] for r in catalog.db.execute(  # again inside the transaction: another check may have run
-                "SELECT post_id FROM saved_alerts WHERE name=? AND kind='match'", (s.name,))}
-            new = [p for p in ids if p not in known]
-            catalog.db.executemany("INSERT INTO saved_alerts(name, post_id, kind, found_at) VALUES (?,?,'match',?)",
-                                   [(s.name, p, now) for p in new])
-            catalog.db.executemany("INSERT OR IGNORE INTO saved_alerts(name, post_id, kind, detail_json, found_at) "
-                                   "VALUES (?,?,'change',?,?)",
-                                   [(s.name, key, json.dumps(d, ensure_ascii=False), now) for key, d in found])
-            catalog.db.execute("UPDATE saved_searches SET checked_at=? WHERE name=?", (now, s.name))
+        new = catalog.record_alerts(s.name, ids, found, now_iso())
         failpoint("alerts", i, "after")
         out[s.name] = new
     return out
@@ -160,9 +142,7 @@ def _changes_among(catalog: Catalog, new: list[str], matched: set[str], facts: l
 
     if not new:
         return []
-    marks = ",".join("?" * len(new))
-    weeks = sorted({period_of(r[0], "week") for r in catalog.db.execute(
-        f"SELECT posted_at FROM posts WHERE posted_at != '' AND post_id IN ({marks})", new)})  # noqa: S608
+    weeks = sorted({period_of(t, "week") for t in catalog.posted_at_of(new)})
     if weeks and not facts:
         facts.extend(post_facts(catalog))
     out = []
@@ -180,32 +160,17 @@ def _changes_among(catalog: Catalog, new: list[str], matched: set[str], facts: l
 
 def pending(catalog: Catalog, name: str | None = None, *, column: str = "seen_at") -> list[dict[str, Any]]:
     """Alerts not yet shown (`seen_at`) or not yet delivered (`delivered_at`), oldest found first."""
-    if column not in ("seen_at", "delivered_at"):
-        raise ValueError(column)
-    where = f"a.baseline = 0 AND a.{column} IS NULL" + (" AND a.name = ?" if name else "")
-    return [dict(r) for r in catalog.db.execute(
-        "SELECT a.name, a.post_id, a.kind, a.detail_json, a.found_at FROM saved_alerts a "  # noqa: S608 - fixed column names
-        f"JOIN saved_searches s ON s.name = a.name WHERE {where} ORDER BY a.found_at, a.name, a.post_id",
-        (name,) if name else ())]
+    return catalog.alerts_waiting(column, name)
 
 
 def recent(catalog: Catalog, name: str, limit: int = 100) -> list[dict[str, Any]]:
     """The latest alerts of one saved search, shown or not (for its feed), newest found first."""
-    return [dict(r) for r in catalog.db.execute(
-        "SELECT name, post_id, kind, detail_json, found_at, seen_at FROM saved_alerts WHERE name=? AND baseline=0 "
-        "ORDER BY found_at DESC, post_id LIMIT ?", (name, limit))]
+    return catalog.recent_alerts(name, limit)
 
 
 def mark(catalog: Catalog, alerts: list[dict[str, Any]], column: str = "seen_at") -> int:
     """Mark the alerts shown (or delivered) in one transaction; returns how many changed."""
-    if column not in ("seen_at", "delivered_at"):
-        raise ValueError(column)
-    now = now_iso()
-    with catalog.tx():
-        cur = catalog.db.executemany(
-            f"UPDATE saved_alerts SET {column}=? WHERE name=? AND post_id=? AND kind=? AND {column} IS NULL",  # noqa: S608
-            [(now, a["name"], a["post_id"], a["kind"]) for a in alerts])
-    return cur.rowcount
+    return catalog.mark_alerts(alerts, column, now_iso())
 
 
 # ---- how an alert is shown ---------------------------------------------------------------------------------

@@ -367,19 +367,10 @@ def _stage_pass(settings: Any, fetched: Path, workdir: Path, keep: set[str] | No
         clock = _Clock()
         rep = pipeline.stage_transcribe(ctx)
         wall, cpu = clock.stop()
-        texts = {}
-        for pid in [r[0] for r in cat.db.execute("SELECT post_id FROM post_transcripts")]:
-            texts[pid] = " ".join(u.text for u in cat.units(pid) if u.kind == "transcript")
-        model_wall = audio = 0.0
-        for (prov,) in cat.db.execute("SELECT provenance_json FROM transcripts"):
-            params = dict(json.loads(prov or "{}").get("params") or [])
-            model_wall += float(params.get("wall_time_s") or 0)
-        from_subtitles = [r[0] for r in cat.db.execute(
-            "SELECT pt.post_id FROM post_transcripts pt JOIN transcripts t ON t.transcript_id = pt.transcript_id "
-            "WHERE json_extract(t.provenance_json, '$.tool') = 'transcribe/subtitles'")]
+        seen = cat.transcripts_overview()
+        texts = {pid: " ".join(u.text for u in cat.units(pid) if u.kind == "transcript") for pid in seen["posts"]}
+        model_wall, audio, from_subtitles = seen["model_wall_s"], seen["audio_s"], seen["from_subtitles"]
         counters = {k: v for k, v in cat.run_counters().items() if k.startswith("transcribe/")}
-        for (secs,) in cat.db.execute("SELECT seconds FROM transcripts"):
-            audio += float(secs or 0)
     finally:
         cat.close()
         shutil.rmtree(d, ignore_errors=True)

@@ -626,8 +626,9 @@ class Catalog:
         for st in stages:
             self.db.execute("DELETE FROM stage_status WHERE item_id=? AND stage=?", (item_id, st))
 
-    def record_failure(self, f: Failure) -> None:
-        """Record a failure row and mark the item failed for the stage, atomically."""
+    def record_failure(self, f: Failure, source: str = "") -> None:
+        """Record a failure row and mark the item failed for the stage, atomically; counted once, as
+        `{stage}/failed/{code}` of `source` (the item's source when the caller knows it)."""
         with self.tx():
             self.db.execute(
                 "INSERT INTO failures(stage, item_id, code, reason, at) VALUES (?,?,?,?,?) "
@@ -636,7 +637,7 @@ class Catalog:
                 (f.stage, f.item_id, f.code, f.reason[:2000], f.at or now_iso()),
             )
             self.set_status(f.item_id, f.stage, "failed", f.code)
-            self.count(f"{f.stage}/failed/{f.code}")
+            self.count(f"{f.stage}/failed/{f.code}", source=source)
 
     def failures(self, stage: str | None = None) -> list[Failure]:
         sql = "SELECT stage, item_id, code, reason, at FROM failures"
@@ -647,7 +648,8 @@ class Catalog:
         return [Failure(*r) for r in self.db.execute(sql + " ORDER BY id", params)]
 
     # ---- media -----------------------------------------------------------------------------------------
-    def put_media(self, media: Media) -> None:
+    def put_media(self, media: Media, source: str = "") -> None:
+        """Store a post's media record and mark it fetched; counted once, as `fetch/fetched` of `source`."""
         with self.tx():
             self.db.execute(
                 "INSERT OR REPLACE INTO media(post_id, path, sha256, size, duration, mime, info_json, "
@@ -656,7 +658,7 @@ class Catalog:
                  media.info_json, provenance_json(media.provenance), now_iso()),
             )
             self.set_status(media.post_id, "fetch", "done")
-            self.count("fetch/fetched")
+            self.count("fetch/fetched", source=source)
 
     def get_media(self, post_id: str) -> Media | None:
         r = self.db.execute("SELECT * FROM media WHERE post_id=?", (post_id,)).fetchone()
@@ -787,6 +789,127 @@ class Catalog:
     def get_facts(self, post_id: str) -> dict[str, Any] | None:
         r = self.db.execute("SELECT facts_json FROM extractions WHERE post_id=?", (post_id,)).fetchone()
         return stored_json(r[0], {}, where=f"extractions.facts_json of {post_id}") if r else None
+
+    # ---- reads for aggregates (changes.py, the demo summary) ---------------------------------------------
+    def latest_posted_at(self) -> str | None:
+        r = self.db.execute("SELECT MAX(posted_at) FROM posts WHERE posted_at != ''").fetchone()
+        return r[0] if r and r[0] else None
+
+    def gold_summaries(self) -> list[dict[str, Any]]:
+        """Every post's extraction summary (SPEC §5 gold schema), in no particular order."""
+        return [stored_json(r[1], {}, where=f"extractions.gold_json of {r[0]}")
+                for r in self.db.execute("SELECT post_id, gold_json FROM extractions")]
+
+    def relevant_dated(self, until: str = "", *, facts: bool = False) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(post id, posted_at, extraction) of every relevant post with a posting time (before `until`,
+        YYYY-MM-DD, when given), oldest first; the extraction is the gold summary, or with `facts` the full
+        facts with their evidence."""
+        col = "facts_json" if facts else "gold_json"
+        limit, args = ("AND p.posted_at < ? ", (until,)) if until else ("", ())
+        for r in self.db.execute(f"SELECT p.post_id, p.posted_at, e.{col} FROM posts p JOIN extractions e "  # noqa: S608
+                                 f"ON e.post_id = p.post_id WHERE p.posted_at != '' AND e.relevant = 1 {limit}"
+                                 "ORDER BY p.posted_at", args):
+            yield r[0], r[1], stored_json(r[2], {}, where=f"extractions.{col} of {r[0]}")
+
+    def dated_unit_texts(self, until: str = "") -> Iterator[tuple[str, str]]:
+        """(post id, text) of every non-empty unit of the posts with a posting time (before `until` when
+        given), grouped by post; one row at a time, never the whole catalog's texts at once."""
+        limit, args = ("AND p.posted_at < ? ", (until,)) if until else ("", ())
+        for r in self.db.execute("SELECT u.post_id, u.text FROM units u JOIN posts p ON p.post_id = u.post_id "  # noqa: S608
+                                 f"WHERE u.text != '' AND p.posted_at != '' {limit}ORDER BY u.post_id", args):
+            yield r[0], r[1]
+
+    def posted_at_of(self, post_ids: list[str]) -> list[str]:
+        """The posting times of these posts (those that have one)."""
+        out: list[str] = []
+        for i in range(0, len(post_ids), 500):
+            chunk = post_ids[i:i + 500]
+            out += [r[0] for r in self.db.execute(
+                f"SELECT posted_at FROM posts WHERE posted_at != '' AND post_id IN ({','.join('?' * len(chunk))})",  # noqa: S608
+                chunk)]
+        return out
+
+    def transcripts_overview(self) -> dict[str, Any]:
+        """What the transcription stage stored (for the bench): post ids with a transcript, the model's wall
+        time and the audio seconds summed over transcripts, and the posts whose transcript is their subtitles."""
+        posts = [r[0] for r in self.db.execute("SELECT post_id FROM post_transcripts")]
+        model_wall = audio = 0.0
+        for tid, prov, secs in self.db.execute("SELECT transcript_id, provenance_json, seconds FROM transcripts"):
+            params = dict(stored_json(prov, {}, where=f"transcripts.provenance_json of {tid}").get("params") or [])
+            model_wall += float(params.get("wall_time_s") or 0)
+            audio += float(secs or 0)
+        subs = [r[0] for r in self.db.execute(
+            "SELECT pt.post_id, t.provenance_json FROM post_transcripts pt JOIN transcripts t "
+            "ON t.transcript_id = pt.transcript_id")
+            if stored_json(r[1], {}, where=f"provenance of {r[0]}").get("tool") == "transcribe/subtitles"]
+        return {"posts": posts, "model_wall_s": model_wall, "audio_s": audio, "from_subtitles": subs}
+
+    # ---- saved searches and their alerts (routewatch/alerts.py) ---------------------------------------------
+    def saved_search_rows(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Saved searches as stored (filters as JSON text), by name; only the one named when given."""
+        if name is None:
+            return [dict(r) for r in self.db.execute("SELECT * FROM saved_searches ORDER BY name")]
+        return [dict(r) for r in self.db.execute("SELECT * FROM saved_searches WHERE name=?", (name,))]
+
+    def add_saved_search(self, row: dict[str, Any], baseline: list[str], now: str) -> None:
+        """Store a saved search and, in the same transaction, the posts it matches now as its baseline (never
+        alerted, already seen and delivered)."""
+        with self.tx():
+            self.db.execute("INSERT INTO saved_searches(name, query, filters_json, webhook, changes, created_at, "
+                            "checked_at) VALUES (:name,:query,:filters_json,:webhook,:changes,:created_at,:checked_at)",
+                            row)
+            self.db.executemany("INSERT OR IGNORE INTO saved_alerts(name, post_id, kind, found_at, baseline, "
+                                "seen_at, delivered_at) VALUES (?,?,'match',?,1,?,?)",
+                                [(row["name"], p, now, now, now) for p in baseline])
+
+    def remove_saved_search(self, name: str) -> None:
+        with self.tx():
+            self.db.execute("DELETE FROM saved_alerts WHERE name=?", (name,))
+            self.db.execute("DELETE FROM saved_searches WHERE name=?", (name,))
+
+    def alerted_posts(self, name: str) -> set[str]:
+        """The posts a saved search has matched so far (baseline included)."""
+        return {r[0] for r in self.db.execute("SELECT post_id FROM saved_alerts WHERE name=? AND kind='match'", (name,))}
+
+    def record_alerts(self, name: str, matched: list[str], changes: list[tuple[str, dict[str, Any]]], now: str) -> list[str]:
+        """In one transaction: the matched posts this saved search had not matched before become alerts, the
+        changes (key, detail) too (once per key), and its checked time is set. Returns the new posts."""
+        with self.tx():
+            known = self.alerted_posts(name)  # read again inside the transaction: another check may have run
+            new = [p for p in matched if p not in known]
+            self.db.executemany("INSERT INTO saved_alerts(name, post_id, kind, found_at) VALUES (?,?,'match',?)",
+                                [(name, p, now) for p in new])
+            self.db.executemany("INSERT OR IGNORE INTO saved_alerts(name, post_id, kind, detail_json, found_at) "
+                                "VALUES (?,?,'change',?,?)",
+                                [(name, key, json.dumps(d, ensure_ascii=False), now) for key, d in changes])
+            self.db.execute("UPDATE saved_searches SET checked_at=? WHERE name=?", (now, name))
+        return new
+
+    def alerts_waiting(self, column: str, name: str | None = None) -> list[dict[str, Any]]:
+        """Alerts not yet shown (`seen_at`) or not yet delivered (`delivered_at`), oldest found first."""
+        if column not in ("seen_at", "delivered_at"):
+            raise ValueError(column)
+        where = f"a.baseline = 0 AND a.{column} IS NULL" + (" AND a.name = ?" if name else "")
+        return [dict(r) for r in self.db.execute(
+            "SELECT a.name, a.post_id, a.kind, a.detail_json, a.found_at FROM saved_alerts a "  # noqa: S608 - fixed column names
+            f"JOIN saved_searches s ON s.name = a.name WHERE {where} ORDER BY a.found_at, a.name, a.post_id",
+            (name,) if name else ())]
+
+    def recent_alerts(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest alerts of one saved search, shown or not, newest found first."""
+        return [dict(r) for r in self.db.execute(
+            "SELECT name, post_id, kind, detail_json, found_at, seen_at FROM saved_alerts WHERE name=? AND baseline=0 "
+            "ORDER BY found_at DESC, post_id LIMIT ?", (name, limit))]
+
+    def mark_alerts(self, alerts: list[dict[str, Any]], column: str, now: str) -> int:
+        """Mark alerts shown (or delivered) in one transaction; returns how many changed."""
+        if column not in ("seen_at", "delivered_at"):
+            raise ValueError(column)
+        with self.tx():
+            cur = self.db.executemany(
+                f"UPDATE saved_alerts SET {column}=? WHERE name=? AND post_id=? AND kind=? AND {column} IS NULL",  # noqa: S608
+                [(now, a["name"], a["post_id"], a["kind"]) for a in alerts])
+        return cur.rowcount
 
     # ---- status ----------------------------------------------------------------------------------------
     def stage_counts(self) -> dict[str, dict[str, int]]:

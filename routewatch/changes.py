@@ -17,7 +17,7 @@ from typing import Any
 
 from index.base import legs, period_of
 from index.terms import trend_terms
-from routewatch.catalog import Catalog, stored_json
+from routewatch.catalog import Catalog
 from routewatch.trace import fold, sentence_spans
 
 BASELINE_WEEKS = 8  # a week is compared with the 8 weeks before it
@@ -113,37 +113,31 @@ def post_facts(catalog: Catalog, until: str = "") -> list[PostFacts]:
     """Every relevant, dated post (posted before `until`, YYYY-MM-DD, when given) with its features: places
     (canonical), legs, trend terms its texts name, and the price levels it quotes (cost kind, currency,
     band). Texts are read one post at a time, never the whole catalog's at once."""
-    db = catalog.db
     terms = [(t, t.lower()) for t in trend_terms()]
-    limit, args = ("AND p.posted_at < ? ", (until,)) if until else ("", ())
     found: dict[str, set[str]] = {}
     pid, text = None, ""
-    for r in db.execute("SELECT u.post_id, u.text FROM units u JOIN posts p ON p.post_id = u.post_id "  # noqa: S608
-                        f"WHERE u.text != '' AND p.posted_at != '' {limit}ORDER BY u.post_id", args):
-        if r[0] != pid:
+    for unit_post, unit_text in catalog.dated_unit_texts(until):
+        if unit_post != pid:
             if pid is not None:
                 found[pid] = {f"term:{t}" for t, low in terms if low in text}
-            pid, text = r[0], ""
-        text += " " + r[1].lower()
+            pid, text = unit_post, ""
+        text += " " + unit_text.lower()
     if pid is not None:
         found[pid] = {f"term:{t}" for t, low in terms if low in text}
     out = []
-    for r in db.execute("SELECT p.post_id, p.posted_at, e.gold_json FROM posts p JOIN extractions e "  # noqa: S608
-                        f"ON e.post_id = p.post_id WHERE p.posted_at != '' AND e.relevant = 1 {limit}"
-                        "ORDER BY p.posted_at", args):
-        g = stored_json(r["gold_json"], {}, where=f"extractions.gold_json of {r['post_id']}")
+    for post_id, posted_at, g in catalog.relevant_dated(until):
         f = {f"place:{p['canonical']}" for p in g.get("places", []) if p.get("canonical")}
         f |= {f"leg:{lg}" for lg in legs(g.get("route", []))}
-        f |= found.get(r["post_id"], set())
+        f |= found.get(post_id, set())
         for c in g.get("costs", []):
             if float(c["amount"]) > 0:
                 low, high = price_band(float(c["amount"]))
                 f.add(f"price:{c['kind']}:{c['currency']}:{_n(low).replace(',', '')}:{_n(high).replace(',', '')}")
         try:
-            week = period_of(r["posted_at"], "week")
+            week = period_of(posted_at, "week")
         except ValueError:  # an unreadable date has no week; it is not counted anywhere
             continue
-        out.append(PostFacts(r["post_id"], r["posted_at"], week, f))
+        out.append(PostFacts(post_id, posted_at, week, f))
     return out
 
 
@@ -296,19 +290,16 @@ def leg_label(leg: str) -> str:
 def tied_amounts(catalog: Catalog, since: str = "", until: str = "") -> Any:
     """(leg, kind, currency, month, amount, post_id) of every cost tied to a leg (tie rule: `tied_costs`) in
     relevant posts posted between since and until (YYYY-MM-DD, until exclusive) when given."""
-    db = catalog.db
-    for r in db.execute("SELECT p.post_id, p.posted_at, e.facts_json FROM posts p JOIN extractions e "
-                        "ON e.post_id = p.post_id WHERE p.posted_at != '' AND e.relevant = 1 ORDER BY p.posted_at"):
-        day = r["posted_at"][:10]
+    for post_id, posted_at, facts in catalog.relevant_dated(facts=True):
+        day = posted_at[:10]
         if (since and day < since) or (until and day >= until):
             continue
-        facts = stored_json(r["facts_json"], {}, where=f"extractions.facts_json of {r['post_id']}")
         if not facts.get("costs"):
             continue
-        texts = {u.unit_id: u.text for u in catalog.units(r["post_id"])}
-        month = r["posted_at"][:7]  # posted_at is ISO-8601 UTC
+        texts = {u.unit_id: u.text for u in catalog.units(post_id)}
+        month = posted_at[:7]  # posted_at is ISO-8601 UTC
         for t in tied_costs(facts, texts):
-            yield t["leg"], t["kind"], t["currency"], month, t["amount"], r["post_id"]
+            yield t["leg"], t["kind"], t["currency"], month, t["amount"], post_id
 
 
 def leg_prices(catalog: Catalog, since: str = "", until: str = "", *, by_month: bool = True) -> list[dict[str, Any]]:

@@ -880,7 +880,7 @@ def _alerts_after_run(s: Any, cat: Any) -> list[Any]:
 
     from routewatch import alerts
     from routewatch.catalog import now_iso
-    from routewatch.pipeline import StageReport
+    from routewatch.core.stage import StageReport
     from routewatch.records import Failure
 
     if not cat.db.execute("SELECT 1 FROM saved_searches LIMIT 1").fetchone():
@@ -1024,7 +1024,7 @@ def alerts(name: Annotated[str | None, typer.Option("--name", help="Only this sa
             else:
                 _print_alerts(views)
             sys.stdout.flush()
-            from routewatch.pipeline import failpoint
+            from routewatch.core.stage import failpoint
 
             failpoint("alerts_seen", 0, "before")
             if not peek:  # marked only once they are out: a kill before this lists them again, never loses one

@@ -8,79 +8,16 @@ every stage picks only the items that still need it, so a killed run resumes whe
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any
 
 from routewatch.catalog import Catalog, now_iso
+from routewatch.core.stage import Context, StageReport, fail, failpoint
 from routewatch.errors import Code, RouteWatchError
 from routewatch.privacy import install_secret, pseudonym
 from routewatch.records import Failure, Post, Segment, TextUnit
-
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
-
-
-def _noop(stage: str, done: int, total: int) -> None:
-    pass
-
-
-_FAILPOINT_CALLS: dict[tuple[str, str], int] = {}
-
-
-def failpoint(stage: str, i: int, when: str) -> None:
-    """Fault injection for the resilience tests: `ROUTEWATCH_FAILPOINT=stage:N:before|after` sends this
-    process SIGKILL at the N-th (from 0) result of the stage in this process, before it is written or
-    right after. Unset: no-op."""
-    spec = os.environ.get("ROUTEWATCH_FAILPOINT")
-    if not spec:
-        return
-    key = (stage, when)
-    seen = _FAILPOINT_CALLS.get(key, 0)
-    _FAILPOINT_CALLS[key] = seen + 1
-    st, _, rest = spec.partition(":")
-    n, _, w = rest.partition(":")
-    if st == stage and n.isdigit() and int(n) == seen and (w or "before") == when:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-@dataclass
-class StageReport:
-    stage: str
-    done: int = 0
-    failed: int = 0
-    skipped: int = 0
-    reused: int = 0
-    seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Context:
-    settings: Any
-    catalog: Catalog
-    progress: Progress = _noop
-
-    @property
-    def data_dir(self) -> Path:
-        return Path(self.settings.data_dir)
-
-
-def _fail(ctx: Context, stage: str, item: str, e: BaseException, source: str = "") -> str:
-    if isinstance(e, RouteWatchError):
-        code, reason = e.code.value, e.reason
-    else:
-        code = {"fetch": Code.E203, "transcribe": Code.E302, "ocr": Code.E707, "extract": Code.E401,
-                "index": Code.E501}.get(
-            stage, Code.E101).value
-        reason = f"{type(e).__name__}: {e}"
-    ctx.catalog.record_failure(Failure(stage, item, code, reason, now_iso()))
-    if source:
-        ctx.catalog.count(f"{stage}/failed/{code}", source=source)
-    return code
 
 
 # ---- 1. crawl -----------------------------------------------------------------------------------------
@@ -184,12 +121,11 @@ def stage_fetch(ctx: Context, retry_failed: bool = False) -> StageReport:
             with ctx.catalog.tx():
                 for u in units:
                     ctx.catalog.put_unit(u)
-            ctx.catalog.put_media(_with_post(media, pid))
-            ctx.catalog.count("fetch/fetched", source=post.source)
+            ctx.catalog.put_media(_with_post(media, pid), source=post.source)
             failpoint("fetch", i, "after")
             rep.done += 1
         except Exception as e:  # noqa: BLE001 - one bad item must not end the run
-            _fail(ctx, "fetch", pid, e, source=post.source)
+            fail(ctx, "fetch", pid, e, source=post.source)
             rep.failed += 1
         ctx.progress("fetch", i + 1, len(todo))
     rep.seconds = time.monotonic() - t0
@@ -277,7 +213,7 @@ def stage_ocr(ctx: Context) -> StageReport:
         reader = OnscreenReader(os_)
     except RouteWatchError as e:
         for pid in todo:
-            _fail(ctx, "ocr", pid, e)
+            fail(ctx, "ocr", pid, e)
         rep.failed = len(todo)
         return rep
     model = model_label()
@@ -315,10 +251,10 @@ def stage_ocr(ctx: Context) -> StageReport:
                     ctx.catalog.count("ocr/skipped/no_video")
                 rep.skipped += 1
             else:
-                _fail(ctx, "ocr", pid, e)
+                fail(ctx, "ocr", pid, e)
                 rep.failed += 1
         except Exception as e:  # noqa: BLE001
-            _fail(ctx, "ocr", pid, e)
+            fail(ctx, "ocr", pid, e)
             rep.failed += 1
         ctx.progress("ocr", i + 1, len(todo))
     for name, n in reader.counters.items():
@@ -364,7 +300,7 @@ def stage_extract(ctx: Context) -> StageReport:
             facts += fact_count(merged) if merged.relevant else 0  # irrelevant posts keep facts, not counted
             rep.done += 1
         except Exception as e:  # noqa: BLE001
-            _fail(ctx, "extract", pid, e)
+            fail(ctx, "extract", pid, e)
             rep.failed += 1
         ctx.progress("extract", i + 1, len(todo))
     rep.seconds = time.monotonic() - t0

@@ -1,6 +1,6 @@
 """The transcription stage over the catalog: each fetched post's media → a transcript, reused when it can be.
 
-In: a `routewatch.pipeline.Context` (settings, catalog, progress) and the posts pending "transcribe".
+In: a `routewatch.core.stage.Context` (settings, catalog, progress) and the posts pending "transcribe".
 Out: per post, in its own catalog transaction, a transcript (new, reused from the same media file /
 audio / a fingerprinted copy, or the post's platform subtitles when captions-first confirms the spoken
 language), its unit and status; or a failure with its code. Counters under `transcribe/`.
@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from routewatch.core.stage import Context, StageReport, fail, failpoint
 from routewatch.errors import Code, RouteWatchError
-from routewatch.pipeline import Context, StageReport, _fail, failpoint
 
 # Fingerprint similarity above which two clips count as the same audio. Measured on the demo
 # corpus: an Opus→AAC re-encode of a clip scores 0.79, every pair of distinct clips ≤ 0.08.
@@ -49,7 +49,7 @@ def run_stage(ctx: Context) -> StageReport:
     except RouteWatchError as e:
         # No model: record it once per item; extraction goes on with caption text only.
         for pid in todo:
-            _fail(ctx, "transcribe", pid, e)
+            fail(ctx, "transcribe", pid, e)
         rep.failed = len(todo)
         return rep
     run = _TranscribeRun(ctx, rep, transcriber, getattr(transcriber, "model_label", "") or ts.model, len(todo))
@@ -124,7 +124,7 @@ class _TranscribeRun:
         self.ctx.progress("transcribe", self.handled, self.total)
 
     def fail(self, job: _Job, e: BaseException) -> None:
-        _fail(self.ctx, "transcribe", job.pid, e)
+        fail(self.ctx, "transcribe", job.pid, e)
         self.rep.failed += 1
         self._progress()
         for follower in job.followers:  # same audio: try it on its own (a batch fault is not its fault)
@@ -309,7 +309,7 @@ class _TranscribeRun:
             self._save(job, t)
         except Exception as e:  # noqa: BLE001
             job.followers = []
-            _fail(self.ctx, "transcribe", job.pid, e)
+            fail(self.ctx, "transcribe", job.pid, e)
             self.rep.failed += 1
             self._progress()
 

@@ -96,19 +96,17 @@ def _digest_latest_week(cat: Any, s: Any) -> dict[str, str]:
     """The digest of the newest week that has posts, written under DATA/digests/<week>/."""
     from routewatch.digest import build_digest, write_digest
 
-    row = cat.db.execute("SELECT MAX(posted_at) FROM posts WHERE posted_at != ''").fetchone()
-    if not row or not row[0]:
+    latest = cat.latest_posted_at()
+    if not latest:
         return {}
     from index.base import period_of
 
-    week = period_of(row[0], "week")
+    week = period_of(latest, "week")
     return write_digest(build_digest(cat, s, week), Path(s.data_dir) / "digests" / week, data_dir=s.data_dir)
 
 
 def _all_gold(cat: Any) -> list[dict]:
-    import json
-
-    return [json.loads(r[0]) for r in cat.db.execute("SELECT gold_json FROM extractions")]
+    return cat.gold_summaries()
 
 
 def _print_summary(s: dict[str, Any]) -> None:

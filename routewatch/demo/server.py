@@ -23,8 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
+from crawlers.origins import DEMO_HOST
+
 CORPUS_DIR = Path(__file__).parent / "corpus"
-DEMO_HOST = "demo.routewatch.invalid"
 DEMO_BASE = f"https://{DEMO_HOST}"
 PAGE_SIZE = 5
 

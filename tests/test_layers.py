@@ -1,0 +1,110 @@
+"""The import layers of issue 13 (surfaces -> stages -> core), as `make lint` checks them.
+
+In: the source tree and the `[tool.importlinter]` contract in pyproject.toml.  Out: the contract holds, it
+covers every routewatch module, and it does fail on a back-arrow (checked on a copy of the tree).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("routewatch", "crawlers", "transcribe", "ocr", "nlp", "index")
+LINT = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command as c; "
+        "sys.exit(c(['--no-logo', '--no-cache']))"]
+
+
+def _layers() -> list[list[str]]:
+    cfg = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    (contract,) = cfg["contracts"]
+    return [[m.strip() for m in layer.replace("|", ":").split(":")] for layer in contract["layers"]]
+
+
+def _lint(root: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run(LINT, cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_every_routewatch_module_is_in_a_layer() -> None:
+    named = {m for layer in _layers() for m in layer}
+    modules = {f"routewatch.{p.stem}" for p in (REPO / "routewatch").glob("*.py") if p.stem != "__init__"}
+    modules |= {f"routewatch.{p.name}" for p in (REPO / "routewatch").iterdir() if (p / "__init__.py").exists()}
+    assert sorted(modules - named) == [], "add these modules to a layer in pyproject.toml [tool.importlinter]"
+    assert sorted(named - modules - set(PACKAGES[1:])) == [], "the contract names modules that do not exist"
+
+
+def test_stages_are_the_middle_layer_and_independent() -> None:
+    layers = _layers()
+    assert len(layers) == 3
+    assert sorted(layers[1]) == sorted(PACKAGES[1:])
+    contract = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    assert "|" in contract["contracts"][0]["layers"][1], "stages must be independent siblings (|), not (:)"
+
+
+def test_the_tree_keeps_the_contract() -> None:
+    cp = _lint(REPO)
+    assert cp.returncode == 0, cp.stdout[-3000:] + cp.stderr[-2000:]
+    assert "1 kept, 0 broken" in cp.stdout
+
+
+def _copy_tree(dst: Path) -> None:
+    keep = shutil.ignore_patterns("*.pyc", "__pycache__", "corpus", "media", "static", "templates", "packs")
+    for pkg in PACKAGES:
+        shutil.copytree(REPO / pkg, dst / pkg, ignore=keep)
+    shutil.copy(REPO / "pyproject.toml", dst / "pyproject.toml")
+
+
+def test_a_back_arrow_breaks_the_contract(tmp_path: Path) -> None:
+    _copy_tree(tmp_path)
+    assert _lint(tmp_path).returncode == 0  # the copy keeps it, as the tree does
+    # a stage reaching up into a surface
+    (tmp_path / "crawlers" / "base.py").open("a", encoding="utf-8").write("\nimport routewatch.pipeline  # noqa\n")
+    cp = _lint(tmp_path)
+    assert cp.returncode != 0 and "crawlers.base -> routewatch.pipeline" in cp.stdout, cp.stdout[-2000:]
+
+
+def test_one_stage_importing_another_breaks_the_contract(tmp_path: Path) -> None:
+    _copy_tree(tmp_path)
+    (tmp_path / "index" / "base.py").open("a", encoding="utf-8").write("\nimport transcribe.audio  # noqa\n")
+    cp = _lint(tmp_path)
+    assert cp.returncode != 0 and "index.base -> transcribe.audio" in cp.stdout, cp.stdout[-2000:]
+
+
+def test_core_importing_a_stage_breaks_the_contract(tmp_path: Path) -> None:
+    _copy_tree(tmp_path)
+    (tmp_path / "routewatch" / "records.py").open("a", encoding="utf-8").write("\nimport nlp.text  # noqa\n")
+    cp = _lint(tmp_path)
+    assert cp.returncode != 0 and "routewatch.records -> nlp.text" in cp.stdout, cp.stdout[-2000:]
+
+
+# ---- the catalog as the only door to the data ---------------------------------------------------------------
+SQL_CALL = re.compile(r"\.(execute|executemany|executescript)\(")
+SQL_HOMES = {"routewatch/catalog.py", "index/sqlite_fts.py"}  # the catalog; the SQLite index's own FTS tables
+# Modules that still run SQL themselves, with how many calls they had when this list was written. Issue 13
+# moves each behind a named catalog read method; the counts may only fall, and no other module may start.
+NOT_YET_MOVED = {
+    "routewatch/web/queries.py": 17, "routewatch/cli.py": 15, "routewatch/web/app.py": 9,
+    "routewatch/evidence.py": 6, "routewatch/trace.py": 5, "routewatch/export.py": 5, "routewatch/digest.py": 5,
+    "crawlers/recheck.py": 4, "transcribe/stage.py": 3, "routewatch/postref.py": 3, "routewatch/pipeline.py": 3,
+    "routewatch/bench.py": 2, "routewatch/alerts.py": 2, "crawlers/imports.py": 2, "crawlers/comments.py": 2,
+    "crawlers/run.py": 1,
+}
+
+
+def test_sql_runs_only_in_the_catalog_or_in_a_shrinking_list() -> None:
+    calls = {}
+    for pkg in PACKAGES:
+        for f in sorted((REPO / pkg).rglob("*.py")):
+            rel = f.relative_to(REPO).as_posix()
+            n = len(SQL_CALL.findall(f.read_text(encoding="utf-8")))
+            if n and rel not in SQL_HOMES:
+                calls[rel] = n
+    grown = {f: (n, NOT_YET_MOVED.get(f, 0)) for f, n in calls.items() if n > NOT_YET_MOVED.get(f, 0)}
+    assert grown == {}, ("SQL outside the catalog (file: (calls now, allowed)); add a named read/write method to "
+                         f"routewatch/catalog.py instead: {grown}")
