@@ -6,6 +6,7 @@ a reply quoting its parent, a pinned/created service message, "1.2K"-style views
 """
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -264,7 +265,11 @@ def test_discussion_replies_are_comment_units_found_by_search_and_no_commenter_i
     fact_kinds = {ev["unit_kind"] for kind in ("costs", "places", "bribes", "countries")
                   for f in api["facts"].get(kind) or [] for ev in f.get("evidence") or []}
     assert "comment" in fact_kinds  # "往返 30 美元" is a cost read from a comment
+    bundle = tmp_path / "evidence.zip"
+    run_cli("evidence", pid, "-o", str(bundle), data_dir=data)
+    with zipfile.ZipFile(bundle) as z:
+        packed = "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist() if not n.endswith(".gz"))
     shown = "\n".join([json.dumps(hits, ensure_ascii=False), human, out.read_text(encoding="utf-8"), html,
-                        json.dumps(api, ensure_ascii=False)])
+                        json.dumps(api, ensure_ascii=False), packed])
     assert "司机怎么联系" in shown
     assert [c for c in COMMENTERS if c in shown] == []
