@@ -347,3 +347,28 @@ def test_voice_to_text_is_a_text_of_its_own_and_big_ids_stay_exact(tmp_path, cat
 
     assert json_safe({"id": 7431029384756102938, "n": 5, "deep": [2**53 - 1, -(2**60)]}) == \
         {"id": "7431029384756102938", "n": 5, "deep": [2**53 - 1, str(-(2**60))]}
+
+
+def test_a_video_already_imported_and_extracted_gains_the_api_s_voice_to_text(tmp_path, catalog):
+    """The same video from a Zeeschuimer capture and from the API is one post; the API's `voice_to_text` becomes its
+    own text of that post, and the post is read again (extract, index) so the spoken words are searchable."""
+    from crawlers.imports import import_file
+
+    capture = {"timestamp_collected": 1790500000000, "source_platform": "tiktok.com",
+               "source_platform_url": "https://www.tiktok.com/tag/migrantes",
+               "data": {"id": "7433301112223334441", "desc": "Bus de Tapachula a CDMX #migrantes",
+                        "createTime": 1790409600, "author": {"uniqueId": "camino.al.norte"}, "stats": {"playCount": 20000}}}
+    f = tmp_path / "capture.ndjson"
+    f.write_text(json.dumps(capture) + "\n", encoding="utf-8")
+    import_file("zeeschuimer", f, catalog, None)
+    pid = post_id_for("tiktok", "7433301112223334441")
+    catalog.set_status(pid, "extract", "done")
+    catalog.set_status(pid, "index", "done")
+    with ApiServer([(200, "query_page1.json"), (200, "query_page2.json")]) as srv:
+        rep = collect(QUERY, catalog, settings_for(tmp_path, srv), source_name="tiktok_research:zouxian", max_count=3)
+    assert (rep.imported, rep.duplicates) == (4, 1)
+    assert [(u.unit_id.rsplit(":", 1)[1], u.kind, u.text) for u in catalog.units(pid)] == [
+        ("voice_to_text", "subtitle", "el bus sale a las ocho de la noche")]
+    assert (catalog.status_of(pid, "extract"), catalog.status_of(pid, "index")) == (None, None)  # to be read again
+    sources = {r[0] for r in catalog.db.execute("SELECT source FROM post_sightings WHERE post_id=?", (pid,))}
+    assert sources == {"zeeschuimer:capture.ndjson", "tiktok_research:zouxian"}
