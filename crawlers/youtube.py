@@ -182,6 +182,7 @@ class YouTube(Crawler):
         return Post(
             post_id=post_id_for("youtube", vid), platform="youtube", platform_id=vid, url=url, source=page.source,
             caption=caption_of(title, desc), posted_at=_norm_date(meta.get("datePublished") or meta.get("uploadDate") or ""),
+            author_handle=meta.get("channelId") or "",  # <meta itemprop="channelId" content="UC…">, as elsewhere
             captured_at=page.captured_at, page_url=url, discovered_via=page.discovered_via or page.url,
             views=as_int(meta.get("interactionCount")), extra_json=json.dumps({"from": "meta_tags"}),
         )

@@ -196,3 +196,15 @@ def test_channel_page_from_a_url_list_to_watch_and_shorts_pages_keep_every_field
         "Zx7Vd0LpQ3k": {**YT, "url": "https://www.youtube.com/shorts/Zx7Vd0LpQ3k", "posted_at": "2026-10-01T22:30:00Z",
                         "text": "Bus Quito → Tulcán, 15 USD #shorts", "views": 5121},
     }
+
+
+def test_watch_page_without_player_data_still_names_the_channel():
+    """A watch page served without its player response (a consent or bot-check variant) keeps what its meta tags
+    say: the title, description, date, count, and the channel id (itemprop channelId) as the author."""
+    html = (DATA / "watch_Hs5tG8uJk0L.html").read_text(encoding="utf-8")
+    html = html[:html.index("<script")] + ('<div itemscope itemtype="http://schema.org/VideoObject">'
+                                           '<meta itemprop="channelId" content="UCr7Nq2TbW5xK8pLm3vD9aQe"></div></body></html>')
+    url = "https://www.youtube.com/watch?v=Hs5tG8uJk0L"
+    [p] = list(YouTube().discover(page(url, body=html.encode())))
+    assert (p.url, p.author_handle, p.posted_at, p.views, p.caption) == (
+        url, "UCr7Nq2TbW5xK8pLm3vD9aQe", "2026-09-21T01:45:00Z", 2403, "图尔坎边境排队实录\n排了三个小时。 护照要复印两份。")
