@@ -208,3 +208,26 @@ def test_watch_page_without_player_data_still_names_the_channel():
     [p] = list(YouTube().discover(page(url, body=html.encode())))
     assert (p.url, p.author_handle, p.posted_at, p.views, p.caption) == (
         url, "UCr7Nq2TbW5xK8pLm3vD9aQe", "2026-09-21T01:45:00Z", 2403, "图尔坎边境排队实录\n排了三个小时。 护照要复印两份。")
+
+
+def test_a_short_first_seen_as_a_watch_url_takes_its_shorts_url(tmp_path):
+    """A search or listing that did not say it is a Short stored watch?v=<id>; the feed shows /shorts/<id>: the post
+    takes the address YouTube shows, and a later watch-form sighting does not undo it."""
+    from dataclasses import replace
+
+    from crawlers.imports import store_post
+    from routewatch.catalog import Catalog
+
+    [short] = [p for p in YouTubeFeed().discover(page(CHANNEL_FEED, "channel_UCr7Nq2TbW5xK8pLm3vD9aQe.xml"))
+               if p.platform_id == "Zx7Vd0LpQ3k"]
+    watch = replace(short, url="https://www.youtube.com/watch?v=Zx7Vd0LpQ3k", page_url="https://www.youtube.com/watch?v=Zx7Vd0LpQ3k")
+    cat = Catalog(tmp_path / "catalog.sqlite")
+    try:
+        store_post(cat, watch)
+        store_post(cat, short)
+        got = cat.get_post(short.post_id)
+        assert (got.url, got.page_url) == ("https://www.youtube.com/shorts/Zx7Vd0LpQ3k",) * 2
+        store_post(cat, watch)
+        assert cat.get_post(short.post_id).url == "https://www.youtube.com/shorts/Zx7Vd0LpQ3k"
+    finally:
+        cat.close()
