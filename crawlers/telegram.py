@@ -80,7 +80,7 @@ class TelegramChannel(Crawler):
         "https://telegram.me/s/some_channel/",
     )
 
-    def discover(self, page: Page) -> Iterator[Post | Follow | Comment]:
+    def discover(self, page: Page) -> Iterator[Post | Follow]:
         sel = Selector(text=page.text())
         for msg in sel.css("div.tgme_widget_message[data-post]"):
             ref = msg.attrib.get("data-post", "")
