@@ -1,6 +1,7 @@
 """The crawl stage's door: a `Crawler` turns one fetched page into posts and links to follow.
 
-In: a `Page` (canonical URL, fetched bytes).  Out: `Post` records and `Follow` links.
+In: a `Page` (canonical URL, fetched bytes).  Out: `Post` records, `Follow` links and `Comment`s (of a post
+found before, e.g. a Telegram message's discussion-group replies).
 Crawlers never do I/O themselves: scrapy fetches (politeness, robots, retries, the SSRF guard),
 crawlers only parse. Each declares the URLs it handles (`URL_PATTERNS`) and a table of test URLs
 (`TESTS`), checked repo-wide so every URL routes to exactly one crawler (CONVENTIONS §8).
@@ -12,12 +13,16 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
-from typing import ClassVar
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ClassVar
 
 from w3lib.encoding import html_to_unicode
 
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import Post
+
+if TYPE_CHECKING:  # crawlers.comments builds on the platform helpers, which build on this module
+    from crawlers.comments import Comment
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,8 @@ def _pair_or_replace(text: str) -> str:
 class Follow:
     url: str  # canonical URL of the next page
     crawler: str | None = None  # force a crawler (else routed by URL)
+    # a page of comments under a post: followed only when `crawl.comment_pages` is on (one more request per post)
+    comments: bool = False
 
 
 class Crawler(ABC):
@@ -79,8 +86,8 @@ class Crawler(ABC):
         return any(re.match(p, url) for p in cls.URL_PATTERNS)
 
     @abstractmethod
-    def discover(self, page: Page) -> Iterator[Post | Follow]:
-        """Posts found on the page, and pages to visit next."""
+    def discover(self, page: Page) -> Iterator[Post | Follow | Comment]:
+        """Posts found on the page, pages to visit next, and comments under a post already found."""
 
 
 REGISTRY: dict[str, type[Crawler]] = {}
@@ -110,3 +117,19 @@ def crawler_for(url: str) -> Crawler:
 def load_all() -> None:
     """Import every crawler module so the registry is complete."""
     from crawlers import feed, platforms, seeds, telegram, web, youtube  # noqa: F401
+
+
+def norm_date(s: str) -> str:
+    """ISO-8601 with offset → UTC 'Z' form; '' stays ''."""
+    if not s:
+        return ""
+    try:
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    try:
+        return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is in year 10000 in UTC
+        return ""

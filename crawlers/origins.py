@@ -19,6 +19,10 @@ PLATFORM_HOSTS: dict[str, tuple[str, ...]] = {
     "tiktok_research": ("open.tiktokapis.com",),
     # TikTok's video CDN (playAddr/downloadAddr in captured items); separate so tests can map it alone
     "tiktok_cdn": ("v16-webapp-prime.tiktok.com", "v19-webapp-prime.tiktok.com", "v16-webapp-prime.us.tiktok.com"),
+    # Telegram's file CDN (the <video src> of a channel preview); separate so tests can map it alone
+    "telegram_cdn": tuple(f"cdn{n}.cdn-telegram.org" for n in range(1, 6)),
+    # Kuaishou's video CDN (photoUrl in the page's Apollo state)
+    "kuaishou_cdn": tuple(f"v{n}.kwaicdn.com" for n in range(1, 5)),
     "bilibili": ("www.bilibili.com", "bilibili.com", "m.bilibili.com", "space.bilibili.com", "b23.tv"),
     "kuaishou": ("www.kuaishou.com", "kuaishou.com", "v.kuaishou.com"),
     "x": ("x.com", "www.x.com", "twitter.com", "www.twitter.com", "mobile.twitter.com", "mobile.x.com"),

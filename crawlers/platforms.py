@@ -21,7 +21,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from parsel import Selector
 
 from crawlers.base import Crawler, Follow, Page, register
-from crawlers.telegram import _norm_date
+from crawlers.base import norm_date as _norm_date
 from routewatch.records import Post, post_id_for
 
 # ---- small shared helpers ---------------------------------------------------------------------------

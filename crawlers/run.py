@@ -29,7 +29,9 @@ from twisted.internet.error import DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TxTimeout
 from w3lib.url import canonicalize_url
 
+from crawlers import comments
 from crawlers.base import REGISTRY, Follow, Page, crawler_for, load_all, without_lone_surrogates
+from crawlers.comments import Comment
 from crawlers.origins import to_fetch_url
 from crawlers.safety import check_url, check_url_form
 from routewatch.catalog import Catalog, now_iso
@@ -261,14 +263,22 @@ class RouteSpider(scrapy.Spider):
         page = Page(url=canonical, fetch_url=response.url, status=response.status, body=response.body,
                     source=source, captured_at=now_iso(), discovered_via=meta.get("via") or canonical,
                     headers={k.decode(): v[0].decode("latin-1") for k, v in response.headers.items() if v})
+        found: list[Comment] = []
         try:
             for out in REGISTRY[crawler_name]().discover(page):
                 if isinstance(out, Post):
                     self._store(out, canonical)
+                elif isinstance(out, Comment):
+                    found.append(out)
                 elif isinstance(out, Follow):
+                    if out.comments and not (self.rw.crawl.comment_pages and self.rw.crawl.max_comments):
+                        continue  # comment pages are asked for, not fetched by default
                     req = self._request(out.url, source, out.crawler, via=canonical)
                     if req is not None:
                         yield req
+            if found:  # under the post they belong to (found on an earlier page), within crawl.max_comments
+                new = comments.store(self.catalog, found, self.rw.crawl.max_comments)
+                self._count(source, "crawl/comments", new)
         except RouteWatchError as e:
             self._fail(source, canonical, e.code.value, e.reason)
         except Exception as e:  # noqa: BLE001 - a page a crawler cannot read is one failure, never a silent loss

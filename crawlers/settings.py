@@ -37,6 +37,9 @@ class CrawlSettings(Section):
     # comments kept per post as `comment` text units (yt-dlp's for YouTube / TikTok at fetch, Zeeschuimer's
     # comment captures at import); 0 = none
     max_comments: int = Field(default=100, ge=0, le=100_000)
+    # follow the public comment pages crawlers link (Telegram: each channel message's replies in its linked
+    # discussion group, one more request per message); their comments become `comment` units. Off by default.
+    comment_pages: bool = False
     # per platform, a cookies.txt (Netscape format) of a logged-in browser, for platforms that show some
     # videos only to logged-in users (Douyin often): {douyin = "/home/me/douyin-cookies.txt"}. Read, never
     # written (yt-dlp gets a copy). Without one, such refusals are E211, saying which setting would help.

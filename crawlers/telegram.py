@@ -1,9 +1,13 @@
-"""Telegram public channel preview pages (`https://t.me/s/<channel>`).
+"""Telegram public channel preview pages (`https://t.me/s/<channel>`) and a message's discussion page.
 
 In: a preview page.  Out: one Post per message (id, date, text, views, video, "forwarded from"; the
-channel as author, a signature as `signer`, `edited` and rounded view counts as shown in extra) and a
-Follow to the older page (`?before=N`), so pagination goes back in time. Service messages
+channel as author, a signature as `signer`, `edited` and rounded view counts as shown in extra), a
+Follow to the older page (`?before=N`), so pagination goes back in time, and one to each message's
+discussion page (a comments Follow: taken only when `crawl.comment_pages` is on). Service messages
 ("channel created", "pinned …") are not posts; a reply's quoted parent never becomes the text.
+A discussion page (`t.me/<channel>/<id>?embed=1&discussion=1`, the replies of the channel's linked group)
+gives `Comment`s of that message: text, time, the comment it answers, the commenter (kept only where
+every output pseudonymises it).
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ import json
 import re
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 from parsel import Selector
 
 from crawlers.base import Crawler, Follow, Page, register
+from crawlers.base import norm_date as _norm_date
+from crawlers.comments import Comment
 from routewatch.records import Post, post_id_for
 
 _VIEWS = re.compile(r"^([\d.]+)\s*([KMB]?)$", re.I)
@@ -94,7 +100,9 @@ class TelegramChannel(Crawler):
             reply_to = msg.css("a.tgme_widget_message_reply::attr(href)").get() or ""
             # the channel publishes every message; a signed one also names its signer (an admin's name)
             signer = "".join(msg.css(".tgme_widget_message_from_author ::text").getall()).strip()
-            edited = msg.css(".tgme_widget_message_meta .tgme_widget_message_edited, .tgme_widget_message_edited")
+            # the page says "edited" as a bare word in the footer's meta, before the date ("edited &nbsp;<a …>")
+            meta_words = " ".join(msg.css(".tgme_widget_message_meta").xpath("./text()").getall()).lower().split()
+            edited = msg.css(".tgme_widget_message_edited")
             views = msg.css(".tgme_widget_message_views::text").get()
             posted = msg.css("a.tgme_widget_message_date time::attr(datetime)").get() or ""
             url = f"https://t.me/{channel}/{msg_id}"
@@ -104,9 +112,9 @@ class TelegramChannel(Crawler):
                      "photo": photo, "has_video": bool(video) or has_player}
             if signer:
                 extra["signer"] = signer
-            if edited:
+            if edited or "edited" in meta_words:
                 extra["edited"] = True
-                edited_at = _norm_date(edited.css("time::attr(datetime)").get() or "")
+                edited_at = _norm_date(edited.css("time::attr(datetime)").get() or "")  # a time, where one is shown
                 if edited_at:
                     extra["edited_at"] = edited_at
             if views and not views.strip().isdigit():
@@ -135,25 +143,51 @@ class TelegramChannel(Crawler):
                 views=parse_views(views) if views else None,
                 extra_json=json.dumps(extra, ensure_ascii=False),
             )
+            yield Follow(discussion_url(channel, msg_id), crawler=TelegramDiscussion.name, comments=True)
         before = sel.css("a.tme_messages_more::attr(data-before)").get()
         if before and before.isdigit():
             base = page.url.split("?", 1)[0]
             yield Follow(f"{base}?before={before}", crawler=self.name)
 
 
-def _norm_date(s: str) -> str:
-    """ISO-8601 with offset → UTC 'Z' form; '' stays ''."""
-    if not s:
-        return ""
-    from datetime import UTC, datetime
+def discussion_url(channel: str, message_id: str) -> str:
+    """The page of a channel message's replies in its linked discussion group (what Telegram's comments widget shows)."""
+    return f"https://t.me/{channel}/{message_id}?embed=1&discussion=1&comments_limit=100"
 
-    try:
-        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except ValueError:
-        return ""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    try:
-        return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is in year 10000 in UTC
-        return ""
+
+def _comment_id(href: str) -> str:
+    """The comment a link points at: `t.me/<channel>/<id>?comment=<n>` → n; '' for a link to the post itself."""
+    return "".join((parse_qs(urlsplit(href).query).get("comment") or [""])[:1]).strip()
+
+
+@register
+class TelegramDiscussion(Crawler):
+    name = "telegram_discussion.v1"
+    platform = "telegram"
+    URL_PATTERNS = (r"^https?://(?:www\.)?(?:t|telegram)\.me/(?!s/)[A-Za-z0-9_]{3,64}/\d+\?(?:[^#]*&)?discussion=1(?:[&#].*)?$",)
+    TESTS = (
+        "https://t.me/ruta_norte/1201?embed=1&discussion=1&comments_limit=100",
+        "https://t.me/ruta_norte/1201?discussion=1",
+    )
+
+    def discover(self, page: Page) -> Iterator[Comment]:
+        channel, msg_id = urlsplit(page.url).path.strip("/").split("/")[:2]
+        post_id = post_id_for("telegram", f"{channel}/{msg_id}")
+        sel = Selector(text=page.text())
+        for msg in sel.css("div.tgme_widget_message[data-post-id]"):
+            cid = msg.attrib.get("data-post-id", "").strip()
+            text_sel = _own_text(msg)
+            text = _text_of(text_sel) if text_sel is not None else ""
+            if not (cid.isdigit() and text) or "service_message" in msg.attrib.get("class", "").split():
+                continue  # a sticker, photo or service line without words is no text to search
+            name = msg.xpath(f".//*[contains(concat(' ', normalize-space(@class), ' '), ' tgme_widget_message_author_name ')]"
+                             f"[not({_IN_REPLY})]")
+            # the commenter: the t.me/<username> link, else the name shown (an account without a username)
+            href = name.xpath("./@href").get() or ""
+            author = urlsplit(href).path.strip("/") if href else "".join(name.xpath(".//text()").getall()).strip()
+            reply = msg.css("a.tgme_widget_message_reply::attr(href)").get() or ""
+            yield Comment(post_id=post_id, comment_id=cid, text=text, parent=_comment_id(reply) if reply else "",
+                          author=author,
+                          posted_at=_norm_date(msg.css("a.tgme_widget_message_date time::attr(datetime), "
+                                                       "time::attr(datetime)").get() or ""))
+

@@ -310,9 +310,13 @@ def collect(query: ResearchQuery, catalog: Catalog, settings: Any, source_name: 
                         report.duplicates += 1
                     spoken = str(v.get("voice_to_text") or "").strip()
                     if spoken:  # the platform's own transcript: a text of its own, beside any other capture's
+                        unit = TextUnit(unit_id=f"{post.post_id}:voice_to_text", post_id=post.post_id, kind="subtitle",
+                                        text=spoken)
                         with catalog.tx():
-                            catalog.put_unit(TextUnit(unit_id=f"{post.post_id}:voice_to_text", post_id=post.post_id,
-                                                      kind="subtitle", text=spoken))
+                            if unit not in catalog.units(post.post_id):
+                                catalog.put_unit(unit)
+                                # a post read before (imported, crawled) is read again, with its new text
+                                catalog.invalidate(post.post_id, "extract", "index")
             _save_state(state_file, state)
             failpoint("research", report.pages - 1, "after")
         if state_file is not None:

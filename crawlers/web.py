@@ -14,8 +14,8 @@ from urllib.parse import urljoin, urlsplit
 from parsel import Selector
 
 from crawlers.base import Crawler, Follow, Page, register
+from crawlers.base import norm_date as _norm_date
 from crawlers.origins import platform_of_host
-from crawlers.telegram import _norm_date
 from routewatch.records import Post, post_id_for
 
 

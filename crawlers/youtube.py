@@ -19,8 +19,8 @@ from lxml import etree
 from parsel import Selector
 
 from crawlers.base import Crawler, Follow, Page, register
+from crawlers.base import norm_date as _norm_date
 from crawlers.platforms import as_int, caption_of, embedded_json, meta_tags
-from crawlers.telegram import _norm_date
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import Post, post_id_for
 
@@ -117,6 +117,8 @@ class YouTube(Crawler):
         "https://www.youtube.com/hashtag/zouxian",
     )
     _VIDEO_ID = re.compile(r'"videoId"\s*:\s*"([\w-]{11})"')
+    # a Short in a listing: its link (/shorts/<id>) or its reel endpoint, so it is followed as YouTube shows it
+    _SHORT_ID = re.compile(r'/shorts/([\w-]{11})\b|"reelWatchEndpoint"\s*:\s*\{\s*"videoId"\s*:\s*"([\w-]{11})"')
 
     @staticmethod
     def video_id(url: str) -> str | None:
@@ -137,11 +139,12 @@ class YouTube(Crawler):
             if post:
                 yield post
             return
+        shorts = {a or b for a, b in self._SHORT_ID.findall(html)}
         seen: set[str] = set()
         for v in self._VIDEO_ID.findall(html):
             if v not in seen:
                 seen.add(v)
-                yield Follow(watch_url(v), crawler=self.name)
+                yield Follow(watch_url(v, short=v in shorts), crawler=self.name)
 
     def _watch_post(self, page: Page, html: str, vid: str) -> Post | None:
         player = embedded_json(html, "ytInitialPlayerResponse =") or embedded_json(html, "ytInitialPlayerResponse=")
@@ -179,6 +182,7 @@ class YouTube(Crawler):
         return Post(
             post_id=post_id_for("youtube", vid), platform="youtube", platform_id=vid, url=url, source=page.source,
             caption=caption_of(title, desc), posted_at=_norm_date(meta.get("datePublished") or meta.get("uploadDate") or ""),
+            author_handle=meta.get("channelId") or "",  # <meta itemprop="channelId" content="UC…">, as elsewhere
             captured_at=page.captured_at, page_url=url, discovered_via=page.discovered_via or page.url,
             views=as_int(meta.get("interactionCount")), extra_json=json.dumps({"from": "meta_tags"}),
         )

@@ -542,6 +542,19 @@ class Catalog:
             marks = ",".join("?" for _ in d)
             self.db.execute(f"INSERT INTO posts({cols}) VALUES ({marks})", tuple(d.values()))  # noqa: S608 - column names are the dataclass fields
         else:
+            # A fuller text of the same post (a search result's first lines, then the page's whole description)
+            # replaces the cut one; any other caption stays as first collected.
+            old = self.db.execute("SELECT caption FROM posts WHERE post_id=?", (post.post_id,)).fetchone()[0]
+            cut = old.rstrip("…. \n")
+            if old and len(post.caption) > len(old) and post.caption.startswith(cut) and post.caption != old:
+                self.db.execute("UPDATE posts SET caption=? WHERE post_id=?", (post.caption, post.post_id))
+                self.invalidate(post.post_id, "extract", "index")
+            # The address the platform shows replaces the generic one: a YouTube Short first seen as watch?v=<id>
+            # (a search or a listing that did not say) is /shorts/<id> once a capture shows it as one.
+            if post.platform == "youtube" and post.url.endswith(f"/shorts/{post.platform_id}"):
+                self.db.execute("UPDATE posts SET url=?, page_url=? WHERE post_id=? AND url=?",
+                                (post.url, post.page_url or post.url, post.post_id,
+                                 f"https://www.youtube.com/watch?v={post.platform_id}"))
             # Fill fields that were empty before; never erase what was collected.
             for key in ("caption", "posted_at", "media_url", "page_url", "subtitles_url", "lang",
                         "forwarded_from", "author_handle"):

@@ -6,6 +6,7 @@ any status, header, redirect, chunked or truncated body. Binds 127.0.0.1 only.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,7 +59,8 @@ class TestServer:
 
             def do_GET(self) -> None:  # noqa: N802
                 server.log.append(self.path)
-                fn = server.routes.get(self.path) or server.routes.get(self.path.split("?")[0])
+                fn = (server.routes.get(self.path) or server.routes.get(self.path.split("?")[0])
+                      or server.routes.get("*"))  # "*": every other path (a CDN serving any file name)
                 if fn is None:
                     respond(self, 404, b"not found", "text/plain")
                 else:
@@ -67,7 +69,12 @@ class TestServer:
             do_HEAD = do_GET  # noqa: N815
             do_POST = do_GET  # noqa: N815 - a POST handler reads its body itself (rfile, Content-Length)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):  # noqa: ANN001
+                if not isinstance(sys.exc_info()[1], ConnectionError):  # a client hanging up (yt-dlp probes) is fine
+                    super().handle_error(request, client_address)
+
+        self.httpd = Server(("127.0.0.1", 0), H)
         self.httpd.daemon_threads = True
 
     @property

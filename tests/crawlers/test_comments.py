@@ -4,7 +4,9 @@ extra.comments, bounded per post, and no commenter handle in any export."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,65 @@ def test_ytdlp_comments_become_units_with_their_thread():
     u = got[0].unit()
     assert (u.unit_id, u.kind, u.post_id) == (f"{pid}:comment:UgzQ1aB2cD3eF4gH5iJ4AaABAg", "comment", pid)
     assert len(from_ytdlp(pid, info, limit=1)) == 1
+
+
+def test_search_command_shows_a_tiktok_comment_as_a_comment_and_names_no_commenter(tmp_path):
+    """The commands a researcher types: import the comment captures, extract, index, search (human and --json)."""
+    from tests.conftest import run_cli
+
+    data = tmp_path / "data"
+    run_cli("import", "zeeschuimer", str(COMMENTS), data_dir=data)
+    run_cli("extract", data_dir=data, timeout=600)
+    run_cli("index", data_dir=data, timeout=600)
+    hits = json.loads(run_cli("search", "上船", "--json", data_dir=data).stdout)["hits"]
+    assert [(h["post_id"], h["source"], h["unit_id"]) for h in hits] == [
+        (VIDEO, "comment", f"{VIDEO}:comment:7431100000000000101")]
+    human = run_cli("search", "上船", data_dir=data, env={"COLUMNS": "200"}).stdout
+    row = next(line for line in human.splitlines() if "上船" in line)
+    assert "comment" in row
+    assert [h for h in (*HANDLES, "问路的人", "老陆", "路人乙") if h in human + json.dumps(hits, ensure_ascii=False)] == []
+
+
+def test_a_youtube_comment_thread_names_no_commenter_in_evidence_export_search_or_the_post_page(tmp_path):
+    """What the fetch stage keeps of a YouTube video fetched with its comments (yt-dlp's info, thread included, as
+    the media's info JSON; the comments as units), read back through every door a person uses."""
+    from crawlers.imports import store_post
+    from crawlers.ytdlp_discovery import info_to_post
+    from routewatch.records import Media
+    from tests.conftest import run_cli
+    from tests.web.helpers import client_for
+
+    info = json.loads((DATA / "ytdlp" / "youtube_Rn8uT2aJcQe_comments.info.json").read_text(encoding="utf-8"))
+    post = info_to_post(info, source="yt", discovered_via="https://www.youtube.com/watch?v=Rn8uT2aJcQe",
+                        captured_at="2026-10-20T00:00:00Z")
+    data = tmp_path / "data"
+    data.mkdir()
+    clip = (Path(__file__).resolve().parents[2] / "routewatch" / "demo" / "corpus" / "media" / "p04_darien_day3.mp4")
+    body = clip.read_bytes()
+    sha = hashlib.sha256(body).hexdigest()
+    (data / "media" / sha[:2]).mkdir(parents=True)
+    (data / "media" / sha[:2] / f"{sha}.mp4").write_bytes(body)
+    cat = Catalog(data / "catalog.sqlite")
+    try:
+        store_post(cat, post)  # crawled
+        cat.put_media(Media(post_id=post.post_id, path=f"media/{sha[:2]}/{sha}.mp4", sha256=sha, size=len(body),
+                            info_json=json.dumps(info, ensure_ascii=False)))
+        with cat.tx():
+            for c in from_ytdlp(post.post_id, info, limit=100):
+                cat.put_unit(c.unit())
+    finally:
+        cat.close()
+    run_cli("extract", data_dir=data, timeout=600)
+    run_cli("index", data_dir=data, timeout=600)
+    hits = json.loads(run_cli("search", "旱季", "--json", data_dir=data).stdout)["hits"]
+    assert [(h["source"], h["unit_id"]) for h in hits] == [("comment", f"{post.post_id}:comment:UgzQ1aB2cD3eF4gH5iJ4AaABAg.9zZ")]
+    bundle, export = tmp_path / "b.zip", tmp_path / "all.jsonl"
+    run_cli("evidence", post.post_id, "-o", str(bundle), data_dir=data)
+    run_cli("export", "--format", "jsonl", "-o", str(export), data_dir=data)
+    with zipfile.ZipFile(bundle) as z:
+        packed = "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist() if n.endswith(".json"))
+    with client_for(data) as web:
+        page, api = web.get(f"/posts/{post.post_id}").text, web.get(f"/api/posts/{post.post_id}").text
+    shown = "\n".join([json.dumps(hits, ensure_ascii=False), packed, export.read_text(encoding="utf-8"), page, api])
+    assert "走这段路的时候水到腰那么深吗" in shown and "雨季到胸口" in packed
+    assert [h for h in ("asker_one", "UCaskerOne000000000000AA", "@blank") if h in shown] == []

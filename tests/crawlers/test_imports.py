@@ -355,3 +355,75 @@ def test_a_capture_time_in_the_future_is_set_aside(catalog, tmp_path):
     assert rep.warnings_by_code == {"E604": 1}
     flags = json.loads(catalog.get_post(post_id_for("tiktok", "7431029384756101004")).extra_json)["import"]["flags"]
     assert [(x["code"], x["field"]) for x in flags] == [("E604", "captured_at")]
+
+
+# ---- every field of every imported post, media fetched from a local CDN (issue 19) -----------------------------
+
+def test_zeeschuimer_records_newest_capture_wins_and_media_resolves(tmp_path):
+    """records.ndjson: a TikTok video captured twice (the newer capture first in the file, its play address
+    protocol-relative), one whose counts are strings (statsV2) and whose play address is relative to the page it was
+    captured from, and a Douyin video whose web API says 0 plays. Imported and fetched through the real CLI."""
+    from tests.crawlers.records import collect, media_bytes, origin_env, records, sha256
+    from tests.httpserver import TestServer, respond
+
+    video = media_bytes("p05_retenes_chiapas.mp4")
+    with TestServer({"*": lambda h: respond(h, 200, video, "video/mp4")}) as srv:
+        out = collect(tmp_path / "data", origin_env(srv, "tiktok", "tiktok_cdn", "douyin"),
+                      "import", "zeeschuimer", str(TESTS / "data" / "zeeschuimer" / "records.ndjson"))
+        assert sorted({p.split("?")[0] for p in srv.log}) == [
+            "/aweme/v1/play/", "/video/tos/useast2a/tos-useast2a-ve-0068c001/oA1new/",
+            "/video/tos/useast2a/tos-useast2a-ve-0068c001/oB2/"]
+    assert (out["read"], out["imported"], out["duplicates"], out["refreshed"]) == (4, 3, 1, 0)
+    plain = {"signer": "", "forwarded_from": "", "edited": False, "reply_to": "", "media": sha256(video)}
+    assert records(tmp_path / "data", captured=True) == {
+        "7431029384756103001": {**plain, "platform": "tiktok", "author": "ruta.norte.2026",
+                                "url": "https://www.tiktok.com/@ruta.norte.2026/video/7431029384756103001",
+                                "posted_at": "2026-10-13T14:00:00Z", "text": "巴拿马营地到边境的大巴涨到 70 美元了 #达连",
+                                "views": 2301, "captured_at": "2026-10-20T08:10:00Z"},
+        "7431029384756103002": {**plain, "platform": "tiktok", "author": "camino.al.norte",
+                                "url": "https://www.tiktok.com/@camino.al.norte/video/7431029384756103002",
+                                "posted_at": "2026-10-14T03:53:20Z", "text": "Bajo Chiquito: registro y comida caliente #darien",
+                                "views": 48213, "captured_at": "2026-10-20T08:01:00Z"},
+        "7429876543210988001": {**plain, "platform": "douyin", "author": "1880000123",
+                                "url": "https://www.douyin.com/video/7429876543210988001",
+                                "posted_at": "2026-10-14T06:40:00Z", "text": "达连出来第一顿饭 #巴拿马",
+                                "views": None, "captured_at": "2026-10-20T08:02:00Z"},
+    }
+
+
+def test_fourcat_records_every_field_and_media(tmp_path):
+    """4CAT's TikTok and Douyin CSV exports (no capture time: each row is a sighting), imported and fetched."""
+    from tests.crawlers.records import collect, media_bytes, origin_env, records, sha256
+    from tests.httpserver import TestServer, respond
+
+    video = media_bytes("p08_colombia_ecuador_futbol.mp4")
+    data = tmp_path / "data"
+    with TestServer({"*": lambda h: respond(h, 200, video, "video/mp4")}) as srv:
+        env = origin_env(srv, "tiktok", "tiktok_cdn", "douyin")
+        collect(data, env, "import", "4cat", str(TIKTOK_CSV), fetch=False)
+        collect(data, env, "import", "4cat", str(DOUYIN_CSV))
+    got = sha256(video)
+    plain = {"platform": "tiktok", "signer": "", "forwarded_from": "", "edited": False, "reply_to": "", "media": got}
+
+    def tiktok(handle, vid):
+        return {**plain, "author": handle, "url": f"https://www.tiktok.com/@{handle}/video/{vid}"}
+
+    assert records(data) == {
+        "7431029384756102905": {**tiktok("xiao_lu_walks", "7431029384756102905"), "posted_at": "2026-09-07T21:00:00Z",
+                                "text": "内科克利的船票，每人 40 美元，救生衣要自己买 #走线 #达连", "views": 5565},
+        "7432200000000000001": {**tiktok("camino.al.norte", "7432200000000000001"), "posted_at": "2026-10-04T13:20:00Z",
+                                "text": "Del Darién a Bajo Chiquito: 4 días.\nLlevamos agua, pastillas y plástico para la "
+                                        "mochila, nada más.", "views": 18230},
+        "7432200000000000002": {**tiktok("zx_laowang", "7432200000000000002"), "posted_at": "2026-10-06T22:05:00Z",
+                                "text": '墨西哥的检查站, 有的要钱, 有的不要。我们这次交了 "过路费" 100 美元。#走线', "views": 9120},
+        "7432200000000000003": {**tiktok("ruta.norte.2026", "7432200000000000003"), "posted_at": "2026-10-07T09:00:00Z",
+                                "text": "Precio actualizado del bus Quito–Tulcán: 18 USD", "views": 2210},
+        "7432200000000000006": {**tiktok("zx_laowang", "7432200000000000006"), "posted_at": "2026-10-10T03:30:00Z",
+                                "text": "从蒂华纳到边境墙的那条路，晚上千万别一个人走 #美墨边境", "views": 31877},
+        "7429876543210987603": {**plain, "platform": "douyin", "author": "beishang88", "posted_at": "2026-09-08T03:00:00Z",
+                                "url": "https://www.douyin.com/video/7429876543210987603",
+                                "text": "内科克利等船，海边的帐篷营地 #达连", "views": None},
+        "7433300000000000001": {**plain, "platform": "douyin", "author": "lu_shang_de_ren", "posted_at": "2026-10-11T12:00:00Z",
+                                "url": "https://www.douyin.com/video/7433300000000000001",
+                                "text": "巴拿马到哥斯达黎加的边境，大巴一人 60 美元 #走线", "views": None},
+    }

@@ -8,6 +8,8 @@ import pytest
 from crawlers.base import Follow, Page, crawler_for, load_all
 from crawlers.platforms import Bilibili, Douyin, Kuaishou, TikTok, X, caption_of, iso_from_epoch
 from routewatch.records import Post, post_id_for
+from tests.crawlers.records import collect, media_bytes, origin_env, records, sha256
+from tests.httpserver import TestServer, respond
 
 PAGES = Path(__file__).resolve().parents[1] / "data" / "ytdlp" / "pages"
 load_all()
@@ -106,3 +108,86 @@ def test_caption_says_the_title_once(title, description, caption):
 ])
 def test_epoch_times(value, millis, iso):
     assert iso_from_epoch(value, millis=millis) == iso
+
+
+# ---- a URL list crawled through local origins, then fetched: every field of every post (issue 19) ------------------
+
+def _serve(name: str):
+    return lambda h: respond(h, 200, (PAGES / name).read_bytes())
+
+
+WEB_PAGE = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Ruta del Darién</title>"
+            "<meta property='og:description' content='El cruce dura cuatro días; el guía cobra 300 USD.'>"
+            "<meta property='article:published_time' content='2026-10-05T09:00:00-05:00'>"
+            "<meta name='author' content='Redacción Frontera'></head><body>"
+            "<video src='/media/darien.mp4'></video></body></html>").encode()
+
+
+FEED = ("<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel><title>Frontera</title>"
+        "<link>{base}/noticias/</link><item><title>Necoclí</title><link>{base}/noticias/necocli.html</link>"
+        "<pubDate>Tue, 06 Oct 2026 10:30:00 -0500</pubDate></item></channel></rss>")
+TEXT_PAGE = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Necoclí</title>"
+             "<meta property='og:description' content='En Necoclí la lancha a Acandí sale a las 7; el boleto cuesta 40 USD.'>"
+             "<meta property='article:published_time' content='2026-10-06T10:30:00-05:00'></head><body></body></html>").encode()
+
+
+def test_url_list_of_platform_pages_crawled_and_fetched_keep_every_field(tmp_path):
+    video = media_bytes("p07_panama_bus.mp4")
+    clip = lambda h: respond(h, 200, video, "video/mp4")  # noqa: E731 - one route, several paths
+    seeds = "\n".join([
+        "https://www.tiktok.com/@xiao_lu_walks/video/7431029384756102905",
+        "https://www.douyin.com/video/7429876543210987603",
+        "https://www.bilibili.com/video/BV1Xq4y1m7Zc",
+        "https://www.kuaishou.com/short-video/3xk9m2q7w5e4r8t?authorId=3xabc123def456",
+        "https://x.com/rutanorte_mx/status/1843098765432101234",
+        "{base}/noticias/darien.html",
+        "{base}/noticias/feed.xml",
+    ])
+    with TestServer({}) as srv:
+        srv.routes.update({
+            "/robots.txt": lambda h: respond(h, 200, b"User-agent: *\nAllow: /\n", "text/plain"),
+            "/lists/seeds.txt": lambda h: respond(h, 200, seeds.format(base=srv.base).encode(), "text/plain"),
+            "/@xiao_lu_walks/video/7431029384756102905": _serve("tiktok_video.html"),
+            "/video/7429876543210987603": _serve("douyin_video.html"),
+            "/video/BV1Xq4y1m7Zc": _serve("bilibili_video.html"),
+            "/short-video/3xk9m2q7w5e4r8t": _serve("kuaishou_video.html"),
+            "/rutanorte_mx/status/1843098765432101234": _serve("x_status.html"),
+            "/noticias/darien.html": lambda h: respond(h, 200, WEB_PAGE),
+            "/noticias/feed.xml": lambda h: respond(h, 200, FEED.format(base=srv.base).encode(), "application/rss+xml"),
+            "/noticias/necocli.html": lambda h: respond(h, 200, TEXT_PAGE),
+            "/video/tos/useast2a/tos-useast2a-ve-0068c001/oc813b1466a117598b0ef/": clip,  # TikTok's CDN
+            "/aweme/v1/play/": clip,  # Douyin
+            "/upic/2026/10/02/12/BMjAyNjEwMDIxMjAw_b_B1a2b3c4.mp4": clip,  # Kuaishou's CDN
+            "/media/darien.mp4": clip,
+        })
+        collect(tmp_path / "data", origin_env(srv, "tiktok", "tiktok_cdn", "douyin", "bilibili", "kuaishou",
+                                              "kuaishou_cdn", "x"), "crawl", "--url", f"{srv.base}/lists/seeds.txt")
+        web, text_only = f"{srv.base}/noticias/darien.html", f"{srv.base}/noticias/necocli.html"
+    got = sha256(video)
+    plain = {"signer": "", "forwarded_from": "", "edited": False, "reply_to": "", "media": got}
+    assert records(tmp_path / "data") == {
+        "7431029384756102905": {**plain, "platform": "tiktok", "url": "https://www.tiktok.com/@xiao_lu_walks/video/7431029384756102905",
+                                "posted_at": "2026-09-07T21:00:00Z", "text": "内科克利的船票，每人 40 美元，救生衣要自己买 #走线 #达连",
+                                "author": "xiao_lu_walks", "views": 5565},
+        # Douyin's page says playCount 0 for every video: unknown, not zero
+        "7429876543210987603": {**plain, "platform": "douyin", "url": "https://www.douyin.com/video/7429876543210987603",
+                                "posted_at": "2026-09-08T03:00:00Z", "text": "内科克利等船，海边的帐篷营地 #达连",
+                                "author": "beishang88", "views": None},
+        # Bilibili and X serve their video only to yt-dlp's own extractors (the real sites), not from a page
+        "BV1Xq4y1m7Zc": {**plain, "platform": "bilibili", "url": "https://www.bilibili.com/video/BV1Xq4y1m7Zc",
+                         "posted_at": "2026-09-21T14:13:20Z", "author": "路上的老陈", "views": 88012, "media": "failed E203",
+                         "text": "【走线】厄瓜多尔到墨西哥全程记录 第1集\n这是我们一家三口从基多出发的记录。\n路线：基多-图尔坎-麦德林-内科克利。"},
+        "3xk9m2q7w5e4r8t": {**plain, "platform": "kuaishou", "url": "https://www.kuaishou.com/short-video/3xk9m2q7w5e4r8t",
+                            "posted_at": "2026-10-02T06:00:00Z", "text": "危地马拉到墨西哥，坐筏子过苏奇亚特河，一人 5 美元",
+                            "author": "北漂的阿强", "views": 98231},
+        # X shows unfurlers neither the date nor a count
+        "1843098765432101234": {**plain, "platform": "x", "url": "https://x.com/rutanorte_mx/status/1843098765432101234",
+                                "posted_at": "", "author": "rutanorte_mx", "views": None, "media": "failed E203",
+                                "text": "Ruta Norte MX on X\n“Así está el río hoy en el Darién. No crucen de noche.”"},
+        web: {**plain, "platform": "web", "url": web, "posted_at": "2026-10-05T14:00:00Z", "author": "Redacción Frontera",
+              "text": "El cruce dura cuatro días; el guía cobra 300 USD.", "views": None},
+        # through the RSS feed (feed.v1 follows its items); a page without video is a text-only post
+        text_only: {**plain, "platform": "web", "url": text_only, "posted_at": "2026-10-06T15:30:00Z", "author": "",
+                    "text": "En Necoclí la lancha a Acandí sale a las 7; el boleto cuesta 40 USD.", "views": None,
+                    "media": "skipped E207"},
+    }

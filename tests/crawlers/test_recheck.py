@@ -142,6 +142,10 @@ def test_posts_that_go_away_end_in_their_state_and_the_evidence_stays(tmp_path):
         assert [(h["state"], h["http_status"], h["words"]) for h in removed] == [
             ("available", 200, ""), ("deleted", 200, "This video has been removed by the uploader")]
         assert removed[1]["seen_at"] == states[post_id_for("youtube", "Rn8uT2aJcQe")][1]  # the date seen
+        for pid, state in want.items():  # every post: seen available, then in its state, each with its date
+            history = json.loads(cat.get_post(pid).extra_json)["availability"]
+            assert [h["state"] for h in history] == ["available", state], pid
+            assert history[1]["seen_at"] == states[pid][1] and history[0]["seen_at"] <= history[1]["seen_at"], pid
         assert removed[0]["seen_at"] <= removed[1]["seen_at"]
         tg = json.loads(cat.get_post(post_id_for("telegram", "ruta_norte/1201")).extra_json)
         assert tg["channel"] == "ruta_norte" and tg["availability"][-1]["words"] == "Post not found"

@@ -14,6 +14,7 @@ from routewatch.catalog import Catalog
 from routewatch.errors import NotConfigured, RouteWatchError
 from routewatch.records import post_id_for
 from routewatch.settings import load_settings
+from tests.crawlers.records import records
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "tiktok_research"
 QUERY = ResearchQuery(start_date=date(2026, 9, 20), end_date=date(2026, 10, 10), keywords=("走线", "ruta migrante"),
@@ -314,6 +315,26 @@ def test_a_configured_research_source_resumes_after_a_kill_between_pages(tmp_pat
     finally:
         cat.close()
     assert list((data / ".research").glob("*.json")) == []  # complete: nothing left to resume
+    # every field of every video; ids above 2^53 exact. The API gives no file: fetch goes through the video page with
+    # yt-dlp's TikTok extractor, which a local origin cannot stand in for (the page answers no GET here)
+    plain = {"platform": "tiktok", "signer": "", "forwarded_from": "", "edited": False, "reply_to": "", "media": "failed E203"}
+
+    def video(handle, vid, posted, views, text):
+        return {**plain, "author": handle, "url": f"https://www.tiktok.com/@{handle}/video/{vid}", "posted_at": posted,
+                "views": views, "text": text}
+
+    assert records(data) == {
+        "7433301112223334441": video("camino.al.norte", "7433301112223334441", "2026-09-26T08:00:00Z", 20411,
+                                     "Bus de Tapachula a CDMX: 1.800 pesos y tres retenes #migrantes #ruta"),
+        "7433301112223334442": video("zx_laowang", "7433301112223334442", "2026-09-26T14:00:00Z", 8820,
+                                     "从塔帕丘拉到墨西哥城，一路上查了三次证件 #走线"),
+        "7433301112223334443": video("ruta.norte.2026", "7433301112223334443", "2026-09-26T20:00:00Z", 3310,
+                                     "Necoclí → Capurganá en lancha, 2 horas #darien"),
+        "7433301112223334444": video("darien_diary", "7433301112223334444", "2026-09-27T12:00:00Z", 15230,
+                                     "达连出来以后在巴拿马营地休息两天 #走线 #巴拿马"),
+        "7433301112223334445": video("camino.al.norte", "7433301112223334445", "2026-09-27T21:00:00Z", 990,
+                                     "Tulcán bridge at night: don't cross alone #zouxian"),
+    }
 
 
 def test_voice_to_text_is_a_text_of_its_own_and_big_ids_stay_exact(tmp_path, catalog):
@@ -326,3 +347,28 @@ def test_voice_to_text_is_a_text_of_its_own_and_big_ids_stay_exact(tmp_path, cat
 
     assert json_safe({"id": 7431029384756102938, "n": 5, "deep": [2**53 - 1, -(2**60)]}) == \
         {"id": "7431029384756102938", "n": 5, "deep": [2**53 - 1, str(-(2**60))]}
+
+
+def test_a_video_already_imported_and_extracted_gains_the_api_s_voice_to_text(tmp_path, catalog):
+    """The same video from a Zeeschuimer capture and from the API is one post; the API's `voice_to_text` becomes its
+    own text of that post, and the post is read again (extract, index) so the spoken words are searchable."""
+    from crawlers.imports import import_file
+
+    capture = {"timestamp_collected": 1790500000000, "source_platform": "tiktok.com",
+               "source_platform_url": "https://www.tiktok.com/tag/migrantes",
+               "data": {"id": "7433301112223334441", "desc": "Bus de Tapachula a CDMX #migrantes",
+                        "createTime": 1790409600, "author": {"uniqueId": "camino.al.norte"}, "stats": {"playCount": 20000}}}
+    f = tmp_path / "capture.ndjson"
+    f.write_text(json.dumps(capture) + "\n", encoding="utf-8")
+    import_file("zeeschuimer", f, catalog, None)
+    pid = post_id_for("tiktok", "7433301112223334441")
+    catalog.set_status(pid, "extract", "done")
+    catalog.set_status(pid, "index", "done")
+    with ApiServer([(200, "query_page1.json"), (200, "query_page2.json")]) as srv:
+        rep = collect(QUERY, catalog, settings_for(tmp_path, srv), source_name="tiktok_research:zouxian", max_count=3)
+    assert (rep.imported, rep.duplicates) == (4, 1)
+    assert [(u.unit_id.rsplit(":", 1)[1], u.kind, u.text) for u in catalog.units(pid)] == [
+        ("voice_to_text", "subtitle", "el bus sale a las ocho de la noche")]
+    assert (catalog.status_of(pid, "extract"), catalog.status_of(pid, "index")) == (None, None)  # to be read again
+    sources = {r[0] for r in catalog.db.execute("SELECT source FROM post_sightings WHERE post_id=?", (pid,))}
+    assert sources == {"zeeschuimer:capture.ndjson", "tiktok_research:zouxian"}

@@ -9,6 +9,8 @@ from crawlers.base import Follow, Page, crawler_for, load_all, matching
 from crawlers.youtube import YouTube, YouTubeFeed
 from routewatch.errors import RouteWatchError
 from routewatch.records import Post, post_id_for
+from tests.crawlers.records import collect, origin_env, records
+from tests.httpserver import TestServer, respond
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "youtube"
 CHANNEL_FEED = "https://www.youtube.com/feeds/videos.xml?channel_id=UCr7Nq2TbW5xK8pLm3vD9aQe"
@@ -130,4 +132,102 @@ def test_channel_listing_follows_each_video_once():
     out = list(YouTube().discover(page(url, "channel_videos.html")))
     assert out == [Follow("https://www.youtube.com/watch?v=Rn8uT2aJcQe", crawler="youtube.v1"),
                    Follow("https://www.youtube.com/watch?v=Kp3mW9sYt1E", crawler="youtube.v1"),
-                   Follow("https://www.youtube.com/watch?v=Hs5tG8uJk0L", crawler="youtube.v1")]
+                   Follow("https://www.youtube.com/watch?v=Hs5tG8uJk0L", crawler="youtube.v1"),
+                   Follow("https://www.youtube.com/shorts/Zx7Vd0LpQ3k", crawler="youtube.v1")]  # a Short stays a Short
+
+
+# ---- the real crawl through a local origin: every field of every post (issue 19) ---------------------------------
+
+ROBOTS = {"/robots.txt": lambda h: respond(h, 200, b"User-agent: *\nAllow: /\n", "text/plain")}
+RIVER = "走线第三天：达连丛林里的河\n早上六点出发，中午到河边。向导说水位比上周低。\n这一段每人另外收 20 美元。"
+COST = "Cuánto cuesta la ruta completa (octubre 2026)\nVuelo, buses, lancha y guía: sumamos todo. Total aproximado 6.500 USD por persona."
+CHANNEL = "UCr7Nq2TbW5xK8pLm3vD9aQe"
+YT = {"platform": "youtube", "author": CHANNEL, "signer": "", "forwarded_from": "", "edited": False, "reply_to": "",
+      "media": "not fetched"}  # YouTube's media needs yt-dlp's YouTube extractor: the real site, not a local origin
+
+
+def _serve(name: str):
+    return lambda h: respond(h, 200, (DATA / name).read_bytes())
+
+
+def test_channel_then_playlist_feed_crawled_keep_every_field(tmp_path):
+    routes = {**ROBOTS,
+              "/feeds/videos.xml?channel_id=UCr7Nq2TbW5xK8pLm3vD9aQe":
+                  lambda h: respond(h, 200, (DATA / "channel_UCr7Nq2TbW5xK8pLm3vD9aQe.xml").read_bytes(), "application/atom+xml"),
+              "/feeds/videos.xml?playlist_id=PLx9Qm2RutaNorteDarien01":
+                  lambda h: respond(h, 200, (DATA / "playlist_PLx9Qm2RutaNorteDarien01.xml").read_bytes(), "application/atom+xml")}
+    data = tmp_path / "data"
+    with TestServer(routes) as srv:
+        env = origin_env(srv, "youtube")
+        collect(data, env, "crawl", "--url", CHANNEL_FEED, fetch=False)
+        collect(data, env, "crawl", "--url", PLAYLIST_FEED, fetch=False)
+    assert records(data) == {
+        # seen in both feeds: the later capture's count
+        "Rn8uT2aJcQe": {**YT, "url": "https://www.youtube.com/watch?v=Rn8uT2aJcQe", "posted_at": "2026-10-03T14:00:07Z",
+                        "text": RIVER, "views": 18455},
+        "Zx7Vd0LpQ3k": {**YT, "url": "https://www.youtube.com/shorts/Zx7Vd0LpQ3k", "posted_at": "2026-10-01T22:30:00Z",
+                        "text": "Bus Quito → Tulcán, 15 USD #shorts", "views": 5120},
+        "Kp3mW9sYt1E": {**YT, "url": "https://www.youtube.com/watch?v=Kp3mW9sYt1E", "posted_at": "2026-09-28T17:00:00Z",
+                        "text": COST, "views": 0},
+        "Wq4eR7tYu2I": {**YT, "url": "https://www.youtube.com/watch?v=Wq4eR7tYu2I", "posted_at": "2026-10-04T18:45:00Z",
+                        "text": "Darién día 4 – llegada a Bajo Chiquito. Registro con SENAFRONT y comida caliente.",
+                        "views": 2203, "author": "UCa1Lt5Gp8Hk3Jm6Nb9Vc2Xz"},
+    }
+
+
+def test_channel_page_from_a_url_list_to_watch_and_shorts_pages_keep_every_field(tmp_path):
+    """A URL list names the channel's videos page; its watch pages and its Short are crawled (scrapy + youtube.v1)."""
+    seeds = b"# channels to follow\nhttps://www.youtube.com/channel/UCr7Nq2TbW5xK8pLm3vD9aQe/videos\n"
+    routes = {**ROBOTS, "/lists/youtube-seeds.txt": lambda h: respond(h, 200, seeds, "text/plain"),
+              "/channel/UCr7Nq2TbW5xK8pLm3vD9aQe/videos": lambda h: respond(h, 200, (DATA / "channel_videos.html").read_bytes()),
+              **{f"/watch?v={v}": _serve(f"watch_{v}.html") for v in ("Rn8uT2aJcQe", "Kp3mW9sYt1E", "Hs5tG8uJk0L")},
+              "/shorts/Zx7Vd0LpQ3k": _serve("shorts_Zx7Vd0LpQ3k.html")}
+    data = tmp_path / "data"
+    with TestServer(routes) as srv:
+        collect(data, origin_env(srv, "youtube"), "crawl", "--url", f"{srv.base}/lists/youtube-seeds.txt", fetch=False)
+        assert "/shorts/Zx7Vd0LpQ3k" in srv.log and "/watch?v=Zx7Vd0LpQ3k" not in srv.log
+    assert records(data) == {
+        "Rn8uT2aJcQe": {**YT, "url": "https://www.youtube.com/watch?v=Rn8uT2aJcQe", "posted_at": "2026-10-03T14:00:07Z",
+                        "text": RIVER, "views": 18507},
+        "Kp3mW9sYt1E": {**YT, "url": "https://www.youtube.com/watch?v=Kp3mW9sYt1E", "posted_at": "2026-09-28T17:00:00Z",
+                        "text": COST, "views": 1},
+        "Hs5tG8uJk0L": {**YT, "url": "https://www.youtube.com/watch?v=Hs5tG8uJk0L", "posted_at": "2026-09-21T01:45:00Z",
+                        "text": "图尔坎边境排队实录\n排了三个小时。\n护照要复印两份。", "views": 2403},
+        "Zx7Vd0LpQ3k": {**YT, "url": "https://www.youtube.com/shorts/Zx7Vd0LpQ3k", "posted_at": "2026-10-01T22:30:00Z",
+                        "text": "Bus Quito → Tulcán, 15 USD #shorts", "views": 5121},
+    }
+
+
+def test_watch_page_without_player_data_still_names_the_channel():
+    """A watch page served without its player response (a consent or bot-check variant) keeps what its meta tags
+    say: the title, description, date, count, and the channel id (itemprop channelId) as the author."""
+    html = (DATA / "watch_Hs5tG8uJk0L.html").read_text(encoding="utf-8")
+    html = html[:html.index("<script")] + ('<div itemscope itemtype="http://schema.org/VideoObject">'
+                                           '<meta itemprop="channelId" content="UCr7Nq2TbW5xK8pLm3vD9aQe"></div></body></html>')
+    url = "https://www.youtube.com/watch?v=Hs5tG8uJk0L"
+    [p] = list(YouTube().discover(page(url, body=html.encode())))
+    assert (p.url, p.author_handle, p.posted_at, p.views, p.caption) == (
+        url, "UCr7Nq2TbW5xK8pLm3vD9aQe", "2026-09-21T01:45:00Z", 2403, "图尔坎边境排队实录\n排了三个小时。 护照要复印两份。")
+
+
+def test_a_short_first_seen_as_a_watch_url_takes_its_shorts_url(tmp_path):
+    """A search or listing that did not say it is a Short stored watch?v=<id>; the feed shows /shorts/<id>: the post
+    takes the address YouTube shows, and a later watch-form sighting does not undo it."""
+    from dataclasses import replace
+
+    from crawlers.imports import store_post
+    from routewatch.catalog import Catalog
+
+    [short] = [p for p in YouTubeFeed().discover(page(CHANNEL_FEED, "channel_UCr7Nq2TbW5xK8pLm3vD9aQe.xml"))
+               if p.platform_id == "Zx7Vd0LpQ3k"]
+    watch = replace(short, url="https://www.youtube.com/watch?v=Zx7Vd0LpQ3k", page_url="https://www.youtube.com/watch?v=Zx7Vd0LpQ3k")
+    cat = Catalog(tmp_path / "catalog.sqlite")
+    try:
+        store_post(cat, watch)
+        store_post(cat, short)
+        got = cat.get_post(short.post_id)
+        assert (got.url, got.page_url) == ("https://www.youtube.com/shorts/Zx7Vd0LpQ3k",) * 2
+        store_post(cat, watch)
+        assert cat.get_post(short.post_id).url == "https://www.youtube.com/shorts/Zx7Vd0LpQ3k"
+    finally:
+        cat.close()

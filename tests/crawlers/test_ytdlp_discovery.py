@@ -298,3 +298,70 @@ def test_real_youtube_search(tmp_path):
     posts = list(discover_with_ytdlp("ytsearch3:走线 达连", "ytdlp:search", load_settings(tmp_path)))
     assert 1 <= len(posts) <= 3
     assert all(p.platform == "youtube" and p.url.startswith("https://www.youtube.com/watch?v=") for p in posts)
+
+
+def test_every_field_of_every_recorded_info_dict():
+    """What each recorded yt-dlp info dict (video pages and a flat search) becomes, field by field (issue 19). These
+    need yt-dlp's own platform extractors, so they are recorded dicts, not pages a local server could stand in for."""
+    def row(p):
+        extra = json.loads(p.extra_json)
+        return (p.platform, p.url, p.posted_at, p.caption, p.author_handle, p.views, p.media_url, p.forwarded_from,
+                bool(extra.get("edited")), extra.get("reply_to", ""))
+
+    river = "走线第三天：达连丛林里的河\n早上六点出发，中午到河边。向导说水位比上周低。\n这一段每人另外收 20 美元。"
+    watch = "https://www.youtube.com/watch?v="
+    got = {f.name: [(p.platform_id, row(p)) for p in posts_from_info(info(f.name), source="s", discovered_via="q")]
+           for f in sorted(DATA.glob("*.info.json"))}
+    assert got == {
+        "bilibili_BV1Xq4y1m7Zc.info.json": [("BV1Xq4y1m7Zc", (
+            "bilibili", "https://www.bilibili.com/video/BV1Xq4y1m7Zc", "2026-09-21T14:13:20Z",
+            "【走线】厄瓜多尔到墨西哥全程记录 第1集\n这是我们一家三口从基多出发的记录。\n路线：基多-图尔坎-麦德林-内科克利。",
+            "路上的老陈", 88012, "", "", False, ""))],
+        "douyin_7429876543210987603.info.json": [("7429876543210987603", (
+            "douyin", "https://www.douyin.com/video/7429876543210987603", "2026-09-08T03:00:00Z",
+            "内科克利等船，海边的帐篷营地 #达连", "beishang88", None, "", "", False, ""))],
+        "tiktok_7431029384756102905.info.json": [("7431029384756102905", (
+            "tiktok", "https://www.tiktok.com/@xiao_lu_walks/video/7431029384756102905", "2026-09-07T21:00:00Z",
+            "内科克利的船票，每人 40 美元，救生衣要自己买 #走线 #达连", "xiao_lu_walks", 5565, "", "", False, ""))],
+        "twitter_1843098765432101234.info.json": [("1843098765432101234", (
+            "x", "https://x.com/rutanorte_mx/status/1843098765432101234", "2026-10-05T21:09:27Z",
+            "Así está el río hoy en el Darién. No crucen de noche. https://t.co/AbCdEf1234", "rutanorte_mx", 15400,
+            "https://x.com/rutanorte_mx/status/1843098765432101234", "", False, ""))],
+        "youtube_Rn8uT2aJcQe.info.json": [("Rn8uT2aJcQe", (
+            "youtube", watch + "Rn8uT2aJcQe", "2026-10-03T14:00:07Z", river, "UCr7Nq2TbW5xK8pLm3vD9aQe", 18507, "", "",
+            False, ""))],
+        "youtube_Rn8uT2aJcQe_comments.info.json": [("Rn8uT2aJcQe", (
+            "youtube", watch + "Rn8uT2aJcQe", "2026-10-03T14:00:07Z", river, "UCr7Nq2TbW5xK8pLm3vD9aQe", 18507, "", "",
+            False, ""))],
+        # a flat search: no dates, the description cut to its first lines; a Short stays a Short
+        "ytsearch4_zouxian.info.json": [
+            ("Rn8uT2aJcQe", ("youtube", watch + "Rn8uT2aJcQe", "", river.rsplit("\n", 1)[0], "UCr7Nq2TbW5xK8pLm3vD9aQe",
+                             18507, "", "", False, "")),
+            ("Ty6uI9oPa3S", ("youtube", "https://www.youtube.com/shorts/Ty6uI9oPa3S", "", "走线的人在塔帕丘拉排队 #shorts",
+                             "", 733, "", "", False, "")),
+            ("Dk2fG5hJl8Z", ("youtube", watch + "Dk2fG5hJl8Z", "", "Zouxian: the route explained (English subtitles)\n"
+                             "Why Chinese migrants fly to Ecuador first, and what changed in July 2024.",
+                             "UCq3Wm8Er1Ty4Ui7Op0As2Df", 120334, "", "", False, ""))],
+    }
+
+
+def test_a_search_result_s_cut_description_is_completed_by_the_full_capture(tmp_path):
+    """Found first by a flat search (the description's first lines), then by the watch page: the post keeps the
+    whole text and is read again; a different caption from a later capture never replaces the first."""
+    from crawlers.imports import store_post
+
+    flat = list(posts_from_info(info("ytsearch4_zouxian.info.json"), source="s", discovered_via="ytsearch4:走线"))[0]
+    full = one("youtube_Rn8uT2aJcQe.info.json")
+    cat = Catalog(tmp_path / "catalog.sqlite")
+    try:
+        store_post(cat, flat)
+        cat.set_status(flat.post_id, "extract", "done")
+        store_post(cat, full)
+        assert cat.get_post(flat.post_id).caption == full.caption
+        assert cat.status_of(flat.post_id, "extract") is None  # extracted again from the whole text
+        from dataclasses import replace
+
+        store_post(cat, replace(full, caption="另一个标题"))
+        assert cat.get_post(flat.post_id).caption == full.caption
+    finally:
+        cat.close()
