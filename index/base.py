@@ -18,7 +18,6 @@ from index.query import parse, positive_terms
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import SearchHit, TextUnit
 
-
 DEFAULT_MIN_CONFIDENCE = 0.5  # extract.aggregate_min_confidence's default: the facts aggregates count
 STATES = ("available", "deleted", "private", "geo_blocked", "account_gone")  # what `routewatch recheck` records
 UNCHECKED = "unchecked"  # a post never rechecked (the --state value)
@@ -258,6 +257,16 @@ def check_paging(q: Query) -> None:
         raise RouteWatchError(Code.E903, f"--limit must be between 1 and 1000, got {q.limit}")
 
 
+def threshold(q: Query, default: float) -> float:
+    """The confidence a query's facts must reach (its own or the index's default), its --state checked."""
+    m = default if q.min_confidence is None else float(q.min_confidence)
+    if not 0.0 <= m <= 1.0:
+        raise RouteWatchError(Code.E903, f"--min-confidence must be between 0 and 1, got {m}")
+    if q.state and q.state not in (*STATES, UNCHECKED):
+        raise RouteWatchError(Code.E903, f"--state must be one of {', '.join((*STATES, UNCHECKED))}, not {q.state!r}")
+    return m
+
+
 def parse_route(spec: str) -> tuple[str, ...]:
     codes = tuple(c.strip().upper() for c in re.split(r"[>,\s]+", spec or "") if c.strip())
     for c in codes:
@@ -295,12 +304,15 @@ def build_index(settings: Any, catalog_path: Any, *, read_only: bool = False) ->
     """The configured backend, by name (CONVENTIONS §3). Readers (search, trends, web) pass
     read_only=True: they never create or migrate an index."""
     backend = settings.index.backend
+    # the facts the index keeps ready (its default threshold) are those the aggregates count
+    extract = getattr(settings, "extract", None)
+    conf = float(getattr(extract, "aggregate_min_confidence", DEFAULT_MIN_CONFIDENCE))
     if backend == "sqlite":
         from index.sqlite_fts import SqliteIndex
 
-        return SqliteIndex(catalog_path, read_only=read_only)
+        return SqliteIndex(catalog_path, read_only=read_only, min_confidence=conf)
     if backend == "elasticsearch":
         from index.elastic import ElasticIndex  # type: ignore[import-not-found]
 
-        return ElasticIndex(settings.index)
+        return ElasticIndex(settings.index, min_confidence=conf)
     raise RouteWatchError(Code.E902, f"unknown index backend {backend!r}: use sqlite or elasticsearch")

@@ -38,6 +38,7 @@ from index.base import (
     has_cjk,
     legs,
     period_of,
+    threshold,
 )
 from routewatch.catalog import check_catalog_file, segments_from_json, stored_json
 from routewatch.errors import Code, RouteWatchError
@@ -459,13 +460,7 @@ class SqliteIndex(Index):
 
     # ---- filters ---------------------------------------------------------------------------------------
     def _threshold(self, q: Query) -> float:
-        m = self.min_confidence if q.min_confidence is None else float(q.min_confidence)
-        if not 0.0 <= m <= 1.0:
-            raise RouteWatchError(Code.E903, f"--min-confidence must be between 0 and 1, got {m}")
-        if q.state and q.state not in (*STATES, UNCHECKED):
-            raise RouteWatchError(Code.E903, f"--state must be one of {', '.join((*STATES, UNCHECKED))}, "
-                                             f"not {q.state!r}")
-        return m
+        return threshold(q, self.min_confidence)
 
     def _filters(self, q: Query, alias: str = "p") -> tuple[str, list[Any]]:
         """SQL conditions on idx_posts (alias p) or on the post fields copied into idx_units (alias u)."""

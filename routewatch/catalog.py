@@ -781,6 +781,26 @@ class Catalog:
         r = self.db.execute("SELECT facts_json FROM extractions WHERE post_id=?", (post_id,)).fetchone()
         return stored_json(r[0], {}, where=f"extractions.facts_json of {post_id}") if r else None
 
+    def recheck_state(self, post_id: str) -> dict[str, Any] | None:
+        """What `routewatch recheck` saw last: {"state", "seen_at", "since", "http_status", "words"}, `since`
+        the first recheck of the run of that same state that is still going on; None if never rechecked."""
+        row = self.db.execute(
+            "SELECT s.code, s.updated_at, p.extra_json FROM stage_status s JOIN posts p ON p.post_id = s.item_id "
+            "WHERE s.item_id = ? AND s.stage = 'recheck' AND s.status = 'done'", (post_id,)).fetchone()
+        if row is None:
+            return None
+        extra = stored_json(row[2], {}, where=f"posts.extra_json of {post_id}")
+        history = [h for h in (extra.get("availability") if isinstance(extra, dict) else None) or []
+                   if isinstance(h, dict)]
+        state, seen = row[0], row[1]
+        since, last = seen, {}
+        for h in reversed(history):
+            if h.get("state") != state:
+                break
+            since, last = str(h.get("seen_at") or since), last or h
+        return {"state": state, "seen_at": seen, "since": since, "http_status": last.get("http_status"),
+                "words": str(last.get("words") or "")}
+
     # ---- status ----------------------------------------------------------------------------------------
     def stage_counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {st: {"done": 0, "failed": 0, "skipped": 0, "pending": 0} for st in STAGES}
