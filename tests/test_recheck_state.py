@@ -90,3 +90,29 @@ def test_recheck_state_is_searchable_and_shown_with_its_date(tmp_path):
     run_cli("digest", "--week", week, "--out", str(out), data_dir=data)
     md = (out / "digest.md").read_text(encoding="utf-8")
     assert "## Posts taken down this week" in md and f"| deleted | <5 | {today} | {ids['b']}" in md
+
+
+def test_openapi_documents_the_confidence_relevance_and_state_parameters(tmp_path):
+    from tests.web.helpers import client_for
+
+    data = tmp_path / "data"
+    data.mkdir()
+    Catalog(data / "catalog.sqlite").close()
+    client = client_for(data)
+    spec = client.get("/openapi.json").json()
+
+    def params(path):
+        return {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
+
+    for path in ("/api/search", "/api/trends", "/api/routes", "/api/export", "/api/digest"):
+        got = params(path)
+        assert {"min_confidence", "relevant"} <= set(got), path
+        assert "confidence" in got["min_confidence"]["description"]
+    assert "recheck" in params("/api/search")["state"]["description"]
+    for query in ({"min_confidence": "2"}, {"min_confidence": "abc"}, {"min_confidence": "nan"}, {"relevant": "maybe"}):
+        for path in ("/api/search", "/api/trends", "/api/routes"):
+            r = client.get(path, params=query)
+            assert (r.status_code, r.json()["error"]["code"]) == (400, "E903"), (path, query)
+    page = client.get("/trends", params={"min_confidence": "0.8", "relevant": "false"}).text
+    assert 'name="min_confidence" value="0.8"' in page and '<option value="false" selected>every post' in page
+
