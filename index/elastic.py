@@ -253,6 +253,10 @@ class ElasticIndex(Index):
             self.es.indices.put_alias(index=read, name=self.write_alias)
         elif read is None:
             self.es.indices.put_alias(index=write, name=self.alias)
+        # an index made by an earlier RouteWatch gains the fields added since (facts, state); its documents
+        # get them on the next `routewatch index --rebuild`
+        for target in {t for t in (read, write) if t}:
+            self.es.indices.put_mapping(index=target, properties=MAPPINGS["properties"])
 
     def _alias_target(self, name: str) -> str | None:
         try:

@@ -8,7 +8,9 @@ and `unicode61 remove_diacritics 2` for Latin scripts (Darien finds Darién). Te
 Simplified Chinese so Traditional input finds both. A query ranks by bm25 among the newest
 `RANK_WINDOW` matching text units (all of them when there are fewer: exact), and says whether its
 total is exact or a lower bound. Trends read per-day running counts (also keyed by country) unless a
-filter other than a date range and one country asks for a scan. SQL only with parameters.
+filter other than a date range and one country asks for a scan. Facts: the copied columns hold them at the
+index's default threshold (idx_meta min_confidence); `idx_facts` holds every fact with the thresholds at
+which it holds, read by a query with another `min_confidence`. SQL only with parameters.
 """
 
 from __future__ import annotations
