@@ -160,6 +160,7 @@ def record(catalog: Catalog, post: Post, state: str, status: int, words: str, se
     if not isinstance(extra, dict):
         extra = {"extra": extra}
     history = [h for h in extra.get("availability") or [] if isinstance(h, dict)]
+    before = history[-1].get("state") if history else None
     history.append({"state": state, "seen_at": seen_at, "http_status": status, "words": words})
     extra["availability"] = history[-HISTORY:]
     with catalog.tx():
@@ -171,6 +172,8 @@ def record(catalog: Catalog, post: Post, state: str, status: int, words: str, se
             "ON CONFLICT(item_id, stage) DO UPDATE SET status='done', code=excluded.code, updated_at=excluded.updated_at",
             (post.post_id, state, seen_at))
         catalog.db.execute("DELETE FROM failures WHERE stage='recheck' AND item_id=?", (post.post_id,))
+        if state != before:  # the index holds the state (search --state): the post is indexed again
+            catalog.invalidate(post.post_id, "index")
 
 
 def recheck(catalog: Catalog, settings: Any, older_than: timedelta = timedelta(days=7),

@@ -8,6 +8,7 @@ Never raises out of `upsert` for a bad document or an outage: E504 (rejected) / 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -22,14 +23,19 @@ from elasticsearch.helpers import streaming_bulk
 
 from index import query as query_lang
 from index.base import (
+    DEFAULT_MIN_CONFIDENCE,
+    STATES,
+    UNCHECKED,
     Index,
     IndexDoc,
     Query,
     SearchHits,
     UpsertResult,
     check_paging,
+    doc_facts,
     legs,
     period_of,
+    threshold,
 )
 from index.settings import IndexSettings
 
@@ -73,7 +79,15 @@ MAPPINGS: dict[str, Any] = {
         "has_bribe": {"type": "boolean"},
         "places": _TEXT_WITH_KEYWORD,
         "costs": {"type": "nested", "properties": {
-            "amount": {"type": "double"}, "currency": {"type": "keyword"}, "kind": {"type": "keyword"}}},
+            "amount": {"type": "double"}, "currency": {"type": "keyword"}, "kind": {"type": "keyword"},
+            "confidence": {"type": "double"}}},
+        # the fields above hold the facts at the index's default threshold; these every fact, each with the
+        # thresholds m at which it holds (lo < m <= hi): countries, legs, bribes (as sqlite.v1's idx_facts)
+        "route_full": {"type": "keyword"},
+        "facts": {"type": "nested", "properties": {
+            "field": {"type": "keyword"}, "value": {"type": "keyword"}, "lo": {"type": "double"},
+            "hi": {"type": "double"}}},
+        "state": {"type": "keyword"},
         "period": {"properties": {p: {"type": "keyword"} for p in PERIODS}},
         "units": {"type": "nested", "properties": {
             "unit_id": {"type": "keyword"},
@@ -104,17 +118,25 @@ def _es_date(value: str) -> str | None:
     return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).isoformat()
 
 
-def to_source(d: IndexDoc) -> dict[str, Any]:
+def to_source(d: IndexDoc, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> dict[str, Any]:
     """IndexDoc → Elasticsearch document (raises ValueError when a field cannot be indexed)."""
     units = [u for u in d.units if u.text.strip()]  # as sqlite.v1: empty units are not searchable
+    facts = doc_facts(d)
+    v = facts.at(min_confidence)
     return {
         "post_id": d.post_id, "platform": d.platform, "url": d.url,
         "posted_at": _es_date(d.posted_at), "captured_at": _es_date(d.captured_at),
         "lang": d.lang, "source": d.source, "relevant": bool(d.relevant),
-        "countries": list(d.countries), "route": list(d.route),
-        "route_path": ">" + "".join(f"{c}>" for c in d.route),
-        "legs": sorted(set(legs(d.route))), "has_bribe": bool(d.has_bribe), "places": list(d.places),
-        "costs": [{"amount": float(a), "currency": c, "kind": k} for a, c, k in d.costs],
+        "countries": list(v.countries), "route": list(v.route),
+        "route_path": ">" + "".join(f"{c}>" for c in v.route),
+        "legs": sorted(set(legs(v.route))), "has_bribe": v.has_bribe, "places": list(v.places),
+        "costs": [{"amount": float(a), "currency": c, "kind": k, "confidence": float(conf)}
+                  for a, c, k, conf in facts.costs],
+        "route_full": ">" + "".join(f"{c}>" for c in facts.route),
+        "facts": ([{"field": "country", "value": iso, "lo": -1.0, "hi": float(c)} for iso, c in facts.countries]
+                  + [{"field": "leg", "value": leg, "lo": float(lo), "hi": float(hi)} for leg, lo, hi in facts.leg_spans()]
+                  + [{"field": "bribe", "value": "", "lo": -1.0, "hi": float(c)} for c in facts.bribes]),
+        "state": d.state if d.state in STATES else "",
         "period": {p: period_of(d.posted_at, p) for p in PERIODS},
         "units": [{"unit_id": u.unit_id, "kind": u.kind, "lang": u.lang, "text": u.text, "norm": search_form(u.text),
                    "segments": [{"start": s.start, "end": s.end, "text": s.text} for s in u.segments]}
@@ -185,7 +207,8 @@ def _total(res: Any) -> dict[str, Any]:
 class ElasticIndex(Index):
     name = "elasticsearch.v1"
 
-    def __init__(self, settings: IndexSettings):
+    def __init__(self, settings: IndexSettings, min_confidence: float = DEFAULT_MIN_CONFIDENCE):
+        self.min_confidence = float(min_confidence)  # the threshold of the flat fact fields
         if not settings.es_url:
             raise NotConfigured("Elasticsearch URL not set: set index.es_url or ROUTEWATCH_ES_URL "
                                 "(e.g. http://127.0.0.1:9200)", Code.E902)
@@ -229,6 +252,10 @@ class ElasticIndex(Index):
             self.es.indices.put_alias(index=read, name=self.write_alias)
         elif read is None:
             self.es.indices.put_alias(index=write, name=self.alias)
+        # an index made by an earlier RouteWatch gains the fields added since (facts, state); its documents
+        # get them on the next `routewatch index --rebuild`
+        for target in {t for t in (read, write) if t}:
+            self.es.indices.put_mapping(index=target, properties=MAPPINGS["properties"])
 
     def _alias_target(self, name: str) -> str | None:
         try:
@@ -260,7 +287,7 @@ class ElasticIndex(Index):
         def actions() -> Iterator[dict[str, Any]]:
             for d in src:
                 try:
-                    body = to_source(d)
+                    body = to_source(d, self.min_confidence)
                 except (ValueError, TypeError) as e:
                     failed.append((d.post_id, Code.E504.value, f"document not indexable: {e}"))
                     continue
@@ -378,15 +405,31 @@ class ElasticIndex(Index):
             self.es.close()
 
     # ---- filters ---------------------------------------------------------------------------------------
-    @staticmethod
-    def _filters(q: Query) -> list[dict[str, Any]]:
+    def _filters(self, q: Query) -> list[dict[str, Any]]:
         f: list[dict[str, Any]] = []
+        m = threshold(q, self.min_confidence)
+        ready = m == self.min_confidence  # the flat fields hold the facts at this threshold
+
+        def fact(field: str, value: str, hi: dict[str, float]) -> dict[str, Any]:
+            return {"nested": {"path": "facts", "query": {"bool": {"filter": [
+                {"term": {"facts.field": field}}, {"term": {"facts.value": value}}, {"range": {"facts.hi": hi}}]}}}}
+
         if q.country:
-            f.append({"term": {"countries": q.country.upper()}})
+            f.append({"term": {"countries": q.country.upper()}} if ready else
+                     fact("country", q.country.upper(), {"gte": m}))
         if q.route:
             # ">EC>" then "CO>" anywhere after it, then "PA>": the ordered subsequence, as sqlite.v1's LIKE.
             steps = [re.sub(r"([*?\\])", r"\\\1", c.upper()) + ">" for c in q.route]
-            f.append({"wildcard": {"route_path": {"value": "*>" + "*".join(steps) + "*"}}})
+            pattern = {"value": "*>" + "*".join(steps) + "*"}
+            if ready:
+                f.append({"wildcard": {"route_path": pattern}})
+            else:  # the whole route has the steps in order, and none of them is below the threshold
+                f.append({"wildcard": {"route_full": pattern}})
+                f += [{"bool": {"must_not": [fact("country", c, {"lt": m})]}} for c in dict.fromkeys(q.route)]
+        if q.relevant:
+            f.append({"term": {"relevant": True}})
+        if q.state:
+            f.append({"term": {"state": "" if q.state == UNCHECKED else q.state}})
         if q.platform:
             f.append({"term": {"platform": q.platform.lower()}})
         if q.lang:
@@ -399,9 +442,9 @@ class ElasticIndex(Index):
                 rng["lte"] = f"{q.until}||/d"  # the whole day
             f.append({"range": {"posted_at": rng}})
         if q.has_bribe:
-            f.append({"term": {"has_bribe": True}})
+            f.append({"term": {"has_bribe": True}} if ready else fact("bribe", "", {"gte": m}))
         if q.min_cost is not None or q.max_cost is not None or q.currency:
-            cost: list[dict[str, Any]] = []
+            cost: list[dict[str, Any]] = [{"range": {"costs.confidence": {"gte": m}}}]
             if q.currency:
                 cost.append({"term": {"costs.currency": q.currency.upper()}})
             if q.min_cost is not None or q.max_cost is not None:
@@ -495,14 +538,20 @@ class ElasticIndex(Index):
         if field not in (*fields, "term"):
             raise RouteWatchError(Code.E903, f"--field must be country, leg, term or platform, not {field!r}")
         q = q or Query()
-        base = [{"term": {"relevant": True}}, *self._filters(q)]
+        if q.relevant is None:  # trends count relevant posts unless asked for every post
+            q = dataclasses.replace(q, relevant=True)
+        base = self._filters(q)
+        m = threshold(q, self.min_confidence)
         node = query_lang.parse(q.text)
         if node is not None:  # the posts the search would find
             base.append(_post_query(node))
         period = f"period.{by}"
         totals = {k[0]: n for k, n in self._composite(base, [period]).items()}
         rows: list[dict[str, Any]] = []
-        if field in fields:
+        if field in ("country", "leg") and m != self.min_confidence:
+            for (per, value), n in self._fact_counts(base, period, field, m).items():
+                rows.append({"period": per, "value": value, "n": n})
+        elif field in fields:
             for (per, value), n in self._composite(base, [period, fields[field]]).items():
                 rows.append({"period": per, "value": value, "n": n})
         else:
@@ -518,6 +567,28 @@ class ElasticIndex(Index):
         rows.sort(key=lambda r: (r["period"], -r["n"], r["value"]))
         return [{"period": r["period"], "value": r["value"], "count": r["n"], "total": totals.get(r["period"], 0)}
                 for r in rows]
+
+    def _fact_counts(self, filters: list[dict[str, Any]], period: str, field: str, m: float) -> dict[tuple[str, str], int]:
+        """Posts per (period, value) of the facts of `field` that hold at threshold m: every matching post is
+        read (paged by post id), as the flat fields only hold the default threshold's facts."""
+        out: Counter[tuple[str, str]] = Counter()
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {"query": {"bool": {"filter": filters}}, "size": 1000, "track_total_hits": False,
+                                    "_source": ["facts", period], "sort": [{"post_id": "asc"}]}
+            if after:
+                body["search_after"] = after
+            hits = self._search(body)["hits"]["hits"]
+            for h in hits:
+                src = h["_source"]
+                per = str(src.get("period", {}).get(period.split(".", 1)[1]))
+                values = {x["value"] for x in src.get("facts") or []
+                          if x.get("field") == field and x["lo"] < m <= x["hi"]}
+                for v in values:
+                    out[(per, v)] += 1
+            if len(hits) < 1000:
+                return dict(out)
+            after = hits[-1]["sort"]
 
     def _composite(self, filters: list[dict[str, Any]], keys: list[str]) -> dict[tuple[str, ...], int]:
         """Exact document counts per combination of keyword values (paged composite aggregation)."""

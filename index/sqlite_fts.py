@@ -8,7 +8,9 @@ and `unicode61 remove_diacritics 2` for Latin scripts (Darien finds Darién). Te
 Simplified Chinese so Traditional input finds both. A query ranks by bm25 among the newest
 `RANK_WINDOW` matching text units (all of them when there are fewer: exact), and says whether its
 total is exact or a lower bound. Trends read per-day running counts (also keyed by country) unless a
-filter other than a date range and one country asks for a scan. SQL only with parameters.
+filter other than a date range and one country asks for a scan. Facts: the copied columns hold them at the
+index's default threshold (idx_meta min_confidence); `idx_facts` holds every fact with the thresholds at
+which it holds, read by a query with another `min_confidence`. SQL only with parameters.
 """
 
 from __future__ import annotations
@@ -25,14 +27,19 @@ from typing import Any
 
 from index import query as query_lang
 from index.base import (
+    DEFAULT_MIN_CONFIDENCE,
+    STATES,
+    UNCHECKED,
     Index,
     IndexDoc,
     Query,
     SearchHits,
     UpsertResult,
     check_paging,
+    doc_facts,
     legs,
     period_of,
+    threshold,
 )
 from routewatch.catalog import check_catalog_file, segments_from_json, stored_json
 from routewatch.core.text import CJK_RUN, has_cjk, to_simplified
@@ -41,9 +48,9 @@ from routewatch.records import SearchHit, TextUnit
 
 # Bump when the tables below change: an index of another version is dropped and rebuilt from the
 # catalog (the index is only a projection).
-INDEX_SCHEMA_VERSION = "5"
+INDEX_SCHEMA_VERSION = "6"
 IDX_TABLES = ("idx_units_cjk", "idx_units_latin", "idx_units_chars", "idx_units", "idx_posts", "idx_costs",
-              "idx_facets", "idx_trend", "idx_trend_day")
+              "idx_facets", "idx_facts", "idx_trend", "idx_trend_day")
 # Searches rank (bm25) among at most this many of the newest matching text units (after the filters);
 # past it the total is a lower bound (relation "gte": the posts of those units), as Elasticsearch
 # reports totals past 10,000 by default. Bounds a query's work whatever the size of the index.
@@ -69,7 +76,9 @@ CREATE TABLE IF NOT EXISTS idx_units (
     platform TEXT NOT NULL DEFAULT '',
     countries TEXT NOT NULL DEFAULT '|',
     route TEXT NOT NULL DEFAULT '>',
-    has_bribe INTEGER NOT NULL DEFAULT 0
+    has_bribe INTEGER NOT NULL DEFAULT 0,
+    relevant INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS idx_units_post ON idx_units(post_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS idx_units_cjk USING fts5(norm, content="idx_units", content_rowid='rowid',
@@ -102,6 +111,8 @@ CREATE TABLE IF NOT EXISTS idx_posts (
     countries TEXT NOT NULL DEFAULT '|',
     route TEXT NOT NULL DEFAULT '>',
     has_bribe INTEGER NOT NULL DEFAULT 0,
+    route_full TEXT NOT NULL DEFAULT '>',
+    state TEXT NOT NULL DEFAULT '',
     week TEXT NOT NULL DEFAULT '',
     day TEXT NOT NULL DEFAULT '',
     month TEXT NOT NULL DEFAULT ''
@@ -112,7 +123,8 @@ CREATE TABLE IF NOT EXISTS idx_costs (
     post_id TEXT NOT NULL,
     amount REAL NOT NULL,
     currency TEXT NOT NULL,
-    kind TEXT NOT NULL
+    kind TEXT NOT NULL,
+    confidence REAL NOT NULL DEFAULT 1.0
 );
 CREATE INDEX IF NOT EXISTS idx_costs_post ON idx_costs(post_id);
 CREATE TABLE IF NOT EXISTS idx_facets (
@@ -122,6 +134,19 @@ CREATE TABLE IF NOT EXISTS idx_facets (
     PRIMARY KEY (post_id, field, value)
 );
 CREATE INDEX IF NOT EXISTS idx_facets_fv ON idx_facets(field, value);
+-- Every fact of a post with the confidences at which it holds (a threshold m keeps it when lo < m <= hi):
+-- countries (lo -1, hi its confidence), legs (index.base.PostFacts.leg_spans) and bribes (value '').
+-- The columns and facets above hold the facts at the index's default threshold (idx_meta
+-- min_confidence); a search or trend at another threshold reads these rows.
+CREATE TABLE IF NOT EXISTS idx_facts (
+    post_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    lo REAL NOT NULL,
+    hi REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_facts_post ON idx_facts(post_id, field, value);
+CREATE INDEX IF NOT EXISTS idx_facts_fv ON idx_facts(field, value);
 -- Trends are read from per-day running counts of relevant posts, kept in the same transaction as each
 -- document (+1 on insert, -1 on delete): their size depends on days x values, not on posts. country ''
 -- counts every post, country 'PA' the posts that name PA (the --country filter); field '' is the day's
@@ -179,8 +204,10 @@ def _disk_full(e: BaseException) -> bool:
 class SqliteIndex(Index):
     name = "sqlite.v1"
 
-    def __init__(self, path: Path | str, *, read_only: bool = False):
+    def __init__(self, path: Path | str, *, read_only: bool = False,
+                 min_confidence: float = DEFAULT_MIN_CONFIDENCE):
         self.path = str(path)
+        self.min_confidence = float(min_confidence)  # the default threshold; a reader takes the index's
         check_catalog_file(Path(path))  # text, a truncated copy...: E920 before SQLite reads it
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
@@ -207,6 +234,9 @@ class SqliteIndex(Index):
             self.db.close()
             raise RouteWatchError(Code.E503, "the search index is missing or from an older RouteWatch: "
                                              "run `routewatch index --rebuild`")
+        row = self.db.execute("SELECT value FROM idx_meta WHERE key='min_confidence'").fetchone()
+        if row is not None:
+            self.min_confidence = float(row[0])
 
     def _ensure_schema(self) -> None:
         has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='idx_meta'").fetchone()
@@ -215,13 +245,20 @@ class SqliteIndex(Index):
         if has_meta:
             row = self.db.execute("SELECT value FROM idx_meta WHERE key='schema_version'").fetchone()
             version = row[0] if row else None
-        if had_units and version != INDEX_SCHEMA_VERSION:
+        stored_conf = None
+        if has_meta:
+            row = self.db.execute("SELECT value FROM idx_meta WHERE key='min_confidence'").fetchone()
+            stored_conf = float(row[0]) if row else None
+        # the columns hold the facts at one threshold: another extract.aggregate_min_confidence re-indexes
+        if had_units and (version != INDEX_SCHEMA_VERSION or stored_conf != self.min_confidence):
             for t in IDX_TABLES:
                 self.db.execute(f"DROP TABLE IF EXISTS {t}")  # noqa: S608 - fixed table names
             self.schema_reset = True
         self.db.executescript(SCHEMA)
         self.db.execute("INSERT OR REPLACE INTO idx_meta(key, value) VALUES ('schema_version', ?)",
                         (INDEX_SCHEMA_VERSION,))
+        self.db.execute("INSERT OR REPLACE INTO idx_meta(key, value) VALUES ('min_confidence', ?)",
+                        (repr(self.min_confidence),))
         if not had_units or self.schema_reset:  # an empty index: its term counts start with today's terms
             self._set_counted_terms()
 
@@ -334,11 +371,16 @@ class SqliteIndex(Index):
         self.db.execute("DELETE FROM idx_posts WHERE post_id=?", (post_id,))
         self.db.execute("DELETE FROM idx_costs WHERE post_id=?", (post_id,))
         self.db.execute("DELETE FROM idx_facets WHERE post_id=?", (post_id,))
+        self.db.execute("DELETE FROM idx_facts WHERE post_id=?", (post_id,))
 
     def _insert(self, d: IndexDoc) -> None:
         day = period_of(d.posted_at, "day")  # raises ValueError on a bad date: the document is rejected (E504)
-        countries = "|" + "|".join(d.countries) + ("|" if d.countries else "")
-        route = ">" + ">".join(d.route) + (">" if d.route else "")
+        facts = doc_facts(d)
+        view = facts.at(self.min_confidence)
+        countries = "|" + "|".join(view.countries) + ("|" if view.countries else "")
+        route = ">" + ">".join(view.route) + (">" if view.route else "")
+        route_full = ">" + ">".join(facts.route) + (">" if facts.route else "")
+        state = d.state if d.state in STATES else ""
         norms = []
         for u in d.units:
             if not u.text.strip():
@@ -347,30 +389,36 @@ class SqliteIndex(Index):
             norms.append(norm)
             cur = self.db.execute(
                 "INSERT INTO idx_units(unit_id, post_id, kind, lang, text, norm, latin, segments_json, posted_at, "
-                "post_lang, platform, countries, route, has_bribe) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "post_lang, platform, countries, route, has_bribe, relevant, state) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (u.unit_id, d.post_id, u.kind, u.lang, u.text, norm, latin_only(norm),
                  json.dumps([[s.start, s.end, s.text] for s in u.segments], ensure_ascii=False),
-                 d.posted_at, d.lang, d.platform, countries, route, int(d.has_bribe)),
+                 d.posted_at, d.lang, d.platform, countries, route, int(view.has_bribe), int(d.relevant), state),
             )
             chars = cjk_chars(norm)
             if chars:
                 self.db.execute("INSERT INTO idx_units_chars(rowid, chars) VALUES (?, ?)", (cur.lastrowid, chars))
         self.db.execute(
             "INSERT INTO idx_posts(post_id, platform, url, posted_at, captured_at, lang, source, relevant, countries,"
-            " route, has_bribe, week, day, month) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " route, has_bribe, route_full, state, week, day, month) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (d.post_id, d.platform, d.url, d.posted_at, d.captured_at, d.lang, d.source, int(d.relevant),
-             countries, route, int(d.has_bribe),
+             countries, route, int(view.has_bribe), route_full, state,
              period_of(d.posted_at, "week"), day, period_of(d.posted_at, "month")),
         )
-        for amount, currency, kind in d.costs:
-            self.db.execute("INSERT INTO idx_costs(post_id, amount, currency, kind) VALUES (?,?,?,?)",
-                            (d.post_id, amount, currency, kind))
-        facets = sorted(set([("country", c) for c in d.countries] + [("leg", leg) for leg in legs(d.route)]
+        for amount, currency, kind, conf in facts.costs:
+            self.db.execute("INSERT INTO idx_costs(post_id, amount, currency, kind, confidence) VALUES (?,?,?,?,?)",
+                            (d.post_id, amount, currency, kind, conf))
+        rows = ([("country", iso, -1.0, c) for iso, c in facts.countries]
+                + [("leg", leg, lo, hi) for leg, lo, hi in facts.leg_spans()]
+                + [("bribe", "", -1.0, c) for c in facts.bribes])
+        self.db.executemany("INSERT INTO idx_facts(post_id, field, value, lo, hi) VALUES (?,?,?,?,?)",
+                            [(d.post_id, *r) for r in rows])
+        facets = sorted(set([("country", c) for c in view.countries] + [("leg", leg) for leg in legs(view.route)]
                             + [("platform", d.platform)] + [("term", t) for t in self._terms_in(norms)]))
         self.db.executemany("INSERT OR IGNORE INTO idx_facets(post_id, field, value) VALUES (?,?,?)",
                             [(d.post_id, f, v) for f, v in facets])
         if d.relevant:
-            self._trend_add(day, sorted(set(d.countries)), facets, +1)
+            self._trend_add(day, sorted(set(view.countries)), facets, +1)
 
     def clear(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
@@ -383,7 +431,7 @@ class SqliteIndex(Index):
 
     def _empty(self) -> None:
         """Every index table emptied, inside the caller's transaction."""
-        for t in ("idx_units", "idx_posts", "idx_costs", "idx_facets", "idx_trend_day"):
+        for t in ("idx_units", "idx_posts", "idx_costs", "idx_facets", "idx_facts", "idx_trend_day"):
             self.db.execute(f"DELETE FROM {t}")  # noqa: S608 - fixed table names
         self.db.execute("INSERT INTO idx_units_chars(idx_units_chars) VALUES ('delete-all')")
         self._set_counted_terms()  # nothing is counted any more: count today's terms from here on
@@ -397,6 +445,9 @@ class SqliteIndex(Index):
         return self.db.execute("SELECT COUNT(*) FROM idx_units").fetchone()[0]
 
     # ---- filters ---------------------------------------------------------------------------------------
+    def _threshold(self, q: Query) -> float:
+        return threshold(q, self.min_confidence)
+
     def _filters(self, q: Query, alias: str = "p") -> tuple[str, list[Any]]:
         """SQL conditions on idx_posts (alias p) or on the post fields copied into idx_units (alias u)."""
         lang_col = "post_lang" if alias == "u" else "lang"
@@ -406,12 +457,36 @@ class SqliteIndex(Index):
             raise RouteWatchError(Code.E903, f"--country expects an ISO 3166-1 alpha-2 code like PA, got {q.country!r}")
         if q.currency and not re.fullmatch(r"[A-Za-z]{3}", q.currency):
             raise RouteWatchError(Code.E903, f"--currency expects an ISO 4217 code like USD, got {q.currency!r}")
+        m = self._threshold(q)
+        ready = m == self.min_confidence  # the copied columns hold the facts at this threshold
+
+        def fact(field: str, value: str, cond: str) -> str:
+            params.extend([field, value, m])
+            return (f"EXISTS (SELECT 1 FROM idx_facts f WHERE f.post_id = {alias}.post_id AND f.field = ? "  # noqa: S608 - alias is a fixed name
+                    f"AND f.value = ? AND {cond})")
+
         if q.country:
-            where.append(f"{alias}.countries LIKE ?")
-            params.append(f"%|{q.country.upper()}|%")
+            if ready:
+                where.append(f"{alias}.countries LIKE ?")
+                params.append(f"%|{q.country.upper()}|%")
+            else:
+                where.append(fact("country", q.country.upper(), "f.hi >= ?"))
         if q.route:
-            where.append(f"{alias}.route LIKE ?")
-            params.append("%>" + "%".join(f"{c}>" for c in q.route) + "%")
+            pattern = "%>" + "%".join(f"{c}>" for c in q.route) + "%"
+            if ready:
+                where.append(f"{alias}.route LIKE ?")
+                params.append(pattern)
+            else:  # the whole route has the steps in order, and none of them is below the threshold
+                where.append(f"EXISTS (SELECT 1 FROM idx_posts r WHERE r.post_id = {alias}.post_id "  # noqa: S608
+                             "AND r.route_full LIKE ?)")
+                params.append(pattern)
+                for c in dict.fromkeys(q.route):
+                    where.append("NOT " + fact("country", c, "f.hi < ?"))
+        if q.relevant:
+            where.append(f"{alias}.relevant = 1")
+        if q.state:
+            where.append(f"{alias}.state = ?")
+            params.append("" if q.state == UNCHECKED else q.state)
         if q.platform:
             where.append(f"{alias}.platform = ?")
             params.append(q.platform.lower())
@@ -425,9 +500,10 @@ class SqliteIndex(Index):
             where.append(f"{alias}.posted_at < ? AND {alias}.posted_at != ''")  # an undated post is in no range
             params.append(q.until + "T99")  # inclusive of the whole day
         if q.has_bribe:
-            where.append(f"{alias}.has_bribe = 1")
+            where.append(f"{alias}.has_bribe = 1" if ready else fact("bribe", "", "f.hi >= ?"))
         if q.min_cost is not None or q.max_cost is not None or q.currency:
-            sub = f"SELECT 1 FROM idx_costs c WHERE c.post_id = {alias}.post_id"  # noqa: S608 - alias is a fixed name
+            sub = f"SELECT 1 FROM idx_costs c WHERE c.post_id = {alias}.post_id AND c.confidence >= ?"  # noqa: S608 - alias is a fixed name
+            params.append(m)
             if q.currency:
                 sub += " AND c.currency = ?"
                 params.append(q.currency.upper())
@@ -623,11 +699,12 @@ class SqliteIndex(Index):
             out[key] = out.get(key, 0) + n
         return out
 
-    @staticmethod
-    def _counts_answer(q: Query) -> bool:
-        """True when the per-day counts answer this filter: nothing but a date range and one country."""
-        return dataclasses.replace(q, since=None, until=None, country=None, limit=Query().limit, offset=0,
-                                   sort=Query().sort) == Query()
+    def _counts_answer(self, q: Query) -> bool:
+        """True when the per-day counts answer this filter: nothing but a date range and one country, over
+        relevant posts at the index's default threshold."""
+        return (dataclasses.replace(q, since=None, until=None, country=None, limit=Query().limit, offset=0,
+                                    sort=Query().sort, min_confidence=None, relevant=None) == Query()
+                and q.relevant in (None, True) and self._threshold(q) == self.min_confidence)
 
     @_one_snapshot
     def trends(self, field: str, by: str = "week", q: Query | None = None) -> list[dict[str, Any]]:
@@ -636,7 +713,10 @@ class SqliteIndex(Index):
         if field not in ("country", "leg", "platform", "term"):
             raise RouteWatchError(Code.E903, f"--field must be country, leg, term or platform, not {field!r}")
         q = q or Query()
+        if q.relevant is None:  # trends count relevant posts unless asked for every post
+            q = dataclasses.replace(q, relevant=True)
         fwhere, fparams = self._filters(q)  # also validates the filter values (E903)
+        m = self._threshold(q)
         node = query_lang.parse(q.text)
         if node is not None:  # posts the search would find: a text unit matches (NOT: none of the post's)
             cond, cparams = _unit_cond(node, "u", 0)
@@ -647,7 +727,7 @@ class SqliteIndex(Index):
             totals = {p: n for (p, _v), n in self._day_counts("", by, q).items()}
         else:
             totals = {r[0]: r[1] for r in self.db.execute(
-                f"SELECT p.{by}, COUNT(*) FROM idx_posts p WHERE p.relevant = 1 AND {fwhere} GROUP BY p.{by}",  # noqa: S608
+                f"SELECT p.{by}, COUNT(*) FROM idx_posts p WHERE {fwhere} GROUP BY p.{by}",  # noqa: S608
                 fparams)}
         rows: list[dict[str, Any]]
         if field == "term" and from_counts:
@@ -657,10 +737,17 @@ class SqliteIndex(Index):
         if from_counts:
             rows = [{"period": p, "value": v, "n": n} for (p, v), n in self._day_counts(field, by, q).items()]
             rows.sort(key=lambda r: (r["period"], -r["n"], r["value"]))
+        elif field in ("country", "leg") and m != self.min_confidence:  # the facts that hold at m
+            rows = [dict(r) for r in self.db.execute(
+                f"SELECT p.{by} AS period, f.value AS value, COUNT(DISTINCT f.post_id) AS n FROM idx_facts f "  # noqa: S608
+                f"JOIN idx_posts p ON p.post_id = f.post_id WHERE f.field = ? AND f.lo < ? AND f.hi >= ? "
+                f"AND {fwhere} GROUP BY period, value ORDER BY period, n DESC, value",
+                (field, m, m, *fparams),
+            )]
         elif field != "term":
             rows = [dict(r) for r in self.db.execute(
                 f"SELECT p.{by} AS period, f.value AS value, COUNT(*) AS n FROM idx_facets f "  # noqa: S608
-                f"JOIN idx_posts p ON p.post_id = f.post_id WHERE f.field = ? AND p.relevant = 1 AND {fwhere} "
+                f"JOIN idx_posts p ON p.post_id = f.post_id WHERE f.field = ? AND {fwhere} "
                 "GROUP BY period, value ORDER BY period, n DESC, value",
                 (field, *fparams),
             )]
@@ -681,7 +768,7 @@ class SqliteIndex(Index):
                     cond, arg = "instr(u.norm, ?) > 0", t
                 for r in self.db.execute(
                     f"SELECT p.{by} AS period, COUNT(DISTINCT p.post_id) AS n FROM idx_units u "  # noqa: S608
-                    f"JOIN idx_posts p ON p.post_id = u.post_id WHERE {cond} AND p.relevant = 1 AND {fwhere} "
+                    f"JOIN idx_posts p ON p.post_id = u.post_id WHERE {cond} AND {fwhere} "
                     "GROUP BY period", (arg, *fparams)):
                     rows.append({"period": r["period"], "value": term, "n": r["n"]})
             rows.sort(key=lambda r: (r["period"], -r["n"], r["value"]))

@@ -628,6 +628,18 @@ class Catalog:
                               (item_id, stage)).fetchone()
         return row[0] if row else None
 
+    def done_code(self, item_id: str, stage: str) -> str | None:
+        """The code a stage finished this item with (recheck: the post's state), None when not done."""
+        r = self.db.execute("SELECT code FROM stage_status WHERE item_id=? AND stage=? AND status='done'",
+                            (item_id, stage)).fetchone()
+        return r[0] if r else None
+
+    def items_done_with(self, stage: str, codes: tuple[str, ...]) -> list[str]:
+        """Every item this stage finished with one of these codes, by id."""
+        return [r[0] for r in self.db.execute(
+            f"SELECT item_id FROM stage_status WHERE stage = ? AND status = 'done' AND code IN ({','.join('?' * len(codes))}) "  # noqa: S608
+            "ORDER BY item_id", (stage, *codes))]
+
     def items_with_status(self, stage: str) -> list[str]:
         """Every item that has a status (done, failed or skipped) for this stage, by id."""
         return [r[0] for r in self.db.execute("SELECT item_id FROM stage_status WHERE stage=? ORDER BY item_id", (stage,))]
@@ -940,6 +952,25 @@ class Catalog:
                 f"UPDATE saved_alerts SET {column}=? WHERE name=? AND post_id=? AND kind=? AND {column} IS NULL",  # noqa: S608
                 [(now, a["name"], a["post_id"], a["kind"]) for a in alerts])
         return cur.rowcount
+    def recheck_state(self, post_id: str) -> dict[str, Any] | None:
+        """What `routewatch recheck` saw last: {"state", "seen_at", "since", "http_status", "words"}, `since`
+        the first recheck of the run of that same state that is still going on; None if never rechecked."""
+        row = self.db.execute(
+            "SELECT s.code, s.updated_at, p.extra_json FROM stage_status s JOIN posts p ON p.post_id = s.item_id "
+            "WHERE s.item_id = ? AND s.stage = 'recheck' AND s.status = 'done'", (post_id,)).fetchone()
+        if row is None:
+            return None
+        extra = stored_json(row[2], {}, where=f"posts.extra_json of {post_id}")
+        history = [h for h in (extra.get("availability") if isinstance(extra, dict) else None) or []
+                   if isinstance(h, dict)]
+        state, seen = row[0], row[1]
+        since, last = seen, {}
+        for h in reversed(history):
+            if h.get("state") != state:
+                break
+            since, last = str(h.get("seen_at") or since), last or h
+        return {"state": state, "seen_at": seen, "since": since, "http_status": last.get("http_status"),
+                "words": str(last.get("words") or "")}
 
     # ---- status ----------------------------------------------------------------------------------------
     def stage_counts(self) -> dict[str, dict[str, int]]:

@@ -341,6 +341,13 @@ def recheck(older_than: Annotated[str, typer.Option("--older-than", help="Revisi
         try:
             cat.start_run("recheck")
             rep = run_recheck(cat, s, age, limit=limit)
+            if sum(rep.states.values()):  # a post whose state changed is indexed again (search --state)
+                from routewatch.pipeline import stage_index
+
+                try:
+                    stage_index(_ctx(s, cat, lambda *_: None))
+                except RouteWatchError as e:  # the states are kept; the index catches up on `routewatch index`
+                    _say(err, f"{e.code.value} search index not updated ({e.reason}): run `routewatch index`")
             cat.finish_run()
         finally:
             cat.close()
@@ -545,6 +552,18 @@ BribeOpt = Annotated[bool, typer.Option("--has-bribe", help="Only posts that men
 MinCostOpt = Annotated[float | None, typer.Option(help="Quoted cost at least AMOUNT (needs --currency).")]
 MaxCostOpt = Annotated[float | None, typer.Option(help="Quoted cost at most AMOUNT (needs --currency).")]
 CurrencyOpt = Annotated[str | None, typer.Option(help="Currency of the cost filter (ISO, e.g. USD).")]
+MinConfOpt = Annotated[float | None, typer.Option(
+    "--min-confidence", help="Facts below this confidence (0-1) match no filter and count nowhere "
+                             "[default: extract.aggregate_min_confidence].")]
+RelevantSearchOpt = Annotated[bool | None, typer.Option(
+    "--relevant/--all", help="Only posts judged relevant, or every post with its facts [default: --all].",
+    show_default=False)]
+RelevantAggOpt = Annotated[bool | None, typer.Option(
+    "--relevant/--all", help="Count relevant posts only, or every post with its facts [default: --relevant].",
+    show_default=False)]
+StateOpt = Annotated[str | None, typer.Option(
+    help="Only posts `routewatch recheck` last saw in this state: available, deleted, private, geo_blocked, "
+         "account_gone, or unchecked.")]
 
 
 @app.command()
@@ -553,6 +572,7 @@ def search(
     country: CountryOpt = None, route: RouteOpt = None, platform: PlatformOpt = None, lang: LangOpt = None,
     since: SinceOpt = None, until: UntilOpt = None, has_bribe: BribeOpt = False,
     min_cost: MinCostOpt = None, max_cost: MaxCostOpt = None, currency: CurrencyOpt = None,
+    min_confidence: MinConfOpt = None, relevant: RelevantSearchOpt = None, state: StateOpt = None,
     limit: Annotated[int, typer.Option(help="Hits per page (1-1000).")] = 20,
     offset: Annotated[int, typer.Option(help="Hits to skip (the next page: --offset 20).")] = 0,
     sort: Annotated[str, typer.Option(help="relevance (best first) or date (newest first).")] = "relevance",
@@ -565,6 +585,8 @@ def search(
     Prints "N of TOTAL (exact)" or "(at least)" and full post ids (for evidence / trace / the post page).
 
     Example: routewatch search 厄瓜多尔 --route 'EC>CO' --json
+    Example: routewatch search --country PA --min-confidence 0.8 --relevant
+    Example: routewatch search 走线 --state unchecked --limit 5
     """
     from index.base import build_index
     from routewatch.search_input import build_query, describe_total
@@ -574,7 +596,8 @@ def search(
         q = build_query(query, country=country, route=route, platform=platform, lang=lang, since=since,
                         until=until, has_bribe=has_bribe, min_cost=min_cost, max_cost=max_cost,
                         currency=currency, limit=limit, offset=offset, sort=sort,
-                        names={"limit": "--limit", "offset": "--offset"})
+                        names={"limit": "--limit", "offset": "--offset"}, min_confidence=min_confidence,
+                        relevant=relevant, state=state)
         if s.index.backend == "sqlite" and not (s.data_dir / "catalog.sqlite").exists():
             raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
         idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
@@ -676,11 +699,13 @@ def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week"
            country: CountryOpt = None, route: RouteOpt = None, platform: PlatformOpt = None, lang: LangOpt = None,
            since: SinceOpt = None, until: UntilOpt = None, has_bribe: BribeOpt = False,
            min_cost: MinCostOpt = None, max_cost: MaxCostOpt = None, currency: CurrencyOpt = None,
+           min_confidence: MinConfOpt = None, relevant: RelevantAggOpt = None, state: StateOpt = None,
            data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Counts per period by country, leg, term or platform, with each period's total posts; takes the same
-    query and filters as search (relevant posts only).
+    query and filters as search (relevant posts only, unless --all).
 
     Example: routewatch trends "走线 OR 润" --by month --field country
+    Example: routewatch trends --field leg --by month --min-confidence 0.3 --all
     """
     from index.base import build_index
     from routewatch.search_input import build_query
@@ -688,7 +713,8 @@ def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week"
     with _errors():
         s = _settings(data_dir, config)
         q = build_query(query, country=country, route=route, platform=platform, lang=lang, since=since,
-                        until=until, has_bribe=has_bribe, min_cost=min_cost, max_cost=max_cost, currency=currency)
+                        until=until, has_bribe=has_bribe, min_cost=min_cost, max_cost=max_cost, currency=currency,
+                        min_confidence=min_confidence, relevant=relevant, state=state)
         if s.index.backend == "sqlite" and not (s.data_dir / "catalog.sqlite").exists():
             raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
         idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
@@ -712,19 +738,22 @@ def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week"
 @app.command()
 def digest(week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W45.")],
            out: Annotated[Path, typer.Option("--out", help="Output directory.")],
+           min_confidence: MinConfOpt = None, relevant: RelevantAggOpt = None,
            data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False,
            force: ForceOpt = False) -> None:
     """Weekly digest: DIR/digest.html, DIR/digest.md and chart images (counts under 5 shown as <5).
 
     Example: routewatch digest --week 2026-W45 --out digests/2026-W45
+    Example: routewatch digest --week 2026-W45 --min-confidence 0.8 --all --out digests/2026-W45-all
     """
     from routewatch.digest import build_digest, write_digest
+    from routewatch.search_input import check_confidence
 
     with _errors():
         s = _settings(data_dir, config)
         cat = _read_catalog(s)
         try:
-            d = build_digest(cat, s, week)
+            d = build_digest(cat, s, week, min_confidence=check_confidence(min_confidence), relevant=relevant)
         finally:
             cat.close()
         paths = write_digest(d, out, data_dir=s.data_dir, force=force)
@@ -831,6 +860,7 @@ def export(fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parq
            country: CountryOpt = None, route: RouteOpt = None, platform: PlatformOpt = None, lang: LangOpt = None,
            since: SinceOpt = None, until: UntilOpt = None, has_bribe: BribeOpt = False,
            min_cost: MinCostOpt = None, max_cost: MaxCostOpt = None, currency: CurrencyOpt = None,
+           min_confidence: MinConfOpt = None, relevant: RelevantSearchOpt = None, state: StateOpt = None,
            sort: Annotated[str, typer.Option(help="relevance (best first) or date (newest first).")] = "relevance",
            bom: Annotated[bool, typer.Option("--bom", help="CSV: start with a UTF-8 byte order mark (for Excel).")] = False,
            data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False,
@@ -840,6 +870,7 @@ def export(fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parq
     first cost, bribe count) beside the JSON ones.
 
     Example: routewatch export --format parquet -o posts.parquet
+    Example: routewatch export --format csv --relevant --min-confidence 0.8 --state unchecked -o sure.csv
     """
     from routewatch.export import check_format, is_everything, matching_ids
     from routewatch.export import export as do_export
@@ -850,7 +881,7 @@ def export(fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parq
         s = _settings(data_dir, config)
         q = build_query(query, country=country, route=route, platform=platform, lang=lang, since=since,
                         until=until, has_bribe=has_bribe, min_cost=min_cost, max_cost=max_cost,
-                        currency=currency, sort=sort)
+                        currency=currency, sort=sort, min_confidence=min_confidence, relevant=relevant, state=state)
         cat = _read_catalog(s)
         try:
             ids, complete = None, True

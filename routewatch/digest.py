@@ -20,7 +20,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from index.base import legs, period_of
+from index.base import facts_gold, legs, period_of
 from index.terms import trend_terms
 from routewatch.catalog import Catalog, StoredJSONError, stored_json
 from routewatch.changes import leg_label, leg_prices, tied_costs, week_changes
@@ -59,13 +59,20 @@ def week_of(d: date) -> str:
     return f"{y}-W{w:02d}"
 
 
-def _rows(catalog: Catalog) -> list[dict[str, Any]]:
+def _rows(catalog: Catalog, min_confidence: float | None = None) -> list[dict[str, Any]]:
+    """Posts with their facts in the gold schema: as extracted for the aggregates, or (min_confidence given)
+    every fact at or above that confidence, whether the post is judged relevant or not."""
     out = []
     for r in catalog.db.execute(
-        "SELECT p.post_id, p.platform, p.url, p.posted_at, p.captured_at, p.source, e.gold_json "
-        "FROM posts p JOIN extractions e ON e.post_id = p.post_id WHERE p.posted_at != '' ORDER BY p.posted_at"):
+        "SELECT p.post_id, p.platform, p.url, p.posted_at, p.captured_at, p.source, e.gold_json, e.facts_json, "
+        "e.relevant FROM posts p JOIN extractions e ON e.post_id = p.post_id WHERE p.posted_at != '' "
+        "ORDER BY p.posted_at"):
         try:
-            g = stored_json(r["gold_json"], {}, where=f"extractions.gold_json of {r['post_id']}", strict=True)
+            if min_confidence is None:
+                g = stored_json(r["gold_json"], {}, where=f"extractions.gold_json of {r['post_id']}", strict=True)
+            else:
+                g = {**facts_gold(stored_json(r["facts_json"], {}, where=f"extractions.facts_json of {r['post_id']}",
+                                              strict=True), min_confidence), "relevant": bool(r["relevant"])}
         except StoredJSONError as e:  # that post is left out of the digest, and said so once in the log
             log.warning("%s; post left out of the digest", e)
             continue
@@ -87,11 +94,17 @@ def _ref(r: dict[str, Any]) -> dict[str, str]:
             "url": redact_text(r["url"])}
 
 
-def build_digest(catalog: Catalog, settings: Any, week: str) -> dict[str, Any]:
+def build_digest(catalog: Catalog, settings: Any, week: str, *, min_confidence: float | None = None,
+                 relevant: bool | None = None) -> dict[str, Any]:
+    """`min_confidence` None: the facts the aggregates keep (extract.aggregate_min_confidence); `relevant`
+    False: every post counts, with its facts (default: relevant posts only)."""
     start, end = parse_week(week)
     weeks = [week_of(start - timedelta(weeks=i)) for i in range(PREVIOUS_WEEKS, -1, -1)]
-    rows = _rows(catalog)
-    rel = [r for r in rows if r["relevant"]]
+    every = relevant is False
+    rows = _rows(catalog, min_confidence if (min_confidence is not None or not every) else
+                 settings.extract.aggregate_min_confidence)
+    rel = rows if every else [r for r in rows if r["relevant"]]
+    floor = settings.extract.aggregate_min_confidence if min_confidence is None else min_confidence
     this = [r for r in rel if r["week"] == week]
     upto = [r for r in rel if r["posted_at"][:10] < end.isoformat()]
     # 1. volume: relevant posts per week, this week against the previous eight
@@ -114,6 +127,8 @@ def build_digest(catalog: Catalog, settings: Any, week: str) -> dict[str, Any]:
         if not r["costs"]:
             continue
         facts = catalog.get_facts(r["post_id"]) or {}
+        facts = {**facts, "costs": [k for k in facts.get("costs") or [] if isinstance(k, dict)  # as sure as asked
+                                    and not (isinstance(k.get("confidence"), int | float) and k["confidence"] < floor)]}
         tied = tied_costs(facts, {u.unit_id: u.text for u in catalog.units(r["post_id"])})
         for t in tied:
             buckets[(leg_label(t["leg"]), t["kind"], t["currency"])].append(t["amount"])
@@ -192,8 +207,24 @@ def build_digest(catalog: Catalog, settings: Any, week: str) -> dict[str, Any]:
         "summary": {"relevant": c(per_week[week]), "all": c(all_week[week]), "previous_mean": f"{prev_mean:.1f}"},
         "volume": volume, "top_legs": top_legs, "top_countries": top_countries, "costs": costs,
         "bribes": bribes, "terms": terms, "reposted": reposted, "claims": claims, "health": health,
-        "failures": failures,
+        "failures": failures, "taken_down": taken_down(catalog, start, end),
+        "view": {"min_confidence": f"{floor:g}", "posts": "every post" if every else "relevant posts"},
     }
+
+
+GONE = ("deleted", "private", "geo_blocked", "account_gone")
+
+
+def taken_down(catalog: Catalog, start: date, end: date) -> list[dict[str, Any]]:
+    """Posts `routewatch recheck` last saw gone (deleted, private, geo-blocked, account gone) since a date in
+    this week: per state how many (the <5 rule), since when, and the first post seen so."""
+    per: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for pid in catalog.items_done_with("recheck", tuple(GONE)):
+        st = catalog.recheck_state(pid)
+        if st and start.isoformat() <= st["since"][:10] < end.isoformat():
+            per[st["state"]].append((st["since"], pid))
+    return [{"state": state.replace("_", " "), "count": c(len(v)), "since": min(v)[0][:10],
+             "post": _post_ref(catalog, min(v)[1])} for state, v in sorted(per.items())]
 
 
 FIRST_SEEN_SHOWN = 20

@@ -52,6 +52,10 @@ def _country_fact(facts: dict[str, Any], iso: str) -> tuple[str, dict[str, Any]]
 def filter_matches(facts: dict[str, Any], q: Query) -> list[dict[str, Any]]:
     """One row per filter of `q` that a stored fact satisfies: {"filter", "fact", "value", "evidence"}."""
     rows: list[dict[str, Any]] = []
+    if q.min_confidence is not None:  # the fact shown is one the search counted
+        facts = {k: [x for x in v if not (isinstance(x, dict) and isinstance(x.get("confidence"), int | float)
+                                          and x["confidence"] < q.min_confidence)] if isinstance(v, list) else v
+                 for k, v in facts.items()}
 
     def add(filt: str, kind: str, value: str, fact: dict[str, Any]) -> None:
         ev = _evidence(fact)

@@ -319,12 +319,14 @@ def fact_count_gold(g: dict[str, Any]) -> int:
 def build_doc(catalog: Catalog, pid: str) -> Any:
     """The index document of a post. A post whose extraction failed (E401) or whose stored facts cannot be
     read is still indexed on its texts, with no facts (its failure stays in `status`)."""
-    from index.base import IndexDoc
+    from index.base import IndexDoc, PostFacts
 
     post = catalog.get_post(pid)
     if post is None:
         raise RouteWatchError(Code.E904, f"post {pid} is not in the catalog")
     gold = catalog.get_extraction_gold(pid) or {}
+    stored = catalog.get_facts(pid)  # every fact with its confidence, also of an irrelevant post
+    state = catalog.done_code(pid, "recheck") or ""
     units = tuple(catalog.units(pid))
     if post.caption.strip() and not any(u.kind == "caption" for u in units):
         units = (caption_unit(post), *units)  # extraction failed before it stored the caption unit
@@ -336,6 +338,7 @@ def build_doc(catalog: Catalog, pid: str) -> Any:
         has_bribe=bool(gold.get("bribes")),
         costs=tuple((float(c["amount"]), c["currency"], c["kind"]) for c in gold.get("costs", [])),
         places=tuple(p["canonical"] for p in gold.get("places", [])),
+        facts=PostFacts.from_json(stored) if stored else None, state=state,
     )
 
 

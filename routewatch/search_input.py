@@ -1,7 +1,8 @@
 """What a person types into a search or trends form (CLI options, API parameters, web fields) → a Query.
 
 In: strings as typed: a query, a country as code or name ("Panamá", "巴拿马"), a route ("EC>CO>PA" or
-names), language, dates, a cost range and its currency, paging and sort.  Out: an `index.base.Query`
+names), language, dates, a cost range and its currency, paging and sort, the facts' minimum confidence,
+relevant posts only or every post, and the recheck state.  Out: an `index.base.Query`
 whose every value is valid, or a RouteWatchError with a stable code (E903 bad value, E908 unknown
 country, E505-E508 query syntax). One function, so the CLI, the API and the pages refuse the same inputs.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from index.base import Query, check_paging, parse_date
+from index.base import STATES, UNCHECKED, Query, check_paging, parse_date
 from index.query import parse as parse_query_syntax
 from nlp.countries import resolve_country, resolve_currency, resolve_language, resolve_route
 from routewatch.errors import Code, RouteWatchError
@@ -43,11 +44,14 @@ def build_query(text: str = "", *, country: str | None = None, route: str | None
                 platform: str | None = None, lang: str | None = None, since: str | None = None,
                 until: str | None = None, has_bribe: bool = False, min_cost: float | None = None,
                 max_cost: float | None = None, currency: str | None = None, limit: int = 20, offset: int = 0,
-                sort: str = "relevance", names: dict[str, str] | None = None) -> Query:
+                sort: str = "relevance", names: dict[str, str] | None = None,
+                min_confidence: float | None = None, relevant: bool | None = None,
+                state: str | None = None) -> Query:
     """`names` maps a field to how the caller's user spells it ("--min-cost" on the CLI, "min_cost" in the
     API), so a message names the option the person typed."""
     n = {"min_cost": "--min-cost", "max_cost": "--max-cost", "currency": "--currency", "since": "--since",
-         "until": "--until", **(names or {})}
+         "until": "--until", "min_confidence": "--min-confidence", "state": "--state", **(names or {})}
+    min_confidence = check_confidence(min_confidence, n["min_confidence"])
     parse_query_syntax(text or "")  # E505-E508 before anything runs
     if (min_cost is not None or max_cost is not None) and not (currency or "").strip():
         raise RouteWatchError(Code.E903, f"{n['min_cost']}/{n['max_cost']} need {n['currency']} (e.g. USD)")
@@ -65,9 +69,29 @@ def build_query(text: str = "", *, country: str | None = None, route: str | None
               lang=resolve_language(lang) if (lang or "").strip() else None,
               since=since_d, until=until_d, has_bribe=bool(has_bribe), min_cost=min_cost, max_cost=max_cost,
               currency=resolve_currency(currency) if (currency or "").strip() else None,
-              limit=int(limit), offset=int(offset), sort=(sort or "relevance").strip().lower())
+              limit=int(limit), offset=int(offset), sort=(sort or "relevance").strip().lower(),
+              min_confidence=None if min_confidence is None else float(min_confidence), relevant=relevant,
+              state=state_of(state, n["state"]))
     check_paging(q)
     return q
+
+
+def check_confidence(value: float | None, flag: str = "--min-confidence") -> float | None:
+    """A minimum confidence as given: None (the default) or a number from 0 to 1 (E903 otherwise)."""
+    if value is not None and not 0.0 <= value <= 1.0:  # NaN fails this too
+        raise RouteWatchError(Code.E903, f"{flag} expects a confidence from 0 to 1 (e.g. 0.7), got {value}")
+    return None if value is None else float(value)
+
+
+def state_of(value: str | None, flag: str = "--state") -> str | None:
+    """A recheck state as typed ("deleted", "geo-blocked", "Account gone", "unchecked") → its stored name."""
+    v = re.sub(r"[\s-]+", "_", (value or "").strip().lower())
+    if not v:
+        return None
+    if v not in (*STATES, UNCHECKED):
+        raise RouteWatchError(Code.E903, f"{flag} must be one of {', '.join((*STATES, UNCHECKED))}, "
+                                         f"got {(value or '')[:40]!r}")
+    return v
 
 
 def describe_total(shown: int, total: int, relation: str, offset: int = 0) -> str:
@@ -84,4 +108,5 @@ def public_query_args(q: Query) -> dict[str, Any]:
     """The resolved filters, for echoing back (codes, not what was typed)."""
     return {"country": q.country, "route": ">".join(q.route) or None, "platform": q.platform, "lang": q.lang,
             "since": q.since, "until": q.until, "has_bribe": q.has_bribe or None, "min_cost": q.min_cost,
-            "max_cost": q.max_cost, "currency": q.currency, "offset": q.offset, "limit": q.limit, "sort": q.sort}
+            "max_cost": q.max_cost, "currency": q.currency, "offset": q.offset, "limit": q.limit, "sort": q.sort,
+            "min_confidence": q.min_confidence, "relevant": q.relevant, "state": q.state}

@@ -65,3 +65,14 @@ def test_cli_filter_only_search_shows_why(demo_run):
     assert human.count("matched: bribe") == len(hits)
     words = run_cli("search", "policía", "--has-bribe", "--json", data_dir=data)
     assert all("matched" not in h for h in json.loads(words.stdout)["hits"])  # words are their own snippet
+
+
+def test_a_fact_below_the_asked_confidence_is_not_the_one_shown():
+    facts = {**FACTS, "countries": [{"iso": "MX", "confidence": 0.4, "evidence": [EV]}],
+             "places": [{"name": "Tijuana", "canonical": "Tijuana", "country": "MX", "confidence": 0.9,
+                         "evidence": [{**EV, "text": "Tijuana"}]}]}
+    assert [(r["fact"], r["evidence"]["text"]) for r in filter_matches(facts, Query(country="MX"))] == [
+        ("country", "警察要了两百美金")]
+    assert [(r["fact"], r["evidence"]["text"]) for r in filter_matches(facts, Query(country="MX", min_confidence=0.5))] == [
+        ("place", "Tijuana")]
+    assert filter_matches(facts, Query(country="MX", min_confidence=0.95)) == []

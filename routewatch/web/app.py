@@ -130,6 +130,16 @@ def _visible(value: Any) -> Any:
     return drop_invisible(value) if isinstance(value, str) else value
 
 
+MIN_CONFIDENCE_HELP = ("Facts below this confidence (0-1) match no filter and count in no aggregate; "
+                       "default extract.aggregate_min_confidence")
+RELEVANT_HELP = ("true: only posts judged relevant; false: every post with its facts; empty: the default "
+                 "(search and export every post, trends, routes and the digest relevant posts)")
+
+
+def _relevant(v: str | None) -> bool | None:
+    return {"true": True, "false": False}.get(_opt(v) or "")
+
+
 class Filters:
     """The search filters of SPEC §4, from query parameters (empty form fields mean "not set"). The same
     values as the CLI's options, checked by the same function (routewatch.search_input.build_query)."""
@@ -151,23 +161,31 @@ class Filters:
         limit: Annotated[int | None, Param(ge=1, le=1000, description="Hits per page")] = None,
         offset: Annotated[int, Param(ge=0, le=10_000, description="Hits to skip (paging)")] = 0,
         sort: Annotated[str, Param(pattern="^(relevance|date)$", description="relevance or date (newest first)")] = "relevance",
+        min_confidence: Annotated[str | None, Param(max_length=20, description=MIN_CONFIDENCE_HELP)] = None,
+        relevant: Annotated[str | None, Param(pattern="^(|true|false)$", description=RELEVANT_HELP)] = None,
+        state: Annotated[str | None, Param(max_length=20, description="Only posts `routewatch recheck` last saw "
+                                           "in this state: available, deleted, private, geo_blocked, "
+                                           "account_gone, or unchecked")] = None,
     ):
         self.q = q
         self.raw = {"q": q, "country": _opt(country), "route": _opt(route), "platform": _opt(platform),
                     "lang": _opt(lang), "since": _opt(since), "until": _opt(until), "has_bribe": has_bribe,
                     "min_cost": _opt(min_cost), "max_cost": _opt(max_cost), "currency": _opt(currency),
-                    "limit": limit, "offset": offset, "sort": sort}
+                    "limit": limit, "offset": offset, "sort": sort, "min_confidence": _opt(min_confidence),
+                    "relevant": _opt(relevant), "state": _opt(state)}
 
     def query(self, web: WebSettings) -> Query:
         from routewatch.search_input import build_query
 
         r = self.raw
-        names = {k: k for k in ("min_cost", "max_cost", "currency", "since", "until")}
+        names = {k: k for k in ("min_cost", "max_cost", "currency", "since", "until", "min_confidence", "state")}
         return build_query(self.q, country=r["country"], route=r["route"], platform=r["platform"], lang=r["lang"],
                            since=r["since"], until=r["until"], has_bribe=r["has_bribe"],
                            min_cost=_num(r["min_cost"], "min_cost"), max_cost=_num(r["max_cost"], "max_cost"),
                            currency=r["currency"], limit=min(r["limit"] or web.page_size, web.max_page_size),
-                           offset=r["offset"], sort=r["sort"], names=names)
+                           offset=r["offset"], sort=r["sort"], names=names,
+                           min_confidence=_num(r["min_confidence"], "min_confidence"),
+                           relevant=_relevant(r["relevant"]), state=r["state"])
 
     def active(self) -> bool:
         return any(v for k, v in self.raw.items() if k not in ("limit", "offset", "sort"))
@@ -360,8 +378,11 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
         return _trace(ctx, claim, limit)
 
     @app.get("/api/digest", tags=["api"], summary="The weekly digest of an ISO week (YYYY-Www)", responses=api_responses())
-    def api_digest(ctx: CtxDep, week: Annotated[str, Param(pattern=r"^\d{4}-W\d{2}$")]) -> dict[str, Any]:
-        return _digest(ctx, week)
+    def api_digest(ctx: CtxDep, week: Annotated[str, Param(pattern=r"^\d{4}-W\d{2}$")],
+                   min_confidence: Annotated[str | None, Param(max_length=20, description=MIN_CONFIDENCE_HELP)] = None,
+                   relevant: Annotated[str | None, Param(pattern="^(|true|false)$", description=RELEVANT_HELP)] = None,
+                   ) -> dict[str, Any]:
+        return _digest(ctx, week, min_confidence, relevant)
 
     @app.get("/api/posts/{post_id}/evidence", tags=["api"], response_class=FileResponse,
              summary="Evidence bundle (zip): snapshot, media, hashes, transcript, extraction, provenance",
@@ -474,13 +495,21 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
 
     @app.get("/digest", response_class=HTMLResponse, include_in_schema=False)
     def digest_page(request: Request, ctx: CtxDep,
-                    week: Annotated[str | None, Param(pattern=r"^\d{4}-W\d{2}$")] = None) -> HTMLResponse:
+                    week: Annotated[str | None, Param(pattern=r"^\d{4}-W\d{2}$")] = None,
+                    min_confidence: Annotated[str | None, Param(max_length=20)] = None,
+                    relevant: Annotated[str | None, Param(pattern="^(|true|false)$")] = None) -> HTMLResponse:
         weeks = [r[0] for r in ctx.db.execute(
             "SELECT DISTINCT posted_at FROM posts WHERE posted_at != '' ORDER BY posted_at DESC")]
         weeks = list(dict.fromkeys(period_of(p, "week") for p in weeks))
         week = week or (weeks[0] if weeks else None)
-        d = _digest(ctx, week) if week else None
-        return page("digest.html", request, week=week, weeks=weeks, d=d)
+        error, d = None, None
+        try:
+            d = _digest(ctx, week, min_confidence, relevant) if week else None
+        except RouteWatchError as e:  # the form stays, with what was typed, and the reason
+            error = {"code": _code(e), "reason": e.reason}
+        return page("digest.html", request, week=week, weeks=weeks, d=d, error=error,
+                    f={"min_confidence": _opt(min_confidence), "relevant": _opt(relevant)},
+                    status_code=400 if error else 200)
 
     @app.get("/compare", response_class=HTMLResponse, include_in_schema=False)
     def compare_page(request: Request, ctx: CtxDep,
@@ -578,10 +607,14 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
                     pr[side]["shown"] = small(pr[side].pop("n"))
         return deep_clean(ctx.scrub, c)  # type: ignore[return-value]
 
-    def _digest(ctx: queries.Ctx, week: str) -> dict[str, Any]:
+    def _digest(ctx: queries.Ctx, week: str, min_confidence: str | None = None,
+                relevant: str | None = None) -> dict[str, Any]:
         from routewatch.digest import build_digest
+        from routewatch.search_input import check_confidence
 
-        return _drop_raw_counts(deep_clean(ctx.scrub, build_digest(ctx.catalog, settings, week)))
+        m = check_confidence(_num(min_confidence, "min_confidence"), "min_confidence")
+        return _drop_raw_counts(deep_clean(ctx.scrub, build_digest(ctx.catalog, settings, week, min_confidence=m,
+                                                                   relevant=_relevant(relevant))))
 
     return app
 

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from index.base import Query, SearchHits, parse_query_text
+from index.base import UNCHECKED, Query, SearchHits, facts_gold, parse_query_text, threshold
 from routewatch.catalog import Catalog, stored_json
 from routewatch.errors import RouteWatchError
 from routewatch.matched import filter_matches, is_filter_only
@@ -271,9 +271,18 @@ def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
         "source": scrub.meta(post.source), "discovered_via": scrub.clean(post.discovered_via),
         "units": units, "facts": _public_facts(scrub, facts_raw, units_pub) if facts_raw else None,
         "media": media, "transcripts": transcripts, "snapshots": snapshots, "sightings": sightings,
-        "stages": stages, "failures": failures,
+        "stages": stages, "failures": failures, "availability": _availability(scrub, ctx.catalog, post_id),
         "related": related_posts(ctx, post_id),
     }
+
+
+def _availability(scrub: Scrubber, catalog: Catalog, post_id: str) -> dict[str, Any] | None:
+    """The post's state on its platform as `routewatch recheck` last saw it (None: never rechecked)."""
+    st = catalog.recheck_state(post_id)
+    if st is None:
+        return None
+    return {"state": st["state"], "label": st["state"].replace("_", " "), "since": st["since"],
+            "seen_at": st["seen_at"], "http_status": st["http_status"], "words": scrub.clean(st["words"])}
 
 
 # ---- reposts and near-duplicates ------------------------------------------------------------------------
@@ -414,7 +423,16 @@ def route_legs(ctx: Ctx, q: Query) -> dict[str, Any]:
     the route's countries and named places with their pack coordinates, for the map."""
     from routewatch.changes import tied_costs
 
-    where, params = ["e.relevant = 1"], []
+    # the facts at the asked confidence (default: those the aggregates keep), of relevant posts unless
+    # q.relevant is False (every post)
+    default = float(ctx.settings.extract.aggregate_min_confidence)
+    floor = threshold(q, default)
+    as_extracted = q.min_confidence is None and q.relevant is not False
+    where, params = ([] if q.relevant is False else ["e.relevant = 1"]), []
+    if q.state:
+        where.append("COALESCE((SELECT s.code FROM stage_status s WHERE s.item_id = p.post_id AND s.stage = 'recheck' "
+                     "AND s.status = 'done'), '') = ?")
+        params.append("" if q.state == UNCHECKED else q.state)
     if q.platform:
         where.append("p.platform = ?")
         params.append(q.platform.lower())
@@ -429,7 +447,7 @@ def route_legs(ctx: Ctx, q: Query) -> dict[str, Any]:
         params.append(q.until + "T99")
     rows = ctx.db.execute(
         f"SELECT e.post_id, e.gold_json, e.facts_json, p.posted_at FROM extractions e JOIN posts p ON p.post_id = e.post_id "  # noqa: S608 - fixed clauses
-        f"WHERE {' AND '.join(where)} ORDER BY p.posted_at, e.post_id", params).fetchall()
+        f"WHERE {' AND '.join(where) or '1'} ORDER BY p.posted_at, e.post_id", params).fetchall()
     legs: dict[tuple[str, str], dict[str, Any]] = {}
     within: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     untied: list[dict[str, Any]] = []
@@ -437,7 +455,8 @@ def route_legs(ctx: Ctx, q: Query) -> dict[str, Any]:
     places: dict[str, dict[str, Any]] = {}
     posts_with_route = 0
     for r in rows:
-        g = _json(r["gold_json"], {})
+        facts = _json(r["facts_json"], {})
+        g = _json(r["gold_json"], {}) if as_extracted else facts_gold(facts, floor)
         route = [c for c in g.get("route", []) if isinstance(c, str)]
         if q.country and q.country.upper() not in route:
             continue
@@ -446,7 +465,9 @@ def route_legs(ctx: Ctx, q: Query) -> dict[str, Any]:
         posts_with_route += 1
         for i, c in enumerate(route):
             positions[c].append(i / (len(route) - 1))
-        facts = _json(r["facts_json"], {})
+        facts = {k: [x for x in v if not (isinstance(x, dict) and isinstance(x.get("confidence"), int | float)
+                                           and x["confidence"] < floor)] if isinstance(v, list) else v
+                 for k, v in facts.items()}  # no place or cost below the threshold
         for p in facts.get("places", []):
             if isinstance(p, dict) and p.get("canonical") and p.get("country") in route:
                 places.setdefault(p["canonical"], {"place": p["canonical"], "country": p["country"], "posts": 0})

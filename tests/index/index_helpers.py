@@ -3,6 +3,7 @@ handle on the local Elasticsearch node (`scripts/es.sh`). Builds data only; neve
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import subprocess
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from index.base import IndexDoc
+from index.base import DEFAULT_MIN_CONFIDENCE, IndexDoc, PostFacts
 from routewatch.records import Segment, TextUnit
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,3 +150,47 @@ def es_cleanup(url: str, name: str) -> None:
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+def conf_doc(pid, countries, route=(), posted="2026-11-02T08:00:00Z", relevant=True, costs=(), bribes=(), state="",
+             caption=None) -> IndexDoc:
+    """A post whose facts carry confidences (countries as {iso: confidence}, costs as (amount, currency,
+    kind, confidence), bribes as confidences), the way build_doc reads them from the facts JSON."""
+    facts = PostFacts(countries=tuple(countries.items()), route=tuple(route), costs=tuple(costs), bribes=tuple(bribes))
+    view = facts.at(DEFAULT_MIN_CONFIDENCE)
+    return IndexDoc(post_id=pid, platform="telegram", url=f"https://x/{pid}", posted_at=posted, captured_at=posted,
+                    lang="zh", source="t", units=(unit(pid, "caption", caption or f"走线 {pid}"),), relevant=relevant,
+                    countries=view.countries if relevant else (), route=view.route if relevant else (),
+                    costs=view.costs if relevant else (), has_bribe=view.has_bribe and relevant, facts=facts,
+                    state=state)
+
+
+def confidence_corpus() -> list[IndexDoc]:
+    """Five posts of 2026-W45 whose facts differ in confidence, relevance and recheck state."""
+    return [
+        # an ASR homophone: "Nicaragua" heard for a place, NI at 0.3 between EC and MX
+        conf_doc("p1", {"CN": 0.9, "EC": 0.9, "NI": 0.3, "MX": 0.9}, route=("CN", "EC", "NI", "MX"),
+                 costs=((3000.0, "USD", "guide", 0.9),), bribes=(0.4,)),
+        # a hard negative (PCB impedance "一百欧"): irrelevant, its cost kept in the catalog
+        conf_doc("p2", {}, relevant=False, costs=((100.0, "EUR", "other", 0.9),), posted="2026-11-03T08:00:00Z",
+                 caption="阻抗一百欧"),
+        conf_doc("p3", {"EC": 0.8, "CO": 0.8, "PA": 0.8}, route=("EC", "CO", "PA"), state="deleted",
+                 posted="2026-11-04T08:00:00Z"),
+        conf_doc("p4", {"CO": 0.95, "PA": 0.6}, route=("CO", "PA"), bribes=(0.9,), state="available",
+                 posted="2026-11-05T08:00:00Z"),
+        conf_doc("p5", {"PA": 0.9}, relevant=False, posted="2026-11-06T08:00:00Z", caption="巴拿马运河过路费"),
+    ]
+
+
+def synthetic_confidence_corpus(n: int = 300, seed: int = 11) -> list[IndexDoc]:
+    """The synthetic corpus with a random confidence on every fact and random recheck states."""
+    rnd = random.Random(seed)
+    out = []
+    for d in synthetic_corpus(n, seed):
+        conf = {iso: round(rnd.choice([0.2, 0.35, 0.5, 0.62, 0.8, 0.95]), 2) for iso in d.route}
+        costs = tuple((*c, rnd.choice([0.3, 0.5, 0.9])) for c in d.costs)
+        bribes = (rnd.choice([0.4, 0.5, 0.85]),) if d.has_bribe else ()
+        facts = PostFacts(countries=tuple(conf.items()), route=d.route, costs=costs, bribes=bribes)
+        state = rnd.choice(["", "", "available", "deleted", "private", "geo_blocked", "account_gone"])
+        out.append(dataclasses.replace(d, facts=facts, state=state))
+    return out

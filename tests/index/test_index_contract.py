@@ -431,3 +431,117 @@ def test_trends_follow_the_search_query(ro):
     with pytest.raises(RouteWatchError) as e:
         ro.trends("country", "week", Query('"darien'))
     assert e.value.code == "E505"
+
+
+# ---- facts with their confidence, relevance and the recheck state (issues 15 and 19) ---------------------------
+@pytest.fixture
+def conf_idx(open_index):
+    from index_helpers import confidence_corpus
+
+    i = open_index()
+    assert i.upsert(confidence_corpus()).failed == ()
+    return i
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    (Query(country="NI"), []),  # the ASR homophone (0.3) is below the default threshold
+    (Query(country="NI", min_confidence=0.2), ["p1"]),
+    (Query(route=("EC", "MX")), ["p1"]),  # NI left the route: EC>MX at the default threshold
+    (Query(route=("EC", "NI")), []),
+    (Query(route=("EC", "NI", "MX"), min_confidence=0.3), ["p1"]),
+    (Query(route=("EC", "NI", "MX"), min_confidence=0.31), []),
+    (Query(has_bribe=True), ["p4"]),  # p1's bribe is at 0.4
+    (Query(has_bribe=True, min_confidence=0.4), ["p1", "p4"]),
+    (Query(country="PA"), ["p3", "p4", "p5"]),  # search: every post, an irrelevant one's facts too
+    (Query(country="PA", relevant=True), ["p3", "p4"]),
+    (Query(country="PA", min_confidence=0.7), ["p3", "p5"]),  # p4's PA is at 0.6
+    (Query(country="PA", min_confidence=0.7, relevant=True), ["p3"]),
+    (Query(route=("CO", "PA"), min_confidence=0.7), ["p3"]),
+    (Query(currency="EUR"), ["p2"]),
+    (Query(currency="EUR", relevant=True), []),
+    (Query(min_cost=1000, currency="USD", min_confidence=0.95), []),
+    (Query(relevant=True), ["p1", "p3", "p4"]),
+    (Query(state="deleted"), ["p3"]),
+    (Query(state="available"), ["p4"]),
+    (Query(state="unchecked"), ["p1", "p2", "p5"]),
+    (Query("走线", state="deleted"), ["p3"]),
+    (Query("走线", country="PA", min_confidence=0.7), ["p3"]),
+    (Query("走线", relevant=True, min_confidence=0.0, country="NI"), ["p1"]),
+])
+def test_confidence_relevance_and_state_filters(conf_idx, query, expected):
+    hits = conf_idx.search(query)
+    assert ids(hits) == expected
+    assert hits.total == len(expected)
+
+
+def test_trends_count_only_facts_at_the_threshold(conf_idx):
+    assert rows(conf_idx, "leg") == [("2026-W45", "CO>PA", 2, 3), ("2026-W45", "CN>EC", 1, 3),
+                                     ("2026-W45", "EC>CO", 1, 3), ("2026-W45", "EC>MX", 1, 3)]
+    assert rows(conf_idx, "leg", q=Query(min_confidence=0.2)) == [
+        ("2026-W45", "CO>PA", 2, 3), ("2026-W45", "CN>EC", 1, 3), ("2026-W45", "EC>CO", 1, 3),
+        ("2026-W45", "EC>NI", 1, 3), ("2026-W45", "NI>MX", 1, 3)]
+    assert rows(conf_idx, "leg", q=Query(min_confidence=0.7)) == [
+        ("2026-W45", "CN>EC", 1, 3), ("2026-W45", "CO>PA", 1, 3), ("2026-W45", "EC>CO", 1, 3),
+        ("2026-W45", "EC>MX", 1, 3)]
+    # every post: the irrelevant ones count in the totals and with their facts (p5 names PA)
+    assert rows(conf_idx, "country", q=Query(relevant=False)) == [
+        ("2026-W45", "PA", 3, 5), ("2026-W45", "CO", 2, 5), ("2026-W45", "EC", 2, 5), ("2026-W45", "CN", 1, 5),
+        ("2026-W45", "MX", 1, 5)]
+    assert rows(conf_idx, "country") == [
+        ("2026-W45", "CO", 2, 3), ("2026-W45", "EC", 2, 3), ("2026-W45", "PA", 2, 3), ("2026-W45", "CN", 1, 3),
+        ("2026-W45", "MX", 1, 3)]
+    assert rows(conf_idx, "country", q=Query(state="deleted")) == [
+        ("2026-W45", "CO", 1, 1), ("2026-W45", "EC", 1, 1), ("2026-W45", "PA", 1, 1)]
+
+
+@pytest.mark.parametrize(("query", "code"), [
+    (Query(min_confidence=1.5), "E903"), (Query(min_confidence=-0.1), "E903"),
+    (Query(min_confidence=float("nan")), "E903"), (Query(state="gone"), "E903"),
+])
+def test_bad_confidence_or_state_is_E903(conf_idx, query, code):
+    for call in (lambda: conf_idx.search(query), lambda: conf_idx.trends("leg", "week", query)):
+        with pytest.raises(RouteWatchError) as e:
+            call()
+        assert e.value.code == code
+
+
+CONF_QUERIES = [Query(), Query(country="PA"), Query(route=("CO", "PA")), Query(has_bribe=True),
+                Query(min_cost=200, currency="USD"), Query("selva"), Query("走线", country="MX")]
+
+
+@pytest.mark.es
+def test_both_backends_agree_at_every_threshold(es_node, tmp_path):
+    from index_helpers import synthetic_confidence_corpus
+
+    from index.elastic import ElasticIndex
+    from index.settings import IndexSettings
+    from index.sqlite_fts import SqliteIndex
+
+    docs = synthetic_confidence_corpus(300)
+    lite = SqliteIndex(tmp_path / "c.sqlite")
+    name = "rwtest-same-confidence"
+    es_cleanup(es_node.url, name)
+    es = ElasticIndex(IndexSettings(backend="elasticsearch", es_url=es_node.url, es_index=name))
+    try:
+        for i in (lite, es):
+            assert i.upsert(docs).failed == ()
+        checked = 0
+        for m in (None, 0.0, 0.35, 0.5, 0.62, 0.9):
+            for rel in (None, True, False):
+                for field in ("country", "leg"):
+                    q = Query(min_confidence=m, relevant=rel)
+                    assert lite.trends(field, "week", q) == es.trends(field, "week", q), (field, m, rel)
+                for base in CONF_QUERIES:
+                    for state in (None, "deleted", "unchecked"):
+                        q = dataclasses.replace(base, min_confidence=m, relevant=rel, state=state, limit=1000)
+                        lh, eh = lite.search(q), es.search(q)
+                        assert ids(lh) == ids(eh), q
+                        assert lh.total == eh.total == len(lh), q
+                        checked += len(lh)
+        assert checked > 1000  # the queries find posts, not only empty lists
+        # a threshold of 0.5 asked for gives what the default gives (the facts kept ready)
+        assert lite.trends("leg", "month", Query(min_confidence=0.5)) == lite.trends("leg", "month")
+    finally:
+        lite.close()
+        es.close()
+        es_cleanup(es_node.url, name)

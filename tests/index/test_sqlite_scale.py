@@ -94,10 +94,45 @@ def test_trends_from_counts_equal_the_scan(tmp_path, monkeypatch, q):
         assert sum(len(v) for v in counted.values()) > 100
 
 
-def test_counts_answer_only_date_and_country_filters():
-    assert SqliteIndex._counts_answer(Query(country="PA", since="2026-01-01", until="2026-02-01"))
-    assert not SqliteIndex._counts_answer(Query(platform="tiktok"))
-    assert not SqliteIndex._counts_answer(Query(country="PA", has_bribe=True))
+def test_counts_answer_only_date_and_country_filters(lite):
+    assert lite._counts_answer(Query(country="PA", since="2026-01-01", until="2026-02-01"))
+    assert not lite._counts_answer(Query(platform="tiktok"))
+    assert not lite._counts_answer(Query(country="PA", has_bribe=True))
+    # relevant posts at the index's default threshold only
+    assert lite._counts_answer(Query(country="PA", min_confidence=0.5, relevant=True))
+    assert not lite._counts_answer(Query(min_confidence=0.3))
+    assert not lite._counts_answer(Query(relevant=False))
+    assert not lite._counts_answer(Query(state="deleted"))
+
+
+@pytest.mark.parametrize("m", [0.0, 0.35, 0.5, 0.62, 0.9, 1.0])
+@pytest.mark.parametrize("relevant", [True, False])
+def test_trends_at_a_threshold_equal_counting_each_posts_facts(lite, m, relevant):
+    """The fact rows (idx_facts, legs as confidence spans) give what recomputing each post's route at m gives."""
+    from collections import Counter
+
+    from index_helpers import synthetic_confidence_corpus
+
+    from index.base import legs, period_of
+
+    docs = synthetic_confidence_corpus(300)
+    lite.upsert(docs)
+    for field in ("country", "leg"):
+        want: Counter = Counter()
+        totals: Counter = Counter()
+        for d in docs:
+            if relevant and not d.relevant:
+                continue
+            per = period_of(d.posted_at, "week")
+            totals[per] += 1
+            view = d.facts.at(m)
+            for v in set(view.countries if field == "country" else legs(view.route)):
+                want[(per, v)] += 1
+        expected = sorted(((p, v, n, totals[p]) for (p, v), n in want.items()), key=lambda r: (r[0], -r[2], r[1]))
+        got = [(r["period"], r["value"], r["count"], r["total"])
+               for r in lite.trends(field, "week", Query(min_confidence=m, relevant=relevant))]
+        assert got == expected, field
+        assert len(got) > (20 if m <= 0.62 else 0 if m < 1.0 else -1)  # nothing is sure at 1.0 here
 
 
 def test_datasette_finds_the_full_text_table_of_the_units(lite):
