@@ -9,7 +9,6 @@ is kept only in `extra.comments`, which every output pseudonymises like any acco
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,14 +79,9 @@ def store(catalog: Catalog, comments: list[Comment], limit: int) -> int:
         by_post.setdefault(c.post_id, []).append(c)
     for pid, items in by_post.items():
         with catalog.tx():
-            row = catalog.db.execute("SELECT extra_json FROM posts WHERE post_id=?", (pid,)).fetchone()
-            if row is None:
+            extra = catalog.post_extra(pid)
+            if extra is None:
                 continue
-            try:
-                extra = json.loads(row[0] or "{}")
-            except ValueError:
-                extra = {}
-            extra = extra if isinstance(extra, dict) else {"extra": extra}
             thread = extra.get("comments") if isinstance(extra.get("comments"), dict) else {}
             added = 0
             for c in items:
@@ -98,8 +92,7 @@ def store(catalog: Catalog, comments: list[Comment], limit: int) -> int:
                 thread[c.comment_id] = c.meta()
                 catalog.put_unit(c.unit())
             extra["comments"] = thread
-            catalog.db.execute("UPDATE posts SET extra_json=? WHERE post_id=?",
-                               (json.dumps(extra, ensure_ascii=False), pid))
+            catalog.set_post_extra(pid, extra)
             if added:
                 catalog.invalidate(pid, "extract", "index")
             new += added

@@ -118,16 +118,14 @@ def store_capture(catalog: Catalog, post: Post, *, capture_known: bool) -> str:
     Every capture is a sighting."""
     post = without_lone_surrogates(post)
     with catalog.tx():
-        row = catalog.db.execute("SELECT captured_at, extra_json, caption FROM posts WHERE post_id=?",
-                                 (post.post_id,)).fetchone()
+        row = catalog.capture_of(post.post_id)
         outcome = "new" if row is None else "duplicate"
         if row is not None:
             newer = capture_known and (not _capture_known(row[1]) or post.captured_at > row[0])
             if newer:
                 d = asdict(post)
                 sets = [k for k in _MUTABLE if d[k]]
-                catalog.db.execute(f"UPDATE posts SET {', '.join(f'{k}=?' for k in sets)} WHERE post_id=?",  # noqa: S608 - fixed names
-                                   (*(d[k] for k in sets), post.post_id))
+                catalog.set_post_fields(post.post_id, {k: d[k] for k in sets})
                 if post.caption and post.caption != row[2]:
                     catalog.invalidate(post.post_id, "extract", "index")  # the text changed: read it again
                 outcome = "refreshed"

@@ -145,10 +145,7 @@ def _get(url: str, crawl: Any) -> tuple[int, str]:
 def due(catalog: Catalog, older_than: timedelta) -> list[str]:
     """Post ids never rechecked, or last rechecked before now − older_than (oldest first)."""
     cutoff = (datetime.now(UTC) - older_than).strftime("%Y-%m-%dT%H:%M:%SZ")
-    rows = catalog.db.execute(
-        "SELECT p.post_id FROM posts p LEFT JOIN stage_status s ON s.item_id = p.post_id AND s.stage = 'recheck' "
-        "WHERE s.updated_at IS NULL OR s.updated_at <= ? ORDER BY COALESCE(s.updated_at, ''), p.post_id", (cutoff,))
-    return [r[0] for r in rows]
+    return catalog.due_for("recheck", cutoff)
 
 
 def record(catalog: Catalog, post: Post, state: str, status: int, words: str, seen_at: str) -> None:
@@ -164,14 +161,9 @@ def record(catalog: Catalog, post: Post, state: str, status: int, words: str, se
     history.append({"state": state, "seen_at": seen_at, "http_status": status, "words": words})
     extra["availability"] = history[-HISTORY:]
     with catalog.tx():
-        catalog.db.execute("UPDATE posts SET extra_json=? WHERE post_id=?",
-                           (json.dumps(extra, ensure_ascii=False), post.post_id))
-        # the stage is done; its outcome (the state) goes where a stage's code goes
-        catalog.db.execute(
-            "INSERT INTO stage_status(item_id, stage, status, code, updated_at) VALUES (?, 'recheck', 'done', ?, ?) "
-            "ON CONFLICT(item_id, stage) DO UPDATE SET status='done', code=excluded.code, updated_at=excluded.updated_at",
-            (post.post_id, state, seen_at))
-        catalog.db.execute("DELETE FROM failures WHERE stage='recheck' AND item_id=?", (post.post_id,))
+        catalog.set_post_extra(post.post_id, extra)
+        # the stage is done; its outcome (the state) goes where a stage's code goes (done clears its failures)
+        catalog.set_status(post.post_id, "recheck", "done", state, at=seen_at)
         if state != before:  # the index holds the state (search --state): the post is indexed again
             catalog.invalidate(post.post_id, "index")
 

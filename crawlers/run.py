@@ -258,7 +258,7 @@ class RouteSpider(scrapy.Spider):
         self._snapshot(response, canonical, source)
         if self.catalog.status_of(canonical, "crawl") == "failed":  # fetched now: the old failure is resolved
             with self.catalog.tx():
-                self.catalog.db.execute("DELETE FROM failures WHERE stage='crawl' AND item_id=?", (canonical,))
+                self.catalog.clear_failures(canonical, "crawl")
                 self.catalog.invalidate(canonical, "crawl")
         page = Page(url=canonical, fetch_url=response.url, status=response.status, body=response.body,
                     source=source, captured_at=now_iso(), discovered_via=meta.get("via") or canonical,

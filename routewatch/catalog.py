@@ -571,6 +571,34 @@ class Catalog:
         )
         return existing is None
 
+    def post_extra(self, post_id: str) -> dict[str, Any] | None:
+        """A post's `extra` object (platform fields, comments, availability); None when there is no such post.
+        Unreadable JSON reads as {}, a stored value that is not an object as {"extra": value}."""
+        r = self.db.execute("SELECT extra_json FROM posts WHERE post_id=?", (post_id,)).fetchone()
+        if r is None:
+            return None
+        try:
+            extra = json.loads(r[0] or "{}")
+        except ValueError:
+            return {}
+        return extra if isinstance(extra, dict) else {"extra": extra}
+
+    def set_post_extra(self, post_id: str, extra: dict[str, Any]) -> None:
+        self.db.execute("UPDATE posts SET extra_json=? WHERE post_id=?", (json.dumps(extra, ensure_ascii=False), post_id))
+
+    def capture_of(self, post_id: str) -> tuple[str, str, str] | None:
+        """(captured_at, extra_json, caption) of a stored post, for an import deciding which capture is newer."""
+        r = self.db.execute("SELECT captured_at, extra_json, caption FROM posts WHERE post_id=?", (post_id,)).fetchone()
+        return (r[0], r[1], r[2]) if r else None
+
+    def set_post_fields(self, post_id: str, fields: dict[str, Any]) -> None:
+        """Overwrite these post columns (names from the `Post` record only)."""
+        bad = set(fields) - _POST_FIELDS
+        if bad or not fields:
+            raise ValueError(f"not post fields: {sorted(bad)}")
+        self.db.execute(f"UPDATE posts SET {', '.join(f'{k}=?' for k in fields)} WHERE post_id=?",  # noqa: S608 - checked names
+                        (*fields.values(), post_id))
+
     def get_post(self, post_id: str) -> Post | None:
         row = self.db.execute("SELECT * FROM posts WHERE post_id=?", (post_id,)).fetchone()
         return _row_to_post(row) if row else None
@@ -613,12 +641,14 @@ class Catalog:
         sql += " ORDER BY p.posted_at, p.post_id"
         return [r[0] for r in self.db.execute(sql, params)]
 
-    def set_status(self, item_id: str, stage: str, status: str, code: str = "") -> None:
+    def set_status(self, item_id: str, stage: str, status: str, code: str = "", at: str | None = None) -> None:
+        """An item's status for a stage (and its code: a failure's, or recheck's state), as of `at` (now when not
+        given); done clears the item's failures of that stage."""
         self.db.execute(
             "INSERT INTO stage_status(item_id, stage, status, code, updated_at) VALUES (?,?,?,?,?) "
             "ON CONFLICT(item_id, stage) DO UPDATE SET status=excluded.status, code=excluded.code, "
             "updated_at=excluded.updated_at",
-            (item_id, stage, status, code, now_iso()),
+            (item_id, stage, status, code, at or now_iso()),
         )
         if status == "done":
             self.db.execute("DELETE FROM failures WHERE stage=? AND item_id=?", (stage, item_id))
@@ -627,6 +657,16 @@ class Catalog:
         row = self.db.execute("SELECT status FROM stage_status WHERE item_id=? AND stage=?",
                               (item_id, stage)).fetchone()
         return row[0] if row else None
+
+    def clear_failures(self, item_id: str, stage: str) -> None:
+        self.db.execute("DELETE FROM failures WHERE stage=? AND item_id=?", (stage, item_id))
+
+    def due_for(self, stage: str, cutoff: str) -> list[str]:
+        """Posts this stage never handled, or last handled at or before `cutoff` (ISO time), oldest first."""
+        return [r[0] for r in self.db.execute(
+            "SELECT p.post_id FROM posts p LEFT JOIN stage_status s ON s.item_id = p.post_id AND s.stage = ? "
+            "WHERE s.updated_at IS NULL OR s.updated_at <= ? ORDER BY COALESCE(s.updated_at, ''), p.post_id",
+            (stage, cutoff))]
 
     def done_code(self, item_id: str, stage: str) -> str | None:
         """The code a stage finished this item with (recheck: the post's state), None when not done."""

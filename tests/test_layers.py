@@ -91,9 +91,8 @@ SQL_HOMES = {"routewatch/catalog.py", "index/sqlite_fts.py"}  # the catalog; the
 NOT_YET_MOVED = {
     "routewatch/web/queries.py": 17, "routewatch/cli.py": 15, "routewatch/web/app.py": 9,
     "routewatch/evidence.py": 6, "routewatch/trace.py": 5, "routewatch/export.py": 5, "routewatch/digest.py": 5,
-    "crawlers/recheck.py": 4, "routewatch/postref.py": 3,
-    "routewatch/bench.py": 2, "routewatch/alerts.py": 2, "crawlers/imports.py": 2, "crawlers/comments.py": 2,
-    "crawlers/run.py": 1,
+    "routewatch/postref.py": 3,
+    "routewatch/bench.py": 2, "routewatch/alerts.py": 2,
 }
 
 
