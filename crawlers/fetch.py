@@ -25,9 +25,10 @@ from urllib.parse import urlsplit
 import yt_dlp
 
 from crawlers.comments import from_ytdlp as comments_from_ytdlp
-from crawlers.origins import platform_of_host, to_fetch_url
+from crawlers.origins import origin_key_of_host, to_fetch_url
 from crawlers.safety import Deadline, DeadlinePassedError, check_url, guarded_resolution
 from routewatch.catalog import now_iso
+from routewatch.core.platforms import page_is_media
 from routewatch.errors import Code, NotConfigured, RouteWatchError
 from routewatch.records import Media, Post, Provenance, Segment, TextUnit
 
@@ -94,13 +95,13 @@ class YtDlpFetcher:
         self.media_dir: Path = rw.data_dir / "media"
 
     def fetch(self, post: Post) -> tuple[Media, list[TextUnit]]:
-        url = post.media_url or (post.page_url if post.platform in ("youtube", "tiktok", "douyin", "bilibili") else "")
+        url = post.media_url or (post.page_url if page_is_media(post.platform) else "")
         if not url:
             raise RouteWatchError(Code.E207, "post has no media")
         fetch_url = to_fetch_url(url, self.rw.crawl.origins)
         check_url(fetch_url, self.rw.crawl.allow_hosts)
         cap = self.rw.crawl.max_media_bytes
-        self._platform = post.platform if post.platform != "web" else (platform_of_host(urlsplit(url).hostname or "")
+        self._platform = post.platform if post.platform != "web" else (origin_key_of_host(urlsplit(url).hostname or "")
                                                                       or "web")
         try:
             return self._fetch_into_store(post, url, fetch_url, cap)

@@ -28,7 +28,6 @@ from urllib.parse import urljoin, urlsplit
 
 from crawlers import comments
 from crawlers.base import without_lone_surrogates
-from crawlers.origins import platform_of_host
 from crawlers.platforms import (
     as_int,
     ascii_digits,
@@ -41,6 +40,7 @@ from crawlers.platforms import (
     tiktok_url,
 )
 from routewatch.catalog import Catalog, now_iso
+from routewatch.core.platforms import SOCIAL, platform_of_host
 from routewatch.errors import Code, RouteWatchError
 from routewatch.privacy import redact_text
 from routewatch.records import Failure, Post, post_id_for
@@ -48,7 +48,6 @@ from routewatch.records import Failure, Post, post_id_for
 KINDS = ("zeeschuimer", "4cat")
 # Zeeschuimer names a capture by the module's domain ("tiktok.com"); older exports use the module name
 _ZS_PLATFORMS = {"tiktok.com": "tiktok", "tiktok": "tiktok", "douyin.com": "douyin", "douyin": "douyin"}
-_POST_PLATFORMS = ("telegram", "youtube", "tiktok", "douyin", "bilibili", "kuaishou", "x")
 
 
 @dataclass
@@ -456,7 +455,7 @@ def _fourcat_post(row: dict[str, str], file: str, line: int, source: str, hint: 
     link = next((row[c].strip() for c in _URL_COLUMNS if (row.get(c) or "").strip()), "")
     host = urlsplit(link).hostname or ""
     platform = platform_of_host(host) if link else None
-    if platform not in _POST_PLATFORMS:
+    if platform not in SOCIAL:
         platform = hint or ("web" if link else None)
     if platform is None:
         raise _Bad(Code.E602, f"row {pid}: no post URL and no platform in the file name")

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-# The built-in demo platform's host (`routewatch demo`); `.invalid` never resolves (RFC 2606).
-DEMO_HOST = "demo.routewatch.invalid"
+from routewatch.core.platforms import PLATFORMS
 
+# Each platform's hosts, and the hosts of services that are not platforms but may be given an origin of
+# their own (an API, a platform's video CDN) so a test can serve them apart.
 PLATFORM_HOSTS: dict[str, tuple[str, ...]] = {
-    "telegram": ("t.me", "telegram.me", "www.t.me"),
-    "youtube": ("www.youtube.com", "youtube.com", "m.youtube.com", "youtu.be"),
-    "tiktok": ("www.tiktok.com", "tiktok.com", "m.tiktok.com", "vm.tiktok.com"),
-    "douyin": ("www.douyin.com", "douyin.com", "v.douyin.com"),
+    **{p.name: p.hosts for p in PLATFORMS},
     "tiktok_research": ("open.tiktokapis.com",),
     # TikTok's video CDN (playAddr/downloadAddr in captured items); separate so tests can map it alone
     "tiktok_cdn": ("v16-webapp-prime.tiktok.com", "v19-webapp-prime.tiktok.com", "v16-webapp-prime.us.tiktok.com"),
@@ -23,14 +21,11 @@ PLATFORM_HOSTS: dict[str, tuple[str, ...]] = {
     "telegram_cdn": tuple(f"cdn{n}.cdn-telegram.org" for n in range(1, 6)),
     # Kuaishou's video CDN (photoUrl in the page's Apollo state)
     "kuaishou_cdn": tuple(f"v{n}.kwaicdn.com" for n in range(1, 5)),
-    "bilibili": ("www.bilibili.com", "bilibili.com", "m.bilibili.com", "space.bilibili.com", "b23.tv"),
-    "kuaishou": ("www.kuaishou.com", "kuaishou.com", "v.kuaishou.com"),
-    "x": ("x.com", "www.x.com", "twitter.com", "www.twitter.com", "mobile.twitter.com", "mobile.x.com"),
-    "demo": (DEMO_HOST,),
 }
 
 
-def platform_of_host(host: str) -> str | None:
+def origin_key_of_host(host: str) -> str | None:
+    """Which `crawl.origins` key serves this host: a platform's name, or a service's (an API, a video CDN)."""
     host = host.lower()
     for platform, hosts in PLATFORM_HOSTS.items():
         if host in hosts:
@@ -40,7 +35,7 @@ def platform_of_host(host: str) -> str | None:
 
 def to_fetch_url(url: str, origins: dict[str, str]) -> str:
     parts = urlsplit(url)
-    platform = platform_of_host(parts.hostname or "")
+    platform = origin_key_of_host(parts.hostname or "")
     origin = origins.get(platform or "") if platform else None
     if not origin:
         return url

@@ -24,11 +24,18 @@ import yt_dlp
 from crawlers.base import matching
 from crawlers.fetch import QuietYtDlpLogger, cookies_copy, login_error, needs_login
 from crawlers.imports import store_post
-from crawlers.origins import platform_of_host, to_canonical_url, to_fetch_url
+from crawlers.origins import to_canonical_url, to_fetch_url
 from crawlers.platforms import as_int, caption_of, douyin_url, iso_from_epoch, tiktok_url
 from crawlers.safety import Deadline, check_url, guarded_resolution
 from crawlers.youtube import YouTube
 from routewatch.catalog import Catalog, now_iso
+from routewatch.core.platforms import (
+    BY_NAME,
+    platform_of_extractor,
+    platform_of_host,
+    post_id_in_path,
+    title_is_caption,
+)
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import Failure, Post, post_id_for
 
@@ -40,41 +47,16 @@ _DROP = ("formats", "requested_formats", "requested_downloads", "http_headers", 
          "__x_forwarded_for_ip", "url", "manifest_url", "fragments", "downloader_options")
 _MAX_EXTRA = 100_000
 # platforms whose yt-dlp title is a cut of the description (TikTok "title" = first words of the caption)
-_DESCRIPTION_FIRST = ("tiktok", "douyin", "x", "kuaishou")
 # listing extractors: their entries are pages to open, not posts
 _LISTING = re.compile(r"(?:Tab|Playlist|User|Tag|Search|SearchURL|Collection|SpaceVideo|SeriesList|CollectionList|"
                       r"FavoritesList|Channel|Sound|Effect)$")
-_POST_PLATFORMS = ("demo", "telegram", "youtube", "tiktok", "douyin", "bilibili", "kuaishou", "x")
-
-
-def platform_of_extractor(key: str) -> str | None:
-    """yt-dlp's extractor_key → RouteWatch platform (None: decide from the URL's host)."""
-    k = key.lower()
-    for prefix, platform in (("youtube", "youtube"), ("tiktok", "tiktok"), ("douyin", "douyin"),
-                             ("bilibili", "bilibili"), ("kuaishou", "kuaishou"), ("twitter", "x"),
-                             ("telegram", "telegram")):
-        if k.startswith(prefix):
-            return platform
-    return None
-
-
-_URL_ID = {
-    "tiktok": re.compile(r"/@[\w.-]*/(?:video|photo)/(\d+)"),
-    "douyin": re.compile(r"/(?:video|note)/(\d+)"),
-    "bilibili": re.compile(r"/video/(BV[0-9A-Za-z]{10}|av\d+)"),
-    "kuaishou": re.compile(r"/short-video/(\w+)"),
-    "x": re.compile(r"/status/(\d+)"),
-    "telegram": re.compile(r"^/(\w+/\d+)/?$"),
-}
 
 
 def _id_from_url(platform: str, url: str) -> str | None:
     """The post id a canonical post URL carries, or None (a listing or an unknown page)."""
     if platform == "youtube":
         return YouTube.video_id(url)
-    rx = _URL_ID.get(platform)
-    m = rx.search(urlsplit(url).path) if rx else None
-    return m.group(1) if m else None
+    return post_id_in_path(platform, urlsplit(url).path)
 
 
 def ytdlp_handles(url_or_search: str) -> bool:
@@ -129,7 +111,7 @@ def info_to_post(info: dict[str, Any], *, source: str, discovered_via: str, orig
     url_id: str | None = None
     if generic:  # yt-dlp read the page itself (e.g. bytes from a local origin): the canonical URL decides
         host_platform = platform_of_host(urlsplit(page).hostname or "")
-        platform = host_platform if host_platform in _POST_PLATFORMS else "web"
+        platform = host_platform if host_platform in BY_NAME else "web"
         if platform not in ("web", "demo"):
             url_id = _id_from_url(platform, page)
             if url_id is None:
@@ -173,7 +155,7 @@ def info_to_post(info: dict[str, Any], *, source: str, discovered_via: str, orig
     if key == "HTML5MediaEmbed":  # yt-dlp numbers the videos of a page: "Title (1)"
         title = re.sub(r"\s\(\d+\)$", "", title)
     description = str(info.get("description") or "")
-    caption = (description or title) if platform in _DESCRIPTION_FIRST else caption_of(title, description)
+    caption = (description or title) if title_is_caption(platform) else caption_of(title, description)
     lang, subs = _subtitle_url(info.get("subtitles"))
     posted = iso_from_epoch(info.get("timestamp") or info.get("release_timestamp"))
     if not posted and re.fullmatch(r"\d{8}", str(info.get("upload_date") or "")):

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from routewatch.catalog import Catalog, now_iso
+from routewatch.core.platforms import page_is_media
 from routewatch.core.stage import Context, StageReport, fail, failpoint
 from routewatch.errors import Code, RouteWatchError
 from routewatch.privacy import install_secret, pseudonym
@@ -99,7 +100,7 @@ def stage_fetch(ctx: Context, retry_failed: bool = False) -> StageReport:
         assert post is not None and fetcher is not None
         try:
             # 1. nothing to fetch → skipped (the caption is still extracted and indexed)
-            if not post.media_url and post.platform not in ("youtube", "tiktok", "douyin", "bilibili"):
+            if not post.media_url and not page_is_media(post.platform):
                 _skip(ctx, pid, post.source, Code.E207.value, "no_media")
                 rep.skipped += 1
                 continue

@@ -141,3 +141,20 @@ def test_every_stage_folds_chinese_the_same_way() -> None:
         assert len(text.to_simplified(s)) == len(s)
     assert text.to_simplified("走線到墨西哥") == "走线到墨西哥"
     assert text.fold("Darién ＤＡＲＩＥＮ 走線") == "darien darien 走线"
+
+
+def test_platforms_are_listed_once() -> None:
+    """Hosts, id patterns and yt-dlp names of the platforms live in routewatch/core/platforms.py; a module that
+    lists three platform names in a row is keeping a list of its own (bench: the synthetic corpus's mix)."""
+    name = '"(?:telegram|youtube|tiktok|douyin|bilibili|kuaishou|x)"'
+    listing = re.compile(rf"{name}\s*,\s*{name}\s*,\s*{name}")  # three names in a row: a list of platforms
+    own = []
+    for pkg in PACKAGES:
+        for f in sorted((REPO / pkg).rglob("*.py")):
+            rel = f.relative_to(REPO).as_posix()
+            if rel in ("routewatch/core/platforms.py", "routewatch/bench.py"):
+                continue
+            for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+                if listing.search(line):
+                    own.append(f"{rel}:{i}")
+    assert own == [], f"platform lists outside routewatch/core/platforms.py: {own}"

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
-from crawlers.origins import DEMO_HOST
+from routewatch.core.platforms import DEMO_HOST
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
 DEMO_BASE = f"https://{DEMO_HOST}"
