@@ -64,6 +64,7 @@ def test_onscreen_hit_shows_the_caption_timeline_and_seeks_the_player(page, live
     stamps = [float(x) for x in unit.locator("li.seg button.ts").evaluate_all("bs => bs.map(b => b.dataset.seek)")]
     assert [round(x) for x in stamps] == [0, 3, 6, 8]  # 0.5, 3.1, 5.7, 8.3 s in the clip, read at 2 frames a second
     assert unit.locator("li.seg.hit .seg-text").inner_text().strip() == "船票八十五美金一个人，"
+    assert page.locator("section.unit-transcript p.empty").inner_text() == "No speech heard."  # music only
     page.wait_for_function("() => document.body.dataset.playerSeeked !== undefined", timeout=20000)
     assert float(page.evaluate("document.body.dataset.playerSeeked")) == pytest.approx(t, abs=0.01)
     # a click on the third line's time plays the video from there
