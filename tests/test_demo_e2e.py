@@ -122,6 +122,9 @@ def test_caption_only_clips_are_read_searchable_with_seconds_and_keep_the_upload
         assert [s["text"].replace(" ", "") for s in segs] == banner + lines  # a title once, then each caption line
         for s, c in zip(segs[len(banner):], p["onscreen"]["captions"], strict=True):
             assert abs(s["start"] - c["start"]) <= 1.0
+    # only they show words: the other videos (64×64 colour or test pattern with its clock) have none
+    assert sorted(r[0] for r in q(data, "SELECT post_id FROM units WHERE kind = 'onscreen' AND text != ''")) == sorted(
+        pid.values())
     # search finds the words on screen, with the second they show
     for query, k, start in (("图尔坎", "p29", 0.5), ("船票八十五美金", "p30", 3.1), ("向导每人三百美金", "p30", 5.7)):
         hits = json.loads(run_cli("search", query, "--json", data_dir=data).stdout)["hits"]

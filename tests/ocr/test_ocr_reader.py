@@ -106,6 +106,18 @@ def test_still_image_reads_its_text(reader, make_video):
     assert res.frames_read == 1
 
 
+def test_a_glimpse_of_two_characters_is_no_caption(reader, make_video):
+    """Two characters seen in one sample only (as a 64-pixel test pattern read as 日) are left out and
+    counted; a caption shown for seconds stays."""
+    video = make_video("glimpse.mp4", "-f", "lavfi", "-i", "color=c=0x204060:s=540x960:r=12:d=6", "-vf",
+                       caption("车票三十美金", enable="lt(t,2.5)") + "," + caption("走线", size=60, enable="between(t,4.1,4.3)"),
+                       "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+    before = reader.counters["ocr/dropped/glimpses"]
+    res = reader.read(video)
+    assert [s.text for s in res.segments] == ["车票三十美金"]
+    assert reader.counters["ocr/dropped/glimpses"] - before == 1
+
+
 def test_timeout_is_E706(make_video):
     video = make_video("long.mp4", "-f", "lavfi", "-i", "testsrc2=s=540x960:r=12:d=60", "-c:v", "libx264",
                        "-preset", "ultrafast", "-vf", caption("车票三十美金"))
