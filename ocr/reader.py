@@ -45,6 +45,11 @@ _MAX_AGE = 4
 _TIMER_TICKS = 3  # a place read as different digits this many times in a row is a timer  # a reused reading is recognised again after this many frames
 
 
+def _word_chars(text: str) -> str:
+    """The letters, digits and CJK characters of a reading (no spaces or punctuation)."""
+    return "".join(ch for ch in text if ch.isalnum())
+
+
 def similarity(a: str, b: str) -> float:
     """Edit similarity of two readings in [0, 1]."""
     if a == b:
@@ -317,6 +322,11 @@ class OnscreenReader:
                         and tr.first <= h.last and h.first <= tr.last):
                     tr.kind = "handle"
                     break
+        if span > step:  # a glimpse: one or two characters in one sample of a video (the detector reading a
+            for tr in tracks:  # 64-pixel test pattern as 日): no caption is shown that briefly; left out
+                if not tr.kind and tr.last == tr.first and len(_word_chars(tr.best[0])) <= 2:
+                    tr.kind = "glimpse"
+                    self.counters["ocr/dropped/glimpses"] += 1
         content = [tr for tr in tracks if not tr.kind]
         heights = sorted(tr.box.height for tr in content) or [0]
         median_h = heights[len(heights) // 2]

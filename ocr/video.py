@@ -146,7 +146,16 @@ def sample_frames(path: Path, info: VideoInfo, fps: float, max_seconds: float,
     if info.still:  # one picture: the fps filter would wait for a second frame that never comes
         cmd += ["-frames:v", "1", "-vf", scale]
     else:
-        cmd += ["-vf", f"fps={fps:.6f}:round=near,{scale}"]
+        # At most two frames per sampling interval are scaled and converted (the first of each half interval,
+        # the grid set a quarter interval late, so that `fps` still shows each tick the frame it picked from
+        # all frames: byte-identical on the 12 fps dev clips), then `fps` picks and repeats them. Converted
+        # before `fps`, its repeats are references to one picture; converted after it, a still shown for
+        # minutes (a one-frame 10-minute video) became hundreds of separate frames queued in ffmpeg at once
+        # (1.05 GB peak; now 75 MB).
+        half = 2.0 * fps
+        pick = (f"select='isnan(prev_selected_t)+gte(floor(t*{half:.6f}-0.5),"
+                f"floor(prev_selected_t*{half:.6f}-0.5)+1)'")
+        cmd += ["-vf", f"{pick},{scale},format=bgr24,fps={fps:.6f}:round=near"]
     cmd += ["-pix_fmt", "bgr24", "-f", "rawvideo", "pipe:1"]
     err_file = tempfile.TemporaryFile()
     proc = subprocess.Popen(_limited(cmd), stdout=subprocess.PIPE, stderr=err_file)  # noqa: S603

@@ -86,7 +86,9 @@ def test_demo_summary_shows_a_hostile_data_dir_as_text(capsys):
     odd = "/tmp/rw[/b]\x1b[2J[bold]x"
     _print_summary({"posts_crawled": 28, "media_fetched": 25, "minutes_transcribed": 4.5, "transcripts": 22,
                     "facts_extracted": 109, "index_documents": 28, "index_backend": "sqlite.v1", "failures": {},
-                    "data_dir": odd, "digest": odd + "/digest.html", "seconds": 9})
+                    "data_dir": odd, "digest": odd + "/digest.html", "seconds": 9,
+                    "stages": {"ocr": {"done": 23, "reused": 1, "skipped": 3, "failed": 0}}})
     out = capsys.readouterr().out
+    assert "on-screen text" in out and "23 videos read (1 repost files reused)" in out
     assert not TERMINAL_CONTROLS.search(out)
     assert "/tmp/rw[/b]\u241b[2J[bold]x" in out.replace("\n", "")

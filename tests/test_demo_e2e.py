@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from routewatch.demo.server import Corpus
+from routewatch.demo.server import DEMO_BASE, Corpus
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
@@ -103,3 +103,44 @@ def test_trends_weekly(demo_run):
     for r in rows:
         assert r["period"].startswith("2026-W")
         assert 0 < r["count"] <= r["total"]
+
+
+def test_caption_only_clips_are_read_searchable_with_seconds_and_keep_the_uploader_id_out(demo_run, tmp_path):
+    """p29 and p30 say nothing and carry no subtitles: their words are only burned into the picture."""
+    data, _ = demo_run
+    corpus = Corpus.load()
+    clips = {p["id"]: p for p in corpus.posts if p.get("onscreen")}
+    assert sorted(clips) == ["p29", "p30"]
+    pid = {k: q(data, "SELECT post_id FROM posts WHERE url = ?", f"{DEMO_BASE}/watch/{k}")[0][0] for k in clips}
+    for k, p in clips.items():
+        assert p["speech"] is None and p["subtitles"] is None
+        units = dict(q(data, "SELECT kind, segments_json FROM units WHERE post_id = ?", pid[k]))
+        assert q(data, "SELECT text FROM units WHERE post_id = ? AND kind = 'transcript'", pid[k]) == [("",)]  # no voice
+        segs = json.loads(units["onscreen"])
+        lines = [c["text"].replace(" ", "") for c in p["onscreen"]["captions"]]
+        banner = [p["onscreen"]["banner"]] if p["onscreen"]["banner"] else []
+        assert [s["text"].replace(" ", "") for s in segs] == banner + lines  # a title once, then each caption line
+        for s, c in zip(segs[len(banner):], p["onscreen"]["captions"], strict=True):
+            assert abs(s["start"] - c["start"]) <= 1.0
+    # only they show words: the other videos (64×64 colour or test pattern with its clock) have none
+    assert sorted(r[0] for r in q(data, "SELECT post_id FROM units WHERE kind = 'onscreen' AND text != ''")) == sorted(
+        pid.values())
+    # search finds the words on screen, with the second they show
+    for query, k, start in (("图尔坎", "p29", 0.5), ("船票八十五美金", "p30", 3.1), ("向导每人三百美金", "p30", 5.7)):
+        hits = json.loads(run_cli("search", query, "--json", data_dir=data).stdout)["hits"]
+        hit = next(h for h in hits if h["post_id"] == pid[k])
+        assert hit["source"] == "onscreen"
+        assert abs(hit["start_sec"] - start) <= 1.0 and hit["end_sec"] > hit["start_sec"]
+    # facts read on screen count like spoken ones
+    gold = json.loads(q(data, "SELECT gold_json FROM extractions WHERE post_id = ?", pid["p30"])[0][0])
+    assert gold["relevant"] is True and gold["route"] == ["CO", "PA"]
+    assert sorted((c["amount"], c["currency"], c["kind"]) for c in gold["costs"]) == [
+        (85, "USD", "transport"), (300, "USD", "guide")]
+    # p30's watermark "抖音号：yulin_xw0917" is an overlay: kept as a kind, its id in no text, index or export
+    assert json.loads(q(data, "SELECT overlays_json FROM onscreen WHERE text LIKE '内科克利%'")[0][0])[0]["kind"] == "handle"
+    out = tmp_path / "all.jsonl"
+    run_cli("export", "--format", "jsonl", "-o", str(out), data_dir=data)
+    handle = clips["p30"]["onscreen"]["watermark"].split("：")[1]
+    assert pid["p30"] in out.read_text(encoding="utf-8")
+    assert handle not in out.read_text(encoding="utf-8")
+    assert not [f for f in data.rglob("*") if f.is_file() and handle.encode() in f.read_bytes()]

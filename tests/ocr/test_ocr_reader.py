@@ -106,6 +106,18 @@ def test_still_image_reads_its_text(reader, make_video):
     assert res.frames_read == 1
 
 
+def test_a_glimpse_of_two_characters_is_no_caption(reader, make_video):
+    """Two characters seen in one sample only (as a 64-pixel test pattern read as 日) are left out and
+    counted; a caption shown for seconds stays."""
+    video = make_video("glimpse.mp4", "-f", "lavfi", "-i", "color=c=0x204060:s=540x960:r=12:d=6", "-vf",
+                       caption("车票三十美金", enable="lt(t,2.5)") + "," + caption("走线", size=60, enable="between(t,4.1,4.3)"),
+                       "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+    before = reader.counters["ocr/dropped/glimpses"]
+    res = reader.read(video)
+    assert [s.text for s in res.segments] == ["车票三十美金"]
+    assert reader.counters["ocr/dropped/glimpses"] - before == 1
+
+
 def test_timeout_is_E706(make_video):
     video = make_video("long.mp4", "-f", "lavfi", "-i", "testsrc2=s=540x960:r=12:d=60", "-c:v", "libx264",
                        "-preset", "ultrafast", "-vf", caption("车票三十美金"))
@@ -115,17 +127,62 @@ def test_timeout_is_E706(make_video):
     assert exc.value.code == Code.E706
 
 
-def _peak_rss_mb(path: Path, tmp_path: Path) -> tuple[dict, float]:
-    """ocr-file on one file in a child process: its JSON line and the child's peak RSS."""
+def _ocr_file_peaks(paths: list[Path], tmp_path: Path) -> tuple[list[dict], float, float]:
+    """ocr-file on files in one child process: its JSON lines, the child's own peak RSS and the largest
+    peak of the ffmpeg/ffprobe processes it ran (MB)."""
     out = tmp_path / "o.jsonl"
     # VmHWM, not getrusage's ru_maxrss: Linux keeps ru_maxrss across exec, so a child spawned by a big pytest
-    # process would report the parent's size (1.5 GB seen late in a full run); VmHWM is this program's own peak
-    code = ("import re,sys;from routewatch.cli import app;sys.argv=['routewatch','ocr-file',sys.argv[1],'-o',"
-            "sys.argv[2]]\ntry: app()\nexcept SystemExit: pass\n"
-            "print(re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1))")
-    done = subprocess.run([sys.executable, "-c", code, str(path), str(out)], capture_output=True, text=True,
+    # process would report the parent's size (1.5 GB seen late in a full run); VmHWM is this program's own peak.
+    # For its own children (ffmpeg) ru_maxrss is an upper bound for the same reason (it counts this program's
+    # size when forked): good enough to show a bound.
+    code = ("import re,resource,sys;from routewatch.cli import app;"
+            "sys.argv=['routewatch','ocr-file',*sys.argv[2:],'-o',sys.argv[1]]\ntry: app()\nexcept SystemExit: pass\n"
+            "print(re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1),"
+            "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", code, str(out), *map(str, paths)], capture_output=True, text=True,
                           timeout=300, check=True)
-    return json.loads(out.read_text(encoding="utf-8")), int(done.stdout.split()[-1]) / 1024
+    own, children = done.stdout.split()[-2:]
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    return lines, int(own) / 1024, int(children) / 1024
+
+
+def _peak_rss_mb(path: Path, tmp_path: Path) -> tuple[dict, float]:
+    """ocr-file on one file in a child process: its JSON line and the child's peak RSS."""
+    lines, own, _children = _ocr_file_peaks([path], tmp_path)
+    return lines[0], own
+
+
+def test_odd_videos_give_a_code_or_a_bounded_result_in_bounded_memory(make_video, tmp_path):
+    """One `ocr-file` run over odd files: a video track with zero frames, a download cut at 40 % (index
+    first, so its start plays), a photo saved as .mp4, one frame shown for 10 minutes, an 8K still.
+    Each is a failure line with a code or the text it shows, and neither the reader nor ffmpeg grows with
+    the video's length or picture size (measured: about 300 MB each, mostly the models; a one-frame
+    10-minute video took ffmpeg to 1.05 GB before frames were converted ahead of `fps`)."""
+    zero = make_video("zero.mkv", "-f", "lavfi", "-i", "color=c=0x204060:s=540x960:r=12:d=3", "-f", "lavfi", "-i",
+                      "sine=d=3", "-map", "0:v", "-map", "1:a", "-vf", "trim=start=100", "-c:v", "libx264", "-c:a", "aac")
+    cut = make_video("cut.mp4", "-f", "lavfi", "-i", "color=c=0x204060:s=540x960:r=12:d=8", "-vf",
+                     caption("从基多坐大巴到图尔坎", enable="lt(t,4)") + "," + caption("车票三十美金", enable="gte(t,4)"),
+                     "-c:v", "libx264", "-preset", "ultrafast", "-g", "6", "-pix_fmt", "yuv420p", "-movflags", "+faststart")
+    cut.write_bytes(cut.read_bytes()[: int(cut.stat().st_size * 0.4)])
+    jpeg = make_video("still.jpg", "-f", "lavfi", "-i", "color=c=0x204060:s=540x960", "-frames:v", "1",
+                      "-vf", caption("车票三十美金"))
+    photo = tmp_path / "photo.mp4"
+    photo.write_bytes(jpeg.read_bytes())
+    one = make_video("one_frame_10min.mp4", "-loop", "1", "-framerate", "1", "-i", str(jpeg), "-t", "600",
+                     "-r", "1/600", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+    big = make_video("8k.png", "-f", "lavfi", "-i", "color=c=0x204060:s=7680x4320", "-frames:v", "1",
+                     "-vf", caption("两千三比索", size=300))
+    lines, own_mb, ffmpeg_mb = _ocr_file_peaks([zero, cut, photo, one, big], tmp_path)
+    got = {Path(x["file"]).name: x["error"]["code"] if "error" in x else
+           ([s["text"] for s in x["segments"]], x["frames_read"], round(x["segments"][-1]["end"])) for x in lines}
+    assert got == {
+        "zero.mkv": "E704",  # a video stream that never yields a frame
+        "cut.mp4": (["从基多坐大巴到图尔坎"], 1, 2),  # what was downloaded; the second line is past the cut
+        "photo.mp4": (["车票三十美金"], 1, 0),  # a picture is read once
+        "one_frame_10min.mp4": (["车票三十美金"], 1, 600),  # shown for the whole 10 minutes, read once
+        "8k.png": (["两千三比索"], 1, 0),
+    }
+    assert own_mb < 600 and ffmpeg_mb < 600, (own_mb, ffmpeg_mb)
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 from routewatch import pipeline
 from routewatch.catalog import Catalog
@@ -93,3 +94,66 @@ def test_ocr_command_reports_the_stage(tmp_path):
     assert res.exit_code == 0, res.output
     (report,) = json.loads(res.stdout)
     assert (report["stage"], report["done"], report["failed"]) == ("ocr", 0, 0)
+
+
+def test_said_and_shown_facts_count_once_with_both_evidences(tmp_path, make_video):
+    """A clip whose burned-in captions repeat what is said: each fact is one fact with a transcript and an
+    on-screen evidence (each with its seconds), and trends, routes and the digest count it once per post.
+    A = the demo's p21 (speech only, 64×64: nothing on screen); B = the same voice under captions."""
+    from routewatch.digest import build_digest
+    from routewatch.settings import load_settings
+    from tests.ocr.conftest import caption
+    from tests.web.helpers import client_for
+
+    media = Path(__file__).resolve().parents[2] / "routewatch" / "demo" / "corpus" / "media"
+    cues = [(2.0, 4.6, "全程一共花了十八万左右。"), (4.8, 6.4, "墨西哥那段最贵，"),
+            (6.6, 9.4, "国民警卫队查车，每人要一百美金。"), (9.6, 14.0, "最后过美墙，给蛇头交了一千五美金。")]
+    shown = make_video("said_and_shown.mp4", "-f", "lavfi", "-i", "color=c=0x3c6e71:s=540x960:r=4",
+                       "-i", str(media / "p21_total_cost.mp4"), "-map", "0:v", "-map", "1:a", "-shortest",
+                       "-vf", ",".join(caption(t, size=28, enable=f"between(t,{a},{b})") for a, b, t in cues),
+                       "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "copy")
+    data = tmp_path / "data"
+    data.mkdir()
+    settings = load_settings(data_dir=data)
+    cat = Catalog(data / "catalog.sqlite")
+    try:
+        said = _add(cat, data, "chan/1", media / "p21_total_cost.mp4", "a.mp4")
+        both = _add(cat, data, "chan/2", shown, "b.mp4")
+        ctx = pipeline.Context(settings=settings, catalog=cat)
+        for stage in (pipeline.stage_transcribe, pipeline.stage_ocr, pipeline.stage_extract, pipeline.stage_index):
+            assert stage(ctx).failed == 0
+        assert {u.kind for u in cat.units(both) if u.text} == {"transcript", "onscreen"}
+        assert [u for u in cat.units(said) if u.kind == "onscreen"] == []  # 64×64 colour: nothing on screen
+        gold = {pid: cat.get_extraction_gold(pid) for pid in (said, both)}
+        # the same facts as the spoken-only post: captions add evidence, not facts
+        for key in ("countries", "route", "costs"):
+            assert gold[both][key] == gold[said][key], key
+        assert [(c["amount"], c["currency"], c["kind"]) for c in gold[both]["costs"]] == [
+            (180000, "CNY", "total"), (100, "USD", "bribe"), (1500, "USD", "guide")]
+        assert [(b["country"], b["payer_context"], b["amount"]) for b in gold[both]["bribes"]] == [("MX", "military", 100)]
+        facts = cat.get_facts(both)
+        cue_of = {"十八万": 2.0, "一百美金": 6.6, "一千五美金": 9.6}
+        for fact in (*facts["costs"], *facts["bribes"], *facts["countries"]):
+            kinds = [e["unit_kind"] for e in fact["evidence"]]
+            assert sorted(kinds) == ["onscreen", "transcript"], fact
+            assert all(e["start_sec"] is not None and e["end_sec"] > e["start_sec"] for e in fact["evidence"])
+        for cost in facts["costs"]:
+            ev = next(e for e in cost["evidence"] if e["unit_kind"] == "onscreen")
+            assert abs(ev["start_sec"] - cue_of[ev["text"]]) <= 1.0
+        # aggregates: one post is one post
+        week = "2026-W45"  # make_post's date
+        api = client_for(data)
+        legs = {(g["from"], g["to"]): g for g in api.get("/api/routes").json()["legs"]}
+        assert list(legs) == [("MX", "US")] and legs[("MX", "US")]["posts"] == 2
+        trends = api.get("/api/trends", params={"field": "country", "by": "week"}).json()
+        assert trends["periods"] == [week] and trends["totals"] == [2]
+        assert {s["value"]: s["counts"] for s in trends["series"]} == {"MX": [2], "US": [2]}
+        dg = build_digest(cat, settings, week)
+        assert [(x["country"], x["n"]) for x in dg["top_countries"]] == [("MX", 2), ("US", 2)]
+        assert [(x["key"], x["n"]) for x in dg["top_legs"]] == [("MX>US", 2)]
+        # the digest shows counts under 5 as "<5": one row per (leg, kind, currency), from the per-post costs above
+        assert [(x["country"], x["payer"], x["count"]) for x in dg["bribes"]] == [("MX", "military", "<5")]
+        assert sorted((x["kind"], x["currency"], x["median"]) for x in dg["costs"]) == [
+            ("bribe", "USD", "100"), ("guide", "USD", "1,500"), ("total", "CNY", "180,000")]
+    finally:
+        cat.close()

@@ -140,13 +140,14 @@ def test_routes_count_legs_and_median_costs(demo_client, db):
                 tied.setdefault((a, b), {}).setdefault(t["currency"], []).append(t["amount"])
     got = {(leg["from"], leg["to"]): {c: m["median"] for c, m in leg["median_cost"].items()} for leg in d["legs"]}
     assert got == {k: {c: statistics.median(v) for c, v in tied.get(k, {}).items()} for k in got}
-    assert got[("EC", "CO")] == {"USD": 20.0}  # one post ties 20 USD to EC → CO; the others quote no leg price
+    # p25 ties 20 USD to EC → CO and the caption-only p29 30 USD (read on screen); the others quote no leg price
+    assert got[("EC", "CO")] == {"USD": 25.0}
     assert d["untied_total"] == len(d["untied"]) > 0
 
 
 def test_status_counts_posts_and_failures(demo_client, db):
     s = demo_client.get("/api/status").json()
-    assert s["posts"] == db.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 28
+    assert s["posts"] == db.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 30
     assert [(f["stage"], f["code"], f["count"]) for f in s["failures"]] == [("transcribe", "E204", 1)]
     assert s["index_backend"] == "sqlite"
 

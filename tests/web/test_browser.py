@@ -42,6 +42,40 @@ def test_search_to_transcript_hit_plays_from_its_second(page, live_demo, artifac
     page.screenshot(path=str(artifacts / "post-transcript-hit.png"), full_page=True)
 
 
+def test_onscreen_hit_shows_the_caption_timeline_and_seeks_the_player(page, live_demo, artifacts):
+    """p30 is a caption-only clip (music, no speech): its words are found on screen, the post page lists the
+    caption lines with their seconds, and a line's time button plays the video from that second."""
+    page.goto(live_demo.url + "/")
+    page.fill("input[name=q]", "船票八十五美金")
+    page.press("input[name=q]", "Enter")
+    page.wait_for_selector("li.hit")
+    hit = page.locator("li.hit[data-source=onscreen]")
+    assert hit.count() == 1, "one on-screen hit: p30's second caption line"
+    href = hit.locator("a.title").get_attribute("href")
+    t = float(parse_qs(urlsplit(href).query)["t"][0])
+    assert 2.1 <= t <= 4.1  # the line is on screen from 3.1 s
+
+    hit.locator("a.title").click()
+    page.wait_for_url("**/posts/**")
+    unit = page.locator("section.unit-onscreen")
+    assert unit.locator("h2").inner_text().startswith("On-screen text (OCR)")
+    lines = [x.strip() for x in unit.locator("li.seg .seg-text").all_inner_texts()]
+    assert lines == ["内科克利坐船到卡普尔加纳，", "船票八十五美金一个人，", "进雨林向导每人三百美金。", "#达连#走线"]
+    stamps = [float(x) for x in unit.locator("li.seg button.ts").evaluate_all("bs => bs.map(b => b.dataset.seek)")]
+    assert [round(x) for x in stamps] == [0, 3, 6, 8]  # 0.5, 3.1, 5.7, 8.3 s in the clip, read at 2 frames a second
+    assert unit.locator("li.seg.hit .seg-text").inner_text().strip() == "船票八十五美金一个人，"
+    assert page.locator("section.unit-transcript p.empty").inner_text() == "No speech heard."  # music only
+    page.wait_for_function("() => document.body.dataset.playerSeeked !== undefined", timeout=20000)
+    assert float(page.evaluate("document.body.dataset.playerSeeked")) == pytest.approx(t, abs=0.01)
+    # a click on the third line's time plays the video from there
+    unit.locator("li.seg button.ts").nth(2).click()
+    page.wait_for_function(f"() => document.body.dataset.playerSeeked === '{stamps[2]:g}'", timeout=20000)
+    now = page.evaluate("document.getElementById('player').currentTime")
+    assert stamps[2] - 0.05 <= now <= stamps[2] + 5
+    assert "yulin_xw0917" not in page.content()  # the uploader id in the picture's corner is no content
+    page.screenshot(path=str(artifacts / "post-onscreen-hit.png"), full_page=True)
+
+
 def test_trends_page_draws_charts(page, live_demo, artifacts):
     page.goto(live_demo.url + "/trends")
     for field in ("country", "leg", "term"):
@@ -58,7 +92,9 @@ def test_routes_page_draws_the_flow(page, live_demo, artifacts):
     page.goto(live_demo.url + "/routes")
     svg = page.locator("svg.flow")
     assert svg.count() == 1
-    assert svg.locator("path[marker-end]").count() == page.locator("table.legs tbody tr").count() > 0
+    # one curve per leg row; a "within" row (a cost inside one country, p30's Necoclí boat) draws none
+    assert svg.locator("path[marker-end]").count() == page.locator("table.legs tbody tr:not(.within)").count() == 12
+    assert page.locator("table.legs tbody tr.within").count() == 1
     labels = svg.text_content()
     assert "EC" in labels and "post" in labels
     page.screenshot(path=str(artifacts / "routes.png"), full_page=True)
