@@ -34,8 +34,9 @@ from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 from index.base import Query, period_of
 from routewatch.catalog import Catalog
 from routewatch.errors import Code, RouteWatchError
-from routewatch.privacy import drop_invisible, install_secret
+from routewatch.privacy import drop_invisible
 from routewatch.search_input import describe_total, public_query_args
+from routewatch.view import policy
 from routewatch.web import charts, queries, schemas
 from routewatch.web.public import Scrubber, deep_clean
 from routewatch.web.ratelimit import TokenBucket
@@ -189,10 +190,7 @@ class _State:
         stamp = (row[0], row[1])
         with self._lock:
             if self._scrubber is None or self._stamp != stamp or time.monotonic() - self._at > 60:
-                privacy = self.settings.privacy
-                self._scrubber = Scrubber(install_secret(self.data_dir), queries.known_handles(cat.db),
-                                          pseudonymise=privacy.pseudonymise_handles,
-                                          redact=privacy.redact_contacts, max_chars=self.web.max_text_chars)
+                self._scrubber = policy(self.settings, cat.db, max_chars=self.web.max_text_chars)
                 self._stamp, self._at = stamp, time.monotonic()
             return self._scrubber
 

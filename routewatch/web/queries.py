@@ -61,23 +61,6 @@ class Ctx:
         self.catalog.close()
 
 
-def known_handles(db: sqlite3.Connection) -> set[str]:
-    """Every account name the catalog holds: authors, forward sources, channel names in metadata."""
-    out: set[str] = set()
-    for sql in (
-        "SELECT DISTINCT author_handle FROM posts",
-        "SELECT DISTINCT forwarded_from FROM posts",
-        "SELECT DISTINCT json_extract(extra_json, '$.channel') FROM posts WHERE json_valid(extra_json)",
-        "SELECT DISTINCT json_extract(extra_json, '$.author') FROM posts WHERE json_valid(extra_json)",
-        "SELECT DISTINCT json_extract(extra_json, '$.uploader_id') FROM posts WHERE json_valid(extra_json)",
-        "SELECT DISTINCT json_extract(extra_json, '$.username') FROM posts WHERE json_valid(extra_json)",
-    ):
-        for (v,) in db.execute(sql):
-            if isinstance(v, str) and v.strip():
-                out.add(v.strip())
-    return out
-
-
 # ---- small helpers -----------------------------------------------------------------------------------
 def _json(text: str | None, default: Any, where: str = "stored JSON") -> Any:
     return stored_json(text, default, where=where)
