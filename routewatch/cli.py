@@ -408,6 +408,9 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
 
     Example: routewatch status --json
     """
+    from routewatch.view import policy
+    from routewatch.web.public import deep_clean
+
     with _errors():
         s = _settings(data_dir, config)
         if not (s.data_dir / "catalog.sqlite").exists():
@@ -416,7 +419,10 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
         try:
             if check:
                 cat.check_integrity()
-            info = collect_status(cat)
+            # names as the web Status page shows them: one output policy (routewatch.view)
+            scrub = policy(s, cat.db)
+            info = deep_clean(scrub, collect_status(cat))
+            info["privacy"] = scrub.provenance()
         finally:
             cat.close()
         if as_json:
@@ -582,7 +588,7 @@ def search(
             found = idx.search(q)
         finally:
             idx.close()
-        hits = [_public_hit(h, s) for h in found]
+        hits = _public_hits(found, s)
         _add_filter_matches(hits, q, s)
         total, relation = found.total, found.relation
         if as_json:
@@ -615,6 +621,7 @@ def _print_hits(hits: list[dict[str, Any]], title: str) -> None:
                 from routewatch.matched import describe
 
                 snip.append("\nmatched: " + safe_text(describe(r), one_line=True), style="dim")
+            snip.append("\n" + _by_line(h), style="dim")
             _row(t, h["post_id"], h["platform"], (h["posted_at"] or "")[:10], h["source"], secs(h), snip)
         out.print(t)
         return
@@ -627,6 +634,17 @@ def _print_hits(hits: list[dict[str, Any]], title: str) -> None:
         body.pad_left(2)
         out.print(body, overflow="fold")
         _print_matched(h)
+        out.print(Text("  " + _by_line(h), style="dim"), overflow="fold")
+
+
+def _by_line(h: dict[str, Any]) -> str:
+    """Who posted it and where, as routewatch.view renders it: "by user-… · URL (not a link: …)"."""
+    from routewatch.view import URL_NOTE
+
+    url = safe_text(h.get("url") or "", one_line=True)
+    if url and not h.get("url_is_link"):
+        url += f" ({URL_NOTE})"
+    return " · ".join(x for x in (f"by {safe_text(h['author'], one_line=True)}" if h.get("author") else "", url) if x)
 
 
 def _add_filter_matches(hits: list[dict[str, Any]], q: Any, s: Any) -> None:
@@ -656,17 +674,32 @@ def _print_matched(h: dict[str, Any]) -> None:
         out.print(line, overflow="fold")
 
 
-def _public_hit(h: Any, settings: Any) -> dict[str, Any]:
-    from routewatch.privacy import install_secret, public_url, redact_text
+def _public_hits(found: Any, settings: Any) -> list[dict[str, Any]]:
+    """Search hits with each post as every surface shows it (routewatch.view: author, URL, platform id)."""
+    from routewatch.privacy import redact_text
+    from routewatch.view import PostView, policy
 
-    url = public_url(h.url, install_secret(settings.data_dir)) if settings.privacy.pseudonymise_handles else h.url
-    d = {
-        "post_id": h.post_id, "url": url, "platform": h.platform, "posted_at": h.posted_at,
-        "snippet": redact_text(h.snippet) if settings.privacy.redact_contacts else h.snippet,
-        "source": h.source, "unit_id": h.unit_id, "score": round(h.score, 4),
-        "span": list(h.span) if h.span else None, "start_sec": h.start_sec, "end_sec": h.end_sec,
-    }
-    return d
+    if not found:
+        return []
+    cat = _read_catalog(settings)
+    try:
+        scrub = policy(settings, cat.db)
+        hits = []
+        for h in found:
+            post = cat.get_post(h.post_id)
+            v = PostView.of(post, scrub) if post is not None else None
+            hits.append({
+                "post_id": h.post_id, "url": v.url if v else scrub.url_shown(h.url), "url_is_link": bool(v and v.url_is_link),
+                "platform": h.platform, "platform_id": v.platform_id if v else None,
+                "author": v.author if v else "", "posted_at": h.posted_at,
+                "snippet": redact_text(h.snippet, scrub.public_accounts) if scrub.redact else h.snippet,
+                "source": h.source, "unit_id": h.unit_id, "score": round(h.score, 4),
+                "span": list(h.span) if h.span else None, "start_sec": h.start_sec, "end_sec": h.end_sec,
+                "privacy": scrub.provenance()["mode"],
+            })
+        return hits
+    finally:
+        cat.close()
 
 
 @app.command()

@@ -17,7 +17,7 @@ from routewatch.privacy import install_secret
 from routewatch.records import Post
 from routewatch.web.public import Scrubber
 
-URL_NOTE = "not a link: the account in it is a pseudonym; platform + platform_id locate the post"
+URL_NOTE = "not a link: its account is a pseudonym; platform and platform_id locate the post"
 
 
 def known_handles(db: sqlite3.Connection) -> set[str]:

@@ -345,6 +345,8 @@ def deep_clean(scrub: Scrubber, obj: object, key: str = "") -> object:
             return obj
         if key in ("forwarded_from", "author", "author_handle") and obj and not obj.startswith("user-"):
             return scrub.handle(obj)
+        if key == "source":
+            return scrub.source(obj)
         if key in _NAME_KEYS:
             return scrub.meta(obj)
         return scrub.clean(obj)
@@ -352,5 +354,6 @@ def deep_clean(scrub: Scrubber, obj: object, key: str = "") -> object:
         return [deep_clean(scrub, x, key) for x in obj]
     if isinstance(obj, dict):
         # keys can be names too (sources keyed by "telegram:<channel>"): handles pseudonymised there as well
-        return {scrub.meta(str(k)): deep_clean(scrub, v, str(k)) for k, v in obj.items()}
+        return {scrub.source(str(k)) if ":" in str(k) else scrub.meta(str(k)): deep_clean(scrub, v, str(k))
+                for k, v in obj.items()}
     return obj

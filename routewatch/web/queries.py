@@ -491,6 +491,7 @@ def status(ctx: Ctx) -> dict[str, Any]:
             f["example"] = f["example"][:300]
     info["index_backend"] = ctx.settings.index.backend
     info["coverage"] = coverage(ctx)
+    info["privacy"] = ctx.scrub.provenance()
     return info
 
 
