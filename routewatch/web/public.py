@@ -24,6 +24,7 @@ from routewatch.privacy import drop_invisible, invisible_edits, pseudonym, publi
 # Candidate handle tokens: what a handle can be made of, never starting or ending with a dot.
 _TOKEN = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?")
 _MIN_HANDLE = 3  # shorter "handles" would rewrite ordinary words
+_PSEUDONYM = re.compile(r"user-[0-9a-f]{10}")
 
 
 def handle_key(handle: str) -> str:
@@ -223,6 +224,8 @@ class Scrubber:
         k = handle_key(raw)
         if not k:
             return ""
+        if _PSEUDONYM.fullmatch(k[1:]):
+            return k[1:]  # already one (a value the policy made before)
         if not self.pseudonymise or k[1:].lower() in self.public_accounts:
             return drop_invisible(k)[:200]
         return pseudonym(k, self.key)
