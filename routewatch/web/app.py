@@ -553,17 +553,22 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
         return out
 
     def _compare(ctx: queries.Ctx, a: str, b: str) -> dict[str, Any]:
-        """changes.compare_periods as served: counts under 5 shown as "<5" (as in the digest) and a share
-        only beside a count of 5 or more; the exact counts dropped."""
+        """changes.compare_periods as served: counts under privacy.min_count shown as "<5" (as in the digest)
+        and a share only beside a count of at least that; the exact counts dropped."""
         from routewatch.changes import compare_periods
-        from routewatch.digest import c as small
+        from routewatch.digest import shown
+
+        k = ctx.scrub.min_count
+
+        def small(n: int) -> str:
+            return shown(n, k)
 
         c = compare_periods(ctx.catalog, a, b)
         for row in c["rows"]:
             for side in ("a", "b"):
                 n = row[side].pop("count")
                 row[side]["shown"] = small(n)
-                row[side]["share"] = round(row[side]["share"], 3) if n >= 5 else None
+                row[side]["share"] = round(row[side]["share"], 3) if n >= k else None
         for side in ("a", "b"):
             c[side]["shown"] = small(c[side].pop("n"))
             for ch in c[side]["changes"] or []:

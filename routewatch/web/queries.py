@@ -354,6 +354,16 @@ def _weeks_between(a: str, b: str) -> list[str]:
 
 
 def trends(ctx: Ctx, field: str, by: str, q: Query) -> dict[str, Any]:
+    """Counts per period under the one small-count rule (`privacy.min_count`, k): a count from 1 to k-1 is
+    null beside its shown value "<k" (`*_shown`), 0 stays 0; values whose totals are suppressed are
+    listed after the others, alphabetically, so their order tells nothing either."""
+    from routewatch.digest import shown
+
+    k = ctx.scrub.min_count
+
+    def hide(n: int) -> int | None:
+        return None if 0 < n < k else n
+
     rows = ctx.index().trends(field, by, q)
     totals: dict[str, int] = {}
     counts: dict[str, dict[str, int]] = defaultdict(dict)
@@ -362,12 +372,22 @@ def trends(ctx: Ctx, field: str, by: str, q: Query) -> dict[str, Any]:
         counts[str(r["value"])][r["period"]] = r["count"]
     known = sorted(p for p in totals if p != "unknown")
     periods = _weeks_between(known[0], known[-1]) if by == "week" and known else known
-    series = sorted(({"value": ctx.scrub.clean(v), "counts": [c.get(p, 0) for p in periods],
-                      "total": sum(c.values()), "unknown_period": c.get("unknown", 0)}
-                     for v, c in counts.items()), key=lambda s: (-s["total"], s["value"]))
-    return {"by": by, "field": field, "periods": periods, "totals": [totals.get(p, 0) for p in periods],
-            "unknown_period_total": totals.get("unknown", 0), "series": series,
-            "rows": [{**r, "value": ctx.scrub.clean(str(r["value"]))} for r in rows]}
+    series = []
+    for v, c in counts.items():
+        total = sum(c.values())
+        per = [c.get(p, 0) for p in periods]
+        series.append({"value": ctx.scrub.clean(v), "counts": [hide(n) for n in per],
+                       "counts_shown": [shown(n, k) for n in per], "total": hide(total),
+                       "total_shown": shown(total, k), "unknown_period": hide(c.get("unknown", 0)),
+                       "_order": -total if total >= k else 0})
+    series.sort(key=lambda s: (s.pop("_order"), s["value"]))
+    per_total = [totals.get(p, 0) for p in periods]
+    return {"by": by, "field": field, "min_count": k, "periods": periods, "totals": [hide(n) for n in per_total],
+            "totals_shown": [shown(n, k) for n in per_total], "all_shown": shown(sum(per_total), k),
+            "unknown_period_total": hide(totals.get("unknown", 0)), "series": series,
+            "rows": [{**r, "value": ctx.scrub.clean(str(r["value"])), "count": hide(r["count"]),
+                      "count_shown": shown(r["count"], k), "total": hide(r["total"]),
+                      "total_shown": shown(r["total"], k)} for r in rows]}
 
 
 # ---- routes -----------------------------------------------------------------------------------------------
