@@ -858,6 +858,36 @@ def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search o
 
 
 @app.command()
+def verify(bundle: Annotated[Path, typer.Argument(help="An evidence bundle zip (from `routewatch evidence`).")],
+           as_json: JsonOpt = False) -> None:
+    """Check every hash of an evidence bundle and its signed statement; say what each proves and what it does not.
+    Exits 0 only when everything matches; otherwise names each changed, added or missing file.
+
+    Example: routewatch verify evidence.zip
+    """
+    from routewatch.evidence import verify_report
+
+    with _errors():
+        if not bundle.is_file():
+            raise RouteWatchError(Code.E903, f"no bundle at {bundle}")
+        checks = verify_report(bundle)
+        ok = bool(checks) and all(c.ok for c in checks)
+        if as_json:
+            _json_line({"bundle": str(bundle), "verified": ok,
+                        "checks": [{"file": c.file, "ok": c.ok, "what": c.what, "proves": c.proves,
+                                    "does_not_prove": c.not_proves} for c in checks]})
+        else:
+            for c in checks:
+                _say(out, f"{'ok  ' if c.ok else 'FAIL'} {c.file}: {c.what}")
+                if c.ok:
+                    _say(out, f"       proves: {c.proves}")
+                    _say(out, f"       does not prove: {c.not_proves}")
+            _say(out, "verified: every hash matches" if ok else "NOT verified")
+        if not ok:
+            raise typer.Exit(1)
+
+
+@app.command()
 def export(fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet.")],
            output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
            query: Annotated[str, typer.Argument(help="Search query, as for `search` (none: every post).")] = "",
