@@ -815,6 +815,7 @@ def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, Engl
                           f", captured {(e['captured_at'] or '')[:10]})")
                 _say(out, f"  {e['stance']['label']}: {' · '.join(e['stance']['words'])}  [{e['source']}{secs}]")
                 out.print(Text("  ").append_text(_snippet(e["snippet"].replace("\n", " "), e.get("span"))))
+                out.print(Text("  " + _by_line(e), style="dim"), overflow="fold")
             return
         t = Table("posted", "captured", "post", "platform", "group", "stance", "deciding words", "source", "seconds",
                   "snippet", title="timeline, by posting time")
@@ -824,7 +825,7 @@ def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, Engl
             secs = f"{e['start_sec']:.1f}–{e['end_sec']:.1f}" if e.get("start_sec") is not None else ""
             _row(t, (e["posted_at"] or "unknown")[:10], (e["captured_at"] or "")[:10], e["post_id"], e["platform"],
                  e["group"], e["stance"]["label"], " · ".join(e["stance"]["words"]), e["source"], secs,
-                 _snippet(e["snippet"], e.get("span")))
+                 _snippet(e["snippet"], e.get("span")).append("\n" + _by_line(e), style="dim"))
         out.print(t)
 
 

@@ -468,6 +468,7 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
             for e in g.get("posts", []):
                 e["snippet_html"] = highlight(e.get("snippet", ""), e.get("highlight"))
                 e["href"] = _links({**e, "start_sec": e.get("start_sec")})["page"]
+                e["url_href"] = e.get("url") if e.get("url_is_link") and web.link_original_urls else None
         return page("trace.html", request, claim=claim, result=result)
 
     @app.get("/digest", response_class=HTMLResponse, include_in_schema=False)

@@ -21,6 +21,7 @@ from routewatch.catalog import Catalog, stored_json
 from routewatch.errors import RouteWatchError
 from routewatch.matched import filter_matches, is_filter_only
 from routewatch.records import TextUnit
+from routewatch.view import PostView
 from routewatch.web.public import PublicText, Scrubber, deep_clean, handle_key
 from routewatch.web.settings import WebSettings
 
@@ -103,13 +104,17 @@ def search(ctx: Ctx, q: Query) -> SearchHits:
             snip = {"text": ctx.scrub.clean(h.snippet.replace("[", "").replace("]", "")), "highlight": None}
         post = ctx.db.execute("SELECT author_handle, extra_json FROM posts WHERE post_id=?", (h.post_id,)).fetchone()
         gold = ctx.catalog.get_extraction_gold(h.post_id) or {}
+        full = ctx.catalog.get_post(h.post_id)
+        v = PostView.of(full, ctx.scrub) if full is not None else None
         out.append({
-            "post_id": h.post_id, "url": ctx.scrub.url_text(h.url), "platform": h.platform,
+            "post_id": h.post_id, "url": v.url if v else ctx.scrub.url_shown(h.url), "platform": h.platform,
+            "platform_id": v.platform_id if v else None, "url_is_link": bool(v and v.url_is_link),
+            "url_href": v.href if v and ctx.web.link_original_urls else None,
             "posted_at": h.posted_at, "source": h.source, "unit_id": h.unit_id, "score": round(h.score, 4),
             "span": list(h.span) if h.span else None, "start_sec": h.start_sec, "end_sec": h.end_sec,
             "snippet": snip["text"], "highlight": snip["highlight"],
             "title": _title(ctx.scrub, post["extra_json"]) if post else "",
-            "author": ctx.scrub.handle(post["author_handle"]) if post else "",
+            "author": v.author if v else "",
             "route": gold.get("route", []), "countries": gold.get("countries", []),
             "relevant": gold.get("relevant"),
         })
@@ -231,12 +236,12 @@ def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
         media = {"sha256": mrow["sha256"], "size": mrow["size"], "duration": mrow["duration"], "mime": mrow["mime"],
                  "fetched_at": mrow["fetched_at"], "url": f"/media/{post_id}",
                  "provenance": _public_provenance(scrub, _json(mrow["provenance_json"], {}))}
-    snapshots = [{"url": scrub.url_text(r["url"]) or scrub.clean(r["url"]), "status": r["status"],
+    snapshots = [{"url": scrub.url_shown(r["url"]), "status": r["status"],
                   "sha256": r["sha256"], "fetched_at": r["fetched_at"], "tool": scrub.meta(r["tool"])}
                  for r in db.execute(
                      "SELECT s.url, s.status, s.sha256, s.fetched_at, s.tool FROM post_snapshots ps "
                      "JOIN snapshots s ON s.id = ps.snapshot_id WHERE ps.post_id=? ORDER BY s.id", (post_id,))]
-    sightings = [{"source": scrub.meta(r["source"]), "discovered_via": scrub.clean(r["discovered_via"]),
+    sightings = [{"source": scrub.source(r["source"]), "discovered_via": scrub.url_shown(r["discovered_via"]),
                   "seen_at": r["seen_at"]}
                  for r in db.execute("SELECT source, discovered_via, seen_at FROM post_sightings WHERE post_id=? "
                                      "ORDER BY seen_at", (post_id,))]
@@ -245,13 +250,14 @@ def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
                                   (post_id,))}
     failures = [{"stage": f.stage, "code": f.code, "reason": scrub.clean(f.reason), "at": f.at}
                 for f in ctx.catalog.failures() if f.item_id == post_id]
+    v = PostView.of(post, scrub)  # author, URL, source: as every output shows them
     return {
-        "post_id": post.post_id, "platform": post.platform, "url": scrub.url_text(post.url),
-        "url_display": scrub.url(post.url) if ctx.web.link_original_urls else {"text": scrub.clean(post.url), "href": None},
-        "title": _title(scrub, post.extra_json), "author": scrub.handle(post.author_handle),
-        "forwarded_from": scrub.handle(post.forwarded_from) if post.forwarded_from else "",
+        "post_id": post.post_id, "platform": post.platform, "platform_id": post.platform_id, "url": v.url,
+        "url_is_link": v.url_is_link, "url_href": v.href if ctx.web.link_original_urls else None,
+        "url_display": {"text": v.url, "href": v.href if ctx.web.link_original_urls else None},
+        "title": _title(scrub, post.extra_json), "author": v.author, "forwarded_from": v.forwarded_from,
         "posted_at": post.posted_at, "captured_at": post.captured_at, "lang": post.lang, "views": post.views,
-        "source": scrub.meta(post.source), "discovered_via": scrub.clean(post.discovered_via),
+        "source": v.source, "discovered_via": scrub.url_shown(post.discovered_via), "privacy": scrub.provenance(),
         "units": units, "facts": _public_facts(scrub, facts_raw, units_pub) if facts_raw else None,
         "media": media, "transcripts": transcripts, "snapshots": snapshots, "sightings": sightings,
         "stages": stages, "failures": failures,
