@@ -216,6 +216,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     }
 
 
+_MASK_DIGITS = re.compile(rf"{_PSEUDONYM}|\d")
 _URL_RUN = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://[^\s<>\"'\]）)】，。]+")
 _STRUCTURAL = re.compile(r"(?<![0-9A-Za-z+])(?:\d{16,}|1\d{9}|1\d{12})(?![0-9A-Za-z])")
 _DATE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$")
@@ -377,7 +378,9 @@ def redact_text(text: str, keep: frozenset[str] = frozenset()) -> str:
     for pattern, fn in _rules():
         if pattern is None:
             # the digits of a URL are ids, never a number to call (its @handles are still handles)
-            shadow = _URL_RUN.sub(lambda m: re.sub(r"\d", "#", m.group(0)), shadow) if "://" in shadow else shadow
+            # (a pseudonym keeps its digits, so the rules still see it as one)
+            shadow = _URL_RUN.sub(lambda m: _MASK_DIGITS.sub(lambda d: d.group(0) if len(d.group(0)) > 1 else "#",
+                                                             m.group(0)), shadow) if "://" in shadow else shadow
             continue
         if keep and fn is not None and pattern in accounts:
             fn = functools.partial(_unless_kept, fn=fn, keep=keep)

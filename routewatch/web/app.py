@@ -235,7 +235,8 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
     bucket = TokenBucket(web.rate_limit_per_minute)
     env = Environment(loader=PackageLoader("routewatch.web", "templates"), autoescape=True,
                       trim_blocks=True, lstrip_blocks=True, finalize=_visible)
-    env.globals.update(fmt_sec=fmt_sec, country_name=country_name, fmt_amount=fmt_amount, highlight=highlight)
+    env.globals.update(fmt_sec=fmt_sec, country_name=country_name, fmt_amount=fmt_amount, highlight=highlight,
+                       privacy_reveal=bool(settings.privacy.reveal))
     app.state.rw = _State(settings, web)
 
     def page(name: str, request: Request, status_code: int = 200, **ctx: Any) -> HTMLResponse:
