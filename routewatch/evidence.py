@@ -95,9 +95,9 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path, 
     if post is None:
         raise RouteWatchError(Code.E903, f"no post {post_id!r} in the catalog (see `routewatch search`)")
     data_dir = Path(settings.data_dir)
-    scrub = policy(settings, catalog.db)
-    # raw: the authorised modes keep every file as fetched / stored
-    raw = bool(settings.privacy.reveal or getattr(settings.privacy, "raw_evidence", False)) or not scrub.redact
+    # raw: the authorised modes keep every file as fetched / stored (raw_evidence: in bundles only)
+    scrub = policy(settings, catalog.db, reveal=bool(getattr(settings.privacy, "raw_evidence", False)))
+    raw = scrub.reveal or not (scrub.redact or scrub.pseudonymise)
     key = scrub.key
     view = PostView.of(post, scrub)
 

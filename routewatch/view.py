@@ -38,13 +38,15 @@ def known_handles(db: sqlite3.Connection) -> set[str]:
     return out
 
 
-def policy(settings: Any, db: sqlite3.Connection | None = None, *, max_chars: int = 20000) -> Scrubber:
+def policy(settings: Any, db: sqlite3.Connection | None = None, *, max_chars: int = 20000,
+           reveal: bool = False) -> Scrubber:
     """The output policy of this install: `privacy.*` settings, the install's pseudonym key and the
-    accounts the catalog knows (so a handle is replaced wherever a text names it)."""
+    accounts the catalog knows (so a handle is replaced wherever a text names it). `reveal`: the raw mode
+    for this output only (evidence under `privacy.raw_evidence`)."""
     p = settings.privacy
     return Scrubber(install_secret(Path(settings.data_dir)), known_handles(db) if db is not None else (),
                     pseudonymise=p.pseudonymise_handles, redact=p.redact_contacts, max_chars=max_chars,
-                    reveal=p.reveal, public=p.public_accounts, min_count=p.min_count)
+                    reveal=p.reveal or reveal, public=p.public_accounts, min_count=p.min_count)
 
 
 @dataclass(frozen=True, slots=True)

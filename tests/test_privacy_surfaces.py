@@ -162,7 +162,8 @@ def hit_block(html: str, pid: str) -> str:
 def cli_by_line(text: str, pid: str) -> tuple[str, str]:
     """Author and URL from the "by … · URL" line under a post in the CLI's narrow (80-100 column) output."""
     lines = text.splitlines()
-    i = next(n for n, ln in enumerate(lines) if pid in ln)
+    # the post's own block: its id first on the line (search), or after its date (trace's timeline)
+    i = next(n for n, ln in enumerate(lines) if re.match(rf"(?:\S+\s+)?{re.escape(pid)}\b", ln))
     for ln in lines[i + 1:]:
         m = re.match(r"\s+by (\S+) · (\S+)", ln)
         if m:
