@@ -74,7 +74,7 @@ def test_a_telegram_post_has_its_own_page_and_provenance_names_canonical_urls(bu
     info = json.loads((d / "media/info.json").read_text(encoding="utf-8"))
     assert info["webpage_url"] == info["original_url"] == prov["media"]["canonical_url"] == \
         "https://demo.routewatch.invalid/media/p10_fwd_ecuador_visa_free.mp4"
-    texts = [p.read_text(encoding="utf-8", errors="replace") for p in d.rglob("*") if p.suffix != ".mp4"]
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in d.rglob("*") if p.is_file() and p.suffix != ".mp4"]
     assert not [t for t in texts if "127.0.0.1" in t or "localhost" in t]
 
 
