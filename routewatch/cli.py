@@ -860,9 +860,10 @@ def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search o
 
 @app.command()
 def verify(bundle: Annotated[Path, typer.Argument(help="An evidence bundle zip (from `routewatch evidence`).")],
-           as_json: JsonOpt = False) -> None:
+           data_dir: DataDir = None, as_json: JsonOpt = False) -> None:
     """Check every hash of an evidence bundle and its signed statement; say what each proves and what it does not.
-    Exits 0 only when everything matches; otherwise names each changed, added or missing file.
+    Exits 0 only when everything matches; otherwise names each changed, added or missing file. Needs no
+    data dir (--data-dir is accepted and ignored): a fact-checker runs it on the bundle alone.
 
     Example: routewatch verify evidence.zip
     """
