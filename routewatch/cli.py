@@ -681,12 +681,15 @@ def _public_hits(found: Any, settings: Any) -> list[dict[str, Any]]:
 
     if not found:
         return []
-    cat = _read_catalog(settings)
     try:
-        scrub = policy(settings, cat.db)
+        cat = _read_catalog(settings)
+    except RouteWatchError:  # an index without its catalog (an index-only file): hits as the index has them
+        cat = None
+    try:
+        scrub = policy(settings, cat.db if cat is not None else None)
         hits = []
         for h in found:
-            post = cat.get_post(h.post_id)
+            post = cat.get_post(h.post_id) if cat is not None else None
             v = PostView.of(post, scrub) if post is not None else None
             hits.append({
                 "post_id": h.post_id, "url": v.url if v else scrub.url_shown(h.url), "url_is_link": bool(v and v.url_is_link),
@@ -699,7 +702,8 @@ def _public_hits(found: Any, settings: Any) -> list[dict[str, Any]]:
             })
         return hits
     finally:
-        cat.close()
+        if cat is not None:
+            cat.close()
 
 
 @app.command()

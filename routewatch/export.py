@@ -23,8 +23,8 @@ from index.base import Query
 from routewatch.catalog import Catalog, stored_json
 from routewatch.errors import Code, RouteWatchError
 from routewatch.outputs import open_output
-from routewatch.privacy import redact_obj
-from routewatch.view import PostView, known_handles, policy
+from routewatch.privacy import post_accounts, redact_obj
+from routewatch.view import PostView, policy
 
 FORMATS = ("csv", "jsonl", "parquet")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8",
@@ -76,7 +76,6 @@ def records(catalog: Catalog, settings: Any, post_ids: Iterable[str] | None = No
     """Export records of `post_ids` (in that order; ids no longer in the catalog are left out), or of every post."""
     db = catalog.db
     scrub = policy(settings, db)
-    handles = tuple(sorted(scrub_handles(db), key=len, reverse=True))
     mode = str(scrub.provenance()["mode"])
     posts = catalog.posts() if post_ids is None else (catalog.get_post(pid) for pid in post_ids)
     for post in posts:
@@ -120,18 +119,16 @@ def records(catalog: Catalog, settings: Any, post_ids: Iterable[str] | None = No
                 "ON s.id = ps.snapshot_id WHERE ps.post_id=? ORDER BY s.id", (pid,))],
         }
         if scrub.redact:
-            rec = redact_obj(rec, handles if scrub.pseudonymise else (), scrub.key,  # type: ignore[assignment]
-                             keep=scrub.public_accounts)
+            # the post's own accounts are replaced wherever its texts name them (the whole catalog's would
+            # rewrite ordinary words that happen to be someone's handle)
+            handles = tuple(post_accounts(post.author_handle, post.forwarded_from, post.platform,
+                                          post.platform_id)) if scrub.pseudonymise else ()
+            rec = redact_obj(rec, handles, scrub.key, keep=scrub.public_accounts)  # type: ignore[assignment]
         # what every surface shows of the post (routewatch.view); the platform id exactly as stored
         view = PostView.of(post, scrub)
         rec.update(platform_id=post.platform_id, url=view.url, url_is_link=view.url_is_link, source=view.source,
                    author=view.author, forwarded_from=view.forwarded_from, privacy=mode)
         yield rec
-
-
-def scrub_handles(db: Any) -> set[str]:
-    """The accounts whose names become pseudonyms wherever an exported text names them."""
-    return {h for h in known_handles(db) if len(h.lstrip("@")) >= 3}
 
 
 def export(catalog: Catalog, settings: Any, fmt: str, out: Path, *, force: bool = False,

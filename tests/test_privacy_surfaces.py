@@ -66,6 +66,8 @@ def rows_of(path: Path, fmt: str) -> list[dict]:
         for k in ("extra", "media", "units", "transcripts", "extraction", "sightings", "snapshots"):
             r[k] = json.loads(r[k])
         r["url_is_link"] = r["url_is_link"] in (True, "True")
+        if fmt == "csv":  # a cell a spreadsheet would run carries a leading ' (export.neutralise): read it back
+            r.update({k: v[1:] for k, v in r.items() if isinstance(v, str) and v[:2] in ("'@", "'=", "'+", "'-")})
         out.append(r)
     return out
 

@@ -560,17 +560,17 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
         from routewatch.changes import compare_periods
         from routewatch.digest import shown
 
-        k = ctx.scrub.min_count
+        least = ctx.scrub.min_count
 
         def small(n: int) -> str:
-            return shown(n, k)
+            return shown(n, least)
 
         c = compare_periods(ctx.catalog, a, b)
         for row in c["rows"]:
             for side in ("a", "b"):
                 n = row[side].pop("count")
                 row[side]["shown"] = small(n)
-                row[side]["share"] = round(row[side]["share"], 3) if n >= k else None
+                row[side]["share"] = round(row[side]["share"], 3) if n >= least else None
         for side in ("a", "b"):
             c[side]["shown"] = small(c[side].pop("n"))
             for ch in c[side]["changes"] or []:

@@ -208,7 +208,7 @@ class Scrubber:
         self._handles: dict[str, str] = {}
         for h in handles:
             k = handle_key(h)
-            if len(k) - 1 >= _MIN_HANDLE and k[1:].lower() not in self.public_accounts:
+            if self.pseudonymise and len(k) - 1 >= _MIN_HANDLE and k[1:].lower() not in self.public_accounts:
                 self._handles[k[1:].lower()] = pseudonym(k, key)
 
     def provenance(self) -> dict[str, object]:

@@ -529,7 +529,8 @@ def coverage(ctx: Ctx) -> list[dict[str, Any]]:
     from routewatch.digest import source_coverage, week_of
 
     today = datetime.now(UTC).date()
-    rows = source_coverage(ctx.catalog, week_of(today), today + timedelta(days=1))
+    rows = source_coverage(ctx.catalog, week_of(today), today + timedelta(days=1), k=ctx.scrub.min_count,
+                           scrub=ctx.scrub)
     return deep_clean(ctx.scrub, rows)  # type: ignore[return-value]
 
 
