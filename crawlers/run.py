@@ -302,6 +302,10 @@ class RouteSpider(scrapy.Spider):
         self._snapshot(response, meta["canonical"], meta["source"])
         with self.catalog.tx():
             self.catalog.link_snapshot(meta["post_id"], meta["canonical"])
+            # fetched now: an earlier failure of this page is resolved (as for listing pages)
+            if self.catalog.status_of(meta["canonical"], "crawl") == "failed":
+                self.catalog.db.execute("DELETE FROM failures WHERE stage='crawl' AND item_id=?", (meta["canonical"],))
+                self.catalog.invalidate(meta["canonical"], "crawl")
         self._count(meta["source"], "crawl/post_pages")
 
     def _store(self, post: Post, page_url: str) -> None:
