@@ -107,7 +107,7 @@ def search(ctx: Ctx, q: Query) -> SearchHits:
         full = ctx.catalog.get_post(h.post_id)
         v = PostView.of(full, ctx.scrub) if full is not None else None
         out.append({
-            "post_id": h.post_id, "url": v.url if v else ctx.scrub.url_shown(h.url), "platform": h.platform,
+            "post_id": h.post_id, "url": ctx.scrub.url_text(h.url), "platform": h.platform,
             "platform_id": v.platform_id if v else None, "url_is_link": bool(v and v.url_is_link),
             "url_href": v.href if v and ctx.web.link_original_urls else None,
             "posted_at": h.posted_at, "source": h.source, "unit_id": h.unit_id, "score": round(h.score, 4),
@@ -252,7 +252,8 @@ def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
                 for f in ctx.catalog.failures() if f.item_id == post_id]
     v = PostView.of(post, scrub)  # author, URL, source: as every output shows them
     return {
-        "post_id": post.post_id, "platform": post.platform, "platform_id": post.platform_id, "url": v.url,
+        # url: the view's URL, when it is http(s) (never `javascript:` as a URL); url_display: always the text
+        "post_id": post.post_id, "platform": post.platform, "platform_id": post.platform_id, "url": scrub.url_text(post.url),
         "url_is_link": v.url_is_link, "url_href": v.href if ctx.web.link_original_urls else None,
         "url_display": {"text": v.url, "href": v.href if ctx.web.link_original_urls else None},
         "title": _title(scrub, post.extra_json), "author": v.author, "forwarded_from": v.forwarded_from,
