@@ -218,7 +218,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
 
 _MASK_DIGITS = re.compile(rf"{_PSEUDONYM}|\d")
 _URL_RUN = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://[^\s<>\"'\]）)】，。]+")
-_STRUCTURAL = re.compile(r"(?<![0-9A-Za-z+])(?:\d{16,}|1\d{9}|1\d{12})(?![0-9A-Za-z])")
+_STRUCTURAL = re.compile(r"(?<![0-9A-Za-z+])(?<!user-)(?:\d{16,}|1\d{9}|1\d{12})(?![0-9A-Za-z])")  # not a pseudonym's hex
 _DATE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:[.,\s]\d{3})+$")
 
