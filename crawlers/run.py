@@ -268,6 +268,9 @@ class RouteSpider(scrapy.Spider):
             for out in REGISTRY[crawler_name]().discover(page):
                 if isinstance(out, Post):
                     self._store(out, canonical)
+                    own = self._post_page_request(out, source, canonical)
+                    if own is not None:
+                        yield own
                 elif isinstance(out, Comment):
                     found.append(out)
                 elif isinstance(out, Follow):
@@ -285,6 +288,35 @@ class RouteSpider(scrapy.Spider):
             self._fail(source, canonical, Code.E104.value, f"{type(e).__name__} while reading the page: {e}"[:500])
         if self.on_progress:
             self.on_progress(self.stats_out)
+
+    def _post_page_request(self, post: Post, source: str, via: str) -> scrapy.Request | None:
+        """A Telegram message's own page (its embed widget, t.me/<channel>/<id>?embed=1), kept as the post's
+        snapshot beside the channel listing, so its evidence shows that message alone. Once per post."""
+        if post.platform != "telegram" or not self.rw.crawl.telegram_post_pages or not post.url.startswith("https://t.me/"):
+            return None
+        url = f"{post.url.split('?')[0]}?embed=1"
+        if self.catalog.has_snapshot(post.post_id, url):
+            return None
+        try:
+            fetch_url = to_fetch_url(url, self.rw.crawl.origins)
+            check_url_form(fetch_url, self.rw.crawl.max_url_chars)
+            check_url(fetch_url, self.rw.crawl.allow_hosts, resolve=False)
+            return scrapy.Request(fetch_url, callback=self.parse_post_page, errback=self.on_error,
+                                  meta={"canonical": url, "source": source, "post_id": post.post_id, "via": via})
+        except (RouteWatchError, ValueError) as e:
+            self._fail(source, url, getattr(getattr(e, "code", None), "value", Code.E103.value), str(e)[:500])
+        return None
+
+    def parse_post_page(self, response: scrapy.http.Response) -> None:
+        meta = response.meta
+        self._snapshot(response, meta["canonical"], meta["source"])
+        with self.catalog.tx():
+            self.catalog.link_snapshot(meta["post_id"], meta["canonical"])
+            # fetched now: an earlier failure of this page is resolved (as for listing pages)
+            if self.catalog.status_of(meta["canonical"], "crawl") == "failed":
+                self.catalog.clear_failures(meta["canonical"], "crawl")
+                self.catalog.invalidate(meta["canonical"], "crawl")
+        self._count(meta["source"], "crawl/post_pages")
 
     def _store(self, post: Post, page_url: str) -> None:
         failpoint("crawl", self.stats_out.discovered, "before")

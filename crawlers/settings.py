@@ -34,6 +34,8 @@ class CrawlSettings(Section):
     # of each read, which a server sending a few bytes at a time never reaches): past it, E210
     max_download_seconds: float = Field(default=600.0, gt=0, le=86400)
     fetch_media: bool = True
+    # Telegram: also keep each message's own page (t.me/<channel>/<id>?embed=1) as its evidence snapshot
+    telegram_post_pages: bool = True
     # comments kept per post as `comment` text units (yt-dlp's for YouTube / TikTok at fetch, Zeeschuimer's
     # comment captures at import); 0 = none
     max_comments: int = Field(default=100, ge=0, le=100_000)

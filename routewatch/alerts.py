@@ -176,14 +176,10 @@ def mark(catalog: Catalog, alerts: list[dict[str, Any]], column: str = "seen_at"
 # ---- how an alert is shown ---------------------------------------------------------------------------------
 def scrubber_for(settings: Any, catalog: Catalog) -> Any:
     """The privacy Scrubber the web uses for search results, for the CLI."""
-    from routewatch.privacy import install_secret
+    from routewatch.view import policy
     from routewatch.web.app import web_settings
-    from routewatch.web.public import Scrubber
-    from routewatch.web.queries import known_handles
 
-    p = settings.privacy
-    return Scrubber(install_secret(settings.data_dir), known_handles(catalog.db), pseudonymise=p.pseudonymise_handles,
-                    redact=p.redact_contacts, max_chars=web_settings(settings).max_text_chars)
+    return policy(settings, catalog.db, max_chars=web_settings(settings).max_text_chars)
 
 
 def view(catalog: Catalog, scrub: Any, alert: dict[str, Any]) -> dict[str, Any]:

@@ -619,6 +619,11 @@ class Catalog:
                 self.db.execute("INSERT OR IGNORE INTO post_snapshots(post_id, snapshot_id) VALUES (?,?)", (pid, sid))
         return int(sid)
 
+    def has_snapshot(self, post_id: str, url: str) -> bool:
+        """Whether a snapshot of this URL is linked to the post (a page already kept is not fetched again)."""
+        return self.db.execute("SELECT 1 FROM post_snapshots ps JOIN snapshots s ON s.id = ps.snapshot_id "
+                               "WHERE ps.post_id = ? AND s.url = ?", (post_id, url)).fetchone() is not None
+
     def link_snapshot(self, post_id: str, url: str) -> None:
         row = self.db.execute("SELECT id FROM snapshots WHERE url=? ORDER BY id DESC LIMIT 1", (url,)).fetchone()
         if row:
@@ -1044,6 +1049,24 @@ def _row_to_post(r: sqlite3.Row) -> Post:
 def _row_to_unit(r: sqlite3.Row) -> TextUnit:
     return TextUnit(unit_id=r["unit_id"], post_id=r["post_id"], kind=r["kind"], text=r["text"], lang=r["lang"],
                     segments=segments_from_json(r["segments_json"], where=f"units.segments_json of {r['unit_id']}"))
+
+
+def account_names(db: sqlite3.Connection) -> set[str]:
+    """Every account name the catalog holds: authors, forward sources, channel names in metadata."""
+    out: set[str] = set()
+    for sql in (
+        "SELECT DISTINCT author_handle FROM posts",
+        "SELECT DISTINCT forwarded_from FROM posts",
+        "SELECT DISTINCT json_extract(extra_json, '$.channel') FROM posts WHERE json_valid(extra_json)",
+        "SELECT DISTINCT json_extract(extra_json, '$.author') FROM posts WHERE json_valid(extra_json)",
+        "SELECT DISTINCT json_extract(extra_json, '$.uploader_id') FROM posts WHERE json_valid(extra_json)",
+        "SELECT DISTINCT json_extract(extra_json, '$.username') FROM posts WHERE json_valid(extra_json)",
+        "SELECT DISTINCT substr(source, 10) FROM posts WHERE source LIKE 'telegram:%'",
+    ):
+        for (v,) in db.execute(sql):
+            if isinstance(v, str) and v.strip():
+                out.add(v.strip())
+    return out
 
 
 def open_catalog(data_dir: Path, *, write: bool = True, wait: float = 0.0) -> Catalog:

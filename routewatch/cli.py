@@ -415,6 +415,9 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
 
     Example: routewatch status --json
     """
+    from routewatch.view import policy
+    from routewatch.web.public import deep_clean
+
     with _errors():
         s = _settings(data_dir, config)
         if not (s.data_dir / "catalog.sqlite").exists():
@@ -423,7 +426,10 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
         try:
             if check:
                 cat.check_integrity()
-            info = collect_status(cat)
+            # names as the web Status page shows them: one output policy (routewatch.view)
+            scrub = policy(s, cat.db)
+            info = deep_clean(scrub, collect_status(cat))
+            info["privacy"] = scrub.provenance()
         finally:
             cat.close()
         if as_json:
@@ -605,7 +611,7 @@ def search(
             found = idx.search(q)
         finally:
             idx.close()
-        hits = [_public_hit(h, s) for h in found]
+        hits = _public_hits(found, s)
         _add_filter_matches(hits, q, s)
         total, relation = found.total, found.relation
         if as_json:
@@ -638,6 +644,7 @@ def _print_hits(hits: list[dict[str, Any]], title: str) -> None:
                 from routewatch.matched import describe
 
                 snip.append("\nmatched: " + safe_text(describe(r), one_line=True), style="dim")
+            snip.append("\n" + _by_line(h), style="dim")
             _row(t, h["post_id"], h["platform"], (h["posted_at"] or "")[:10], h["source"], secs(h), snip)
         out.print(t)
         return
@@ -650,6 +657,17 @@ def _print_hits(hits: list[dict[str, Any]], title: str) -> None:
         body.pad_left(2)
         out.print(body, overflow="fold")
         _print_matched(h)
+        out.print(Text("  " + _by_line(h), style="dim"), overflow="fold")
+
+
+def _by_line(h: dict[str, Any]) -> str:
+    """Who posted it and where, as routewatch.view renders it: "by user-… · URL (not a link: …)"."""
+    from routewatch.view import URL_NOTE
+
+    url = safe_text(h.get("url") or "", one_line=True)
+    if url and not h.get("url_is_link"):
+        url += f" ({URL_NOTE})"
+    return " · ".join(x for x in (f"by {safe_text(h['author'], one_line=True)}" if h.get("author") else "", url) if x)
 
 
 def _add_filter_matches(hits: list[dict[str, Any]], q: Any, s: Any) -> None:
@@ -679,17 +697,36 @@ def _print_matched(h: dict[str, Any]) -> None:
         out.print(line, overflow="fold")
 
 
-def _public_hit(h: Any, settings: Any) -> dict[str, Any]:
-    from routewatch.privacy import install_secret, public_url, redact_text
+def _public_hits(found: Any, settings: Any) -> list[dict[str, Any]]:
+    """Search hits with each post as every surface shows it (routewatch.view: author, URL, platform id)."""
+    from routewatch.privacy import redact_text
+    from routewatch.view import PostView, policy
 
-    url = public_url(h.url, install_secret(settings.data_dir)) if settings.privacy.pseudonymise_handles else h.url
-    d = {
-        "post_id": h.post_id, "url": url, "platform": h.platform, "posted_at": h.posted_at,
-        "snippet": redact_text(h.snippet) if settings.privacy.redact_contacts else h.snippet,
-        "source": h.source, "unit_id": h.unit_id, "score": round(h.score, 4),
-        "span": list(h.span) if h.span else None, "start_sec": h.start_sec, "end_sec": h.end_sec,
-    }
-    return d
+    if not found:
+        return []
+    try:
+        cat = _read_catalog(settings)
+    except RouteWatchError:  # an index without its catalog (an index-only file): hits as the index has them
+        cat = None
+    try:
+        scrub = policy(settings, cat.db if cat is not None else None)
+        hits = []
+        for h in found:
+            post = cat.get_post(h.post_id) if cat is not None else None
+            v = PostView.of(post, scrub) if post is not None else None
+            hits.append({
+                "post_id": h.post_id, "url": v.url if v else scrub.url_shown(h.url), "url_is_link": bool(v and v.url_is_link),
+                "platform": h.platform, "platform_id": v.platform_id if v else None,
+                "author": v.author if v else "", "posted_at": h.posted_at,
+                "snippet": redact_text(h.snippet, scrub.public_accounts) if scrub.redact else h.snippet,
+                "source": h.source, "unit_id": h.unit_id, "score": round(h.score, 4),
+                "span": list(h.span) if h.span else None, "start_sec": h.start_sec, "end_sec": h.end_sec,
+                "privacy": scrub.provenance()["mode"],
+            })
+        return hits
+    finally:
+        if cat is not None:
+            cat.close()
 
 
 @app.command()
@@ -811,6 +848,7 @@ def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, Engl
                           f", captured {(e['captured_at'] or '')[:10]})")
                 _say(out, f"  {e['stance']['label']}: {' · '.join(e['stance']['words'])}  [{e['source']}{secs}]")
                 out.print(Text("  ").append_text(_snippet(e["snippet"].replace("\n", " "), e.get("span"))))
+                out.print(Text("  " + _by_line(e), style="dim"), overflow="fold")
             return
         t = Table("posted", "captured", "post", "platform", "group", "stance", "deciding words", "source", "seconds",
                   "snippet", title="timeline, by posting time")
@@ -820,7 +858,7 @@ def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, Engl
             secs = f"{e['start_sec']:.1f}–{e['end_sec']:.1f}" if e.get("start_sec") is not None else ""
             _row(t, (e["posted_at"] or "unknown")[:10], (e["captured_at"] or "")[:10], e["post_id"], e["platform"],
                  e["group"], e["stance"]["label"], " · ".join(e["stance"]["words"]), e["source"], secs,
-                 _snippet(e["snippet"], e.get("span")))
+                 _snippet(e["snippet"], e.get("span")).append("\n" + _by_line(e), style="dim"))
         out.print(t)
 
 
@@ -851,6 +889,37 @@ def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search o
             _json_line({"bundle": str(path), "verified": not problems, "problems": problems})
         else:
             _say(err, f"evidence bundle {path} ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})")
+
+
+@app.command()
+def verify(bundle: Annotated[Path, typer.Argument(help="An evidence bundle zip (from `routewatch evidence`).")],
+           data_dir: DataDir = None, as_json: JsonOpt = False) -> None:
+    """Check every hash of an evidence bundle and its signed statement; say what each proves and what it does not.
+    Exits 0 only when everything matches; otherwise names each changed, added or missing file. Needs no
+    data dir (--data-dir is accepted and ignored): a fact-checker runs it on the bundle alone.
+
+    Example: routewatch verify evidence.zip
+    """
+    from routewatch.evidence import verify_report
+
+    with _errors():
+        if not bundle.is_file():
+            raise RouteWatchError(Code.E903, f"no bundle at {bundle}")
+        checks = verify_report(bundle)
+        ok = bool(checks) and all(c.ok for c in checks)
+        if as_json:
+            _json_line({"bundle": str(bundle), "verified": ok,
+                        "checks": [{"file": c.file, "ok": c.ok, "what": c.what, "proves": c.proves,
+                                    "does_not_prove": c.not_proves} for c in checks]})
+        else:
+            for c in checks:
+                _say(out, f"{'ok  ' if c.ok else 'FAIL'} {c.file}: {c.what}")
+                if c.ok:
+                    _say(out, f"       proves: {c.proves}")
+                    _say(out, f"       does not prove: {c.not_proves}")
+            _say(out, "verified: every hash matches" if ok else "NOT verified")
+        if not ok:
+            raise typer.Exit(1)
 
 
 @app.command()

@@ -2,10 +2,11 @@
 
 In: the catalog (source of truth) and an ISO week `YYYY-Www`.  Out: a dict of sections, rendered to
 `digest.md`, `digest.html` (Jinja2, autoescaped) and SVG charts from the SAME display values, so the
-two documents agree on every number. Counts under 5 are shown as "<5" (small-count suppression).
+two documents agree on every number. Counts under `privacy.min_count` (5) are shown as "<5", means over
+fewer posts as "<" a bound, and an empty period as 0 (small-count suppression, one rule: `shown`).
 Every value printed into digest.md is Markdown-escaped (`md_escape`): a source name, term or claim is
 text there, never a tag, a link, emphasis or a new table row.
-Never shows a handle or contact detail: post references are ids, platforms and redacted URLs.
+Post references are ids, platforms and URLs as routewatch.view shows them (pseudonymised handles).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from routewatch.changes import leg_label, leg_prices, tied_costs, week_changes
 from routewatch.charts import bar_chart, hbar_chart
 from routewatch.errors import Code, RouteWatchError
 from routewatch.outputs import check_output_dir, write_output
-from routewatch.privacy import BIDI_CONTROLS, C1_CONTROLS, redact_text
+from routewatch.privacy import BIDI_CONTROLS, C1_CONTROLS
+from routewatch.view import PostView, policy
 
 SMALL = 5
 UNTIED = "(not tied to a leg)"
@@ -36,9 +38,30 @@ PREVIOUS_WEEKS = 8
 log = logging.getLogger("routewatch.digest")
 
 
+def shown(n: int, k: int = SMALL) -> str:
+    """A count as shown: "<k" from 1 to k-1 (a few people could be told apart), 0 as 0 (nobody is no one
+    to protect), the count itself from k up."""
+    return f"<{k}" if 0 < n < k else str(n)
+
+
 def c(n: int) -> str:
-    """A count as shown: suppressed below 5."""
-    return "<5" if n < SMALL else str(n)
+    """A count as shown under the default threshold (5)."""
+    return shown(n)
+
+
+def mean_shown(values: list[int], k: int = SMALL) -> str:
+    """A mean of counts as shown: it times the number of periods would be an exact count, so a mean
+    over fewer than k posts in all is only bounded ("<0.6" for under 5 posts over 8 weeks)."""
+    total = sum(values)
+    if not values or total == 0:
+        return "0"
+    if total < k:
+        return f"<{k / len(values):.1f}"
+    return f"{total / len(values):.1f}"
+
+
+def min_count(settings: Any) -> int:
+    return int(getattr(getattr(settings, "privacy", None), "min_count", SMALL))
 
 
 def parse_week(week: str) -> tuple[date, date]:
@@ -89,15 +112,20 @@ def _texts(catalog: Catalog, pids: list[str]) -> dict[str, str]:
     return out
 
 
-def _ref(r: dict[str, Any]) -> dict[str, str]:
-    return {"post_id": r["post_id"], "platform": r["platform"], "posted_at": r["posted_at"][:10],
-            "url": redact_text(r["url"])}
+def _ref(r: dict[str, Any], catalog: Catalog, scrub: Any) -> dict[str, Any]:
+    return _post_ref(catalog, r["post_id"], scrub)
 
 
 def build_digest(catalog: Catalog, settings: Any, week: str, *, min_confidence: float | None = None,
                  relevant: bool | None = None) -> dict[str, Any]:
     """`min_confidence` None: the facts the aggregates keep (extract.aggregate_min_confidence); `relevant`
     False: every post counts, with its facts (default: relevant posts only)."""
+    k = min_count(settings)
+    scrub = policy(settings, catalog.db)
+
+    def c(n: int) -> str:
+        return shown(n, k)
+
     start, end = parse_week(week)
     weeks = [week_of(start - timedelta(weeks=i)) for i in range(PREVIOUS_WEEKS, -1, -1)]
     every = relevant is False
@@ -112,7 +140,6 @@ def build_digest(catalog: Catalog, settings: Any, week: str, *, min_confidence: 
     all_week = Counter(r["week"] for r in rows)
     volume = [{"week": w, "relevant": c(per_week[w]), "all": c(all_week[w]), "n": per_week[w]} for w in weeks]
     prev = [per_week[w] for w in weeks[:-1]]
-    prev_mean = sum(prev) / len(prev) if prev else 0.0
     # 2. legs and countries this week
     leg_counts = Counter(leg for r in this for leg in set(legs(r["route"])))
     country_counts = Counter(cc for r in this for cc in set(r["countries"]))
@@ -165,7 +192,7 @@ def build_digest(catalog: Catalog, settings: Any, week: str, *, min_confidence: 
             status = "rising"
         else:
             continue
-        terms.append({"term": term, "status": status, "count": c(now), "previous_mean": f"{mean:.1f}"})
+        terms.append({"term": term, "status": status, "count": c(now), "previous_mean": mean_shown(before, k)})
     terms.sort(key=lambda t: (t["status"], t["term"]))
     # 6. most-reposted clips (same audio / media), among clips posted this week
     groups: dict[str, list[str]] = defaultdict(list)
@@ -177,7 +204,7 @@ def build_digest(catalog: Catalog, settings: Any, week: str, *, min_confidence: 
         members = sorted((by_id[p] for p in pids if p in by_id), key=lambda r: r["posted_at"])
         members = [m for m in members if m["posted_at"][:10] < end.isoformat()]
         if len(members) >= 2 and any(m["week"] == week for m in members):
-            reposted.append({"posts": c(len(members)), "n": len(members), "first": _ref(members[0]),
+            reposted.append({"posts": c(len(members)), "n": len(members), "first": _ref(members[0], catalog, scrub),
                              "platforms": ", ".join(sorted({m["platform"] for m in members}))})
     reposted.sort(key=lambda x: -x["n"])
     # 7. earliest sources of the week's top claims (its top legs and most quoted prices)
@@ -185,26 +212,28 @@ def build_digest(catalog: Catalog, settings: Any, week: str, *, min_confidence: 
     for lg in top_legs[:3]:
         first = next((r for r in upto if lg["key"] in legs(r["route"])), None)
         if first:
-            claims.append({"claim": f"route leg {lg['leg']}", "earliest": _ref(first)})
+            claims.append({"claim": f"route leg {lg['leg']}", "earliest": _ref(first, catalog, scrub)})
     quotes = Counter((k["kind"], float(k["amount"]), k["currency"]) for r in this for k in r["costs"])
     for (kind, amount, cur), _n in quotes.most_common(3):
         first = next((r for r in upto if any(k["kind"] == kind and float(k["amount"]) == amount and k["currency"] == cur
                                              for k in r["costs"])), None)
         if first:
-            claims.append({"claim": f"{kind} cost {amount:,.0f} {cur}", "earliest": _ref(first)})
+            claims.append({"claim": f"{kind} cost {amount:,.0f} {cur}", "earliest": _ref(first, catalog, scrub)})
     # 8. collector health
     health = []
     for r in catalog.db.execute(
         "SELECT s.source, COUNT(DISTINCT s.post_id) FROM post_sightings s JOIN posts p ON p.post_id = s.post_id "
         "WHERE p.posted_at >= ? AND p.posted_at < ? GROUP BY s.source ORDER BY s.source",
         (start.isoformat(), end.isoformat())):
-        health.append({"source": r[0], "posts": c(r[1])})
+        health.append({"source": scrub.source(r[0]), "posts": c(r[1])})
     failures = [{"stage": r[0], "code": r[1], "count": c(r[2])} for r in catalog.db.execute(
         "SELECT stage, code, COUNT(*) FROM failures GROUP BY stage, code ORDER BY stage, code")]
     return {
         "week": week, "start": start.isoformat(), "end": (end - timedelta(days=1)).isoformat(),
-        "new": what_is_new(catalog, week, start, end), "coverage": source_coverage(catalog, week, end),
-        "summary": {"relevant": c(per_week[week]), "all": c(all_week[week]), "previous_mean": f"{prev_mean:.1f}"},
+        "new": what_is_new(catalog, week, start, end, k=k, scrub=scrub),
+        "coverage": source_coverage(catalog, week, end, k=k, scrub=scrub),
+        "summary": {"relevant": c(per_week[week]), "all": c(all_week[week]), "previous_mean": mean_shown(prev, k)},
+        "min_count": k, "privacy": scrub.provenance(),
         "volume": volume, "top_legs": top_legs, "top_countries": top_countries, "costs": costs,
         "bribes": bribes, "terms": terms, "reposted": reposted, "claims": claims, "health": health,
         "failures": failures, "taken_down": taken_down(catalog, start, end),
@@ -230,11 +259,15 @@ def taken_down(catalog: Catalog, start: date, end: date) -> list[dict[str, Any]]
 FIRST_SEEN_SHOWN = 20
 
 
-def what_is_new(catalog: Catalog, week: str, start: date, end: date) -> dict[str, Any]:
+def what_is_new(catalog: Catalog, week: str, start: date, end: date, *, k: int = SMALL,
+                scrub: Any = None) -> dict[str, Any]:
     """The "what is new this week" section from routewatch.changes: changes beyond chance (with the test
     stated), what the catalog shows for the first time, and the prices per leg of this month and the two
     before. Only display values: every count goes through c() and each item names one post (its first,
     or for a fall the last that still said it), never a list whose length would tell a count under 5."""
+    def c(n: int) -> str:
+        return shown(n, k)
+
     wc = week_changes(catalog, week)
     changes = []
     for ch in wc["changes"]:
@@ -243,9 +276,9 @@ def what_is_new(catalog: Catalog, week: str, start: date, end: date) -> dict[str
                         "direction": "rose" if ch["direction"] == "rise" else "fell",
                         "status": "new this week" if ch["onset"] else "continuing",
                         "count": c(ch["count"]), "previous": c(ch["baseline_count"]), "p": f"{ch['p']:.1e}",
-                        "post": _post_ref(catalog, ref["post_id"])})
+                        "post": _post_ref(catalog, ref["post_id"], scrub)})
     first = [{"label": f["label"], "kind": f["kind"], "count": c(f["count"]),
-              "post": _post_ref(catalog, f["posts"][0]["post_id"])} for f in wc["first_seen"][:FIRST_SEEN_SHOWN]]
+              "post": _post_ref(catalog, f["posts"][0]["post_id"], scrub)} for f in wc["first_seen"][:FIRST_SEEN_SHOWN]]
     m0 = date(start.year, start.month, 1)
     since = date(m0.year - (m0.month <= 2), (m0.month - 3) % 12 + 1, 1)
     prices = [{"leg": r["label"], "kind": r["kind"], "currency": r["currency"], "month": r["month"],
@@ -254,13 +287,14 @@ def what_is_new(catalog: Catalog, week: str, start: date, end: date) -> dict[str
               for r in leg_prices(catalog, since=since.isoformat(), until=end.isoformat())]
     more = len(wc["first_seen"]) - len(first)
     return {"method": wc["method"], "tests": wc["tests"], "changes": changes, "first_seen": first,
-            "first_seen_more": f"and {more} more" if more > 0 else "", "prices": prices}
+            "first_seen_more": f"and {c(more)} more" if more > 0 else "", "prices": prices}
 
 
 GAP_WEEKS = 2  # this many weeks or more in a row without a post from a source is a gap
 
 
-def source_coverage(catalog: Catalog, week: str, end: date) -> list[dict[str, Any]]:
+def source_coverage(catalog: Catalog, week: str, end: date, *, k: int = SMALL,
+                    scrub: Any = None) -> list[dict[str, Any]]:
     """Per source (as post_sightings name it), over its posts posted before the end of `week`: first and
     last posting date, posts per week from its first week to this one (under the "<5" rule), and its gaps:
     runs of GAP_WEEKS or more weeks without a post, the last one open when the source is silent still."""
@@ -295,17 +329,30 @@ def source_coverage(catalog: Catalog, week: str, end: date) -> list[dict[str, An
                 span = f"{run[0]} – {run[-1]}" + (" (still silent)" if not w else "")
                 gaps.append(f"{span}, {len(run)} weeks")
             run = []
-        mean = sum(per[source].values()) / max(1, len(weeks))
-        out.append({"source": source, "first": first[source], "last": last[source],
-                    "per_week": c(round(mean)), "weeks": len(weeks), "gaps": "; ".join(gaps) or "none"})
+        counts = [per[source][w] for w in weeks]
+        out.append({"source": scrub.source(source) if scrub is not None else source, "first": first[source],
+                    "last": last[source], "per_week": mean_shown(counts, k), "weeks": len(weeks),
+                    "gaps": "; ".join(gaps) or "none"})
     return out
 
 
-def _post_ref(catalog: Catalog, post_id: str) -> dict[str, str]:
+def _post_ref(catalog: Catalog, post_id: str, scrub: Any = None) -> dict[str, Any]:
+    """A post as the digest names it: through routewatch.view, like every other output."""
     p = catalog.get_post(post_id)
     if p is None:
-        return {"post_id": post_id, "platform": "", "posted_at": "", "url": ""}
-    return {"post_id": p.post_id, "platform": p.platform, "posted_at": p.posted_at[:10], "url": redact_text(p.url)}
+        return {"post_id": post_id, "platform": "", "posted_at": "", "url": "", "url_is_link": False, "author": ""}
+    v = PostView.of(p, scrub if scrub is not None else policy_of(catalog))
+    return {"post_id": p.post_id, "platform": p.platform, "platform_id": p.platform_id, "posted_at": p.posted_at[:10],
+            "url": v.url, "url_is_link": v.url_is_link, "author": v.author}
+
+
+def policy_of(catalog: Catalog) -> Any:
+    """The default output policy for a catalog read without settings (its data dir's key)."""
+    from types import SimpleNamespace
+
+    from routewatch.settings import PrivacySettings
+
+    return policy(SimpleNamespace(privacy=PrivacySettings(), data_dir=Path(catalog.path).parent), catalog.db)
 
 
 # Markdown has no autoescape of its own. Controls and bidi overrides are shown as U+FFFD, a line break
@@ -343,16 +390,17 @@ def _env(kind: str = "html") -> Environment:
 
 def charts(d: dict[str, Any]) -> dict[str, str]:
     vol = d["volume"]
-    # Suppressed counts are drawn at one fixed height, so bar heights do not reveal them either.
-    heights = [v["n"] if v["n"] >= SMALL else SMALL / 2 for v in vol]
+    k = d.get("min_count", SMALL)
+    # A suppressed count is drawn as a hatched band up to the threshold: its height tells nothing.
+    legs = d["top_legs"]
     return {
-        "volume.svg": bar_chart([v["week"] for v in vol], heights,
-                                "Relevant posts per week (bars under 5 are labelled <5)",
-                                highlight=len(vol) - 1, value_labels=[v["relevant"] for v in vol]),
-        "legs.svg": hbar_chart([lg["leg"] for lg in d["top_legs"]] or ["(none)"],
-                               [lg["n"] if lg["n"] >= SMALL else SMALL / 2 for lg in d["top_legs"]] or [0],
-                               f"Route legs, {d['week']}",
-                               value_labels=[lg["count"] for lg in d["top_legs"]] or ["0"]),
+        "volume.svg": bar_chart([v["week"] for v in vol], [v["n"] for v in vol],
+                                f"Relevant posts per week (under {k}: a hatched <{k} band)",
+                                highlight=len(vol) - 1, value_labels=[v["relevant"] for v in vol],
+                                suppressed=[0 < v["n"] < k for v in vol], band=k),
+        "legs.svg": hbar_chart([lg["leg"] for lg in legs] or ["(none)"], [lg["n"] for lg in legs] or [0],
+                               f"Route legs, {d['week']}", value_labels=[lg["count"] for lg in legs] or ["0"],
+                               suppressed=[0 < lg["n"] < k for lg in legs] or [False], band=k),
     }
 
 

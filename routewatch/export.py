@@ -3,8 +3,10 @@
 In: the catalog and, optionally, the post ids a search found (every page, in the search's order).  Out: one
 record per post with every post field, its media, text units, transcripts, extraction and sightings; nested
 values are JSON text in CSV and Parquet (beside flat columns for countries, route, first cost and bribes),
-objects in JSONL. CSV cells a spreadsheet would run as a formula are prefixed with ' (CSV only). Handles are
-keyed pseudonyms and contacts redacted under the default privacy settings. Files go through routewatch.outputs.
+objects in JSONL. CSV cells a spreadsheet would run as a formula are prefixed with ' (CSV only). Author, URL,
+source and forward source come from the one read model (routewatch.view: keyed pseudonyms, a pseudonymised
+URL flagged `url_is_link` = false), contacts are redacted in content, ids are never touched, and each row
+says which privacy mode made it (`privacy`). Files go through routewatch.outputs.
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ from index.base import Query
 from routewatch.catalog import Catalog, stored_json
 from routewatch.errors import Code, RouteWatchError
 from routewatch.outputs import open_output
-from routewatch.privacy import install_secret, post_accounts, pseudonym, redact_obj
+from routewatch.privacy import post_accounts, redact_obj
+from routewatch.view import PostView, policy
 
 FORMATS = ("csv", "jsonl", "parquet")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8",
                "parquet": "application/vnd.apache.parquet"}
 NESTED = ("extra", "media", "units", "transcripts", "extraction", "sightings", "snapshots")
-FLAT = ("post_id", "platform", "platform_id", "url", "source", "caption", "author", "posted_at", "captured_at",
-        "lang", "media_url", "page_url", "subtitles_url", "forwarded_from", "discovered_via", "views", "relevant")
+FLAT = ("post_id", "platform", "platform_id", "url", "url_is_link", "source", "caption", "author", "posted_at",
+        "captured_at", "lang", "media_url", "page_url", "subtitles_url", "forwarded_from", "discovered_via", "views",
+        "relevant", "privacy")
 # Common facts as plain columns (CSV and Parquet), read from the extraction summary: "EC;CO;PA", "EC>CO>PA",
 # the first quoted cost, the number of bribe mentions. The JSON column `extraction` keeps everything.
 FACTS = ("countries", "route", "cost_amount", "cost_currency", "bribe_count")
@@ -70,10 +74,9 @@ def matching_ids(index: Any, q: Query) -> tuple[list[str], bool]:
 
 def records(catalog: Catalog, settings: Any, post_ids: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
     """Export records of `post_ids` (in that order; ids no longer in the catalog are left out), or of every post."""
-    key = install_secret(settings.data_dir)
-    redact = settings.privacy.redact_contacts
-    pseudo = settings.privacy.pseudonymise_handles
     db = catalog.db
+    scrub = policy(settings, db)
+    mode = str(scrub.provenance()["mode"])
     posts = catalog.posts() if post_ids is None else (catalog.get_post(pid) for pid in post_ids)
     for post in posts:
         if post is None:
@@ -86,7 +89,7 @@ def records(catalog: Catalog, settings: Any, post_ids: Iterable[str] | None = No
         rec: dict[str, Any] = {
             "post_id": pid, "platform": post.platform, "platform_id": post.platform_id, "url": post.url,
             "source": post.source, "caption": post.caption,
-            "author": pseudonym(post.author_handle, key) if pseudo else post.author_handle,
+            "author": post.author_handle,
             "posted_at": post.posted_at, "captured_at": post.captured_at, "lang": post.lang,
             "media_url": post.media_url, "page_url": post.page_url, "subtitles_url": post.subtitles_url,
             "forwarded_from": post.forwarded_from, "discovered_via": post.discovered_via, "views": post.views,
@@ -115,11 +118,16 @@ def records(catalog: Catalog, settings: Any, post_ids: Iterable[str] | None = No
                 "SELECT s.url, s.status, s.sha256, s.fetched_at FROM post_snapshots ps JOIN snapshots s "
                 "ON s.id = ps.snapshot_id WHERE ps.post_id=? ORDER BY s.id", (pid,))],
         }
-        if redact:
+        if scrub.redact:
+            # the post's own accounts are replaced wherever its texts name them (the whole catalog's would
+            # rewrite ordinary words that happen to be someone's handle)
             handles = tuple(post_accounts(post.author_handle, post.forwarded_from, post.platform,
-                                          post.platform_id)) if pseudo else ()
-            rec = redact_obj(rec, handles, key)  # type: ignore[assignment]
-            rec["author"] = pseudonym(post.author_handle, key) if pseudo else rec["author"]
+                                          post.platform_id)) if scrub.pseudonymise else ()
+            rec = redact_obj(rec, handles, scrub.key, keep=scrub.public_accounts)  # type: ignore[assignment]
+        # what every surface shows of the post (routewatch.view); the platform id exactly as stored
+        view = PostView.of(post, scrub)
+        rec.update(platform_id=post.platform_id, url=view.url, url_is_link=view.url_is_link, source=view.source,
+                   author=view.author, forwarded_from=view.forwarded_from, privacy=mode)
         yield rec
 
 
@@ -171,7 +179,7 @@ def write(f: IO[bytes], fmt: str, recs: Iterable[dict[str, Any]], *, bom: bool =
     import pyarrow.parquet as pq
 
     rows = [_flat(r) for r in recs]
-    types = {"views": pa.int64(), "relevant": pa.bool_(), "cost_amount": pa.float64(), "bribe_count": pa.int64()}
+    types = {"views": pa.int64(), "relevant": pa.bool_(), "url_is_link": pa.bool_(), "cost_amount": pa.float64(), "bribe_count": pa.int64()}
     schema = pa.schema([(k, types.get(k, pa.string())) for k in (*FLAT, *FACTS, *NESTED)])
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), f)
     return len(rows)

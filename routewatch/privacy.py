@@ -216,8 +216,9 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     }
 
 
+_MASK_DIGITS = re.compile(rf"{_PSEUDONYM}|\d")
 _URL_RUN = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://[^\s<>\"'\]）)】，。]+")
-_STRUCTURAL = re.compile(r"(?<![0-9A-Za-z+])(?:\d{16,}|1\d{9}|1\d{12})(?![0-9A-Za-z])")
+_STRUCTURAL = re.compile(r"(?<![0-9A-Za-z+])(?<!user-)(?:\d{16,}|1\d{9}|1\d{12})(?![0-9A-Za-z])")  # not a pseudonym's hex
 _DATE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:[.,\s]\d{3})+$")
 
@@ -324,6 +325,12 @@ def _compiled_rules() -> tuple[tuple[Any, Any], ...]:
     )
 
 
+def _unless_kept(m: re.Match[str], text: str, fn: Any, keep: frozenset[str]) -> tuple[int, int, str] | None:
+    """An account rule's edit, except for a public account (shown as it is)."""
+    name = m.groupdict().get("acct") or m.group(0)
+    return None if name.lstrip("@").lower() in keep else fn(m, text)
+
+
 Run = tuple[int, int, str]  # a hidden run: offset in the visible text, length it kept there, the raw run
 
 
@@ -340,13 +347,14 @@ def _follow(runs: list[Run], edits: list[Edit]) -> list[Run]:
     return alive
 
 
-def redact_text(text: str) -> str:
+def redact_text(text: str, keep: frozenset[str] = frozenset()) -> str:
     """Contacts replaced: phone numbers, messaging ids after a cue, chat and profile links, @handles,
     credentials in URLs. The rules read the text as a reader sees it (invisible characters dropped, see
     `drop_invisible`; digits in any script and number words read as digits, see `_shadow_table`):
     "+52\u200b55\u200b1234\u200b5678" and "一三八…" are numbers on screen, so they are for the rules too.
     Only what is redacted changes: invisible characters elsewhere stay for the caller to show or drop
-    (the web drops them, the CLI shows controls as symbols)."""
+    (the web drops them, the CLI shows controls as symbols). `keep`: public accounts (lower case, no "@")
+    whose @handles and profile links stay."""
     if not text:
         return text
     shown, runs = text, []
@@ -366,11 +374,16 @@ def redact_text(text: str) -> str:
     shadow = _STRUCTURAL.sub(lambda m: "#" * len(m.group(0)), shadow)
     changed = False
     phone = _patterns()["phone"]
+    accounts = _rules()[3][0], _rules()[-1][0]  # profile links and @handles
     for pattern, fn in _rules():
         if pattern is None:
             # the digits of a URL are ids, never a number to call (its @handles are still handles)
-            shadow = _URL_RUN.sub(lambda m: re.sub(r"\d", "#", m.group(0)), shadow) if "://" in shadow else shadow
+            # (a pseudonym keeps its digits, so the rules still see it as one)
+            shadow = _URL_RUN.sub(lambda m: _MASK_DIGITS.sub(lambda d: d.group(0) if len(d.group(0)) > 1 else "#",
+                                                             m.group(0)), shadow) if "://" in shadow else shadow
             continue
+        if keep and fn is not None and pattern in accounts:
+            fn = functools.partial(_unless_kept, fn=fn, keep=keep)
         if pattern is phone and runs:
             cuts = [p for p, k, _ in runs if not k and 0 < p < len(shadow)
                     and shadow[p - 1].isdecimal() and shadow[p].isdecimal()]
@@ -392,14 +405,20 @@ def redact_text(text: str) -> str:
     return "".join(out)
 
 
-def public_url(url: str, key: bytes | None) -> str:
+def public_url(url: str, key: bytes | None, keep: frozenset[str] = frozenset()) -> str:
     """A post or page URL as it may be shown: the account in it (t.me/<channel>, tiktok.com/@<handle>,
     youtube.com/@<handle>, x.com/<handle> … — the pack's profile links) a keyed pseudonym ("[user]"
-    without a key), credentials and secret parameters removed; ids and the rest of the path kept."""
+    without a key) unless it is one of `keep` (public accounts, lower case, no "@"), credentials and
+    secret parameters removed; ids and the rest of the path kept."""
     if not url:
         return url
-    url = _patterns()["account_link"].sub(
-        lambda m: m.group(0)[: m.start("acct") - m.start()] + _as_pseudonym(m.group("acct"), key), url)
+
+    def acct(m: re.Match[str]) -> str:
+        a = m.group("acct")
+        shown = a if a.lower() in keep else _as_pseudonym(a, key)
+        return m.group(0)[: m.start("acct") - m.start()] + shown
+
+    url = _patterns()["account_link"].sub(acct, url)
     return strip_url_secrets(url)
 
 
@@ -436,12 +455,14 @@ def pseudonym(handle: str, key: bytes) -> str:
 
 def _field(name: str) -> str:
     """What a record field holds, by its name (the pack's `fields:`): account, account_object, drop, id,
-    url or text."""
+    name (a configured name such as a source: known accounts pseudonymised, no contact rules), url or text."""
     f = rules()["fields"]
     if name in f.get("drop", ()):
         return "drop"
     if name in f.get("accounts", ()):
         return "account"
+    if name in f.get("names", ()):
+        return "name"
     if name in f.get("ids", ()) or name.endswith(tuple(f.get("id_suffixes", ()))):
         return "id"
     if name in f.get("urls", ()) or name.endswith(tuple(f.get("url_suffixes", ()))):
@@ -480,49 +501,57 @@ def _handle_pattern(handles: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(parts)) if parts else None
 
 
-def redact_obj(obj: object, handles: tuple[str, ...] = (), key: bytes | None = None, *, field: str = "") -> object:
+def redact_obj(obj: object, handles: tuple[str, ...] = (), key: bytes | None = None, *, field: str = "",
+               keep: frozenset[str] = frozenset()) -> object:
     """A JSON-like record as it may be shown or exported. Field by field (the pack's `fields:`): accounts
     (authors, mentions, secUid, user ids, and every identifier inside an author or user object) become
     keyed pseudonyms ("[user]" without a key), pictures of people go, ids / hashes / times stay as they
     are, URLs lose credentials and secrets, and text gets `redact_text`. Known handles — those given and
-    those the record itself names — become their pseudonyms wherever else they appear."""
+    those the record itself names — become their pseudonyms wherever else they appear. Ids are never
+    touched (a Telegram id "channel/231" stays the platform's id). `keep`: public accounts (lower case, no
+    "@"), shown as they are."""
     names = set(handles) | {h.lstrip("@") for h in handles if h} | record_accounts(obj, field)
-    names = {h for h in names if len(h.lstrip("@")) >= 3 and not re.fullmatch(_PSEUDONYM, h)}
-    return _redact(obj, field, False, _handle_pattern(tuple(names)), key)
+    names = {h for h in names if len(h.lstrip("@")) >= 3 and not re.fullmatch(_PSEUDONYM, h)
+             and h.lstrip("@").lower() not in keep}
+    return _redact(obj, field, False, _handle_pattern(tuple(names)), key, keep)
 
 
-def _as_pseudonym(value: str, key: bytes | None) -> str:
-    if not value or re.fullmatch(_PSEUDONYM, value):
+def _as_pseudonym(value: str, key: bytes | None, keep: frozenset[str] = frozenset()) -> str:
+    if not value or re.fullmatch(_PSEUDONYM, value) or value.lstrip("@").lower() in keep:
         return value
     return pseudonym(value, key) if key is not None else "[user]"
 
 
-def _redact(obj: object, field: str, inside: bool, known: re.Pattern[str] | None, key: bytes | None) -> object:
+def _redact(obj: object, field: str, inside: bool, known: re.Pattern[str] | None, key: bytes | None,
+            keep: frozenset[str] = frozenset()) -> object:
     def swap(s: str) -> str:
         return known.sub(lambda m: _as_pseudonym(m.group(0), key), s) if known is not None else s
 
     if isinstance(obj, dict):
         objects = rules()["fields"].get("account_objects", ())
-        return {k: _redact(v, str(k), inside or (str(k) in objects and isinstance(v, dict | list)), known, key)
+        return {k: _redact(v, str(k), inside or (str(k) in objects and isinstance(v, dict | list)), known, key, keep)
                 for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_redact(x, field, inside, known, key) for x in obj]
+        return [_redact(x, field, inside, known, key, keep) for x in obj]
     kind = _field(field)
     if kind == "drop" and isinstance(obj, str | int | float):
         return ""
     if isinstance(obj, bool) or obj is None:
         return obj
     if isinstance(obj, int | float):
-        return _as_pseudonym(str(obj), key) if kind == "account" or (inside and kind == "id") else obj
+        return _as_pseudonym(str(obj), key, keep) if kind == "account" or (inside and kind == "id") else obj
     if not isinstance(obj, str):
         return obj
     if kind == "account" or (inside and kind == "id"):
-        return _as_pseudonym(obj.strip(), key)
+        return _as_pseudonym(obj.strip(), key, keep)
     if kind == "id":
-        return swap(obj)
+        return obj
+    if kind == "name":  # "telegram:<channel>": the kind before the colon is no messaging cue
+        head, sep, rest = swap(obj).partition(":")
+        return head + sep + redact_text(rest, keep) if sep else redact_text(head, keep)
     if kind == "url" or (inside and "://" in obj):
-        return "" if inside else public_url(swap(obj), key)
-    return redact_text(swap(obj))
+        return "" if inside else public_url(swap(obj), key, keep)
+    return redact_text(swap(obj), keep)
 
 
 def post_accounts(author: str, forwarded_from: str, platform: str, platform_id: str) -> set[str]:

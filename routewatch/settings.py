@@ -44,9 +44,17 @@ class SourceConfig(Section):
 
 
 class PrivacySettings(Section):
+    """What every output shows of the people in the posts (README "Privacy"; applied once, routewatch/view.py)."""
+
     pseudonymise_handles: bool = True
     redact_contacts: bool = True
     raw_evidence: bool = False  # evidence bundles keep raw handles and contacts (authorised use only)
+    # the authorised raw mode: every output shows raw handles, channels, URLs and contacts, and says so
+    reveal: bool = False
+    # accounts shown as they are (a news outlet's or an NGO's channel), written with or without "@"
+    public_accounts: list[str] = Field(default_factory=list)
+    # counts of posts below this are shown as "<N>" in the digest, trends, charts, means and comparisons
+    min_count: int = Field(default=5, ge=1, le=1000)
     media_retention_days: int = Field(default=0, ge=0) # 0 = keep media; N = delete media files older than N days (transcripts stay)
 
 

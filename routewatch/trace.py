@@ -26,8 +26,9 @@ from index.sqlite_fts import make_snippet
 from nlp.settings import ExtractSettings
 from routewatch.catalog import Catalog, segments_from_json, stored_json
 from routewatch.core.text import HAN_RUN, fold
-from routewatch.privacy import install_secret, pseudonym, public_url, redact_text
+from routewatch.privacy import redact_text
 from routewatch.records import TextUnit
+from routewatch.view import PostView, policy
 
 TERMS_FILE = Path(__file__).with_name("trace_terms.yaml")
 # A unit matches when it carries (nearly) all of the claim's concepts: 0.8 × concept coverage
@@ -194,10 +195,10 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
     for p in (p for ms in kept for p in ms):
         matches[p]["stance"] = stance_of(info, units.get(p, []), facts_of(p))
         matches[p]["unit_texts"] = {u["unit_id"]: u for u in units.get(p, [])}
-    key = install_secret(settings.data_dir)
+    scrub = policy(settings, catalog.db)  # every post as routewatch.view shows it
     out_groups = []
     for members in kept:
-        entries = [_evidence(catalog, posts[p], matches[p], media.get(p), tr.get(p), claim, key, settings)
+        entries = [_evidence(catalog, posts[p], matches[p], media.get(p), tr.get(p), claim, scrub)
                    for p in members]
         cap = earliest(members, posts, "captured_at")
         out_groups.append({
@@ -209,7 +210,7 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
             "first_posted_at": posts[members[0]].posted_at,
             "platforms": sorted({posts[p].platform for p in members}),
             "repost_chain": [{"post_id": p, "posted_at": posts[p].posted_at, "platform": posts[p].platform,
-                              "forwarded_from": _account(posts[p].forwarded_from, key, settings)} for p in members],
+                              "forwarded_from": scrub.handle(posts[p].forwarded_from) or None} for p in members],
             "best_score": round(max(matches[p]["score"] for p in members), 3),
             "stances": dict(sorted(Counter(matches[p]["stance"]["label"] for p in members).items())),
             "posts": entries,
@@ -217,7 +218,8 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
     timeline = []
     for gi, g in enumerate(out_groups, 1):
         for e in g["posts"]:
-            timeline.append({k: e[k] for k in ("post_id", "platform", "posted_at", "captured_at", "score", "matched",
+            timeline.append({k: e[k] for k in ("post_id", "platform", "platform_id", "author", "url", "url_is_link",
+                                               "posted_at", "captured_at", "score", "matched",
                                                "stance", "source", "snippet", "span", "start_sec", "end_sec")}
                             | {"group": gi})
     timeline.sort(key=lambda e: (e["posted_at"] or "9999", e["captured_at"] or "9999", e["post_id"]))
@@ -226,7 +228,7 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
     # place), then the score, then the earliest
     cov = {p: matches[p]["coverage"] for p in ids}
     best = sorted(timeline, key=lambda e: (-cov[e["post_id"]], -e["score"], e["posted_at"] or "9999", e["post_id"]))
-    return {**empty, "groups": out_groups, "timeline": timeline,
+    return {**empty, "privacy": scrub.provenance(), "groups": out_groups, "timeline": timeline,
             "best_matches": [{"post_id": e["post_id"], "coverage": round(cov[e["post_id"]], 3), "score": e["score"],
                               "matched": e["matched"], "stance": e["stance"]["label"]} for e in best[:5]],
             "earliest_posted": earliest(shown, posts, "posted_at"),
@@ -721,12 +723,6 @@ def _best_sentence(words: list[tuple[str, int, int, str]],
     return sorted(by[key], key=lambda w: w[1])
 
 
-def _account(name: str, key: bytes, settings: Any) -> str | None:
-    if not name:
-        return None
-    return pseudonym(name, key) if settings.privacy.pseudonymise_handles else name
-
-
 def _post_text(catalog: Catalog, pid: str) -> str:
     units = catalog.units(pid)
     tr = [u.text for u in units if u.kind == "transcript"]
@@ -734,7 +730,7 @@ def _post_text(catalog: Catalog, pid: str) -> str:
 
 
 def _evidence(catalog: Catalog, post: Any, m: dict[str, Any], media_sha: str | None, transcript_id: str | None,
-              claim: str, key: bytes, settings: Any) -> dict[str, Any]:
+              claim: str, scrub: Any) -> dict[str, Any]:
     # the evidence shown is where the stance was decided: that text and its words (their seconds when timed)
     span = _span_of(claim, m["text"])
     st = m.get("stance") or {}
@@ -755,17 +751,16 @@ def _evidence(catalog: Catalog, post: Any, m: dict[str, Any], media_sha: str | N
     snap = catalog.db.execute(
         "SELECT s.sha256, s.fetched_at FROM post_snapshots ps JOIN snapshots s ON s.id = ps.snapshot_id "
         "WHERE ps.post_id = ? ORDER BY s.id LIMIT 1", (post.post_id,)).fetchone()
-    redact = settings.privacy.redact_contacts
     snippet = make_snippet(m["text"], span)
+    v = PostView.of(post, scrub)
     return {
-        "post_id": post.post_id, "platform": post.platform, "posted_at": post.posted_at,
-        "url": public_url(post.url, key) if settings.privacy.pseudonymise_handles else post.url,
-        "captured_at": post.captured_at, "author": pseudonym(post.author_handle, key) if settings.privacy.pseudonymise_handles else post.author_handle,
-        "forwarded_from": _account(post.forwarded_from, key, settings), "score": round(m["score"], 3),
+        "post_id": post.post_id, "platform": post.platform, "platform_id": post.platform_id, "posted_at": post.posted_at,
+        "url": v.url, "url_is_link": v.url_is_link, "captured_at": post.captured_at, "author": v.author,
+        "forwarded_from": v.forwarded_from or None, "score": round(m["score"], 3),
         "matched": m["matched"], "stance": m["stance"],
         "source": m["kind"], "unit_id": m["unit_id"], "span": list(span) if span else None,
         "start_sec": start_sec, "end_sec": end_sec,
-        "snippet": redact_text(snippet) if redact else snippet,
+        "snippet": redact_text(snippet, scrub.public_accounts) if scrub.redact else snippet,
         "media_sha256": media_sha, "transcript_id": transcript_id,
         "snapshot_sha256": snap[0] if snap else None,
     }

@@ -93,7 +93,13 @@ def test_status_json(demo_run):
     st = json.loads(run_cli("status", "--json", data_dir=data).stdout)
     assert st["stages"]["index"]["done"] == st["posts"]
     assert st["failures"] == [{"stage": "transcribe", "code": "E204", "count": 1, "example": st["failures"][0]["example"]}]
-    assert set(st["sources"]) == {"telegram:zouxian_notes", "telegram:ruta_norte", "feed:demo", "seeds:demo"}
+    # channels are named as every output names them: keyed pseudonyms (routewatch.view), as on the web Status page
+    from routewatch.privacy import install_secret, pseudonym
+
+    key = install_secret(data)
+    assert set(st["sources"]) == {f"telegram:{pseudonym('zouxian_notes', key)}", f"telegram:{pseudonym('ruta_norte', key)}",
+                                  "feed:demo", "seeds:demo"}
+    assert st["privacy"]["mode"] == "pseudonymised"
 
 
 def test_trends_weekly(demo_run):

@@ -9,6 +9,7 @@ import pytest
 
 from routewatch.catalog import Catalog
 from routewatch.digest import build_digest, render_html, render_markdown
+from routewatch.privacy import install_secret, pseudonym
 from routewatch.settings import load_settings
 from tests.corpus_helpers import demo_catalog
 from tests.test_changes import _catalog
@@ -40,7 +41,7 @@ def _rows(section: str, header: str) -> list[list[str]]:
 
 def _assert_suppressed(cells: list[str]) -> None:
     for v in cells:
-        assert v == "<5" or int(v.replace(",", "")) >= 5, f"exact count under 5 shown: {v!r}"
+        assert v in ("<5", "0") or int(v.replace(",", "")) >= 5, f"exact count under 5 shown: {v!r}"
 
 
 def test_demo_digest_says_what_is_new(tmp_path, extractor):
@@ -71,13 +72,13 @@ def test_timeline_digest_shows_each_change_under_the_count_rule(tmp_path, extrac
         w38 = build_digest(cat, settings, "2026-W38")
     s37 = _section(render_markdown(w37))
     ch37 = {r[0]: r for r in _rows(s37, "change")}
-    # 4 posts a week name Ipiales: shown as "<5", never as 4
-    assert ch37["Ipiales"][1:5] == ["place", "rose", "<5", "<5"]
+    # 4 posts a week name Ipiales: shown as "<5", never as 4; none before: 0 (nobody is no one to protect)
+    assert ch37["Ipiales"][1:5] == ["place", "rose", "<5", "0"]
     assert ch37["Ipiales"][6] == "new this week"
     assert ch37["EC → CO"][1:3] == ["leg", "rose"]
     ch38 = {r[0]: r for r in _rows(_section(render_markdown(w38)), "change")}
-    assert ch38["transport cost 50–100 USD"][1:5] == ["price", "rose", "6", "<5"]
-    assert ch38["transport cost 20–50 USD"][1:4] == ["price", "fell", "<5"]  # 0 this week, shown as "<5"
+    assert ch38["transport cost 50–100 USD"][1:5] == ["price", "rose", "6", "0"]
+    assert ch38["transport cost 20–50 USD"][1:4] == ["price", "fell", "0"]  # 0 this week is 0
     assert ch38["transport cost 20–50 USD"][6] == "new this week"
     for sec in (s37, _section(render_markdown(w38))):
         rows = _rows(sec, "change")
@@ -99,14 +100,16 @@ def test_digest_coverage_per_source(tmp_path, extractor):
     with Catalog(data / "catalog.sqlite", write=False) as cat:
         d = build_digest(cat, load_settings(data), "2026-W48")
     cov = {x["source"]: x for x in d["coverage"]}
-    assert sorted(cov) == ["feed:demo", "seeds:demo", "telegram:ruta_norte", "telegram:zouxian_notes"]
-    zx = cov["telegram:zouxian_notes"]  # posts in W36, W38, W39, W42, W43 and W46
-    assert (zx["first"], zx["last"], zx["per_week"]) == ("2026-09-03", "2026-11-10", "<5")
+    key = install_secret(data)  # channels are named as every output names them (routewatch.view)
+    zx_name, rn_name = (f"telegram:{pseudonym(c, key)}" for c in ("zouxian_notes", "ruta_norte"))
+    assert sorted(cov) == sorted(["feed:demo", "seeds:demo", rn_name, zx_name])
+    zx = cov[zx_name]  # posts in W36, W38, W39, W42, W43 and W46: 6 posts over 13 weeks
+    assert (zx["first"], zx["last"], zx["per_week"]) == ("2026-09-03", "2026-11-10", "0.5")
     assert zx["gaps"] == ("2026-W40 – 2026-W41, 2 weeks; 2026-W44 – 2026-W45, 2 weeks; "
                           "2026-W47 – 2026-W48 (still silent), 2 weeks")
     assert cov["feed:demo"]["gaps"] == "none"
     md = render_markdown(d)
-    assert "| telegram:zouxian\\_notes | 2026-09-03 | 2026-11-10 | <5 | 2026-W40 – 2026-W41, 2 weeks;" in md
+    assert f"| {zx_name} | 2026-09-03 | 2026-11-10 | 0.5 | 2026-W40 – 2026-W41, 2 weeks;" in md
 
 
 def test_digest_costs_per_leg_only_where_the_text_ties_them(tmp_path, extractor):

@@ -75,3 +75,11 @@ def test_text_without_contacts_is_returned_unchanged(text):
 ])
 def test_drop_invisible_keeps_what_a_reader_sees(text, expected):
     assert drop_invisible(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "https://www.tiktok.com/@user-1483039471/video/7431029384756102918",  # a pseudonym whose hex is all digits
+    "https://t.me/user-ca0c8cc8cf/231", "https://t.me/s/user-c20229358d", "ask @user-1483039471 here",
+])
+def test_a_pseudonym_is_never_redacted_again(text):
+    assert redact_text(text) == text

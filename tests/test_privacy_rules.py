@@ -86,13 +86,16 @@ def test_ids_urls_and_hashes_are_never_read_as_phone_numbers_but_captions_are():
     assert out["sightings"] == [{"seen_at": "2026-11-03T12:00:00Z", "source": "zeeschuimer:微信[id removed]"}]
 
 
-def test_known_handles_in_ids_and_urls_become_pseudonyms():
-    rec = {"platform_id": "zouxian_notes/55", "url": "https://t.me/zouxian_notes/55",
+def test_known_handles_in_urls_become_pseudonyms_but_ids_stay_the_platforms():
+    rec = {"platform_id": "zouxian_notes/55", "url": "https://t.me/zouxian_notes/55", "source": "telegram:zouxian_notes",
            "caption": "more at t.me/zouxian_notes and t.me/other_chan, ask @zouxian_notes"}
     out = redact_obj(rec, ("zouxian_notes",), KEY)
     p = pseudonym("zouxian_notes", KEY)
-    assert out == {"platform_id": f"{p}/55", "url": f"https://t.me/{p}/55",
+    assert out == {"platform_id": "zouxian_notes/55", "url": f"https://t.me/{p}/55", "source": f"telegram:{p}",
                    "caption": f"more at t.me/{p} and t.me/[user], ask @{p}"}
+    # a public account (an outlet's channel) is shown as it is, everywhere in the record
+    assert redact_obj(rec, ("zouxian_notes",), KEY, keep=frozenset({"zouxian_notes"})) == {
+        **rec, "caption": "more at t.me/zouxian_notes and t.me/[user], ask @zouxian_notes"}
 
 
 def test_without_a_key_accounts_are_removed():

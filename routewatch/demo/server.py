@@ -2,6 +2,7 @@
 
 In: `corpus/posts.json` and `corpus/media/`.  Out, over HTTP on 127.0.0.1:
   /s/<channel>[?before=N]   Telegram-style public channel preview pages (5 messages a page)
+  /<channel>/<id>?embed=1   one message's own page (Telegram's embed widget), for its evidence snapshot
   /feed.xml                 an Atom feed whose entries link to watch pages
   /watch/<id>               watch pages with og:video, caption, date and subtitle tracks
   /seeds.txt                a seed-URL list
@@ -89,45 +90,63 @@ def render_channel(corpus: Corpus, name: str, before: int | None) -> str | None:
             f"data-before='{first}'></a></div>"
         )
     for m in page:
-        post_ref = f"{name}/{m['msg_id']}"
-        parts.append("<div class='tgme_widget_message_wrap js-widget_message_wrap'>")
-        parts.append(f"<div class='tgme_widget_message js-widget_message' data-post='{_e(post_ref)}'>")
-        parts.append("<div class='tgme_widget_message_bubble'>")
-        parts.append(
-            "<div class='tgme_widget_message_author accent_color'>"
-            f"<a class='tgme_widget_message_owner_name' href='https://t.me/{_e(name)}'>"
-            f"<span dir='auto'>{_e(name)}</span></a></div>"
-        )
-        if m.get("forwarded_from"):
-            parts.append(
-                "<div class='tgme_widget_message_forwarded_from accent_color'>Forwarded from "
-                f"<a class='tgme_widget_message_forwarded_from_name' href='https://t.me/{_e(m['forwarded_from'])}'>"
-                f"<span dir='auto'>{_e(m['forwarded_from'])}</span></a></div>"
-            )
-        if m.get("media"):
-            parts.append(
-                f"<a class='tgme_widget_message_video_player js-message_video_player' "
-                f"href='https://t.me/{_e(post_ref)}'>"
-                "<div class='tgme_widget_message_video_wrap'>"
-                f"<video src='{_e(media_url(m['media']))}' class='tgme_widget_message_video js-message_video' "
-                "width='100%' height='100%'></video></div></a>"
-            )
-        parts.append(f"<div class='tgme_widget_message_text js-message_text' dir='auto'>{_text_html(m['text'])}</div>")
-        if m.get("author"):
-            parts.append(f"<span class='tgme_widget_message_from_author' dir='auto'>{_e(m['author'])}</span>")
-        views = m.get("views")
-        parts.append("<div class='tgme_widget_message_footer compact js-message_footer'>"
-                     "<div class='tgme_widget_message_info short js-message_info'>")
-        if views is not None:
-            parts.append(f"<span class='tgme_widget_message_views'>{_e(views)}</span>")
-        parts.append(
-            "<span class='tgme_widget_message_meta'>"
-            f"<a class='tgme_widget_message_date' href='https://t.me/{_e(post_ref)}'>"
-            f"<time datetime='{_e(m['posted_at'])}' class='time'>{_e(m['posted_at'][11:16])}</time></a></span>"
-        )
-        parts.append("</div></div></div></div></div>")
+        parts += _message_parts(name, m)
     parts.append("</section></main></body></html>")
     return "".join(parts)
+
+
+def render_post(corpus: Corpus, name: str, msg_id: str) -> str | None:
+    """One message as Telegram's embed widget shows it (t.me/<channel>/<id>?embed=1)."""
+    m = next((m for m in corpus.channel(name) if str(m["msg_id"]) == msg_id), None)
+    if m is None:
+        return None
+    return "".join(["<!DOCTYPE html><html><head><meta charset='utf-8'>",
+                    f"<title>{_e(name)}/{_e(msg_id)} – Telegram</title>",
+                    f"<link rel='canonical' href='https://t.me/{_e(name)}/{_e(msg_id)}'>",
+                    "</head><body class='widget_frame_base'>", *_message_parts(name, m), "</body></html>"])
+
+
+def _message_parts(name: str, m: dict) -> list[str]:
+    """One message's widget: author, forward source, video, text, signer, views and date."""
+    parts: list[str] = []
+    post_ref = f"{name}/{m['msg_id']}"
+    parts.append("<div class='tgme_widget_message_wrap js-widget_message_wrap'>")
+    parts.append(f"<div class='tgme_widget_message js-widget_message' data-post='{_e(post_ref)}'>")
+    parts.append("<div class='tgme_widget_message_bubble'>")
+    parts.append(
+        "<div class='tgme_widget_message_author accent_color'>"
+        f"<a class='tgme_widget_message_owner_name' href='https://t.me/{_e(name)}'>"
+        f"<span dir='auto'>{_e(name)}</span></a></div>"
+    )
+    if m.get("forwarded_from"):
+        parts.append(
+            "<div class='tgme_widget_message_forwarded_from accent_color'>Forwarded from "
+            f"<a class='tgme_widget_message_forwarded_from_name' href='https://t.me/{_e(m['forwarded_from'])}'>"
+            f"<span dir='auto'>{_e(m['forwarded_from'])}</span></a></div>"
+        )
+    if m.get("media"):
+        parts.append(
+            f"<a class='tgme_widget_message_video_player js-message_video_player' "
+            f"href='https://t.me/{_e(post_ref)}'>"
+            "<div class='tgme_widget_message_video_wrap'>"
+            f"<video src='{_e(media_url(m['media']))}' class='tgme_widget_message_video js-message_video' "
+            "width='100%' height='100%'></video></div></a>"
+        )
+    parts.append(f"<div class='tgme_widget_message_text js-message_text' dir='auto'>{_text_html(m['text'])}</div>")
+    if m.get("author"):
+        parts.append(f"<span class='tgme_widget_message_from_author' dir='auto'>{_e(m['author'])}</span>")
+    views = m.get("views")
+    parts.append("<div class='tgme_widget_message_footer compact js-message_footer'>"
+                 "<div class='tgme_widget_message_info short js-message_info'>")
+    if views is not None:
+        parts.append(f"<span class='tgme_widget_message_views'>{_e(views)}</span>")
+    parts.append(
+        "<span class='tgme_widget_message_meta'>"
+        f"<a class='tgme_widget_message_date' href='https://t.me/{_e(post_ref)}'>"
+        f"<time datetime='{_e(m['posted_at'])}' class='time'>{_e(m['posted_at'][11:16])}</time></a></span>"
+    )
+    parts.append("</div></div></div></div></div>")
+    return parts
 
 
 def render_watch(p: dict) -> str:
@@ -244,6 +263,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, render_watch(p).encode(), "text/html; charset=utf-8")
         if path.startswith("/media/"):
             return self._media(path[len("/media/"):])
+        seg = path.strip("/").split("/")
+        if len(seg) == 2 and seg[1].isdigit():  # /<channel>/<id>: one Telegram message's page
+            page = render_post(c, seg[0], seg[1])
+            if page is not None:
+                return self._send(200, page.encode(), "text/html; charset=utf-8")
         return self._send(404, b"not found", "text/plain")
 
     def _inject(self, fault: str | None) -> bool:

@@ -34,8 +34,9 @@ from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 from index.base import Query, period_of
 from routewatch.catalog import Catalog
 from routewatch.errors import Code, RouteWatchError
-from routewatch.privacy import drop_invisible, install_secret
+from routewatch.privacy import drop_invisible
 from routewatch.search_input import describe_total, public_query_args
+from routewatch.view import policy
 from routewatch.web import charts, queries, schemas
 from routewatch.web.public import Scrubber, deep_clean
 from routewatch.web.ratelimit import TokenBucket
@@ -207,10 +208,7 @@ class _State:
         stamp = (row[0], row[1])
         with self._lock:
             if self._scrubber is None or self._stamp != stamp or time.monotonic() - self._at > 60:
-                privacy = self.settings.privacy
-                self._scrubber = Scrubber(install_secret(self.data_dir), queries.known_handles(cat.db),
-                                          pseudonymise=privacy.pseudonymise_handles,
-                                          redact=privacy.redact_contacts, max_chars=self.web.max_text_chars)
+                self._scrubber = policy(self.settings, cat.db, max_chars=self.web.max_text_chars)
                 self._stamp, self._at = stamp, time.monotonic()
             return self._scrubber
 
@@ -255,7 +253,8 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
     bucket = TokenBucket(web.rate_limit_per_minute)
     env = Environment(loader=PackageLoader("routewatch.web", "templates"), autoescape=True,
                       trim_blocks=True, lstrip_blocks=True, finalize=_visible)
-    env.globals.update(fmt_sec=fmt_sec, country_name=country_name, fmt_amount=fmt_amount, highlight=highlight)
+    env.globals.update(fmt_sec=fmt_sec, country_name=country_name, fmt_amount=fmt_amount, highlight=highlight,
+                       privacy_reveal=bool(settings.privacy.reveal))
     app.state.rw = _State(settings, web)
 
     def page(name: str, request: Request, status_code: int = 200, **ctx: Any) -> HTMLResponse:
@@ -491,6 +490,7 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
             for e in g.get("posts", []):
                 e["snippet_html"] = highlight(e.get("snippet", ""), e.get("highlight"))
                 e["href"] = _links({**e, "start_sec": e.get("start_sec")})["page"]
+                e["url_href"] = e.get("url") if e.get("url_is_link") and web.link_original_urls else None
         return page("trace.html", request, claim=claim, result=result)
 
     @app.get("/digest", response_class=HTMLResponse, include_in_schema=False)
@@ -584,17 +584,22 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
         return out
 
     def _compare(ctx: queries.Ctx, a: str, b: str) -> dict[str, Any]:
-        """changes.compare_periods as served: counts under 5 shown as "<5" (as in the digest) and a share
-        only beside a count of 5 or more; the exact counts dropped."""
+        """changes.compare_periods as served: counts under privacy.min_count shown as "<5" (as in the digest)
+        and a share only beside a count of at least that; the exact counts dropped."""
         from routewatch.changes import compare_periods
-        from routewatch.digest import c as small
+        from routewatch.digest import shown
+
+        least = ctx.scrub.min_count
+
+        def small(n: int) -> str:
+            return shown(n, least)
 
         c = compare_periods(ctx.catalog, a, b)
         for row in c["rows"]:
             for side in ("a", "b"):
                 n = row[side].pop("count")
                 row[side]["shown"] = small(n)
-                row[side]["share"] = round(row[side]["share"], 3) if n >= 5 else None
+                row[side]["share"] = round(row[side]["share"], 3) if n >= least else None
         for side in ("a", "b"):
             c[side]["shown"] = small(c[side].pop("n"))
             for ch in c[side]["changes"] or []:

@@ -8,6 +8,7 @@ presentation attributes and CSS classes only (the app's CSP forbids inline style
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,23 +55,34 @@ def value_label(field: str, value: str) -> str:
     return value
 
 
-def bar_panel(title: str, periods: Sequence[str], counts: Sequence[int], totals: Sequence[int], ymax: int, *,
-              colour: str, width: int = 320, height: int = 150, show_totals: bool = True, desc: str = "") -> Markup:
-    """One small chart: light bars = all relevant posts that week, coloured bars = this value's posts."""
+_HATCH_IDS = itertools.count()
+
+
+def bar_panel(title: str, periods: Sequence[str], counts: Sequence[int | None], totals: Sequence[int | None],
+              ymax: int, *, colour: str, width: int = 320, height: int = 150, show_totals: bool = True,
+              desc: str = "", min_count: int = 5) -> Markup:
+    """One small chart: light bars = all relevant posts that week, coloured bars = this value's posts. A
+    suppressed count (None: 1 to min_count - 1) is a hatched band up to min_count labelled "<5", never a
+    bar of its own height."""
     ml, mr, mt, mb = 30, 8, 28, 22
+    k = min_count
+    hatch = f"hatch{next(_HATCH_IDS)}"
     pw, ph = width - ml - mr, height - mt - mb
     n = max(1, len(periods))
     slot = pw / n
     bw = max(2.0, slot * 0.72)
-    ymax = _nice_max(max(1, ymax))
+    ymax = _nice_max(max(k, ymax, 2 * k if any(v is None for v in (*counts, *totals)) else 0))
 
     def y(v: float) -> float:
         return mt + ph - (v / ymax) * ph
 
     parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
              f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title><desc>{escape(desc)}</desc>',
-             _text(ml, 16, title, size=13, weight="600")]
-    ticks = range(0, ymax + 1) if ymax <= 4 else (0, ymax // 2, ymax)
+             _text(ml, 16, title, size=13, weight="600"),
+             f'<defs><pattern id="{hatch}" patternUnits="userSpaceOnUse" width="6" height="6" '
+             f'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f1f5f9"/>'
+             f'<line x1="0" y1="0" x2="0" y2="6" stroke="{MUTED}" stroke-width="2"/></pattern></defs>']
+    ticks = (0, ymax // 2, ymax) if ymax // 2 >= k else (0, ymax)  # no tick names a count under k
     for v in ticks:
         parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{_t(y(v))}" y2="{_t(y(v))}" stroke="#e4e7eb" stroke-width="1"/>')
         parts.append(_text(ml - 4, y(v) + 4, str(v), size=10, anchor="end", fill=MUTED))
@@ -78,13 +90,18 @@ def bar_panel(title: str, periods: Sequence[str], counts: Sequence[int], totals:
         x = ml + i * slot + (slot - bw) / 2
         tot = totals[i] if i < len(totals) else 0
         cnt = counts[i] if i < len(counts) else 0
-        label = f"{p}: {cnt} of {tot} relevant posts" if show_totals else f"{p}: {cnt}"
-        if show_totals and tot:
-            parts.append(f'<rect x="{_t(x)}" y="{_t(y(tot))}" width="{_t(bw)}" height="{_t(y(0) - y(tot))}" '
-                         f'fill="{TOTAL_FILL}"><title>{escape(label)}</title></rect>')
-        if cnt:
-            parts.append(f'<rect x="{_t(x)}" y="{_t(y(cnt))}" width="{_t(bw)}" height="{_t(y(0) - y(cnt))}" '
-                         f'fill="{colour}"><title>{escape(label)}</title></rect>')
+        tot_s, cnt_s = (f"<{k}" if v is None else str(v) for v in (tot, cnt))
+        label = f"{p}: {cnt_s} of {tot_s} relevant posts" if show_totals else f"{p}: {cnt_s}"
+        for v, fill, shown in ((tot, TOTAL_FILL, show_totals), (cnt, colour, True)):
+            if not shown or v == 0:
+                continue
+            if v is None:  # suppressed: the band of what it could be, hatched
+                parts.append(f'<rect class="suppressed" x="{_t(x)}" y="{_t(y(k))}" width="{_t(bw)}" '
+                             f'height="{_t(y(0) - y(k))}" fill="url(#{hatch})" stroke="{MUTED}" '
+                             f'stroke-dasharray="3 2"><title>{escape(label)}</title></rect>')
+            else:
+                parts.append(f'<rect x="{_t(x)}" y="{_t(y(v))}" width="{_t(bw)}" height="{_t(y(0) - y(v))}" '
+                             f'fill="{fill}"><title>{escape(label)}</title></rect>')
     parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{_t(y(0))}" y2="{_t(y(0))}" stroke="{MUTED}" stroke-width="1"/>')
     if periods:
         idx = sorted({0, len(periods) // 2, len(periods) - 1})
@@ -99,16 +116,17 @@ def bar_panel(title: str, periods: Sequence[str], counts: Sequence[int], totals:
 def trend_charts(data: dict[str, Any], top: int = 8) -> dict[str, Any]:
     """The totals chart and one small multiple per value (top N by posts) for a trends dict."""
     field, periods, totals = data["field"], data["periods"], data["totals"]
+    k = data.get("min_count", 5)
     colour = FIELD_COLOURS.get(field, "#2563eb")
-    ymax = max(totals, default=0)
+    ymax = max((k if t is None else t for t in totals), default=0)
     total_chart = bar_panel(
-        f"All relevant posts per {data['by']} — {sum(totals)} in {len(periods)} {data['by']}s", periods, totals, totals,
-        ymax, colour="#94a3b8", width=1200, height=190, show_totals=False,
-        desc="Number of relevant posts in each period")
+        f"All relevant posts per {data['by']} — {data['all_shown']} in {len(periods)} {data['by']}s", periods, totals,
+        totals, ymax, colour="#94a3b8", width=1200, height=190, show_totals=False,
+        desc="Number of relevant posts in each period", min_count=k)
     panels = []
     for s in data["series"][:top]:
-        title = f"{value_label(field, s['value'])} — {s['total']}"
-        panels.append(bar_panel(title, periods, s["counts"], totals, ymax, colour=colour,
+        title = f"{value_label(field, s['value'])} — {s['total_shown']}"
+        panels.append(bar_panel(title, periods, s["counts"], totals, ymax, colour=colour, min_count=k,
                                 desc=f"Posts per {data['by']} mentioning {s['value']}, against all relevant posts"))
     return {"total": total_chart, "panels": panels, "more": max(0, len(data["series"]) - top)}
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from routewatch.privacy import drop_invisible, invisible_edits, pseudonym, redact_text
+from routewatch.privacy import drop_invisible, invisible_edits, pseudonym, public_url, redact_text
 
 # Invisible characters (every Unicode format character: bidi controls, zero-width spaces, soft hyphen,
 # invisible operators, tags; controls but tab and line breaks) are dropped by privacy.drop_invisible
@@ -24,6 +24,7 @@ from routewatch.privacy import drop_invisible, invisible_edits, pseudonym, redac
 # Candidate handle tokens: what a handle can be made of, never starting or ending with a dot.
 _TOKEN = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?")
 _MIN_HANDLE = 3  # shorter "handles" would rewrite ordinary words
+_PSEUDONYM = re.compile(r"user-[0-9a-f]{10}")
 
 
 def handle_key(handle: str) -> str:
@@ -190,19 +191,32 @@ def _refine(a: str, b: str) -> list[Op]:
 
 
 class Scrubber:
-    """Applies the install's privacy settings to everything the web layer shows."""
+    """The output policy (README "Privacy"): applies the install's privacy settings to everything any
+    surface shows. `reveal` (the authorised raw mode) turns pseudonyms and redaction off; `public`
+    accounts are shown as they are. routewatch.view builds it from the settings for every surface."""
 
     def __init__(self, key: bytes, handles: Iterable[str] = (), *, pseudonymise: bool = True,
-                 redact: bool = True, max_chars: int = 20000):
+                 redact: bool = True, max_chars: int = 20000, reveal: bool = False,
+                 public: Iterable[str] = (), min_count: int = 5):
         self.key = key
-        self.pseudonymise = pseudonymise
-        self.redact = redact
+        self.reveal = reveal
+        self.pseudonymise = pseudonymise and not reveal
+        self.redact = redact and not reveal
         self.max_chars = max_chars
+        self.min_count = min_count
+        self.public_accounts = frozenset(h.strip().lstrip("@").lower() for h in public if h and h.strip().lstrip("@"))
         self._handles: dict[str, str] = {}
         for h in handles:
             k = handle_key(h)
-            if len(k) - 1 >= _MIN_HANDLE:
+            if self.pseudonymise and len(k) - 1 >= _MIN_HANDLE and k[1:].lower() not in self.public_accounts:
                 self._handles[k[1:].lower()] = pseudonym(k, key)
+
+    def provenance(self) -> dict[str, object]:
+        """What the policy did, for every output's provenance: "reveal" (raw values, authorised use) or
+        "pseudonymised" (the default), and the settings behind it."""
+        return {"mode": "reveal" if self.reveal else "pseudonymised" if self.pseudonymise else "handles shown",
+                "pseudonymise_handles": self.pseudonymise, "redact_contacts": self.redact,
+                "public_accounts": len(self.public_accounts), "min_count": self.min_count}
 
     # ---- handles ----------------------------------------------------------------------------------
     def handle(self, raw: str) -> str:
@@ -210,14 +224,18 @@ class Scrubber:
         k = handle_key(raw)
         if not k:
             return ""
-        return pseudonym(k, self.key) if self.pseudonymise else drop_invisible(k)[:200]
+        if _PSEUDONYM.fullmatch(k[1:]):
+            return k[1:]  # already one (a value the policy made before)
+        if not self.pseudonymise or k[1:].lower() in self.public_accounts:
+            return drop_invisible(k)[:200]
+        return pseudonym(k, self.key)
 
     def _replace_handles(self, s: str) -> str:
         return self._handles_with_edits(s)[0]
 
     def _handles_with_edits(self, s: str) -> tuple[str, list[tuple[int, int, int]]]:
         edits: list[tuple[int, int, int]] = []
-        if not self.pseudonymise or not self._handles:
+        if not self._handles:
             return s, edits
 
         def sub(m: re.Match[str]) -> str:
@@ -233,7 +251,7 @@ class Scrubber:
     def _full(self, raw: str) -> str:
         # Contacts first: redact_text reads through invisible characters (a number split by zero-width
         # spaces is one number) and needs them to tell digits split on purpose; then they are dropped.
-        return self._replace_handles(drop_invisible(redact_text(raw) if self.redact else raw))
+        return self._replace_handles(drop_invisible(redact_text(raw, self.public_accounts) if self.redact else raw))
 
     def _cut(self, s: str) -> str:
         # Cut after redaction: cutting first could leave half a phone number too short to be recognised.
@@ -244,6 +262,17 @@ class Scrubber:
     def clean(self, raw: str | None) -> str:
         """A public string: invisible characters dropped, contacts redacted, handles pseudonymised, cut."""
         return self._cut(self._full(raw or ""))
+
+    def source(self, raw: str | None) -> str:
+        """A source name ("telegram:<channel>", "feed:demo"): the channel a pseudonym unless public or
+        revealed; the same on every surface (CLI status, web Status, export, evidence)."""
+        s = drop_invisible(raw or "")
+        kind, sep, rest = s.partition(":")
+        if not sep:
+            return self.meta(s)
+        if kind == "telegram" and rest and self.pseudonymise and rest.lstrip("@").lower() not in self.public_accounts:
+            return f"{kind}:{self.handle(rest)}"
+        return kind + sep + self.clean(rest)
 
     def meta(self, raw: str | None) -> str:
         """Machine metadata (tool names, versions, model names, parameters): handles pseudonymised and
@@ -259,7 +288,7 @@ class Scrubber:
         """`clean(raw)` with a map back to raw offsets (for evidence spans and search matches)."""
         raw = raw or ""
         maps: list[OffsetMap] = []
-        red = redact_text(raw) if self.redact else raw
+        red = redact_text(raw, self.public_accounts) if self.redact else raw
         if red != raw:
             maps.append(OffsetMap.of(align(raw, red), len(raw), len(red)))
         drops = [(a, b, len(kept)) for a, b, kept in invisible_edits(red)]
@@ -272,10 +301,19 @@ class Scrubber:
         return PublicText(self._cut(full), tuple(maps), min(len(full), self.max_chars))
 
     # ---- URLs and names ---------------------------------------------------------------------------
+    def url_shown(self, raw: str | None) -> str:
+        """A post's canonical URL as shown: the account segment (t.me/<channel>, tiktok.com/@<handle> …)
+        a keyed pseudonym unless revealed or public, secrets in it removed; ids and the rest kept. Only
+        the handle changes, never an id (a 19-digit video id is no phone number)."""
+        raw = drop_invisible(raw or "")
+        if not self.pseudonymise:
+            return raw[:2048]
+        return self._replace_handles(public_url(raw, self.key, self.public_accounts))[:2048]
+
     def url(self, raw: str | None) -> dict[str, str | None]:
         """{"text": shown URL, "href": link target or None}. Only http(s) URLs become links, and only
-        when scrubbing left them unchanged (a pseudonymised URL would lead nowhere)."""
-        text = self.clean(raw)
+        when the policy left them unchanged (a pseudonymised URL would lead nowhere: shown as text)."""
+        text = self.url_shown(raw)
         try:
             scheme = urlsplit(text).scheme.lower()
         except ValueError:
@@ -285,7 +323,7 @@ class Scrubber:
 
     def url_text(self, raw: str | None) -> str | None:
         """The URL as the API returns it: scrubbed, and only when it is http(s) (never `javascript:`)."""
-        text = self.clean(raw)
+        text = self.url_shown(raw)
         try:
             scheme = urlsplit(text).scheme.lower()
         except ValueError:
@@ -310,6 +348,8 @@ def deep_clean(scrub: Scrubber, obj: object, key: str = "") -> object:
             return obj
         if key in ("forwarded_from", "author", "author_handle") and obj and not obj.startswith("user-"):
             return scrub.handle(obj)
+        if key == "source":
+            return scrub.source(obj)
         if key in _NAME_KEYS:
             return scrub.meta(obj)
         return scrub.clean(obj)
@@ -317,5 +357,6 @@ def deep_clean(scrub: Scrubber, obj: object, key: str = "") -> object:
         return [deep_clean(scrub, x, key) for x in obj]
     if isinstance(obj, dict):
         # keys can be names too (sources keyed by "telegram:<channel>"): handles pseudonymised there as well
-        return {scrub.meta(str(k)): deep_clean(scrub, v, str(k)) for k, v in obj.items()}
+        return {scrub.source(str(k)) if ":" in str(k) else scrub.meta(str(k)): deep_clean(scrub, v, str(k))
+                for k, v in obj.items()}
     return obj

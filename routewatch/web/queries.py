@@ -21,6 +21,7 @@ from routewatch.catalog import Catalog, stored_json
 from routewatch.errors import RouteWatchError
 from routewatch.matched import filter_matches, is_filter_only
 from routewatch.records import TextUnit
+from routewatch.view import PostView
 from routewatch.web.public import PublicText, Scrubber, deep_clean, handle_key
 from routewatch.web.settings import WebSettings
 
@@ -59,23 +60,6 @@ class Ctx:
         if self._index is not None:
             self._index.close()
         self.catalog.close()
-
-
-def known_handles(db: sqlite3.Connection) -> set[str]:
-    """Every account name the catalog holds: authors, forward sources, channel names in metadata."""
-    out: set[str] = set()
-    for sql in (
-        "SELECT DISTINCT author_handle FROM posts",
-        "SELECT DISTINCT forwarded_from FROM posts",
-        "SELECT DISTINCT json_extract(extra_json, '$.channel') FROM posts WHERE json_valid(extra_json)",
-        "SELECT DISTINCT json_extract(extra_json, '$.author') FROM posts WHERE json_valid(extra_json)",
-        "SELECT DISTINCT json_extract(extra_json, '$.uploader_id') FROM posts WHERE json_valid(extra_json)",
-        "SELECT DISTINCT json_extract(extra_json, '$.username') FROM posts WHERE json_valid(extra_json)",
-    ):
-        for (v,) in db.execute(sql):
-            if isinstance(v, str) and v.strip():
-                out.add(v.strip())
-    return out
 
 
 # ---- small helpers -----------------------------------------------------------------------------------
@@ -120,13 +104,17 @@ def search(ctx: Ctx, q: Query) -> SearchHits:
             snip = {"text": ctx.scrub.clean(h.snippet.replace("[", "").replace("]", "")), "highlight": None}
         post = ctx.db.execute("SELECT author_handle, extra_json FROM posts WHERE post_id=?", (h.post_id,)).fetchone()
         gold = ctx.catalog.get_extraction_gold(h.post_id) or {}
+        full = ctx.catalog.get_post(h.post_id)
+        v = PostView.of(full, ctx.scrub) if full is not None else None
         out.append({
             "post_id": h.post_id, "url": ctx.scrub.url_text(h.url), "platform": h.platform,
+            "platform_id": v.platform_id if v else None, "url_is_link": bool(v and v.url_is_link),
+            "url_href": v.href if v and ctx.web.link_original_urls else None,
             "posted_at": h.posted_at, "source": h.source, "unit_id": h.unit_id, "score": round(h.score, 4),
             "span": list(h.span) if h.span else None, "start_sec": h.start_sec, "end_sec": h.end_sec,
             "snippet": snip["text"], "highlight": snip["highlight"],
             "title": _title(ctx.scrub, post["extra_json"]) if post else "",
-            "author": ctx.scrub.handle(post["author_handle"]) if post else "",
+            "author": v.author if v else "",
             "route": gold.get("route", []), "countries": gold.get("countries", []),
             "relevant": gold.get("relevant"),
         })
@@ -248,12 +236,12 @@ def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
         media = {"sha256": mrow["sha256"], "size": mrow["size"], "duration": mrow["duration"], "mime": mrow["mime"],
                  "fetched_at": mrow["fetched_at"], "url": f"/media/{post_id}",
                  "provenance": _public_provenance(scrub, _json(mrow["provenance_json"], {}))}
-    snapshots = [{"url": scrub.url_text(r["url"]) or scrub.clean(r["url"]), "status": r["status"],
+    snapshots = [{"url": scrub.url_shown(r["url"]), "status": r["status"],
                   "sha256": r["sha256"], "fetched_at": r["fetched_at"], "tool": scrub.meta(r["tool"])}
                  for r in db.execute(
                      "SELECT s.url, s.status, s.sha256, s.fetched_at, s.tool FROM post_snapshots ps "
                      "JOIN snapshots s ON s.id = ps.snapshot_id WHERE ps.post_id=? ORDER BY s.id", (post_id,))]
-    sightings = [{"source": scrub.meta(r["source"]), "discovered_via": scrub.clean(r["discovered_via"]),
+    sightings = [{"source": scrub.source(r["source"]), "discovered_via": scrub.url_shown(r["discovered_via"]),
                   "seen_at": r["seen_at"]}
                  for r in db.execute("SELECT source, discovered_via, seen_at FROM post_sightings WHERE post_id=? "
                                      "ORDER BY seen_at", (post_id,))]
@@ -262,13 +250,15 @@ def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
                                   (post_id,))}
     failures = [{"stage": f.stage, "code": f.code, "reason": scrub.clean(f.reason), "at": f.at}
                 for f in ctx.catalog.failures() if f.item_id == post_id]
+    v = PostView.of(post, scrub)  # author, URL, source: as every output shows them
     return {
-        "post_id": post.post_id, "platform": post.platform, "url": scrub.url_text(post.url),
-        "url_display": scrub.url(post.url) if ctx.web.link_original_urls else {"text": scrub.clean(post.url), "href": None},
-        "title": _title(scrub, post.extra_json), "author": scrub.handle(post.author_handle),
-        "forwarded_from": scrub.handle(post.forwarded_from) if post.forwarded_from else "",
+        # url: the view's URL, when it is http(s) (never `javascript:` as a URL); url_display: always the text
+        "post_id": post.post_id, "platform": post.platform, "platform_id": post.platform_id, "url": scrub.url_text(post.url),
+        "url_is_link": v.url_is_link, "url_href": v.href if ctx.web.link_original_urls else None,
+        "url_display": {"text": v.url, "href": v.href if ctx.web.link_original_urls else None},
+        "title": _title(scrub, post.extra_json), "author": v.author, "forwarded_from": v.forwarded_from,
         "posted_at": post.posted_at, "captured_at": post.captured_at, "lang": post.lang, "views": post.views,
-        "source": scrub.meta(post.source), "discovered_via": scrub.clean(post.discovered_via),
+        "source": v.source, "discovered_via": scrub.url_shown(post.discovered_via), "privacy": scrub.provenance(),
         "units": units, "facts": _public_facts(scrub, facts_raw, units_pub) if facts_raw else None,
         "media": media, "transcripts": transcripts, "snapshots": snapshots, "sightings": sightings,
         "stages": stages, "failures": failures, "availability": _availability(scrub, ctx.catalog, post_id),
@@ -380,6 +370,16 @@ def _weeks_between(a: str, b: str) -> list[str]:
 
 
 def trends(ctx: Ctx, field: str, by: str, q: Query) -> dict[str, Any]:
+    """Counts per period under the one small-count rule (`privacy.min_count`, k): a count from 1 to k-1 is
+    null beside its shown value "<k" (`*_shown`), 0 stays 0; values whose totals are suppressed are
+    listed after the others, alphabetically, so their order tells nothing either."""
+    from routewatch.digest import shown
+
+    k = ctx.scrub.min_count
+
+    def hide(n: int) -> int | None:
+        return None if 0 < n < k else n
+
     rows = ctx.index().trends(field, by, q)
     totals: dict[str, int] = {}
     counts: dict[str, dict[str, int]] = defaultdict(dict)
@@ -388,12 +388,22 @@ def trends(ctx: Ctx, field: str, by: str, q: Query) -> dict[str, Any]:
         counts[str(r["value"])][r["period"]] = r["count"]
     known = sorted(p for p in totals if p != "unknown")
     periods = _weeks_between(known[0], known[-1]) if by == "week" and known else known
-    series = sorted(({"value": ctx.scrub.clean(v), "counts": [c.get(p, 0) for p in periods],
-                      "total": sum(c.values()), "unknown_period": c.get("unknown", 0)}
-                     for v, c in counts.items()), key=lambda s: (-s["total"], s["value"]))
-    return {"by": by, "field": field, "periods": periods, "totals": [totals.get(p, 0) for p in periods],
-            "unknown_period_total": totals.get("unknown", 0), "series": series,
-            "rows": [{**r, "value": ctx.scrub.clean(str(r["value"]))} for r in rows]}
+    series = []
+    for v, c in counts.items():
+        total = sum(c.values())
+        per = [c.get(p, 0) for p in periods]
+        series.append({"value": ctx.scrub.clean(v), "counts": [hide(n) for n in per],
+                       "counts_shown": [shown(n, k) for n in per], "total": hide(total),
+                       "total_shown": shown(total, k), "unknown_period": hide(c.get("unknown", 0)),
+                       "_order": -total if total >= k else 0})
+    series.sort(key=lambda s: (s.pop("_order"), s["value"]))
+    per_total = [totals.get(p, 0) for p in periods]
+    return {"by": by, "field": field, "min_count": k, "periods": periods, "totals": [hide(n) for n in per_total],
+            "totals_shown": [shown(n, k) for n in per_total], "all_shown": shown(sum(per_total), k),
+            "unknown_period_total": hide(totals.get("unknown", 0)), "series": series,
+            "rows": [{**r, "value": ctx.scrub.clean(str(r["value"])), "count": hide(r["count"]),
+                      "count_shown": shown(r["count"], k), "total": hide(r["total"]),
+                      "total_shown": shown(r["total"], k)} for r in rows]}
 
 
 # ---- routes -----------------------------------------------------------------------------------------------
@@ -529,6 +539,7 @@ def status(ctx: Ctx) -> dict[str, Any]:
             f["example"] = f["example"][:300]
     info["index_backend"] = ctx.settings.index.backend
     info["coverage"] = coverage(ctx)
+    info["privacy"] = ctx.scrub.provenance()
     return info
 
 
@@ -540,7 +551,8 @@ def coverage(ctx: Ctx) -> list[dict[str, Any]]:
     from routewatch.digest import source_coverage, week_of
 
     today = datetime.now(UTC).date()
-    rows = source_coverage(ctx.catalog, week_of(today), today + timedelta(days=1))
+    rows = source_coverage(ctx.catalog, week_of(today), today + timedelta(days=1), k=ctx.scrub.min_count,
+                           scrub=ctx.scrub)
     return deep_clean(ctx.scrub, rows)  # type: ignore[return-value]
 
 

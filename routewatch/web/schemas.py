@@ -62,25 +62,34 @@ class SearchResponse(_Open):
 
 
 class TrendRow(_Open):
+    """Counts from 1 to min_count - 1 are null; `*_shown` says "<5" for them."""
+
     period: str
     value: str
-    count: int
-    total: int
+    count: int | None
+    total: int | None
+    count_shown: str
+    total_shown: str
 
 
 class TrendSeries(_Open):
     value: str
-    counts: list[int]
-    total: int
-    unknown_period: int
+    counts: list[int | None]
+    counts_shown: list[str]
+    total: int | None
+    total_shown: str
+    unknown_period: int | None
 
 
 class TrendsResponse(_Open):
     by: str
     field: str
+    min_count: int
     periods: list[str]
-    totals: list[int]
-    unknown_period_total: int
+    totals: list[int | None]
+    totals_shown: list[str]
+    all_shown: str
+    unknown_period_total: int | None
     series: list[TrendSeries]
     rows: list[TrendRow]
 

@@ -132,3 +132,21 @@ def test_routes_flow_and_map_labels_never_overlap(chromium, live_demo, artifacts
         page.screenshot(path=str(artifacts / f"routes-{width}.png"), full_page=True)
     finally:
         ctx.close()
+
+
+def test_no_link_leads_to_a_pseudonymised_url(page, live_demo, artifacts):
+    """Issue 14: a URL whose account part is a pseudonym is shown as text, never as a link, on the search
+    page, a Telegram post's page and the trace page; the demo's own (unchanged) URLs stay links."""
+    checked = 0
+    for path in ("/?q=%E5%8E%84%E7%93%9C%E5%A4%9A%E5%B0%94&limit=100", "/posts/telegram-58d715e41f4292f5",
+                 "/trace?claim=Ecuador%20is%20visa-free"):
+        page.goto(live_demo.url + path)
+        hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+        shown = page.evaluate("() => [...document.querySelectorAll('.orig')].map(e => [e.tagName, e.textContent.trim()])")
+        assert [h for h in hrefs if "user-" in h or "%5Buser%5D" in h or "[user]" in h] == [], path
+        pseudo = [t for tag, t in shown if "/user-" in t]
+        assert pseudo and all(tag == "SPAN" for tag, t in shown if "/user-" in t), path
+        assert all(tag == "A" for tag, t in shown if "demo.routewatch.invalid" in t), path
+        checked += len(pseudo)
+    page.screenshot(path=str(artifacts / "post-url-not-a-link.png"), full_page=True)
+    assert checked >= 3

@@ -18,7 +18,7 @@ OUR_TAGS = {
     "h1", "h2", "p", "span", "form", "div", "input", "button", "label", "select", "option", "datalist", "ol", "ul",
     "li", "time", "b", "mark", "article", "video", "audio", "aside", "dl", "dt", "dd", "code", "q", "br", "table",
     "thead", "tbody", "tr", "th", "td", "details", "summary", "figure", "svg", "desc", "line", "rect", "text",
-    "path", "defs", "marker", "circle",
+    "path", "defs", "marker", "circle", "pattern",  # pattern: the hatch of a suppressed small count
 }
 
 

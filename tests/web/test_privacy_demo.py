@@ -40,8 +40,13 @@ def test_the_corpus_has_the_values_this_test_looks_for():
     assert {"zx_helper88", "abc12345"} <= v["ids"]
 
 
+# A Telegram post's platform id is "<channel>/<number>": the platform's own id, kept as it is in JSON so an
+# authorised user can find the post (issue 14; README "Privacy"). Only that field may name the channel.
+_PLATFORM_ID = re.compile(r'"platform_id":\s*"[^"]*"')
+
+
 def leaks(text: str, v: dict[str, set[str]]) -> list[str]:
-    low = text.lower()
+    low = _PLATFORM_ID.sub("", text).lower()
     found = [h for h in v["handles"] | v["ids"] if re.search(rf"(?<![a-z0-9_]){re.escape(h.lower())}(?![a-z0-9_])", low)]
     for ph in v["phones"]:
         digits = re.sub(r"\D", "", ph)

@@ -66,7 +66,7 @@ def test_total_paging_and_date_sort(demo_client):
 def test_trends_take_the_query(demo_client):
     every = demo_client.get("/api/trends", params={"field": "term"}).json()["rows"]
     darien = demo_client.get("/api/trends", params={"field": "term", "q": "Darien"}).json()["rows"]
-    assert darien and sum(r["count"] for r in darien) < sum(r["count"] for r in every)
+    assert darien and len(darien) < len(every)
     assert {r["value"] for r in darien} >= {"Darién"}
     page = demo_client.get("/trends", params={"q": "Darien"})
     assert page.status_code == 200 and 'name="q" value="Darien"' in page.text
