@@ -1018,6 +1018,84 @@ class Catalog:
                 "words": str(last.get("words") or "")}
 
     # ---- status ----------------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """What `routewatch status` and the Status page show: counts, stages, sources, failures by code, and
+        each source's collector health."""
+        db = self.db
+        sources: dict[str, dict[str, int]] = {}
+        for r in db.execute("SELECT source, COUNT(DISTINCT post_id) FROM post_sightings GROUP BY source"):
+            sources.setdefault(r[0], {})["posts"] = r[1]
+        last = {}
+        for r in db.execute("SELECT source, name, SUM(value) FROM counters WHERE source != '' GROUP BY source, name"):
+            if r[1] == "crawl/pages":
+                sources.setdefault(r[0], {"posts": 0})["pages"] = r[2]
+            elif r[1].startswith("crawl/failed/"):
+                d = sources.setdefault(r[0], {"posts": 0})
+                d["failed"] = d.get("failed", 0) + r[2]
+            last[(r[0], r[1])] = r[2]
+        failures = [
+            {"stage": r[0], "code": r[1], "count": r[2], "example": r[3]}
+            for r in db.execute("SELECT stage, code, COUNT(*), MIN(reason) FROM failures GROUP BY stage, code ORDER BY stage, code")
+        ]
+        t = db.execute("SELECT COUNT(*), COALESCE(SUM(seconds), 0) FROM transcripts").fetchone()
+        return {
+            "health": self.collector_health(),
+            "posts": db.execute("SELECT COUNT(*) FROM posts").fetchone()[0],
+            "media": db.execute("SELECT COUNT(*) FROM media").fetchone()[0],
+            "transcripts": t[0],
+            "transcribed_minutes": round(t[1] / 60.0, 2),
+            "stages": self.stage_counts(),
+            "sources": sources,
+            "failures": failures,
+            "schema_version": self.schema_version(),
+        }
+
+
+    def collector_health(self, history: int = 5) -> dict[str, Any]:
+        """Per source: what its latest run discovered, fetched, skipped (by reason) and failed (by code),
+        against the median of its previous runs; flags a source that returned zero or far fewer."""
+        import statistics
+
+        db = self.db
+        out: dict[str, Any] = {}
+        sources = [r[0] for r in db.execute(
+            "SELECT DISTINCT source FROM counters WHERE source != '' AND name = 'crawl/discovered' ORDER BY source")]
+        for src in sources:
+            runs = [(r[0], r[1]) for r in db.execute(
+                "SELECT run_id, value FROM counters WHERE source = ? AND name = 'crawl/discovered' ORDER BY run_id", (src,))]
+            last_run, last = runs[-1]
+            prev = [v for _, v in runs[:-1]][-history:]
+            median = statistics.median(prev) if prev else None
+            counts = {r[0]: r[1] for r in db.execute(
+                "SELECT name, SUM(value) FROM counters WHERE source = ? AND run_id = ? GROUP BY name", (src, last_run))}
+            fetched = {r[0]: r[1] for r in db.execute(
+                "SELECT name, SUM(value) FROM counters WHERE source = ? AND name LIKE 'fetch/%' GROUP BY name", (src,))}
+            flag = ""
+            if last == 0:
+                flag = "returned zero posts"
+            elif median and last < 0.5 * median:
+                flag = f"far fewer than its recent median ({last} < {median:g})"
+            started = db.execute("SELECT started_at FROM runs WHERE run_id = ?", (last_run,)).fetchone()
+            out[src] = {
+                "last_run": last_run, "last_run_at": started[0] if started else None,
+                "discovered": last, "median_previous": median, "flag": flag,
+                "new": counts.get("crawl/new", 0), "pages": counts.get("crawl/pages", 0),
+                "reported_total": counts.get("crawl/reported_total"),
+                "fetched": fetched.get("fetch/fetched", 0),
+                "skipped": {k.split("/", 2)[2]: v for k, v in {**counts, **fetched}.items() if k.startswith(("crawl/skipped/", "fetch/skipped/"))},
+                "failed": {k.split("/", 2)[2]: v for k, v in {**counts, **fetched}.items() if k.startswith(("crawl/failed/", "fetch/failed/"))},
+            }
+        return out
+
+    def run_failures(self) -> list[dict[str, Any]]:
+        """Failures recorded by the current run, per code: count and one example reason."""
+        row = self.db.execute("SELECT started_at FROM runs WHERE run_id = ?", (self.run_id,)).fetchone()
+        if row is None:
+            return []
+        return [{"stage": r[0], "code": r[1], "count": r[2], "example": r[3]} for r in self.db.execute(
+            "SELECT stage, code, COUNT(*), MIN(reason) FROM failures WHERE at >= ? GROUP BY stage, code "
+            "ORDER BY stage, code", (row[0],))]
+
     def stage_counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {st: {"done": 0, "failed": 0, "skipped": 0, "pending": 0} for st in STAGES}
         total = self.db.execute("SELECT COUNT(*) FROM posts").fetchone()[0]

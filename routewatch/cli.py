@@ -195,16 +195,6 @@ def _print_reports(reports: list[Any], as_json: bool) -> None:
     out.print(t)
 
 
-def _run_failures(cat: Any) -> list[dict[str, Any]]:
-    """Failures recorded by the current run, per code: count and one example reason."""
-    row = cat.db.execute("SELECT started_at FROM runs WHERE run_id = ?", (cat.run_id,)).fetchone()
-    if row is None:
-        return []
-    return [{"stage": r[0], "code": r[1], "count": r[2], "example": r[3]} for r in cat.db.execute(
-        "SELECT stage, code, COUNT(*), MIN(reason) FROM failures WHERE at >= ? GROUP BY stage, code "
-        "ORDER BY stage, code", (row[0],))]
-
-
 def _shorten(text: str, width: int) -> str:
     """At most `width` characters, cut at a word boundary (with …), never in the middle of a word."""
     text = " ".join((text or "").split())
@@ -245,7 +235,7 @@ def _stage_command(name: str, data_dir: Path | None, config: Path | None, as_jso
                 fn = getattr(pipeline, f"stage_{name}")
                 rep = fn(_ctx(s, cat, bars), **kw)
             cat.finish_run()
-            failures = _run_failures(cat)
+            failures = cat.run_failures()
         finally:
             cat.close()
         _print_reports([rep], as_json)
@@ -274,7 +264,7 @@ def run(config: ConfigOpt = None, data_dir: DataDir = None, source: Annotated[st
                 reports = pipeline.run_all(_ctx(s, cat, bars), source=source)
             reports += _alerts_after_run(s, cat)
             cat.finish_run()
-            failures = _run_failures(cat)
+            failures = cat.run_failures()
         finally:
             cat.close()
         _print_reports(reports, as_json)
@@ -428,7 +418,7 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
                 cat.check_integrity()
             # names as the web Status page shows them: one output policy (routewatch.view)
             scrub = policy(s, cat.db)
-            info = deep_clean(scrub, collect_status(cat))
+            info = deep_clean(scrub, cat.status())
             info["privacy"] = scrub.provenance()
         finally:
             cat.close()
@@ -474,74 +464,6 @@ def _print_health(health: dict[str, Any]) -> None:
         _row(t2, name, when(d), d["discovered"], "" if d["median_previous"] is None else f"{d['median_previous']:g}",
              d["fetched"], joined(d["skipped"]), joined(d["failed"]), _cell(d["flag"], "bold red") if d["flag"] else "ok")
     out.print(t2)
-
-
-def collect_status(cat: Any) -> dict[str, Any]:
-    db = cat.db
-    sources: dict[str, dict[str, int]] = {}
-    for r in db.execute("SELECT source, COUNT(DISTINCT post_id) FROM post_sightings GROUP BY source"):
-        sources.setdefault(r[0], {})["posts"] = r[1]
-    last = {}
-    for r in db.execute("SELECT source, name, SUM(value) FROM counters WHERE source != '' GROUP BY source, name"):
-        if r[1] == "crawl/pages":
-            sources.setdefault(r[0], {"posts": 0})["pages"] = r[2]
-        elif r[1].startswith("crawl/failed/"):
-            d = sources.setdefault(r[0], {"posts": 0})
-            d["failed"] = d.get("failed", 0) + r[2]
-        last[(r[0], r[1])] = r[2]
-    failures = [
-        {"stage": r[0], "code": r[1], "count": r[2], "example": r[3]}
-        for r in db.execute("SELECT stage, code, COUNT(*), MIN(reason) FROM failures GROUP BY stage, code ORDER BY stage, code")
-    ]
-    t = db.execute("SELECT COUNT(*), COALESCE(SUM(seconds), 0) FROM transcripts").fetchone()
-    return {
-        "health": collector_health(cat),
-        "posts": db.execute("SELECT COUNT(*) FROM posts").fetchone()[0],
-        "media": db.execute("SELECT COUNT(*) FROM media").fetchone()[0],
-        "transcripts": t[0],
-        "transcribed_minutes": round(t[1] / 60.0, 2),
-        "stages": cat.stage_counts(),
-        "sources": sources,
-        "failures": failures,
-        "schema_version": cat.schema_version() if hasattr(cat, "schema_version") else None,
-    }
-
-
-def collector_health(cat: Any, history: int = 5) -> dict[str, Any]:
-    """Per source: what its latest run discovered, fetched, skipped (by reason) and failed (by code),
-    against the median of its previous runs; flags a source that returned zero or far fewer."""
-    import statistics
-
-    db = cat.db
-    out: dict[str, Any] = {}
-    sources = [r[0] for r in db.execute(
-        "SELECT DISTINCT source FROM counters WHERE source != '' AND name = 'crawl/discovered' ORDER BY source")]
-    for src in sources:
-        runs = [(r[0], r[1]) for r in db.execute(
-            "SELECT run_id, value FROM counters WHERE source = ? AND name = 'crawl/discovered' ORDER BY run_id", (src,))]
-        last_run, last = runs[-1]
-        prev = [v for _, v in runs[:-1]][-history:]
-        median = statistics.median(prev) if prev else None
-        counts = {r[0]: r[1] for r in db.execute(
-            "SELECT name, SUM(value) FROM counters WHERE source = ? AND run_id = ? GROUP BY name", (src, last_run))}
-        fetched = {r[0]: r[1] for r in db.execute(
-            "SELECT name, SUM(value) FROM counters WHERE source = ? AND name LIKE 'fetch/%' GROUP BY name", (src,))}
-        flag = ""
-        if last == 0:
-            flag = "returned zero posts"
-        elif median and last < 0.5 * median:
-            flag = f"far fewer than its recent median ({last} < {median:g})"
-        started = db.execute("SELECT started_at FROM runs WHERE run_id = ?", (last_run,)).fetchone()
-        out[src] = {
-            "last_run": last_run, "last_run_at": started[0] if started else None,
-            "discovered": last, "median_previous": median, "flag": flag,
-            "new": counts.get("crawl/new", 0), "pages": counts.get("crawl/pages", 0),
-            "reported_total": counts.get("crawl/reported_total"),
-            "fetched": fetched.get("fetch/fetched", 0),
-            "skipped": {k.split("/", 2)[2]: v for k, v in {**counts, **fetched}.items() if k.startswith(("crawl/skipped/", "fetch/skipped/"))},
-            "failed": {k.split("/", 2)[2]: v for k, v in {**counts, **fetched}.items() if k.startswith(("crawl/failed/", "fetch/failed/"))},
-        }
-    return out
 
 
 # ---- search ---------------------------------------------------------------------------------------------

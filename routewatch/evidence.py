@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zlib import error as zlib_error
 
-from crawlers.origins import platform_of_host
+from crawlers.origins import origin_key_of_host
 from routewatch.catalog import Catalog, now_iso, stored_json
 from routewatch.errors import Code, RouteWatchError
 from routewatch.outputs import open_output
@@ -74,7 +74,7 @@ def _canonical_info(info: Any, canonical_media_url: str) -> Any:
         return info
     fetched = str(info.get("original_url") or info.get("webpage_url") or info.get("url") or "")
     f, c = urlsplit(fetched), urlsplit(canonical_media_url)
-    if not f.netloc or f.netloc == c.netloc or platform_of_host(f.hostname or ""):
+    if not f.netloc or f.netloc == c.netloc or origin_key_of_host(f.hostname or ""):
         return info
     origin, canon = f"{f.scheme}://{f.netloc}", f"{c.scheme}://{c.netloc}"
 

@@ -11,7 +11,6 @@ import time
 import pytest
 
 from routewatch.catalog import Catalog
-from routewatch.cli import collector_health
 from tests.conftest import run_cli, write_demo_config
 
 pytestmark = pytest.mark.slow
@@ -78,7 +77,7 @@ def test_collector_health_flags_zero_and_far_fewer(tmp_path):
         cat.start_run("crawl")
         cat.count("crawl/discovered", n, source="tg")
         cat.count("crawl/discovered", 5, source="feed")
-    h = collector_health(cat)
+    h = cat.collector_health()
     cat.close()
     assert h["tg"]["discovered"] == 3
     assert h["tg"]["median_previous"] == 10.5
@@ -91,6 +90,6 @@ def test_collector_health_flags_zero(tmp_path):
     for n in (4, 0):
         cat.start_run("crawl")
         cat.count("crawl/discovered", n, source="tg")
-    h = collector_health(cat)
+    h = cat.collector_health()
     cat.close()
     assert h["tg"]["flag"] == "returned zero posts"

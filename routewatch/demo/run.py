@@ -40,7 +40,7 @@ def demo_settings(data_dir: str | Path | None, server: DemoServer) -> Any:
 def run_demo(data_dir: str | Path | None = None, quiet: bool = False, keep_serving: bool = False) -> dict[str, Any]:
     from routewatch import pipeline
     from routewatch.catalog import open_catalog
-    from routewatch.cli import _Bars, collect_status
+    from routewatch.cli import _Bars
 
     err = Console(stderr=True)
     t0 = time.monotonic()
@@ -55,7 +55,7 @@ def run_demo(data_dir: str | Path | None = None, quiet: bool = False, keep_servi
             with _Bars(not quiet) as bars:
                 reports = pipeline.run_all(pipeline.Context(settings=s, catalog=cat, progress=bars))
             cat.finish_run()
-            st = collect_status(cat)
+            st = cat.status()
             facts = sum(pipeline.fact_count_gold(g) for g in _all_gold(cat))
             digest_paths = _digest_latest_week(cat, s)
         finally:

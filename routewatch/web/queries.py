@@ -531,9 +531,7 @@ def route_legs(ctx: Ctx, q: Query) -> dict[str, Any]:
 # ---- status ------------------------------------------------------------------------------------------------
 def status(ctx: Ctx) -> dict[str, Any]:
     """`routewatch status --json`, every name and string in it made public (whatever its shape)."""
-    from routewatch.cli import collect_status
-
-    info: dict[str, Any] = deep_clean(ctx.scrub, collect_status(ctx.catalog))  # type: ignore[assignment]
+    info: dict[str, Any] = deep_clean(ctx.scrub, ctx.catalog.status())  # type: ignore[assignment]
     for f in info.get("failures", []):
         if isinstance(f, dict) and isinstance(f.get("example"), str):
             f["example"] = f["example"][:300]
