@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -23,14 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from routewatch.errors import Code, NotConfigured, RouteWatchError
+from routewatch.core.ffmpeg import CHILD_MEMORY_LIMIT, capped, file_url, first_line, tool
+from routewatch.errors import Code, RouteWatchError
 
 # Demuxers ffmpeg may pick: containers of video, and single images (a still "video" is one frame).
 FORMAT_WHITELIST = ",".join([
     "mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "ogg", "flv", "live_flv", "mpegts",
     "mpeg", "avi", "asf", "nut", "mxf", "dv", "gif", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe",
 ])
-_CHILD_MEMORY_LIMIT = 2 << 30
+_CHILD_MEMORY_LIMIT = CHILD_MEMORY_LIMIT
 _MAX_HEIGHT = 1280  # with max_width: a 4K frame arrives as at most 720×1280
 
 
@@ -44,29 +43,9 @@ class VideoInfo:
     still: bool = False  # a single picture (png/jpeg/webp/bmp, or a video without duration)
 
 
-def _tool(name: str) -> str:
-    found = shutil.which(name)
-    if not found:
-        raise NotConfigured(f"{name} not found: install ffmpeg (Debian: apt-get install ffmpeg)")
-    return found
-
-
 def _limited(cmd: list[str]) -> list[str]:
     """The command under util-linux prlimit when present (no Python runs between fork and exec)."""
-    prlimit = shutil.which("prlimit")
-    return [prlimit, f"--as={_CHILD_MEMORY_LIMIT}", "--", *cmd] if prlimit else cmd
-
-
-def _url(path: Path) -> str:
-    return "file:" + str(path.resolve())  # never an option or another protocol
-
-
-def _first_line(err: bytes) -> str:
-    for line in err.decode("utf-8", "replace").splitlines():
-        line = re.sub(r"^\[[^\]]* @ 0x[0-9a-f]+\]\s*", "", line.strip())
-        if line:
-            return line[:200]
-    return ""
+    return capped(cmd, _CHILD_MEMORY_LIMIT) or cmd
 
 
 def _rotation(stream: dict) -> int:
@@ -90,14 +69,14 @@ def probe_video(path: Path, max_width: int, timeout: float = 20.0) -> VideoInfo:
         raise RouteWatchError(Code.E708, f"cannot read {path.name}: {exc.strerror}") from None
     if not path.is_file() or size == 0:
         raise RouteWatchError(Code.E708, f"{path.name} is empty or not a regular file")
-    cmd = [_tool("ffprobe"), "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", FORMAT_WHITELIST,
-           "-print_format", "json", "-show_format", "-show_streams", _url(path)]
+    cmd = [tool("ffprobe"), "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", FORMAT_WHITELIST,
+           "-print_format", "json", "-show_format", "-show_streams", file_url(path)]
     try:
         done = subprocess.run(_limited(cmd), capture_output=True, timeout=timeout, check=False)  # noqa: S603
     except subprocess.TimeoutExpired:
         raise RouteWatchError(Code.E706, f"probing timed out after {timeout:.0f} s") from None
     if done.returncode != 0:
-        raise RouteWatchError(Code.E704, f"not a readable video: {_first_line(done.stderr) or 'ffprobe failed'}")
+        raise RouteWatchError(Code.E704, f"not a readable video: {first_line(done.stderr) or 'ffprobe failed'}")
     try:
         info = json.loads(done.stdout or b"{}")
     except ValueError:
@@ -139,8 +118,8 @@ def sample_frames(path: Path, info: VideoInfo, fps: float, max_seconds: float,
     A file that yields no frame at all is E704 (truncated or corrupt).
     """
     frame_bytes = info.out_width * info.out_height * 3
-    cmd = [_tool("ffmpeg"), "-nostdin", "-hide_banner", "-v", "error", "-protocol_whitelist", "file",
-           "-format_whitelist", FORMAT_WHITELIST, "-i", _url(path), "-map", "0:v:0", "-an", "-sn", "-dn",
+    cmd = [tool("ffmpeg"), "-nostdin", "-hide_banner", "-v", "error", "-protocol_whitelist", "file",
+           "-format_whitelist", FORMAT_WHITELIST, "-i", file_url(path), "-map", "0:v:0", "-an", "-sn", "-dn",
            "-t", f"{max_seconds:.3f}"]
     scale = f"scale={info.out_width}:{info.out_height}:flags=area"
     if info.still:  # one picture: the fps filter would wait for a second frame that never comes
@@ -186,7 +165,7 @@ def sample_frames(path: Path, info: VideoInfo, fps: float, max_seconds: float,
             raise RouteWatchError(Code.E706, f"reading {path.name} timed out after {n} frames")
         if n == 0:
             err_file.seek(0)
-            reason = _first_line(err_file.read(8192)) or "no frame could be decoded"
+            reason = first_line(err_file.read(8192)) or "no frame could be decoded"
             raise RouteWatchError(Code.E704, f"{path.name}: {reason}")
     finally:
         watchdog.cancel()

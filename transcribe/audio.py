@@ -11,9 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 import resource
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -21,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from routewatch.errors import Code, NotConfigured, RouteWatchError
+from routewatch.core.ffmpeg import CHILD_MEMORY_LIMIT, capped, file_url, first_line, tool
+from routewatch.errors import Code, RouteWatchError
 
 SAMPLE_RATE = 16000
 # Demuxers we let ffmpeg pick (CONVENTIONS: no playlist/concat/image2 demuxers that open other files).
@@ -33,7 +32,7 @@ FORMAT_WHITELIST = ",".join(
         "nut", "mxf", "dv",
     ]
 )
-_CHILD_MEMORY_LIMIT = 2 << 30  # address-space cap for ffmpeg/ffprobe children
+_CHILD_MEMORY_LIMIT = CHILD_MEMORY_LIMIT
 _PLAYLIST_MARKS = (b"#extm3u", b"#ext-x-", b"[playlist]", b"ffconcat", b"<mpd", b"<smil", b"<asx")
 
 
@@ -170,17 +169,10 @@ def _run_limited(cmd: list[str], **kw):
     is one: then no Python runs between fork and exec, so CPython starts the child with vfork and no
     fork handlers run — decoding may go on while model threads are inside OpenBLAS (a preexec_fn
     there can deadlock in OpenBLAS's fork handler)."""
-    prlimit = shutil.which("prlimit")
-    if prlimit:
-        return subprocess.run([prlimit, f"--as={_CHILD_MEMORY_LIMIT}", "--", *cmd], **kw)  # noqa: S603
+    limited = capped(cmd, _CHILD_MEMORY_LIMIT)
+    if limited:
+        return subprocess.run(limited, **kw)  # noqa: S603
     return subprocess.run(cmd, preexec_fn=_limit_child, **kw)  # noqa: S603, PLW1509
-
-
-def _tool(name: str) -> str:
-    found = shutil.which(name)
-    if not found:
-        raise NotConfigured(f"{name} not found: install ffmpeg (Debian: apt-get install ffmpeg)")
-    return found
 
 
 def _sniff_playlist(head: bytes) -> bool:
@@ -190,32 +182,18 @@ def _sniff_playlist(head: bytes) -> bool:
     )
 
 
-def _first_line(err: bytes) -> str:
-    """First message of ffmpeg's stderr, without the "[demuxer @ 0x…]" prefix."""
-    for line in err.decode("utf-8", "replace").splitlines():
-        line = re.sub(r"^\[[^\]]* @ 0x[0-9a-f]+\]\s*", "", line.strip())
-        if line:
-            return line[:200]
-    return ""
-
-
-def _url(path: Path) -> str:
-    """An explicit file: URL, so names starting with '-' or holding ':' are never options or protocols."""
-    return "file:" + str(path.resolve())
-
-
 def probe(path: Path, timeout: float = 20.0) -> dict:
     """ffprobe's JSON (format + streams) for a local file, or E204 when it cannot be read."""
     cmd = [
-        _tool("ffprobe"), "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", FORMAT_WHITELIST,
-        "-print_format", "json", "-show_format", "-show_streams", _url(path),
+        tool("ffprobe"), "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", FORMAT_WHITELIST,
+        "-print_format", "json", "-show_format", "-show_streams", file_url(path),
     ]
     try:
         done = _run_limited(cmd, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise RouteWatchError(Code.E204, f"probing timed out after {timeout:.0f} s") from None
     if done.returncode != 0:
-        reason = _first_line(done.stderr) or "ffprobe failed"
+        reason = first_line(done.stderr) or "ffprobe failed"
         raise RouteWatchError(Code.E204, f"not a readable media file: {reason}")
     try:
         info = json.loads(done.stdout or b"{}")
@@ -282,11 +260,11 @@ def decode_audio(
 
     cap_seconds = max_seconds + 0.5  # decode a little past the limit to tell "too long" from "exactly"
     max_bytes = int(cap_seconds * sample_rate) * 2 + 4096
-    cmd = [_tool("ffmpeg"), "-nostdin", "-hide_banner", "-v", "error", "-protocol_whitelist", "file",
+    cmd = [tool("ffmpeg"), "-nostdin", "-hide_banner", "-v", "error", "-protocol_whitelist", "file",
            "-format_whitelist", FORMAT_WHITELIST]
     if wav:
         cmd += ["-ignore_length", "1"]
-    cmd += ["-i", _url(path), "-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", "1", "-ar", str(sample_rate),
+    cmd += ["-i", file_url(path), "-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", "1", "-ar", str(sample_rate),
             "-t", f"{cap_seconds:.3f}", "-fs", str(max_bytes), "-f", "s16le", "pipe:1"]
     with tempfile.TemporaryFile() as err_file:
         try:
@@ -297,7 +275,7 @@ def decode_audio(
         err = err_file.read(8192)
     raw = done.stdout[: max_bytes - (max_bytes % 2)]
     if done.returncode != 0 and not raw:
-        raise RouteWatchError(Code.E204, f"cannot decode {path.name}: {_first_line(err) or 'ffmpeg failed'}")
+        raise RouteWatchError(Code.E204, f"cannot decode {path.name}: {first_line(err) or 'ffmpeg failed'}")
     pcm = (np.frombuffer(raw[: len(raw) - len(raw) % 2], dtype="<i2").astype(np.float32)) / 32768.0
     seconds = len(pcm) / float(sample_rate)
     if seconds == 0.0:
@@ -312,7 +290,7 @@ def decode_audio(
         raise RouteWatchError(
             Code.E204,
             f"{path.name} is truncated or corrupt (decoded {seconds:.1f} s of {probed or 0:.1f} s: "
-            f"{_first_line(err) or 'ffmpeg error'})",
+            f"{first_line(err) or 'ffmpeg error'})",
         )
     return DecodedAudio(
         pcm=pcm,
