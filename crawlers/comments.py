@@ -29,13 +29,17 @@ class Comment:
     posted_at: str = ""
     likes: int | None = None
     lang: str = ""
+    name: str = ""  # the name shown beside the comment when `author` is the account's handle
 
     def unit(self) -> TextUnit:
         return TextUnit(unit_id=f"{self.post_id}:comment:{self.comment_id}", post_id=self.post_id, kind="comment",
                         text=self.text[:MAX_TEXT], lang=self.lang)
 
     def meta(self) -> dict[str, Any]:
-        return {"parent": self.parent, "author": self.author, "posted_at": self.posted_at, "likes": self.likes}
+        meta = {"parent": self.parent, "author": self.author, "posted_at": self.posted_at, "likes": self.likes}
+        if self.name and self.name != self.author:
+            meta["author_name"] = self.name  # an account field: every output pseudonymises it
+        return meta
 
 
 def from_ytdlp(post_id: str, info: dict[str, Any], limit: int) -> list[Comment]:

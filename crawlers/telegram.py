@@ -184,10 +184,11 @@ class TelegramDiscussion(Crawler):
                              f"[not({_IN_REPLY})]")
             # the commenter: the t.me/<username> link, else the name shown (an account without a username)
             href = name.xpath("./@href").get() or ""
-            author = urlsplit(href).path.strip("/") if href else "".join(name.xpath(".//text()").getall()).strip()
+            shown = "".join(name.xpath(".//text()").getall()).strip()
+            author = urlsplit(href).path.strip("/") if href else shown
             reply = msg.css("a.tgme_widget_message_reply::attr(href)").get() or ""
             yield Comment(post_id=post_id, comment_id=cid, text=text, parent=_comment_id(reply) if reply else "",
-                          author=author,
+                          author=author, name=shown,
                           posted_at=_norm_date(msg.css("a.tgme_widget_message_date time::attr(datetime), "
                                                        "time::attr(datetime)").get() or ""))
 

@@ -1130,7 +1130,7 @@ def _row_to_unit(r: sqlite3.Row) -> TextUnit:
 
 
 def account_names(db: sqlite3.Connection) -> set[str]:
-    """Every account name the catalog holds: authors, forward sources, channel names in metadata."""
+    """Every account name the catalog holds: authors, forward sources, channel names in metadata, commenters."""
     out: set[str] = set()
     for sql in (
         "SELECT DISTINCT author_handle FROM posts",
@@ -1140,6 +1140,11 @@ def account_names(db: sqlite3.Connection) -> set[str]:
         "SELECT DISTINCT json_extract(extra_json, '$.uploader_id') FROM posts WHERE json_valid(extra_json)",
         "SELECT DISTINCT json_extract(extra_json, '$.username') FROM posts WHERE json_valid(extra_json)",
         "SELECT DISTINCT substr(source, 10) FROM posts WHERE source LIKE 'telegram:%'",
+        # commenters (crawlers/comments.py keeps them only in the post's comment thread)
+        "SELECT DISTINCT json_extract(c.value, '$.author') FROM posts p, json_each(p.extra_json, '$.comments') c "
+        "WHERE json_valid(p.extra_json) AND json_type(p.extra_json, '$.comments') = 'object' AND json_type(c.value) = 'object'",
+        "SELECT DISTINCT json_extract(c.value, '$.author_name') FROM posts p, json_each(p.extra_json, '$.comments') c "
+        "WHERE json_valid(p.extra_json) AND json_type(p.extra_json, '$.comments') = 'object' AND json_type(c.value) = 'object'",
     ):
         for (v,) in db.execute(sql):
             if isinstance(v, str) and v.strip():

@@ -272,4 +272,9 @@ def test_discussion_replies_are_comment_units_found_by_search_and_no_commenter_i
     shown = "\n".join([json.dumps(hits, ensure_ascii=False), human, out.read_text(encoding="utf-8"), html,
                         json.dumps(api, ensure_ascii=False), packed])
     assert "司机怎么联系" in shown
-    assert [c for c in COMMENTERS if c in shown] == []
+    named = {name: [c for c in COMMENTERS if c in text] for name, text in (
+        ("search --json", json.dumps(hits, ensure_ascii=False)), ("search", human), ("export", out.read_text(encoding="utf-8")),
+        ("post page", html), ("post API", json.dumps(api, ensure_ascii=False)),
+        *((f"evidence {n}", z.read(n).decode("utf-8", "replace")) for z in [zipfile.ZipFile(bundle)]
+          for n in z.namelist() if not n.endswith(".gz")))}
+    assert {k: v for k, v in named.items() if v} == {}
