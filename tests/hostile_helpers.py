@@ -556,7 +556,10 @@ class World:
 
 def _crawl_config(cases: list[Case], srv: HostileServer) -> str:
     lines = ["[crawl]", f'allow_hosts = ["{srv.hostport}"]', "max_pages_per_source = 50", "timeout_seconds = 10",
-             "retry_times = 0", f"max_download_seconds = {DOWNLOAD_BUDGET}", "[crawl.origins]", f'telegram = "{srv.base}"']
+             "retry_times = 0", f"max_download_seconds = {DOWNLOAD_BUDGET}",
+             # the corpus's Telegram cases are listing pages; each post's own page (?embed=1) is not served here
+             # (tests/crawlers/test_telegram.py and the evidence tests cover those pages)
+             "telegram_post_pages = false", "[crawl.origins]", f'telegram = "{srv.base}"']
     for c in cases:
         if c.id in srv.start_urls and ("crawl-page" in c.stages or "crawl-feed" in c.stages):
             urls = [srv.url(u) for u in srv.start_urls[c.id]]

@@ -128,7 +128,7 @@ def test_evidence_bundle_manifest_verifies(demo_run, tmp_path):
         for n in zin.namelist():
             b = zin.read(n)
             zout.writestr(n, b + b"x" if n == "post.json" else b)
-    assert verify_bundle(tampered) == ["hash mismatch: post.json"]
+    assert verify_bundle(tampered) == ["post.json: changed: its sha256 is not the one the bundle recorded"]
 
 
 def test_unknown_post_is_a_clear_error(demo_run, tmp_path):
