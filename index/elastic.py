@@ -41,8 +41,7 @@ from index.settings import IndexSettings
 
 # The sqlite backend's text helpers: the same snippet and span rules make hits equal across backends.
 from index.sqlite_fts import _first_span, make_snippet, normalise
-from routewatch.core.text import fold as core_fold
-from routewatch.core.text import to_simplified
+from routewatch.core.text import fold, to_simplified
 from routewatch.errors import Code, NotConfigured, RouteWatchError
 from routewatch.records import SearchHit, Segment, TextUnit
 
@@ -105,7 +104,7 @@ MAPPINGS: dict[str, Any] = {
 def search_form(text: str) -> str:
     """The search form of a text or query term: Simplified Chinese, NFKC, accents removed, lower case,
     everything but letters and digits turned into spaces (as SQLite's unicode61 tokenizer splits)."""
-    return "".join(c if c.isalnum() else " " for c in core_fold(text))
+    return "".join(c if c.isalnum() else " " for c in fold(text))
 
 
 def _es_date(value: str) -> str | None:

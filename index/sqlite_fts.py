@@ -161,7 +161,6 @@ CREATE TABLE IF NOT EXISTS idx_trend_day (
 ) WITHOUT ROWID;
 """
 
-_CJK_RUN = CJK_RUN
 
 
 def normalise(text: str) -> str:
@@ -176,7 +175,7 @@ def normalise(text: str) -> str:
 
 def cjk_chars(norm: str) -> str:
     """The text of idx_units_chars: each CJK character a token, each run of other characters one 'x'."""
-    return " x ".join(" ".join(run) for run in _CJK_RUN.findall(norm))
+    return " x ".join(" ".join(run) for run in CJK_RUN.findall(norm))
 
 
 def _one_snapshot(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -559,12 +558,12 @@ class SqliteIndex(Index):
             fts.append(("idx_units_latin", " ".join(_fts_phrase(t) for t in latin)))
         if long_cjk := [t for t in cjk if len(t) >= 3]:
             fts.append(("idx_units_cjk", " ".join(_fts_phrase(t) for t in long_cjk)))
-        if short_cjk := [t for t in cjk if len(t) < 3 and _CJK_RUN.fullmatch(t)]:
+        if short_cjk := [t for t in cjk if len(t) < 3 and CJK_RUN.fullmatch(t)]:
             fts.append(("idx_units_chars", " ".join(_fts_phrase(" ".join(t)) for t in short_cjk)))
         conds: list[str] = []
         params: list[Any] = []
         for t in cjk:
-            if len(t) < 3 and not _CJK_RUN.fullmatch(t):  # short and not all CJK (e.g. "走a"): a scan
+            if len(t) < 3 and not CJK_RUN.fullmatch(t):  # short and not all CJK (e.g. "走a"): a scan
                 conds.append("instr(u.norm, ?) > 0")
                 params.append(t)
         for table, expr in fts[1:]:
@@ -761,7 +760,7 @@ class SqliteIndex(Index):
                     cond, arg = "u.rowid IN (SELECT rowid FROM idx_units_latin WHERE idx_units_latin MATCH ?)", _fts_phrase(t)
                 elif len(t) >= 3:
                     cond, arg = "u.rowid IN (SELECT rowid FROM idx_units_cjk WHERE idx_units_cjk MATCH ?)", _fts_phrase(t)
-                elif _CJK_RUN.fullmatch(t):
+                elif CJK_RUN.fullmatch(t):
                     cond, arg = ("u.rowid IN (SELECT rowid FROM idx_units_chars WHERE idx_units_chars MATCH ?)",
                                  _fts_phrase(" ".join(t)))
                 else:
@@ -808,7 +807,7 @@ def _term_cond(t: str, a: str) -> tuple[str, list[Any]]:
         return f"{a}.rowid IN (SELECT rowid FROM idx_units_latin WHERE idx_units_latin MATCH ?)", [_fts_phrase(t)]  # noqa: S608
     if len(t) >= 3:
         return f"{a}.rowid IN (SELECT rowid FROM idx_units_cjk WHERE idx_units_cjk MATCH ?)", [_fts_phrase(t)]  # noqa: S608
-    if _CJK_RUN.fullmatch(t):
+    if CJK_RUN.fullmatch(t):
         return (f"{a}.rowid IN (SELECT rowid FROM idx_units_chars WHERE idx_units_chars MATCH ?)",  # noqa: S608
                 [_fts_phrase(" ".join(t))])
     return f"instr({a}.norm, ?) > 0", [t]
@@ -847,7 +846,7 @@ def _score_exprs(terms: list[str]) -> list[tuple[str, str]]:
     """(table, MATCH expression) whose bm25 scores a unit for the positive words found in it."""
     latin = [_fts_phrase(t) for t in terms if not has_cjk(t)]
     long_cjk = [_fts_phrase(t) for t in terms if has_cjk(t) and len(t) >= 3]
-    short = [_fts_phrase(" ".join(t)) for t in terms if has_cjk(t) and len(t) < 3 and _CJK_RUN.fullmatch(t)]
+    short = [_fts_phrase(" ".join(t)) for t in terms if has_cjk(t) and len(t) < 3 and CJK_RUN.fullmatch(t)]
     return [(tb, " OR ".join(ex)) for tb, ex in (("idx_units_latin", latin), ("idx_units_cjk", long_cjk),
                                                   ("idx_units_chars", short)) if ex]
 

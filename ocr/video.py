@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from routewatch.core.ffmpeg import CHILD_MEMORY_LIMIT, capped, file_url, first_line, tool
+from routewatch.core.ffmpeg import capped, file_url, first_line, tool
 from routewatch.errors import Code, RouteWatchError
 
 # Demuxers ffmpeg may pick: containers of video, and single images (a still "video" is one frame).
@@ -29,7 +29,6 @@ FORMAT_WHITELIST = ",".join([
     "mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "ogg", "flv", "live_flv", "mpegts",
     "mpeg", "avi", "asf", "nut", "mxf", "dv", "gif", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe",
 ])
-_CHILD_MEMORY_LIMIT = CHILD_MEMORY_LIMIT
 _MAX_HEIGHT = 1280  # with max_width: a 4K frame arrives as at most 720×1280
 
 
@@ -45,7 +44,7 @@ class VideoInfo:
 
 def _limited(cmd: list[str]) -> list[str]:
     """The command under util-linux prlimit when present (no Python runs between fork and exec)."""
-    return capped(cmd, _CHILD_MEMORY_LIMIT) or cmd
+    return capped(cmd) or cmd
 
 
 def _rotation(stream: dict) -> int:

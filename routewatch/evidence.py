@@ -25,11 +25,11 @@ from urllib.parse import urlsplit
 from zlib import error as zlib_error
 
 from crawlers.origins import origin_key_of_host
-from routewatch.catalog import Catalog, now_iso, stored_json
+from routewatch.catalog import Catalog, account_names, now_iso, stored_json
 from routewatch.errors import Code, RouteWatchError
 from routewatch.outputs import open_output
 from routewatch.privacy import PACKS_DIR, redact_obj
-from routewatch.view import PostView, known_handles, policy
+from routewatch.view import PostView, policy
 
 SUMS = "SHA256SUMS"
 STATEMENT, SIGNATURE, PUBKEY = "statement.json", "statement.sig", "signing_key.txt"
@@ -102,7 +102,7 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path, 
     view = PostView.of(post, scrub)
 
     # Accounts: every account the catalog knows (a channel listing shows other messages too), longest first
-    handles = tuple(sorted({h for h in known_handles(catalog.db) if len(h.lstrip("@")) >= 3}, key=len, reverse=True))
+    handles = tuple(sorted({h for h in account_names(catalog.db) if len(h.lstrip("@")) >= 3}, key=len, reverse=True))
     pseudo_handles = handles if scrub.pseudonymise else ()
 
     def clean(text: str) -> str:
@@ -229,7 +229,7 @@ def _readme(raw: bool) -> str:
 
 
 def known_accounts(catalog: Catalog) -> set[str]:
-    return {h for h in known_handles(catalog.db) if len(h.lstrip("@")) >= 3}
+    return {h for h in account_names(catalog.db) if len(h.lstrip("@")) >= 3}
 
 
 # ---- verification -------------------------------------------------------------------------------------------

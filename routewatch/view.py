@@ -21,7 +21,6 @@ from routewatch.web.public import Scrubber
 URL_NOTE = "not a link: its account is a pseudonym; platform and platform_id locate the post"
 
 
-known_handles = account_names  # every account name the catalog holds (routewatch.catalog)
 
 
 def policy(settings: Any, db: sqlite3.Connection | None = None, *, max_chars: int = 20000,
@@ -30,7 +29,7 @@ def policy(settings: Any, db: sqlite3.Connection | None = None, *, max_chars: in
     accounts the catalog knows (so a handle is replaced wherever a text names it). `reveal`: the raw mode
     for this output only (evidence under `privacy.raw_evidence`)."""
     p = settings.privacy
-    return Scrubber(install_secret(Path(settings.data_dir)), known_handles(db) if db is not None else (),
+    return Scrubber(install_secret(Path(settings.data_dir)), account_names(db) if db is not None else (),
                     pseudonymise=p.pseudonymise_handles, redact=p.redact_contacts, max_chars=max_chars,
                     reveal=p.reveal or reveal, public=p.public_accounts, min_count=p.min_count)
 

@@ -32,7 +32,6 @@ FORMAT_WHITELIST = ",".join(
         "nut", "mxf", "dv",
     ]
 )
-_CHILD_MEMORY_LIMIT = CHILD_MEMORY_LIMIT
 _PLAYLIST_MARKS = (b"#extm3u", b"#ext-x-", b"[playlist]", b"ffconcat", b"<mpd", b"<smil", b"<asx")
 
 
@@ -161,7 +160,7 @@ def fingerprint_similarity(a: str, b: str, at_least: float = 0.0) -> float:
 
 
 def _limit_child() -> None:  # pragma: no cover - runs in the child
-    resource.setrlimit(resource.RLIMIT_AS, (_CHILD_MEMORY_LIMIT, _CHILD_MEMORY_LIMIT))
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_LIMIT, CHILD_MEMORY_LIMIT))
 
 
 def _run_limited(cmd: list[str], **kw):
@@ -169,7 +168,7 @@ def _run_limited(cmd: list[str], **kw):
     is one: then no Python runs between fork and exec, so CPython starts the child with vfork and no
     fork handlers run — decoding may go on while model threads are inside OpenBLAS (a preexec_fn
     there can deadlock in OpenBLAS's fork handler)."""
-    limited = capped(cmd, _CHILD_MEMORY_LIMIT)
+    limited = capped(cmd)
     if limited:
         return subprocess.run(limited, **kw)  # noqa: S603
     return subprocess.run(cmd, preexec_fn=_limit_child, **kw)  # noqa: S603, PLW1509

@@ -25,10 +25,6 @@ def is_han(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff"
 
 
-def has_han(s: str) -> bool:
-    return HAN_RUN.search(s) is not None
-
-
 def has_cjk(s: str) -> bool:
     return _CJK_ONE.search(s) is not None
 
