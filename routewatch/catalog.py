@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from routewatch.catalog_web import WebReads
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import (
     Extraction,
@@ -35,6 +36,7 @@ from routewatch.records import (
     TextUnit,
     Transcript,
 )
+from routewatch.stored import StoredJSONError, stored_json  # noqa: F401 - the catalog's JSON decoder, imported from here by many
 
 STAGES = ("crawl", "fetch", "transcribe", "extract", "index")
 
@@ -224,39 +226,6 @@ def _segments_to_json(segs: tuple[Segment, ...] | list[Segment]) -> str:
 
 
 log = logging.getLogger("routewatch.catalog")
-_BAD_ROWS_SEEN: set[tuple[str, str]] = set()
-
-
-class StoredJSONError(RouteWatchError):
-    """A JSON column of one row that cannot be decoded (E923): that row's value is skipped, not the command."""
-
-    def __init__(self, where: str, reason: str):
-        super().__init__(Code.E923, f"{where}: invalid stored JSON ({reason})")
-        self.where = where
-
-
-def stored_json(text: str | bytes | None, default: Any, *, where: str, strict: bool = False) -> Any:
-    """The one decoder for JSON stored in the catalog and the index. Empty → `default`. Invalid JSON, or a
-    value of another shape than `default` (an object where a list was stored...), is logged once as
-    `E923 where: invalid stored JSON (...)` and read as `default`; with `strict` it raises StoredJSONError."""
-    if text is None or text in ("", b""):
-        return default
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError) as e:
-        reason = f"{type(e).__name__}: {str(e)[:80]}"
-    else:
-        if default is None or isinstance(value, type(default)):
-            return value
-        reason = f"a {type(value).__name__} where a {type(default).__name__} belongs"
-    err = StoredJSONError(where, reason)
-    if strict:
-        raise err
-    if (where, reason) not in _BAD_ROWS_SEEN and len(_BAD_ROWS_SEEN) < 10000:
-        _BAD_ROWS_SEEN.add((where, reason))
-        log.warning("%s; read as empty", err)
-    return default
-
 
 def segments_from_json(text: str, *, where: str = "segments") -> tuple[Segment, ...]:
     out = []
@@ -343,7 +312,7 @@ def db_error(e: sqlite3.Error, path: Path | str = "catalog") -> RouteWatchError:
     return RouteWatchError(Code.E920, f"{path} is damaged or not a RouteWatch catalog: {text}")
 
 
-class Catalog:
+class Catalog(WebReads):
     """Open (and migrate) the catalog of one data dir. Refuses a file that is not an SQLite database
     (E920) and, for writing, a catalog of a newer schema than this RouteWatch (E921); readers open such
     a catalog read-only."""

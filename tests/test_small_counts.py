@@ -153,7 +153,7 @@ def test_digest_shows_no_count_under_five(demo_run, tmp_path):
         for svg in out.glob("*.svg"):
             text = svg.read_text(encoding="utf-8")
             assert bad_svg(text) == [], (w, svg.name)
-            bands = re.findall(r"<rect[^>]*height='([\d.]+)'[^>]*class='suppressed'", text)
+            bands = re.findall(r'<rect class="suppressed"[^>]*height="([\d.]+)"', text)
             small_seen += len(bands)
             if svg.name == "volume.svg":  # a band is the threshold's height on a scale of at least twice it
                 assert all(float(h) <= 164 / 2 + 0.1 for h in bands)

@@ -8,7 +8,6 @@ is shown. Never writes to the catalog; SQL only with parameters.
 
 from __future__ import annotations
 
-import sqlite3
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -38,10 +37,6 @@ class Ctx:
     scrub: Scrubber
     _index: Any = field(default=None, repr=False)
 
-    @property
-    def db(self) -> sqlite3.Connection:
-        return self.catalog.db
-
     def index(self) -> Any:
         if self._index is None:
             path = Path(self.settings.data_dir) / "catalog.sqlite"
@@ -67,9 +62,14 @@ def _json(text: str | None, default: Any, where: str = "stored JSON") -> Any:
     return stored_json(text, default, where=where)
 
 
-def _title(scrub: Scrubber, extra_json: str) -> str:
-    t = _json(extra_json, {}).get("title")
+def _title(scrub: Scrubber, extra: dict[str, Any] | str | None) -> str:
+    """A post's title (from its `extra` object, or the stored JSON of it), made public."""
+    t = (_json(extra, {}) if isinstance(extra, str) else extra or {}).get("title")
     return scrub.clean(t) if isinstance(t, str) else ""
+
+
+def title_of(ctx: Ctx, post_id: str) -> str:
+    return _title(ctx.scrub, ctx.catalog.post_extra(post_id))
 
 
 def snippet(pt: PublicText, span: tuple[int, int] | None, width: int = SNIPPET_WIDTH) -> dict[str, Any]:
@@ -85,11 +85,6 @@ def snippet(pt: PublicText, span: tuple[int, int] | None, width: int = SNIPPET_W
     return {"text": out, "highlight": [len(pre) + s - a, len(pre) + e - a] if e > s else None}
 
 
-def _unit_row(db: sqlite3.Connection, unit_id: str) -> sqlite3.Row | None:
-    return db.execute("SELECT unit_id, post_id, kind, text, lang, segments_json FROM units WHERE unit_id=?",
-                      (unit_id,)).fetchone()
-
-
 # ---- search ------------------------------------------------------------------------------------------
 def search(ctx: Ctx, q: Query) -> SearchHits:
     """The index's hits as API rows; `.total` / `.relation` are the index's count of matching posts."""
@@ -97,12 +92,11 @@ def search(ctx: Ctx, q: Query) -> SearchHits:
     out = []
     why = is_filter_only(q)  # filters and no words: each hit says which fact matched (routewatch/matched.py)
     for h in hits:
-        row = _unit_row(ctx.db, h.unit_id) if h.unit_id else None
-        if row is not None:
-            snip = snippet(ctx.scrub.public(row["text"]), tuple(h.span) if h.span else None)
+        text = ctx.catalog.unit_text(h.unit_id) if h.unit_id else None
+        if text is not None:
+            snip = snippet(ctx.scrub.public(text), tuple(h.span) if h.span else None)
         else:  # index ahead of the catalog: fall back to the index's own snippet, markers removed
             snip = {"text": ctx.scrub.clean(h.snippet.replace("[", "").replace("]", "")), "highlight": None}
-        post = ctx.db.execute("SELECT author_handle, extra_json FROM posts WHERE post_id=?", (h.post_id,)).fetchone()
         gold = ctx.catalog.get_extraction_gold(h.post_id) or {}
         full = ctx.catalog.get_post(h.post_id)
         v = PostView.of(full, ctx.scrub) if full is not None else None
@@ -113,7 +107,7 @@ def search(ctx: Ctx, q: Query) -> SearchHits:
             "posted_at": h.posted_at, "source": h.source, "unit_id": h.unit_id, "score": round(h.score, 4),
             "span": list(h.span) if h.span else None, "start_sec": h.start_sec, "end_sec": h.end_sec,
             "snippet": snip["text"], "highlight": snip["highlight"],
-            "title": _title(ctx.scrub, post["extra_json"]) if post else "",
+            "title": _title(ctx.scrub, full.extra_json) if full is not None else "",
             "author": v.author if v else "",
             "route": gold.get("route", []), "countries": gold.get("countries", []),
             "relevant": gold.get("relevant"),
@@ -203,53 +197,38 @@ def _public_provenance(scrub: Scrubber, prov: Any) -> dict[str, Any]:
 
 
 def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
-    db, scrub = ctx.db, ctx.scrub
-    post = ctx.catalog.get_post(post_id)
+    cat, scrub = ctx.catalog, ctx.scrub
+    post = cat.get_post(post_id)
     if post is None:
         return None
     units_pub: dict[str, PublicText] = {}
     units = []
     order = {"caption": 0, "subtitle": 1, "transcript": 2, "onscreen": 3}
-    for u in sorted(ctx.catalog.units(post_id), key=lambda u: (order.get(u.kind, 9), u.unit_id)):
+    unit_tid = cat.unit_transcripts(post_id)
+    for u in sorted(cat.units(post_id), key=lambda u: (order.get(u.kind, 9), u.unit_id)):
         d, pt = _public_unit(scrub, u)
         units_pub[u.unit_id] = pt
-        units.append(d)
-    tr_rows = db.execute(
-        "SELECT t.transcript_id, t.model, t.language, t.seconds, t.created_at, t.provenance_json, t.audio_sha256, "
-        "pt.reused, pt.linked_at FROM post_transcripts pt JOIN transcripts t ON t.transcript_id = pt.transcript_id "
-        "WHERE pt.post_id = ? ORDER BY t.created_at", (post_id,)).fetchall()
-    unit_tid = {r["unit_id"]: r["transcript_id"] for r in db.execute(
-        "SELECT unit_id, transcript_id FROM units WHERE post_id=? AND transcript_id IS NOT NULL", (post_id,))}
+        units.append({**d, "transcript_id": unit_tid.get(u.unit_id)})
     transcripts = [{
-        "transcript_id": r["transcript_id"], "model": scrub.meta(r["model"]), "language": r["language"],
-        "seconds": r["seconds"], "created_at": r["created_at"], "audio_sha256": r["audio_sha256"],
-        "reused": bool(r["reused"]), "linked_at": r["linked_at"],
-        "provenance": _public_provenance(scrub, _json(r["provenance_json"], {})),
-    } for r in tr_rows]
-    for u in units:
-        u["transcript_id"] = unit_tid.get(u["unit_id"])
-    facts_raw = ctx.catalog.get_facts(post_id)
-    mrow = db.execute("SELECT sha256, size, duration, mime, provenance_json, fetched_at FROM media WHERE post_id=?",
-                      (post_id,)).fetchone()
+        "transcript_id": t["transcript_id"], "model": scrub.meta(t["model"]), "language": t["language"],
+        "seconds": t["seconds"], "created_at": t["created_at"], "audio_sha256": t["audio_sha256"],
+        "reused": t["reused"], "linked_at": t["linked_at"], "provenance": _public_provenance(scrub, t["provenance"]),
+    } for t in cat.post_transcripts(post_id)]
+    facts_raw = cat.get_facts(post_id)
+    m = cat.media_detail(post_id)
     media = None
-    if mrow is not None:
-        media = {"sha256": mrow["sha256"], "size": mrow["size"], "duration": mrow["duration"], "mime": mrow["mime"],
-                 "fetched_at": mrow["fetched_at"], "url": f"/media/{post_id}",
-                 "provenance": _public_provenance(scrub, _json(mrow["provenance_json"], {}))}
+    if m is not None:
+        media = {"sha256": m["sha256"], "size": m["size"], "duration": m["duration"], "mime": m["mime"],
+                 "fetched_at": m["fetched_at"], "url": f"/media/{post_id}",
+                 "provenance": _public_provenance(scrub, m["provenance"])}
     snapshots = [{"url": scrub.url_shown(r["url"]), "status": r["status"],
                   "sha256": r["sha256"], "fetched_at": r["fetched_at"], "tool": scrub.meta(r["tool"])}
-                 for r in db.execute(
-                     "SELECT s.url, s.status, s.sha256, s.fetched_at, s.tool FROM post_snapshots ps "
-                     "JOIN snapshots s ON s.id = ps.snapshot_id WHERE ps.post_id=? ORDER BY s.id", (post_id,))]
+                 for r in cat.post_snapshots(post_id)]
     sightings = [{"source": scrub.source(r["source"]), "discovered_via": scrub.url_shown(r["discovered_via"]),
-                  "seen_at": r["seen_at"]}
-                 for r in db.execute("SELECT source, discovered_via, seen_at FROM post_sightings WHERE post_id=? "
-                                     "ORDER BY seen_at", (post_id,))]
-    stages = {r["stage"]: {"status": r["status"], "code": r["code"], "updated_at": r["updated_at"]}
-              for r in db.execute("SELECT stage, status, code, updated_at FROM stage_status WHERE item_id=?",
-                                  (post_id,))}
+                  "seen_at": r["seen_at"]} for r in cat.post_sightings(post_id)]
+    stages = cat.post_stages(post_id)
     failures = [{"stage": f.stage, "code": f.code, "reason": scrub.clean(f.reason), "at": f.at}
-                for f in ctx.catalog.failures() if f.item_id == post_id]
+                for f in cat.post_failures(post_id)]
     v = PostView.of(post, scrub)  # author, URL, source: as every output shows them
     return {
         # url: the view's URL, when it is http(s) (never `javascript:` as a URL); url_display: always the text
@@ -288,72 +267,39 @@ def _jaccard(a: set[str], b: set[str]) -> float:
 def related_posts(ctx: Ctx, post_id: str, threshold: float = 0.5, limit: int = 30) -> list[dict[str, Any]]:
     """Reposts (same media file, same or acoustically identical audio, forwarded from this account) and
     near-duplicates (caption 3-gram Jaccard ≥ threshold), oldest first."""
-    db = ctx.db
+    cat = ctx.catalog
     rel: dict[str, list[str]] = defaultdict(list)
     sim: dict[str, float] = {}
-    for (pid,) in db.execute(
-            "SELECT m2.post_id FROM media m1 JOIN media m2 ON m2.sha256 = m1.sha256 AND m2.post_id != m1.post_id "
-            "WHERE m1.post_id = ?", (post_id,)):
+    for pid in cat.same_media_posts(post_id):
         rel[pid].append("same media file")
     # Same audio: posts that share a transcript with this post or with a copy of its media file. A post whose
     # transcript is its own subtitles (captions-first) shares none, so its copies are found through the file.
-    copies = [post_id, *rel]
-    marks = ",".join("?" for _ in copies)
-    for (pid,) in db.execute(
-            "SELECT DISTINCT b.post_id FROM post_transcripts a JOIN post_transcripts b "  # noqa: S608 - placeholders only
-            f"ON b.transcript_id = a.transcript_id AND b.post_id NOT IN (?, a.post_id) WHERE a.post_id IN ({marks})",
-            (post_id, *copies)):
+    for pid in cat.same_audio_posts([post_id, *rel], exclude=post_id):
         rel[pid].append("same audio")
-    me = db.execute("SELECT caption, author_handle, forwarded_from FROM posts WHERE post_id=?", (post_id,)).fetchone()
+    me = cat.get_post(post_id)
     if me is None:
         return []
-    my_sh = _shingles(me["caption"])
-    for r in _caption_candidates(db, post_id, me["caption"]):
-        j = _jaccard(my_sh, _shingles(r["caption"]))
+    my_sh = _shingles(me.caption)
+    for pid, caption in cat.caption_candidates(post_id, me.caption):
+        j = _jaccard(my_sh, _shingles(caption))
         if j >= threshold:
-            rel[r["post_id"]].append("similar caption")
-            sim[r["post_id"]] = round(j, 3)
+            rel[pid].append("similar caption")
+            sim[pid] = round(j, 3)
     if not rel:
         return []
-    ids = list(rel)[:limit]
-    marks = ",".join("?" for _ in ids)
-    rows = db.execute(f"SELECT post_id, platform, posted_at, author_handle, forwarded_from, extra_json, caption "  # noqa: S608 - placeholders only
-                      f"FROM posts WHERE post_id IN ({marks}) ORDER BY posted_at, post_id", ids).fetchall()
-    my_author, my_fwd = handle_key(me["author_handle"]).lower(), handle_key(me["forwarded_from"]).lower()
+    my_author, my_fwd = handle_key(me.author_handle).lower(), handle_key(me.forwarded_from).lower()
     out = []
-    for r in rows:
-        kinds = rel[r["post_id"]]
-        if my_fwd and handle_key(r["author_handle"]).lower() == my_fwd:
+    for p in cat.posts_by_ids(list(rel)[:limit]):
+        kinds = rel[p.post_id]
+        if my_fwd and handle_key(p.author_handle).lower() == my_fwd:
             kinds.append("by the account this post was forwarded from")
-        if my_author and handle_key(r["forwarded_from"]).lower() == my_author:
+        if my_author and handle_key(p.forwarded_from).lower() == my_author:
             kinds.append("forwarded from this post's account")
-        out.append({"post_id": r["post_id"], "platform": r["platform"], "posted_at": r["posted_at"],
-                    "author": ctx.scrub.handle(r["author_handle"]), "relations": kinds,
-                    "similarity": sim.get(r["post_id"]),
-                    "title": _title(ctx.scrub, r["extra_json"]) or ctx.scrub.clean(r["caption"])[:120]})
+        out.append({"post_id": p.post_id, "platform": p.platform, "posted_at": p.posted_at,
+                    "author": ctx.scrub.handle(p.author_handle), "relations": kinds,
+                    "similarity": sim.get(p.post_id),
+                    "title": _title(ctx.scrub, p.extra_json) or ctx.scrub.clean(p.caption)[:120]})
     return out
-
-
-def _caption_candidates(db: sqlite3.Connection, post_id: str, caption: str, n: int = 12) -> list[sqlite3.Row]:
-    rows = db.execute("SELECT post_id, caption FROM posts WHERE caption = ? AND post_id != ? LIMIT 200",
-                      (caption, post_id)).fetchall()
-    has_fts = db.execute("SELECT 1 FROM sqlite_master WHERE name='idx_units_cjk'").fetchone()
-    low = caption[:4000].lower()
-    grams = sorted({g for g in (low[i:i + 3] for i in range(len(low) - 2)) if all(c.isalnum() for c in g)})
-    if not has_fts or not grams:
-        return rows
-    step = max(1, len(grams) // n)
-    expr = " OR ".join('"' + g + '"' for g in grams[::step][:n])
-    try:
-        more = db.execute(
-            "SELECT DISTINCT p.post_id, p.caption FROM idx_units u JOIN posts p ON p.post_id = u.post_id "
-            "WHERE u.kind = 'caption' AND u.post_id != ? AND u.rowid IN "
-            "(SELECT rowid FROM idx_units_cjk WHERE idx_units_cjk MATCH ? LIMIT 400) LIMIT 200",
-            (post_id, expr)).fetchall()
-    except sqlite3.Error:
-        more = []
-    seen = {r["post_id"] for r in rows}
-    return rows + [r for r in more if r["post_id"] not in seen]
 
 
 # ---- trends -----------------------------------------------------------------------------------------------
@@ -438,35 +384,18 @@ def route_legs(ctx: Ctx, q: Query) -> dict[str, Any]:
     default = float(ctx.settings.extract.aggregate_min_confidence)
     floor = threshold(q, default)
     as_extracted = q.min_confidence is None and q.relevant is not False
-    where, params = ([] if q.relevant is False else ["e.relevant = 1"]), []
-    if q.state:
-        where.append("COALESCE((SELECT s.code FROM stage_status s WHERE s.item_id = p.post_id AND s.stage = 'recheck' "
-                     "AND s.status = 'done'), '') = ?")
-        params.append("" if q.state == UNCHECKED else q.state)
-    if q.platform:
-        where.append("p.platform = ?")
-        params.append(q.platform.lower())
-    if q.lang:
-        where.append("p.lang = ?")
-        params.append(q.lang.lower())
-    if q.since:
-        where.append("p.posted_at >= ?")
-        params.append(q.since)
-    if q.until:
-        where.append("p.posted_at < ?")
-        params.append(q.until + "T99")
-    rows = ctx.db.execute(
-        f"SELECT e.post_id, e.gold_json, e.facts_json, p.posted_at FROM extractions e JOIN posts p ON p.post_id = e.post_id "  # noqa: S608 - fixed clauses
-        f"WHERE {' AND '.join(where) or '1'} ORDER BY p.posted_at, e.post_id", params).fetchall()
+    state = None if not q.state else "" if q.state == UNCHECKED else q.state
+    rows = ctx.catalog.route_facts(relevant_only=q.relevant is not False, state=state,
+                                   platform=(q.platform or "").lower() or None, lang=(q.lang or "").lower() or None,
+                                   since=q.since, until=q.until)
     legs: dict[tuple[str, str], dict[str, Any]] = {}
     within: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     untied: list[dict[str, Any]] = []
     positions: dict[str, list[float]] = defaultdict(list)
     places: dict[str, dict[str, Any]] = {}
     posts_with_route = 0
-    for r in rows:
-        facts = _json(r["facts_json"], {})
-        g = _json(r["gold_json"], {}) if as_extracted else facts_gold(facts, floor)
+    for post_id, _posted_at, gold, facts in rows:
+        g = gold if as_extracted else facts_gold(facts, floor)
         route = [c for c in g.get("route", []) if isinstance(c, str)]
         if q.country and q.country.upper() not in route:
             continue
@@ -487,13 +416,13 @@ def route_legs(ctx: Ctx, q: Query) -> dict[str, Any]:
             leg = legs.setdefault((a, b), {"from": a, "to": b, "posts": 0, "amounts": defaultdict(list),
                                           "post_ids": []})
             leg["posts"] += 1
-            leg["post_ids"].append(r["post_id"])
+            leg["post_ids"].append(post_id)
         quoted = [c for c in facts.get("costs", []) if isinstance(c, dict)
                   and isinstance(c.get("amount"), int | float) and c.get("currency")]
         if not quoted:
             continue
         costs = [c for c in quoted if c.get("kind") != "total"]  # whole-journey totals pay for no one leg
-        texts = {u.unit_id: u.text for u in ctx.catalog.units(r["post_id"])}
+        texts = {u.unit_id: u.text for u in ctx.catalog.units(post_id)}
         left = [(float(c["amount"]), c["currency"], c.get("kind", "")) for c in quoted]
         for t in tied_costs({**facts, "costs": costs}, texts):
             key = (t["amount"], t["currency"], t["kind"])
@@ -506,7 +435,7 @@ def route_legs(ctx: Ctx, q: Query) -> dict[str, Any]:
                 within[a][t["currency"]].append(t["amount"])
             else:
                 left.append(key)  # tied to a leg of the extracted route that the public route lacks
-        untied += [{"post_id": r["post_id"], "amount": amt, "currency": cur, "kind": kind} for amt, cur, kind in left]
+        untied += [{"post_id": post_id, "amount": amt, "currency": cur, "kind": kind} for amt, cur, kind in left]
 
     def medians(amounts: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
         return {cur: {"median": round(statistics.median(v), 2), "n": len(v)} for cur, v in sorted(amounts.items())}
@@ -561,3 +490,80 @@ def parse_terms(text: str) -> list[str]:
         return [t for t in parse_query_text(text) if t.strip()][:10]
     except RouteWatchError:
         return []
+
+
+# ---- trace, compare, digest as served -------------------------------------------------------------------
+def trace(ctx: Ctx, claim: str, limit: int) -> dict[str, Any]:
+    """routewatch.trace for a claim (or for what a post id, prefix or URL claims), made public, with the
+    snippets cut again from the redacted unit texts so the match stays marked."""
+    from routewatch.postref import find_post, looks_like_ref
+    from routewatch.trace import trace_claim
+
+    # postref still reads through the connection itself (issue 13 moves its SQL into the catalog)
+    pid = find_post(ctx.catalog.db, claim) if looks_like_ref(claim) else None
+    if pid is not None:  # a post id, prefix or URL: trace what that post claims
+        post = ctx.catalog.get_post(pid)
+        claim = (post.caption if post else "") or claim
+    raw = trace_claim(ctx.catalog, ctx.settings, claim, limit=limit)
+    out: dict[str, Any] = deep_clean(ctx.scrub, raw)  # type: ignore[assignment]
+    for g in out.get("groups", []):
+        for e in g.get("posts", []):
+            e["title"] = title_of(ctx, e.get("post_id") or "")
+            text = ctx.catalog.unit_text(e.get("unit_id") or "")
+            span = e.get("span")
+            if text is not None:
+                snip = snippet(ctx.scrub.public(text), tuple(span) if span else None)
+                e["snippet"], e["highlight"] = snip["text"], snip["highlight"]
+            else:
+                e["highlight"] = None
+    return out
+
+
+def compare(ctx: Ctx, a: str, b: str) -> dict[str, Any]:
+    """changes.compare_periods as served: counts under privacy.min_count shown as "<5" (as in the digest)
+    and a share only beside a count of at least that; the exact counts dropped."""
+    from routewatch.changes import compare_periods
+    from routewatch.digest import shown
+
+    least = ctx.scrub.min_count
+
+    def small(n: int) -> str:
+        return shown(n, least)
+
+    c = compare_periods(ctx.catalog, a, b)
+    for row in c["rows"]:
+        for side in ("a", "b"):
+            n = row[side].pop("count")
+            row[side]["shown"] = small(n)
+            row[side]["share"] = round(row[side]["share"], 3) if n >= least else None
+    for side in ("a", "b"):
+        c[side]["shown"] = small(c[side].pop("n"))
+        for ch in c[side]["changes"] or []:
+            for k in ("count", "n", "baseline_count", "baseline_n"):
+                ch[f"{k}_shown"] = small(ch.pop(k))
+            ch["expected"] = round(ch["expected"], 1)
+    for pr in c["prices"]:
+        for side in ("a", "b"):
+            if pr[side]:
+                pr[side]["shown"] = small(pr[side].pop("n"))
+    return deep_clean(ctx.scrub, c)  # type: ignore[return-value]
+
+
+def digest(ctx: Ctx, week: str, min_confidence: float | None = None, relevant: bool | None = None) -> dict[str, Any]:
+    """routewatch.digest of an ISO week as served: public, and only its displayed counts (`drop_raw_counts`)."""
+    from routewatch.digest import build_digest
+    from routewatch.search_input import check_confidence
+
+    m = check_confidence(min_confidence, "min_confidence")
+    return drop_raw_counts(deep_clean(ctx.scrub, build_digest(ctx.catalog, ctx.settings, week, min_confidence=m,
+                                                              relevant=relevant)))
+
+
+def drop_raw_counts(obj: Any) -> Any:
+    """The digest's exact counts (`n`) stay out of what is served: only its displayed values, which
+    suppress counts under 5, are shown."""
+    if isinstance(obj, dict):
+        return {k: drop_raw_counts(v) for k, v in obj.items() if not (k == "n" and isinstance(v, int))}
+    if isinstance(obj, list):
+        return [drop_raw_counts(x) for x in obj]
+    return obj

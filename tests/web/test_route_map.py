@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from routewatch.catalog import Catalog
-from routewatch.web.charts import flow_diagram, outline_rings, route_map, text_width
+from routewatch.charts import flow_diagram, outline_rings, route_map, text_width
 from tests.corpus_helpers import add_post
 from tests.web.helpers import client_for
 
