@@ -24,7 +24,7 @@ from markupsafe import Markup
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
 from index.base import Query
-from routewatch.catalog import Catalog
+from routewatch.catalog import Catalog, open_catalog
 from routewatch.errors import Code, RouteWatchError
 from routewatch.privacy import drop_invisible
 from routewatch.view import policy
@@ -208,7 +208,7 @@ def get_ctx(request: Request) -> Iterator[queries.Ctx]:
     path = st.data_dir / "catalog.sqlite"
     if not path.exists():
         raise RouteWatchError(Code.E503, f"no catalog in {st.data_dir}: run `routewatch demo` or `routewatch run` first")
-    cat = Catalog(path, write=False)
+    cat = open_catalog(st.data_dir, write=False)
     try:
         ctx = queries.Ctx(settings=st.settings, web=st.web, catalog=cat, scrub=st.scrubber(cat))
     except BaseException:

@@ -1,9 +1,9 @@
 """Read side of the web layer: catalog + index → public dicts that the API returns and pages render.
 
-In: a read-only catalog connection, the configured index, the privacy `Scrubber`.  Out: plain
-dicts (search hits, post detail, trends series, route legs, status) in which every string has been
-through the scrubber. One function per view, so the API and the page can never disagree about what
-is shown. Never writes to the catalog; SQL only with parameters.
+In: a read-only `Catalog` (its named reads, routewatch/catalog_web.py), the configured index, the privacy
+`Scrubber`.  Out: plain dicts (search hits, post detail, trends series, route legs, trace, compare, digest,
+status) in which every string has been through the scrubber. One function per view, so the API and the
+page can never disagree about what is shown. Never writes to the catalog and runs no SQL of its own.
 """
 
 from __future__ import annotations
