@@ -113,7 +113,7 @@ def digest_page(request: Request, ctx: CtxDep,
                 week: Annotated[str | None, Param(pattern=r"^\d{4}-W\d{2}$")] = None,
                 min_confidence: Annotated[str | None, Param(max_length=20)] = None,
                 relevant: Annotated[str | None, Param(pattern="^(|true|false)$")] = None) -> HTMLResponse:
-    weeks = list(dict.fromkeys(period_of(p, "week") for p in ctx.catalog.posting_times()))
+    weeks = weeks_with_posts(ctx)
     week = week or (weeks[0] if weeks else None)
     error, d = None, None
     try:
@@ -129,7 +129,7 @@ def digest_page(request: Request, ctx: CtxDep,
 def compare_page(request: Request, ctx: CtxDep,
                  a: Annotated[str | None, Param(max_length=10)] = None,
                  b: Annotated[str | None, Param(max_length=10)] = None) -> HTMLResponse:
-    weeks = list(dict.fromkeys(period_of(p, "week") for p in ctx.catalog.posting_times()))
+    weeks = weeks_with_posts(ctx)
     a, b = opt(a) or (weeks[min(4, len(weeks) - 1)] if weeks else None), opt(b) or (weeks[0] if weeks else None)
     error, c = None, None
     try:
@@ -146,6 +146,11 @@ def status_page(request: Request, ctx: CtxDep) -> HTMLResponse:
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
+def weeks_with_posts(ctx: queries.Ctx) -> list[str]:
+    """The ISO weeks that have posts, newest first: what the digest and compare pages offer."""
+    return list(dict.fromkeys(period_of(p, "week") for p in ctx.catalog.posting_times()))
+
+
 def page_links(request: Request, q: Query, shown: int, total: int) -> dict[str, str]:
     """Previous / next page URLs of a search page (same parameters, another offset)."""
     from urllib.parse import urlencode
