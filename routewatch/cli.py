@@ -516,7 +516,8 @@ def search(
     Example: routewatch search --country PA --min-confidence 0.8 --relevant
     Example: routewatch search 走线 --state unchecked --limit 5
     """
-    from index.base import build_index
+    from index.build import build_index
+    from index.settings import SQLITE
     from routewatch.search_input import build_query, describe_total
 
     with _errors():
@@ -526,7 +527,7 @@ def search(
                         currency=currency, limit=limit, offset=offset, sort=sort,
                         names={"limit": "--limit", "offset": "--offset"}, min_confidence=min_confidence,
                         relevant=relevant, state=state)
-        if s.index.backend == "sqlite" and not (s.data_dir / "catalog.sqlite").exists():
+        if s.index.backend == SQLITE and not (s.data_dir / "catalog.sqlite").exists():
             raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
         idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
         try:
@@ -666,7 +667,8 @@ def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week"
     Example: routewatch trends "走线 OR 润" --by month --field country
     Example: routewatch trends --field leg --by month --min-confidence 0.3 --all
     """
-    from index.base import build_index
+    from index.build import build_index
+    from index.settings import SQLITE
     from routewatch.search_input import build_query
 
     with _errors():
@@ -674,7 +676,7 @@ def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week"
         q = build_query(query, country=country, route=route, platform=platform, lang=lang, since=since,
                         until=until, has_bribe=has_bribe, min_cost=min_cost, max_cost=max_cost, currency=currency,
                         min_confidence=min_confidence, relevant=relevant, state=state)
-        if s.index.backend == "sqlite" and not (s.data_dir / "catalog.sqlite").exists():
+        if s.index.backend == SQLITE and not (s.data_dir / "catalog.sqlite").exists():
             raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
         idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
         try:
@@ -877,7 +879,7 @@ def export(fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parq
         try:
             ids, complete = None, True
             if not is_everything(q):
-                from index.base import build_index
+                from index.build import build_index
 
                 idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
                 try:
@@ -907,7 +909,7 @@ def _alerts_after_run(s: Any, cat: Any) -> list[Any]:
 
     if not cat.db.execute("SELECT 1 FROM saved_searches LIMIT 1").fetchone():
         return []
-    from index.base import build_index
+    from index.build import build_index
 
     rep, t0 = StageReport("alerts"), time.monotonic()
     idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
@@ -983,7 +985,7 @@ def saved(action: SavedAction,
                 alerts.remove(cat, alerts.check_name(name))
                 result: dict[str, Any] = {"removed": name}
             else:
-                from index.base import build_index
+                from index.build import build_index
 
                 filters = {"country": country, "route": route, "platform": platform, "lang": lang, "since": since,
                            "until": until, "has_bribe": has_bribe, "min_cost": min_cost, "max_cost": max_cost,
@@ -1030,7 +1032,7 @@ def alerts(name: Annotated[str | None, typer.Option("--name", help="Only this sa
                 al.saved(cat, al.check_name(name))  # E932 before anything runs
             delivered: dict[str, Any] = {}
             if not no_check:
-                from index.base import build_index
+                from index.build import build_index
 
                 idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
                 try:

@@ -362,7 +362,7 @@ def iter_docs(catalog: Catalog, ids: list[str], failures: list[tuple[str, str, s
 
 
 def stage_index(ctx: Context, rebuild: bool = False) -> StageReport:
-    from index.base import build_index
+    from index.build import build_index
 
     rep = StageReport("index")
     t0 = time.monotonic()
