@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
 from index.base import Query, period_of
+from routewatch import alerts as al
 from routewatch.catalog import Catalog
 from routewatch.errors import Code, RouteWatchError
 from routewatch.privacy import drop_invisible
@@ -42,7 +43,7 @@ from routewatch.web.public import Scrubber, deep_clean
 from routewatch.web.ratelimit import TokenBucket
 from routewatch.web.render import Mark, country_name, fmt_amount, fmt_sec, highlight, mark_text, term_marks
 from routewatch.web.schemas import api_responses
-from routewatch.web.settings import WebSettings
+from routewatch.web.settings import WebSettings, web_settings
 
 # Codes the web layer needs beyond the current catalogue; the catalogue (routewatch/errors.py) is
 # asked to add them under these numbers, and they are used from there as soon as it does.
@@ -92,15 +93,6 @@ def _check_range(header: str | None, size: int) -> None:
 
 def _code(e: RouteWatchError) -> str:
     return str(getattr(e.code, "value", e.code))
-
-
-def web_settings(settings: Any) -> WebSettings:
-    w = getattr(settings, "web", None)
-    if isinstance(w, WebSettings):
-        return w
-    if w is not None and hasattr(w, "model_dump"):
-        return WebSettings(**{k: v for k, v in w.model_dump().items() if k in WebSettings.model_fields})
-    return WebSettings()
 
 
 def _opt(v: str | None) -> str | None:
@@ -545,8 +537,6 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
     @app.get("/alerts/{name}.atom", tags=["api"], response_class=Response, responses=api_responses(),
              summary="Atom feed of one saved search's matches (newest first, at most 100)")
     def alerts_feed(request: Request, name: str, ctx: CtxDep) -> Response:
-        from routewatch import alerts as al
-
         s = al.saved(ctx.catalog, al.check_name(name))[0] if _has_alert_tables(ctx) else None
         if s is None:
             raise RouteWatchError(Code.E932, f"no saved search {name!r}")
@@ -678,8 +668,6 @@ def _has_alert_tables(ctx: queries.Ctx) -> bool:
 
 def _alert_lists(ctx: queries.Ctx, limit: int = 50) -> list[dict[str, Any]]:
     """Every saved search with its latest matches (public views), the unseen ones marked new."""
-    from routewatch import alerts as al
-
     if not _has_alert_tables(ctx):
         return []
     out = []
