@@ -18,19 +18,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Column, Table
 from rich.text import Text
 
 from routewatch.errors import Code, RouteWatchError
 from routewatch.privacy import BIDI_CONTROLS, C1_CONTROLS
+from routewatch.terminal import Bars, safe_text
 
 app = typer.Typer(
     name="routewatch",
@@ -51,26 +44,8 @@ WaitOpt = Annotated[float, typer.Option("--wait", help="Seconds to wait for anot
 ForceOpt = Annotated[bool, typer.Option("--force", help="Write through an existing symlink or special file.")]
 
 
-# What a terminal acts on instead of showing: C0 controls but tab and newline, DEL, C1 controls (CSI,
-# OSC, ...), bidi embeddings / overrides / isolates / marks and the Unicode line separators. A caption
-# could otherwise clear the reader's screen, plant an OSC 8 link or reorder what is shown.
-_TERMINAL_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f{C1_CONTROLS}{BIDI_CONTROLS}\u2028\u2029]")
 _JSON_UNSAFE = re.compile(f"[{C1_CONTROLS}{BIDI_CONTROLS}\u2028\u2029]")
 _MATCH_STYLE = "bold yellow"
-
-
-def _visible(m: re.Match[str]) -> str:
-    o = ord(m.group(0))
-    if o < 0x20:
-        return chr(0x2400 + o)  # the Control Pictures glyph: ␛ ␇ ␀ ␍ ...
-    return "\u2421" if o == 0x7F else "\ufffd"
-
-
-def safe_text(value: object, *, one_line: bool = False) -> str:
-    """`value` as text a terminal shows and does not act on; one character in, one out (offsets hold).
-    With `one_line`, newlines and tabs are shown as ␊ / ␉ too (names, ids, titles)."""
-    text = _TERMINAL_UNSAFE.sub(_visible, "" if value is None else str(value))
-    return text.replace("\n", "\u240a").replace("\t", "\u2409") if one_line else text
 
 
 def _cell(value: object, style: str = "") -> Text:
@@ -152,29 +127,9 @@ def _catalog(settings: Any, wait: float = 0.0, write: bool = True):
     return open_catalog(settings.data_dir, write=write, wait=wait)
 
 
-class _Bars:
-    """Progress bars per stage on stderr; silent with --json."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description:<11}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False,
-                                 disable=not enabled)
-        self.tasks: dict[str, Any] = {}
-
-    def __enter__(self) -> _Bars:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if stage not in self.tasks:
-            self.tasks[stage] = self.progress.add_task(stage, total=total or None)
-        self.progress.update(self.tasks[stage], completed=done, total=total or None)
+def _Bars(enabled: bool) -> Bars:  # noqa: N802 - used like the class it builds
+    """Progress bars per stage on the CLI's stderr; silent with --json."""
+    return Bars(enabled, err)
 
 
 def _ctx(settings: Any, catalog: Any, bars: Any):
