@@ -2,7 +2,7 @@
 
 In: `IndexDoc`s built from the catalog (a post, its text units, its extraction).  Out: search hits
 and trend counts. The index is a projection of the catalog: `rebuild` recreates it at any time.
-Backends are found by versioned name ("sqlite.v1", "elasticsearch.v1").
+Backends register by versioned name ("sqlite.v1", "elasticsearch.v1"); `index.build` builds the configured one.
 """
 
 from __future__ import annotations
@@ -293,21 +293,3 @@ def period_of(posted_at: str, by: str) -> str:
 
 def legs(route: tuple[str, ...] | list[str]) -> list[str]:
     return [f"{a}>{b}" for a, b in zip(route, route[1:], strict=False)]
-
-
-def build_index(settings: Any, catalog_path: Any, *, read_only: bool = False) -> Index:
-    """The configured backend, by name (CONVENTIONS §3). Readers (search, trends, web) pass
-    read_only=True: they never create or migrate an index."""
-    backend = settings.index.backend
-    # the facts the index keeps ready (its default threshold) are those the aggregates count
-    extract = getattr(settings, "extract", None)
-    conf = float(getattr(extract, "aggregate_min_confidence", DEFAULT_MIN_CONFIDENCE))
-    if backend == "sqlite":
-        from index.sqlite_fts import SqliteIndex
-
-        return SqliteIndex(catalog_path, read_only=read_only, min_confidence=conf)
-    if backend == "elasticsearch":
-        from index.elastic import ElasticIndex  # type: ignore[import-not-found]
-
-        return ElasticIndex(settings.index, min_confidence=conf)
-    raise RouteWatchError(Code.E902, f"unknown index backend {backend!r}: use sqlite or elasticsearch")

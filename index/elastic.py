@@ -37,10 +37,12 @@ from index.base import (
     period_of,
     threshold,
 )
-from index.settings import IndexSettings
+from index.settings import ELASTICSEARCH, IndexSettings
 
 # The sqlite backend's text helpers: the same snippet and span rules make hits equal across backends.
 from index.sqlite_fts import _first_span, make_snippet, normalise
+from index.terms import trend_terms
+from routewatch.core.registry import indexes
 from routewatch.core.text import fold, to_simplified
 from routewatch.errors import Code, NotConfigured, RouteWatchError
 from routewatch.records import SearchHit, Segment, TextUnit
@@ -204,7 +206,7 @@ def _total(res: Any) -> dict[str, Any]:
 
 
 class ElasticIndex(Index):
-    name = "elasticsearch.v1"
+    name = ELASTICSEARCH
 
     def __init__(self, settings: IndexSettings, min_confidence: float = DEFAULT_MIN_CONFIDENCE):
         self.min_confidence = float(min_confidence)  # the threshold of the flat fact fields
@@ -554,8 +556,6 @@ class ElasticIndex(Index):
             for (per, value), n in self._composite(base, [period, fields[field]]).items():
                 rows.append({"period": per, "value": value, "n": n})
         else:
-            from index.terms import trend_terms
-
             for term in trend_terms():
                 clauses = self._text_clauses([to_simplified(term).lower()])
                 if not clauses:
@@ -606,3 +606,9 @@ class ElasticIndex(Index):
             if not after or not agg["buckets"]:
                 return out
 
+
+@indexes.register(ELASTICSEARCH)
+def _elasticsearch_v1(settings: IndexSettings, catalog_path: object, *, read_only: bool,
+                      min_confidence: float) -> ElasticIndex:
+    """One Elasticsearch index (alias `settings.es_index`) at `settings.es_url`; the catalog path is not read."""
+    return ElasticIndex(settings, min_confidence=min_confidence)

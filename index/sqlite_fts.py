@@ -21,6 +21,7 @@ import functools
 import json
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,10 @@ from index.base import (
     period_of,
     threshold,
 )
+from index.settings import SQLITE, IndexSettings
+from index.terms import trend_terms
 from routewatch.catalog import check_catalog_file, segments_from_json, stored_json
+from routewatch.core.registry import indexes
 from routewatch.core.text import CJK_RUN, has_cjk, to_simplified
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import SearchHit, TextUnit
@@ -201,7 +205,7 @@ def _disk_full(e: BaseException) -> bool:
 
 
 class SqliteIndex(Index):
-    name = "sqlite.v1"
+    name = SQLITE
 
     def __init__(self, path: Path | str, *, read_only: bool = False,
                  min_confidence: float = DEFAULT_MIN_CONFIDENCE):
@@ -263,8 +267,6 @@ class SqliteIndex(Index):
 
     # ---- trend terms counted at indexing time ------------------------------------------------------------
     def _set_counted_terms(self) -> None:
-        from index.terms import trend_terms
-
         self.db.execute("INSERT OR REPLACE INTO idx_meta(key, value) VALUES ('trend_terms', ?)",
                         (json.dumps(list(trend_terms()), ensure_ascii=False),))
         self._terms = None
@@ -730,8 +732,6 @@ class SqliteIndex(Index):
                 fparams)}
         rows: list[dict[str, Any]]
         if field == "term" and from_counts:
-            from index.terms import trend_terms
-
             from_counts = [t for t, _c, _n in self._counted_terms()] == list(trend_terms())
         if from_counts:
             rows = [{"period": p, "value": v, "n": n} for (p, v), n in self._day_counts(field, by, q).items()]
@@ -751,8 +751,6 @@ class SqliteIndex(Index):
                 (field, *fparams),
             )]
         else:
-            from index.terms import trend_terms
-
             rows = []
             for term in trend_terms():
                 t = normalise(term)
@@ -775,6 +773,12 @@ class SqliteIndex(Index):
                 for r in rows]
 
 
+@indexes.register(SQLITE)
+def _sqlite_v1(settings: IndexSettings, catalog_path: Path | str, *, read_only: bool, min_confidence: float) -> SqliteIndex:
+    """FTS5 tables in the catalog file itself; `settings` has nothing for it beyond the name."""
+    return SqliteIndex(catalog_path, read_only=read_only, min_confidence=min_confidence)
+
+
 _CJK_CHAR = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 
@@ -789,8 +793,6 @@ _TOKEN = re.compile(r"[^\W_]+")
 def _latin_tokens(text: str) -> list[str]:
     """Words as the `unicode61 remove_diacritics 2` tokenizer sees them: runs of letters and digits,
     accents and case folded."""
-    import unicodedata
-
     folded = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).lower()
     return _TOKEN.findall(folded)
 
@@ -856,8 +858,6 @@ def _fts_phrase(t: str) -> str:
 
 
 def _first_span(norm: str, terms: list[str]) -> tuple[int, int] | None:
-    import unicodedata
-
     best: tuple[int, int] | None = None
     folded = "".join(c for c in unicodedata.normalize("NFD", norm) if not unicodedata.combining(c))
     # Folding can shift offsets; only use it when lengths agree.

@@ -8,33 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from routewatch.errors import Code, NotConfigured
+from routewatch.core import registry
 
 from .extractor import Extractor
 from .settings import ExtractSettings
 
-_REGISTRY: dict[str, Callable[[ExtractSettings], Extractor]] = {}
+Factory = Callable[[ExtractSettings], Extractor]
 
 
-def register(name: str) -> Callable[[Callable[[ExtractSettings], Extractor]], Callable[[ExtractSettings], Extractor]]:
-    def deco(factory: Callable[[ExtractSettings], Extractor]) -> Callable[[ExtractSettings], Extractor]:
-        if name in _REGISTRY:
+def register(name: str) -> Callable[[Factory], Factory]:
+    """Register an extractor factory in the one registry (`routewatch.core.registry.extractors`)."""
+
+    def deco(factory: Factory) -> Factory:
+        if name in registry.extractors:
             raise ValueError(f"extractor {name!r} registered twice")
-        _REGISTRY[name] = factory
-        return factory
+        return registry.extractors.register(name, func=factory)
 
     return deco
 
 
 def names() -> list[str]:
-    return sorted(_REGISTRY)
+    return registry.names(registry.extractors)
 
 
-def get(name: str) -> Callable[[ExtractSettings], Extractor]:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise NotConfigured(f"unknown extractor {name!r}; registered: {', '.join(names())}", Code.E902) from None
+def get(name: str) -> Factory:
+    return registry.lookup(registry.extractors, name, "extractor")
 
 
 @register("rules.v1")

@@ -21,6 +21,7 @@ from pathlib import Path
 from routewatch.core.text import to_simplified
 from routewatch.records import OnscreenText
 
+from .engine import DET_MODEL, REC_MODEL, model_paths
 from .file_cli import ocr_files
 from .settings import OcrSettings
 
@@ -98,8 +99,6 @@ def naive_read(path: str, engine=None) -> tuple[str, float]:
     import numpy as np
     from rapidocr import RapidOCR
 
-    from .engine import DET_MODEL, REC_MODEL, model_paths
-
     if engine is None:
         paths = model_paths()
         engine = RapidOCR(params={"Global.log_level": "warning", "EngineConfig.onnxruntime.intra_op_num_threads": 2,
@@ -142,8 +141,6 @@ def evaluate(settings: OcrSettings, rows: list[dict], naive: bool = False) -> di
         if naive:
             if engine is None:
                 from rapidocr import RapidOCR
-
-                from .engine import DET_MODEL, REC_MODEL, model_paths
 
                 p = model_paths()
                 engine = RapidOCR(params={"Global.log_level": "warning",

@@ -15,6 +15,7 @@ from pathlib import Path
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import OnscreenText
 
+from .build import build_reader
 from .reader import OnscreenReader
 from .settings import OcrSettings
 
@@ -46,7 +47,7 @@ def ocr_files(paths: Iterable[str | Path], settings: OcrSettings | None = None,
     for path in paths:
         name = str(path)
         if reader is None:
-            reader = OnscreenReader(settings)
+            reader = build_reader(settings)
         wall, cpu = time.monotonic(), time.process_time()
         try:
             res = reader.read(Path(path))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from routewatch.core.registry import ocr_readers
 from routewatch.core.text import HAN_RUN, to_simplified
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import OnscreenLine, OnscreenText, Overlay, Provenance
@@ -151,6 +152,7 @@ def join_lines(lines: list[str]) -> str:
     return out
 
 
+@ocr_readers.register("rapidocr.v1")
 class OnscreenReader:
     """Reads the words on screen of a video; the engine is loaded once and reused across videos."""
 

@@ -20,12 +20,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from index.base import Query
+from index.base import Query, period_of
 from routewatch.catalog import Catalog, now_iso, stored_json
+from routewatch.changes import post_facts, week_changes
 from routewatch.core.stage import failpoint
+from routewatch.digest import c as shown
 from routewatch.errors import Code, RouteWatchError
 from routewatch.export import matching_ids
 from routewatch.search_input import build_query
+from routewatch.view import policy
+from routewatch.web.queries import snippet
+from routewatch.web.settings import web_settings
 
 NAME = re.compile(r"\w[\w.-]{0,59}")
 FILTERS = ("country", "route", "platform", "lang", "since", "until", "has_bribe", "min_cost", "max_cost", "currency")
@@ -136,10 +141,6 @@ def check(catalog: Catalog, index: Any, names: Iterable[str] | None = None) -> d
 def _changes_among(catalog: Catalog, new: list[str], matched: set[str], facts: list[Any]) -> list[tuple[str, dict[str, Any]]]:
     """The onsets of changes (changes.week_changes) in the weeks of the `new` posts whose posts include one
     the saved search matches, as (key "week|feature|direction", detail); counts under 5 shown as "<5"."""
-    from index.base import period_of
-    from routewatch.changes import post_facts, week_changes
-    from routewatch.digest import c as shown
-
     if not new:
         return []
     weeks = sorted({period_of(t, "week") for t in catalog.posted_at_of(new)})
@@ -176,16 +177,11 @@ def mark(catalog: Catalog, alerts: list[dict[str, Any]], column: str = "seen_at"
 # ---- how an alert is shown ---------------------------------------------------------------------------------
 def scrubber_for(settings: Any, catalog: Catalog) -> Any:
     """The privacy Scrubber the web uses for search results, for the CLI."""
-    from routewatch.view import policy
-    from routewatch.web.app import web_settings
-
     return policy(settings, catalog.db, max_chars=web_settings(settings).max_text_chars)
 
 
 def view(catalog: Catalog, scrub: Any, alert: dict[str, Any]) -> dict[str, Any]:
     """One alert as it may be shown: the post's public fields and a snippet of its caption (or first text)."""
-    from routewatch.web.queries import snippet
-
     base = {"saved_search": alert["name"], "kind": alert["kind"], "post_id": alert["post_id"],
             "found_at": alert["found_at"]}
     if alert["kind"] == "change":

@@ -18,6 +18,7 @@ from typing import Any
 from index.base import legs, period_of
 from index.terms import trend_terms
 from routewatch.catalog import Catalog
+from routewatch.errors import Code, RouteWatchError
 from routewatch.trace import fold, sentence_spans
 
 BASELINE_WEEKS = 8  # a week is compared with the 8 weeks before it
@@ -323,8 +324,6 @@ def leg_prices(catalog: Catalog, since: str = "", until: str = "", *, by_month: 
 
 def period_bounds(period: str) -> tuple[str, str]:
     """An ISO week (2026-W45) or a month (2026-11) → [since, until) as YYYY-MM-DD; E903 otherwise."""
-    from routewatch.errors import Code, RouteWatchError
-
     p = (period or "").strip()
     try:
         if "-W" in p:

@@ -18,19 +18,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Column, Table
 from rich.text import Text
 
 from routewatch.errors import Code, RouteWatchError
 from routewatch.privacy import BIDI_CONTROLS, C1_CONTROLS
+from routewatch.terminal import Bars, safe_text
 
 app = typer.Typer(
     name="routewatch",
@@ -51,26 +44,8 @@ WaitOpt = Annotated[float, typer.Option("--wait", help="Seconds to wait for anot
 ForceOpt = Annotated[bool, typer.Option("--force", help="Write through an existing symlink or special file.")]
 
 
-# What a terminal acts on instead of showing: C0 controls but tab and newline, DEL, C1 controls (CSI,
-# OSC, ...), bidi embeddings / overrides / isolates / marks and the Unicode line separators. A caption
-# could otherwise clear the reader's screen, plant an OSC 8 link or reorder what is shown.
-_TERMINAL_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f{C1_CONTROLS}{BIDI_CONTROLS}\u2028\u2029]")
 _JSON_UNSAFE = re.compile(f"[{C1_CONTROLS}{BIDI_CONTROLS}\u2028\u2029]")
 _MATCH_STYLE = "bold yellow"
-
-
-def _visible(m: re.Match[str]) -> str:
-    o = ord(m.group(0))
-    if o < 0x20:
-        return chr(0x2400 + o)  # the Control Pictures glyph: ␛ ␇ ␀ ␍ ...
-    return "\u2421" if o == 0x7F else "\ufffd"
-
-
-def safe_text(value: object, *, one_line: bool = False) -> str:
-    """`value` as text a terminal shows and does not act on; one character in, one out (offsets hold).
-    With `one_line`, newlines and tabs are shown as ␊ / ␉ too (names, ids, titles)."""
-    text = _TERMINAL_UNSAFE.sub(_visible, "" if value is None else str(value))
-    return text.replace("\n", "\u240a").replace("\t", "\u2409") if one_line else text
 
 
 def _cell(value: object, style: str = "") -> Text:
@@ -152,29 +127,9 @@ def _catalog(settings: Any, wait: float = 0.0, write: bool = True):
     return open_catalog(settings.data_dir, write=write, wait=wait)
 
 
-class _Bars:
-    """Progress bars per stage on stderr; silent with --json."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description:<11}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False,
-                                 disable=not enabled)
-        self.tasks: dict[str, Any] = {}
-
-    def __enter__(self) -> _Bars:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if stage not in self.tasks:
-            self.tasks[stage] = self.progress.add_task(stage, total=total or None)
-        self.progress.update(self.tasks[stage], completed=done, total=total or None)
+def _Bars(enabled: bool) -> Bars:  # noqa: N802 - used like the class it builds
+    """Progress bars per stage on the CLI's stderr; silent with --json."""
+    return Bars(enabled, err)
 
 
 def _ctx(settings: Any, catalog: Any, bars: Any):
@@ -516,7 +471,8 @@ def search(
     Example: routewatch search --country PA --min-confidence 0.8 --relevant
     Example: routewatch search 走线 --state unchecked --limit 5
     """
-    from index.base import build_index
+    from index.build import build_index
+    from index.settings import SQLITE
     from routewatch.search_input import build_query, describe_total
 
     with _errors():
@@ -526,7 +482,7 @@ def search(
                         currency=currency, limit=limit, offset=offset, sort=sort,
                         names={"limit": "--limit", "offset": "--offset"}, min_confidence=min_confidence,
                         relevant=relevant, state=state)
-        if s.index.backend == "sqlite" and not (s.data_dir / "catalog.sqlite").exists():
+        if s.index.backend == SQLITE and not (s.data_dir / "catalog.sqlite").exists():
             raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
         idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
         try:
@@ -666,7 +622,8 @@ def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week"
     Example: routewatch trends "走线 OR 润" --by month --field country
     Example: routewatch trends --field leg --by month --min-confidence 0.3 --all
     """
-    from index.base import build_index
+    from index.build import build_index
+    from index.settings import SQLITE
     from routewatch.search_input import build_query
 
     with _errors():
@@ -674,7 +631,7 @@ def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week"
         q = build_query(query, country=country, route=route, platform=platform, lang=lang, since=since,
                         until=until, has_bribe=has_bribe, min_cost=min_cost, max_cost=max_cost, currency=currency,
                         min_confidence=min_confidence, relevant=relevant, state=state)
-        if s.index.backend == "sqlite" and not (s.data_dir / "catalog.sqlite").exists():
+        if s.index.backend == SQLITE and not (s.data_dir / "catalog.sqlite").exists():
             raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
         idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
         try:
@@ -877,7 +834,7 @@ def export(fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parq
         try:
             ids, complete = None, True
             if not is_everything(q):
-                from index.base import build_index
+                from index.build import build_index
 
                 idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
                 try:
@@ -907,7 +864,7 @@ def _alerts_after_run(s: Any, cat: Any) -> list[Any]:
 
     if not cat.db.execute("SELECT 1 FROM saved_searches LIMIT 1").fetchone():
         return []
-    from index.base import build_index
+    from index.build import build_index
 
     rep, t0 = StageReport("alerts"), time.monotonic()
     idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
@@ -983,7 +940,7 @@ def saved(action: SavedAction,
                 alerts.remove(cat, alerts.check_name(name))
                 result: dict[str, Any] = {"removed": name}
             else:
-                from index.base import build_index
+                from index.build import build_index
 
                 filters = {"country": country, "route": route, "platform": platform, "lang": lang, "since": since,
                            "until": until, "has_bribe": has_bribe, "min_cost": min_cost, "max_cost": max_cost,
@@ -1030,7 +987,7 @@ def alerts(name: Annotated[str | None, typer.Option("--name", help="Only this sa
                 al.saved(cat, al.check_name(name))  # E932 before anything runs
             delivered: dict[str, Any] = {}
             if not no_check:
-                from index.base import build_index
+                from index.build import build_index
 
                 idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
                 try:

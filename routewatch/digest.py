@@ -17,6 +17,7 @@ import statistics
 from collections import Counter, defaultdict
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -29,6 +30,7 @@ from routewatch.charts import bar_chart, hbar_chart
 from routewatch.errors import Code, RouteWatchError
 from routewatch.outputs import check_output_dir, write_output
 from routewatch.privacy import BIDI_CONTROLS, C1_CONTROLS
+from routewatch.settings import PrivacySettings
 from routewatch.view import PostView, policy
 
 SMALL = 5
@@ -348,10 +350,6 @@ def _post_ref(catalog: Catalog, post_id: str, scrub: Any = None) -> dict[str, An
 
 def policy_of(catalog: Catalog) -> Any:
     """The default output policy for a catalog read without settings (its data dir's key)."""
-    from types import SimpleNamespace
-
-    from routewatch.settings import PrivacySettings
-
     return policy(SimpleNamespace(privacy=PrivacySettings(), data_dir=Path(catalog.path).parent), catalog.db)
 
 

@@ -204,11 +204,11 @@ def stage_ocr(ctx: Context) -> StageReport:
     todo = ctx.catalog.pending("ocr", after="fetch")
     if not todo or not os_.enabled:
         return rep
-    from ocr import OnscreenReader
+    from ocr.build import build_reader
     from ocr.reader import model_label
 
     try:
-        reader = OnscreenReader(os_)
+        reader = build_reader(os_)
     except RouteWatchError as e:
         for pid in todo:
             fail(ctx, "ocr", pid, e)
@@ -362,7 +362,7 @@ def iter_docs(catalog: Catalog, ids: list[str], failures: list[tuple[str, str, s
 
 
 def stage_index(ctx: Context, rebuild: bool = False) -> StageReport:
-    from index.base import build_index
+    from index.build import build_index
 
     rep = StageReport("index")
     t0 = time.monotonic()

@@ -16,14 +16,19 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from crawlers.settings import CrawlSettings
 from index.settings import IndexSettings
+from nlp.settings import ExtractSettings as _ExtractSettings
+from ocr.settings import OcrSettings as _OcrSettings
+from routewatch.alert_settings import AlertSettings as _AlertSettings
 from routewatch.catalog import check_data_dir
 from routewatch.errors import Code, RouteWatchError
 from routewatch.sections import Section
+from routewatch.web.settings import WebSettings as _WebSettings
+from transcribe.settings import TranscribeSettings as _TranscribeSettings
 
 DEFAULT_DATA_DIR = "routewatch-data"
 
@@ -56,20 +61,6 @@ class PrivacySettings(Section):
     # counts of posts below this are shown as "<N>" in the digest, trends, charts, means and comparisons
     min_count: int = Field(default=5, ge=1, le=1000)
     media_retention_days: int = Field(default=0, ge=0) # 0 = keep media; N = delete media files older than N days (transcripts stay)
-
-
-class _EmptySection(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-
-def _section(module: str, cls: str) -> Any:
-    """A stage's own settings class (declared next to its code)."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), cls)
-    except (ImportError, AttributeError):  # a stage package without settings yet
-        return _EmptySection
 
 
 def data_dir_from_env(explicit: str | Path | None = None) -> Path:
@@ -156,11 +147,6 @@ def read_config_text(path: Path) -> str:
 
 
 _TOML_PATH: list[Path | None] = [None]
-_TranscribeSettings = _section("transcribe.settings", "TranscribeSettings")
-_ExtractSettings = _section("nlp.settings", "ExtractSettings")
-_OcrSettings = _section("ocr.settings", "OcrSettings")
-_WebSettings = _section("routewatch.web.settings", "WebSettings")
-_AlertSettings = _section("routewatch.alert_settings", "AlertSettings")
 
 
 class Settings(BaseSettings):

@@ -12,7 +12,7 @@ def test_defaults(tmp_path, monkeypatch):
             monkeypatch.delenv(k)
     s = load_settings(tmp_path)
     assert s.data_dir == tmp_path
-    assert s.index.backend == "sqlite"
+    assert s.index.backend == "sqlite.v1"
     assert s.crawl.allow_hosts == []
     assert s.crawl.obey_robots is True
     assert s.crawl.concurrency_per_domain == 1
@@ -34,14 +34,14 @@ def test_toml_then_env_override(tmp_path, monkeypatch):
         '[crawl]\nmax_pages_per_source = 7\n[[sources]]\nname = "tg"\nurls = ["https://t.me/s/x"]\n',
         encoding="utf-8")
     s = load_settings(tmp_path)
-    assert s.index.backend == "elasticsearch"
+    assert s.index.backend == "elasticsearch.v1"  # the name before versions, read as v1
     assert s.crawl.max_pages_per_source == 7
     assert [src.name for src in s.sources] == ["tg"]
     monkeypatch.setenv("ROUTEWATCH_INDEX_BACKEND", "sqlite")
     monkeypatch.setenv("ROUTEWATCH_ORIGIN_TELEGRAM", "http://127.0.0.1:8080")
     monkeypatch.setenv("ROUTEWATCH_ALLOW_HOSTS", "127.0.0.1:8080, 127.0.0.1:9000")
     s = load_settings(tmp_path)
-    assert s.index.backend == "sqlite"
+    assert s.index.backend == "sqlite.v1"
     assert s.crawl.origins == {"telegram": "http://127.0.0.1:8080"}
     assert s.crawl.allow_hosts == ["127.0.0.1:8080", "127.0.0.1:9000"]
 
@@ -75,7 +75,8 @@ def _load_error(tmp_path, toml: str | bytes) -> str:
     ("[crawl]\ntimeout_seconds = -5", "E917 crawl.timeout_seconds must be > 0 (got -5)"),
     ("[crawl]\nmax_media_bytes = -1", "E917 crawl.max_media_bytes must be > 0 (got -1)"),
     ("[crawl]\nmax_media_seconds = inf", "E917 crawl.max_media_seconds must be a finite number (not nan or inf) (got inf)"),
-    ("[index]\nbackend = \"mysql\"", "E917 index.backend must be one of 'sqlite' or 'elasticsearch' (got 'mysql')"),
+    ("[index]\nbackend = \"sqlite.v2\"", "E917 index.backend must be one of 'sqlite.v1' or 'elasticsearch.v1' (got 'sqlite.v2')"),
+    ("[index]\nbackend = \"mysql\"", "E917 index.backend must be one of 'sqlite.v1' or 'elasticsearch.v1' (got 'mysql')"),
     ("[transcribe.vad_params]\nthreshold = 2", "E917 transcribe.vad_params.threshold must be ≤ 1 (got 2)"),
     ("[privacy]\nmedia_retention_days = -3", "E917 privacy.media_retention_days must be ≥ 0 (got -3)"),
     ("[crawl]\nmax_page = 3", "E918 unknown setting crawl.max_page (did you mean max_pages_per_source?)"),

@@ -7,7 +7,8 @@ Never loads an unverified model file and never crashes a run on one bad file (er
 """
 
 from transcribe.audio import DecodedAudio, decode_audio, fingerprint, fingerprint_similarity, pcm_sha256
-from transcribe.base import Transcriber, available_backends, build_transcriber, register
+from transcribe.base import Transcriber, register
+from transcribe.build import available_backends, build_transcriber
 from transcribe.file_cli import transcribe_files
 from transcribe.model import ensure_base_model
 from transcribe.settings import TranscribeSettings

@@ -1,4 +1,4 @@
-"""The transcription stage's door: `Transcriber.transcribe(audio) -> Transcript`, and its registry.
+"""The transcription stage's door: `Transcriber.transcribe(audio) -> Transcript`, and `register` for backends.
 
 In: `DecodedAudio` (or a media path, decoded here with the E2xx checks) and `TranscribeSettings`.
 Out: a `routewatch.records.Transcript` with timed segments, normalised and raw text and provenance.
@@ -7,7 +7,6 @@ Backends implement `_recognise` only; they never decode files or build records t
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import json
 import time
@@ -20,7 +19,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from routewatch.errors import Code, NotConfigured, RouteWatchError
+from routewatch.core.registry import transcribers
+from routewatch.errors import Code, RouteWatchError
 from routewatch.records import Provenance, Segment, TextUnit, Transcript
 from transcribe.audio import SAMPLE_RATE, DecodedAudio, decode_audio
 from transcribe.normalise import normalise_text
@@ -276,36 +276,13 @@ def _round(x: float | None) -> float | None:
     return None if x is None else round(float(x), 4)
 
 
-_REGISTRY: dict[str, Callable[[TranscribeSettings], Transcriber]] = {}
-_BUILTIN_MODULES = {
-    "faster_whisper.v1": "transcribe.backends.faster_whisper_v1",
-    "openai_whisper.v1": "transcribe.backends.openai_whisper_v1",
-}
-
-
 def register(name: str) -> Callable[[type[Transcriber]], type[Transcriber]]:
-    """Class decorator: make a backend buildable by its versioned name (CONVENTIONS §3)."""
+    """Class decorator: make a backend buildable by its versioned name (CONVENTIONS §3) in the one registry,
+    `routewatch.core.registry.transcribers`; `transcribe.build` imports the backends and builds one."""
 
     def wrap(cls: type[Transcriber]) -> type[Transcriber]:
         cls.name = name
-        _REGISTRY[name] = cls
+        transcribers.register(name, func=cls)
         return cls
 
     return wrap
-
-
-def available_backends() -> list[str]:
-    return sorted(set(_REGISTRY) | set(_BUILTIN_MODULES))
-
-
-def build_transcriber(settings: TranscribeSettings | None = None) -> Transcriber:
-    """The configured backend with its model loaded; NotConfigured (E301/E902) when it cannot run."""
-    settings = settings or TranscribeSettings()
-    name = settings.backend
-    if name not in _REGISTRY and name in _BUILTIN_MODULES:
-        importlib.import_module(_BUILTIN_MODULES[name])
-    factory = _REGISTRY.get(name)
-    if factory is None:
-        raise NotConfigured(f"unknown transcriber {name!r}; choose one of {', '.join(available_backends())}",
-                            Code.E902)
-    return factory(settings)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from routewatch.errors import RouteWatchError
 from transcribe.audio import decode_audio
-from transcribe.base import build_transcriber
+from transcribe.build import build_transcriber
 from transcribe.normalise import to_simplified
 from transcribe.settings import TranscribeSettings
 

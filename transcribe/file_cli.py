@@ -13,7 +13,8 @@ from typing import IO
 
 from routewatch.errors import Code, RouteWatchError
 from routewatch.outputs import open_output
-from transcribe.base import Transcriber, build_transcriber
+from transcribe.base import Transcriber
+from transcribe.build import build_transcriber
 from transcribe.settings import TranscribeSettings
 
 

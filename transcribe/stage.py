@@ -8,12 +8,18 @@ language), its unit and status; or a failure with its code. Counters under `tran
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from routewatch.core.stage import Context, StageReport, fail, failpoint
 from routewatch.errors import Code, RouteWatchError
+from transcribe.audio import decode_audio, fingerprint_similarity
+from transcribe.base import Captions
+from transcribe.build import build_transcriber
+from transcribe.fpindex import FingerprintIndex
 
 # Fingerprint similarity above which two clips count as the same audio. Measured on the demo
 # corpus: an Opus→AAC re-encode of a clip scores 0.79, every pair of distinct clips ≤ 0.08.
@@ -33,16 +39,11 @@ class _Job:
 
 def run_stage(ctx: Context) -> StageReport:
     """`routewatch.pipeline.stage_transcribe`: every post pending transcription, in catalog order."""
-    import time
-
     rep = StageReport("transcribe")
     t0 = time.monotonic()
     todo = ctx.catalog.pending("transcribe", after="fetch")
     if not todo:
         return rep
-    from transcribe import build_transcriber
-    from transcribe.audio import decode_audio
-
     ts = ctx.settings.transcribe
     try:
         transcriber = build_transcriber(ts)
@@ -101,8 +102,6 @@ class _TranscribeRun:
     """
 
     def __init__(self, ctx: Context, rep: StageReport, transcriber: Any, model_key: str, total: int):
-        from concurrent.futures import ThreadPoolExecutor
-
         self.ctx, self.rep, self.transcriber, self.model_key, self.total = ctx, rep, transcriber, model_key, total
         self.queue: list[_Job] = []
         self.inflight: list[_Job] = []  # the batch the model thread is working on
@@ -154,8 +153,6 @@ class _TranscribeRun:
 
     def _match(self, job: _Job) -> str | None:
         """A stored transcript of the same audio: same PCM hash, else a similar fingerprint."""
-        from transcribe.audio import fingerprint_similarity
-
         catalog, audio = self.ctx.catalog, job.audio
         if job.captions is not None:  # its own subtitles decide (captions-first), never a copy's transcript
             return None
@@ -176,8 +173,6 @@ class _TranscribeRun:
 
     def fingerprint_index(self) -> Any:
         """The index over the stored fingerprints of this model, read from the catalog once per run."""
-        from transcribe.fpindex import FingerprintIndex
-
         if self._index is None:
             self._index = FingerprintIndex()
             for tid, fp, seconds in self.ctx.catalog.fingerprints(self.model_key):
@@ -187,8 +182,6 @@ class _TranscribeRun:
 
     def captions_of(self, pid: str) -> Any:
         """The post's platform subtitles (declared language, cues) when captions-first is on, else None."""
-        from transcribe.base import Captions
-
         if not self.captions_first:
             return None
         for unit in self.ctx.catalog.units(pid):
@@ -198,8 +191,6 @@ class _TranscribeRun:
 
     def _queued_match(self, job: _Job) -> _Job | None:
         """A queued (not yet transcribed) job with the same audio."""
-        from transcribe.audio import fingerprint_similarity
-
         audio = job.audio
         if job.captions is not None:
             return None
@@ -288,8 +279,6 @@ class _TranscribeRun:
 
     def _alone(self, job: _Job) -> None:
         """A post whose audio twin failed: decoded and transcribed on its own."""
-        from transcribe.audio import decode_audio
-
         try:
             if job.audio is None:
                 media = self.ctx.catalog.get_media(job.pid)

@@ -15,8 +15,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from index.base import period_of
+from routewatch import pipeline
+from routewatch.catalog import open_catalog
 from routewatch.demo.server import DEMO_BASE, DemoServer
+from routewatch.digest import build_digest, write_digest
 from routewatch.settings import SourceConfig, load_settings
+from routewatch.terminal import Bars, safe_text  # the CLI's one rule for text a terminal must not act on
 
 
 def demo_sources() -> list[SourceConfig]:
@@ -38,10 +43,6 @@ def demo_settings(data_dir: str | Path | None, server: DemoServer) -> Any:
 
 
 def run_demo(data_dir: str | Path | None = None, quiet: bool = False, keep_serving: bool = False) -> dict[str, Any]:
-    from routewatch import pipeline
-    from routewatch.catalog import open_catalog
-    from routewatch.cli import _Bars
-
     err = Console(stderr=True)
     t0 = time.monotonic()
     server = DemoServer().start()
@@ -52,7 +53,7 @@ def run_demo(data_dir: str | Path | None = None, quiet: bool = False, keep_servi
         cat = open_catalog(s.data_dir)
         try:
             cat.start_run("demo")
-            with _Bars(not quiet) as bars:
+            with Bars(not quiet, err) as bars:
                 reports = pipeline.run_all(pipeline.Context(settings=s, catalog=cat, progress=bars))
             cat.finish_run()
             st = cat.status()
@@ -94,13 +95,9 @@ def run_demo(data_dir: str | Path | None = None, quiet: bool = False, keep_servi
 
 def _digest_latest_week(cat: Any, s: Any) -> dict[str, str]:
     """The digest of the newest week that has posts, written under DATA/digests/<week>/."""
-    from routewatch.digest import build_digest, write_digest
-
     latest = cat.latest_posted_at()
     if not latest:
         return {}
-    from index.base import period_of
-
     week = period_of(latest, "week")
     return write_digest(build_digest(cat, s, week), Path(s.data_dir) / "digests" / week, data_dir=s.data_dir)
 
@@ -110,8 +107,6 @@ def _all_gold(cat: Any) -> list[dict]:
 
 
 def _print_summary(s: dict[str, Any]) -> None:
-    from routewatch.cli import safe_text  # the CLI's one rule for showing text a terminal must not act on
-
     out = Console()
     data_dir, digest = safe_text(s["data_dir"], one_line=True), safe_text(s.get("digest") or "(no dated posts)")
     t = Table(title="RouteWatch demo — summary", show_header=False)

@@ -30,10 +30,9 @@ from routewatch.web.deps import (
     SafeJSONResponse,
     code_of,
     error_response,
-    web_settings,
 )
 from routewatch.web.ratelimit import TokenBucket
-from routewatch.web.settings import WebSettings
+from routewatch.web.settings import WebSettings, web_settings
 
 __all__ = ["CSP", "app_from_env", "create_app", "serve", "web_settings"]
 

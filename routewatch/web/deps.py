@@ -80,15 +80,6 @@ def code_of(e: RouteWatchError) -> str:
     return str(getattr(e.code, "value", e.code))
 
 
-def web_settings(settings: Any) -> WebSettings:
-    w = getattr(settings, "web", None)
-    if isinstance(w, WebSettings):
-        return w
-    if w is not None and hasattr(w, "model_dump"):
-        return WebSettings(**{k: v for k, v in w.model_dump().items() if k in WebSettings.model_fields})
-    return WebSettings()
-
-
 def opt(v: str | None) -> str | None:
     v = (v or "").strip()
     return v or None

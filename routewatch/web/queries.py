@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from index.base import UNCHECKED, Query, SearchHits, facts_gold, parse_query_text, threshold
+from index.build import build_index
 from routewatch.catalog import Catalog, stored_json
 from routewatch.errors import RouteWatchError
 from routewatch.matched import filter_matches, is_filter_only
@@ -40,15 +41,8 @@ class Ctx:
     def index(self) -> Any:
         if self._index is None:
             path = Path(self.settings.data_dir) / "catalog.sqlite"
-            if self.settings.index.backend == "sqlite":
-                from index.sqlite_fts import SqliteIndex
-
-                # read-only: opening it for writing may migrate (and empty) an older index
-                self._index = SqliteIndex(path, read_only=True)
-            else:
-                from index.base import build_index
-
-                self._index = build_index(self.settings, path)
+            # read-only: opening it for writing may migrate (and empty) an older index
+            self._index = build_index(self.settings, path, read_only=True)
         return self._index
 
     def close(self) -> None:

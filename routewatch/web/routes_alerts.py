@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from routewatch import alerts as al
 from routewatch.errors import Code, RouteWatchError
 from routewatch.privacy import drop_invisible
 from routewatch.web import queries
@@ -34,8 +35,6 @@ def api_alerts(ctx: CtxDep) -> dict[str, Any]:
 @router.get("/alerts/{name}.atom", tags=["api"], response_class=Response, responses=api_responses(),
             summary="Atom feed of one saved search's matches (newest first, at most 100)")
 def alerts_feed(request: Request, name: str, ctx: CtxDep) -> Response:
-    from routewatch import alerts as al
-
     s = al.saved(ctx.catalog, al.check_name(name))[0] if ctx.catalog.has_saved_searches() else None
     if s is None:
         raise RouteWatchError(Code.E932, f"no saved search {name!r}")
@@ -47,8 +46,6 @@ def alerts_feed(request: Request, name: str, ctx: CtxDep) -> Response:
 # ---- helpers ------------------------------------------------------------------------------------------
 def alert_lists(ctx: queries.Ctx, limit: int = 50) -> list[dict[str, Any]]:
     """Every saved search with its latest matches (public views), the unseen ones marked new."""
-    from routewatch import alerts as al
-
     if not ctx.catalog.has_saved_searches():  # a catalog older than saved searches
         return []
     out = []

@@ -6,6 +6,8 @@ In: the `[web]` section of routewatch.toml / `ROUTEWATCH_WEB__*` environment.  O
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from routewatch.sections import Section
@@ -27,3 +29,13 @@ class WebSettings(Section):
     max_text_chars: int = Field(default=20000, ge=200)
     # Only redacted (pseudonymised) URLs are shown; link out to the original when it is unchanged.
     link_original_urls: bool = True
+
+
+def web_settings(settings: Any) -> WebSettings:
+    """The `[web]` section of the whole settings, or its defaults when they have none."""
+    w = getattr(settings, "web", None)
+    if isinstance(w, WebSettings):
+        return w
+    if w is not None and hasattr(w, "model_dump"):
+        return WebSettings(**{k: v for k, v in w.model_dump().items() if k in WebSettings.model_fields})
+    return WebSettings()

@@ -72,7 +72,8 @@ def test_caption_only_video_is_read_once_extracted_and_searchable(tmp_path, ocr_
         assert gold["countries"] == ["HK", "TR", "EC"]
         assert [c["amount"] for c in gold["costs"]] == [8000]
         pipeline.stage_index(ctx)
-        from index.base import Query, build_index
+        from index.base import Query
+        from index.build import build_index
 
         idx = build_index(settings, data / "catalog.sqlite")
         try:

@@ -96,16 +96,14 @@ def _counter(cat: Catalog, name: str) -> int:
 @pytest.fixture
 def decodes(monkeypatch):
     """Counts the stage's calls of the real decoder."""
-    import transcribe.audio
-
     calls: list[str] = []
-    real = transcribe.audio.decode_audio
+    real = stage.decode_audio
 
     def counted(path, *args, **kwargs):
         calls.append(str(path))
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(transcribe.audio, "decode_audio", counted)
+    monkeypatch.setattr(stage, "decode_audio", counted)
     return calls
 
 
@@ -139,8 +137,6 @@ def test_byte_identical_repost_is_reused_without_decoding(tmp_path, audio_dev, d
 
 
 def test_fingerprint_scan_compares_only_clips_of_a_possible_length(fresh_catalog, audio_dev, monkeypatch):
-    import transcribe.audio
-
     clip = decode_audio(audio_dev / "dev-003.ogg", 600)
     twice = DecodedAudio.from_pcm(np.concatenate([clip.pcm, clip.pcm, clip.pcm]))  # 3× as long
     quieter = DecodedAudio.from_pcm(clip.pcm * 0.5)  # other PCM hash, same sound
@@ -151,13 +147,13 @@ def test_fingerprint_scan_compares_only_clips_of_a_possible_length(fresh_catalog
         fresh_catalog.save_transcript_for_post(make_post(platform_id=f"c/{i}").post_id, t,
                                                fingerprint=audio.fingerprint)
     compared: list[int] = []
-    real = transcribe.audio.fingerprint_similarity
+    real = stage.fingerprint_similarity
 
     def counted(a, b, at_least=0.0):
         compared.append(len(b))
         return real(a, b, at_least)
 
-    monkeypatch.setattr(transcribe.audio, "fingerprint_similarity", counted)
+    monkeypatch.setattr(stage, "fingerprint_similarity", counted)
     run = stage._TranscribeRun(pipeline.Context(settings=None, catalog=fresh_catalog), pipeline.StageReport(
         "transcribe"), transcriber=None, model_key="m", total=1)
     tid = run._match(stage._Job("p", audio=quieter))

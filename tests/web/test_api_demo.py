@@ -155,7 +155,7 @@ def test_status_counts_posts_and_failures(demo_client, db):
     s = demo_client.get("/api/status").json()
     assert s["posts"] == db.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 30
     assert [(f["stage"], f["code"], f["count"]) for f in s["failures"]] == [("transcribe", "E204", 1)]
-    assert s["index_backend"] == "sqlite"
+    assert s["index_backend"] == "sqlite.v1"
 
 
 def test_media_supports_ranges_for_seeking(demo_client, demo_run, db):

@@ -1,0 +1,31 @@
+"""Components by versioned name (CONVENTIONS §3): one `catalogue` registry per kind of component.
+
+In: a stage registers its components into its kind (`@indexes.register("sqlite.v1")`); settings name one.
+Out: `lookup(kind, name)` gives what was registered, or E902 naming the known names. Imports no stage:
+each stage has a loader (`index.build`, `transcribe.build`) that imports its components so they register.
+A new behaviour gets a new name (`.v2`), so an old config keeps meaning the same thing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import catalogue
+
+from routewatch.errors import Code, NotConfigured
+
+indexes = catalogue.create("routewatch", "indexes")  # (IndexSettings, catalog path, read_only, min_confidence) -> Index
+transcribers = catalogue.create("routewatch", "transcribers")  # TranscribeSettings -> Transcriber
+ocr_readers = catalogue.create("routewatch", "ocr_readers")  # OcrSettings -> OnscreenReader
+extractors = catalogue.create("routewatch", "extractors")  # ExtractSettings -> Extractor
+
+
+def names(kind: catalogue.Registry) -> list[str]:
+    return sorted(kind.get_all())
+
+
+def lookup(kind: catalogue.Registry, name: str, what: str) -> Any:
+    """The component registered as `name`; NotConfigured E902 (with the registered names) when none is."""
+    if name not in kind:
+        raise NotConfigured(f"unknown {what} {name!r}; choose one of {', '.join(names(kind)) or 'none'}", Code.E902)
+    return kind.get(name)
