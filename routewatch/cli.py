@@ -149,7 +149,7 @@ def _settings(data_dir: Path | None, config: Path | None = None, **overrides: An
 def _catalog(settings: Any, wait: float = 0.0, write: bool = True):
     from routewatch.catalog import open_catalog
 
-    return open_catalog(settings.data_dir, write=write, wait=wait)
+    return open_catalog(settings.data_dir, write=write, wait=wait, url=settings.catalog.url)
 
 
 class _Bars:
@@ -410,7 +410,7 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
 
     with _errors():
         s = _settings(data_dir, config)
-        if not (s.data_dir / "catalog.sqlite").exists():
+        if not s.catalog_exists():
             raise RouteWatchError(Code.E903, f"no catalog in {s.data_dir}: run `routewatch demo` or `routewatch run`")
         cat = _catalog(s, write=False)
         try:
@@ -526,9 +526,9 @@ def search(
                         currency=currency, limit=limit, offset=offset, sort=sort,
                         names={"limit": "--limit", "offset": "--offset"}, min_confidence=min_confidence,
                         relevant=relevant, state=state)
-        if s.index.backend == "sqlite" and not (s.data_dir / "catalog.sqlite").exists():
+        if s.index.backend == "sqlite" and not s.catalog_path.exists():
             raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
-        idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+        idx = build_index(s, s.catalog_path, read_only=True)
         try:
             found = idx.search(q)
         finally:
@@ -674,9 +674,9 @@ def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week"
         q = build_query(query, country=country, route=route, platform=platform, lang=lang, since=since,
                         until=until, has_bribe=has_bribe, min_cost=min_cost, max_cost=max_cost, currency=currency,
                         min_confidence=min_confidence, relevant=relevant, state=state)
-        if s.index.backend == "sqlite" and not (s.data_dir / "catalog.sqlite").exists():
+        if s.index.backend == "sqlite" and not s.catalog_path.exists():
             raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
-        idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+        idx = build_index(s, s.catalog_path, read_only=True)
         try:
             rows = idx.trends(field, by, q)
         finally:
@@ -879,7 +879,7 @@ def export(fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parq
             if not is_everything(q):
                 from index.base import build_index
 
-                idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+                idx = build_index(s, s.catalog_path, read_only=True)
                 try:
                     ids, complete = matching_ids(idx, q)
                 finally:
@@ -910,7 +910,7 @@ def _alerts_after_run(s: Any, cat: Any) -> list[Any]:
     from index.base import build_index
 
     rep, t0 = StageReport("alerts"), time.monotonic()
-    idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+    idx = build_index(s, s.catalog_path, read_only=True)
     try:
         new = alerts.check(cat, idx)
         rep.done = sum(len(v) for v in new.values())
@@ -988,7 +988,7 @@ def saved(action: SavedAction,
                 filters = {"country": country, "route": route, "platform": platform, "lang": lang, "since": since,
                            "until": until, "has_bribe": has_bribe, "min_cost": min_cost, "max_cost": max_cost,
                            "currency": currency}
-                idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+                idx = build_index(s, s.catalog_path, read_only=True)
                 try:
                     one, base = alerts.add(cat, idx, name, query, filters, webhook or "", changes=changes)
                 finally:
@@ -1032,7 +1032,7 @@ def alerts(name: Annotated[str | None, typer.Option("--name", help="Only this sa
             if not no_check:
                 from index.base import build_index
 
-                idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+                idx = build_index(s, s.catalog_path, read_only=True)
                 try:
                     al.check(cat, idx, [name] if name else None)
                 finally:
@@ -1081,7 +1081,7 @@ def _print_alerts(views: list[dict[str, Any]]) -> None:
 
 
 def _read_catalog(s: Any):
-    if not (s.data_dir / "catalog.sqlite").exists():
+    if not s.catalog_exists():
         raise RouteWatchError(Code.E903, f"no catalog in {s.data_dir}: run `routewatch demo` or `routewatch run`")
     return _catalog(s, write=False)
 

@@ -352,7 +352,7 @@ def policy_of(catalog: Catalog) -> Any:
 
     from routewatch.settings import PrivacySettings
 
-    return policy(SimpleNamespace(privacy=PrivacySettings(), data_dir=Path(catalog.path).parent), catalog.db)
+    return policy(SimpleNamespace(privacy=PrivacySettings(), data_dir=catalog.data_dir or Path(".")), catalog.db)
 
 
 # Markdown has no autoescape of its own. Controls and bidi overrides are shown as U+FFFD, a line break

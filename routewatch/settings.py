@@ -23,7 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from crawlers.settings import CrawlSettings
 from index.settings import IndexSettings
 from routewatch.catalog import check_data_dir
-from routewatch.core.catalog_url import PG_SCHEMES, CatalogSettings
+from routewatch.core.catalog_url import PG_SCHEMES, CatalogSettings, parse_catalog_url
 from routewatch.errors import Code, RouteWatchError
 from routewatch.sections import Section
 
@@ -200,7 +200,12 @@ class Settings(BaseSettings):
     # convenience paths -------------------------------------------------------------------------
     @property
     def catalog_path(self) -> Path:
-        return self.data_dir / "catalog.sqlite"
+        """The SQLite catalog file (`catalog.url` sqlite:///PATH, else the data dir's); the SQLite index lives in it."""
+        return parse_catalog_url(self.catalog.url, self.data_dir).path or self.data_dir / "catalog.sqlite"
+
+    def catalog_exists(self) -> bool:
+        """Whether there is a catalog to read: a PostgreSQL one is the server's to say (opening it tells)."""
+        return parse_catalog_url(self.catalog.url, self.data_dir).backend == "postgresql" or self.catalog_path.exists()
 
     @property
     def media_dir(self) -> Path:

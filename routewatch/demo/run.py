@@ -49,7 +49,7 @@ def run_demo(data_dir: str | Path | None = None, quiet: bool = False, keep_servi
         s = demo_settings(data_dir, server)
         if not quiet:
             err.print(f"[bold]RouteWatch demo[/] — demo platform at {server.origin}, data in {s.data_dir}")
-        cat = open_catalog(s.data_dir)
+        cat = open_catalog(s.data_dir, url=s.catalog.url)
         try:
             cat.start_run("demo")
             with _Bars(not quiet) as bars:

@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
 from index.base import Query, period_of
-from routewatch.catalog import Catalog
+from routewatch.catalog import Catalog, open_catalog
 from routewatch.errors import Code, RouteWatchError
 from routewatch.privacy import drop_invisible
 from routewatch.search_input import describe_total, public_query_args
@@ -215,10 +215,9 @@ class _State:
 
 def get_ctx(request: Request) -> Iterator[queries.Ctx]:
     st: _State = request.app.state.rw
-    path = st.data_dir / "catalog.sqlite"
-    if not path.exists():
+    if not st.settings.catalog_exists():
         raise RouteWatchError(Code.E503, f"no catalog in {st.data_dir}: run `routewatch demo` or `routewatch run` first")
-    cat = Catalog(path, write=False)
+    cat = open_catalog(st.data_dir, write=False, url=st.settings.catalog.url)
     try:
         ctx = queries.Ctx(settings=st.settings, web=st.web, catalog=cat, scrub=st.scrubber(cat))
     except BaseException:

@@ -13,7 +13,6 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 from index.base import UNCHECKED, Query, SearchHits, facts_gold, parse_query_text, threshold
@@ -44,7 +43,7 @@ class Ctx:
 
     def index(self) -> Any:
         if self._index is None:
-            path = Path(self.settings.data_dir) / "catalog.sqlite"
+            path = self.settings.catalog_path
             if self.settings.index.backend == "sqlite":
                 from index.sqlite_fts import SqliteIndex
 
