@@ -253,6 +253,13 @@ class PgConnection:
             cur.executemany(q, rows)
             return Cursor([], cur.rowcount)
 
+    def stream(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Iterator[tuple[Any, ...]]:
+        """Rows as plain tuples, one at a time from the server (a whole table without holding it in memory);
+        the connection runs nothing else until the rows are read."""
+        with self._guard():
+            cur = self._conn.cursor()
+            yield from cur.stream(translate(sql, self.primary_key), _params(params))
+
     def executescript(self, sql: str) -> None:
         for stmt in (s for s in sql.split(";") if s.strip()):
             self.execute(stmt)
