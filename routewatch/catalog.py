@@ -362,7 +362,7 @@ class Catalog:
             self.backend = "postgresql"
             self.path = redact(dsn)  # type: ignore[assignment] - what messages name
             self.data_dir = Path(data_dir) if data_dir is not None else None
-            self.db = PgConnection(dsn, read_only=not write)  # type: ignore[assignment]
+            self.db = PgConnection(dsn)  # type: ignore[assignment]
             try:
                 self._open_schema(write)
             except BaseException:
@@ -410,7 +410,9 @@ class Catalog:
                 raise RouteWatchError(Code.E921, f"catalog {self.path} has schema version {stored}, newer than this "
                                       f"RouteWatch ({len(MIGRATIONS)}): upgrade RouteWatch; nothing was written")
             # a newer catalog is read as it is, never changed: status, search and export still work
-            if self.backend == "sqlite":
+            if self.backend == "postgresql":
+                self.db.set_read_only()  # type: ignore[attr-defined]
+            else:
                 self.db.close()
                 self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
                                           isolation_level=None, check_same_thread=False)

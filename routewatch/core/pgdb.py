@@ -33,7 +33,8 @@ _DDL_TYPES = [
     (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"),
     (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
 ]
-_FUNCTIONS = [(re.compile(r"\bIFNULL\s*\(", re.I), "COALESCE(")]
+# SQLite's LIKE ignores case (ASCII); PostgreSQL's ILIKE does
+_FUNCTIONS = [(re.compile(r"\bIFNULL\s*\(", re.I), "COALESCE("), (re.compile(r"\bLIKE\b", re.I), "ILIKE")]
 _DDL = re.compile(r"^\s*(CREATE\s+TABLE|ALTER\s+TABLE)\b", re.I)
 _OR_IGNORE = re.compile(r"^(\s*)INSERT\s+OR\s+IGNORE\s+INTO\b", re.I)
 _OR_REPLACE = re.compile(r"^(\s*)(?:INSERT\s+OR\s+REPLACE|REPLACE)\s+INTO\s+(\w+)\s*\(([^)]*)\)", re.I)
@@ -80,7 +81,8 @@ def _segments(sql: str) -> list[tuple[bool, str]]:
 def translate(sql: str, keys: Callable[[str], Sequence[str]] | None = None) -> str:
     """SQLite-flavoured SQL as PostgreSQL runs it through psycopg: `?` → `%s`, `:name` → `%(name)s`, `%` doubled,
     `INSERT OR IGNORE` → `ON CONFLICT DO NOTHING`, `INSERT OR REPLACE` → `ON CONFLICT (primary key) DO UPDATE`
-    (`keys(table)` gives the key), SQLite column types in CREATE / ALTER TABLE, `IFNULL`, `sqlite_master`."""
+    (`keys(table)` gives the key), SQLite column types in CREATE / ALTER TABLE, `IFNULL`, `LIKE` (→ `ILIKE`),
+    `sqlite_master`."""
     tail = ""
     m = _OR_REPLACE.match(sql)
     if m:
@@ -224,8 +226,9 @@ class PgConnection:
         self._psycopg = psycopg
         self._map = _errors()
         self._keys: dict[str, tuple[str, ...]] = {}
+        self._sql: dict[str, str] = {}  # statement → its translation (the catalog runs the same few hundred)
         if read_only:
-            self._conn.execute("SET default_transaction_read_only = on")
+            self.set_read_only()
 
     # ---- what Catalog uses of sqlite3.Connection ----------------------------------------------------------
     @property
@@ -241,11 +244,11 @@ class PgConnection:
             if (begin.group(2) or "").upper() in ("IMMEDIATE", "EXCLUSIVE"):
                 self._run("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
             return Cursor([], -1)
-        return self._run(translate(sql, self.primary_key), _params(params))
+        return self._run(self._translated(sql), _params(params))
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any] | Mapping[str, Any]]) -> Cursor:
         rows = [_params(p) for p in seq]
-        q = translate(sql, self.primary_key)
+        q = self._translated(sql)
         if not rows:
             return Cursor([], 0)
         with self._guard():
@@ -258,7 +261,7 @@ class PgConnection:
         the connection runs nothing else until the rows are read."""
         with self._guard():
             cur = self._conn.cursor()
-            yield from cur.stream(translate(sql, self.primary_key), _params(params))
+            yield from cur.stream(self._translated(sql), _params(params))
 
     def executescript(self, sql: str) -> None:
         for stmt in (s for s in sql.split(";") if s.strip()):
@@ -269,6 +272,18 @@ class PgConnection:
 
     def close(self) -> None:
         self._conn.close()
+
+    def set_read_only(self) -> None:
+        """Refuse every write from now on (a catalog of a newer schema, opened to be read)."""
+        self._run("SET default_transaction_read_only = on", [])
+
+    def _translated(self, sql: str) -> str:
+        q = self._sql.get(sql)
+        if q is None:
+            q = translate(sql, self.primary_key)
+            if len(self._sql) < 5000:
+                self._sql[sql] = q
+        return q
 
     # ---- helpers --------------------------------------------------------------------------------------
     def primary_key(self, table: str) -> tuple[str, ...]:

@@ -67,7 +67,7 @@ def keys(table):
 
 
 @pytest.mark.parametrize(("sqlite", "postgresql"), [
-    ("SELECT a FROM t WHERE b=? AND c LIKE 'x%?' AND d=?", "SELECT a FROM t WHERE b=%s AND c LIKE 'x%%?' AND d=%s"),
+    ("SELECT a FROM t WHERE b=? AND c LIKE 'x%?' AND d=?", "SELECT a FROM t WHERE b=%s AND c ILIKE 'x%%?' AND d=%s"),
     ("INSERT INTO s(name, q) VALUES (:name,:q)", "INSERT INTO s(name, q) VALUES (%(name)s,%(q)s)"),
     ("SELECT ':no', \"a?\" FROM t -- why?\nWHERE x = ?", "SELECT ':no', \"a?\" FROM t \nWHERE x = %s"),
     ("INSERT OR IGNORE INTO p(a) VALUES (?)", "INSERT INTO p(a) VALUES (%s) ON CONFLICT DO NOTHING"),
