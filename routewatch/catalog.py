@@ -1076,6 +1076,13 @@ class Catalog:
         return {"state": state, "seen_at": seen, "since": since, "http_status": last.get("http_status"),
                 "words": str(last.get("words") or "")}
 
+    def posts_stamp(self) -> tuple[Any, int]:
+        """(newest row id, count) of the posts: changes when a post is added (the web rebuilds its output policy
+        then). PostgreSQL has no rowid; its newest row version (ctid) changes on an update too."""
+        col = "rowid" if self.backend == "sqlite" else "ctid::text"
+        r = self.db.execute(f"SELECT MAX({col}), COUNT(*) FROM posts").fetchone()  # noqa: S608 - fixed names
+        return r[0], r[1]
+
     # ---- status ----------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """What `routewatch status` and the Status page show: counts, stages, sources, failures by code, and

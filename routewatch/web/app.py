@@ -204,8 +204,7 @@ class _State:
         self._scrubber: Scrubber | None = None
 
     def scrubber(self, cat: Catalog) -> Scrubber:
-        row = cat.db.execute("SELECT MAX(rowid), COUNT(*) FROM posts").fetchone()
-        stamp = (row[0], row[1])
+        stamp = cat.posts_stamp()
         with self._lock:
             if self._scrubber is None or self._stamp != stamp or time.monotonic() - self._at > 60:
                 self._scrubber = policy(self.settings, cat.db, max_chars=self.web.max_text_chars)

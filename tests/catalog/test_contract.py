@@ -382,3 +382,15 @@ def test_second_writer(open_cat, backend):
         t.join()
     assert errors == []
     assert count(first, "posts") == 30 and count(first, "post_sightings") == 30
+
+
+def test_posts_stamp_changes_when_a_post_is_added(cat):
+    empty = cat.posts_stamp()
+    assert empty == (None, 0)
+    cat.upsert_post(make_post())
+    one = cat.posts_stamp()
+    assert one[1] == 1 and one != empty
+    cat.upsert_post(make_post())  # seen again, nothing new
+    assert cat.posts_stamp()[1] == 1
+    cat.upsert_post(make_post(platform_id="c/2"))
+    assert cat.posts_stamp()[1] == 2 and cat.posts_stamp() != one
