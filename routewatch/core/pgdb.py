@@ -9,6 +9,7 @@ Never builds SQL from values: the statement is rewritten, the values stay parame
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -296,25 +297,18 @@ class PgConnection:
             self._keys[table] = tuple(r[0] for r in cur)
         return self._keys[table]
 
-    def _guard(self) -> Any:
-        conn = self
-
-        class _G:
-            def __enter__(self) -> None:
-                return None
-
-            def __exit__(self, et: Any, e: Any, tb: Any) -> bool:
-                if e is None or not isinstance(e, conn._psycopg.Error):
-                    return False
-                if conn._conn.broken or conn._conn.closed:
-                    raise RouteWatchError(Code.E961, f"lost the connection to the PostgreSQL catalog "
-                                          f"{redact(conn.url)}: {str(e).strip().splitlines()[0] if str(e).strip() else e}") from e
-                for pg, lite in conn._map:
-                    if isinstance(e, pg):
-                        raise lite(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__) from e
-                return False
-
-        return _G()
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """psycopg's errors as sqlite3's (what the catalog's callers catch); a lost connection is E961."""
+        try:
+            yield
+        except self._psycopg.Error as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            if self._conn.broken or self._conn.closed:
+                raise RouteWatchError(Code.E961, f"lost the connection to the PostgreSQL catalog {redact(self.url)}: "
+                                      f"{first}") from e
+            lite = next(lite for pg, lite in self._map if isinstance(e, pg))
+            raise lite(first) from e
 
     def _run(self, sql: str, params: list[Any] | dict[str, Any]) -> Cursor:
         with self._guard():

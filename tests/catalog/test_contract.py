@@ -394,3 +394,25 @@ def test_posts_stamp_changes_when_a_post_is_added(cat):
     assert cat.posts_stamp()[1] == 1
     cat.upsert_post(make_post(platform_id="c/2"))
     assert cat.posts_stamp()[1] == 2 and cat.posts_stamp() != one
+
+
+def test_sqlite_dialect_that_surfaces_still_send(cat):
+    """SQL written for SQLite outside the catalog (web, CLI, evidence...) gives the same answers on both."""
+    p = make_post(caption="Darien GAP 100%")
+    cat.upsert_post(p)
+    db = cat.db
+    db.execute("INSERT OR REPLACE INTO extractions(post_id, relevant, gold_json, facts_json, created_at) "
+               "VALUES (?, 1, '{}', '{}', 't1')", (p.post_id,))
+    db.execute("INSERT OR REPLACE INTO extractions(post_id, relevant, gold_json, facts_json, created_at) "
+               "VALUES (:id, 0, '{}', '{}', :at)", {"id": p.post_id, "at": "t2"})
+    db.execute("INSERT OR IGNORE INTO post_sightings(post_id, source, discovered_via, seen_at) VALUES (?,?,?,?)",
+               (p.post_id, p.source, p.discovered_via, "t"))
+    assert [tuple(r) for r in db.execute("SELECT relevant, created_at FROM extractions")] == [(0, "t2")]
+    assert count(cat, "post_sightings") == 1
+    assert db.execute("SELECT COUNT(*) FROM posts WHERE caption LIKE ? AND caption LIKE '%100\\%%' ESCAPE '\\'",
+                      ("darien gap%",)).fetchone()[0] == 1
+    assert db.execute("SELECT IFNULL(views, -1) FROM posts").fetchone()[0] == -1
+    assert db.execute("SELECT 1 FROM sqlite_master WHERE name='saved_alerts'").fetchone() is not None
+    assert db.execute("SELECT 1 FROM sqlite_master WHERE name='idx_units_cjk'").fetchone() is None
+    cur = db.executemany("UPDATE posts SET views=? WHERE post_id=?", [(1, p.post_id), (2, "nope")])
+    assert cur.rowcount == 1
