@@ -1,7 +1,8 @@
-"""The catalog: the SQLite source of truth (SPEC §2).
+"""The catalog: the source of truth (SPEC §2), an SQLite file or a PostgreSQL database (`catalog.url`).
 
 In: records from every stage.  Out: records, stage status and failures for the next stage.
-WAL mode, one writer per data dir (a lock file), ordered schema migrations from a version table.
+SQLite: WAL mode, one writer per data dir (a lock file). PostgreSQL: the same SQL through the adapter
+`routewatch.core.pgdb`, several writers. Ordered schema migrations from a version table on both.
 Every write of an item's result goes in one transaction together with its stage status, so a
 process killed at any point leaves either the whole result or none of it. Never used with
 string-built SQL: parameters only.
@@ -14,6 +15,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import sqlite3
 import stat
 import time
@@ -24,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from routewatch.catalog_web import WebReads
+from routewatch.core.catalog_url import parse_catalog_url
+from routewatch.core.pgdb import PgConnection, redact
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import (
     Extraction,
@@ -315,19 +319,36 @@ def db_error(e: sqlite3.Error, path: Path | str = "catalog") -> RouteWatchError:
 class Catalog(WebReads):
     """Open (and migrate) the catalog of one data dir. Refuses a file that is not an SQLite database
     (E920) and, for writing, a catalog of a newer schema than this RouteWatch (E921); readers open such
-    a catalog read-only."""
+    a catalog read-only. `dsn` (a postgresql:// URL) opens a PostgreSQL catalog instead of the file at
+    `path`: no lock file there (several writers), E961 when the server cannot be reached."""
 
-    def __init__(self, path: Path, *, write: bool = True, lock_timeout: float = 0.0):
+    def __init__(self, path: Path | None = None, *, write: bool = True, lock_timeout: float = 0.0, dsn: str = "",
+                 data_dir: Path | None = None):
+        self._lock_fd: int | None = None
+        self.read_only = not write
+        self.run_id: int | None = None
+        if dsn:
+            self.backend = "postgresql"
+            self.path = redact(dsn)  # type: ignore[assignment] - what messages name
+            self.data_dir = Path(data_dir) if data_dir is not None else None
+            self.db = PgConnection(dsn)  # type: ignore[assignment]
+            try:
+                self._open_schema(write)
+            except BaseException:
+                self.close()
+                raise
+            return
+        if path is None:
+            raise ValueError("a catalog needs a path or a dsn")
+        self.backend = "sqlite"
         self.path = Path(path)
+        self.data_dir = self.path.parent
         check_data_dir(self.path.parent)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise RouteWatchError(Code.E922, f"cannot create data dir {self.path.parent}: {e.strerror or e}") from e
         check_catalog_file(self.path)
-        self._lock_fd: int | None = None
-        self.read_only = not write
-        self.run_id: int | None = None
         if write:
             self._acquire_lock(lock_timeout)
         try:
@@ -342,33 +363,47 @@ class Catalog(WebReads):
     def _connect(self, write: bool) -> None:
         self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
+        if self._open_schema(write):
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            if write:
+                self._migrate()
+
+    def _open_schema(self, write: bool) -> bool:
+        """Check the stored schema version; False when the catalog is newer and was opened read-only. On
+        PostgreSQL this also migrates (SQLite sets its pragmas first)."""
         stored = self._stored_version()
         if stored > len(MIGRATIONS):
             if write:
                 raise RouteWatchError(Code.E921, f"catalog {self.path} has schema version {stored}, newer than this "
                                       f"RouteWatch ({len(MIGRATIONS)}): upgrade RouteWatch; nothing was written")
             # a newer catalog is read as it is, never changed: status, search and export still work
-            self.db.close()
-            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
-                                      isolation_level=None, check_same_thread=False)
-            self.db.row_factory = sqlite3.Row
+            if self.backend == "postgresql":
+                self.db.set_read_only()  # type: ignore[attr-defined]
+            else:
+                self.db.close()
+                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
+                                          isolation_level=None, check_same_thread=False)
+                self.db.row_factory = sqlite3.Row
             log.warning("%s", RouteWatchError(Code.E921, f"catalog schema {stored} is newer than this RouteWatch "
                                               f"({len(MIGRATIONS)}): opened read-only"))
-            return
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        if write:
+            return False
+        if self.backend == "postgresql" and write:
             self._migrate()
+        return True
 
     def _stored_version(self) -> int:
         """The schema version the file says it has; 0 for an empty file. A database with tables but no
         version table is someone else's SQLite file: refused (E920), never migrated into."""
         tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "schema_version" not in tables:
-            if tables - {"sqlite_sequence"}:
-                raise RouteWatchError(Code.E920, f"{self.path} is an SQLite database but not a RouteWatch catalog "
-                                      f"(tables: {', '.join(sorted(tables)[:5])})")
+            # a PostgreSQL database may hold other software's tables (the job queue's); only ours must be absent
+            foreign = tables - {"sqlite_sequence"} if self.backend == "sqlite" else tables & _OWN_TABLES
+            if foreign:
+                kind = "an SQLite" if self.backend == "sqlite" else "a PostgreSQL"
+                raise RouteWatchError(Code.E920, f"{self.path} is {kind} database but not a RouteWatch catalog "
+                                      f"(tables: {', '.join(sorted(foreign)[:5])})")
             return 0
         row = self.db.execute("SELECT MAX(version) FROM schema_version").fetchone()
         try:
@@ -419,19 +454,31 @@ class Catalog(WebReads):
 
     # ---- schema -----------------------------------------------------------------------------------
     def _migrate(self) -> None:
-        self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        with self.tx():
+            self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = self.db.execute("SELECT MAX(version) FROM schema_version").fetchone()
         current = row[0] or 0
         for version, sql in enumerate(MIGRATIONS, start=1):
             if version <= current:
                 continue
-            with self.tx():
+            with self.tx():  # holds the write lock: another process migrating at once waits, then skips
+                if (self.db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0) >= version:
+                    continue
                 for stmt in _split_sql(sql):
                     self.db.execute(stmt)
                 self.db.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
 
     def check_integrity(self, limit: int = 20) -> None:
-        """Read every page (SQLite's quick_check); a damaged file is E920 with what SQLite found."""
+        """Read every page (SQLite's quick_check); a damaged file is E920 with what SQLite found. PostgreSQL
+        checks its own pages: there every table is read once (a count), which a damaged heap page fails."""
+        if self.backend == "postgresql":
+            try:
+                for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"):
+                    if name in _OWN_TABLES or name == "schema_version":
+                        self.db.execute(f"SELECT COUNT(*) FROM {name}").fetchone()  # noqa: S608 - our table names
+            except sqlite3.DatabaseError as e:
+                raise RouteWatchError(Code.E920, f"catalog {self.path} failed its integrity check: {e}") from e
+            return
         try:
             rows = [r[0] for r in self.db.execute(f"PRAGMA quick_check({int(limit)})")]
         except sqlite3.DatabaseError as e:
@@ -469,8 +516,9 @@ class Catalog(WebReads):
     # ---- runs and counters --------------------------------------------------------------------------
     def start_run(self, command: str) -> int:
         with self.tx():
-            cur = self.db.execute("INSERT INTO runs(command, started_at) VALUES (?, ?)", (command, now_iso()))
-        self.run_id = int(cur.lastrowid or 0)
+            rows = self.db.execute("INSERT INTO runs(command, started_at) VALUES (?, ?) RETURNING run_id",
+                                   (command, now_iso())).fetchall()  # all: the statement ends before COMMIT
+        self.run_id = int(rows[0][0])
         return self.run_id
 
     def finish_run(self) -> None:
@@ -485,7 +533,7 @@ class Catalog(WebReads):
             self.start_run("adhoc")
         self.db.execute(
             "INSERT INTO counters(run_id, source, name, value) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(run_id, source, name) DO UPDATE SET value = value + excluded.value",
+            "ON CONFLICT(run_id, source, name) DO UPDATE SET value = counters.value + excluded.value",
             (self.run_id, source, name, n),
         )
 
@@ -535,7 +583,7 @@ class Catalog(WebReads):
             if post.views is not None:
                 self.db.execute("UPDATE posts SET views=? WHERE post_id=?", (post.views, post.post_id))
         self.db.execute(
-            "INSERT OR IGNORE INTO post_sightings(post_id, source, discovered_via, seen_at) VALUES (?,?,?,?)",
+            "INSERT INTO post_sightings(post_id, source, discovered_via, seen_at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
             (post.post_id, post.source, post.discovered_via, now_iso()),
         )
         return existing is None
@@ -579,13 +627,13 @@ class Catalog(WebReads):
                      post_ids: list[str] | None = None) -> int:
         with self.tx():
             self.db.execute(
-                "INSERT OR IGNORE INTO snapshots(url, status, sha256, path, source, fetched_at, tool) "
-                "VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO snapshots(url, status, sha256, path, source, fetched_at, tool) "
+                "VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (url, status, sha256, path, source, now_iso(), tool),
             )
             sid = self.db.execute("SELECT id FROM snapshots WHERE url=? AND sha256=?", (url, sha256)).fetchone()[0]
             for pid in post_ids or []:
-                self.db.execute("INSERT OR IGNORE INTO post_snapshots(post_id, snapshot_id) VALUES (?,?)", (pid, sid))
+                self.db.execute("INSERT INTO post_snapshots(post_id, snapshot_id) VALUES (?,?) ON CONFLICT DO NOTHING", (pid, sid))
         return int(sid)
 
     def has_snapshot(self, post_id: str, url: str) -> bool:
@@ -596,7 +644,7 @@ class Catalog(WebReads):
     def link_snapshot(self, post_id: str, url: str) -> None:
         row = self.db.execute("SELECT id FROM snapshots WHERE url=? ORDER BY id DESC LIMIT 1", (url,)).fetchone()
         if row:
-            self.db.execute("INSERT OR IGNORE INTO post_snapshots(post_id, snapshot_id) VALUES (?,?)",
+            self.db.execute("INSERT INTO post_snapshots(post_id, snapshot_id) VALUES (?,?) ON CONFLICT DO NOTHING",
                             (post_id, row[0]))
 
     # ---- stage status and failures -------------------------------------------------------------------
@@ -679,7 +727,7 @@ class Catalog(WebReads):
             self.db.execute(
                 "INSERT INTO failures(stage, item_id, code, reason, at) VALUES (?,?,?,?,?) "
                 "ON CONFLICT(stage, item_id, code) DO UPDATE SET reason=excluded.reason, at=excluded.at, "
-                "attempts=attempts+1",
+                "attempts=failures.attempts+1",
                 (f.stage, f.item_id, f.code, f.reason[:2000], f.at or now_iso()),
             )
             self.set_status(f.item_id, f.stage, "failed", f.code)
@@ -698,8 +746,10 @@ class Catalog(WebReads):
         """Store a post's media record and mark it fetched; counted once, as `fetch/fetched` of `source`."""
         with self.tx():
             self.db.execute(
-                "INSERT OR REPLACE INTO media(post_id, path, sha256, size, duration, mime, info_json, "
-                "provenance_json, fetched_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO media(post_id, path, sha256, size, duration, mime, info_json, provenance_json, "
+                "fetched_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (post_id) DO UPDATE SET path=excluded.path, "
+                "sha256=excluded.sha256, size=excluded.size, duration=excluded.duration, mime=excluded.mime, "
+                "info_json=excluded.info_json, provenance_json=excluded.provenance_json, fetched_at=excluded.fetched_at",
                 (media.post_id, media.path, media.sha256, media.size, media.duration, media.mime,
                  media.info_json, provenance_json(media.provenance), now_iso()),
             )
@@ -720,8 +770,10 @@ class Catalog(WebReads):
     # ---- text units ---------------------------------------------------------------------------------
     def put_unit(self, unit: TextUnit, transcript_id: str | None = None) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO units(unit_id, post_id, kind, text, lang, segments_json, transcript_id) "
-            "VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO units(unit_id, post_id, kind, text, lang, segments_json, transcript_id) "
+            "VALUES (?,?,?,?,?,?,?) ON CONFLICT (unit_id) DO UPDATE SET post_id=excluded.post_id, kind=excluded.kind, "
+            "text=excluded.text, lang=excluded.lang, segments_json=excluded.segments_json, "
+            "transcript_id=excluded.transcript_id",
             (unit.unit_id, unit.post_id, unit.kind, unit.text, unit.lang, _segments_to_json(unit.segments),
              transcript_id),
         )
@@ -771,9 +823,9 @@ class Catalog(WebReads):
             if reuse_id is None:
                 tid = f"tr-{t.audio_sha256[:16]}-{_slug(t.model)}"
                 self.db.execute(
-                    "INSERT OR IGNORE INTO transcripts(transcript_id, audio_sha256, fingerprint, model, language, "
+                    "INSERT INTO transcripts(transcript_id, audio_sha256, fingerprint, model, language, "
                     "text, raw_text, segments_json, seconds, provenance_json, created_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                     (tid, t.audio_sha256, fingerprint, t.model, t.language, t.text, t.raw_text,
                      _segments_to_json(t.segments), t.seconds, provenance_json(t.provenance), now_iso()),
                 )
@@ -783,7 +835,8 @@ class Catalog(WebReads):
                 tid = reuse_id
                 self.count("transcribe/reused")
             self.db.execute(
-                "INSERT OR IGNORE INTO post_transcripts(post_id, transcript_id, reused, linked_at) VALUES (?,?,?,?)",
+                "INSERT INTO post_transcripts(post_id, transcript_id, reused, linked_at) VALUES (?,?,?,?) "
+                "ON CONFLICT DO NOTHING",
                 (post_id, tid, 1 if reuse_id else 0, now_iso()),
             )
             unit = TextUnit(unit_id=f"{post_id}:transcript:{_slug(t.model)}", post_id=post_id, kind="transcript",
@@ -814,8 +867,12 @@ class Catalog(WebReads):
                                        for x in xs], ensure_ascii=False)
 
                 self.db.execute(
-                    "INSERT OR REPLACE INTO onscreen(media_sha256, model, text, raw_text, segments_json, "
-                    "persistent_json, overlays_json, seconds, provenance_json, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO onscreen(media_sha256, model, text, raw_text, segments_json, persistent_json, "
+                    "overlays_json, seconds, provenance_json, created_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (media_sha256, model) DO UPDATE SET text=excluded.text, raw_text=excluded.raw_text, "
+                    "segments_json=excluded.segments_json, persistent_json=excluded.persistent_json, "
+                    "overlays_json=excluded.overlays_json, seconds=excluded.seconds, "
+                    "provenance_json=excluded.provenance_json, created_at=excluded.created_at",
                     (media_sha256, model, unit.text, res.raw_text, _segments_to_json(unit.segments),
                      lines(res.persistent), json.dumps(overlays or [], ensure_ascii=False), res.seconds,
                      provenance_json(res.provenance), now_iso()),
@@ -829,8 +886,10 @@ class Catalog(WebReads):
     def save_extraction(self, ex: Extraction, facts_json: str) -> None:
         with self.tx():
             self.db.execute(
-                "INSERT OR REPLACE INTO extractions(post_id, relevant, gold_json, facts_json, provenance_json, "
-                "created_at) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO extractions(post_id, relevant, gold_json, facts_json, provenance_json, created_at) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT (post_id) DO UPDATE SET relevant=excluded.relevant, "
+                "gold_json=excluded.gold_json, facts_json=excluded.facts_json, "
+                "provenance_json=excluded.provenance_json, created_at=excluded.created_at",
                 (ex.post_id, int(ex.relevant), json.dumps(ex.to_gold(), ensure_ascii=False), facts_json,
                  provenance_json(ex.provenance), now_iso()),
             )
@@ -914,8 +973,8 @@ class Catalog(WebReads):
             self.db.execute("INSERT INTO saved_searches(name, query, filters_json, webhook, changes, created_at, "
                             "checked_at) VALUES (:name,:query,:filters_json,:webhook,:changes,:created_at,:checked_at)",
                             row)
-            self.db.executemany("INSERT OR IGNORE INTO saved_alerts(name, post_id, kind, found_at, baseline, "
-                                "seen_at, delivered_at) VALUES (?,?,'match',?,1,?,?)",
+            self.db.executemany("INSERT INTO saved_alerts(name, post_id, kind, found_at, baseline, "
+                                "seen_at, delivered_at) VALUES (?,?,'match',?,1,?,?) ON CONFLICT DO NOTHING",
                                 [(row["name"], p, now, now, now) for p in baseline])
 
     def remove_saved_search(self, name: str) -> None:
@@ -935,8 +994,8 @@ class Catalog(WebReads):
             new = [p for p in matched if p not in known]
             self.db.executemany("INSERT INTO saved_alerts(name, post_id, kind, found_at) VALUES (?,?,'match',?)",
                                 [(name, p, now) for p in new])
-            self.db.executemany("INSERT OR IGNORE INTO saved_alerts(name, post_id, kind, detail_json, found_at) "
-                                "VALUES (?,?,'change',?,?)",
+            self.db.executemany("INSERT INTO saved_alerts(name, post_id, kind, detail_json, found_at) "
+                                "VALUES (?,?,'change',?,?) ON CONFLICT DO NOTHING",
                                 [(name, key, json.dumps(d, ensure_ascii=False), now) for key, d in changes])
             self.db.execute("UPDATE saved_searches SET checked_at=? WHERE name=?", (now, name))
         return new
@@ -985,6 +1044,13 @@ class Catalog(WebReads):
             since, last = str(h.get("seen_at") or since), last or h
         return {"state": state, "seen_at": seen, "since": since, "http_status": last.get("http_status"),
                 "words": str(last.get("words") or "")}
+
+    def posts_stamp(self) -> tuple[Any, int]:
+        """(newest row id, count) of the posts: changes when a post is added (the web rebuilds its output policy
+        then). PostgreSQL has no rowid; its newest row version (ctid) changes on an update too."""
+        col = "rowid" if self.backend == "sqlite" else "ctid::text"
+        r = self.db.execute(f"SELECT MAX({col}), COUNT(*) FROM posts").fetchone()  # noqa: S608 - fixed names
+        return r[0], r[1]
 
     # ---- status ----------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -1098,28 +1164,45 @@ def _row_to_unit(r: sqlite3.Row) -> TextUnit:
                     segments=segments_from_json(r["segments_json"], where=f"units.segments_json of {r['unit_id']}"))
 
 
-def account_names(db: sqlite3.Connection) -> set[str]:
-    """Every account name the catalog holds: authors, forward sources, channel names in metadata, commenters."""
+def account_names(db: Any) -> set[str]:
+    """Every account name the catalog holds: authors, forward sources, channel names in metadata, commenters.
+    Read in one pass over the posts (the same on SQLite and PostgreSQL)."""
     out: set[str] = set()
-    for sql in (
-        "SELECT DISTINCT author_handle FROM posts",
-        "SELECT DISTINCT forwarded_from FROM posts",
-        "SELECT DISTINCT json_extract(extra_json, '$.channel') FROM posts WHERE json_valid(extra_json)",
-        "SELECT DISTINCT json_extract(extra_json, '$.author') FROM posts WHERE json_valid(extra_json)",
-        "SELECT DISTINCT json_extract(extra_json, '$.uploader_id') FROM posts WHERE json_valid(extra_json)",
-        "SELECT DISTINCT json_extract(extra_json, '$.username') FROM posts WHERE json_valid(extra_json)",
-        "SELECT DISTINCT substr(source, 10) FROM posts WHERE source LIKE 'telegram:%'",
+
+    def add(v: Any) -> None:
+        if isinstance(v, str) and v.strip():
+            out.add(v.strip())
+
+    for handle, fwd, source, extra_json in db.execute("SELECT author_handle, forwarded_from, source, extra_json FROM posts"):
+        add(handle)
+        add(fwd)
+        if isinstance(source, str) and source.startswith("telegram:"):
+            add(source[9:])
+        try:
+            extra = json.loads(extra_json) if extra_json else None
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(extra, dict):
+            continue
+        for key in ("channel", "author", "uploader_id", "username"):
+            add(extra.get(key))
         # commenters (crawlers/comments.py keeps them only in the post's comment thread)
-        "SELECT DISTINCT json_extract(c.value, '$.author') FROM posts p, json_each(p.extra_json, '$.comments') c "
-        "WHERE json_valid(p.extra_json) AND json_type(p.extra_json, '$.comments') = 'object' AND json_type(c.value) = 'object'",
-        "SELECT DISTINCT json_extract(c.value, '$.author_name') FROM posts p, json_each(p.extra_json, '$.comments') c "
-        "WHERE json_valid(p.extra_json) AND json_type(p.extra_json, '$.comments') = 'object' AND json_type(c.value) = 'object'",
-    ):
-        for (v,) in db.execute(sql):
-            if isinstance(v, str) and v.strip():
-                out.add(v.strip())
+        comments = extra.get("comments")
+        if isinstance(comments, dict):
+            for c in comments.values():
+                if isinstance(c, dict):
+                    add(c.get("author"))
+                    add(c.get("author_name"))
     return out
 
 
-def open_catalog(data_dir: Path, *, write: bool = True, wait: float = 0.0) -> Catalog:
-    return Catalog(Path(data_dir) / "catalog.sqlite", write=write, lock_timeout=wait)
+_OWN_TABLES = frozenset(re.findall(r"CREATE TABLE (\w+)", "".join(MIGRATIONS)))
+
+
+def open_catalog(data_dir: Path, *, write: bool = True, wait: float = 0.0, url: str = "") -> Catalog:
+    """The catalog `url` names (`catalog.url`: sqlite:///PATH or postgresql://...; E960 otherwise), or the data
+    dir's `catalog.sqlite` when it is empty."""
+    target = parse_catalog_url(url, data_dir)
+    if target.backend == "postgresql":
+        return Catalog(dsn=target.dsn, write=write, data_dir=Path(data_dir))
+    return Catalog(target.path, write=write, lock_timeout=wait)

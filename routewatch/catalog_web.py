@@ -175,11 +175,6 @@ class WebReads:
                  stored_json(r[3], {}, where=f"extractions.facts_json of {r[0]}")) for r in rows]
 
     # ---- what the web app checks per request -------------------------------------------------------------
-    def posts_stamp(self) -> tuple[Any, ...]:
-        """A value that changes when a post is added (the web's cached privacy policy is then rebuilt)."""
-        r = self.db.execute("SELECT MAX(rowid), COUNT(*) FROM posts").fetchone()  # SQLite: rowid grows per post
-        return (r[0], r[1])
-
     def has_saved_searches(self) -> bool:
         """False for a catalog last written by a RouteWatch older than saved searches (read-only here)."""
         return self._has_table("saved_alerts")

@@ -124,7 +124,7 @@ def _settings(data_dir: Path | None, config: Path | None = None, **overrides: An
 def _catalog(settings: Any, wait: float = 0.0, write: bool = True):
     from routewatch.catalog import open_catalog
 
-    return open_catalog(settings.data_dir, write=write, wait=wait)
+    return open_catalog(settings.data_dir, write=write, wait=wait, url=settings.catalog.url)
 
 
 def _Bars(enabled: bool) -> Bars:  # noqa: N802 - used like the class it builds
@@ -365,7 +365,7 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
 
     with _errors():
         s = _settings(data_dir, config)
-        if not (s.data_dir / "catalog.sqlite").exists():
+        if not s.catalog_exists():
             raise RouteWatchError(Code.E903, f"no catalog in {s.data_dir}: run `routewatch demo` or `routewatch run`")
         cat = _catalog(s, write=False)
         try:
@@ -391,6 +391,61 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
             for f in info["failures"]:
                 _row(t3, f["stage"], f["code"], f["count"], _shorten(f["example"] or "", 200))
             out.print(t3)
+
+
+@app.command("migrate-catalog")
+def migrate_catalog(
+    to: Annotated[str, typer.Option("--to", help="The PostgreSQL catalog to copy into: postgresql://USER@HOST:PORT/DATABASE "
+                                    "(the database must exist; its tables are created).")],
+    batch: Annotated[int, typer.Option("--batch", min=1, max=100_000, help="Rows per transaction.")] = 1000,
+    data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0,
+) -> None:
+    """Copy this data dir's SQLite catalog into PostgreSQL, table by table; run it again to resume.
+
+    Verified by row counts and a content hash per table: exits 0 only when every table matches (E962 when one
+    differs). The SQLite index is not copied: with PostgreSQL the index is Elasticsearch (`index --rebuild`).
+
+    Example: routewatch migrate-catalog --to postgresql://rwpg@127.0.0.1:5450/routewatch
+    """
+    import time
+
+    from routewatch.catalog import Catalog, open_catalog
+    from routewatch.core.catalog_copy import copy_catalog
+    from routewatch.core.catalog_url import parse_catalog_url
+    from routewatch.core.pgdb import redact
+
+    with _errors():
+        s = _settings(data_dir, config)
+        if parse_catalog_url(to, s.data_dir).backend != "postgresql":
+            raise RouteWatchError(Code.E960, f"--to must be a postgresql:// URL, not {redact(to)[:60]!r}")
+        if not s.catalog_path.exists():
+            raise RouteWatchError(Code.E903, f"no SQLite catalog at {s.catalog_path}: nothing to copy")
+        t0 = time.monotonic()
+        src = Catalog(s.catalog_path, lock_timeout=wait)  # the lock keeps writers out while it is read
+        try:
+            dst = open_catalog(s.data_dir, url=to)
+            try:
+                checks = copy_catalog(src, dst, batch=batch, progress=None if as_json else
+                                      lambda t, n: _say(err, f"{t}: {n:,} rows copied"))
+            finally:
+                dst.close()
+        finally:
+            src.close()
+        seconds = round(time.monotonic() - t0, 2)
+        bad = [c.table for c in checks if not c.ok]
+        if as_json:
+            _json_line({"to": redact(to), "seconds": seconds, "ok": not bad, "tables": [c.as_dict() for c in checks]})
+        else:
+            t = Table("table", "copied now", "rows in SQLite", "rows in PostgreSQL", "hash in SQLite",
+                      "hash in PostgreSQL", "same", title=_cell(f"migrate-catalog → {redact(to)}"))
+            for c in checks:
+                _row(t, c.table, f"{c.copied:,}", f"{c.source_rows:,}", f"{c.copy_rows:,}", c.source_hash, c.copy_hash,
+                     "yes" if c.ok else "NO")
+            out.print(t)
+            _say(out, f"{sum(c.source_rows for c in checks):,} rows in {len(checks)} tables, {seconds} s")
+        if bad:
+            raise RouteWatchError(Code.E962, f"the copy differs from the SQLite catalog in {', '.join(bad)}: run "
+                                  "the same command again (it resumes), and if it still differs, report it")
 
 
 def _print_health(health: dict[str, Any]) -> None:
@@ -482,9 +537,9 @@ def search(
                         currency=currency, limit=limit, offset=offset, sort=sort,
                         names={"limit": "--limit", "offset": "--offset"}, min_confidence=min_confidence,
                         relevant=relevant, state=state)
-        if s.index.backend == SQLITE and not (s.data_dir / "catalog.sqlite").exists():
+        if s.index.backend == SQLITE and not s.catalog_path.exists():
             raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
-        idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+        idx = build_index(s, s.catalog_path, read_only=True)
         try:
             found = idx.search(q)
         finally:
@@ -631,9 +686,9 @@ def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week"
         q = build_query(query, country=country, route=route, platform=platform, lang=lang, since=since,
                         until=until, has_bribe=has_bribe, min_cost=min_cost, max_cost=max_cost, currency=currency,
                         min_confidence=min_confidence, relevant=relevant, state=state)
-        if s.index.backend == SQLITE and not (s.data_dir / "catalog.sqlite").exists():
+        if s.index.backend == SQLITE and not s.catalog_path.exists():
             raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
-        idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+        idx = build_index(s, s.catalog_path, read_only=True)
         try:
             rows = idx.trends(field, by, q)
         finally:
@@ -836,7 +891,7 @@ def export(fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parq
             if not is_everything(q):
                 from index.build import build_index
 
-                idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+                idx = build_index(s, s.catalog_path, read_only=True)
                 try:
                     ids, complete = matching_ids(idx, q)
                 finally:
@@ -867,7 +922,7 @@ def _alerts_after_run(s: Any, cat: Any) -> list[Any]:
     from index.build import build_index
 
     rep, t0 = StageReport("alerts"), time.monotonic()
-    idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+    idx = build_index(s, s.catalog_path, read_only=True)
     try:
         new = alerts.check(cat, idx)
         rep.done = sum(len(v) for v in new.values())
@@ -945,7 +1000,7 @@ def saved(action: SavedAction,
                 filters = {"country": country, "route": route, "platform": platform, "lang": lang, "since": since,
                            "until": until, "has_bribe": has_bribe, "min_cost": min_cost, "max_cost": max_cost,
                            "currency": currency}
-                idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+                idx = build_index(s, s.catalog_path, read_only=True)
                 try:
                     one, base = alerts.add(cat, idx, name, query, filters, webhook or "", changes=changes)
                 finally:
@@ -989,7 +1044,7 @@ def alerts(name: Annotated[str | None, typer.Option("--name", help="Only this sa
             if not no_check:
                 from index.build import build_index
 
-                idx = build_index(s, s.data_dir / "catalog.sqlite", read_only=True)
+                idx = build_index(s, s.catalog_path, read_only=True)
                 try:
                     al.check(cat, idx, [name] if name else None)
                 finally:
@@ -1038,7 +1093,7 @@ def _print_alerts(views: list[dict[str, Any]]) -> None:
 
 
 def _read_catalog(s: Any):
-    if not (s.data_dir / "catalog.sqlite").exists():
+    if not s.catalog_exists():
         raise RouteWatchError(Code.E903, f"no catalog in {s.data_dir}: run `routewatch demo` or `routewatch run`")
     return _catalog(s, write=False)
 

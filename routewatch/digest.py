@@ -350,7 +350,7 @@ def _post_ref(catalog: Catalog, post_id: str, scrub: Any = None) -> dict[str, An
 
 def policy_of(catalog: Catalog) -> Any:
     """The default output policy for a catalog read without settings (its data dir's key)."""
-    return policy(SimpleNamespace(privacy=PrivacySettings(), data_dir=Path(catalog.path).parent), catalog.db)
+    return policy(SimpleNamespace(privacy=PrivacySettings(), data_dir=catalog.data_dir or Path(".")), catalog.db)
 
 
 # Markdown has no autoescape of its own. Controls and bidi overrides are shown as U+FFFD, a line break

@@ -92,6 +92,11 @@ class Code(StrEnum):
     E932 = "E932"  # no saved search of that name
     E933 = "E933"  # webhook URL invalid (http or https with a host)
     E934 = "E934"  # webhook delivery failed after its retries (the alerts stay undelivered)
+    # E960-E969 catalog backends (issue 17)
+    E960 = "E960"  # catalog.url invalid: not sqlite:///PATH or postgresql://HOST/DATABASE
+    E961 = "E961"  # the PostgreSQL catalog cannot be reached (connection refused, bad login, lost connection)
+    E962 = "E962"  # migrate-catalog: the copy differs from the source (row counts or content hashes)
+    E963 = "E963"  # a PostgreSQL catalog with the SQLite index: set index.backend = "elasticsearch"
 
 
 class RouteWatchError(Exception):

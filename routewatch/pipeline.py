@@ -366,7 +366,7 @@ def stage_index(ctx: Context, rebuild: bool = False) -> StageReport:
 
     rep = StageReport("index")
     t0 = time.monotonic()
-    idx = build_index(ctx.settings, ctx.settings.data_dir / "catalog.sqlite")
+    idx = build_index(ctx.settings, ctx.settings.catalog_path)
     try:
         if getattr(idx, "schema_reset", False):
             rebuild = True  # an index of an older layout was dropped: project the whole catalog again

@@ -16,15 +16,17 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from crawlers.settings import CrawlSettings
-from index.settings import IndexSettings
+from index.settings import SQLITE, IndexSettings
 from nlp.settings import ExtractSettings as _ExtractSettings
 from ocr.settings import OcrSettings as _OcrSettings
 from routewatch.alert_settings import AlertSettings as _AlertSettings
 from routewatch.catalog import check_data_dir
+from routewatch.core.catalog_url import PG_SCHEMES, CatalogSettings, parse_catalog_url
 from routewatch.errors import Code, RouteWatchError
 from routewatch.sections import Section
 from routewatch.web.settings import WebSettings as _WebSettings
@@ -74,6 +76,7 @@ _FLAT_ENV = {
     "ROUTEWATCH_INDEX_BACKEND": ("index", "backend"),
     "ROUTEWATCH_ES_URL": ("index", "es_url"),
     "ROUTEWATCH_ALLOW_HOSTS": ("crawl", "allow_hosts"),
+    "ROUTEWATCH_CATALOG_URL": ("catalog", "url"),
 }
 
 
@@ -154,6 +157,7 @@ class Settings(BaseSettings):
                                       allow_inf_nan=False)
 
     data_dir: Path = Path(DEFAULT_DATA_DIR)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     transcribe: _TranscribeSettings = Field(default_factory=_TranscribeSettings)  # type: ignore[valid-type]
@@ -170,10 +174,24 @@ class Settings(BaseSettings):
     ):
         return (init_settings, _FlatEnvSource(settings_cls), env_settings, _TomlSource(settings_cls, _TOML_PATH[0]))
 
+    @model_validator(mode="after")
+    def _index_beside_postgresql(self) -> Settings:
+        # the SQLite index is FTS5 tables in the catalog's SQLite file: with PostgreSQL there is no such file
+        if self.catalog.url.split(":", 1)[0].lower() in PG_SCHEMES and self.index.backend == SQLITE:
+            raise PydanticCustomError(
+                "catalog_index", "a PostgreSQL catalog needs the Elasticsearch index: set index.backend = "
+                "\"elasticsearch\" (ROUTEWATCH_INDEX_BACKEND=elasticsearch) and index.es_url")
+        return self
+
     # convenience paths -------------------------------------------------------------------------
     @property
     def catalog_path(self) -> Path:
-        return self.data_dir / "catalog.sqlite"
+        """The SQLite catalog file (`catalog.url` sqlite:///PATH, else the data dir's); the SQLite index lives in it."""
+        return parse_catalog_url(self.catalog.url, self.data_dir).path or self.data_dir / "catalog.sqlite"
+
+    def catalog_exists(self) -> bool:
+        """Whether there is a catalog to read: a PostgreSQL one is the server's to say (opening it tells)."""
+        return parse_catalog_url(self.catalog.url, self.data_dir).backend == "postgresql" or self.catalog_path.exists()
 
     @property
     def media_dir(self) -> Path:
@@ -238,6 +256,9 @@ def _one(err: dict[str, Any]) -> tuple[Code, str]:
     loc = tuple(err.get("loc") or ())
     name = _dotted(loc) or "settings"
     kind = err.get("type", "")
+    if kind in ("catalog_url", "catalog_index"):
+        code = Code.E960 if kind == "catalog_url" else Code.E963
+        return code, f"{name if loc else 'catalog.url'}: {err.get('msg')}"
     if kind == "extra_forbidden":
         parent = _model_at(loc[:-1])
         known = sorted(parent.model_fields) if parent else []

@@ -248,6 +248,7 @@ def test_cli_answers_one_line_errors(reader):
 HELP_NOT_RUN = {
     "bench": "minutes of CPU on the 2-core machine; tests/test_bench.py runs its parts",
     "demo": "the session's `demo_run` fixture is `routewatch demo --json --data-dir DIR` itself",
+    "migrate-catalog": "needs a PostgreSQL server: tests/catalog/test_migrate_catalog.py runs it, on the demo catalog too",
 }
 # Files an example is documented to write (everything else new in the working directory is a stray file).
 WRITES = {"digest": {"digests", "digests/2026-W45", "digests/2026-W45/digest.html", "digests/2026-W45/digest.md"},

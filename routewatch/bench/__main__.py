@@ -36,7 +36,7 @@ def _child_main(argv: list[str]) -> int:
         print(json.dumps({"stage": stage, "done": 0, "failed": 0, "reused": 0, "skipped": 0, "seconds": 0.0,
                           "vm_hwm_kb": _vm_hwm_kb()}))
         return 0
-    cat = open_catalog(settings.data_dir)
+    cat = open_catalog(settings.data_dir, url=settings.catalog.url)
     try:
         ctx = pipeline.Context(settings=settings, catalog=cat)
         run = {"crawl": pipeline.stage_crawl, "fetch": pipeline.stage_fetch,

@@ -50,7 +50,7 @@ def run_demo(data_dir: str | Path | None = None, quiet: bool = False, keep_servi
         s = demo_settings(data_dir, server)
         if not quiet:
             err.print(f"[bold]RouteWatch demo[/] — demo platform at {server.origin}, data in {s.data_dir}")
-        cat = open_catalog(s.data_dir)
+        cat = open_catalog(s.data_dir, url=s.catalog.url)
         try:
             cat.start_run("demo")
             with Bars(not quiet, err) as bars:
@@ -73,7 +73,7 @@ def run_demo(data_dir: str | Path | None = None, quiet: bool = False, keep_servi
             "index_backend": backend,
             "failures": {f"{f['stage']}/{f['code']}": f["count"] for f in st["failures"]},
             "data_dir": str(Path(s.data_dir).resolve()),
-            "catalog": str((Path(s.data_dir) / "catalog.sqlite").resolve()),
+            "catalog": str(cat.path.resolve()) if isinstance(cat.path, Path) else str(cat.path),  # or the redacted URL
             "digest": digest_paths.get("digest.html", ""),
             "seconds": round(time.monotonic() - t0, 1),
             "stages": {r.stage: {"done": r.done, "reused": r.reused, "skipped": r.skipped, "failed": r.failed}

@@ -196,10 +196,9 @@ class AppState:
 
 def get_ctx(request: Request) -> Iterator[queries.Ctx]:
     st: AppState = request.app.state.rw
-    path = st.data_dir / "catalog.sqlite"
-    if not path.exists():
+    if not st.settings.catalog_exists():
         raise RouteWatchError(Code.E503, f"no catalog in {st.data_dir}: run `routewatch demo` or `routewatch run` first")
-    cat = open_catalog(st.data_dir, write=False)
+    cat = open_catalog(st.data_dir, write=False, url=st.settings.catalog.url)
     try:
         ctx = queries.Ctx(settings=st.settings, web=st.web, catalog=cat, scrub=st.scrubber(cat))
     except BaseException:

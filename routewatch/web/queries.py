@@ -12,7 +12,6 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 from index.base import UNCHECKED, Query, SearchHits, facts_gold, parse_query_text, threshold
@@ -40,7 +39,7 @@ class Ctx:
 
     def index(self) -> Any:
         if self._index is None:
-            path = Path(self.settings.data_dir) / "catalog.sqlite"
+            path = self.settings.catalog_path
             # read-only: opening it for writing may migrate (and empty) an older index
             self._index = build_index(self.settings, path, read_only=True)
         return self._index
