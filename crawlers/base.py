@@ -1,28 +1,31 @@
-"""The crawl stage's door: a `Crawler` turns one fetched page into posts and links to follow.
+"""The crawl stage's contract: what a crawler reads and yields, what a source is, and the two registries.
 
 In: a `Page` (canonical URL, fetched bytes).  Out: `Post` records, `Follow` links and `Comment`s (of a post
 found before, e.g. a Telegram message's discussion-group replies).
-Crawlers never do I/O themselves: scrapy fetches (politeness, robots, retries, the SSRF guard),
-crawlers only parse. Each declares the URLs it handles (`URL_PATTERNS`) and a table of test URLs
-(`TESTS`), checked repo-wide so every URL routes to exactly one crawler (CONVENTIONS §8).
+Crawlers never do I/O themselves: scrapy fetches (politeness, robots, retries, the SSRF guard), crawlers only
+parse. Each declares the URLs it handles (`URL_PATTERNS`) and test URLs (`TESTS`), checked repo-wide so every
+URL routes to exactly one crawler (CONVENTIONS §8). A `Source` kind (pages, yt-dlp, an API) collects the posts
+of configured sources into a `PostStore` (crawlers/store.py). Both are found by versioned name in a
+`catalogue` registry; this module imports no crawler (crawlers/routing.py and crawlers/stage.py load them).
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+import catalogue
 from w3lib.encoding import html_to_unicode
 
-from routewatch.errors import Code, RouteWatchError
-from routewatch.records import Post
+from crawlers.settings import CrawlSettings, SourceConfig
+from routewatch.records import Post, TextUnit
 
-if TYPE_CHECKING:  # crawlers.comments builds on the platform helpers, which build on this module
-    from crawlers.comments import Comment
+if TYPE_CHECKING:  # the store is built on this contract; a source only receives one
+    from crawlers.store import PostStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +77,42 @@ class Follow:
     comments: bool = False
 
 
+MAX_COMMENT_CHARS = 20_000  # characters of one comment kept (a comment is no essay; a bigger one is cut)
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A comment under a post: one `comment` TextUnit plus what the thread needs (SPEC §4b)."""
+
+    post_id: str
+    comment_id: str
+    text: str
+    parent: str = ""  # the comment it answers ("" for a top-level comment)
+    author: str = ""
+    posted_at: str = ""
+    likes: int | None = None
+    lang: str = ""
+    name: str = ""  # the name shown beside the comment when `author` is the account's handle
+
+    def unit(self) -> TextUnit:
+        return TextUnit(unit_id=f"{self.post_id}:comment:{self.comment_id}", post_id=self.post_id, kind="comment",
+                        text=self.text[:MAX_COMMENT_CHARS], lang=self.lang)
+
+    def meta(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"parent": self.parent, "author": self.author, "posted_at": self.posted_at,
+                                "likes": self.likes}
+        if self.name and self.name != self.author:
+            meta["author_name"] = self.name  # an account field: every output pseudonymises it
+        return meta
+
+
 class Crawler(ABC):
     name: ClassVar[str]
     platform: ClassVar[str]
     URL_PATTERNS: ClassVar[tuple[str, ...]] = ()
     TESTS: ClassVar[tuple[str, ...]] = ()
     generic: ClassVar[bool] = False  # fallback: used only when no specific crawler claims a URL
+    prefers_ytdlp: ClassVar[bool] = False  # yt-dlp is the main discovery path for its URLs
 
     @classmethod
     def handles(cls, url: str) -> bool:
@@ -90,46 +123,53 @@ class Crawler(ABC):
         """Posts found on the page, pages to visit next, and comments under a post already found."""
 
 
-REGISTRY: dict[str, type[Crawler]] = {}
+@dataclass(frozen=True)
+class Start:
+    """One thing a source kind is asked to collect: a URL or search key, or a configured API source."""
+
+    source: str  # the configured source's name (the counters' and posts' `source`)
+    target: str = ""  # a URL or a yt-dlp search key; "" for an API source
+    config: SourceConfig | None = None  # the `[[sources]]` entry of an API source
 
 
-def register(cls: type[Crawler]) -> type[Crawler]:
-    if cls.name in REGISTRY:
+class Source(ABC):
+    """The crawl stage's one door: a kind of source collects its starts into the store (posts, comments,
+    failures and counters go nowhere else). Built with the crawl section and the data dir only."""
+
+    kind: ClassVar[str]  # versioned registry name, e.g. "pages.v1"
+
+    def __init__(self, settings: CrawlSettings, data_dir: Path):
+        self.settings = settings
+        self.data_dir = Path(data_dir)
+
+    def takes(self, start: Start) -> bool:
+        """Whether this kind collects a start that names no kind (URLs are routed to one kind)."""
+        return False
+
+    @abstractmethod
+    def collect(self, starts: Sequence[Start], store: PostStore) -> None:
+        """Collect every start into `store`; one bad start is one failure row, never the end of the others."""
+
+
+# ---- registries (versioned names, CONVENTIONS §3) --------------------------------------------------------
+crawler_kinds = catalogue.create("routewatch", "crawlers")
+source_kinds = catalogue.create("routewatch", "sources")
+
+C = TypeVar("C", bound=type[Crawler])
+S = TypeVar("S", bound=type[Source])
+
+
+def register(cls: C) -> C:
+    """Class decorator: a page crawler under its `name`."""
+    if cls.name in crawler_kinds:
         raise ValueError(f"duplicate crawler name {cls.name}")
-    REGISTRY[cls.name] = cls
+    crawler_kinds.register(cls.name, func=cls)
     return cls
 
 
-def matching(url: str) -> list[type[Crawler]]:
-    specific = [c for c in REGISTRY.values() if not c.generic and c.handles(url)]
-    if specific:
-        return specific
-    return [c for c in REGISTRY.values() if c.generic and c.handles(url)]
-
-
-def crawler_for(url: str) -> Crawler:
-    found = matching(url)
-    if not found:
-        raise RouteWatchError(Code.E106, f"no crawler handles {url!r} (supported: http(s) pages, feeds, t.me/s/…)")
-    return found[0]()
-
-
-def load_all() -> None:
-    """Import every crawler module so the registry is complete."""
-    from crawlers import feed, platforms, seeds, telegram, web, youtube  # noqa: F401
-
-
-def norm_date(s: str) -> str:
-    """ISO-8601 with offset → UTC 'Z' form; '' stays ''."""
-    if not s:
-        return ""
-    try:
-        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except ValueError:
-        return ""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    try:
-        return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is in year 10000 in UTC
-        return ""
+def register_source(cls: S) -> S:
+    """Class decorator: a source kind under its versioned `kind`."""
+    if cls.kind in source_kinds:
+        raise ValueError(f"duplicate source kind {cls.kind}")
+    source_kinds.register(cls.kind, func=cls)
+    return cls

@@ -20,9 +20,8 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 from parsel import Selector
 
-from crawlers.base import Crawler, Follow, Page, register
-from crawlers.base import norm_date as _norm_date
-from crawlers.comments import Comment
+from crawlers.base import Comment, Crawler, Follow, Page, register
+from crawlers.values import norm_date as _norm_date
 from routewatch.records import Post, post_id_for
 
 _VIEWS = re.compile(r"^([\d.]+)\s*([KMB]?)$", re.I)

@@ -22,68 +22,12 @@ from routewatch.records import Failure, Post, Segment, TextUnit
 
 
 # ---- 1. crawl -----------------------------------------------------------------------------------------
-def start_urls(settings: Any, source: str | None = None, urls: list[str] | None = None) -> list[tuple[str, str]]:
-    if urls:
-        return [(u, "cli") for u in urls]
-    out = []
-    for s in settings.sources:
-        if not s.enabled or (source and s.name != source):
-            continue
-        out += [(u, s.name) for u in s.urls]
-    if source and not out and not api_sources(settings, source):
-        names = ", ".join(s.name for s in settings.sources) or "none configured"
-        raise RouteWatchError(Code.E903, f"no source named {source!r} (configured: {names})")
-    return out
-
-
-def api_sources(settings: Any, source: str | None = None) -> list[Any]:
-    """Configured sources that are API queries (`kind = "tiktok_research"`), not URL lists."""
-    return [s for s in settings.sources if s.enabled and getattr(s, "kind", "") and (not source or s.name == source)]
-
-
 def stage_crawl(ctx: Context, source: str | None = None, urls: list[str] | None = None) -> StageReport:
-    from crawlers.run import run_crawl
-    from crawlers.tiktok_research import KIND as RESEARCH
-    from crawlers.tiktok_research import collect_source
-    from crawlers.ytdlp_discovery import collect_with_ytdlp, ytdlp_handles
+    """The configured sources (or the URLs given), each collected by its source kind: see crawlers/stage.py."""
+    from crawlers.stage import crawl, starts_of
 
-    t0 = time.monotonic()
-    starts = start_urls(ctx.settings, source, urls)
-    ctx.progress("crawl", 0, 0)
-    done = failed = new = 0
-    per_source: dict[str, dict[str, int]] = {}
-    # 0. API sources: the TikTok Research API (resumable: a stopped or killed query goes on where it was)
-    for cfg in [] if urls else api_sources(ctx.settings, source):
-        if cfg.kind != RESEARCH:
-            raise RouteWatchError(Code.E902, f"source {cfg.name!r}: unknown kind {cfg.kind!r} (known: {RESEARCH})")
-        rr = collect_source(cfg, ctx.catalog, ctx.settings)
-        done, new, failed = done + rr.videos, new + rr.imported, failed + (1 if rr.stopped else 0)
-        per_source[cfg.name] = {"crawl/pages": rr.pages, "crawl/discovered": rr.videos, "crawl/new": rr.imported,
-                                **{f"crawl/failed/{k}": v for k, v in rr.failed_by_code.items()}}
-        ctx.progress("crawl", done, 0)
-    # 1. searches (ytsearchN:…) and platform pages go through yt-dlp's extractors
-    via_ytdlp = [(u, s) for u, s in starts if ytdlp_handles(u)]
-    for target, src in via_ytdlp:
-        rep = collect_with_ytdlp(target, ctx.catalog, ctx.settings, src)
-        done += rep.discovered
-        new += rep.new
-        failed += 1 if rep.failed_code else 0
-        d = per_source.setdefault(src, {})
-        for k, v in rep.counts.items():
-            d[k] = d.get(k, 0) + v
-        ctx.progress("crawl", done, 0)
-    # 2. pages, feeds and lists go through scrapy and the page crawlers
-    pages = [(u, s) for u, s in starts if not ytdlp_handles(u)]
-    stats = run_crawl(ctx.catalog, ctx.settings, pages,
-                      on_progress=lambda st: ctx.progress("crawl", done + st.discovered, 0))
-    for src, d in stats.per_source.items():
-        agg = per_source.setdefault(src, {})
-        for k, v in d.items():
-            agg[k] = agg.get(k, 0) + v
-    total = done + stats.discovered
-    ctx.progress("crawl", total, total)  # done: the bar stops spinning
-    return StageReport("crawl", done=total, failed=failed + stats.failed, seconds=time.monotonic() - t0,
-                       extra={"pages": stats.pages, "new": new + stats.new, "per_source": per_source})
+    starts = starts_of(ctx.settings.sources, source, urls)
+    return crawl(ctx.settings.crawl, ctx.data_dir, ctx.catalog, starts, ctx.progress)
 
 
 # ---- 2. fetch -----------------------------------------------------------------------------------------
@@ -93,7 +37,7 @@ def stage_fetch(ctx: Context, retry_failed: bool = False) -> StageReport:
     rep = StageReport("fetch")
     t0 = time.monotonic()
     todo = ctx.catalog.pending("fetch", after="crawl", retry_failed=retry_failed)
-    fetcher = YtDlpFetcher(ctx.settings) if todo else None
+    fetcher = YtDlpFetcher(ctx.settings.crawl, ctx.data_dir) if todo else None
     prefilter = _prefilter(ctx) if todo and ctx.settings.crawl.prefilter else None
     for i, pid in enumerate(todo):
         post = ctx.catalog.get_post(pid)
@@ -171,7 +115,7 @@ def stage_transcribe(ctx: Context) -> StageReport:
     """Media → transcripts (dedupe, captions-first, batches, model thread): see transcribe/stage.py."""
     from transcribe.stage import run_stage
 
-    return run_stage(ctx)
+    return run_stage(ctx.settings.transcribe, ctx.data_dir, ctx.catalog, ctx.progress)
 
 
 # ---- 3b. ocr: the words on screen -------------------------------------------------------------------------

@@ -19,28 +19,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
-from crawlers.settings import CrawlSettings
+from crawlers.settings import CrawlSettings, SourceConfig
 from index.settings import IndexSettings
 from routewatch.catalog import check_data_dir
 from routewatch.errors import Code, RouteWatchError
 from routewatch.sections import Section
 
 DEFAULT_DATA_DIR = "routewatch-data"
-
-
-class SourceConfig(Section):
-    """A configured source: a crawler name plus its start URLs / queries."""
-
-    name: str = Field(min_length=1)
-    urls: list[str] = Field(default_factory=list)
-    enabled: bool = True
-    # kind = "tiktok_research" (SPEC §4b): an API query instead of URLs (crawlers/tiktok_research.py)
-    kind: str = ""
-    keywords: list[str] = Field(default_factory=list)
-    hashtags: list[str] = Field(default_factory=list)
-    region_codes: list[str] = Field(default_factory=list)
-    start_date: str = ""  # YYYY-MM-DD
-    end_date: str = ""
 
 
 class PrivacySettings(Section):
