@@ -1,31 +1,25 @@
-"""The crawl stage's contract: what a crawler reads and yields, what a source is, and the two registries.
+"""The page crawlers' contract: what a crawler reads and yields, and their registry.
 
 In: a `Page` (canonical URL, fetched bytes).  Out: `Post` records, `Follow` links and `Comment`s (of a post
 found before, e.g. a Telegram message's discussion-group replies).
 Crawlers never do I/O themselves: scrapy fetches (politeness, robots, retries, the SSRF guard), crawlers only
 parse. Each declares the URLs it handles (`URL_PATTERNS`) and test URLs (`TESTS`), checked repo-wide so every
-URL routes to exactly one crawler (CONVENTIONS §8). A `Source` kind (pages, yt-dlp, an API) collects the posts
-of configured sources into a `PostStore` (crawlers/store.py). Both are found by versioned name in a
-`catalogue` registry; this module imports no crawler (crawlers/routing.py and crawlers/stage.py load them).
+URL routes to exactly one crawler (CONVENTIONS §8). Crawlers are found by versioned name in a `catalogue`
+registry; this module imports no crawler (crawlers/routing.py loads them). Source kinds: crawlers/source.py.
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import catalogue
 from w3lib.encoding import html_to_unicode
 
-from crawlers.settings import CrawlSettings, SourceConfig
 from routewatch.records import Post, TextUnit
-
-if TYPE_CHECKING:  # the store is built on this contract; a source only receives one
-    from crawlers.store import PostStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,40 +117,10 @@ class Crawler(ABC):
         """Posts found on the page, pages to visit next, and comments under a post already found."""
 
 
-@dataclass(frozen=True)
-class Start:
-    """One thing a source kind is asked to collect: a URL or search key, or a configured API source."""
-
-    source: str  # the configured source's name (the counters' and posts' `source`)
-    target: str = ""  # a URL or a yt-dlp search key; "" for an API source
-    config: SourceConfig | None = None  # the `[[sources]]` entry of an API source
-
-
-class Source(ABC):
-    """The crawl stage's one door: a kind of source collects its starts into the store (posts, comments,
-    failures and counters go nowhere else). Built with the crawl section and the data dir only."""
-
-    kind: ClassVar[str]  # versioned registry name, e.g. "pages.v1"
-
-    def __init__(self, settings: CrawlSettings, data_dir: Path):
-        self.settings = settings
-        self.data_dir = Path(data_dir)
-
-    def takes(self, start: Start) -> bool:
-        """Whether this kind collects a start that names no kind (URLs are routed to one kind)."""
-        return False
-
-    @abstractmethod
-    def collect(self, starts: Sequence[Start], store: PostStore) -> None:
-        """Collect every start into `store`; one bad start is one failure row, never the end of the others."""
-
-
 # ---- registries (versioned names, CONVENTIONS §3) --------------------------------------------------------
 crawler_kinds = catalogue.create("routewatch", "crawlers")
-source_kinds = catalogue.create("routewatch", "sources")
 
 C = TypeVar("C", bound=type[Crawler])
-S = TypeVar("S", bound=type[Source])
 
 
 def register(cls: C) -> C:
@@ -164,12 +128,4 @@ def register(cls: C) -> C:
     if cls.name in crawler_kinds:
         raise ValueError(f"duplicate crawler name {cls.name}")
     crawler_kinds.register(cls.name, func=cls)
-    return cls
-
-
-def register_source(cls: S) -> S:
-    """Class decorator: a source kind under its versioned `kind`."""
-    if cls.kind in source_kinds:
-        raise ValueError(f"duplicate source kind {cls.kind}")
-    source_kinds.register(cls.kind, func=cls)
     return cls

@@ -25,11 +25,12 @@ from twisted.internet.error import DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TxTimeout
 from w3lib.url import canonicalize_url
 
-from crawlers.base import Comment, Follow, Page, Source, Start, register_source
+from crawlers.base import Comment, Follow, Page
 from crawlers.origins import to_fetch_url
 from crawlers.routing import crawler_for, crawler_named, prefers_ytdlp
 from crawlers.safety import check_url, check_url_form
 from crawlers.settings import CrawlSettings
+from crawlers.source import Source, Start, register_source
 from crawlers.store import PostStore
 from routewatch.catalog import now_iso
 from routewatch.core.backoff import backoff_seconds

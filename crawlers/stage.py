@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crawlers import run, tiktok_research, ytdlp_discovery  # noqa: F401 - each registers its source kind
-from crawlers.base import Source, Start, source_kinds
 from crawlers.settings import CrawlSettings, SourceConfig
+from crawlers.source import Source, Start, source_kinds
 from crawlers.store import CrawlReport, PostStore
 from routewatch.catalog import Catalog
 from routewatch.core.stage import Progress, StageReport

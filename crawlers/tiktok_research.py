@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from crawlers.base import Source, Start, register_source
 from crawlers.origins import to_fetch_url
 from crawlers.platforms import tiktok_url
 from crawlers.safety import Deadline, check_url
 from crawlers.settings import CrawlSettings, SourceConfig
+from crawlers.source import Source, Start, register_source
 from crawlers.store import PostStore
 from crawlers.values import as_int, iso_from_epoch, json_safe
 from routewatch.catalog import Catalog, now_iso

@@ -20,13 +20,13 @@ from urllib.parse import urlsplit
 
 import yt_dlp
 
-from crawlers.base import Source, Start, register_source
 from crawlers.fetch import QuietYtDlpLogger, cookies_copy, login_error, needs_login
 from crawlers.origins import to_canonical_url, to_fetch_url
 from crawlers.platforms import douyin_url, tiktok_url
 from crawlers.routing import prefers_ytdlp
 from crawlers.safety import Deadline, check_url, guarded_resolution
 from crawlers.settings import CrawlSettings
+from crawlers.source import Source, Start, register_source
 from crawlers.store import CrawlReport, PostStore
 from crawlers.values import as_int, caption_of, iso_from_epoch
 from crawlers.youtube import YouTube
