@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from yt_dlp.utils import traverse_obj
+
 from crawlers.base import Comment
 from crawlers.values import as_int, ascii_digits, iso_time
 from routewatch.records import post_id_for
@@ -42,8 +44,7 @@ def from_zeeschuimer(item: dict[str, Any]) -> Comment | None:
     cid, vid, text = ascii_digits(item.get("cid") or ""), ascii_digits(item.get("aweme_id") or ""), item.get("text")
     if not (cid.isdigit() and vid.isdigit() and isinstance(text, str) and text.strip()):
         return None
-    user = item.get("user") if isinstance(item.get("user"), dict) else {}
     reply = ascii_digits(item.get("reply_id") or "0")
     return Comment(post_id=post_id_for("tiktok", vid), comment_id=cid, text=text.strip(), parent="" if reply in ("", "0") else reply,
-                   author=str(user.get("unique_id") or user.get("uid") or ""), posted_at=iso_time(item.get("create_time")),
+                   author=str(traverse_obj(item, ("user", "unique_id")) or traverse_obj(item, ("user", "uid")) or ""), posted_at=iso_time(item.get("create_time")),
                    likes=as_int(item.get("digg_count")), lang=str(item.get("comment_language") or ""))

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from yt_dlp.utils import traverse_obj
+
 from crawlers import comments
 from crawlers.base import Comment
 from crawlers.platforms import douyin_aweme_post, douyin_url, tiktok_item_post, tiktok_url
@@ -332,7 +334,7 @@ class _CommentLine:
 
 def _comment_post(data: dict[str, Any], comment: Comment, source: str, file: str, obj: dict[str, Any]) -> Post:
     vid = comments.video_id(data)
-    share = data.get("share_info") if isinstance(data.get("share_info"), dict) else {}
+    share = traverse_obj(data, ("share_info", {dict})) or {}
     link = str(share.get("url") or "").split(".html")[0]
     handle = urlsplit(link).path.split("/")[1].lstrip("@") if "/@" in link else ""
     url = tiktok_url(handle, vid)

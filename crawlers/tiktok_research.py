@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from yt_dlp.utils import traverse_obj
+
 from crawlers.origins import to_fetch_url
 from crawlers.platforms import tiktok_url
 from crawlers.safety import Deadline, check_url
@@ -220,7 +222,7 @@ class TikTokResearchClient:
         while True:
             headers = {"Authorization": f"Bearer {self.token()}", "Content-Type": "application/json"}
             status, data, retry_after = self._post(QUERY_PATH, payload, headers, urlencode({"fields": FIELDS}))
-            err = data.get("error") if isinstance(data.get("error"), dict) else {}
+            err = traverse_obj(data, ("error", {dict})) or {}
             code = str(err.get("code") or ("ok" if status == 200 else f"http_{status}"))
             if status == 200 and code == "ok":
                 return data.get("data") or {}

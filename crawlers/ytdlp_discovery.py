@@ -28,7 +28,7 @@ from crawlers.safety import Deadline, check_url, guarded_resolution
 from crawlers.settings import CrawlSettings
 from crawlers.source import Source, Start, register_source
 from crawlers.store import CrawlReport, PostStore
-from crawlers.values import as_int, caption_of, iso_from_epoch
+from crawlers.values import as_int, caption_of, iso_from_epoch, norm_date
 from crawlers.youtube import YouTube
 from routewatch.catalog import Catalog, now_iso
 from routewatch.core.platforms import (
@@ -161,8 +161,7 @@ def info_to_post(info: dict[str, Any], *, source: str, discovered_via: str, orig
     lang, subs = _subtitle_url(info.get("subtitles"))
     posted = iso_from_epoch(info.get("timestamp") or info.get("release_timestamp"))
     if not posted and re.fullmatch(r"\d{8}", str(info.get("upload_date") or "")):
-        d = str(info["upload_date"])
-        posted = f"{d[:4]}-{d[4:6]}-{d[6:]}T00:00:00Z"
+        posted = norm_date(str(info["upload_date"]))  # YYYYMMDD, read by yt-dlp's unified_timestamp
     return Post(
         post_id=post_id_for(platform, vid), platform=platform, platform_id=vid, url=url, source=source,
         caption=caption, author_handle=uploader, posted_at=posted, captured_at=captured_at or now_iso(),

@@ -17,8 +17,7 @@ from routewatch.catalog import Catalog, now_iso
 from routewatch.core.platforms import page_is_media
 from routewatch.core.stage import Context, StageReport, fail, failpoint
 from routewatch.errors import Code, RouteWatchError
-from routewatch.privacy import install_secret, pseudonym
-from routewatch.records import Failure, Post, Segment, TextUnit
+from routewatch.records import Failure, Post, TextUnit
 
 
 # ---- 1. crawl -----------------------------------------------------------------------------------------
@@ -119,91 +118,11 @@ def stage_transcribe(ctx: Context) -> StageReport:
 
 
 # ---- 3b. ocr: the words on screen -------------------------------------------------------------------------
-def _open_end(a: str, b: str) -> bool:
-    """A caption line that stops mid-phrase (a Chinese character, no punctuation) before one that goes on."""
-    return bool(a and b) and "\u3400" <= a[-1] <= "\u9fff" and "\u3400" <= b[0] <= "\u9fff"
-
-
-def onscreen_unit(pid: str, titles: tuple[Any, ...], segments: tuple[Any, ...], text: str) -> TextUnit:
-    """The post's `onscreen` unit: titles then captions as timed segments (seconds on screen). Lines that
-    break a phrase (墨西 / 哥) are one segment, so the extractor sees the word whole."""
-    segs: list[Segment] = []
-    for s in segments:
-        if segs and _open_end(segs[-1].text, s.text) and s.start >= segs[-1].start:
-            segs[-1] = Segment(start=segs[-1].start, end=max(segs[-1].end, s.end), text=segs[-1].text + s.text)
-        else:
-            segs.append(Segment(start=s.start, end=s.end, text=s.text))
-    segs = [Segment(start=t.start, end=t.end, text=t.text) for t in titles] + segs
-    lang = "zh" if any("\u3400" <= c <= "\u9fff" for c in text) else ""
-    return TextUnit(unit_id=f"{pid}:onscreen", post_id=pid, kind="onscreen", text=TextUnit.join_segments(segs),
-                    lang=lang, segments=tuple(segs))
-
-
 def stage_ocr(ctx: Context) -> StageReport:
-    """1. media record → 2. same media file already read (a repost) → link its text, else 3. read the video
-    (bounded; an audio-only file is skipped with E703) → 4. save text, unit and status in one transaction."""
-    rep = StageReport("ocr")
-    t0 = time.monotonic()
-    os_ = ctx.settings.ocr
-    todo = ctx.catalog.pending("ocr", after="fetch")
-    if not todo or not os_.enabled:
-        return rep
-    from ocr import OnscreenReader
-    from ocr.reader import model_label
+    """Videos → on-screen text units (repost reuse, bounded reads, overlays as kinds): see ocr/stage.py."""
+    from ocr.stage import run_stage
 
-    try:
-        reader = OnscreenReader(os_)
-    except RouteWatchError as e:
-        for pid in todo:
-            fail(ctx, "ocr", pid, e)
-        rep.failed = len(todo)
-        return rep
-    model = model_label()
-    key = install_secret(ctx.data_dir)
-    video_seconds = 0.0
-    for i, pid in enumerate(todo):
-        try:
-            media = ctx.catalog.get_media(pid)
-            if media is None:
-                raise RouteWatchError(Code.E207, "no media record")
-            known = ctx.catalog.find_onscreen(media.sha256, model)
-            if known is not None:  # a repost of a file already read
-                unit = TextUnit(f"{pid}:onscreen", pid, "onscreen", known.text, "zh" if known.text else "",
-                                known.segments)
-                ctx.catalog.save_onscreen_for_post(pid, media.sha256, model, unit, None)
-                ctx.catalog.count("ocr/reused")
-                rep.reused += 1
-            else:
-                res = reader.read(ctx.data_dir / media.path)
-                video_seconds += res.seconds
-                unit = onscreen_unit(pid, res.persistent, res.segments, res.text)
-                overlays = [{"kind": o.kind, "start": o.start, "end": o.end,
-                             **({"handle": pseudonym(o.text, key)} if o.kind == "handle" else {})}
-                            for o in res.overlays]
-                failpoint("ocr", rep.done, "before")
-                ctx.catalog.save_onscreen_for_post(pid, media.sha256, model, unit, res, overlays)
-                ctx.catalog.count("ocr/read")
-                for o in res.overlays:
-                    ctx.catalog.count(f"ocr/overlays/{o.kind}")
-                rep.done += 1
-        except RouteWatchError as e:
-            if e.code == Code.E703:  # audio only: nothing on screen to read
-                with ctx.catalog.tx():
-                    ctx.catalog.set_status(pid, "ocr", "skipped", e.code.value)
-                    ctx.catalog.count("ocr/skipped/no_video")
-                rep.skipped += 1
-            else:
-                fail(ctx, "ocr", pid, e)
-                rep.failed += 1
-        except Exception as e:  # noqa: BLE001
-            fail(ctx, "ocr", pid, e)
-            rep.failed += 1
-        ctx.progress("ocr", i + 1, len(todo))
-    for name, n in reader.counters.items():
-        ctx.catalog.count(name, n)
-    rep.seconds = time.monotonic() - t0
-    rep.extra["video_seconds"] = round(video_seconds, 1)
-    return rep
+    return run_stage(ctx.settings.ocr, ctx.data_dir, ctx.catalog, ctx.progress)
 
 
 # ---- 4. extract -------------------------------------------------------------------------------------------
