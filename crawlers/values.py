@@ -63,7 +63,12 @@ def norm_date(text: str) -> str:
     RFC 2822 date) → ISO-8601 UTC 'Z' form; '' when it is no date or falls outside the years 1-9999."""
     if not text:
         return ""
-    try:
+    try:  # plain ISO-8601, what nearly every source sends: the standard library reads it in ~1 µs
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return _iso((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
+    except (ValueError, OverflowError):
+        pass
+    try:  # anything else through yt-dlp's reader (~0.3 ms: it tries its list of formats in turn)
         seconds = unified_timestamp(text)
     except (OverflowError, ValueError):  # e.g. 9999-12-31T23:59:59-14:00 is in year 10000 in UTC
         return ""
