@@ -1,10 +1,11 @@
-"""The crawl stage's door: a `Crawler` turns one fetched page into posts and links to follow.
+"""The page crawlers' contract: what a crawler reads and yields, and their registry.
 
 In: a `Page` (canonical URL, fetched bytes).  Out: `Post` records, `Follow` links and `Comment`s (of a post
 found before, e.g. a Telegram message's discussion-group replies).
-Crawlers never do I/O themselves: scrapy fetches (politeness, robots, retries, the SSRF guard),
-crawlers only parse. Each declares the URLs it handles (`URL_PATTERNS`) and a table of test URLs
-(`TESTS`), checked repo-wide so every URL routes to exactly one crawler (CONVENTIONS §8).
+Crawlers never do I/O themselves: scrapy fetches (politeness, robots, retries, the SSRF guard), crawlers only
+parse. Each declares the URLs it handles (`URL_PATTERNS`) and test URLs (`TESTS`), checked repo-wide so every
+URL routes to exactly one crawler (CONVENTIONS §8). Crawlers are found by versioned name in a `catalogue`
+registry; this module imports no crawler (crawlers/routing.py loads them). Source kinds: crawlers/source.py.
 """
 
 from __future__ import annotations
@@ -13,16 +14,12 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import Any, ClassVar, TypeVar
 
+import catalogue
 from w3lib.encoding import html_to_unicode
 
-from routewatch.errors import Code, RouteWatchError
-from routewatch.records import Post
-
-if TYPE_CHECKING:  # crawlers.comments builds on the platform helpers, which build on this module
-    from crawlers.comments import Comment
+from routewatch.records import Post, TextUnit
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +71,42 @@ class Follow:
     comments: bool = False
 
 
+MAX_COMMENT_CHARS = 20_000  # characters of one comment kept (a comment is no essay; a bigger one is cut)
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A comment under a post: one `comment` TextUnit plus what the thread needs (SPEC §4b)."""
+
+    post_id: str
+    comment_id: str
+    text: str
+    parent: str = ""  # the comment it answers ("" for a top-level comment)
+    author: str = ""
+    posted_at: str = ""
+    likes: int | None = None
+    lang: str = ""
+    name: str = ""  # the name shown beside the comment when `author` is the account's handle
+
+    def unit(self) -> TextUnit:
+        return TextUnit(unit_id=f"{self.post_id}:comment:{self.comment_id}", post_id=self.post_id, kind="comment",
+                        text=self.text[:MAX_COMMENT_CHARS], lang=self.lang)
+
+    def meta(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"parent": self.parent, "author": self.author, "posted_at": self.posted_at,
+                                "likes": self.likes}
+        if self.name and self.name != self.author:
+            meta["author_name"] = self.name  # an account field: every output pseudonymises it
+        return meta
+
+
 class Crawler(ABC):
     name: ClassVar[str]
     platform: ClassVar[str]
     URL_PATTERNS: ClassVar[tuple[str, ...]] = ()
     TESTS: ClassVar[tuple[str, ...]] = ()
     generic: ClassVar[bool] = False  # fallback: used only when no specific crawler claims a URL
+    prefers_ytdlp: ClassVar[bool] = False  # yt-dlp is the main discovery path for its URLs
 
     @classmethod
     def handles(cls, url: str) -> bool:
@@ -90,46 +117,15 @@ class Crawler(ABC):
         """Posts found on the page, pages to visit next, and comments under a post already found."""
 
 
-REGISTRY: dict[str, type[Crawler]] = {}
+# ---- registries (versioned names, CONVENTIONS §3) --------------------------------------------------------
+crawler_kinds = catalogue.create("routewatch", "crawlers")
+
+C = TypeVar("C", bound=type[Crawler])
 
 
-def register(cls: type[Crawler]) -> type[Crawler]:
-    if cls.name in REGISTRY:
+def register(cls: C) -> C:
+    """Class decorator: a page crawler under its `name`."""
+    if cls.name in crawler_kinds:
         raise ValueError(f"duplicate crawler name {cls.name}")
-    REGISTRY[cls.name] = cls
+    crawler_kinds.register(cls.name, func=cls)
     return cls
-
-
-def matching(url: str) -> list[type[Crawler]]:
-    specific = [c for c in REGISTRY.values() if not c.generic and c.handles(url)]
-    if specific:
-        return specific
-    return [c for c in REGISTRY.values() if c.generic and c.handles(url)]
-
-
-def crawler_for(url: str) -> Crawler:
-    found = matching(url)
-    if not found:
-        raise RouteWatchError(Code.E106, f"no crawler handles {url!r} (supported: http(s) pages, feeds, t.me/s/…)")
-    return found[0]()
-
-
-def load_all() -> None:
-    """Import every crawler module so the registry is complete."""
-    from crawlers import feed, platforms, seeds, telegram, web, youtube  # noqa: F401
-
-
-def norm_date(s: str) -> str:
-    """ISO-8601 with offset → UTC 'Z' form; '' stays ''."""
-    if not s:
-        return ""
-    try:
-        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except ValueError:
-        return ""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    try:
-        return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is in year 10000 in UTC
-        return ""

@@ -27,6 +27,7 @@ import yt_dlp
 from crawlers.comments import from_ytdlp as comments_from_ytdlp
 from crawlers.origins import origin_key_of_host, to_fetch_url
 from crawlers.safety import Deadline, DeadlinePassedError, check_url, guarded_resolution
+from crawlers.settings import CrawlSettings
 from routewatch.catalog import now_iso
 from routewatch.core.platforms import page_is_media
 from routewatch.errors import Code, NotConfigured, RouteWatchError
@@ -88,19 +89,20 @@ class YtDlpFetcher:
 
     name = "ytdlp.v1"
 
-    def __init__(self, rw: Any):
+    def __init__(self, crawl: CrawlSettings, data_dir: Path):
         if shutil.which("ffprobe") is None:
             raise NotConfigured("ffprobe (ffmpeg) is not installed: run `make setup` or `apt-get install ffmpeg`")
-        self.rw = rw
-        self.media_dir: Path = rw.data_dir / "media"
+        self.crawl = crawl
+        self.data_dir = Path(data_dir)
+        self.media_dir: Path = self.data_dir / "media"
 
     def fetch(self, post: Post) -> tuple[Media, list[TextUnit]]:
         url = post.media_url or (post.page_url if page_is_media(post.platform) else "")
         if not url:
             raise RouteWatchError(Code.E207, "post has no media")
-        fetch_url = to_fetch_url(url, self.rw.crawl.origins)
-        check_url(fetch_url, self.rw.crawl.allow_hosts)
-        cap = self.rw.crawl.max_media_bytes
+        fetch_url = to_fetch_url(url, self.crawl.origins)
+        check_url(fetch_url, self.crawl.allow_hosts)
+        cap = self.crawl.max_media_bytes
         self._platform = post.platform if post.platform != "web" else (origin_key_of_host(urlsplit(url).hostname or "")
                                                                       or "web")
         try:
@@ -126,7 +128,7 @@ class YtDlpFetcher:
             if not ext[1:].isalnum() or len(ext) > 6:
                 ext = ".bin"
             rel = Path("media") / sha[:2] / f"{sha}{ext}"
-            dest = self.rw.data_dir / rel
+            dest = self.data_dir / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             if not dest.exists():
                 part = dest.with_suffix(dest.suffix + ".tmp")
@@ -150,12 +152,12 @@ class YtDlpFetcher:
         units: list[TextUnit] = []
         if post.subtitles_url:
             units.append(self._subtitles(post))
-        limit = int(getattr(self.rw.crawl, "max_comments", 0) or 0)
+        limit = self.crawl.max_comments
         units += [c.unit() for c in comments_from_ytdlp(post.post_id, info, limit)]  # thread data: in info_json
         return media, units
 
     def _download(self, url: str, tmp: Path, cap: int) -> dict[str, Any]:
-        budget = Deadline(self.rw.crawl.max_download_seconds)
+        budget = Deadline(self.crawl.max_download_seconds)
 
         def hook(d: dict[str, Any]) -> None:
             if (d.get("downloaded_bytes") or 0) > cap:
@@ -164,19 +166,19 @@ class YtDlpFetcher:
                 raise _TooSlow(f"over {budget.seconds:g} s")
 
         logger = QuietYtDlpLogger()
-        allow = list(self.rw.crawl.allow_hosts)
+        allow = list(self.crawl.allow_hosts)
         opts = {
             "outtmpl": str(tmp / "media.%(ext)s"),
             "quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": True,
-            "max_filesize": cap, "socket_timeout": self.rw.crawl.timeout_seconds, "retries": 2,
-            "http_headers": {"User-Agent": self.rw.crawl.user_agent},
+            "max_filesize": cap, "socket_timeout": self.crawl.timeout_seconds, "retries": 2,
+            "http_headers": {"User-Agent": self.crawl.user_agent},
             "progress_hooks": [hook], "logger": logger, "cachedir": False, "overwrites": True,
             "format": f"best[filesize<?{cap}]/best",
         }
-        cookies = cookies_copy(self.rw, getattr(self, "_platform", ""), tmp)
+        cookies = cookies_copy(self.crawl, getattr(self, "_platform", ""), tmp)
         if cookies:
             opts["cookiefile"] = str(cookies)
-        limit = int(getattr(self.rw.crawl, "max_comments", 0) or 0)
+        limit = self.crawl.max_comments
         if limit and getattr(self, "_platform", "") in ("youtube", "tiktok"):
             opts["getcomments"] = True  # the comments under the video become `comment` units
             opts["extractor_args"] = {"youtube": {"max_comments": [str(limit)]}}
@@ -207,9 +209,9 @@ class YtDlpFetcher:
             raise RouteWatchError(Code.E203, f"download failed: {msg[:300]}") from e
 
     def _subtitles(self, post: Post) -> TextUnit:
-        url = to_fetch_url(post.subtitles_url, self.rw.crawl.origins)
-        check_url(url, self.rw.crawl.allow_hosts)
-        body = guarded_get(url, self.rw, max_bytes=2 * 1024 * 1024)
+        url = to_fetch_url(post.subtitles_url, self.crawl.origins)
+        check_url(url, self.crawl.allow_hosts)
+        body = guarded_get(url, self.crawl, max_bytes=2 * 1024 * 1024)
         segs = parse_vtt(body.decode("utf-8", errors="replace"))
         return TextUnit(unit_id=f"{post.post_id}:subtitle", post_id=post.post_id, kind="subtitle",
                         text=TextUnit.join_segments(segs), lang=post.lang, segments=tuple(segs))
@@ -233,10 +235,10 @@ def login_error(platform: str, had_cookies: bool, message: str) -> RouteWatchErr
                                       f"to a cookies.txt of a logged-in browser ({message[:200]})")
 
 
-def cookies_copy(rw: Any, platform: str, into: Path) -> Path | None:
+def cookies_copy(crawl: CrawlSettings, platform: str, into: Path) -> Path | None:
     """A copy of the platform's configured cookies file in `into` (yt-dlp writes its cookie jar back on
     close; the user's file stays as it was), or None when none is configured. E902 for a missing file."""
-    configured = (getattr(rw.crawl, "cookies_file", None) or {}).get(platform)
+    configured = crawl.cookies_file.get(platform)
     if not configured:
         return None
     src = Path(configured).expanduser()
@@ -257,16 +259,16 @@ class _GuardedRedirect(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def guarded_get(url: str, rw: Any, max_bytes: int) -> bytes:
+def guarded_get(url: str, crawl: CrawlSettings, max_bytes: int) -> bytes:
     """A small GET through the guard (redirects re-checked), capped in size and time."""
-    check_url(url, rw.crawl.allow_hosts)
-    opener = urllib.request.build_opener(_GuardedRedirect(list(rw.crawl.allow_hosts)))
-    req = urllib.request.Request(url, headers={"User-Agent": rw.crawl.user_agent})  # noqa: S310 - scheme checked
-    budget = Deadline(rw.crawl.max_download_seconds)
+    check_url(url, crawl.allow_hosts)
+    opener = urllib.request.build_opener(_GuardedRedirect(list(crawl.allow_hosts)))
+    req = urllib.request.Request(url, headers={"User-Agent": crawl.user_agent})  # noqa: S310 - scheme checked
+    budget = Deadline(crawl.max_download_seconds)
     chunks: list[bytes] = []
     got = 0
     try:
-        with budget, contextlib.closing(opener.open(req, timeout=rw.crawl.timeout_seconds)) as resp:
+        with budget, contextlib.closing(opener.open(req, timeout=crawl.timeout_seconds)) as resp:
             # read what arrives, a piece at a time, so the budget is looked at between pieces too
             while got <= max_bytes:
                 piece = resp.read1(min(65536, max_bytes + 1 - got))

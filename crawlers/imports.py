@@ -26,19 +26,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from yt_dlp.utils import traverse_obj
+
 from crawlers import comments
-from crawlers.base import without_lone_surrogates
-from crawlers.platforms import (
-    as_int,
-    ascii_digits,
-    douyin_aweme_post,
-    douyin_url,
-    iso_from_epoch,
-    iso_time,
-    json_safe,
-    tiktok_item_post,
-    tiktok_url,
-)
+from crawlers.base import Comment
+from crawlers.platforms import douyin_aweme_post, douyin_url, tiktok_item_post, tiktok_url
+from crawlers.settings import CrawlSettings
+from crawlers.store import store_capture, store_comments
+from crawlers.values import as_int, ascii_digits, iso_from_epoch, iso_time, json_safe
 from routewatch.catalog import Catalog, now_iso
 from routewatch.core.platforms import SOCIAL, platform_of_host
 from routewatch.errors import Code, RouteWatchError
@@ -83,22 +78,6 @@ class _Bad(Exception):  # noqa: N818 - internal signal, carries the code of one 
         self.reason = reason
 
 
-def store_post(catalog: Catalog, post: Post) -> bool:
-    """Upsert a discovered post and mark its crawl done (so the fetch stage takes it). True when new."""
-    post = without_lone_surrogates(post)
-    with catalog.tx():
-        new = catalog.upsert_post(post)
-        if catalog.status_of(post.post_id, "crawl") != "done":
-            catalog.set_status(post.post_id, "crawl", "done")
-    return new
-
-
-# What a later capture of the same video may change (a caption edited, a handle renamed, counts grown,
-# a fresh play address); the id, platform and first discovery stay.
-_MUTABLE = ("caption", "author_handle", "url", "page_url", "media_url", "subtitles_url", "lang", "posted_at",
-            "extra_json", "captured_at")
-
-
 def _capture_known(extra_json: str) -> bool:
     """Whether a stored post's captured_at is when it was seen (crawls, Zeeschuimer) rather than when
     it was imported (4CAT rows carry no capture time)."""
@@ -111,32 +90,7 @@ def _capture_known(extra_json: str) -> bool:
     return bool(imp.get("capture_time_known", imp.get("kind") == "zeeschuimer"))
 
 
-def store_capture(catalog: Catalog, post: Post, *, capture_known: bool) -> str:
-    """One capture of a post: "new", "refreshed" (a newer capture of a known post: its mutable fields
-    now come from this one) or "duplicate" (an older or undated capture: it fills only what is empty).
-    Every capture is a sighting."""
-    post = without_lone_surrogates(post)
-    with catalog.tx():
-        row = catalog.capture_of(post.post_id)
-        outcome = "new" if row is None else "duplicate"
-        if row is not None:
-            newer = capture_known and (not _capture_known(row[1]) or post.captured_at > row[0])
-            if newer:
-                d = asdict(post)
-                sets = [k for k in _MUTABLE if d[k]]
-                catalog.set_post_fields(post.post_id, {k: d[k] for k in sets})
-                if post.caption and post.caption != row[2]:
-                    catalog.invalidate(post.post_id, "extract", "index")  # the text changed: read it again
-                outcome = "refreshed"
-            else:
-                post = replace(post, views=None)  # an older count never replaces a newer one
-        catalog._upsert_post(post)
-        if catalog.status_of(post.post_id, "crawl") != "done":
-            catalog.set_status(post.post_id, "crawl", "done")
-    return outcome
-
-
-def import_file(kind: str, path: Path, catalog: Catalog, settings: Any = None,
+def import_file(kind: str, path: Path, catalog: Catalog, crawl: CrawlSettings | None = None,
                 source_name: str | None = None, encoding: str | None = None) -> ImportReport:
     """Import one export file into the catalog. Raises E903 for an unknown kind, a missing file or an
     unknown `encoding` (the file's declared text encoding; by default UTF-8, else detected)."""
@@ -158,7 +112,7 @@ def import_file(kind: str, path: Path, catalog: Catalog, settings: Any = None,
     text = _Text(encoding, report)
     rows = _zeeschuimer(path, name, source, text) if kind == "zeeschuimer" else _fourcat(path, name, source, text)
     seen: dict[tuple[str, str], int] = {}  # (post id, discovered_via) → captures of it in this file
-    limit = int(getattr(getattr(settings, "crawl", None), "max_comments", 100))
+    limit = (crawl or CrawlSettings()).max_comments
     for line, item in rows:
         report.read += 1
         if isinstance(item, _Bad):
@@ -167,11 +121,11 @@ def import_file(kind: str, path: Path, catalog: Catalog, settings: Any = None,
             continue
         if isinstance(item, _CommentLine):  # a comment: its post (made from the capture if unknown), then the unit
             if catalog.get_post(item.post.post_id) is None:
-                store_capture(catalog, item.post, capture_known=False)
+                store_capture(catalog, item.post, capture_known=False, stored_capture_known=_capture_known)
                 report.imported += 1
             else:
                 report.duplicates += 1
-            report.comments += comments.store(catalog, [item.comment], limit)
+            report.comments += store_comments(catalog, [item.comment], limit)
             continue
         post, known = _checked_dates(item, report)
         # the same video captured again from the same page: still a sighting of its own (by line, so
@@ -180,7 +134,7 @@ def import_file(kind: str, path: Path, catalog: Catalog, settings: Any = None,
         seen[(post.post_id, post.discovered_via)] = n + 1
         if n:
             post = replace(post, discovered_via=f"{post.discovered_via}#line={line}")
-        outcome = store_capture(catalog, post, capture_known=known)
+        outcome = store_capture(catalog, post, capture_known=known, stored_capture_known=_capture_known)
         if outcome == "new":
             report.imported += 1
         else:
@@ -374,13 +328,13 @@ _ZS_COMMENTS = ("tiktok-comments", "tiktok.com-comments", "tiktok comments")
 class _CommentLine:
     """A comment capture: the comment, and the post it belongs to (from the capture's share_info)."""
 
-    comment: comments.Comment
+    comment: Comment
     post: Post
 
 
-def _comment_post(data: dict[str, Any], comment: comments.Comment, source: str, file: str, obj: dict[str, Any]) -> Post:
+def _comment_post(data: dict[str, Any], comment: Comment, source: str, file: str, obj: dict[str, Any]) -> Post:
     vid = comments.video_id(data)
-    share = data.get("share_info") if isinstance(data.get("share_info"), dict) else {}
+    share = traverse_obj(data, ("share_info", {dict})) or {}
     link = str(share.get("url") or "").split(".html")[0]
     handle = urlsplit(link).path.split("/")[1].lstrip("@") if "/@" in link else ""
     url = tiktok_url(handle, vid)

@@ -9,130 +9,28 @@ mappers here are shared with the Zeeschuimer import. Never fetches anything itse
 
 from __future__ import annotations
 
-import json
-import math
 import re
-import unicodedata
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector
+from yt_dlp.utils import traverse_obj
 
 from crawlers.base import Crawler, Follow, Page, register
-from crawlers.base import norm_date as _norm_date
+from crawlers.values import (
+    as_int,
+    ascii_digits,
+    caption_of,
+    embedded_json,
+    iso_from_epoch,
+    iso_time,
+    meta_tags,
+    norm_date,
+    script_json,
+)
+from crawlers.values import dumps as _dumps
 from routewatch.records import Post, post_id_for
-
-# ---- small shared helpers ---------------------------------------------------------------------------
-
-
-def epoch_seconds(value: Any) -> float | None:
-    """Unix time in seconds from seconds, milliseconds, microseconds or nanoseconds (int, float or a
-    string of digits in any script), the unit told by its size: below 10^11 is seconds (up to year
-    5138), below 10^14 milliseconds, below 10^17 microseconds, else nanoseconds. None if unusable."""
-    if isinstance(value, str):
-        value = ascii_digits(value)
-    try:
-        n = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if not math.isfinite(n) or n <= 0:
-        return None
-    for limit, scale in ((1e11, 1.0), (1e14, 1e3), (1e17, 1e6), (1e20, 1e9)):
-        if n < limit:
-            return n / scale
-    return None
-
-
-def iso_from_epoch(value: Any, *, millis: bool = False) -> str:
-    """Unix time → ISO-8601 UTC; '' if unusable. The unit is detected (`epoch_seconds`): `millis`, what
-    the source documents, is only a hint, since exports mix seconds and milliseconds."""
-    n = epoch_seconds(value)
-    if n is None:
-        return ""
-    try:
-        return datetime.fromtimestamp(n, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except (OverflowError, OSError, ValueError):
-        return ""
-
-
-def ascii_digits(text: str) -> str:
-    """An id as ASCII: full-width, Arabic-Indic, Devanagari … digits become 0-9 (NFKC first), and
-    white space and invisible characters (zero-width, bidi marks) are dropped. "７５００" → "7500"."""
-    text = unicodedata.normalize("NFKC", str(text))
-    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text
-                   if not (c.isspace() or unicodedata.category(c) in ("Cf", "Cc")))
-
-
-def iso_time(value: Any) -> str:
-    """A time as ISO-8601 UTC: Unix time in any unit (`iso_from_epoch`), or an ISO-8601 / "YYYY-MM-DD HH:MM:SS"
-    string (no zone = UTC); '' if unusable."""
-    if isinstance(value, str) and not ascii_digits(value).replace(".", "", 1).isdigit():
-        text = value.strip().replace(" ", "T", 1).replace("Z", "+00:00")
-        try:
-            dt = datetime.fromisoformat(text)
-        except ValueError:
-            return ""
-        dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-        try:
-            return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        except (OverflowError, ValueError):
-            return ""
-    return iso_from_epoch(value)
-
-
-def caption_of(title: str | None, description: str | None) -> str:
-    """Title and description as one caption, without repeating a title the description already starts with."""
-    t = (title or "").strip()
-    d = (description or "").strip()
-    if not d:
-        return t
-    if not t or d.startswith(t.rstrip(".…").strip()):
-        return d
-    return f"{t}\n{d}"
-
-
-def as_int(value: Any) -> int | None:
-    try:
-        n = int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return n if -(2**63) <= n < 2**63 else None  # beyond a SQLite integer: not a real count
-
-
-def embedded_json(html: str, marker: str) -> Any:
-    """The JSON value that follows `marker` in a page (e.g. `window.__INITIAL_STATE__=`), or None."""
-    i = html.find(marker)
-    if i < 0:
-        return None
-    j = html.find("{", i + len(marker))
-    if j < 0:
-        return None
-    try:
-        value, _ = json.JSONDecoder().raw_decode(html, j)
-    except ValueError:
-        return None
-    return value
-
-
-def script_json(sel: Selector, script_id: str, *, url_encoded: bool = False) -> Any:
-    text = sel.css(f"script#{script_id}::text").get()
-    if not text:
-        return None
-    try:
-        return json.loads(unquote(text) if url_encoded else text)
-    except ValueError:
-        return None
-
-
-def meta_tags(sel: Selector) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for m in sel.css("meta"):
-        key = m.attrib.get("property") or m.attrib.get("name") or m.attrib.get("itemprop")
-        if key and key not in out:
-            out[key] = m.attrib.get("content", "")
-    return out
 
 
 def _links(sel: Selector, base: str, pattern: str) -> Iterator[str]:
@@ -144,27 +42,6 @@ def _links(sel: Selector, base: str, pattern: str) -> Iterator[str]:
         if m and m.group(0) not in seen:
             seen.add(m.group(0))
             yield m.group(0)
-
-
-_SAFE_INT = 2**53 - 1  # the largest integer a JSON reader holding numbers as doubles keeps exactly
-
-
-def json_safe(obj: Any) -> Any:
-    """`obj` with every integer beyond ±(2^53 − 1) written as a string (platform ids above 2^53 stay exact
-    for any JSON reader), at any depth."""
-    if isinstance(obj, bool):
-        return obj
-    if isinstance(obj, int):
-        return str(obj) if abs(obj) > _SAFE_INT else obj
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
-    return obj
-
-
-def _dumps(d: dict[str, Any]) -> str:
-    return json.dumps(json_safe(d), ensure_ascii=False, default=str)
 
 
 # ---- TikTok ----------------------------------------------------------------------------------------
@@ -185,20 +62,14 @@ def tiktok_item_post(item: dict[str, Any], *, source: str, captured_at: str, dis
         handle = str(author.get("uniqueId") or "")
     else:  # older embedded shape: author is the handle itself
         handle = str(author or "")
-    video = item.get("video") if isinstance(item.get("video"), dict) else {}
-    media = str(video.get("playAddr") or video.get("downloadAddr") or "")
-    if not media:
-        for b in video.get("bitrateInfo") or []:
-            urls = ((b or {}).get("PlayAddr") or {}).get("UrlList") or []
-            if urls:
-                media = str(urls[0])
-                break
-    stats = item.get("stats") if isinstance(item.get("stats"), dict) else {}
-    stats2 = item.get("statsV2") if isinstance(item.get("statsV2"), dict) else {}
-    views = as_int(stats.get("playCount"))
-    if views is None:
-        views = as_int(stats2.get("playCount"))
-    hashtags = [t.get("hashtagName") for t in item.get("textExtra") or [] if isinstance(t, dict) and t.get("hashtagName")]
+    video = traverse_obj(item, ("video", {dict})) or {}
+    # the play address, else the first of the first bit rate that lists one
+    media = str(video.get("playAddr") or video.get("downloadAddr")
+                or traverse_obj(video, ("bitrateInfo", ..., "PlayAddr", "UrlList", 0, {str}), get_all=False) or "")
+    stats = traverse_obj(item, ("stats", {dict})) or {}
+    stats2 = traverse_obj(item, ("statsV2", {dict})) or {}
+    views = traverse_obj(item, (("stats", "statsV2"), "playCount", {as_int}), get_all=False)
+    hashtags = traverse_obj(item, ("textExtra", ..., "hashtagName", {lambda v: v or None}))
     url = tiktok_url(handle, vid)
     meta = {
         "duration": video.get("duration"),
@@ -249,12 +120,12 @@ def douyin_aweme_post(aweme: dict[str, Any], *, source: str, captured_at: str, d
         author = {}
     handle = str(author.get("unique_id") or author.get("uniqueId") or author.get("short_id")
                  or author.get("shortId") or author.get("nickname") or "")
-    video = aweme.get("video") if isinstance(aweme.get("video"), dict) else {}
+    video = traverse_obj(aweme, ("video", {dict})) or {}
     stats = aweme.get("statistics") or aweme.get("stats") or {}
     views = as_int(stats.get("play_count", stats.get("playCount")))
     duration_ms = as_int(video.get("duration") or aweme.get("duration"))
-    hashtags = [t.get("hashtag_name") or t.get("hashtagName") for t in aweme.get("text_extra") or aweme.get("textExtra") or []
-                if isinstance(t, dict) and (t.get("hashtag_name") or t.get("hashtagName"))]
+    tags = aweme.get("text_extra") or aweme.get("textExtra") or []
+    hashtags = traverse_obj(tags, (..., {dict}, {lambda t: t.get("hashtag_name") or t.get("hashtagName") or None}))
     url = douyin_url(vid)
     meta = {
         "duration": duration_ms / 1000.0 if duration_ms else None,
@@ -302,7 +173,7 @@ def _og_post(page: Page, sel: Selector, platform: str, platform_id: str, *, auth
     return Post(
         post_id=post_id_for(platform, platform_id), platform=platform, platform_id=platform_id, url=page.url,
         source=page.source, caption=caption_of(title, desc), author_handle=author,
-        posted_at=_norm_date(meta.get("article:published_time") or meta.get("uploadDate") or meta.get("datePublished") or ""),
+        posted_at=norm_date(meta.get("article:published_time") or meta.get("uploadDate") or meta.get("datePublished") or ""),
         captured_at=page.captured_at, media_url=media, page_url=page.url,
         discovered_via=page.discovered_via or page.url, extra_json=_dumps({"from": "open_graph"}),
     )
@@ -339,7 +210,7 @@ class TikTok(_PlatformCrawler):
         sel = Selector(text=page.text())
         m = self._POST.search(urlsplit(page.url).path)
         data = script_json(sel, "__UNIVERSAL_DATA_FOR_REHYDRATION__")
-        item = _find_key(((data or {}).get("__DEFAULT_SCOPE__") or {}).get("webapp.video-detail"), "itemStruct")
+        item = _find_key(traverse_obj(data, ("__DEFAULT_SCOPE__", "webapp.video-detail")), "itemStruct")
         if isinstance(item, dict):
             post = tiktok_item_post(item, source=page.source, captured_at=page.captured_at,
                                     discovered_via=page.discovered_via or page.url, extra={"from": "rehydration_data"})
@@ -347,7 +218,7 @@ class TikTok(_PlatformCrawler):
                 yield post
                 return
         sigi = script_json(sel, "SIGI_STATE") or {}
-        items = (sigi.get("ItemModule") or {}) if isinstance(sigi, dict) else {}
+        items = traverse_obj(sigi, ("ItemModule", {dict})) or {}
         if items:
             for it in items.values():
                 post = tiktok_item_post(it, source=page.source, captured_at=page.captured_at,
@@ -430,17 +301,17 @@ class Bilibili(_PlatformCrawler):
         m = self._POST.search(urlsplit(page.url).path)
         if m:
             state = embedded_json(html, "window.__INITIAL_STATE__=")
-            vd = (state or {}).get("videoData") if isinstance(state, dict) else None
+            vd = traverse_obj(state, ("videoData", {dict}))
             if isinstance(vd, dict) and vd.get("bvid"):
                 bvid = str(vd["bvid"])
                 url = f"https://www.bilibili.com/video/{bvid}"
-                owner = vd.get("owner") or {}
+                owner = traverse_obj(vd, ("owner", {dict})) or {}
                 yield Post(
                     post_id=post_id_for("bilibili", bvid), platform="bilibili", platform_id=bvid, url=url,
                     source=page.source, caption=caption_of(vd.get("title"), vd.get("desc")),
                     author_handle=str(owner.get("name") or ""), posted_at=iso_from_epoch(vd.get("pubdate")),
                     captured_at=page.captured_at, page_url=url, discovered_via=page.discovered_via or page.url,
-                    views=as_int((vd.get("stat") or {}).get("view")),
+                    views=traverse_obj(vd, ("stat", "view", {as_int})),
                     extra_json=_dumps({"from": "initial_state", "aid": vd.get("aid"), "duration": vd.get("duration"),
                                        "owner_mid": owner.get("mid"), "tname": vd.get("tname")}),
                 )
@@ -476,20 +347,20 @@ class Kuaishou(_PlatformCrawler):
         m = self._POST.search(urlsplit(page.url).path)
         if m:
             state = embedded_json(html, "window.__APOLLO_STATE__=")
-            client = (state or {}).get("defaultClient") if isinstance(state, dict) else None
-            photo = (client or {}).get(f"VisionVideoDetailPhoto:{m.group(1)}") if isinstance(client, dict) else None
+            client = traverse_obj(state, ("defaultClient", {dict})) or {}
+            photo = traverse_obj(client, (f"VisionVideoDetailPhoto:{m.group(1)}", {dict}))
             if isinstance(photo, dict):
                 author = next((v for k, v in client.items() if k.startswith("VisionVideoDetailAuthor:")), {})
                 pid = m.group(1)
                 yield Post(
                     post_id=post_id_for("kuaishou", pid), platform="kuaishou", platform_id=pid, url=page.url.split("?")[0],
                     source=page.source, caption=str(photo.get("caption") or ""),
-                    author_handle=str((author or {}).get("name") or ""),
+                    author_handle=str(traverse_obj(author, "name") or ""),
                     posted_at=iso_from_epoch(photo.get("timestamp"), millis=True), captured_at=page.captured_at,
                     media_url=str(photo.get("photoUrl") or ""), page_url=page.url.split("?")[0],
                     discovered_via=page.discovered_via or page.url, views=as_int(photo.get("viewCount")),
                     extra_json=_dumps({"from": "apollo_state", "duration": (as_int(photo.get("duration")) or 0) / 1000.0,
-                                       "author_id": (author or {}).get("id")}),
+                                       "author_id": traverse_obj(author, "id")}),
                 )
                 return
             post = _og_post(page, sel, "kuaishou", m.group(1))

@@ -16,6 +16,7 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 from crawlers.fetch import _GuardedRedirect
 from crawlers.origins import to_fetch_url
 from crawlers.safety import Deadline, check_url
+from crawlers.settings import CrawlSettings
 from routewatch.catalog import Catalog, now_iso
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import Failure, Post
@@ -119,7 +121,7 @@ def _words(platform: str, body: str) -> str:
     return ""
 
 
-def _get(url: str, crawl: Any) -> tuple[int, str]:
+def _get(url: str, crawl: CrawlSettings) -> tuple[int, str]:
     """GET through the private-address guard (redirects re-checked) within the download budget; the
     status and body also for 4xx answers (they are the answer here)."""
     check_url(url, crawl.allow_hosts)
@@ -168,10 +170,9 @@ def record(catalog: Catalog, post: Post, state: str, status: int, words: str, se
             catalog.invalidate(post.post_id, "index")
 
 
-def recheck(catalog: Catalog, settings: Any, older_than: timedelta = timedelta(days=7),
-            limit: int | None = None, progress: Any = None) -> RecheckReport:
+def recheck(catalog: Catalog, crawl: CrawlSettings, older_than: timedelta = timedelta(days=7),
+            limit: int | None = None, progress: Callable[[str, int, int], None] | None = None) -> RecheckReport:
     """Revisit the posts due (see `due`), one at a time, politely (crawl.download_delay between them)."""
-    crawl = settings.crawl
     rep = RecheckReport()
     t0 = time.monotonic()
     todo = due(catalog, older_than)[: limit if limit is not None else None]

@@ -1,20 +1,16 @@
-"""Runs the crawl stage with scrapy: fetches pages politely and hands them to the crawlers.
+"""The `pages.v1` source kind: scrapy fetches pages, feeds and lists politely and hands them to the crawlers.
 
-In: start URLs with their source names, the settings and the catalog.  Out: posts, page
-snapshots (gzip, sha256) and crawl failures in the catalog; counters per source.
-Every request passes the private-address guard (redirects too). Never writes outside the data dir.
-One crawl per process (scrapy's reactor cannot restart).
+In: start URLs with their source names, the crawl section.  Out: through the `PostStore` (crawlers/store.py):
+posts, page snapshots (gzip, sha256), comments and crawl failures in the catalog; counters per source.
+Every request passes the private-address guard (redirects too). 429/503 wait by the one back-off rule
+(routewatch/core/backoff.py). Never writes outside the data dir. One crawl per process (scrapy's reactor
+cannot restart).
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import gzip
-import hashlib
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import scrapy
@@ -29,15 +25,17 @@ from twisted.internet.error import DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TxTimeout
 from w3lib.url import canonicalize_url
 
-from crawlers import comments
-from crawlers.base import REGISTRY, Follow, Page, crawler_for, load_all, without_lone_surrogates
-from crawlers.comments import Comment
+from crawlers.base import Comment, Follow, Page
 from crawlers.origins import to_fetch_url
+from crawlers.routing import crawler_for, crawler_named, prefers_ytdlp
 from crawlers.safety import check_url, check_url_form
-from routewatch.catalog import Catalog, now_iso
-from routewatch.core.stage import failpoint
+from crawlers.settings import CrawlSettings
+from crawlers.source import Source, Start, register_source
+from crawlers.store import PostStore
+from routewatch.catalog import now_iso
+from routewatch.core.backoff import backoff_seconds
 from routewatch.errors import Code, RouteWatchError
-from routewatch.records import Failure, Post
+from routewatch.records import Post
 
 
 class GuardRefused(IgnoreRequest):
@@ -103,19 +101,6 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
         super().process_request_2(rp, request)
 
 
-def _retry_after_seconds(value: bytes | None, default: float) -> float:
-    if not value:
-        return default
-    text = value.decode("latin-1").strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return default
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 class RetryAfterMiddleware:
     """429/503 are retried after the server's `Retry-After` (seconds or HTTP date), bounded in count
     and in wait (`max_retry_after`); exhausted retries reach the spider as the error response (E107)."""
@@ -137,9 +122,8 @@ class RetryAfterMiddleware:
         n = request.meta.get("rw_rate_retries", 0)
         if n >= self.retries:
             return response
-        # Honour Retry-After; without one, back off exponentially from `base`.
-        wait = _retry_after_seconds(response.headers.get(b"Retry-After"), self.base * (2 ** n))
-        wait = min(wait, self.max_wait)
+        # Honour Retry-After; without one, back off exponentially from `base` (the one rule, core/backoff.py)
+        wait = backoff_seconds(response.headers.get(b"Retry-After"), n, self.base, self.max_wait)
         spider_obj = spider or getattr(getattr(self, "crawler", None), "spider", None)
         if spider_obj is not None and hasattr(spider_obj, "note_rate_limited"):
             spider_obj.note_rate_limited(request, response.status, wait)
@@ -149,26 +133,14 @@ class RetryAfterMiddleware:
         return new
 
 
-@dataclass
-class CrawlStats:
-    pages: int = 0
-    discovered: int = 0
-    new: int = 0
-    failed: int = 0
-    per_source: dict[str, dict[str, int]] = field(default_factory=dict)
-
-
 class RouteSpider(scrapy.Spider):
     name = "routewatch"
 
-    def __init__(self, starts: list[tuple[str, str]], catalog: Catalog, rw: Any, stats: CrawlStats,
-                 on_progress: Any = None, **kw: Any):
+    def __init__(self, starts: list[tuple[str, str]], crawl: CrawlSettings, store: PostStore, **kw: Any):
         super().__init__(**kw)
         self.starts = starts
-        self.catalog = catalog
-        self.rw = rw
-        self.stats_out = stats
-        self.on_progress = on_progress
+        self.crawl = crawl
+        self.store = store
         self.pages_per_source: dict[str, int] = {}
 
     @classmethod
@@ -195,38 +167,33 @@ class RouteSpider(scrapy.Spider):
 
     # -----------------------------------------------------------------------------------------------
     def _count(self, source: str, name: str, n: int = 1) -> None:
-        self.catalog.count(name, n, source=source)
-        d = self.stats_out.per_source.setdefault(source, {})
-        d[name] = d.get(name, 0) + n
+        self.store.count(source, name, n)
 
     def note_rate_limited(self, request: Any, status: int, wait: float) -> None:
         self._count(request.meta.get("source", ""), f"crawl/rate_limited/{status}")
 
     def _fail(self, source: str, item: str, code: str, reason: str) -> None:
-        self.stats_out.failed += 1
-        self.catalog.record_failure(Failure("crawl", item, code, reason, now_iso()), source=source)
-        d = self.stats_out.per_source.setdefault(source, {})
-        d[f"crawl/failed/{code}"] = d.get(f"crawl/failed/{code}", 0) + 1
+        self.store.fail(source, item, code, reason)
 
     def _request(self, url: str, source: str, crawler_name: str | None, via: str) -> scrapy.Request | None:
         # Each URL is checked on its own, before anything parses it: a malformed (E108) or over-long
         # (E109) URL is one failure row, and the crawl goes on with the next one.
         item = url if len(url) <= 2000 else url[:2000] + "…"
         try:
-            check_url_form(url, self.rw.crawl.max_url_chars)
-            crawler = REGISTRY[crawler_name]() if crawler_name else crawler_for(url)
+            check_url_form(url, self.crawl.max_url_chars)
+            crawler = crawler_named(crawler_name) if crawler_name else crawler_for(url)
         except RouteWatchError as e:
             self._fail(source, item, e.code.value, e.reason)
             return None
         n = self.pages_per_source.get(source, 0)
-        if n >= self.rw.crawl.max_pages_per_source:
+        if n >= self.crawl.max_pages_per_source:
             self._count(source, "crawl/skipped/page_limit")
             return None
         self.pages_per_source[source] = n + 1
         try:
-            fetch_url = to_fetch_url(url, self.rw.crawl.origins)
-            check_url_form(fetch_url, self.rw.crawl.max_url_chars)
-            check_url(fetch_url, self.rw.crawl.allow_hosts, resolve=False)  # malformed URLs never reach scrapy
+            fetch_url = to_fetch_url(url, self.crawl.origins)
+            check_url_form(fetch_url, self.crawl.max_url_chars)
+            check_url(fetch_url, self.crawl.allow_hosts, resolve=False)  # malformed URLs never reach scrapy
             return scrapy.Request(
                 fetch_url, callback=self.parse_page, errback=self.on_error,
                 meta={"canonical": url, "source": source, "crawler": crawler.name, "via": via},
@@ -238,69 +205,52 @@ class RouteSpider(scrapy.Spider):
         return None
 
     def _snapshot(self, response: scrapy.http.Response, canonical: str, source: str) -> str:
-        body = response.body
-        sha = hashlib.sha256(body).hexdigest()
-        rel = Path("snapshots") / sha[:2] / f"{sha}.gz"
-        dest = self.rw.data_dir / rel
-        if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_suffix(".tmp")
-            tmp.write_bytes(gzip.compress(body, mtime=0))
-            tmp.replace(dest)
-        self.catalog.add_snapshot(canonical, response.status, sha, str(rel), source, f"scrapy/{scrapy.__version__}")
-        return sha
+        return self.store.page(canonical, response.status, response.body, source, f"scrapy/{scrapy.__version__}")
 
     def parse_page(self, response: scrapy.http.Response):
         meta = response.meta
         canonical, source, crawler_name = meta["canonical"], meta["source"], meta["crawler"]
-        self.stats_out.pages += 1
-        self._count(source, "crawl/pages")
-        self._snapshot(response, canonical, source)
-        if self.catalog.status_of(canonical, "crawl") == "failed":  # fetched now: the old failure is resolved
-            with self.catalog.tx():
-                self.catalog.clear_failures(canonical, "crawl")
-                self.catalog.invalidate(canonical, "crawl")
+        self.store.fetched(source)
+        self._snapshot(response, canonical, source)  # an earlier failure of the page is resolved with it
         page = Page(url=canonical, fetch_url=response.url, status=response.status, body=response.body,
                     source=source, captured_at=now_iso(), discovered_via=meta.get("via") or canonical,
                     headers={k.decode(): v[0].decode("latin-1") for k, v in response.headers.items() if v})
         found: list[Comment] = []
         try:
-            for out in REGISTRY[crawler_name]().discover(page):
+            for out in crawler_named(crawler_name).discover(page):
                 if isinstance(out, Post):
-                    self._store(out, canonical)
+                    self.store.post(out, page_url=canonical)
                     own = self._post_page_request(out, source, canonical)
                     if own is not None:
                         yield own
                 elif isinstance(out, Comment):
                     found.append(out)
                 elif isinstance(out, Follow):
-                    if out.comments and not (self.rw.crawl.comment_pages and self.rw.crawl.max_comments):
+                    if out.comments and not (self.crawl.comment_pages and self.crawl.max_comments):
                         continue  # comment pages are asked for, not fetched by default
                     req = self._request(out.url, source, out.crawler, via=canonical)
                     if req is not None:
                         yield req
             if found:  # under the post they belong to (found on an earlier page), within crawl.max_comments
-                new = comments.store(self.catalog, found, self.rw.crawl.max_comments)
-                self._count(source, "crawl/comments", new)
+                self.store.comments(source, found, self.crawl.max_comments)
         except RouteWatchError as e:
             self._fail(source, canonical, e.code.value, e.reason)
         except Exception as e:  # noqa: BLE001 - a page a crawler cannot read is one failure, never a silent loss
             self._fail(source, canonical, Code.E104.value, f"{type(e).__name__} while reading the page: {e}"[:500])
-        if self.on_progress:
-            self.on_progress(self.stats_out)
+        self.store.progress()
 
     def _post_page_request(self, post: Post, source: str, via: str) -> scrapy.Request | None:
         """A Telegram message's own page (its embed widget, t.me/<channel>/<id>?embed=1), kept as the post's
         snapshot beside the channel listing, so its evidence shows that message alone. Once per post."""
-        if post.platform != "telegram" or not self.rw.crawl.telegram_post_pages or not post.url.startswith("https://t.me/"):
+        if post.platform != "telegram" or not self.crawl.telegram_post_pages or not post.url.startswith("https://t.me/"):
             return None
         url = f"{post.url.split('?')[0]}?embed=1"
-        if self.catalog.has_snapshot(post.post_id, url):
+        if self.store.has_page(post.post_id, url):
             return None
         try:
-            fetch_url = to_fetch_url(url, self.rw.crawl.origins)
-            check_url_form(fetch_url, self.rw.crawl.max_url_chars)
-            check_url(fetch_url, self.rw.crawl.allow_hosts, resolve=False)
+            fetch_url = to_fetch_url(url, self.crawl.origins)
+            check_url_form(fetch_url, self.crawl.max_url_chars)
+            check_url(fetch_url, self.crawl.allow_hosts, resolve=False)
             return scrapy.Request(fetch_url, callback=self.parse_post_page, errback=self.on_error,
                                   meta={"canonical": url, "source": source, "post_id": post.post_id, "via": via})
         except (RouteWatchError, ValueError) as e:
@@ -309,30 +259,9 @@ class RouteSpider(scrapy.Spider):
 
     def parse_post_page(self, response: scrapy.http.Response) -> None:
         meta = response.meta
-        self._snapshot(response, meta["canonical"], meta["source"])
-        with self.catalog.tx():
-            self.catalog.link_snapshot(meta["post_id"], meta["canonical"])
-            # fetched now: an earlier failure of this page is resolved (as for listing pages)
-            if self.catalog.status_of(meta["canonical"], "crawl") == "failed":
-                self.catalog.clear_failures(meta["canonical"], "crawl")
-                self.catalog.invalidate(meta["canonical"], "crawl")
+        self._snapshot(response, meta["canonical"], meta["source"])  # an earlier failure of it is resolved
+        self.store.link(meta["post_id"], meta["canonical"])
         self._count(meta["source"], "crawl/post_pages")
-
-    def _store(self, post: Post, page_url: str) -> None:
-        failpoint("crawl", self.stats_out.discovered, "before")
-        post = without_lone_surrogates(post)  # embedded JSON may carry half an emoji
-        with self.catalog.tx():
-            new = self.catalog._upsert_post(post)
-            self.catalog.link_snapshot(post.post_id, page_url)
-            if self.catalog.status_of(post.post_id, "crawl") != "done":
-                self.catalog.set_status(post.post_id, "crawl", "done")
-        self.stats_out.discovered += 1
-        self._count(post.source, "crawl/discovered")
-        if new:
-            self.stats_out.new += 1
-            self._count(post.source, "crawl/new")
-        else:
-            self._count(post.source, "crawl/already_known")
 
     def on_dropped(self, request: scrapy.Request, spider: Any = None) -> None:
         """The scheduler refused a request as already seen; scrapy tells neither callback nor errback.
@@ -378,8 +307,7 @@ class RouteSpider(scrapy.Spider):
         self._fail(source, canonical, code, reason)
 
 
-def scrapy_settings(rw: Any) -> dict[str, Any]:
-    c = rw.crawl
+def scrapy_settings(c: CrawlSettings) -> dict[str, Any]:
     return {
         "BOT_NAME": "routewatch",
         "USER_AGENT": c.user_agent,
@@ -417,13 +345,20 @@ def scrapy_settings(rw: Any) -> dict[str, Any]:
     }
 
 
-def run_crawl(catalog: Catalog, rw: Any, starts: list[tuple[str, str]], on_progress: Any = None) -> CrawlStats:
-    """Crawl from the start URLs until no page is left; returns the stats (also in the catalog's counters)."""
-    load_all()
-    stats = CrawlStats()
-    if not starts:
-        return stats
-    process = CrawlerProcess(settings={**scrapy_settings(rw), "LOG_INSTALL_ROOT_HANDLER": False})
-    process.crawl(RouteSpider, starts=starts, catalog=catalog, rw=rw, stats=stats, on_progress=on_progress)
-    process.start()
-    return stats
+@register_source
+class PagesSource(Source):
+    """URLs of pages, feeds, seed lists and Telegram channels, fetched by scrapy and read by the crawlers."""
+
+    kind = "pages.v1"
+
+    def takes(self, start: Start) -> bool:
+        return bool(start.target) and not prefers_ytdlp(start.target)
+
+    def collect(self, starts: Sequence[Start], store: PostStore) -> None:
+        """Crawl from the start URLs until no page is left (once per process: scrapy's reactor cannot restart)."""
+        pairs = [(s.target, s.source) for s in starts]
+        if not pairs:
+            return
+        process = CrawlerProcess(settings={**scrapy_settings(self.settings), "LOG_INSTALL_ROOT_HANDLER": False})
+        process.crawl(RouteSpider, starts=pairs, crawl=self.settings, store=store)
+        process.start()

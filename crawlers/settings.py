@@ -68,3 +68,23 @@ class CrawlSettings(Section):
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"origin {name!r} must be an http:// or https:// URL")
         return v
+
+
+class SourceConfig(Section):
+    """A configured `[[sources]]` entry: its start URLs (pages, feeds, platform pages, yt-dlp search keys),
+    or, with `kind`, a query of an API source kind (`tiktok_research`: keywords / hashtags / region_codes
+    between start_date and end_date, credentials from `[crawl]` or the environment)."""
+
+    name: str = Field(min_length=1)
+    urls: list[str] = Field(default_factory=list)
+    enabled: bool = True
+    # "" = URLs (each routed to the pages or the yt-dlp source kind); "tiktok_research" (or its versioned name
+    # "tiktok_research.v1", SPEC §4b): an API query instead of URLs (crawlers/tiktok_research.py)
+    kind: str = ""
+    keywords: list[str] = Field(default_factory=list)
+    hashtags: list[str] = Field(default_factory=list)
+    region_codes: list[str] = Field(default_factory=list)
+    usernames: list[str] = Field(default_factory=list)
+    exclude_keywords: list[str] = Field(default_factory=list)
+    start_date: str = ""  # YYYY-MM-DD
+    end_date: str = ""

@@ -19,10 +19,10 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 from parsel import Selector
+from yt_dlp.utils import parse_duration
 
-from crawlers.base import Crawler, Follow, Page, register
-from crawlers.base import norm_date as _norm_date
-from crawlers.comments import Comment
+from crawlers.base import Comment, Crawler, Follow, Page, register
+from crawlers.values import norm_date as _norm_date
 from routewatch.records import Post, post_id_for
 
 _VIEWS = re.compile(r"^([\d.]+)\s*([KMB]?)$", re.I)
@@ -60,13 +60,11 @@ def _own_text(msg: Selector) -> Selector | None:
 
 
 def _duration(s: str) -> int | None:
-    parts = s.strip().split(":")
-    if not s.strip() or not all(p.isdigit() for p in parts):
+    """The player's "M:SS" / "H:MM:SS" as seconds (yt-dlp's parse_duration); None when it is none."""
+    if not re.fullmatch(r"\d+(?::\d+)*", s.strip()):
         return None
-    total = 0
-    for p in parts:
-        total = total * 60 + int(p)
-    return total
+    seconds = parse_duration(s.strip())
+    return int(seconds) if seconds is not None else None
 
 
 @register

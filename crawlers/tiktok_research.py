@@ -1,10 +1,12 @@
 """TikTok Research API: keyword / hashtag / region / date queries for approved research projects.
 
-In: a ResearchQuery (dates split into windows of at most 30 days), the client key and secret from
-settings (`crawl.tiktok_research_client_key` / `_client_secret`), the API origin (canonical
+In: a ResearchQuery (dates split into windows of at most 30 days) — as a source kind, a `[[sources]]` entry
+with `kind = "tiktok_research"` —, the client key and secret from the crawl section
+(`crawl.tiktok_research_client_key` / `_client_secret`) or the environment, the API origin (canonical
 https://open.tiktokapis.com, or `crawl.origins["tiktok_research"]`).  Out: Posts (platform "tiktok",
-the API's video fields in `extra_json`) stored page by page, and a ResearchReport. A 429 — rate limit
-after the configured retries, or the daily quota at once — stops the run with E107 and keeps every
+the API's video fields in `extra_json`) stored page by page through the `PostStore`, and a ResearchReport
+(where the query stands). A 429 — rate limit after `crawl.tiktok_research_retries` waits by the one back-off
+rule (routewatch/core/backoff.py), or the daily quota at once — stops the run with E107 and keeps every
 page already stored. Never sends the secret anywhere but the token endpoint; never follows redirects.
 """
 
@@ -17,21 +19,27 @@ import re
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from crawlers.imports import store_post
+from yt_dlp.utils import traverse_obj
+
 from crawlers.origins import to_fetch_url
-from crawlers.platforms import as_int, iso_from_epoch, json_safe, tiktok_url
+from crawlers.platforms import tiktok_url
 from crawlers.safety import Deadline, check_url
+from crawlers.settings import CrawlSettings, SourceConfig
+from crawlers.source import Source, Start, register_source
+from crawlers.store import PostStore
+from crawlers.values import as_int, iso_from_epoch, json_safe
 from routewatch.catalog import Catalog, now_iso
+from routewatch.core.backoff import RateLimited, retrying
 from routewatch.core.stage import failpoint
 from routewatch.errors import Code, NotConfigured, RouteWatchError
-from routewatch.records import Failure, Post, TextUnit, post_id_for
+from routewatch.records import Post, TextUnit, post_id_for
 
 API = "https://open.tiktokapis.com"
 TOKEN_PATH = "/v2/oauth/token/"  # noqa: S105 - an endpoint path, not a secret
@@ -125,10 +133,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 class TikTokResearchClient:
     """Client-credentials token, paged video queries, and the API's error codes mapped to ours."""
 
-    def __init__(self, settings: Any, *, sleep: Any = time.sleep):
-        crawl = getattr(settings, "crawl", settings)
-        secret = crawl.tiktok_research_client_secret
-        self._secret = secret.get_secret_value() if hasattr(secret, "get_secret_value") else str(secret or "")
+    def __init__(self, crawl: CrawlSettings, *, sleep: Callable[[float], None] = time.sleep):
+        self._secret = crawl.tiktok_research_client_secret.get_secret_value()
         self._key = crawl.tiktok_research_client_key
         # SPEC §4b names these variables; the nested ROUTEWATCH_CRAWL__… forms reach the settings themselves
         self._key = self._key or os.environ.get("ROUTEWATCH_TIKTOK_RESEARCH_CLIENT_KEY", "")
@@ -198,12 +204,25 @@ class TikTokResearchClient:
         if search_id:
             body["search_id"] = search_id
         payload = json.dumps(body, ensure_ascii=False).encode()
+        # rate limits wait by the one back-off rule (Retry-After, else base·2^n), at most `retries` times
+        loop = retrying(self.crawl.tiktok_research_retries, self.crawl.tiktok_research_backoff_seconds,
+                        self.crawl.max_retry_after_seconds, self.sleep)
+        try:
+            for attempt in loop:
+                with attempt:
+                    return self._query_once(payload)
+        except RateLimited as e:
+            tries = self.crawl.tiktok_research_retries + 1
+            raise ResearchStopped(Code.E107, f"rate limited {tries} times in a row ({e.reason})") from e
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _query_once(self, payload: bytes) -> dict[str, Any]:
+        """One query request (the token renewed once if the API says it expired); RateLimited on a 429."""
         refreshed = False
-        attempt = 0
         while True:
             headers = {"Authorization": f"Bearer {self.token()}", "Content-Type": "application/json"}
             status, data, retry_after = self._post(QUERY_PATH, payload, headers, urlencode({"fields": FIELDS}))
-            err = data.get("error") if isinstance(data.get("error"), dict) else {}
+            err = traverse_obj(data, ("error", {dict})) or {}
             code = str(err.get("code") or ("ok" if status == 200 else f"http_{status}"))
             if status == 200 and code == "ok":
                 return data.get("data") or {}
@@ -211,14 +230,7 @@ class TikTokResearchClient:
             if code == "daily_quota_limit_exceeded":
                 raise ResearchStopped(Code.E107, f"daily quota of the Research API used up (resets 00:00 UTC): {message}")
             if status == 429 or code == "rate_limit_exceeded":
-                attempt += 1
-                if attempt > self.crawl.tiktok_research_retries:
-                    raise ResearchStopped(Code.E107, f"rate limited {attempt} times in a row (HTTP 429 {code})")
-                wait = self.crawl.tiktok_research_backoff_seconds * attempt
-                if retry_after.isdigit():
-                    wait = max(wait, min(float(retry_after), 300.0))
-                self.sleep(wait)
-                continue
+                raise RateLimited(f"HTTP 429 {code}", retry_after or None)
             if code in ("access_token_invalid", "invalid_token") and not refreshed:
                 self._token, refreshed = "", True
                 continue
@@ -283,52 +295,46 @@ def video_post(video: dict[str, Any], *, source: str, discovered_via: str, searc
     )
 
 
-def collect(query: ResearchQuery, catalog: Catalog, settings: Any, source_name: str = "tiktok_research", *,
+def collect(query: ResearchQuery, catalog: Catalog, crawl: CrawlSettings, source_name: str = "tiktok_research", *,
             max_pages: int | None = None, max_count: int = 100, client: TikTokResearchClient | None = None,
-            state_file: Path | None = None) -> ResearchReport:
-    """Run a query and store its videos page by page; an early stop is recorded (failure row) and reported.
-    With `state_file`, where the query stands is saved after each stored page, a run that was stopped or
-    killed goes on from there (same query), and the file goes once the query is complete."""
-    client = client or TikTokResearchClient(settings)
+            state_file: Path | None = None, store: PostStore | None = None) -> ResearchReport:
+    """Run a query and store its videos page by page (through `store`, else a store of its own on `catalog`);
+    an early stop is recorded (failure row) and reported. With `state_file`, where the query stands is saved
+    after each stored page, a run that was stopped or killed goes on from there (same query), and the file
+    goes once the query is complete."""
+    store = store or PostStore(catalog, catalog.path.parent)
+    client = client or TikTokResearchClient(crawl)
     via = query.describe()
     report = ResearchReport(query=via)
     state = _load_state(state_file, via)
     try:
         for videos in client.pages(query, report, max_pages=max_pages, max_count=max_count, state=state):
+            store.fetched(source_name)
             for v in videos:
                 report.videos += 1
                 post = video_post(v, source=source_name, discovered_via=via, search_id=report.search_id)
                 if post is None:
                     report.failed_by_code[Code.E602.value] = report.failed_by_code.get(Code.E602.value, 0) + 1
-                    catalog.record_failure(Failure("crawl", f"{via}#{report.pages}:{report.videos}", Code.E602.value,
-                                                   "research API video without a numeric id", now_iso()),
-                                           source=source_name)
+                    store.fail(source_name, f"{via}#{report.pages}:{report.videos}", Code.E602.value,
+                               "research API video without a numeric id")
+                    continue
+                if store.post(post):
+                    report.imported += 1
                 else:
-                    if store_post(catalog, post):
-                        report.imported += 1
-                    else:
-                        report.duplicates += 1
-                    spoken = str(v.get("voice_to_text") or "").strip()
-                    if spoken:  # the platform's own transcript: a text of its own, beside any other capture's
-                        unit = TextUnit(unit_id=f"{post.post_id}:voice_to_text", post_id=post.post_id, kind="subtitle",
-                                        text=spoken)
-                        with catalog.tx():
-                            if unit not in catalog.units(post.post_id):
-                                catalog.put_unit(unit)
-                                # a post read before (imported, crawled) is read again, with its new text
-                                catalog.invalidate(post.post_id, "extract", "index")
+                    report.duplicates += 1
+                spoken = str(v.get("voice_to_text") or "").strip()
+                if spoken:  # the platform's own transcript: a text of its own, beside any other capture's
+                    store.text(TextUnit(unit_id=f"{post.post_id}:voice_to_text", post_id=post.post_id,
+                                        kind="subtitle", text=spoken))
             _save_state(state_file, state)
+            store.progress()
             failpoint("research", report.pages - 1, "after")
         if state_file is not None:
             state_file.unlink(missing_ok=True)  # complete: a next run asks again from the start
     except ResearchStopped as stop:
         report.stopped, report.reason = stop.code.value, stop.reason
         report.failed_by_code[stop.code.value] = report.failed_by_code.get(stop.code.value, 0) + 1
-        catalog.record_failure(Failure("crawl", via, stop.code.value, stop.reason, now_iso()), source=source_name)
-    catalog.count("crawl/pages", report.pages, source=source_name)
-    catalog.count("crawl/discovered", report.videos, source=source_name)
-    catalog.count("crawl/new", report.imported, source=source_name)
-    catalog.count("crawl/already_known", report.duplicates, source=source_name)
+        store.fail(source_name, via, stop.code.value, stop.reason)
     return report
 
 
@@ -352,35 +358,41 @@ def _save_state(path: Path | None, state: dict[str, Any]) -> None:
 
 
 # ---- a configured source ([[sources]] kind = "tiktok_research", SPEC §4b) ----------------------------------------
-KIND = "tiktok_research"
+KIND = "tiktok_research.v1"
 
 
-def query_of_source(cfg: Any) -> ResearchQuery:
-    """The query a `[[sources]]` entry describes (keywords, hashtags, region_codes, start_date, end_date as
-    YYYY-MM-DD); NotConfigured (E902) naming the source for anything missing or malformed."""
-    name = getattr(cfg, "name", "?")
+def query_of_source(cfg: SourceConfig) -> ResearchQuery:
+    """The query a `[[sources]]` entry describes (keywords, hashtags, region_codes, usernames, exclude_keywords,
+    start_date, end_date as YYYY-MM-DD); NotConfigured (E902) naming the source for anything missing or malformed."""
 
-    def day(field_name: str) -> date:
-        raw = str(getattr(cfg, field_name, "") or "")
+    def day(field_name: str, raw: str) -> date:
         try:
             return date.fromisoformat(raw)
         except ValueError as e:
-            raise NotConfigured(f"source {name!r}: {field_name} must be a date YYYY-MM-DD, not {raw!r}") from e
+            raise NotConfigured(f"source {cfg.name!r}: {field_name} must be a date YYYY-MM-DD, not {raw!r}") from e
 
     try:
-        return ResearchQuery(start_date=day("start_date"), end_date=day("end_date"),
-                             keywords=tuple(getattr(cfg, "keywords", ()) or ()),
-                             hashtags=tuple(getattr(cfg, "hashtags", ()) or ()),
-                             regions=tuple(getattr(cfg, "region_codes", ()) or ()))
+        return ResearchQuery(start_date=day("start_date", cfg.start_date), end_date=day("end_date", cfg.end_date),
+                             keywords=tuple(cfg.keywords), hashtags=tuple(cfg.hashtags),
+                             regions=tuple(cfg.region_codes), usernames=tuple(cfg.usernames),
+                             exclude_keywords=tuple(cfg.exclude_keywords))
     except RouteWatchError as e:
-        raise NotConfigured(f"source {name!r}: {e.reason}") from e
+        raise NotConfigured(f"source {cfg.name!r}: {e.reason}") from e
 
 
-def collect_source(cfg: Any, catalog: Catalog, settings: Any) -> ResearchReport:
-    """Collect one configured Research API source, resumable: its progress is kept under
+@register_source
+class TikTokResearchSource(Source):
+    """`[[sources]] kind = "tiktok_research"`: a Research API query, resumable — its progress is kept under
     DATA/.research/ until the query is complete."""
-    query = query_of_source(cfg)
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", cfg.name)[:60]
-    digest = hashlib.sha256(query.describe().encode()).hexdigest()[:12]
-    state_file = Path(settings.data_dir) / ".research" / f"{slug}-{digest}.json"
-    return collect(query, catalog, settings, cfg.name, state_file=state_file)
+
+    kind = KIND
+
+    def collect(self, starts: Sequence[Start], store: PostStore) -> None:
+        for start in starts:
+            if start.config is None:
+                raise NotConfigured(f"source {start.source!r}: a TikTok Research source needs its query in [[sources]]")
+            query = query_of_source(start.config)  # a malformed entry stops the crawl before any request (E902)
+            slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", start.source)[:60]
+            digest = hashlib.sha256(query.describe().encode()).hexdigest()[:12]
+            state_file = self.data_dir / ".research" / f"{slug}-{digest}.json"
+            collect(query, store.catalog, self.settings, start.source, state_file=state_file, store=store)

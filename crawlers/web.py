@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlsplit
 from parsel import Selector
 
 from crawlers.base import Crawler, Follow, Page, register
-from crawlers.base import norm_date as _norm_date
+from crawlers.values import norm_date as _norm_date
 from routewatch.core.platforms import platform_of_host
 from routewatch.records import Post, post_id_for
 

@@ -17,10 +17,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
 from parsel import Selector
+from yt_dlp.utils import traverse_obj
 
 from crawlers.base import Crawler, Follow, Page, register
-from crawlers.base import norm_date as _norm_date
-from crawlers.platforms import as_int, caption_of, embedded_json, meta_tags
+from crawlers.values import as_int, caption_of, embedded_json, meta_tags
+from crawlers.values import norm_date as _norm_date
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import Post, post_id_for
 
@@ -148,13 +149,12 @@ class YouTube(Crawler):
 
     def _watch_post(self, page: Page, html: str, vid: str) -> Post | None:
         player = embedded_json(html, "ytInitialPlayerResponse =") or embedded_json(html, "ytInitialPlayerResponse=")
-        details = (player or {}).get("videoDetails") if isinstance(player, dict) else None
+        details = traverse_obj(player, ("videoDetails", {dict}))
         url = watch_url(vid, short=urlsplit(page.url).path.startswith("/shorts/"))
         if isinstance(details, dict) and details.get("videoId") == vid:
-            micro = ((player.get("microformat") or {}).get("playerMicroformatRenderer") or {})
+            micro = traverse_obj(player, ("microformat", "playerMicroformatRenderer", {dict})) or {}
             owner = str(micro.get("ownerProfileUrl") or "")
-            tracks = (((player.get("captions") or {}).get("playerCaptionsTracklistRenderer") or {})
-                      .get("captionTracks") or [])
+            tracks = traverse_obj(player, ("captions", "playerCaptionsTracklistRenderer", "captionTracks", {list})) or []
             manual = [t for t in tracks if isinstance(t, dict) and t.get("kind") != "asr" and t.get("baseUrl")]
             subs = (manual[0]["baseUrl"] + "&fmt=vtt") if manual else ""
             return Post(

@@ -1,10 +1,11 @@
 """Discovery through yt-dlp: keyword searches (`ytsearch5:走线`), single post URLs and listings.
 
 In: a search key or a canonical URL (YouTube, TikTok, Douyin, Bilibili, X …, or any page yt-dlp's
-generic extractor reads), the settings (origins, allow list).  Out: Posts mapped from yt-dlp's info
+generic extractor reads), the crawl section (origins, allow list).  Out: Posts mapped from yt-dlp's info
 dicts (metadata only, `extract_flat="in_playlist"`, nothing downloaded), with the info JSON minus
-formats and headers in `extra_json`. Never downloads media and never requests a private address
-(SSRF guard on the first URL and on every resolution yt-dlp makes).
+formats and headers in `extra_json`; as the `ytdlp.v1` source kind, stored through the `PostStore`.
+Never downloads media and never requests a private address (SSRF guard on the first URL and on every
+resolution yt-dlp makes).
 """
 
 from __future__ import annotations
@@ -12,21 +13,22 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
 import yt_dlp
 
-from crawlers.base import matching
 from crawlers.fetch import QuietYtDlpLogger, cookies_copy, login_error, needs_login
-from crawlers.imports import store_post
 from crawlers.origins import to_canonical_url, to_fetch_url
-from crawlers.platforms import as_int, caption_of, douyin_url, iso_from_epoch, tiktok_url
+from crawlers.platforms import douyin_url, tiktok_url
+from crawlers.routing import prefers_ytdlp
 from crawlers.safety import Deadline, check_url, guarded_resolution
+from crawlers.settings import CrawlSettings
+from crawlers.source import Source, Start, register_source
+from crawlers.store import CrawlReport, PostStore
+from crawlers.values import as_int, caption_of, iso_from_epoch, norm_date
 from crawlers.youtube import YouTube
 from routewatch.catalog import Catalog, now_iso
 from routewatch.core.platforms import (
@@ -37,7 +39,7 @@ from routewatch.core.platforms import (
     title_is_caption,
 )
 from routewatch.errors import Code, RouteWatchError
-from routewatch.records import Failure, Post, post_id_for
+from routewatch.records import Post, post_id_for
 
 # `ytsearch5:QUERY`, `ytsearchdate10:QUERY`, `bilisearchall:QUERY` …: yt-dlp's search keys
 SEARCH = re.compile(r"^(?P<key>[a-z]+search(?:date)?)(?P<n>\d+|all)?:(?P<query>.+)$", re.S)
@@ -63,7 +65,7 @@ def ytdlp_handles(url_or_search: str) -> bool:
     """True for search keys and for URLs whose crawler prefers yt-dlp (YouTube, TikTok, Douyin, …)."""
     if SEARCH.match(url_or_search):
         return True
-    return any(getattr(c, "prefers_ytdlp", False) for c in matching(url_or_search))
+    return prefers_ytdlp(url_or_search)
 
 
 def _canonical(url: str, origins: dict[str, str]) -> str:
@@ -159,8 +161,7 @@ def info_to_post(info: dict[str, Any], *, source: str, discovered_via: str, orig
     lang, subs = _subtitle_url(info.get("subtitles"))
     posted = iso_from_epoch(info.get("timestamp") or info.get("release_timestamp"))
     if not posted and re.fullmatch(r"\d{8}", str(info.get("upload_date") or "")):
-        d = str(info["upload_date"])
-        posted = f"{d[:4]}-{d[4:6]}-{d[6:]}T00:00:00Z"
+        posted = norm_date(str(info["upload_date"]))  # YYYYMMDD, read by yt-dlp's unified_timestamp
     return Post(
         post_id=post_id_for(platform, vid), platform=platform, platform_id=vid, url=url, source=source,
         caption=caption, author_handle=uploader, posted_at=posted, captured_at=captured_at or now_iso(),
@@ -209,10 +210,9 @@ def _code_for(msg: str) -> Code:
     return Code.E101
 
 
-def discover_with_ytdlp(url_or_search: str, source: str, settings: Any, *, max_entries: int | None = None,
+def discover_with_ytdlp(url_or_search: str, source: str, crawl: CrawlSettings, *, max_entries: int | None = None,
                         counts: dict[str, int] | None = None) -> Iterator[Post]:
     """Posts yt-dlp finds for a search key or URL. Raises RouteWatchError (E103/E105/E106/E107/E101)."""
-    crawl = getattr(settings, "crawl", settings)
     origins: dict[str, str] = dict(crawl.origins)
     allow = list(crawl.allow_hosts)
     limit = max_entries or crawl.ytdlp_max_entries
@@ -247,7 +247,7 @@ def discover_with_ytdlp(url_or_search: str, source: str, settings: Any, *, max_e
                 yield post
 
 
-def _extract(target: str, crawl: Any, allow: list[str], limit: int) -> dict[str, Any]:
+def _extract(target: str, crawl: CrawlSettings, allow: list[str], limit: int) -> dict[str, Any]:
     logger = QuietYtDlpLogger()
     opts = {
         "quiet": True, "no_warnings": True, "noprogress": True, "skip_download": True,
@@ -257,7 +257,7 @@ def _extract(target: str, crawl: Any, allow: list[str], limit: int) -> dict[str,
     }
     platform = platform_of_host(urlsplit(target).hostname or "") or ""
     with tempfile.TemporaryDirectory(prefix="rw-cookies-") as tmp:
-        cookies = cookies_copy(SimpleNamespace(crawl=crawl), platform, Path(tmp))
+        cookies = cookies_copy(crawl, platform, Path(tmp))
         if cookies:
             opts["cookiefile"] = str(cookies)
         try:
@@ -268,7 +268,7 @@ def _extract(target: str, crawl: Any, allow: list[str], limit: int) -> dict[str,
             raise
 
 
-def _extract_with(target: str, crawl: Any, allow: list[str], opts: dict[str, Any]) -> dict[str, Any]:
+def _extract_with(target: str, crawl: CrawlSettings, allow: list[str], opts: dict[str, Any]) -> dict[str, Any]:
     guard: dict[str, str] = {}
     budget = Deadline(crawl.max_download_seconds)  # a listing that drips bytes ends too (E210)
     too_slow = RouteWatchError(Code.E210, f"yt-dlp did not read {target} within crawl.max_download_seconds "
@@ -290,37 +290,31 @@ def _extract_with(target: str, crawl: Any, allow: list[str], opts: dict[str, Any
         raise RouteWatchError(_code_for(msg), f"yt-dlp could not read {target}: {msg[:300]}") from e
 
 
-@dataclass
-class DiscoveryReport:
-    target: str
-    source: str
-    discovered: int = 0
-    new: int = 0
-    already_known: int = 0
-    failed_code: str = ""  # the code when yt-dlp could not read the target (nothing stored then)
-    reason: str = ""
-    counts: dict[str, int] = field(default_factory=dict)
+@register_source
+class YtDlpSource(Source):
+    """Search keys (`ytsearch5:走线`) and the URLs whose crawler prefers yt-dlp (YouTube, TikTok, Douyin …)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    kind = "ytdlp.v1"
+
+    def takes(self, start: Start) -> bool:
+        return bool(start.target) and ytdlp_handles(start.target)
+
+    def collect(self, starts: Sequence[Start], store: PostStore) -> None:
+        """Each target read by yt-dlp and its posts stored; a target yt-dlp cannot read is one failure row."""
+        for start in starts:
+            counts: dict[str, int] = {}
+            try:
+                for post in discover_with_ytdlp(start.target, start.source, self.settings, counts=counts):
+                    store.post(post)
+            except RouteWatchError as e:
+                store.fail(start.source, start.target, e.code.value, e.reason)
+            for name, n in counts.items():
+                store.count(start.source, name, n)
+            store.progress()
 
 
-def collect_with_ytdlp(target: str, catalog: Catalog, settings: Any, source: str, *,
-                       max_entries: int | None = None) -> DiscoveryReport:
-    """discover_with_ytdlp + storing: posts upserted (crawl done), counters per source, a failure row on error."""
-    rep = DiscoveryReport(target=target, source=source)
-    try:
-        for post in discover_with_ytdlp(target, source, settings, max_entries=max_entries, counts=rep.counts):
-            rep.discovered += 1
-            if store_post(catalog, post):
-                rep.new += 1
-            else:
-                rep.already_known += 1
-    except RouteWatchError as e:
-        rep.failed_code, rep.reason = e.code.value, e.reason
-        catalog.record_failure(Failure("crawl", target, e.code.value, e.reason, now_iso()), source=source)
-    for name, n in (("crawl/discovered", rep.discovered), ("crawl/new", rep.new),
-                    ("crawl/already_known", rep.already_known), *rep.counts.items()):
-        if n:
-            catalog.count(name, n, source=source)
-    return rep
+def collect_with_ytdlp(target: str, catalog: Catalog, crawl: CrawlSettings, source: str, data_dir: Path) -> CrawlReport:
+    """One target through the `ytdlp.v1` source kind into the catalog; the crawl report of it."""
+    store = PostStore(catalog, data_dir)
+    YtDlpSource(crawl, data_dir).collect([Start(source=source, target=target)], store)
+    return store.report

@@ -256,7 +256,7 @@ def import_cmd(kind: Annotated[str, typer.Argument(help="zeeschuimer (NDJSON) or
         cat = _catalog(s, wait)
         try:
             cat.start_run(f"import {kind}")
-            rep = import_file(kind, file, cat, s, source_name=source, encoding=encoding)
+            rep = import_file(kind, file, cat, s.crawl, source_name=source, encoding=encoding)
             cat.finish_run()
         finally:
             cat.close()
@@ -285,7 +285,7 @@ def recheck(older_than: Annotated[str, typer.Option("--older-than", help="Revisi
         cat = _catalog(s, wait)
         try:
             cat.start_run("recheck")
-            rep = run_recheck(cat, s, age, limit=limit)
+            rep = run_recheck(cat, s.crawl, age, limit=limit)
             if sum(rep.states.values()):  # a post whose state changed is indexed again (search --state)
                 from routewatch.pipeline import stage_index
 

@@ -17,73 +17,16 @@ from routewatch.catalog import Catalog, now_iso
 from routewatch.core.platforms import page_is_media
 from routewatch.core.stage import Context, StageReport, fail, failpoint
 from routewatch.errors import Code, RouteWatchError
-from routewatch.privacy import install_secret, pseudonym
-from routewatch.records import Failure, Post, Segment, TextUnit
+from routewatch.records import Failure, Post, TextUnit
 
 
 # ---- 1. crawl -----------------------------------------------------------------------------------------
-def start_urls(settings: Any, source: str | None = None, urls: list[str] | None = None) -> list[tuple[str, str]]:
-    if urls:
-        return [(u, "cli") for u in urls]
-    out = []
-    for s in settings.sources:
-        if not s.enabled or (source and s.name != source):
-            continue
-        out += [(u, s.name) for u in s.urls]
-    if source and not out and not api_sources(settings, source):
-        names = ", ".join(s.name for s in settings.sources) or "none configured"
-        raise RouteWatchError(Code.E903, f"no source named {source!r} (configured: {names})")
-    return out
-
-
-def api_sources(settings: Any, source: str | None = None) -> list[Any]:
-    """Configured sources that are API queries (`kind = "tiktok_research"`), not URL lists."""
-    return [s for s in settings.sources if s.enabled and getattr(s, "kind", "") and (not source or s.name == source)]
-
-
 def stage_crawl(ctx: Context, source: str | None = None, urls: list[str] | None = None) -> StageReport:
-    from crawlers.run import run_crawl
-    from crawlers.tiktok_research import KIND as RESEARCH
-    from crawlers.tiktok_research import collect_source
-    from crawlers.ytdlp_discovery import collect_with_ytdlp, ytdlp_handles
+    """The configured sources (or the URLs given), each collected by its source kind: see crawlers/stage.py."""
+    from crawlers.stage import crawl, starts_of
 
-    t0 = time.monotonic()
-    starts = start_urls(ctx.settings, source, urls)
-    ctx.progress("crawl", 0, 0)
-    done = failed = new = 0
-    per_source: dict[str, dict[str, int]] = {}
-    # 0. API sources: the TikTok Research API (resumable: a stopped or killed query goes on where it was)
-    for cfg in [] if urls else api_sources(ctx.settings, source):
-        if cfg.kind != RESEARCH:
-            raise RouteWatchError(Code.E902, f"source {cfg.name!r}: unknown kind {cfg.kind!r} (known: {RESEARCH})")
-        rr = collect_source(cfg, ctx.catalog, ctx.settings)
-        done, new, failed = done + rr.videos, new + rr.imported, failed + (1 if rr.stopped else 0)
-        per_source[cfg.name] = {"crawl/pages": rr.pages, "crawl/discovered": rr.videos, "crawl/new": rr.imported,
-                                **{f"crawl/failed/{k}": v for k, v in rr.failed_by_code.items()}}
-        ctx.progress("crawl", done, 0)
-    # 1. searches (ytsearchN:…) and platform pages go through yt-dlp's extractors
-    via_ytdlp = [(u, s) for u, s in starts if ytdlp_handles(u)]
-    for target, src in via_ytdlp:
-        rep = collect_with_ytdlp(target, ctx.catalog, ctx.settings, src)
-        done += rep.discovered
-        new += rep.new
-        failed += 1 if rep.failed_code else 0
-        d = per_source.setdefault(src, {})
-        for k, v in rep.counts.items():
-            d[k] = d.get(k, 0) + v
-        ctx.progress("crawl", done, 0)
-    # 2. pages, feeds and lists go through scrapy and the page crawlers
-    pages = [(u, s) for u, s in starts if not ytdlp_handles(u)]
-    stats = run_crawl(ctx.catalog, ctx.settings, pages,
-                      on_progress=lambda st: ctx.progress("crawl", done + st.discovered, 0))
-    for src, d in stats.per_source.items():
-        agg = per_source.setdefault(src, {})
-        for k, v in d.items():
-            agg[k] = agg.get(k, 0) + v
-    total = done + stats.discovered
-    ctx.progress("crawl", total, total)  # done: the bar stops spinning
-    return StageReport("crawl", done=total, failed=failed + stats.failed, seconds=time.monotonic() - t0,
-                       extra={"pages": stats.pages, "new": new + stats.new, "per_source": per_source})
+    starts = starts_of(ctx.settings.sources, source, urls)
+    return crawl(ctx.settings.crawl, ctx.data_dir, ctx.catalog, starts, ctx.progress)
 
 
 # ---- 2. fetch -----------------------------------------------------------------------------------------
@@ -93,7 +36,7 @@ def stage_fetch(ctx: Context, retry_failed: bool = False) -> StageReport:
     rep = StageReport("fetch")
     t0 = time.monotonic()
     todo = ctx.catalog.pending("fetch", after="crawl", retry_failed=retry_failed)
-    fetcher = YtDlpFetcher(ctx.settings) if todo else None
+    fetcher = YtDlpFetcher(ctx.settings.crawl, ctx.data_dir) if todo else None
     prefilter = _prefilter(ctx) if todo and ctx.settings.crawl.prefilter else None
     for i, pid in enumerate(todo):
         post = ctx.catalog.get_post(pid)
@@ -171,95 +114,15 @@ def stage_transcribe(ctx: Context) -> StageReport:
     """Media → transcripts (dedupe, captions-first, batches, model thread): see transcribe/stage.py."""
     from transcribe.stage import run_stage
 
-    return run_stage(ctx)
+    return run_stage(ctx.settings.transcribe, ctx.data_dir, ctx.catalog, ctx.progress)
 
 
 # ---- 3b. ocr: the words on screen -------------------------------------------------------------------------
-def _open_end(a: str, b: str) -> bool:
-    """A caption line that stops mid-phrase (a Chinese character, no punctuation) before one that goes on."""
-    return bool(a and b) and "\u3400" <= a[-1] <= "\u9fff" and "\u3400" <= b[0] <= "\u9fff"
-
-
-def onscreen_unit(pid: str, titles: tuple[Any, ...], segments: tuple[Any, ...], text: str) -> TextUnit:
-    """The post's `onscreen` unit: titles then captions as timed segments (seconds on screen). Lines that
-    break a phrase (墨西 / 哥) are one segment, so the extractor sees the word whole."""
-    segs: list[Segment] = []
-    for s in segments:
-        if segs and _open_end(segs[-1].text, s.text) and s.start >= segs[-1].start:
-            segs[-1] = Segment(start=segs[-1].start, end=max(segs[-1].end, s.end), text=segs[-1].text + s.text)
-        else:
-            segs.append(Segment(start=s.start, end=s.end, text=s.text))
-    segs = [Segment(start=t.start, end=t.end, text=t.text) for t in titles] + segs
-    lang = "zh" if any("\u3400" <= c <= "\u9fff" for c in text) else ""
-    return TextUnit(unit_id=f"{pid}:onscreen", post_id=pid, kind="onscreen", text=TextUnit.join_segments(segs),
-                    lang=lang, segments=tuple(segs))
-
-
 def stage_ocr(ctx: Context) -> StageReport:
-    """1. media record → 2. same media file already read (a repost) → link its text, else 3. read the video
-    (bounded; an audio-only file is skipped with E703) → 4. save text, unit and status in one transaction."""
-    rep = StageReport("ocr")
-    t0 = time.monotonic()
-    os_ = ctx.settings.ocr
-    todo = ctx.catalog.pending("ocr", after="fetch")
-    if not todo or not os_.enabled:
-        return rep
-    from ocr.build import build_reader
-    from ocr.reader import model_label
+    """Videos → on-screen text units (repost reuse, bounded reads, overlays as kinds): see ocr/stage.py."""
+    from ocr.stage import run_stage
 
-    try:
-        reader = build_reader(os_)
-    except RouteWatchError as e:
-        for pid in todo:
-            fail(ctx, "ocr", pid, e)
-        rep.failed = len(todo)
-        return rep
-    model = model_label()
-    key = install_secret(ctx.data_dir)
-    video_seconds = 0.0
-    for i, pid in enumerate(todo):
-        try:
-            media = ctx.catalog.get_media(pid)
-            if media is None:
-                raise RouteWatchError(Code.E207, "no media record")
-            known = ctx.catalog.find_onscreen(media.sha256, model)
-            if known is not None:  # a repost of a file already read
-                unit = TextUnit(f"{pid}:onscreen", pid, "onscreen", known.text, "zh" if known.text else "",
-                                known.segments)
-                ctx.catalog.save_onscreen_for_post(pid, media.sha256, model, unit, None)
-                ctx.catalog.count("ocr/reused")
-                rep.reused += 1
-            else:
-                res = reader.read(ctx.data_dir / media.path)
-                video_seconds += res.seconds
-                unit = onscreen_unit(pid, res.persistent, res.segments, res.text)
-                overlays = [{"kind": o.kind, "start": o.start, "end": o.end,
-                             **({"handle": pseudonym(o.text, key)} if o.kind == "handle" else {})}
-                            for o in res.overlays]
-                failpoint("ocr", rep.done, "before")
-                ctx.catalog.save_onscreen_for_post(pid, media.sha256, model, unit, res, overlays)
-                ctx.catalog.count("ocr/read")
-                for o in res.overlays:
-                    ctx.catalog.count(f"ocr/overlays/{o.kind}")
-                rep.done += 1
-        except RouteWatchError as e:
-            if e.code == Code.E703:  # audio only: nothing on screen to read
-                with ctx.catalog.tx():
-                    ctx.catalog.set_status(pid, "ocr", "skipped", e.code.value)
-                    ctx.catalog.count("ocr/skipped/no_video")
-                rep.skipped += 1
-            else:
-                fail(ctx, "ocr", pid, e)
-                rep.failed += 1
-        except Exception as e:  # noqa: BLE001
-            fail(ctx, "ocr", pid, e)
-            rep.failed += 1
-        ctx.progress("ocr", i + 1, len(todo))
-    for name, n in reader.counters.items():
-        ctx.catalog.count(name, n)
-    rep.seconds = time.monotonic() - t0
-    rep.extra["video_seconds"] = round(video_seconds, 1)
-    return rep
+    return run_stage(ctx.settings.ocr, ctx.data_dir, ctx.catalog, ctx.progress)
 
 
 # ---- 4. extract -------------------------------------------------------------------------------------------

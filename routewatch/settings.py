@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
-from crawlers.settings import CrawlSettings
+from crawlers.settings import CrawlSettings, SourceConfig
 from index.settings import SQLITE, IndexSettings
 from nlp.settings import ExtractSettings as _ExtractSettings
 from ocr.settings import OcrSettings as _OcrSettings
@@ -33,21 +33,6 @@ from routewatch.web.settings import WebSettings as _WebSettings
 from transcribe.settings import TranscribeSettings as _TranscribeSettings
 
 DEFAULT_DATA_DIR = "routewatch-data"
-
-
-class SourceConfig(Section):
-    """A configured source: a crawler name plus its start URLs / queries."""
-
-    name: str = Field(min_length=1)
-    urls: list[str] = Field(default_factory=list)
-    enabled: bool = True
-    # kind = "tiktok_research" (SPEC §4b): an API query instead of URLs (crawlers/tiktok_research.py)
-    kind: str = ""
-    keywords: list[str] = Field(default_factory=list)
-    hashtags: list[str] = Field(default_factory=list)
-    region_codes: list[str] = Field(default_factory=list)
-    start_date: str = ""  # YYYY-MM-DD
-    end_date: str = ""
 
 
 class PrivacySettings(Section):

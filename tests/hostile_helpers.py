@@ -649,7 +649,7 @@ def _build_world(cases: list[Case], root: Path, srv: HostileServer) -> World:
             oc = ImportOutcome(source=source or f"{kind}:{name}")
             t0 = time.monotonic()
             try:
-                oc.report = import_file(kind, f, cat, world.settings, source_name=source)
+                oc.report = import_file(kind, f, cat, world.settings.crawl, source_name=source)
             except Exception as e:  # noqa: BLE001 - the import stage's test reports it
                 oc.error = e
                 if cat.db.in_transaction:

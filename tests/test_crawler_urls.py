@@ -2,16 +2,15 @@
 
 import pytest
 
-from crawlers.base import REGISTRY, crawler_for, load_all, matching
+from crawlers.routing import all_crawlers, crawler_for, matching
 from routewatch.errors import RouteWatchError
 
-load_all()
-CASES = [(name, url) for name, cls in sorted(REGISTRY.items()) for url in cls.TESTS]
+CASES = [(name, url) for name, cls in sorted(all_crawlers().items()) for url in cls.TESTS]
 
 
 def test_every_crawler_has_tests():
     assert CASES
-    for name, cls in REGISTRY.items():
+    for name, cls in all_crawlers().items():
         assert cls.TESTS, f"{name} declares no test URLs"
         assert "." in name and name.rsplit(".", 1)[1].startswith("v"), f"{name} is not a versioned name"
 

@@ -1,6 +1,7 @@
 """The transcription stage over the catalog: each fetched post's media → a transcript, reused when it can be.
 
-In: a `routewatch.core.stage.Context` (settings, catalog, progress) and the posts pending "transcribe".
+In: the transcribe section (`TranscribeSettings`), the data dir, the catalog, a progress callback, and the
+posts pending "transcribe".
 Out: per post, in its own catalog transaction, a transcript (new, reused from the same media file /
 audio / a fingerprinted copy, or the post's platform subtitles when captions-first confirms the spoken
 language), its unit and status; or a failure with its code. Counters under `transcribe/`.
@@ -12,14 +13,17 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from routewatch.core.stage import Context, StageReport, fail, failpoint
+from routewatch.catalog import Catalog
+from routewatch.core.stage import Progress, StageReport, failpoint, record_failure
 from routewatch.errors import Code, RouteWatchError
 from transcribe.audio import decode_audio, fingerprint_similarity
 from transcribe.base import Captions
 from transcribe.build import build_transcriber
 from transcribe.fpindex import FingerprintIndex
+from transcribe.settings import TranscribeSettings
 
 # Fingerprint similarity above which two clips count as the same audio. Measured on the demo
 # corpus: an Opus→AAC re-encode of a clip scores 0.79, every pair of distinct clips ≤ 0.08.
@@ -37,20 +41,37 @@ class _Job:
     captions: Any = None  # transcribe.base.Captions: the post's platform subtitles (captions-first)
 
 
-def run_stage(ctx: Context) -> StageReport:
+@dataclass
+class StageInput:
+    """What the stage is handed: its own settings section, the data dir, the catalog, progress."""
+
+    settings: TranscribeSettings
+    data_dir: Path
+    catalog: Catalog
+    progress: Progress
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
+
+
+def run_stage(settings: TranscribeSettings, data_dir: Path, catalog: Catalog,
+              progress: Progress = _no_progress) -> StageReport:
     """`routewatch.pipeline.stage_transcribe`: every post pending transcription, in catalog order."""
+    ctx = StageInput(settings, Path(data_dir), catalog, progress)
+
     rep = StageReport("transcribe")
     t0 = time.monotonic()
     todo = ctx.catalog.pending("transcribe", after="fetch")
     if not todo:
         return rep
-    ts = ctx.settings.transcribe
+    ts = ctx.settings
     try:
         transcriber = build_transcriber(ts)
     except RouteWatchError as e:
         # No model: record it once per item; extraction goes on with caption text only.
         for pid in todo:
-            fail(ctx, "transcribe", pid, e)
+            record_failure(ctx.catalog, "transcribe", pid, e)
         rep.failed = len(todo)
         return rep
     run = _TranscribeRun(ctx, rep, transcriber, getattr(transcriber, "model_label", "") or ts.model, len(todo))
@@ -101,7 +122,7 @@ class _TranscribeRun:
     a run killed in the middle of a batch leaves each post either done or still pending.
     """
 
-    def __init__(self, ctx: Context, rep: StageReport, transcriber: Any, model_key: str, total: int):
+    def __init__(self, ctx: StageInput, rep: StageReport, transcriber: Any, model_key: str, total: int):
         self.ctx, self.rep, self.transcriber, self.model_key, self.total = ctx, rep, transcriber, model_key, total
         self.queue: list[_Job] = []
         self.inflight: list[_Job] = []  # the batch the model thread is working on
@@ -112,8 +133,7 @@ class _TranscribeRun:
         self.audio_seconds = 0.0
         self._index: Any = None  # transcribe.fpindex.FingerprintIndex, built on first use
         self._fingerprints: dict[str, str] = {}
-        ts = getattr(ctx.settings, "transcribe", None)
-        self.captions_first = bool(getattr(ts, "captions_first", False))
+        self.captions_first = ctx.settings.captions_first
         # Only the model's own transcripts (model key `model_key`) are shared between copies of one audio; a
         # transcript made of a post's subtitles (SUBTITLES_MODEL_PREFIX + key) stands for that post alone, so
         # what a post gets never depends on the order posts arrive in (a resumed run equals an uninterrupted one).
@@ -123,7 +143,7 @@ class _TranscribeRun:
         self.ctx.progress("transcribe", self.handled, self.total)
 
     def fail(self, job: _Job, e: BaseException) -> None:
-        fail(self.ctx, "transcribe", job.pid, e)
+        record_failure(self.ctx.catalog, "transcribe", job.pid, e)
         self.rep.failed += 1
         self._progress()
         for follower in job.followers:  # same audio: try it on its own (a batch fault is not its fault)
@@ -285,14 +305,14 @@ class _TranscribeRun:
                 if media is None:
                     raise RouteWatchError(Code.E207, "no media record")
                 job.audio = decode_audio(self.ctx.data_dir / media.path,
-                                         max_seconds=self.ctx.settings.transcribe.max_audio_seconds)
+                                         max_seconds=self.ctx.settings.max_audio_seconds)
             followers, job.followers = job.followers, []
             t = self.transcriber.transcribe(job.audio)
             job.followers = followers
             self._save(job, t)
         except Exception as e:  # noqa: BLE001
             job.followers = []
-            fail(self.ctx, "transcribe", job.pid, e)
+            record_failure(self.ctx.catalog, "transcribe", job.pid, e)
             self.rep.failed += 1
             self._progress()
 

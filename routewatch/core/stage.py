@@ -67,6 +67,11 @@ class Context:
 
 
 def fail(ctx: Context, stage: str, item: str, e: BaseException, source: str = "") -> str:
+    return record_failure(ctx.catalog, stage, item, e, source)
+
+
+def record_failure(catalog: Catalog, stage: str, item: str, e: BaseException, source: str = "") -> str:
+    """One failed item: its failure row (the code of a RouteWatchError, else the stage's own) and count."""
     if isinstance(e, RouteWatchError):
         code, reason = e.code.value, e.reason
     else:
@@ -74,5 +79,5 @@ def fail(ctx: Context, stage: str, item: str, e: BaseException, source: str = ""
                 "index": Code.E501}.get(
             stage, Code.E101).value
         reason = f"{type(e).__name__}: {e}"
-    ctx.catalog.record_failure(Failure(stage, item, code, reason, now_iso()), source=source)
+    catalog.record_failure(Failure(stage, item, code, reason, now_iso()), source=source)
     return code

@@ -33,8 +33,8 @@ def catalog(tmp_path):
 
 def test_zeeschuimer_comment_captures_become_comment_units(catalog, tmp_path):
     s = load_settings(tmp_path)
-    import_file("zeeschuimer", POSTS, catalog, s)
-    rep = import_file("zeeschuimer", COMMENTS, catalog, s)
+    import_file("zeeschuimer", POSTS, catalog, s.crawl)
+    rep = import_file("zeeschuimer", COMMENTS, catalog, s.crawl)
     assert (rep.read, rep.imported, rep.duplicates, rep.comments, rep.failed_by_code) == (4, 1, 3, 4, {})
     units = [u for u in catalog.units(VIDEO) if u.kind == "comment"]
     assert [(u.unit_id.rsplit(":", 1)[1], u.text) for u in units] == [
@@ -51,14 +51,14 @@ def test_zeeschuimer_comment_captures_become_comment_units(catalog, tmp_path):
         "https://www.tiktok.com/@camino.al.norte/video/7431029384756199999", "达连出来以后 巴拿马营地的第一晚",
         "camino.al.norte")
     assert [u.text for u in catalog.units(other.post_id)] == ["巴拿马营地有吃的吗"]
-    again = import_file("zeeschuimer", COMMENTS, catalog, s)
+    again = import_file("zeeschuimer", COMMENTS, catalog, s.crawl)
     assert (again.imported, again.comments) == (0, 0)
     assert catalog.db.execute("SELECT COUNT(*) FROM units WHERE kind='comment'").fetchone()[0] == 4
 
 
 def test_comments_per_post_are_bounded(catalog, tmp_path):
     s = load_settings(tmp_path, crawl={"max_comments": 2})
-    rep = import_file("zeeschuimer", COMMENTS, catalog, s)
+    rep = import_file("zeeschuimer", COMMENTS, catalog, s.crawl)
     assert rep.comments == 3  # two under the first video, one under the other
     assert len([u for u in catalog.units(VIDEO) if u.kind == "comment"]) == 2
 
@@ -70,7 +70,7 @@ def test_a_comment_is_found_by_search_as_a_comment_and_exports_name_no_commenter
     from routewatch.pipeline import build_doc
 
     s = load_settings(tmp_path)
-    import_file("zeeschuimer", COMMENTS, catalog, s)
+    import_file("zeeschuimer", COMMENTS, catalog, s.crawl)
     idx = SqliteIndex(tmp_path / "catalog.sqlite")
     try:
         idx.upsert(build_doc(catalog, pid) for pid in (r[0] for r in catalog.db.execute("SELECT post_id FROM posts")))
@@ -118,7 +118,7 @@ def test_search_command_shows_a_tiktok_comment_as_a_comment_and_names_no_comment
 def test_a_youtube_comment_thread_names_no_commenter_in_evidence_export_search_or_the_post_page(tmp_path):
     """What the fetch stage keeps of a YouTube video fetched with its comments (yt-dlp's info, thread included, as
     the media's info JSON; the comments as units), read back through every door a person uses."""
-    from crawlers.imports import store_post
+    from crawlers.store import store_post
     from crawlers.ytdlp_discovery import info_to_post
     from routewatch.records import Media
     from tests.conftest import run_cli

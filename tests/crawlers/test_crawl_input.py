@@ -84,7 +84,7 @@ def test_a_dripping_media_server_ends_at_the_budget(drip_settings):
                 media_url=srv.base + "/m.mp4")
     t0 = time.monotonic()
     with pytest.raises(RouteWatchError) as e:
-        YtDlpFetcher(s).fetch(post)
+        YtDlpFetcher(s.crawl, s.data_dir).fetch(post)
     took = time.monotonic() - t0
     assert e.value.code.value == "E210"
     assert took < 4 + 3, f"{took:.1f} s for a 4 s budget"
@@ -95,7 +95,7 @@ def test_a_dripping_subtitle_server_ends_at_the_budget(drip_settings):
     srv, s = drip_settings
     t0 = time.monotonic()
     with pytest.raises(RouteWatchError) as e:
-        guarded_get(srv.base + "/s.vtt", s, max_bytes=2 << 20)
+        guarded_get(srv.base + "/s.vtt", s.crawl, max_bytes=2 << 20)
     assert e.value.code.value == "E210"
     assert time.monotonic() - t0 < 4 + 3
 
@@ -122,7 +122,7 @@ def test_a_login_wall_says_which_cookies_setting_would_help(tmp_path):
     with TestServer({"/v.mp4": _members_only}) as srv:
         (tmp_path / "routewatch.toml").write_text(f'[crawl]\nallow_hosts = ["{srv.hostport}"]\nretry_times = 0\n')
         with pytest.raises(RouteWatchError) as e:
-            YtDlpFetcher(load_settings(tmp_path)).fetch(_douyin_post(srv.base + "/v.mp4"))
+            YtDlpFetcher(load_settings(tmp_path).crawl, tmp_path).fetch(_douyin_post(srv.base + "/v.mp4"))
     assert e.value.code.value == "E211"
     assert "crawl.cookies_file.douyin" in e.value.reason
 
@@ -134,6 +134,6 @@ def test_the_platform_s_cookies_file_is_sent_and_left_unchanged(tmp_path):
     with TestServer({"/v.mp4": _members_only}) as srv:
         (tmp_path / "routewatch.toml").write_text(
             f'[crawl]\nallow_hosts = ["{srv.hostport}"]\n[crawl.cookies_file]\ndouyin = "{cookies}"\n')
-        media, _ = YtDlpFetcher(load_settings(tmp_path)).fetch(_douyin_post(srv.base + "/v.mp4"))
+        media, _ = YtDlpFetcher(load_settings(tmp_path).crawl, tmp_path).fetch(_douyin_post(srv.base + "/v.mp4"))
     assert media.size > 1000 and media.path.endswith(".mp4")
     assert cookies.read_bytes() == before

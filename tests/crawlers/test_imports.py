@@ -236,7 +236,7 @@ def test_imported_zeeschuimer_media_is_fetched_through_ytdlp(tmp_path):
                                               "allow_hosts": [srv.hostport]})
         cat = Catalog(settings.catalog_path)
         try:
-            rep = import_file("zeeschuimer", NDJSON, cat, settings)
+            rep = import_file("zeeschuimer", NDJSON, cat, settings.crawl)
             assert rep.imported == 52
             fetched = stage_fetch(Context(settings, cat))
             assert (fetched.done, fetched.failed, fetched.skipped) == (52, 0, 0)

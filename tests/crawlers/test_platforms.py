@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.base import Follow, Page, crawler_for, load_all
+from crawlers.base import Follow, Page
 from crawlers.platforms import Bilibili, Douyin, Kuaishou, TikTok, X, caption_of, iso_from_epoch
+from crawlers.routing import crawler_for
 from routewatch.records import Post, post_id_for
 from tests.crawlers.records import collect, media_bytes, origin_env, records, sha256
 from tests.httpserver import TestServer, respond
 
 PAGES = Path(__file__).resolve().parents[1] / "data" / "ytdlp" / "pages"
-load_all()
 
 
 def page(url: str, name: str) -> Page:

@@ -78,7 +78,7 @@ def settings_for(tmp_path, srv: ApiServer | None, **crawl):
             "tiktok_research_backoff_seconds": 0.0}
     if srv is not None:
         base |= {"origins": {"tiktok_research": f"http://{srv.hostport}"}, "allow_hosts": [srv.hostport]}
-    return load_settings(tmp_path / "data", crawl=base | crawl)
+    return load_settings(tmp_path / "data", crawl=base | crawl).crawl
 
 
 @pytest.fixture
@@ -216,7 +216,7 @@ def test_refused_credentials_stop_with_E101(tmp_path, catalog):
 
 def test_missing_credentials_is_not_configured(tmp_path):
     with pytest.raises(NotConfigured) as ei:
-        TikTokResearchClient(load_settings(tmp_path))
+        TikTokResearchClient(load_settings(tmp_path).crawl)
     assert ei.value.code.value == "E902"
 
 
@@ -343,7 +343,7 @@ def test_voice_to_text_is_a_text_of_its_own_and_big_ids_stay_exact(tmp_path, cat
     units = {u.unit_id: u for u in catalog.all_units()}
     spoken = [u for u in units.values() if u.unit_id.endswith(":voice_to_text")]
     assert [(u.kind, u.text) for u in spoken] == [("subtitle", "el bus sale a las ocho de la noche")]
-    from crawlers.platforms import json_safe
+    from crawlers.values import json_safe
 
     assert json_safe({"id": 7431029384756102938, "n": 5, "deep": [2**53 - 1, -(2**60)]}) == \
         {"id": "7431029384756102938", "n": 5, "deep": [2**53 - 1, str(-(2**60))]}

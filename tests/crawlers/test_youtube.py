@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.base import Follow, Page, crawler_for, load_all, matching
+from crawlers.base import Follow, Page
+from crawlers.routing import crawler_for, matching
 from crawlers.youtube import YouTube, YouTubeFeed
 from routewatch.errors import RouteWatchError
 from routewatch.records import Post, post_id_for
@@ -15,7 +16,6 @@ from tests.httpserver import TestServer, respond
 DATA = Path(__file__).resolve().parents[1] / "data" / "youtube"
 CHANNEL_FEED = "https://www.youtube.com/feeds/videos.xml?channel_id=UCr7Nq2TbW5xK8pLm3vD9aQe"
 PLAYLIST_FEED = "https://www.youtube.com/feeds/videos.xml?playlist_id=PLx9Qm2RutaNorteDarien01"
-load_all()
 
 
 def page(url: str, name: str | None = None, body: bytes | None = None) -> Page:
@@ -215,7 +215,7 @@ def test_a_short_first_seen_as_a_watch_url_takes_its_shorts_url(tmp_path):
     takes the address YouTube shows, and a later watch-form sighting does not undo it."""
     from dataclasses import replace
 
-    from crawlers.imports import store_post
+    from crawlers.store import store_post
     from routewatch.catalog import Catalog
 
     [short] = [p for p in YouTubeFeed().discover(page(CHANNEL_FEED, "channel_UCr7Nq2TbW5xK8pLm3vD9aQe.xml"))

@@ -187,7 +187,7 @@ def _settings(tmp_path, srv, allow=True):
 
 def test_generic_page_gives_the_same_post_as_the_page_crawler(tmp_path):
     with TestServer(_routes()) as srv:
-        posts = list(discover_with_ytdlp(f"{DEMO}/watch/p01", "ytdlp:demo", _settings(tmp_path, srv)))
+        posts = list(discover_with_ytdlp(f"{DEMO}/watch/p01", "ytdlp:demo", _settings(tmp_path, srv).crawl))
         assert srv.log[0] == "/watch/p01"
     [p] = posts
     assert (p.platform, p.platform_id) == ("demo", "p01")
@@ -202,7 +202,7 @@ def test_generic_page_gives_the_same_post_as_the_page_crawler(tmp_path):
 def test_direct_media_file_is_its_own_post(tmp_path):
     url = f"{DEMO}/media/p01_shanghai_to_colombia.mp4"
     with TestServer(_routes()) as srv:
-        [p] = list(discover_with_ytdlp(url, "ytdlp:demo", _settings(tmp_path, srv)))
+        [p] = list(discover_with_ytdlp(url, "ytdlp:demo", _settings(tmp_path, srv).crawl))
     assert (p.platform, p.platform_id, p.url, p.media_url) == ("demo", "p01_shanghai_to_colombia.mp4", url, url)
     assert json.loads(p.extra_json)["direct"] is True
 
@@ -210,14 +210,14 @@ def test_direct_media_file_is_its_own_post(tmp_path):
 def test_local_server_without_allow_list_is_refused_before_any_request(tmp_path):
     with TestServer(_routes()) as srv:
         with pytest.raises(RouteWatchError) as ei:
-            list(discover_with_ytdlp(f"{DEMO}/watch/p01", "ytdlp:demo", _settings(tmp_path, srv, allow=False)))
+            list(discover_with_ytdlp(f"{DEMO}/watch/p01", "ytdlp:demo", _settings(tmp_path, srv, allow=False).crawl))
         assert srv.log == []
     assert ei.value.code.value == "E103"
 
 
 def test_only_http_urls_and_search_keys(tmp_path):
     with pytest.raises(RouteWatchError) as ei:
-        list(discover_with_ytdlp("file:///etc/passwd", "s", load_settings(tmp_path)))
+        list(discover_with_ytdlp("file:///etc/passwd", "s", load_settings(tmp_path).crawl))
     assert ei.value.code.value == "E103"
 
 
@@ -225,9 +225,9 @@ def test_missing_page_is_E101_and_page_without_video_is_E106(tmp_path):
     with TestServer(_routes()) as srv:
         s = _settings(tmp_path, srv)
         with pytest.raises(RouteWatchError) as missing:
-            list(discover_with_ytdlp(f"{DEMO}/watch/nope", "s", s))
+            list(discover_with_ytdlp(f"{DEMO}/watch/nope", "s", s.crawl))
         with pytest.raises(RouteWatchError) as novideo:
-            list(discover_with_ytdlp(f"{DEMO}/watch/text-only", "s", s))
+            list(discover_with_ytdlp(f"{DEMO}/watch/text-only", "s", s.crawl))
     assert missing.value.code.value == "E101"
     assert novideo.value.code.value == "E106"
 
@@ -243,7 +243,7 @@ def test_platform_page_read_by_the_generic_extractor_keeps_the_platform_id(tmp_p
               "/video/tos/useast2a/o9d5e8f0/clip.mp4": lambda h: respond(h, 200, mp4, "video/mp4")}
     with TestServer(routes) as srv:
         s = load_settings(tmp_path, crawl={"origins": {"tiktok": srv.base}, "allow_hosts": [srv.hostport]})
-        [p] = list(discover_with_ytdlp(TIKTOK_POST, "ytdlp:tiktok", s))
+        [p] = list(discover_with_ytdlp(TIKTOK_POST, "ytdlp:tiktok", s.crawl))
     assert (p.platform, p.platform_id, p.url) == ("tiktok", "7431029384756102904", TIKTOK_POST)
     assert p.post_id == post_id_for("tiktok", "7431029384756102904")
     assert p.media_url == "https://www.tiktok.com/video/tos/useast2a/o9d5e8f0/clip.mp4"
@@ -254,12 +254,12 @@ def test_collect_stores_counts_and_records_failures(tmp_path):
     try:
         with TestServer(_routes()) as srv:
             s = _settings(tmp_path, srv)
-            first = collect_with_ytdlp(f"{DEMO}/watch/p01", cat, s, "ytdlp:demo")
-            again = collect_with_ytdlp(f"{DEMO}/watch/p01", cat, s, "ytdlp:demo")
-            missing = collect_with_ytdlp(f"{DEMO}/watch/nope", cat, s, "ytdlp:demo")
+            first = collect_with_ytdlp(f"{DEMO}/watch/p01", cat, s.crawl, "ytdlp:demo", tmp_path)
+            again = collect_with_ytdlp(f"{DEMO}/watch/p01", cat, s.crawl, "ytdlp:demo", tmp_path)
+            missing = collect_with_ytdlp(f"{DEMO}/watch/nope", cat, s.crawl, "ytdlp:demo", tmp_path)
         assert (first.discovered, first.new, first.already_known) == (1, 1, 0)
         assert (again.new, again.already_known) == (0, 1)
-        assert (missing.discovered, missing.failed_code) == (0, "E101")
+        assert (missing.discovered, missing.failed, missing.per_source["ytdlp:demo"]["crawl/failed/E101"]) == (0, 1, 1)
         assert [(f.stage, f.item_id, f.code) for f in cat.failures()] == [("crawl", f"{DEMO}/watch/nope", "E101")]
         assert cat.pending("fetch", after="crawl") == [post_id_for("demo", "p01")]
         counters = cat.run_counters()
@@ -284,7 +284,7 @@ def test_channel_tabs_are_opened_one_level_and_repeats_dropped(monkeypatch, tmp_
     origin = "http://127.0.0.1:9"  # allow-listed, so the guard needs no DNS; nothing connects (fake extractor)
     s = load_settings(tmp_path, crawl={"origins": {"youtube": origin}, "allow_hosts": ["127.0.0.1:9"]})
     counts: dict[str, int] = {}
-    posts = list(d.discover_with_ytdlp("https://www.youtube.com/@rutanorte", "yt:rutanorte", s, counts=counts))
+    posts = list(d.discover_with_ytdlp("https://www.youtube.com/@rutanorte", "yt:rutanorte", s.crawl, counts=counts))
     assert calls == [f"{origin}/@rutanorte", f"{origin}/@rutanorte/videos", f"{origin}/@rutanorte/shorts"]
     assert [p.platform_id for p in posts] == ["Rn8uT2aJcQe", "Ty6uI9oPa3S", "Dk2fG5hJl8Z"]  # both tabs: once each
     assert counts == {"ytdlp/opened/listing": 2, "ytdlp/skipped/listing": 2}
@@ -295,7 +295,7 @@ def test_channel_tabs_are_opened_one_level_and_repeats_dropped(monkeypatch, tmp_
 @pytest.mark.skipif(os.environ.get("ROUTEWATCH_NETWORK_TESTS") != "1",
                     reason="needs the internet: ROUTEWATCH_NETWORK_TESTS=1 pytest -m network -o addopts=\"\"")
 def test_real_youtube_search(tmp_path):
-    posts = list(discover_with_ytdlp("ytsearch3:走线 达连", "ytdlp:search", load_settings(tmp_path)))
+    posts = list(discover_with_ytdlp("ytsearch3:走线 达连", "ytdlp:search", load_settings(tmp_path).crawl))
     assert 1 <= len(posts) <= 3
     assert all(p.platform == "youtube" and p.url.startswith("https://www.youtube.com/watch?v=") for p in posts)
 
@@ -348,7 +348,7 @@ def test_every_field_of_every_recorded_info_dict():
 def test_a_search_result_s_cut_description_is_completed_by_the_full_capture(tmp_path):
     """Found first by a flat search (the description's first lines), then by the watch page: the post keeps the
     whole text and is read again; a different caption from a later capture never replaces the first."""
-    from crawlers.imports import store_post
+    from crawlers.store import store_post
 
     flat = list(posts_from_info(info("ytsearch4_zouxian.info.json"), source="s", discovered_via="ytsearch4:走线"))[0]
     full = one("youtube_Rn8uT2aJcQe.info.json")

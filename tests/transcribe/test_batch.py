@@ -15,6 +15,7 @@ from routewatch.settings import load_settings
 from tests.conftest import make_post
 from transcribe import DecodedAudio, decode_audio, stage
 from transcribe.base import Recognition, Transcriber
+from transcribe.settings import TranscribeSettings
 
 TIMING = {"wall_time_s", "rtf", "batch"}  # the only provenance fields allowed to differ
 
@@ -136,7 +137,7 @@ def test_byte_identical_repost_is_reused_without_decoding(tmp_path, audio_dev, d
         cat.close()
 
 
-def test_fingerprint_scan_compares_only_clips_of_a_possible_length(fresh_catalog, audio_dev, monkeypatch):
+def test_fingerprint_scan_compares_only_clips_of_a_possible_length(fresh_catalog, audio_dev, monkeypatch, tmp_path):
     clip = decode_audio(audio_dev / "dev-003.ogg", 600)
     twice = DecodedAudio.from_pcm(np.concatenate([clip.pcm, clip.pcm, clip.pcm]))  # 3× as long
     quieter = DecodedAudio.from_pcm(clip.pcm * 0.5)  # other PCM hash, same sound
@@ -154,8 +155,8 @@ def test_fingerprint_scan_compares_only_clips_of_a_possible_length(fresh_catalog
         return real(a, b, at_least)
 
     monkeypatch.setattr(stage, "fingerprint_similarity", counted)
-    run = stage._TranscribeRun(pipeline.Context(settings=None, catalog=fresh_catalog), pipeline.StageReport(
-        "transcribe"), transcriber=None, model_key="m", total=1)
+    given = stage.StageInput(TranscribeSettings(), tmp_path, fresh_catalog, lambda *a: None)
+    run = stage._TranscribeRun(given, pipeline.StageReport("transcribe"), transcriber=None, model_key="m", total=1)
     tid = run._match(stage._Job("p", audio=quieter))
     assert tid is not None and fresh_catalog.get_transcript(tid).text == "t1"
     assert compared == [len(clip.fingerprint)]  # the 3× longer clip was never compared
