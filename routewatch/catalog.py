@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
 import os
 import sqlite3
 import stat
@@ -23,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from routewatch.catalog_reports import ReportReads
+from routewatch.core.stored import StoredJSONError, log, stored_json
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import (
     Extraction,
@@ -223,41 +224,6 @@ def _segments_to_json(segs: tuple[Segment, ...] | list[Segment]) -> str:
     return json.dumps([asdict(s) for s in segs], ensure_ascii=False)
 
 
-log = logging.getLogger("routewatch.catalog")
-_BAD_ROWS_SEEN: set[tuple[str, str]] = set()
-
-
-class StoredJSONError(RouteWatchError):
-    """A JSON column of one row that cannot be decoded (E923): that row's value is skipped, not the command."""
-
-    def __init__(self, where: str, reason: str):
-        super().__init__(Code.E923, f"{where}: invalid stored JSON ({reason})")
-        self.where = where
-
-
-def stored_json(text: str | bytes | None, default: Any, *, where: str, strict: bool = False) -> Any:
-    """The one decoder for JSON stored in the catalog and the index. Empty → `default`. Invalid JSON, or a
-    value of another shape than `default` (an object where a list was stored...), is logged once as
-    `E923 where: invalid stored JSON (...)` and read as `default`; with `strict` it raises StoredJSONError."""
-    if text is None or text in ("", b""):
-        return default
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError) as e:
-        reason = f"{type(e).__name__}: {str(e)[:80]}"
-    else:
-        if default is None or isinstance(value, type(default)):
-            return value
-        reason = f"a {type(value).__name__} where a {type(default).__name__} belongs"
-    err = StoredJSONError(where, reason)
-    if strict:
-        raise err
-    if (where, reason) not in _BAD_ROWS_SEEN and len(_BAD_ROWS_SEEN) < 10000:
-        _BAD_ROWS_SEEN.add((where, reason))
-        log.warning("%s; read as empty", err)
-    return default
-
-
 def segments_from_json(text: str, *, where: str = "segments") -> tuple[Segment, ...]:
     out = []
     for d in stored_json(text, [], where=where):
@@ -343,7 +309,7 @@ def db_error(e: sqlite3.Error, path: Path | str = "catalog") -> RouteWatchError:
     return RouteWatchError(Code.E920, f"{path} is damaged or not a RouteWatch catalog: {text}")
 
 
-class Catalog:
+class Catalog(ReportReads):
     """Open (and migrate) the catalog of one data dir. Refuses a file that is not an SQLite database
     (E920) and, for writing, a catalog of a newer schema than this RouteWatch (E921); readers open such
     a catalog read-only."""
@@ -1127,29 +1093,6 @@ def _row_to_post(r: sqlite3.Row) -> Post:
 def _row_to_unit(r: sqlite3.Row) -> TextUnit:
     return TextUnit(unit_id=r["unit_id"], post_id=r["post_id"], kind=r["kind"], text=r["text"], lang=r["lang"],
                     segments=segments_from_json(r["segments_json"], where=f"units.segments_json of {r['unit_id']}"))
-
-
-def account_names(db: sqlite3.Connection) -> set[str]:
-    """Every account name the catalog holds: authors, forward sources, channel names in metadata, commenters."""
-    out: set[str] = set()
-    for sql in (
-        "SELECT DISTINCT author_handle FROM posts",
-        "SELECT DISTINCT forwarded_from FROM posts",
-        "SELECT DISTINCT json_extract(extra_json, '$.channel') FROM posts WHERE json_valid(extra_json)",
-        "SELECT DISTINCT json_extract(extra_json, '$.author') FROM posts WHERE json_valid(extra_json)",
-        "SELECT DISTINCT json_extract(extra_json, '$.uploader_id') FROM posts WHERE json_valid(extra_json)",
-        "SELECT DISTINCT json_extract(extra_json, '$.username') FROM posts WHERE json_valid(extra_json)",
-        "SELECT DISTINCT substr(source, 10) FROM posts WHERE source LIKE 'telegram:%'",
-        # commenters (crawlers/comments.py keeps them only in the post's comment thread)
-        "SELECT DISTINCT json_extract(c.value, '$.author') FROM posts p, json_each(p.extra_json, '$.comments') c "
-        "WHERE json_valid(p.extra_json) AND json_type(p.extra_json, '$.comments') = 'object' AND json_type(c.value) = 'object'",
-        "SELECT DISTINCT json_extract(c.value, '$.author_name') FROM posts p, json_each(p.extra_json, '$.comments') c "
-        "WHERE json_valid(p.extra_json) AND json_type(p.extra_json, '$.comments') = 'object' AND json_type(c.value) = 'object'",
-    ):
-        for (v,) in db.execute(sql):
-            if isinstance(v, str) and v.strip():
-                out.add(v.strip())
-    return out
 
 
 def open_catalog(data_dir: Path, *, write: bool = True, wait: float = 0.0) -> Catalog:

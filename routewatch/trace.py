@@ -24,7 +24,7 @@ import nlp
 from index.base import legs
 from index.sqlite_fts import make_snippet
 from nlp.settings import ExtractSettings
-from routewatch.catalog import Catalog, segments_from_json, stored_json
+from routewatch.catalog import Catalog
 from routewatch.core.text import HAN_RUN, fold
 from routewatch.privacy import redact_text
 from routewatch.records import TextUnit
@@ -123,7 +123,6 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
                 extractor: Any = None) -> dict[str, Any]:
     """Groups (ordered by first posting time), a timeline of every matching post ordered by posting time
     with its stance towards the claim, the claim's parts, and the earliest posted / captured posts."""
-    db = catalog.db
     normalised = fold(claim)
     info = parse_claim(claim, extractor if extractor is not None else _extractor(settings))
     empty = {"claim": claim, "normalised": normalised, "concepts": sorted(concepts_in(claim)),
@@ -131,8 +130,7 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
              "earliest_posted": None, "earliest_captured": None}
     # 1. every post scored on the claim's parts: its texts' concepts and its extracted facts (the summary;
     # the facts with their evidence are read only for posts that need them). Units stream post by post.
-    gold: dict[str, dict[str, Any]] = {r[0]: stored_json(r[1], {}, where=f"extractions.gold_json of {r[0]}")
-                                       for r in db.execute("SELECT post_id, gold_json FROM extractions")}
+    gold = catalog.gold_by_post()
     facts: dict[str, dict[str, Any]] = {}
 
     def facts_of(pid: str) -> dict[str, Any]:
@@ -148,27 +146,16 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
         if m is not None:
             matches[pid], units[pid] = m, us
 
-    cur: str | None = None
-    batch: list[dict[str, Any]] = []
-    for r in db.execute("SELECT unit_id, post_id, kind, text, segments_json FROM units WHERE text != '' "
-                        "ORDER BY post_id, kind, unit_id"):
-        if r["post_id"] != cur:
-            if cur is not None:
-                score(cur, batch)
-            cur, batch = r["post_id"], []
-        batch.append(dict(r))
-    if cur is not None:
-        score(cur, batch)
+    for pid, us in catalog.texts_by_post():
+        score(pid, [{"unit_id": u.unit_id, "kind": u.kind, "text": u.text} for u in us])
     if not matches:
         return empty
     ids = sorted(matches)
     posts = {p: catalog.get_post(p) for p in ids}
     # 2. near-duplicate groups
     uf = _UF()
-    marks = ",".join("?" for _ in ids)
-    media = {r[0]: r[1] for r in db.execute(f"SELECT post_id, sha256 FROM media WHERE post_id IN ({marks})", ids)}  # noqa: S608
-    tr = {r[0]: r[1] for r in db.execute(
-        f"SELECT post_id, transcript_id FROM post_transcripts WHERE post_id IN ({marks})", ids)}  # noqa: S608
+    media = catalog.media_sha_of(ids)
+    tr = catalog.transcript_id_of(ids)
     for key_map in (media, tr):
         by: dict[str, str] = {}
         for pid, key in key_map.items():
@@ -195,7 +182,7 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
     for p in (p for ms in kept for p in ms):
         matches[p]["stance"] = stance_of(info, units.get(p, []), facts_of(p))
         matches[p]["unit_texts"] = {u["unit_id"]: u for u in units.get(p, [])}
-    scrub = policy(settings, catalog.db)  # every post as routewatch.view shows it
+    scrub = policy(settings, catalog)  # every post as routewatch.view shows it
     out_groups = []
     for members in kept:
         entries = [_evidence(catalog, posts[p], matches[p], media.get(p), tr.get(p), claim, scrub)
@@ -387,7 +374,7 @@ def match_post(info: ClaimInfo, units: list[dict[str, Any]], gold: dict[str, Any
     # the text shown: the unit that names most of the claim's parts, then the best lexical one
     shown = max(units, key=lambda u: (len(concepts_in(u["text"]) & set(info.terms)), u is best_unit))
     return {"score": score, "coverage": coverage, "matched": matched, "unit_id": shown["unit_id"],
-            "kind": shown["kind"], "text": shown["text"], "segments_json": shown["segments_json"]}
+            "kind": shown["kind"], "text": shown["text"]}
 
 
 def _amount_tied(info: ClaimInfo, a: dict[str, Any], units: list[dict[str, Any]], facts: dict[str, Any]) -> bool:
@@ -736,21 +723,18 @@ def _evidence(catalog: Catalog, post: Any, m: dict[str, Any], media_sha: str | N
     st = m.get("stance") or {}
     if st.get("spans") and st.get("unit_id") in m.get("unit_texts", {}):
         u = m["unit_texts"][st["unit_id"]]
-        m = {**m, "unit_id": u["unit_id"], "kind": u["kind"], "text": u["text"], "segments_json": u["segments_json"]}
+        m = {**m, "unit_id": u["unit_id"], "kind": u["kind"], "text": u["text"]}
         span = (st["spans"][0][0], st["spans"][0][1])
         span_all = (min(a for a, _ in st["spans"]), max(b for _, b in st["spans"]))
     else:
         span_all = span
     start_sec = end_sec = None
     if span and m["kind"] in ("transcript", "subtitle"):
-        segs = segments_from_json(m["segments_json"], where=f"units.segments_json of {m['unit_id']}")
-        secs = TextUnit(unit_id=m["unit_id"], post_id=post.post_id, kind=m["kind"], text=m["text"],
-                        segments=segs).seconds_for(*(span_all or span))
+        timed = next((u for u in catalog.units(post.post_id) if u.unit_id == m["unit_id"]), None)
+        secs = timed.seconds_for(*(span_all or span)) if timed is not None and timed.text == m["text"] else None
         if secs:
             start_sec, end_sec = secs
-    snap = catalog.db.execute(
-        "SELECT s.sha256, s.fetched_at FROM post_snapshots ps JOIN snapshots s ON s.id = ps.snapshot_id "
-        "WHERE ps.post_id = ? ORDER BY s.id LIMIT 1", (post.post_id,)).fetchone()
+    snaps = catalog.snapshots_of(post.post_id)
     snippet = make_snippet(m["text"], span)
     v = PostView.of(post, scrub)
     return {
@@ -762,7 +746,7 @@ def _evidence(catalog: Catalog, post: Any, m: dict[str, Any], media_sha: str | N
         "start_sec": start_sec, "end_sec": end_sec,
         "snippet": redact_text(snippet, scrub.public_accounts) if scrub.redact else snippet,
         "media_sha256": media_sha, "transcript_id": transcript_id,
-        "snapshot_sha256": snap[0] if snap else None,
+        "snapshot_sha256": snaps[0]["sha256"] if snaps else None,
     }
 
 

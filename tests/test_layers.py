@@ -85,13 +85,12 @@ def test_core_importing_a_stage_breaks_the_contract(tmp_path: Path) -> None:
 
 # ---- the catalog as the only door to the data ---------------------------------------------------------------
 SQL_CALL = re.compile(r"\.(execute|executemany|executescript)\(")
-SQL_HOMES = {"routewatch/catalog.py", "index/sqlite_fts.py"}  # the catalog; the SQLite index's own FTS tables
+SQL_HOMES = {"routewatch/catalog.py", "routewatch/catalog_reports.py",  # the catalog and its read mixins
+             "index/sqlite_fts.py"}  # the SQLite index's own FTS tables
 # Modules that still run SQL themselves, with how many calls they had when this list was written. Issue 13
 # moves each behind a named catalog read method; the counts may only fall, and no other module may start.
 NOT_YET_MOVED = {
-    "routewatch/web/queries.py": 16, "routewatch/web/app.py": 9, "routewatch/evidence.py": 5, "routewatch/trace.py": 5,
-    "routewatch/export.py": 5, "routewatch/digest.py": 5, "routewatch/postref.py": 3, "routewatch/cli.py": 2,
-    "routewatch/bench/index_part.py": 2, "routewatch/alerts.py": 2,
+    "routewatch/web/queries.py": 16, "routewatch/web/app.py": 9,
 }
 
 

@@ -208,7 +208,7 @@ class _State:
         stamp = (row[0], row[1])
         with self._lock:
             if self._scrubber is None or self._stamp != stamp or time.monotonic() - self._at > 60:
-                self._scrubber = policy(self.settings, cat.db, max_chars=self.web.max_text_chars)
+                self._scrubber = policy(self.settings, cat, max_chars=self.web.max_text_chars)
                 self._stamp, self._at = stamp, time.monotonic()
             return self._scrubber
 
@@ -563,7 +563,7 @@ def create_app(settings: Any, *, web: WebSettings | None = None) -> FastAPI:
         from routewatch.postref import find_post, looks_like_ref
         from routewatch.trace import trace_claim
 
-        pid = find_post(ctx.db, claim) if looks_like_ref(claim) else None
+        pid = find_post(ctx.catalog, claim) if looks_like_ref(claim) else None
         if pid is not None:  # a post id, prefix or URL: trace what that post claims
             post = ctx.catalog.get_post(pid)
             claim = (post.caption if post else "") or claim
@@ -653,7 +653,7 @@ def _resolve_ref(ctx: queries.Ctx, ref: str) -> str:
     from routewatch.postref import PostNotFound, resolve_post
 
     try:
-        return resolve_post(ctx.db, ref[:2048])
+        return resolve_post(ctx.catalog, ref[:2048])
     except PostNotFound as e:
         raise WebError(NOT_FOUND, e.reason) from e
 
