@@ -4,12 +4,11 @@ In: a claim in any of the three languages and the catalog.  Out: the claim's par
 legs, amounts with currency, visa and other terms: read by the same extractor as the posts, matched as
 facts), a timeline of the matching posts by posting time with a stance each (supports / contradicts /
 updates / related, and the words that decided it: cues in trace_stance.yaml), earliest posted and earliest
-captured named apart with ties stated, and groups of near-duplicates (same media or audio, forwards,
-MinHash) with the evidence per post. Read-only; handles and contact details are redacted in what it returns.
+captured named apart with ties stated, and groups of near-duplicates (same media or audio, forwards, texts
+near-duplicate by routewatch.core.similar) with the evidence per post. Read-only; handles and contact details are redacted in what it returns.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from index.base import legs
 from index.sqlite_fts import make_snippet
 from nlp.settings import ExtractSettings
 from routewatch.catalog import Catalog
+from routewatch.core.similar import near_duplicate_pairs, shingles
 from routewatch.core.text import HAN_RUN, fold
 from routewatch.privacy import redact_text
 from routewatch.records import TextUnit
@@ -34,7 +34,6 @@ TERMS_FILE = Path(__file__).with_name("trace_terms.yaml")
 # A unit matches when it carries (nearly) all of the claim's concepts: 0.8 × concept coverage
 # + 0.2 × shared character pairs / words. With two concepts, one of them alone cannot reach it.
 MATCH_THRESHOLD = 0.75
-NEAR_DUP_JACCARD = 0.6  # MinHash-estimated Jaccard of character 3-shingles for "same text"
 _CJK = HAN_RUN
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = {"the", "a", "an", "is", "are", "to", "of", "in", "el", "la", "los", "las", "de", "en", "es", "y", "and",
@@ -71,21 +70,6 @@ def _features(text: str) -> set[str]:
     feats = {f"c:{a}{b}" for a, b in zip(t, t[1:], strict=False) if _CJK.match(a) and _CJK.match(b)}
     feats |= {f"w:{w}" for w in _WORD.findall(t) if w not in _STOP and len(w) > 1}
     return feats
-
-
-def _shingles(text: str, k: int = 3) -> set[str]:
-    t = re.sub(r"\s+", "", fold(text))
-    return {t[i:i + k] for i in range(max(0, len(t) - k + 1))}
-
-
-def minhash(text: str, n: int = 64) -> tuple[int, ...]:
-    sh = _shingles(text) or {""}
-    return tuple(min(int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8, salt=i.to_bytes(8, "little")).digest(),
-                                    "little") for s in sh) for i in range(n))
-
-
-def minhash_similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
-    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
 
 
 def _span_of(claim: str, text: str) -> tuple[int, int] | None:
@@ -164,11 +148,8 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
             else:
                 by[key] = pid
     # Telegram forwards: a forward of channel X with the same text as a post of X
-    sigs = {p: minhash(_post_text(catalog, p)) for p in ids}
-    for i, a in enumerate(ids):
-        for b in ids[i + 1:]:
-            if minhash_similarity(sigs[a], sigs[b]) >= NEAR_DUP_JACCARD:
-                uf.union(a, b)
+    for a, b, _sim in near_duplicate_pairs({p: shingles(_post_text(catalog, p)) for p in ids}):
+        uf.union(a, b)
     groups: dict[str, list[str]] = {}
     for p in ids:
         groups.setdefault(uf.find(p), []).append(p)

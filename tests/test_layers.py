@@ -156,3 +156,16 @@ def test_platforms_are_listed_once() -> None:
                 if listing.search(line):
                     own.append(f"{rel}:{i}")
     assert own == [], f"platform lists outside routewatch/core/platforms.py: {own}"
+
+
+def test_near_duplicates_are_defined_once_in_core() -> None:
+    """Trace's groups and the post page's related posts share routewatch/core/similar.py (no second shingling,
+    MinHash or Jaccard of their own)."""
+    own = re.compile(r"^\s*def \w*(shingle|minhash|jaccard)\w*\(", re.M | re.I)
+    found = []
+    for pkg in PACKAGES:
+        for f in sorted((REPO / pkg).rglob("*.py")):
+            rel = f.relative_to(REPO).as_posix()
+            if rel != "routewatch/core/similar.py" and own.search(f.read_text(encoding="utf-8")):
+                found.append(rel)
+    assert found == [], f"near-duplicate similarity defined outside routewatch/core/similar.py: {found}"

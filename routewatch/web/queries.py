@@ -18,6 +18,7 @@ from typing import Any
 
 from index.base import UNCHECKED, Query, SearchHits, facts_gold, parse_query_text, threshold
 from routewatch.catalog import Catalog, stored_json
+from routewatch.core.similar import NEAR_DUPLICATE, jaccard, shingles
 from routewatch.errors import RouteWatchError
 from routewatch.matched import filter_matches, is_filter_only
 from routewatch.records import TextUnit
@@ -276,18 +277,9 @@ def _availability(scrub: Scrubber, catalog: Catalog, post_id: str) -> dict[str, 
 
 
 # ---- reposts and near-duplicates ------------------------------------------------------------------------
-def _shingles(text: str, k: int = 3) -> set[str]:
-    t = "".join(ch for ch in text[:4000].lower() if ch.isalnum())  # a caption's head is enough to compare
-    return {t[i:i + k] for i in range(max(0, len(t) - k + 1))}
-
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
-
-
-def related_posts(ctx: Ctx, post_id: str, threshold: float = 0.5, limit: int = 30) -> list[dict[str, Any]]:
+def related_posts(ctx: Ctx, post_id: str, threshold: float = NEAR_DUPLICATE, limit: int = 30) -> list[dict[str, Any]]:
     """Reposts (same media file, same or acoustically identical audio, forwarded from this account) and
-    near-duplicates (caption 3-gram Jaccard ≥ threshold), oldest first."""
+    near-duplicates (captions, routewatch.core.similar: 3-shingle Jaccard ≥ threshold), oldest first."""
     db = ctx.db
     rel: dict[str, list[str]] = defaultdict(list)
     sim: dict[str, float] = {}
@@ -307,9 +299,9 @@ def related_posts(ctx: Ctx, post_id: str, threshold: float = 0.5, limit: int = 3
     me = db.execute("SELECT caption, author_handle, forwarded_from FROM posts WHERE post_id=?", (post_id,)).fetchone()
     if me is None:
         return []
-    my_sh = _shingles(me["caption"])
+    my_sh = shingles(me["caption"])
     for r in _caption_candidates(db, post_id, me["caption"]):
-        j = _jaccard(my_sh, _shingles(r["caption"]))
+        j = jaccard(my_sh, shingles(r["caption"]))
         if j >= threshold:
             rel[r["post_id"]].append("similar caption")
             sim[r["post_id"]] = round(j, 3)
