@@ -3,7 +3,7 @@
 In: a claim in any of the three languages and the catalog.  Out: the claim's parts (countries, places,
 legs, amounts with currency, visa and other terms: read by the same extractor as the posts, matched as
 facts), a timeline of the matching posts by posting time with a stance each (supports / contradicts /
-updates / related, and the words that decided it: cues in trace_stance.yaml), earliest posted and earliest
+updates / related, and the words that decided it: the corridor pack's trace_stance.yaml), earliest posted and earliest
 captured named apart with ties stated, and groups of near-duplicates (same media or audio, forwards, texts
 near-duplicate by routewatch.core.similar) with the evidence per post. Read-only; handles and contact details are redacted in what it returns.
 """
@@ -14,23 +14,21 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 import nlp
 from index.base import legs
 from index.sqlite_fts import make_snippet
 from nlp.settings import ExtractSettings
 from routewatch.catalog import Catalog
+from routewatch.core.packs import pack_data, pack_file
 from routewatch.core.similar import near_duplicate_pairs, shingles
 from routewatch.core.text import HAN_RUN, fold
 from routewatch.privacy import redact_text
 from routewatch.records import TextUnit
 from routewatch.view import PostView, policy
 
-TERMS_FILE = Path(__file__).with_name("trace_terms.yaml")
+TERMS_FILE = pack_file("trace_terms")  # the claim concepts, in the default corridor pack
 # A unit matches when it carries (nearly) all of the claim's concepts: 0.8 × concept coverage
 # + 0.2 × shared character pairs / words. With two concepts, one of them alone cannot reach it.
 MATCH_THRESHOLD = 0.75
@@ -42,15 +40,13 @@ _STOP = {"the", "a", "an", "is", "are", "to", "of", "in", "el", "la", "los", "la
 
 @cache
 def _concepts() -> dict[str, tuple[str, ...]]:
-    data = yaml.safe_load(TERMS_FILE.read_text(encoding="utf-8"))["concepts"]
+    data = pack_data("trace_terms")["concepts"]
     out = {k: tuple(fold(w) for w in v) for k, v in data.items()}
-    # Country names from the corridor pack: "Ecuador", "厄瓜多尔" and "厄瓜多" are one concept.
-    pack = Path(__file__).resolve().parents[1] / "nlp" / "packs" / "zouxian" / "countries.yaml"
-    if pack.exists():
-        for c in yaml.safe_load(pack.read_text(encoding="utf-8")).get("countries", []):
-            names = [fold(n) for n in c.get("names", []) if len(n) >= 2]
-            if names:
-                out[f"country:{c['iso']}"] = tuple(names)
+    # Country names from the same pack: "Ecuador", "厄瓜多尔" and "厄瓜多" are one concept.
+    for c in pack_data("countries").get("countries", []):
+        names = [fold(n) for n in c.get("names", []) if len(n) >= 2]
+        if names:
+            out[f"country:{c['iso']}"] = tuple(names)
     return out
 
 
@@ -380,13 +376,13 @@ def _amount_tied(info: ClaimInfo, a: dict[str, Any], units: list[dict[str, Any]]
 
 # ---- stance ---------------------------------------------------------------------------------------------
 
-STANCE_FILE = Path(__file__).with_name("trace_stance.yaml")
+STANCE_FILE = pack_file("trace_stance")  # the stance cues and their cases, in the default corridor pack
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]|\.(?=\s|$)")
 
 
 @cache
 def _stance_rules() -> dict[str, Any]:
-    data = yaml.safe_load(STANCE_FILE.read_text(encoding="utf-8"))
+    data = pack_data("trace_stance")
     out: dict[str, Any] = {"polar": set(data["polar"]), "opposites": dict(data["opposites"]), "gap": int(data["gap"])}
     for k in ("negate_before", "negate_after", "change", "deny"):
         out[k] = tuple(sorted({fold(w) for w in data[k]}, key=len, reverse=True))

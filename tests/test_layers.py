@@ -169,3 +169,22 @@ def test_near_duplicates_are_defined_once_in_core() -> None:
             if rel != "routewatch/core/similar.py" and own.search(f.read_text(encoding="utf-8")):
                 found.append(rel)
     assert found == [], f"near-duplicate similarity defined outside routewatch/core/similar.py: {found}"
+
+
+def test_the_default_pack_is_named_once() -> None:
+    """The default corridor pack's name is written only in routewatch/core/packs.py (DEFAULT_PACK); the corridor's
+    vocabularies outside the extractor (trace concepts and stance cues, trend terms, ASR prompt terms) are files
+    of that pack, not of the modules that read them."""
+    literal = re.compile(r"""["']zouxian["']""")
+    found = []
+    for pkg in PACKAGES:
+        for f in sorted((REPO / pkg).rglob("*.py")):
+            rel = f.relative_to(REPO).as_posix()
+            if rel != "routewatch/core/packs.py" and literal.search(f.read_text(encoding="utf-8")):
+                found.append(rel)
+    assert found == [], f"the default pack named outside routewatch/core/packs.py: {found}"
+    from routewatch.core.packs import DEFAULT_PACK, pack_file
+
+    for key in ("trace_terms", "trace_stance", "trend_terms", "asr_prompt"):
+        assert pack_file(key).parent.name == DEFAULT_PACK
+    assert sorted(p.name for p in REPO.glob("*/*.yaml") if p.parent.name in PACKAGES) == []  # no vocabulary beside code
