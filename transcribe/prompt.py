@@ -31,6 +31,8 @@ def load_terms(path: str = "") -> dict[str, dict]:
         raise NotConfigured(f"prompt terms {file}: expected a mapping of languages", Code.E902)
     out: dict[str, dict] = {}
     for lang, spec in data.items():
+        if lang == "cases":  # the file's own case table (language -> prompt), not a language
+            continue
         if not isinstance(spec, dict) or not isinstance(spec.get("terms"), list):
             raise NotConfigured(f"prompt terms {file}: {lang!r} needs a `terms` list", Code.E902)
         out[str(lang)] = {
