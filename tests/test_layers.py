@@ -158,16 +158,17 @@ def test_platforms_are_listed_once() -> None:
     assert own == [], f"platform lists outside routewatch/core/platforms.py: {own}"
 
 
+def _sources_matching(pattern: re.Pattern[str], home: str) -> list[str]:
+    """The source files of the packages, other than `home`, in which `pattern` occurs."""
+    return [f.relative_to(REPO).as_posix() for pkg in PACKAGES for f in sorted((REPO / pkg).rglob("*.py"))
+            if f.relative_to(REPO).as_posix() != home and pattern.search(f.read_text(encoding="utf-8"))]
+
+
 def test_near_duplicates_are_defined_once_in_core() -> None:
     """Trace's groups and the post page's related posts share routewatch/core/similar.py (no second shingling,
     MinHash or Jaccard of their own)."""
-    own = re.compile(r"^\s*def \w*(shingle|minhash|jaccard)\w*\(", re.M | re.I)
-    found = []
-    for pkg in PACKAGES:
-        for f in sorted((REPO / pkg).rglob("*.py")):
-            rel = f.relative_to(REPO).as_posix()
-            if rel != "routewatch/core/similar.py" and own.search(f.read_text(encoding="utf-8")):
-                found.append(rel)
+    found = _sources_matching(re.compile(r"^\s*def \w*(shingle|minhash|jaccard)\w*\(", re.M | re.I),
+                              "routewatch/core/similar.py")
     assert found == [], f"near-duplicate similarity defined outside routewatch/core/similar.py: {found}"
 
 
@@ -175,13 +176,7 @@ def test_the_default_pack_is_named_once() -> None:
     """The default corridor pack's name is written only in routewatch/core/packs.py (DEFAULT_PACK); the corridor's
     vocabularies outside the extractor (trace concepts and stance cues, trend terms, ASR prompt terms) are files
     of that pack, not of the modules that read them."""
-    literal = re.compile(r"""["']zouxian["']""")
-    found = []
-    for pkg in PACKAGES:
-        for f in sorted((REPO / pkg).rglob("*.py")):
-            rel = f.relative_to(REPO).as_posix()
-            if rel != "routewatch/core/packs.py" and literal.search(f.read_text(encoding="utf-8")):
-                found.append(rel)
+    found = _sources_matching(re.compile(r"""["']zouxian["']"""), "routewatch/core/packs.py")
     assert found == [], f"the default pack named outside routewatch/core/packs.py: {found}"
     from routewatch.core.packs import DEFAULT_PACK, pack_file
 
