@@ -445,6 +445,15 @@ class SqliteIndex(Index):
     def unit_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM idx_units").fetchone()[0]
 
+    def bulk_load(self) -> None:
+        """Trade durability for speed while a large corpus is loaded (the bench's synthetic builds): the file
+        is not synced after each transaction, so a crash may lose the last ones. Never for a real catalog."""
+        self.db.execute("PRAGMA synchronous=OFF")
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the index file and truncate it, so the file's size is the index's."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     # ---- filters ---------------------------------------------------------------------------------------
     def _threshold(self, q: Query) -> float:
         return threshold(q, self.min_confidence)

@@ -1,16 +1,10 @@
-"""Terms counted by `trends --field term`: the corridor's route vocabulary (data, not code)."""
+"""Terms counted by `trends --field term`: the corridor's route vocabulary, data in the default corridor
+pack (nlp/packs/<pack>/trend_terms.yaml, read through routewatch.core.packs)."""
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
-import yaml
-
-TERMS_FILE = Path(__file__).with_name("trend_terms.yaml")
+from routewatch.core.packs import pack_data
 
 
-@cache
 def trend_terms() -> tuple[str, ...]:
-    data = yaml.safe_load(TERMS_FILE.read_text(encoding="utf-8"))
-    return tuple(data["terms"])
+    return tuple(str(t) for t in pack_data("trend_terms")["terms"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from routewatch.core.packs import DEFAULT_PACK
 from routewatch.records import Extraction, TextUnit
 
 from .settings import ExtractSettings
@@ -47,13 +48,13 @@ __all__ = [
 ]
 
 
-def build_extractor(pack: str = "zouxian", settings: ExtractSettings | None = None) -> Extractor:
+def build_extractor(pack: str = DEFAULT_PACK, settings: ExtractSettings | None = None) -> Extractor:
     """The configured extractor. With `settings`, its pack is used unless `pack` names another one."""
     from . import registry
 
     if settings is None:
         settings = ExtractSettings(pack=pack)
-    elif pack != "zouxian" and pack != settings.pack:
+    elif pack != DEFAULT_PACK and pack != settings.pack:
         settings = settings.model_copy(update={"pack": pack})
     return registry.get(settings.extractor)(settings)
 

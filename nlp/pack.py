@@ -14,14 +14,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from routewatch.core.packs import PACKS_DIR, read_yaml, resolve_pack_dir
 from routewatch.errors import Code, NotConfigured
 
 from .lexmatch import SoundIndex, TermMatcher
 from .text import fold_term, is_han
 
-BUILTIN_DIR = Path(__file__).with_name("packs")
+BUILTIN_DIR = PACKS_DIR
 RULE_FILES = ("countries", "places", "relevance", "currency", "numbers", "costs", "bribes", "route")
 
 
@@ -40,38 +39,9 @@ class Pack:
         return list(self.get(file_key).get("cases") or [])
 
 
-def resolve_pack_dir(name_or_path: str, search_dirs: Sequence[str | Path] = ()) -> Path:
-    candidate = Path(name_or_path)
-    if (candidate / "pack.yaml").is_file():
-        return candidate.resolve()
-    if "/" not in name_or_path and "\\" not in name_or_path:
-        for base in [*map(Path, search_dirs), BUILTIN_DIR]:
-            if (base / name_or_path / "pack.yaml").is_file():
-                return (base / name_or_path).resolve()
-    looked = ", ".join(str(p) for p in [*map(str, search_dirs), str(BUILTIN_DIR)])
-    raise NotConfigured(
-        f"corridor pack {name_or_path!r} not found (looked for pack.yaml in {name_or_path} and under {looked}); "
-        "set nlp.pack to a pack name or folder",
-        Code.E902,
-    )
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except (OSError, yaml.YAMLError) as exc:
-        raise NotConfigured(f"pack file {path} unreadable: {exc}", Code.E902) from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise NotConfigured(f"pack file {path} must be a mapping at top level", Code.E902)
-    return data
-
-
 @lru_cache(maxsize=16)
 def _load_pack_dir(path: Path) -> Pack:
-    meta = _read_yaml(path / "pack.yaml")
+    meta = read_yaml(path / "pack.yaml")
     for key in ("name", "version"):
         if not meta.get(key):
             raise NotConfigured(f"{path / 'pack.yaml'} lacks {key!r}", Code.E902)
@@ -82,7 +52,7 @@ def _load_pack_dir(path: Path) -> Pack:
         fpath = path / fname
         if not fpath.is_file():
             raise NotConfigured(f"pack {meta['name']!r} lacks its {key} file ({fpath})", Code.E902)
-        data[key] = _read_yaml(fpath)
+        data[key] = read_yaml(fpath)
     return Pack(
         name=str(meta["name"]),
         version=str(meta["version"]),

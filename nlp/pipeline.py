@@ -19,6 +19,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import DummyTokenizer, registry
 
+from routewatch.core.packs import DEFAULT_PACK
+
 from .analysis import Analysis
 from .bribes import find_bribes
 from .costs import classify
@@ -79,7 +81,7 @@ class PackTokenizer(DummyTokenizer):
 
 
 @registry.tokenizers("routewatch.zh_pack_tokenizer.v1")
-def create_pack_tokenizer(pack: str = "zouxian", search_dirs: list[str] | None = None) -> Callable:
+def create_pack_tokenizer(pack: str = DEFAULT_PACK, search_dirs: list[str] | None = None) -> Callable:
     def make(nlp: Language) -> PackTokenizer:
         return PackTokenizer(nlp.vocab, pack, tuple(search_dirs or ()))
 
@@ -88,7 +90,7 @@ def create_pack_tokenizer(pack: str = "zouxian", search_dirs: list[str] | None =
 
 # --- components --------------------------------------------------------------------------------
 
-_DEFAULT = {"pack": "zouxian", "search_dirs": [], "phonetic": True}
+_DEFAULT = {"pack": DEFAULT_PACK, "search_dirs": [], "phonetic": True}
 
 
 class _Step:
@@ -154,7 +156,7 @@ def make_relevance(nlp: Language, name: str, pack: str, search_dirs: list[str], 
 # --- building, saving, loading -----------------------------------------------------------------
 
 
-def make_pipeline(lang: str, pack: str = "zouxian", search_dirs: list[str] | None = None, phonetic: bool = True) -> Language:
+def make_pipeline(lang: str, pack: str = DEFAULT_PACK, search_dirs: list[str] | None = None, phonetic: bool = True) -> Language:
     """A blank spaCy pipeline for `lang` with the routewatch components, all set by config."""
     dirs = list(search_dirs or [])
     config: dict = {}

@@ -43,5 +43,5 @@ def _rules_v1(settings: ExtractSettings) -> Extractor:
 
 @register("zouxian_rules.v1")
 def _zouxian_rules_v1(settings: ExtractSettings) -> Extractor:
-    """The same rules with the zouxian pack unless the settings name another pack."""
+    """The same rules with the default corridor pack unless the settings name another pack."""
     return Extractor(settings, name="zouxian_rules.v1")

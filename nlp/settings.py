@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from routewatch.core.packs import DEFAULT_PACK
 from routewatch.sections import Section
 
 
@@ -16,7 +17,7 @@ class ExtractSettings(Section):
     """How text is turned into facts (nlp stage)."""
 
     extractor: str = Field("zouxian_rules.v1", description="registered extractor name (nlp.registry)")
-    pack: str = Field("zouxian", description="corridor pack: a name under nlp/packs/ or pack_dirs, or a folder")
+    pack: str = Field(DEFAULT_PACK, description="corridor pack: a name under nlp/packs/ or pack_dirs, or a folder")
     pack_dirs: list[str] = Field(default_factory=list, description="extra folders that hold corridor packs")
     languages: list[str] = Field(
         default_factory=lambda: ["zh", "en", "es"], description="spaCy pipelines to build; others fall back"

@@ -177,7 +177,7 @@ def mark(catalog: Catalog, alerts: list[dict[str, Any]], column: str = "seen_at"
 # ---- how an alert is shown ---------------------------------------------------------------------------------
 def scrubber_for(settings: Any, catalog: Catalog) -> Any:
     """The privacy Scrubber the web uses for search results, for the CLI."""
-    return policy(settings, catalog.db, max_chars=web_settings(settings).max_text_chars)
+    return policy(settings, catalog, max_chars=web_settings(settings).max_text_chars)
 
 
 def view(catalog: Catalog, scrub: Any, alert: dict[str, Any]) -> dict[str, Any]:
@@ -192,19 +192,18 @@ def view(catalog: Catalog, scrub: Any, alert: dict[str, Any]) -> dict[str, Any]:
                          f"in {d.get('week', '')}",
                 "snippet": f"{d.get('count')} of {d.get('of')} relevant posts that week (expected "
                            f"{d.get('expected')} from the 8 weeks before)"}
-    post = catalog.db.execute("SELECT url, platform, posted_at, author_handle, caption, extra_json FROM posts "
-                              "WHERE post_id=?", (alert["post_id"],)).fetchone()
+    post = catalog.get_post(alert["post_id"])
     if post is None:
         return {**base, "url": None, "platform": "", "posted_at": "", "author": "", "title": "", "snippet": "",
                 "route": [], "countries": []}
-    text = post["caption"]
+    text = post.caption
     if not text.strip():
-        u = catalog.db.execute("SELECT text FROM units WHERE post_id=? ORDER BY kind LIMIT 1", (alert["post_id"],)).fetchone()
-        text = u["text"] if u else ""
-    extra = stored_json(post["extra_json"], {}, where=f"posts.extra_json of {alert['post_id']}")
+        units = catalog.units(post.post_id)  # by kind: caption, comment, onscreen, subtitle, transcript
+        text = units[0].text if units else ""
+    extra = stored_json(post.extra_json, {}, where=f"posts.extra_json of {alert['post_id']}")
     gold = catalog.get_extraction_gold(alert["post_id"]) or {}
-    return {**base, "url": scrub.url_text(post["url"]), "platform": post["platform"], "posted_at": post["posted_at"],
-            "author": scrub.handle(post["author_handle"]),
+    return {**base, "url": scrub.url_text(post.url), "platform": post.platform, "posted_at": post.posted_at,
+            "author": scrub.handle(post.author_handle),
             "title": scrub.clean(extra["title"]) if isinstance(extra.get("title"), str) else "",
             "snippet": snippet(scrub.public(text), None)["text"],
             "route": gold.get("route", []), "countries": gold.get("countries", [])}

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
 import os
 import re
 import sqlite3
@@ -25,9 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from routewatch.catalog_reports import ReportReads
 from routewatch.catalog_web import WebReads
 from routewatch.core.catalog_url import parse_catalog_url
 from routewatch.core.pgdb import PgConnection, redact
+from routewatch.core.stored import StoredJSONError, log, stored_json  # noqa: F401 - re-exported: the catalog's JSON decoder
 from routewatch.errors import Code, RouteWatchError
 from routewatch.records import (
     Extraction,
@@ -40,7 +41,6 @@ from routewatch.records import (
     TextUnit,
     Transcript,
 )
-from routewatch.stored import StoredJSONError, stored_json  # noqa: F401 - the catalog's JSON decoder, imported from here by many
 
 STAGES = ("crawl", "fetch", "transcribe", "extract", "index")
 
@@ -229,8 +229,6 @@ def _segments_to_json(segs: tuple[Segment, ...] | list[Segment]) -> str:
     return json.dumps([asdict(s) for s in segs], ensure_ascii=False)
 
 
-log = logging.getLogger("routewatch.catalog")
-
 def segments_from_json(text: str, *, where: str = "segments") -> tuple[Segment, ...]:
     out = []
     for d in stored_json(text, [], where=where):
@@ -316,7 +314,7 @@ def db_error(e: sqlite3.Error, path: Path | str = "catalog") -> RouteWatchError:
     return RouteWatchError(Code.E920, f"{path} is damaged or not a RouteWatch catalog: {text}")
 
 
-class Catalog(WebReads):
+class Catalog(WebReads, ReportReads):
     """Open (and migrate) the catalog of one data dir. Refuses a file that is not an SQLite database
     (E920) and, for writing, a catalog of a newer schema than this RouteWatch (E921); readers open such
     a catalog read-only. `dsn` (a postgresql:// URL) opens a PostgreSQL catalog instead of the file at
@@ -1162,38 +1160,6 @@ def _row_to_post(r: sqlite3.Row) -> Post:
 def _row_to_unit(r: sqlite3.Row) -> TextUnit:
     return TextUnit(unit_id=r["unit_id"], post_id=r["post_id"], kind=r["kind"], text=r["text"], lang=r["lang"],
                     segments=segments_from_json(r["segments_json"], where=f"units.segments_json of {r['unit_id']}"))
-
-
-def account_names(db: Any) -> set[str]:
-    """Every account name the catalog holds: authors, forward sources, channel names in metadata, commenters.
-    Read in one pass over the posts (the same on SQLite and PostgreSQL)."""
-    out: set[str] = set()
-
-    def add(v: Any) -> None:
-        if isinstance(v, str) and v.strip():
-            out.add(v.strip())
-
-    for handle, fwd, source, extra_json in db.execute("SELECT author_handle, forwarded_from, source, extra_json FROM posts"):
-        add(handle)
-        add(fwd)
-        if isinstance(source, str) and source.startswith("telegram:"):
-            add(source[9:])
-        try:
-            extra = json.loads(extra_json) if extra_json else None
-        except (ValueError, RecursionError):
-            continue
-        if not isinstance(extra, dict):
-            continue
-        for key in ("channel", "author", "uploader_id", "username"):
-            add(extra.get(key))
-        # commenters (crawlers/comments.py keeps them only in the post's comment thread)
-        comments = extra.get("comments")
-        if isinstance(comments, dict):
-            for c in comments.values():
-                if isinstance(c, dict):
-                    add(c.get("author"))
-                    add(c.get("author_name"))
-    return out
 
 
 _OWN_TABLES = frozenset(re.findall(r"CREATE TABLE (\w+)", "".join(MIGRATIONS)))

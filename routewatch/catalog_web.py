@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from routewatch.core.stored import stored_json
 from routewatch.records import Failure, Post
-from routewatch.stored import stored_json
 
 
 class WebReads:
@@ -30,44 +30,10 @@ class WebReads:
         r = self.db.execute("SELECT text FROM units WHERE unit_id = ?", (unit_id,)).fetchone()
         return r[0] if r else None
 
-    def post_transcripts(self, post_id: str) -> list[dict[str, Any]]:
-        """The transcripts linked to a post, oldest first: id, model, language, seconds, created_at,
-        audio_sha256, reused (another post's transcript), linked_at and the decoded provenance."""
-        rows = self.db.execute(
-            "SELECT t.transcript_id, t.model, t.language, t.seconds, t.created_at, t.provenance_json, "
-            "t.audio_sha256, pt.reused, pt.linked_at FROM post_transcripts pt JOIN transcripts t "
-            "ON t.transcript_id = pt.transcript_id WHERE pt.post_id = ? ORDER BY t.created_at", (post_id,))
-        return [{"transcript_id": r[0], "model": r[1], "language": r[2], "seconds": r[3], "created_at": r[4],
-                 "provenance": stored_json(r[5], {}, where=f"transcripts.provenance_json of {r[0]}"),
-                 "audio_sha256": r[6], "reused": bool(r[7]), "linked_at": r[8]} for r in rows]
-
     def unit_transcripts(self, post_id: str) -> dict[str, str]:
         """unit id → transcript id, for the post's units that came from a transcript."""
         return {r[0]: r[1] for r in self.db.execute(
             "SELECT unit_id, transcript_id FROM units WHERE post_id = ? AND transcript_id IS NOT NULL", (post_id,))}
-
-    def media_detail(self, post_id: str) -> dict[str, Any] | None:
-        """The post's media record with what `get_media` leaves out: when it was fetched and the decoded
-        provenance (sha256, size, duration, mime, path, fetched_at, provenance); None without media."""
-        r = self.db.execute("SELECT sha256, size, duration, mime, path, fetched_at, provenance_json FROM media "
-                            "WHERE post_id = ?", (post_id,)).fetchone()
-        if r is None:
-            return None
-        return {"sha256": r[0], "size": r[1], "duration": r[2], "mime": r[3], "path": r[4], "fetched_at": r[5],
-                "provenance": stored_json(r[6], {}, where=f"media.provenance_json of {post_id}")}
-
-    def post_snapshots(self, post_id: str) -> list[dict[str, Any]]:
-        """The page snapshots kept for a post, in the order they were taken: url, status, sha256, fetched_at, tool."""
-        return [{"url": r[0], "status": r[1], "sha256": r[2], "fetched_at": r[3], "tool": r[4]}
-                for r in self.db.execute(
-                    "SELECT s.url, s.status, s.sha256, s.fetched_at, s.tool FROM post_snapshots ps "
-                    "JOIN snapshots s ON s.id = ps.snapshot_id WHERE ps.post_id = ? ORDER BY s.id", (post_id,))]
-
-    def post_sightings(self, post_id: str) -> list[dict[str, Any]]:
-        """Every source, page or import line that led to the post, oldest first: source, discovered_via, seen_at."""
-        return [{"source": r[0], "discovered_via": r[1], "seen_at": r[2]} for r in self.db.execute(
-            "SELECT source, discovered_via, seen_at FROM post_sightings WHERE post_id = ? ORDER BY seen_at",
-            (post_id,))]
 
     def post_stages(self, post_id: str) -> dict[str, dict[str, Any]]:
         """stage → {"status", "code", "updated_at"} of one post."""
@@ -175,10 +141,6 @@ class WebReads:
                  stored_json(r[3], {}, where=f"extractions.facts_json of {r[0]}")) for r in rows]
 
     # ---- what the web app checks per request -------------------------------------------------------------
-    def has_saved_searches(self) -> bool:
-        """False for a catalog last written by a RouteWatch older than saved searches (read-only here)."""
-        return self._has_table("saved_alerts")
-
     def _has_table(self, name: str) -> bool:
         """SQLite only: whether the catalog file has this table (or index, FTS table …)."""
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None

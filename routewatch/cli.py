@@ -372,7 +372,7 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
             if check:
                 cat.check_integrity()
             # names as the web Status page shows them: one output policy (routewatch.view)
-            scrub = policy(s, cat.db)
+            scrub = policy(s, cat)
             info = deep_clean(scrub, cat.status())
             info["privacy"] = scrub.provenance()
         finally:
@@ -642,7 +642,7 @@ def _public_hits(found: Any, settings: Any) -> list[dict[str, Any]]:
     except RouteWatchError:  # an index without its catalog (an index-only file): hits as the index has them
         cat = None
     try:
-        scrub = policy(settings, cat.db if cat is not None else None)
+        scrub = policy(settings, cat)
         hits = []
         for h in found:
             post = cat.get_post(h.post_id) if cat is not None else None
@@ -756,7 +756,7 @@ def trace(claim: Annotated[str, typer.Argument(help="The claim, in Chinese, Engl
         s = _settings(data_dir, config)
         cat = _read_catalog(s)
         try:
-            pid = find_post(cat.db, claim) if looks_like_ref(claim) else None
+            pid = find_post(cat, claim) if looks_like_ref(claim) else None
             if pid is not None:  # a post id, prefix or URL: trace what that post claims (its caption)
                 post = cat.get_post(pid)
                 claim = (post.caption if post else "") or next((u.text for u in cat.units(pid) if u.text), claim)
@@ -815,7 +815,7 @@ def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search o
         check_output(output, data_dir=s.data_dir, force=force)  # a refused -o is said before any work
         cat = _read_catalog(s)
         try:
-            path = build_bundle(cat, s, resolve_post(cat.db, post_id), output, force=force)
+            path = build_bundle(cat, s, resolve_post(cat, post_id), output, force=force)
         finally:
             cat.close()
         problems = verify_bundle(path) if path.is_file() else []  # a FIFO written with --force is not re-read
@@ -917,7 +917,7 @@ def _alerts_after_run(s: Any, cat: Any) -> list[Any]:
     from routewatch.core.stage import StageReport
     from routewatch.records import Failure
 
-    if not cat.db.execute("SELECT 1 FROM saved_searches LIMIT 1").fetchone():
+    if not cat.saved_search_rows():
         return []
     from index.build import build_index
 
@@ -1018,7 +1018,7 @@ def saved(action: SavedAction,
 
 
 def _has_saved(cat: Any) -> bool:
-    return cat.db.execute("SELECT 1 FROM sqlite_master WHERE name='saved_searches'").fetchone() is not None
+    return cat.has_saved_searches()
 
 
 @app.command()

@@ -88,10 +88,7 @@ def _rows(catalog: Catalog, min_confidence: float | None = None) -> list[dict[st
     """Posts with their facts in the gold schema: as extracted for the aggregates, or (min_confidence given)
     every fact at or above that confidence, whether the post is judged relevant or not."""
     out = []
-    for r in catalog.db.execute(
-        "SELECT p.post_id, p.platform, p.url, p.posted_at, p.captured_at, p.source, e.gold_json, e.facts_json, "
-        "e.relevant FROM posts p JOIN extractions e ON e.post_id = p.post_id WHERE p.posted_at != '' "
-        "ORDER BY p.posted_at"):
+    for r in catalog.dated_extractions():
         try:
             if min_confidence is None:
                 g = stored_json(r["gold_json"], {}, where=f"extractions.gold_json of {r['post_id']}", strict=True)
@@ -123,7 +120,7 @@ def build_digest(catalog: Catalog, settings: Any, week: str, *, min_confidence: 
     """`min_confidence` None: the facts the aggregates keep (extract.aggregate_min_confidence); `relevant`
     False: every post counts, with its facts (default: relevant posts only)."""
     k = min_count(settings)
-    scrub = policy(settings, catalog.db)
+    scrub = policy(settings, catalog)
 
     def c(n: int) -> str:
         return shown(n, k)
@@ -198,8 +195,8 @@ def build_digest(catalog: Catalog, settings: Any, week: str, *, min_confidence: 
     terms.sort(key=lambda t: (t["status"], t["term"]))
     # 6. most-reposted clips (same audio / media), among clips posted this week
     groups: dict[str, list[str]] = defaultdict(list)
-    for r in catalog.db.execute("SELECT transcript_id, post_id FROM post_transcripts"):
-        groups[r[0]].append(r[1])
+    for tid, pids in catalog.transcript_groups().items():
+        groups[tid] += pids
     by_id = {r["post_id"]: r for r in rows}
     reposted = []
     for _tid, pids in groups.items():
@@ -223,13 +220,9 @@ def build_digest(catalog: Catalog, settings: Any, week: str, *, min_confidence: 
             claims.append({"claim": f"{kind} cost {amount:,.0f} {cur}", "earliest": _ref(first, catalog, scrub)})
     # 8. collector health
     health = []
-    for r in catalog.db.execute(
-        "SELECT s.source, COUNT(DISTINCT s.post_id) FROM post_sightings s JOIN posts p ON p.post_id = s.post_id "
-        "WHERE p.posted_at >= ? AND p.posted_at < ? GROUP BY s.source ORDER BY s.source",
-        (start.isoformat(), end.isoformat())):
-        health.append({"source": scrub.source(r[0]), "posts": c(r[1])})
-    failures = [{"stage": r[0], "code": r[1], "count": c(r[2])} for r in catalog.db.execute(
-        "SELECT stage, code, COUNT(*) FROM failures GROUP BY stage, code ORDER BY stage, code")]
+    for source, n in catalog.posts_per_source(start.isoformat(), end.isoformat()):
+        health.append({"source": scrub.source(source), "posts": c(n)})
+    failures = [{"stage": stage, "code": code, "count": c(n)} for stage, code, n in catalog.failure_counts()]
     return {
         "week": week, "start": start.isoformat(), "end": (end - timedelta(days=1)).isoformat(),
         "new": what_is_new(catalog, week, start, end, k=k, scrub=scrub),
@@ -303,10 +296,7 @@ def source_coverage(catalog: Catalog, week: str, end: date, *, k: int = SMALL,
     per: dict[str, Counter] = defaultdict(Counter)
     first: dict[str, str] = {}
     last: dict[str, str] = {}
-    for r in catalog.db.execute(
-        "SELECT s.source, p.posted_at FROM post_sightings s JOIN posts p ON p.post_id = s.post_id "
-        "WHERE p.posted_at != '' AND p.posted_at < ? GROUP BY s.source, p.post_id ORDER BY p.posted_at",
-        (end.isoformat(),)):
+    for r in catalog.source_posting_times(end.isoformat()):
         try:
             wk = period_of(r[1], "week")
         except ValueError:  # an unreadable date counts nowhere
@@ -350,7 +340,7 @@ def _post_ref(catalog: Catalog, post_id: str, scrub: Any = None) -> dict[str, An
 
 def policy_of(catalog: Catalog) -> Any:
     """The default output policy for a catalog read without settings (its data dir's key)."""
-    return policy(SimpleNamespace(privacy=PrivacySettings(), data_dir=catalog.data_dir or Path(".")), catalog.db)
+    return policy(SimpleNamespace(privacy=PrivacySettings(), data_dir=catalog.data_dir or Path(".")), catalog)
 
 
 # Markdown has no autoescape of its own. Controls and bidi overrides are shown as U+FFFD, a line break

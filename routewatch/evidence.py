@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from zlib import error as zlib_error
 
 from crawlers.origins import origin_key_of_host
-from routewatch.catalog import Catalog, account_names, now_iso, stored_json
+from routewatch.catalog import Catalog, now_iso, stored_json
 from routewatch.errors import Code, RouteWatchError
 from routewatch.outputs import open_output
 from routewatch.privacy import PACKS_DIR, redact_obj
@@ -96,13 +96,13 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path, 
         raise RouteWatchError(Code.E903, f"no post {post_id!r} in the catalog (see `routewatch search`)")
     data_dir = Path(settings.data_dir)
     # raw: the authorised modes keep every file as fetched / stored (raw_evidence: in bundles only)
-    scrub = policy(settings, catalog.db, reveal=bool(getattr(settings.privacy, "raw_evidence", False)))
+    scrub = policy(settings, catalog, reveal=bool(getattr(settings.privacy, "raw_evidence", False)))
     raw = scrub.reveal or not (scrub.redact or scrub.pseudonymise)
     key = scrub.key
     view = PostView.of(post, scrub)
 
     # Accounts: every account the catalog knows (a channel listing shows other messages too), longest first
-    handles = tuple(sorted({h for h in account_names(catalog.db) if len(h.lstrip("@")) >= 3}, key=len, reverse=True))
+    handles = tuple(sorted({h for h in catalog.account_names() if len(h.lstrip("@")) >= 3}, key=len, reverse=True))
     pseudo_handles = handles if scrub.pseudonymise else ()
 
     def clean(text: str) -> str:
@@ -117,9 +117,7 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path, 
     # the post as every output shows it (routewatch.view), ids exactly as stored
     post_json.update(view.as_dict())
     files["post.json"] = _j(post_json)
-    snaps = catalog.db.execute(
-        "SELECT s.url, s.status, s.sha256, s.path, s.fetched_at, s.tool FROM post_snapshots ps "
-        "JOIN snapshots s ON s.id = ps.snapshot_id WHERE ps.post_id = ? ORDER BY s.id", (post_id,)).fetchall()
+    snaps = catalog.snapshots_of(post_id)
     snap_meta = []
     for i, s in enumerate(snaps):
         body = gzip.decompress(_inside(data_dir, s["path"]).read_bytes())
@@ -130,42 +128,34 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path, 
                  "copy": "as fetched" if raw else "redacted", "fetched_at": s["fetched_at"], "tool": s["tool"],
                  "page": "the post's own page" if "?embed=1" in s["url"] or s["url"] == post.url else "a listing"}
         snap_meta.append(entry)
-    media = catalog.db.execute("SELECT * FROM media WHERE post_id = ?", (post_id,)).fetchone()
+    media = catalog.media_detail(post_id)
     media_meta = None
     if media is not None:
         f = _inside(data_dir, media["path"])
         if f.exists():
             name = "media/" + f.name
             files[name] = f.read_bytes()
-            prov = stored_json(media["provenance_json"], {}, where=f"media.provenance_json of {post_id}")
+            prov = media["provenance"]
             canonical_media = post.media_url or next((v for k, v in prov.get("params") or [] if k == "url"), "")
             media_meta = {"file": name, "sha256": media["sha256"], "size": media["size"],
                           "duration": media["duration"], "fetched_at": media["fetched_at"],
                           "canonical_url": scrub.url_shown(canonical_media), "provenance": clean_obj(prov)}
-            info = _canonical_info(stored_json(media["info_json"], {}, where=f"media.info_json of {post_id}"),
-                                   canonical_media)
+            info = _canonical_info(media["info"], canonical_media)
             files["media/info.json"] = _j(clean_obj(info))
     units = [{"unit_id": u.unit_id, "kind": u.kind, "lang": u.lang, "text": clean(u.text),
               "segments": [{"start": s.start, "end": s.end, "text": clean(s.text)} for s in u.segments]}
              for u in catalog.units(post_id)]
     files["text_units.json"] = _j(units)
-    trs = catalog.db.execute(
-        "SELECT t.transcript_id, t.model, t.language, t.seconds, t.provenance_json, t.created_at, pt.reused "
-        "FROM post_transcripts pt JOIN transcripts t ON t.transcript_id = pt.transcript_id WHERE pt.post_id = ?",
-        (post_id,)).fetchall()
-    files["transcripts.json"] = _j([{**dict(r), "provenance_json": stored_json(r["provenance_json"], {}, where=f"transcripts.provenance_json of {post_id}")}
-                                    for r in trs])
-    ex = catalog.db.execute("SELECT gold_json, facts_json, provenance_json, created_at FROM extractions WHERE post_id=?",
-                            (post_id,)).fetchone()
+    # the bundle's own field names, as they always were (`provenance_json` decoded, `reused` 0/1)
+    files["transcripts.json"] = _j([{k: t[k] for k in ("transcript_id", "model", "language", "seconds")}
+                                    | {"provenance_json": t["provenance"], "created_at": t["created_at"],
+                                       "reused": int(t["reused"])} for t in catalog.transcripts_of(post_id)])
+    ex = catalog.extraction_detail(post_id)
     if ex is not None:
-        files["extraction.json"] = _j({"facts": clean_obj(stored_json(ex["facts_json"], {}, where=f"extractions.facts_json of {post_id}")),
-                                       "summary": stored_json(ex["gold_json"], {}, where=f"extractions.gold_json of {post_id}"),
-                                       "provenance": stored_json(ex["provenance_json"], {}, where=f"extractions.provenance_json of {post_id}"),
-                                       "created_at": ex["created_at"]})
+        files["extraction.json"] = _j({"facts": clean_obj(ex["facts"]), "summary": ex["summary"],
+                                       "provenance": ex["provenance"], "created_at": ex["created_at"]})
     sightings = [{"source": scrub.source(r["source"]), "discovered_via": scrub.url_shown(r["discovered_via"]),
-                  "seen_at": r["seen_at"]}
-                 for r in catalog.db.execute("SELECT source, discovered_via, seen_at FROM post_sightings WHERE post_id=?",
-                                             (post_id,))]
+                  "seen_at": r["seen_at"]} for r in catalog.sightings_of(post_id)]
     privacy = scrub.provenance()
     if raw:
         privacy = {**privacy, "evidence": "as fetched (authorised raw mode)"}
@@ -229,7 +219,7 @@ def _readme(raw: bool) -> str:
 
 
 def known_accounts(catalog: Catalog) -> set[str]:
-    return {h for h in account_names(catalog.db) if len(h.lstrip("@")) >= 3}
+    return {h for h in catalog.account_names() if len(h.lstrip("@")) >= 3}
 
 
 # ---- verification -------------------------------------------------------------------------------------------

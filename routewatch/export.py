@@ -74,18 +74,15 @@ def matching_ids(index: Any, q: Query) -> tuple[list[str], bool]:
 
 def records(catalog: Catalog, settings: Any, post_ids: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
     """Export records of `post_ids` (in that order; ids no longer in the catalog are left out), or of every post."""
-    db = catalog.db
-    scrub = policy(settings, db)
+    scrub = policy(settings, catalog)
     mode = str(scrub.provenance()["mode"])
     posts = catalog.posts() if post_ids is None else (catalog.get_post(pid) for pid in post_ids)
     for post in posts:
         if post is None:
             continue
         pid = post.post_id
-        media = db.execute("SELECT path, sha256, size, duration, mime, fetched_at, provenance_json FROM media "
-                           "WHERE post_id=?", (pid,)).fetchone()
-        ex = db.execute("SELECT relevant, gold_json, facts_json, provenance_json, created_at FROM extractions "
-                        "WHERE post_id=?", (pid,)).fetchone()
+        media = catalog.media_detail(pid)
+        ex = catalog.extraction_detail(pid)
         rec: dict[str, Any] = {
             "post_id": pid, "platform": post.platform, "platform_id": post.platform_id, "url": post.url,
             "source": post.source, "caption": post.caption,
@@ -95,28 +92,17 @@ def records(catalog: Catalog, settings: Any, post_ids: Iterable[str] | None = No
             "forwarded_from": post.forwarded_from, "discovered_via": post.discovered_via, "views": post.views,
             "relevant": bool(ex["relevant"]) if ex else None,
             "extra": stored_json(post.extra_json, {}, where=f"posts.extra_json of {pid}"),
-            "media": ({**{k: media[k] for k in ("path", "sha256", "size", "duration", "mime", "fetched_at")},
-                       "provenance": stored_json(media["provenance_json"], {}, where=f"media.provenance_json of {pid}")}
+            "media": ({k: media[k] for k in ("path", "sha256", "size", "duration", "mime", "fetched_at", "provenance")}
                       if media else None),
             "units": [{"unit_id": u.unit_id, "kind": u.kind, "lang": u.lang, "text": u.text,
                        "segments": [{"start": s.start, "end": s.end, "text": s.text, "avg_logprob": s.avg_logprob,
                                      "no_speech_prob": s.no_speech_prob} for s in u.segments]}
                       for u in catalog.units(pid)],
-            "transcripts": [{"transcript_id": r[0], "model": r[1], "language": r[2], "seconds": r[3], "reused": bool(r[4]),
-                             "provenance": stored_json(r[5], {}, where=f"transcripts.provenance_json of {r[0]}")}
-                            for r in db.execute(
-                "SELECT t.transcript_id, t.model, t.language, t.seconds, pt.reused, t.provenance_json FROM post_transcripts pt "
-                "JOIN transcripts t ON t.transcript_id = pt.transcript_id WHERE pt.post_id=?", (pid,))],
-            "extraction": ({"summary": stored_json(ex["gold_json"], {}, where=f"extractions.gold_json of {pid}"),
-                            "facts": stored_json(ex["facts_json"], {}, where=f"extractions.facts_json of {pid}"),
-                            "provenance": stored_json(ex["provenance_json"], {}, where=f"extractions.provenance_json of {pid}"),
-                            "created_at": ex["created_at"]}
-                           if ex else None),
-            "sightings": [{"source": r[0], "discovered_via": r[1], "seen_at": r[2]} for r in db.execute(
-                "SELECT source, discovered_via, seen_at FROM post_sightings WHERE post_id=? ORDER BY seen_at", (pid,))],
-            "snapshots": [{"url": r[0], "status": r[1], "sha256": r[2], "fetched_at": r[3]} for r in db.execute(
-                "SELECT s.url, s.status, s.sha256, s.fetched_at FROM post_snapshots ps JOIN snapshots s "
-                "ON s.id = ps.snapshot_id WHERE ps.post_id=? ORDER BY s.id", (pid,))],
+            "transcripts": [{k: t[k] for k in ("transcript_id", "model", "language", "seconds", "reused", "provenance")}
+                            for t in catalog.transcripts_of(pid)],
+            "extraction": ({k: ex[k] for k in ("summary", "facts", "provenance", "created_at")} if ex else None),
+            "sightings": catalog.sightings_of(pid),
+            "snapshots": [{k: r[k] for k in ("url", "status", "sha256", "fetched_at")} for r in catalog.snapshots_of(pid)],
         }
         if scrub.redact:
             # the post's own accounts are replaced wherever its texts name them (the whole catalog's would

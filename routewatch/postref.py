@@ -1,16 +1,16 @@
 """Which post a person means: a full post id, an unambiguous id prefix, or the post's URL.
 
-In: the text given to `evidence`, `trace`, the post page or the evidence API, and a read catalog.
+In: the text given to `evidence`, `trace`, the post page or the evidence API, and a (read) `Catalog`.
 Out: the full post id; E907 (listing the candidates) when a prefix fits several posts, PostNotFound
-(E903, as every unknown CLI input; the web answers it with 404 E904) when nothing fits. Read-only; SQL only
-with parameters.
+(E903, as every unknown CLI input; the web answers it with 404 E904) when nothing fits. Read-only, through
+the catalog's `has_post`, `post_id_by_url` and `post_ids_with_prefix`.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from routewatch.catalog import Catalog
 from routewatch.errors import Code, RouteWatchError
 
 MIN_PREFIX = 4  # shorter prefixes are almost always ambiguous
@@ -25,25 +25,22 @@ def looks_like_ref(text: str) -> bool:
     return bool(_URL.fullmatch(t) or re.fullmatch(r"[a-z0-9_]+-[0-9a-f]{4,16}", t, re.IGNORECASE))
 
 
-def find_post(db: Any, ref: str) -> str | None:
+def find_post(catalog: Catalog, ref: str) -> str | None:
     """The post id `ref` names, None when none; E907 when an id prefix names more than one."""
     ref = re.sub(r"^(https?):/(?!/)", r"\1://", (ref or "").strip())  # a proxy may have merged the // of a URL path
     if not ref:
         return None
-    row = db.execute("SELECT post_id FROM posts WHERE post_id = ?", (ref,)).fetchone()
-    if row:
-        return row[0]
+    if catalog.has_post(ref):
+        return ref
     if _URL.fullmatch(ref):
         for u in dict.fromkeys((ref, ref.rstrip("/"), ref.rstrip("/") + "/", ref.replace("http://", "https://", 1))):
-            row = db.execute("SELECT post_id FROM posts WHERE url = ? ORDER BY post_id LIMIT 1", (u,)).fetchone()
-            if row:
-                return row[0]
+            pid = catalog.post_id_by_url(u)
+            if pid:
+                return pid
         return None
     if len(ref) < MIN_PREFIX or not _ID_LIKE.fullmatch(ref):
         return None
-    like = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    rows = [r[0] for r in db.execute(
-        "SELECT post_id FROM posts WHERE post_id LIKE ? ESCAPE '\\' ORDER BY post_id LIMIT 11", (like,))]
+    rows = catalog.post_ids_with_prefix(ref, limit=11)
     if len(rows) > 1:
         shown = ", ".join(rows[:10]) + (", …" if len(rows) > 10 else "")
         raise RouteWatchError(Code.E907, f"post id prefix {ref!r} matches {'more than 10' if len(rows) > 10 else len(rows)} "
@@ -59,9 +56,9 @@ class PostNotFound(RouteWatchError):  # noqa: N818 - a RouteWatchError, named fo
                                     "of 4 or more characters, or the post's URL (see `routewatch search`)")
 
 
-def resolve_post(db: Any, ref: str) -> str:
+def resolve_post(catalog: Catalog, ref: str) -> str:
     """The post id `ref` names; PostNotFound (E903) when none, E907 when an id prefix names several."""
-    pid = find_post(db, ref)
+    pid = find_post(catalog, ref)
     if pid is None:
         raise PostNotFound(ref)
     return pid

@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from routewatch.core.packs import PACKS_DIR
+
 # ZWNJ / ZWJ are kept where they join something: emoji sequences (man, ZWJ, woman, ZWJ, girl) and Persian or Indic
 # spelling need them. Next to a digit, a space, ASCII punctuation or an end of the text they join
 # nothing, and there they could split a phone number, so they go like the other invisible characters.
@@ -89,7 +91,6 @@ def drop_invisible(text: str) -> str:
 # Cue words, digit spellings, contact links and the account fields of each record format live in the
 # corridor packs (nlp/packs/<pack>/privacy.yaml, every one merged; read as data, nothing imported), each with
 # a `cases:` table. Chinese labels may touch the id ("微信zx88"); Latin labels must stand as words.
-PACKS_DIR = Path(__file__).resolve().parents[1] / "nlp" / "packs"
 _GAP = r"(?:[^\w\[]|_){0,3}"  # {g} in a cue: up to three characters that are not letters or digits
 _SEP = r"(?:[^\w\[@]|_){0,3}?"  # between a cue and its id (an @handle after a cue is the handle rule's)
 _PSEUDONYM = r"user-[0-9a-f]{10}"

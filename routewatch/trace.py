@@ -3,38 +3,35 @@
 In: a claim in any of the three languages and the catalog.  Out: the claim's parts (countries, places,
 legs, amounts with currency, visa and other terms: read by the same extractor as the posts, matched as
 facts), a timeline of the matching posts by posting time with a stance each (supports / contradicts /
-updates / related, and the words that decided it: cues in trace_stance.yaml), earliest posted and earliest
-captured named apart with ties stated, and groups of near-duplicates (same media or audio, forwards,
-MinHash) with the evidence per post. Read-only; handles and contact details are redacted in what it returns.
+updates / related, and the words that decided it: the corridor pack's trace_stance.yaml), earliest posted and earliest
+captured named apart with ties stated, and groups of near-duplicates (same media or audio, forwards, texts
+near-duplicate by routewatch.core.similar) with the evidence per post. Read-only; handles and contact details are redacted in what it returns.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 import nlp
 from index.base import legs
 from index.sqlite_fts import make_snippet
 from nlp.settings import ExtractSettings
-from routewatch.catalog import Catalog, segments_from_json, stored_json
+from routewatch.catalog import Catalog
+from routewatch.core.packs import pack_data, pack_file
+from routewatch.core.similar import near_duplicate_pairs, shingles
 from routewatch.core.text import HAN_RUN, fold
 from routewatch.privacy import redact_text
 from routewatch.records import TextUnit
 from routewatch.view import PostView, policy
 
-TERMS_FILE = Path(__file__).with_name("trace_terms.yaml")
+TERMS_FILE = pack_file("trace_terms")  # the claim concepts, in the default corridor pack
 # A unit matches when it carries (nearly) all of the claim's concepts: 0.8 × concept coverage
 # + 0.2 × shared character pairs / words. With two concepts, one of them alone cannot reach it.
 MATCH_THRESHOLD = 0.75
-NEAR_DUP_JACCARD = 0.6  # MinHash-estimated Jaccard of character 3-shingles for "same text"
 _CJK = HAN_RUN
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = {"the", "a", "an", "is", "are", "to", "of", "in", "el", "la", "los", "las", "de", "en", "es", "y", "and",
@@ -43,15 +40,13 @@ _STOP = {"the", "a", "an", "is", "are", "to", "of", "in", "el", "la", "los", "la
 
 @cache
 def _concepts() -> dict[str, tuple[str, ...]]:
-    data = yaml.safe_load(TERMS_FILE.read_text(encoding="utf-8"))["concepts"]
+    data = pack_data("trace_terms")["concepts"]
     out = {k: tuple(fold(w) for w in v) for k, v in data.items()}
-    # Country names from the corridor pack: "Ecuador", "厄瓜多尔" and "厄瓜多" are one concept.
-    pack = Path(__file__).resolve().parents[1] / "nlp" / "packs" / "zouxian" / "countries.yaml"
-    if pack.exists():
-        for c in yaml.safe_load(pack.read_text(encoding="utf-8")).get("countries", []):
-            names = [fold(n) for n in c.get("names", []) if len(n) >= 2]
-            if names:
-                out[f"country:{c['iso']}"] = tuple(names)
+    # Country names from the same pack: "Ecuador", "厄瓜多尔" and "厄瓜多" are one concept.
+    for c in pack_data("countries").get("countries", []):
+        names = [fold(n) for n in c.get("names", []) if len(n) >= 2]
+        if names:
+            out[f"country:{c['iso']}"] = tuple(names)
     return out
 
 
@@ -71,21 +66,6 @@ def _features(text: str) -> set[str]:
     feats = {f"c:{a}{b}" for a, b in zip(t, t[1:], strict=False) if _CJK.match(a) and _CJK.match(b)}
     feats |= {f"w:{w}" for w in _WORD.findall(t) if w not in _STOP and len(w) > 1}
     return feats
-
-
-def _shingles(text: str, k: int = 3) -> set[str]:
-    t = re.sub(r"\s+", "", fold(text))
-    return {t[i:i + k] for i in range(max(0, len(t) - k + 1))}
-
-
-def minhash(text: str, n: int = 64) -> tuple[int, ...]:
-    sh = _shingles(text) or {""}
-    return tuple(min(int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8, salt=i.to_bytes(8, "little")).digest(),
-                                    "little") for s in sh) for i in range(n))
-
-
-def minhash_similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
-    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
 
 
 def _span_of(claim: str, text: str) -> tuple[int, int] | None:
@@ -123,7 +103,6 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
                 extractor: Any = None) -> dict[str, Any]:
     """Groups (ordered by first posting time), a timeline of every matching post ordered by posting time
     with its stance towards the claim, the claim's parts, and the earliest posted / captured posts."""
-    db = catalog.db
     normalised = fold(claim)
     info = parse_claim(claim, extractor if extractor is not None else _extractor(settings))
     empty = {"claim": claim, "normalised": normalised, "concepts": sorted(concepts_in(claim)),
@@ -131,8 +110,7 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
              "earliest_posted": None, "earliest_captured": None}
     # 1. every post scored on the claim's parts: its texts' concepts and its extracted facts (the summary;
     # the facts with their evidence are read only for posts that need them). Units stream post by post.
-    gold: dict[str, dict[str, Any]] = {r[0]: stored_json(r[1], {}, where=f"extractions.gold_json of {r[0]}")
-                                       for r in db.execute("SELECT post_id, gold_json FROM extractions")}
+    gold = catalog.gold_by_post()
     facts: dict[str, dict[str, Any]] = {}
 
     def facts_of(pid: str) -> dict[str, Any]:
@@ -148,27 +126,16 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
         if m is not None:
             matches[pid], units[pid] = m, us
 
-    cur: str | None = None
-    batch: list[dict[str, Any]] = []
-    for r in db.execute("SELECT unit_id, post_id, kind, text, segments_json FROM units WHERE text != '' "
-                        "ORDER BY post_id, kind, unit_id"):
-        if r["post_id"] != cur:
-            if cur is not None:
-                score(cur, batch)
-            cur, batch = r["post_id"], []
-        batch.append(dict(r))
-    if cur is not None:
-        score(cur, batch)
+    for pid, us in catalog.texts_by_post():
+        score(pid, [{"unit_id": u.unit_id, "kind": u.kind, "text": u.text} for u in us])
     if not matches:
         return empty
     ids = sorted(matches)
     posts = {p: catalog.get_post(p) for p in ids}
     # 2. near-duplicate groups
     uf = _UF()
-    marks = ",".join("?" for _ in ids)
-    media = {r[0]: r[1] for r in db.execute(f"SELECT post_id, sha256 FROM media WHERE post_id IN ({marks})", ids)}  # noqa: S608
-    tr = {r[0]: r[1] for r in db.execute(
-        f"SELECT post_id, transcript_id FROM post_transcripts WHERE post_id IN ({marks})", ids)}  # noqa: S608
+    media = catalog.media_sha_of(ids)
+    tr = catalog.transcript_id_of(ids)
     for key_map in (media, tr):
         by: dict[str, str] = {}
         for pid, key in key_map.items():
@@ -177,11 +144,8 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
             else:
                 by[key] = pid
     # Telegram forwards: a forward of channel X with the same text as a post of X
-    sigs = {p: minhash(_post_text(catalog, p)) for p in ids}
-    for i, a in enumerate(ids):
-        for b in ids[i + 1:]:
-            if minhash_similarity(sigs[a], sigs[b]) >= NEAR_DUP_JACCARD:
-                uf.union(a, b)
+    for a, b, _sim in near_duplicate_pairs({p: shingles(_post_text(catalog, p)) for p in ids}):
+        uf.union(a, b)
     groups: dict[str, list[str]] = {}
     for p in ids:
         groups.setdefault(uf.find(p), []).append(p)
@@ -195,7 +159,7 @@ def trace_claim(catalog: Catalog, settings: Any, claim: str, limit: int = 20,
     for p in (p for ms in kept for p in ms):
         matches[p]["stance"] = stance_of(info, units.get(p, []), facts_of(p))
         matches[p]["unit_texts"] = {u["unit_id"]: u for u in units.get(p, [])}
-    scrub = policy(settings, catalog.db)  # every post as routewatch.view shows it
+    scrub = policy(settings, catalog)  # every post as routewatch.view shows it
     out_groups = []
     for members in kept:
         entries = [_evidence(catalog, posts[p], matches[p], media.get(p), tr.get(p), claim, scrub)
@@ -387,7 +351,7 @@ def match_post(info: ClaimInfo, units: list[dict[str, Any]], gold: dict[str, Any
     # the text shown: the unit that names most of the claim's parts, then the best lexical one
     shown = max(units, key=lambda u: (len(concepts_in(u["text"]) & set(info.terms)), u is best_unit))
     return {"score": score, "coverage": coverage, "matched": matched, "unit_id": shown["unit_id"],
-            "kind": shown["kind"], "text": shown["text"], "segments_json": shown["segments_json"]}
+            "kind": shown["kind"], "text": shown["text"]}
 
 
 def _amount_tied(info: ClaimInfo, a: dict[str, Any], units: list[dict[str, Any]], facts: dict[str, Any]) -> bool:
@@ -412,13 +376,13 @@ def _amount_tied(info: ClaimInfo, a: dict[str, Any], units: list[dict[str, Any]]
 
 # ---- stance ---------------------------------------------------------------------------------------------
 
-STANCE_FILE = Path(__file__).with_name("trace_stance.yaml")
+STANCE_FILE = pack_file("trace_stance")  # the stance cues and their cases, in the default corridor pack
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]|\.(?=\s|$)")
 
 
 @cache
 def _stance_rules() -> dict[str, Any]:
-    data = yaml.safe_load(STANCE_FILE.read_text(encoding="utf-8"))
+    data = pack_data("trace_stance")
     out: dict[str, Any] = {"polar": set(data["polar"]), "opposites": dict(data["opposites"]), "gap": int(data["gap"])}
     for k in ("negate_before", "negate_after", "change", "deny"):
         out[k] = tuple(sorted({fold(w) for w in data[k]}, key=len, reverse=True))
@@ -736,21 +700,18 @@ def _evidence(catalog: Catalog, post: Any, m: dict[str, Any], media_sha: str | N
     st = m.get("stance") or {}
     if st.get("spans") and st.get("unit_id") in m.get("unit_texts", {}):
         u = m["unit_texts"][st["unit_id"]]
-        m = {**m, "unit_id": u["unit_id"], "kind": u["kind"], "text": u["text"], "segments_json": u["segments_json"]}
+        m = {**m, "unit_id": u["unit_id"], "kind": u["kind"], "text": u["text"]}
         span = (st["spans"][0][0], st["spans"][0][1])
         span_all = (min(a for a, _ in st["spans"]), max(b for _, b in st["spans"]))
     else:
         span_all = span
     start_sec = end_sec = None
     if span and m["kind"] in ("transcript", "subtitle"):
-        segs = segments_from_json(m["segments_json"], where=f"units.segments_json of {m['unit_id']}")
-        secs = TextUnit(unit_id=m["unit_id"], post_id=post.post_id, kind=m["kind"], text=m["text"],
-                        segments=segs).seconds_for(*(span_all or span))
+        timed = next((u for u in catalog.units(post.post_id) if u.unit_id == m["unit_id"]), None)
+        secs = timed.seconds_for(*(span_all or span)) if timed is not None and timed.text == m["text"] else None
         if secs:
             start_sec, end_sec = secs
-    snap = catalog.db.execute(
-        "SELECT s.sha256, s.fetched_at FROM post_snapshots ps JOIN snapshots s ON s.id = ps.snapshot_id "
-        "WHERE ps.post_id = ? ORDER BY s.id LIMIT 1", (post.post_id,)).fetchone()
+    snaps = catalog.snapshots_of(post.post_id)
     snippet = make_snippet(m["text"], span)
     v = PostView.of(post, scrub)
     return {
@@ -762,7 +723,7 @@ def _evidence(catalog: Catalog, post: Any, m: dict[str, Any], media_sha: str | N
         "start_sec": start_sec, "end_sec": end_sec,
         "snippet": redact_text(snippet, scrub.public_accounts) if scrub.redact else snippet,
         "media_sha256": media_sha, "transcript_id": transcript_id,
-        "snapshot_sha256": snap[0] if snap else None,
+        "snapshot_sha256": snaps[0]["sha256"] if snaps else None,
     }
 
 

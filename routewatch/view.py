@@ -8,12 +8,11 @@ id, post id and times exactly as stored. CLI, web, API, export, digest, trace an
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from routewatch.catalog import account_names
+from routewatch.catalog import Catalog
 from routewatch.privacy import install_secret
 from routewatch.records import Post
 from routewatch.web.public import Scrubber
@@ -23,13 +22,13 @@ URL_NOTE = "not a link: its account is a pseudonym; platform and platform_id loc
 
 
 
-def policy(settings: Any, db: sqlite3.Connection | None = None, *, max_chars: int = 20000,
+def policy(settings: Any, catalog: Catalog | None = None, *, max_chars: int = 20000,
            reveal: bool = False) -> Scrubber:
     """The output policy of this install: `privacy.*` settings, the install's pseudonym key and the
     accounts the catalog knows (so a handle is replaced wherever a text names it). `reveal`: the raw mode
     for this output only (evidence under `privacy.raw_evidence`)."""
     p = settings.privacy
-    return Scrubber(install_secret(Path(settings.data_dir)), account_names(db) if db is not None else (),
+    return Scrubber(install_secret(Path(settings.data_dir)), catalog.account_names() if catalog is not None else (),
                     pseudonymise=p.pseudonymise_handles, redact=p.redact_contacts, max_chars=max_chars,
                     reveal=p.reveal or reveal, public=p.public_accounts, min_count=p.min_count)
 

@@ -54,16 +54,16 @@ def test_one_posts_parts(fresh_catalog):
     cat = fresh_catalog
     a, _b, c = _world(cat)
     assert cat.unit_text(f"{a.post_id}:caption") == a.caption and cat.unit_text("nope") is None
-    (tr,) = cat.post_transcripts(a.post_id)
+    (tr,) = cat.transcripts_of(a.post_id)
     assert (tr["model"], tr["language"], tr["seconds"], tr["reused"]) == ("test", "zh", 1.0, False)
-    assert cat.post_transcripts(c.post_id)[0]["reused"] is True
+    assert cat.transcripts_of(c.post_id)[0]["reused"] is True
     tid = tr["transcript_id"]
     assert set(cat.unit_transcripts(a.post_id).values()) == {tid}
     m = cat.media_detail(a.post_id)
     assert (m["sha256"], m["size"], m["mime"], m["path"], m["provenance"]["tool"]) == (SHA, 10, "video/mp4",
                                                                                         "media/ab/x.mp4", "yt-dlp")
     assert cat.media_detail(c.post_id) is None
-    assert [s["source"] for s in cat.post_sightings(a.post_id)] == ["test"]
+    assert [s["source"] for s in cat.sightings_of(a.post_id)] == ["test"]
     assert cat.post_stages(a.post_id)["fetch"]["status"] == "done"
     assert [(f.stage, f.code, f.reason) for f in cat.post_failures(c.post_id)] == [("fetch", "E210", "too slow")]
     assert cat.post_failures(a.post_id) == []

@@ -85,15 +85,11 @@ def test_core_importing_a_stage_breaks_the_contract(tmp_path: Path) -> None:
 
 # ---- the catalog as the only door to the data ---------------------------------------------------------------
 SQL_CALL = re.compile(r"\.(execute|executemany|executescript)\(")
-SQL_HOMES = {"routewatch/catalog.py", "routewatch/catalog_web.py",  # the catalog and its read mixins
+SQL_HOMES = {"routewatch/catalog.py", "routewatch/catalog_web.py", "routewatch/catalog_reports.py",  # the catalog
              "index/sqlite_fts.py",  # the SQLite index's own FTS tables
              "routewatch/core/pgdb.py", "routewatch/core/catalog_copy.py"}  # its PostgreSQL adapter; migrate-catalog
-# Modules that still run SQL themselves, with how many calls they had when this list was written. Issue 13
-# moves each behind a named catalog read method; the counts may only fall, and no other module may start.
-NOT_YET_MOVED = {
-    "routewatch/evidence.py": 5, "routewatch/trace.py": 5,
-    "routewatch/export.py": 5, "routewatch/digest.py": 5, "routewatch/postref.py": 3, "routewatch/cli.py": 2,
-    "routewatch/bench/index_part.py": 2, "routewatch/alerts.py": 2,
+# Modules that still run SQL themselves: none since issue 13 (a module that starts fails the test below).
+NOT_YET_MOVED: dict[str, int] = {
 }
 
 
@@ -300,3 +296,30 @@ def test_function_level_project_imports_only_in_startup_surfaces() -> None:
                   if fn and not a.startswith(tuple(s + "." for s in STARTUP_SURFACES)) and a not in STARTUP_SURFACES
                   and not allowed(a, b))
     assert late == [], "hoist these imports to the top of the module, or add the reason to LATE_IMPORTS"
+
+
+def _sources_matching(pattern: re.Pattern[str], home: str) -> list[str]:
+    """The source files of the packages, other than `home`, in which `pattern` occurs."""
+    return [f.relative_to(REPO).as_posix() for pkg in PACKAGES for f in sorted((REPO / pkg).rglob("*.py"))
+            if f.relative_to(REPO).as_posix() != home and pattern.search(f.read_text(encoding="utf-8"))]
+
+
+def test_near_duplicates_are_defined_once_in_core() -> None:
+    """Trace's groups and the post page's related posts share routewatch/core/similar.py (no second shingling,
+    MinHash or Jaccard of their own)."""
+    found = _sources_matching(re.compile(r"^\s*def \w*(shingle|minhash|jaccard)\w*\(", re.M | re.I),
+                              "routewatch/core/similar.py")
+    assert found == [], f"near-duplicate similarity defined outside routewatch/core/similar.py: {found}"
+
+
+def test_the_default_pack_is_named_once() -> None:
+    """The default corridor pack's name is written only in routewatch/core/packs.py (DEFAULT_PACK); the corridor's
+    vocabularies outside the extractor (trace concepts and stance cues, trend terms, ASR prompt terms) are files
+    of that pack, not of the modules that read them."""
+    found = _sources_matching(re.compile(r"""["']zouxian["']"""), "routewatch/core/packs.py")
+    assert found == [], f"the default pack named outside routewatch/core/packs.py: {found}"
+    from routewatch.core.packs import DEFAULT_PACK, pack_file
+
+    for key in ("trace_terms", "trace_stance", "trend_terms", "asr_prompt"):
+        assert pack_file(key).parent.name == DEFAULT_PACK
+    assert sorted(p.name for p in REPO.glob("*/*.yaml") if p.parent.name in PACKAGES) == []  # no vocabulary beside code

@@ -17,25 +17,25 @@ def cat(fresh_catalog):
 def test_full_id_prefix_and_url(cat):
     ids = sorted(p.post_id for p in cat.posts())
     a = ids[0]
-    assert resolve_post(cat.db, a) == a
+    assert resolve_post(cat, a) == a
     unique = next(a[:n] for n in range(9, len(a)) if sum(i.startswith(a[:n]) for i in ids) == 1)
-    assert resolve_post(cat.db, unique) == a
+    assert resolve_post(cat, unique) == a
     url = cat.get_post(a).url
     for ref in (url, url + "/", url.replace("https://", "https:/"), url.replace("https://", "http://")):
-        assert resolve_post(cat.db, ref) == a, ref
+        assert resolve_post(cat, ref) == a, ref
 
 
 def test_ambiguous_prefix_lists_the_candidates(cat):
     with pytest.raises(RouteWatchError) as e:
-        resolve_post(cat.db, "telegram-")
+        resolve_post(cat, "telegram-")
     assert e.value.code == "E907" and all(p.post_id in e.value.reason for p in cat.posts())
 
 
 def test_unknown_or_too_short_is_E903(cat):
     for ref in ("telegram-ffffffff", "tel", "", "https://t.me/other/9", "%", "telegram-%"):
-        assert find_post(cat.db, ref) is None
+        assert find_post(cat, ref) is None
         with pytest.raises(RouteWatchError) as e:
-            resolve_post(cat.db, ref)
+            resolve_post(cat, ref)
         assert e.value.code == "E903"  # bad input on the command line; the web answers 404 E904
 
 

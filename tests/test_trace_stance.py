@@ -1,4 +1,4 @@
-"""The stance cue table (routewatch/trace_stance.yaml `cases:`): claim + post text -> stance and deciding words,
+"""The stance cue table (the corridor pack's trace_stance.yaml `cases:`): claim + post text -> stance and deciding words,
 through the real claim parser and the real extractor (CONVENTIONS §7: every rule file has its cases)."""
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Domain priming: builds the decoder's initial prompt per language from prompt_terms.yaml.
+"""Domain priming: builds the decoder's initial prompt per language from the corridor pack's ASR terms.
 
-In: the terms file (packaged `transcribe/prompt_terms.yaml` unless configured) and a language code.
+In: the terms file (the default pack's `asr_prompt.yaml`, read through routewatch.core.packs, unless
+`prompt_terms_file` names another) and a language code.
 Out: one short prompt string ("" when the language has no terms). Never reads the network.
 """
 
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import yaml
 
+from routewatch.core.packs import pack_file
 from routewatch.errors import Code, NotConfigured
 
-DEFAULT_TERMS_FILE = Path(__file__).with_name("prompt_terms.yaml")
+DEFAULT_TERMS_FILE = pack_file("asr_prompt")
 DEFAULT_MAX_CHARS = 300  # Whisper reads at most 223 prompt tokens; Chinese costs ~1.3 tokens a character
 
 
@@ -29,6 +31,8 @@ def load_terms(path: str = "") -> dict[str, dict]:
         raise NotConfigured(f"prompt terms {file}: expected a mapping of languages", Code.E902)
     out: dict[str, dict] = {}
     for lang, spec in data.items():
+        if lang == "cases":  # the file's own case table (language -> prompt), not a language
+            continue
         if not isinstance(spec, dict) or not isinstance(spec.get("terms"), list):
             raise NotConfigured(f"prompt terms {file}: {lang!r} needs a `terms` list", Code.E902)
         out[str(lang)] = {

@@ -75,11 +75,11 @@ class TranscribeSettings(Section):
     captions_first: bool = True
     vad: bool = True
     vad_params: VadSettings = Field(default_factory=VadSettings)
-    prompt: bool = True  # domain priming from prompt_terms.yaml
+    prompt: bool = True  # domain priming from the corridor pack's asr_prompt.yaml
     # "hotwords": primes every 30 s window; "initial_prompt": only the first window unless
     # condition_on_previous_text carries it on (faster-whisper's behaviour).
     prompt_mode: Literal["hotwords", "initial_prompt"] = "hotwords"
-    prompt_terms_file: str = ""  # "" = the packaged transcribe/prompt_terms.yaml
+    prompt_terms_file: str = ""  # "" = the default corridor pack's asr_prompt.yaml
     max_audio_seconds: float = 600.0
     normalise_zh: bool = True  # Traditional → Simplified (OpenCC t2s); raw text is kept
     probe_timeout_s: float = Field(default=20.0, gt=0)

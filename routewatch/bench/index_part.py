@@ -132,12 +132,12 @@ def bench_sqlite(workdir: Path, sizes: Sequence[int], *, repeats: int, progress:
             else:
                 mode = "default"
                 if have >= bulk_after:
-                    idx.db.execute("PRAGMA synchronous=OFF")
+                    idx.bulk_load()
                     mode = "synchronous=OFF"
                 spent, failed = _upsert_timed(idx, have, n, progress, f"index sqlite {n:,}")
                 added = n - have
                 have = n
-                idx.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                idx.checkpoint()
                 size_mb = sum(p.stat().st_size for p in workdir.glob("index-sqlite.sqlite*")) / 2**20
                 row = {"posts": n, "units": idx.unit_count(), "added": added, "build": mode,
                        "upsert_s": round(spent, 1), "docs_per_s": round(added / spent, 1) if spent else None,

@@ -17,6 +17,7 @@ from typing import Any
 from index.base import UNCHECKED, Query, SearchHits, facts_gold, parse_query_text, threshold
 from index.build import build_index
 from routewatch.catalog import Catalog, stored_json
+from routewatch.core.similar import NEAR_DUPLICATE, jaccard, shingles
 from routewatch.errors import RouteWatchError
 from routewatch.matched import filter_matches, is_filter_only
 from routewatch.records import TextUnit
@@ -206,7 +207,7 @@ def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
         "transcript_id": t["transcript_id"], "model": scrub.meta(t["model"]), "language": t["language"],
         "seconds": t["seconds"], "created_at": t["created_at"], "audio_sha256": t["audio_sha256"],
         "reused": t["reused"], "linked_at": t["linked_at"], "provenance": _public_provenance(scrub, t["provenance"]),
-    } for t in cat.post_transcripts(post_id)]
+    } for t in cat.transcripts_of(post_id)]
     facts_raw = cat.get_facts(post_id)
     m = cat.media_detail(post_id)
     media = None
@@ -216,9 +217,9 @@ def post_detail(ctx: Ctx, post_id: str) -> dict[str, Any] | None:
                  "provenance": _public_provenance(scrub, m["provenance"])}
     snapshots = [{"url": scrub.url_shown(r["url"]), "status": r["status"],
                   "sha256": r["sha256"], "fetched_at": r["fetched_at"], "tool": scrub.meta(r["tool"])}
-                 for r in cat.post_snapshots(post_id)]
+                 for r in cat.snapshots_of(post_id)]
     sightings = [{"source": scrub.source(r["source"]), "discovered_via": scrub.url_shown(r["discovered_via"]),
-                  "seen_at": r["seen_at"]} for r in cat.post_sightings(post_id)]
+                  "seen_at": r["seen_at"]} for r in cat.sightings_of(post_id)]
     stages = cat.post_stages(post_id)
     failures = [{"stage": f.stage, "code": f.code, "reason": scrub.clean(f.reason), "at": f.at}
                 for f in cat.post_failures(post_id)]
@@ -248,16 +249,7 @@ def _availability(scrub: Scrubber, catalog: Catalog, post_id: str) -> dict[str, 
 
 
 # ---- reposts and near-duplicates ------------------------------------------------------------------------
-def _shingles(text: str, k: int = 3) -> set[str]:
-    t = "".join(ch for ch in text[:4000].lower() if ch.isalnum())  # a caption's head is enough to compare
-    return {t[i:i + k] for i in range(max(0, len(t) - k + 1))}
-
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
-
-
-def related_posts(ctx: Ctx, post_id: str, threshold: float = 0.5, limit: int = 30) -> list[dict[str, Any]]:
+def related_posts(ctx: Ctx, post_id: str, threshold: float = NEAR_DUPLICATE, limit: int = 30) -> list[dict[str, Any]]:
     """Reposts (same media file, same or acoustically identical audio, forwarded from this account) and
     near-duplicates (caption 3-gram Jaccard ≥ threshold), oldest first."""
     cat = ctx.catalog
@@ -272,9 +264,9 @@ def related_posts(ctx: Ctx, post_id: str, threshold: float = 0.5, limit: int = 3
     me = cat.get_post(post_id)
     if me is None:
         return []
-    my_sh = _shingles(me.caption)
+    my_sh = shingles(me.caption)
     for pid, caption in cat.caption_candidates(post_id, me.caption):
-        j = _jaccard(my_sh, _shingles(caption))
+        j = jaccard(my_sh, shingles(caption))
         if j >= threshold:
             rel[pid].append("similar caption")
             sim[pid] = round(j, 3)

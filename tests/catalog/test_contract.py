@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from routewatch.catalog import MIGRATIONS, Catalog, account_names
+from routewatch.catalog import MIGRATIONS, Catalog
 from routewatch.errors import RouteWatchError
 from routewatch.records import (
     CountryMention,
@@ -103,7 +103,7 @@ def test_account_names(cat):
     extra = {"channel": "频道", "uploader_id": 5, "comments": {"1": {"author": "c1", "author_name": "甲"}, "2": "x"}}
     cat.upsert_post(make_post(author_handle=" @h ", forwarded_from="fw", extra_json=json.dumps(extra)))
     cat.upsert_post(make_post(platform_id="c/2", source="telegram:chan", extra_json="not json"))
-    assert account_names(cat.db) == {"@h", "fw", "频道", "c1", "甲", "chan"}
+    assert cat.account_names() == {"@h", "fw", "频道", "c1", "甲", "chan"}
 
 
 # ---- snapshots ----------------------------------------------------------------------------------------------

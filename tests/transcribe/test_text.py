@@ -61,7 +61,9 @@ def test_prompt_budget_cuts_at_a_whole_term(tmp_path):
 
 def test_packaged_terms_file_lists_plain_strings():
     data = yaml.safe_load(DEFAULT_TERMS_FILE.read_text(encoding="utf-8"))
-    for spec in data.values():
+    for lang, spec in data.items():
+        if lang == "cases":
+            continue
         assert isinstance(spec["terms"], list) and all(isinstance(t, str) and t for t in spec["terms"])
 
 
@@ -70,3 +72,11 @@ def test_scoring_forms():
     assert words("That's how snakeheads recruit, now.") == ["thats", "how", "snakeheads", "recruit", "now"]
     assert edit_distance(list("abc"), list("axcd")) == 2
     assert re.sub(r"\s", "", "".join(zh_chars("“走线一条龙，9800美金”"))) == "走线一条龙9800美金"
+
+
+def test_prompt_cases_of_the_pack():
+    """The pack's asr_prompt.yaml `cases:`: language -> the exact prompt the decoder is given."""
+    cases = yaml.safe_load(DEFAULT_TERMS_FILE.read_text(encoding="utf-8"))["cases"]
+    assert {c["language"] for c in cases} >= set(load_terms())
+    for case in cases:
+        assert build_prompt(case["language"]) == case["prompt"], case["language"]

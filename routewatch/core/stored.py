@@ -1,8 +1,8 @@
-"""The one decoder of JSON stored in the catalog and the index (`stored_json`, `StoredJSONError`).
+"""The one decoder for JSON stored in the catalog and the index.
 
-In: a column's text and the shape it should have.  Out: the value, or the default for a bad row (logged
-once as E923).  Its own module so that the catalog and its read mixins (`catalog_web`, …) share it
-without importing one another.
+In: a JSON column's text, the shape expected (`default`) and where it was read.  Out: the value, or `default`
+with one `E923` log line per bad (column, reason) — or StoredJSONError when the caller asks for `strict`.
+Lives in core so the catalog and its read mixins (catalog_reports, catalog_web) share it without a cycle.
 """
 
 from __future__ import annotations
@@ -46,3 +46,4 @@ def stored_json(text: str | bytes | None, default: Any, *, where: str, strict: b
         _BAD_ROWS_SEEN.add((where, reason))
         log.warning("%s; read as empty", err)
     return default
+
