@@ -19,7 +19,7 @@ from typing import Any, ClassVar, TypeVar
 import catalogue
 from w3lib.encoding import html_to_unicode
 
-from routewatch.records import Post, TextUnit
+from routewatch.core.records import Post, TextUnit
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from yt_dlp.utils import traverse_obj
 
 from crawlers.base import Comment
 from crawlers.values import as_int, ascii_digits, iso_time
-from routewatch.records import post_id_for
+from routewatch.core.records import post_id_for
 
 
 def from_ytdlp(post_id: str, info: dict[str, Any], limit: int) -> list[Comment]:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from lxml import etree
 
 from crawlers.base import Crawler, Follow, Page, register
-from routewatch.errors import Code, RouteWatchError
+from routewatch.core.errors import Code, RouteWatchError
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

@@ -28,10 +28,10 @@ from crawlers.comments import from_ytdlp as comments_from_ytdlp
 from crawlers.origins import origin_key_of_host, to_fetch_url
 from crawlers.safety import Deadline, DeadlinePassedError, check_url, guarded_resolution
 from crawlers.settings import CrawlSettings
-from routewatch.catalog import now_iso
+from routewatch.core.catalog import now_iso
+from routewatch.core.errors import Code, NotConfigured, RouteWatchError
 from routewatch.core.platforms import page_is_media
-from routewatch.errors import Code, NotConfigured, RouteWatchError
-from routewatch.records import Media, Post, Provenance, Segment, TextUnit
+from routewatch.core.records import Media, Post, Provenance, Segment, TextUnit
 
 _DROP_INFO_KEYS = ("formats", "requested_formats", "http_headers", "thumbnails", "automatic_captions",
                    "_format_sort_fields", "requested_downloads", "cookies")

@@ -34,11 +34,11 @@ from crawlers.platforms import douyin_aweme_post, douyin_url, tiktok_item_post, 
 from crawlers.settings import CrawlSettings
 from crawlers.store import store_capture, store_comments
 from crawlers.values import as_int, ascii_digits, iso_from_epoch, iso_time, json_safe
-from routewatch.catalog import Catalog, now_iso
+from routewatch.core.catalog import Catalog, now_iso
+from routewatch.core.errors import Code, RouteWatchError
 from routewatch.core.platforms import SOCIAL, platform_of_host
-from routewatch.errors import Code, RouteWatchError
-from routewatch.privacy import redact_text
-from routewatch.records import Failure, Post, post_id_for
+from routewatch.core.privacy import redact_text
+from routewatch.core.records import Failure, Post, post_id_for
 
 KINDS = ("zeeschuimer", "4cat")
 # Zeeschuimer names a capture by the module's domain ("tiktok.com"); older exports use the module name

@@ -30,7 +30,7 @@ from crawlers.values import (
     script_json,
 )
 from crawlers.values import dumps as _dumps
-from routewatch.records import Post, post_id_for
+from routewatch.core.records import Post, post_id_for
 
 
 def _links(sel: Selector, base: str, pattern: str) -> Iterator[str]:

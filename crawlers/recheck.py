@@ -26,9 +26,9 @@ from crawlers.fetch import _GuardedRedirect
 from crawlers.origins import to_fetch_url
 from crawlers.safety import Deadline, check_url
 from crawlers.settings import CrawlSettings
-from routewatch.catalog import Catalog, now_iso
-from routewatch.errors import Code, RouteWatchError
-from routewatch.records import Failure, Post
+from routewatch.core.catalog import Catalog, now_iso
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.records import Failure, Post
 
 STATES = ("available", "deleted", "private", "geo_blocked", "account_gone")
 HISTORY = 20  # states kept per post in extra.availability (the newest)

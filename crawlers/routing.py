@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from crawlers import feed, platforms, seeds, telegram, web, youtube  # noqa: F401 - each registers its crawlers
 from crawlers.base import Crawler, crawler_kinds
-from routewatch.errors import Code, RouteWatchError
+from routewatch.core.errors import Code, RouteWatchError
 
 
 def all_crawlers() -> dict[str, type[Crawler]]:

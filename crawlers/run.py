@@ -32,10 +32,10 @@ from crawlers.safety import check_url, check_url_form
 from crawlers.settings import CrawlSettings
 from crawlers.source import Source, Start, register_source
 from crawlers.store import PostStore
-from routewatch.catalog import now_iso
 from routewatch.core.backoff import backoff_seconds
-from routewatch.errors import Code, RouteWatchError
-from routewatch.records import Post
+from routewatch.core.catalog import now_iso
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.records import Post
 
 
 class GuardRefused(IgnoreRequest):

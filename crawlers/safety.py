@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from routewatch.errors import Code, RouteWatchError
+from routewatch.core.errors import Code, RouteWatchError
 
 ALLOWED_SCHEMES = ("http", "https")
 

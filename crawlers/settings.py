@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
 
-from routewatch.sections import Section
+from routewatch.core.sections import Section
 
 
 class CrawlSettings(Section):

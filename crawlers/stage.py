@@ -17,9 +17,9 @@ from crawlers import run, tiktok_research, ytdlp_discovery  # noqa: F401 - each 
 from crawlers.settings import CrawlSettings, SourceConfig
 from crawlers.source import Source, Start, source_kinds
 from crawlers.store import CrawlReport, PostStore
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
+from routewatch.core.errors import Code, NotConfigured, RouteWatchError
 from routewatch.core.stage import Progress, StageReport
-from routewatch.errors import Code, NotConfigured, RouteWatchError
 
 URL_KINDS = ("ytdlp.v1", "pages.v1")  # who takes a URL, in this order (yt-dlp first for the URLs it prefers)
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from crawlers.base import Comment, without_lone_surrogates
-from routewatch.catalog import Catalog, now_iso
+from routewatch.core.catalog import Catalog, now_iso
+from routewatch.core.records import Failure, Post, TextUnit
 from routewatch.core.stage import failpoint
-from routewatch.records import Failure, Post, TextUnit
 
 
 @dataclass

@@ -23,7 +23,7 @@ from yt_dlp.utils import parse_duration
 
 from crawlers.base import Comment, Crawler, Follow, Page, register
 from crawlers.values import norm_date as _norm_date
-from routewatch.records import Post, post_id_for
+from routewatch.core.records import Post, post_id_for
 
 _VIEWS = re.compile(r"^([\d.]+)\s*([KMB]?)$", re.I)
 

@@ -35,11 +35,11 @@ from crawlers.settings import CrawlSettings, SourceConfig
 from crawlers.source import Source, Start, register_source
 from crawlers.store import PostStore
 from crawlers.values import as_int, iso_from_epoch, json_safe
-from routewatch.catalog import Catalog, now_iso
 from routewatch.core.backoff import RateLimited, retrying
+from routewatch.core.catalog import Catalog, now_iso
+from routewatch.core.errors import Code, NotConfigured, RouteWatchError
+from routewatch.core.records import Post, TextUnit, post_id_for
 from routewatch.core.stage import failpoint
-from routewatch.errors import Code, NotConfigured, RouteWatchError
-from routewatch.records import Post, TextUnit, post_id_for
 
 API = "https://open.tiktokapis.com"
 TOKEN_PATH = "/v2/oauth/token/"  # noqa: S105 - an endpoint path, not a secret

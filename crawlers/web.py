@@ -16,7 +16,7 @@ from parsel import Selector
 from crawlers.base import Crawler, Follow, Page, register
 from crawlers.values import norm_date as _norm_date
 from routewatch.core.platforms import platform_of_host
-from routewatch.records import Post, post_id_for
+from routewatch.core.records import Post, post_id_for
 
 
 def _site(host: str) -> str:

@@ -22,8 +22,8 @@ from yt_dlp.utils import traverse_obj
 from crawlers.base import Crawler, Follow, Page, register
 from crawlers.values import as_int, caption_of, embedded_json, meta_tags
 from crawlers.values import norm_date as _norm_date
-from routewatch.errors import Code, RouteWatchError
-from routewatch.records import Post, post_id_for
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.records import Post, post_id_for
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 YT = "{http://www.youtube.com/xml/schemas/2015}"

@@ -30,7 +30,8 @@ from crawlers.source import Source, Start, register_source
 from crawlers.store import CrawlReport, PostStore
 from crawlers.values import as_int, caption_of, iso_from_epoch, norm_date
 from crawlers.youtube import YouTube
-from routewatch.catalog import Catalog, now_iso
+from routewatch.core.catalog import Catalog, now_iso
+from routewatch.core.errors import Code, RouteWatchError
 from routewatch.core.platforms import (
     BY_NAME,
     platform_of_extractor,
@@ -38,8 +39,7 @@ from routewatch.core.platforms import (
     post_id_in_path,
     title_is_caption,
 )
-from routewatch.errors import Code, RouteWatchError
-from routewatch.records import Post, post_id_for
+from routewatch.core.records import Post, post_id_for
 
 # `ytsearch5:QUERY`, `ytsearchdate10:QUERY`, `bilisearchall:QUERY` …: yt-dlp's search keys
 SEARCH = re.compile(r"^(?P<key>[a-z]+search(?:date)?)(?P<n>\d+|all)?:(?P<query>.+)$", re.S)

@@ -15,8 +15,8 @@ from datetime import date, datetime
 from typing import Any
 
 from index.query import parse, positive_terms
-from routewatch.errors import Code, RouteWatchError
-from routewatch.records import SearchHit, TextUnit
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.records import SearchHit, TextUnit
 
 DEFAULT_MIN_CONFIDENCE = 0.5  # extract.aggregate_min_confidence's default: the facts aggregates count
 STATES = ("available", "deleted", "private", "geo_blocked", "account_gone")  # what `routewatch recheck` records

@@ -42,10 +42,10 @@ from index.settings import ELASTICSEARCH, IndexSettings
 # The sqlite backend's text helpers: the same snippet and span rules make hits equal across backends.
 from index.sqlite_fts import _first_span, make_snippet, normalise
 from index.terms import trend_terms
+from routewatch.core.errors import Code, NotConfigured, RouteWatchError
+from routewatch.core.records import SearchHit, Segment, TextUnit
 from routewatch.core.registry import indexes
 from routewatch.core.text import fold, to_simplified
-from routewatch.errors import Code, NotConfigured, RouteWatchError
-from routewatch.records import SearchHit, Segment, TextUnit
 
 MAPPING_VERSION = "elasticsearch.v1"
 

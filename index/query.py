@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Union
 
-from routewatch.errors import Code, RouteWatchError
+from routewatch.core.errors import Code, RouteWatchError
 
 # Grammar (operators in upper case; lower-case "or" / "not" are words):
 #   query   := or_expr

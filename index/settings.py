@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from routewatch.sections import Section
+from routewatch.core.sections import Section
 
 SQLITE, ELASTICSEARCH = "sqlite.v1", "elasticsearch.v1"
 # Names written before the registry had versions; they keep meaning what they meant then.

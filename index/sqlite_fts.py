@@ -44,11 +44,11 @@ from index.base import (
 )
 from index.settings import SQLITE, IndexSettings
 from index.terms import trend_terms
-from routewatch.catalog import check_catalog_file, segments_from_json, stored_json
+from routewatch.core.catalog import check_catalog_file, segments_from_json, stored_json
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.records import SearchHit, TextUnit
 from routewatch.core.registry import indexes
 from routewatch.core.text import CJK_RUN, has_cjk, to_simplified
-from routewatch.errors import Code, RouteWatchError
-from routewatch.records import SearchHit, TextUnit
 
 # Bump when the tables below change: an index of another version is dropped and rebuilt from the
 # catalog (the index is only a projection).

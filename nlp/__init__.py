@@ -1,6 +1,6 @@
 """nlp stage: text units in, extractions out (places, route, costs, bribes, relevance).
 
-In: `routewatch.records.TextUnit`s and `nlp.settings.ExtractSettings`. Out: `Extraction` records with
+In: `routewatch.core.records.TextUnit`s and `nlp.settings.ExtractSettings`. Out: `Extraction` records with
 evidence for every fact, merged per post. The rules live in corridor packs (nlp/packs/<name>/*.yaml).
 Must never touch the network, the catalog or other stages: it only reads text and pack files.
 """
@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from routewatch.core.packs import DEFAULT_PACK
-from routewatch.records import Extraction, TextUnit
+from routewatch.core.records import Extraction, TextUnit
 
 from .settings import ExtractSettings
 

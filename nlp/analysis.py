@@ -1,7 +1,7 @@
 """The working record of one text while the pipeline components run (kept on `doc._.rw`).
 
 In: filled step by step by the components (gazetteer, money, bribes, costs, route, relevance).
-Out: read by the extractor to build `routewatch.records.Extraction`. Internal to nlp/: never
+Out: read by the extractor to build `routewatch.core.records.Extraction`. Internal to nlp/: never
 passed to other stages (they get records), never holds anything but offsets and values.
 """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from routewatch.records import TextUnit
+from routewatch.core.records import TextUnit
 
 from .extractor import Extractor
 

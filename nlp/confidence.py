@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from routewatch.records import Extraction, TextUnit
+from routewatch.core.records import Extraction, TextUnit
 
 # Written by the poster > burned-in or uploaded subtitles > speech recognised by a model.
 KIND_BASE = {"caption": 0.9, "subtitle": 0.85, "ocr": 0.75, "onscreen": 0.75, "transcript": 0.75, "comment": 0.6}

@@ -11,8 +11,8 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
+from routewatch.core.errors import Code, RouteWatchError
 from routewatch.core.packs import DEFAULT_PACK
-from routewatch.errors import Code, RouteWatchError
 
 from .pack import load_pack
 from .text import fold_term

@@ -1,7 +1,7 @@
 """The extractor: one text unit in, one `Extraction` out; and merging the units of one post.
 
 In: `TextUnit`s (caption, subtitle, transcript) and `ExtractSettings`. Out: frozen
-`routewatch.records.Extraction`s whose every fact carries `Evidence` (unit, character span, exact
+`routewatch.core.records.Extraction`s whose every fact carries `Evidence` (unit, character span, exact
 text, and audio seconds for timed units) and a confidence with its reasons (nlp.confidence). Facts are
 kept for irrelevant texts too; their gold schema (what aggregates read) is empty. Must never return a
 span that is not an exact slice of the unit text.
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from spacy.language import Language
 
-from routewatch.errors import Code, NotConfigured, RouteWatchError
-from routewatch.records import (
+from routewatch.core.errors import Code, NotConfigured, RouteWatchError
+from routewatch.core.records import (
     Bribe,
     Cost,
     CountryMention,

@@ -14,8 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from routewatch.core.errors import Code, NotConfigured
 from routewatch.core.packs import PACKS_DIR, read_yaml, resolve_pack_dir
-from routewatch.errors import Code, NotConfigured
 
 from .lexmatch import SoundIndex, TermMatcher
 from .text import fold_term, is_han

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from routewatch.core.packs import DEFAULT_PACK
-from routewatch.sections import Section
+from routewatch.core.sections import Section
 
 
 class ExtractSettings(Section):

@@ -1,6 +1,6 @@
 """The on-screen text (ocr) stage: burned-in captions of a video as timed, searchable text.
 
-In: local video files.  Out: `routewatch.records.OnscreenText` through `OnscreenReader.read`, and
+In: local video files.  Out: `routewatch.core.records.OnscreenText` through `OnscreenReader.read`, and
 `ocr-file` JSON lines through `ocr_files`. Imports only core modules of `routewatch`.
 """
 

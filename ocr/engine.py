@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from routewatch.errors import Code, NotConfigured
+from routewatch.core.errors import Code, NotConfigured
 
 # The models inside rapidocr==3.10.0 (PP-OCRv6 small, Chinese + Latin): name → sha256.
 MODEL_FILES: dict[str, str] = {

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 from pathlib import Path
 
+from routewatch.core.records import OnscreenText
 from routewatch.core.text import to_simplified
-from routewatch.records import OnscreenText
 
 from .engine import DET_MODEL, REC_MODEL, model_paths
 from .file_cli import ocr_files

@@ -12,8 +12,8 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from routewatch.errors import Code, RouteWatchError
-from routewatch.records import OnscreenText
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.records import OnscreenText
 
 from .build import build_reader
 from .reader import OnscreenReader

@@ -1,6 +1,6 @@
 """The ocr stage's door: `OnscreenReader.read(video_path) -> OnscreenText`.
 
-In: a local video file and `OcrSettings`.  Out: `routewatch.records.OnscreenText`: caption lines with the
+In: a local video file and `OcrSettings`.  Out: `routewatch.core.records.OnscreenText`: caption lines with the
 seconds they showed (merged across frames, best reading kept, in time then reading order), persistent
 titles once, and overlays (watermark, uploader id, timers, fixed corner text) kept out of the content.
 Reads a low-rate frame stream (`ocr.video`); a frame whose picture did not change is not read again, and a
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.records import OnscreenLine, OnscreenText, Overlay, Provenance
 from routewatch.core.registry import ocr_readers
 from routewatch.core.text import HAN_RUN, to_simplified
-from routewatch.errors import Code, RouteWatchError
-from routewatch.records import OnscreenLine, OnscreenText, Overlay, Provenance
 
 from .engine import MODEL_LABEL, Box, RapidOcrEngine, library_version
 from .settings import OcrSettings

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from routewatch.sections import Section
+from routewatch.core.sections import Section
 
 
 class OcrSettings(Section):

@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.privacy import install_secret, pseudonym
+from routewatch.core.records import Segment, TextUnit
 from routewatch.core.stage import Progress, StageReport, failpoint, record_failure
-from routewatch.errors import Code, RouteWatchError
-from routewatch.privacy import install_secret, pseudonym
-from routewatch.records import Segment, TextUnit
 
 from .build import build_reader
 from .reader import model_label

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from routewatch.core.errors import Code, RouteWatchError
 from routewatch.core.ffmpeg import capped, file_url, first_line, tool
-from routewatch.errors import Code, RouteWatchError
 
 # Demuxers ffmpeg may pick: containers of video, and single images (a still "video" is one frame).
 FORMAT_WHITELIST = ",".join([

@@ -21,11 +21,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from index.base import Query, period_of
-from routewatch.catalog import Catalog, now_iso, stored_json
 from routewatch.changes import post_facts, week_changes
+from routewatch.core.catalog import Catalog, now_iso, stored_json
+from routewatch.core.errors import Code, RouteWatchError
 from routewatch.core.stage import failpoint
 from routewatch.digest import c as shown
-from routewatch.errors import Code, RouteWatchError
 from routewatch.export import matching_ids
 from routewatch.search_input import build_query
 from routewatch.view import policy
@@ -211,7 +211,7 @@ def view(catalog: Catalog, scrub: Any, alert: dict[str, Any]) -> dict[str, Any]:
 
 # ---- webhook -----------------------------------------------------------------------------------------------
 def webhook_options(settings: Any) -> dict[str, Any]:
-    """post_json's tries, time-out and wait from the `[alerts]` settings (routewatch.alert_settings)."""
+    """post_json's tries, time-out and wait from the `[alerts]` settings (routewatch.core.alert_settings)."""
     a = settings.alerts
     return {"attempts": a.webhook_attempts, "timeout": a.webhook_timeout, "wait": a.webhook_wait}
 

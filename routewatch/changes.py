@@ -17,8 +17,8 @@ from typing import Any
 
 from index.base import legs, period_of
 from index.terms import trend_terms
-from routewatch.catalog import Catalog
-from routewatch.errors import Code, RouteWatchError
+from routewatch.core.catalog import Catalog
+from routewatch.core.errors import Code, RouteWatchError
 from routewatch.trace import fold, sentence_spans
 
 BASELINE_WEEKS = 8  # a week is compared with the 8 weeks before it

@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.table import Column, Table
 from rich.text import Text
 
-from routewatch.errors import Code, RouteWatchError
-from routewatch.privacy import BIDI_CONTROLS, C1_CONTROLS
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.privacy import BIDI_CONTROLS, C1_CONTROLS
 from routewatch.terminal import Bars, safe_text
 
 app = typer.Typer(
@@ -101,7 +101,7 @@ def _errors():
     except RouteWatchError as e:
         _die(e.code, e.reason)
     except sqlite3.Error as e:  # a damaged catalog or a full disk, met while reading or writing
-        from routewatch.catalog import db_error
+        from routewatch.core.catalog import db_error
 
         coded = db_error(e)
         _die(coded.code, coded.reason)
@@ -122,7 +122,7 @@ def _settings(data_dir: Path | None, config: Path | None = None, **overrides: An
 
 
 def _catalog(settings: Any, wait: float = 0.0, write: bool = True):
-    from routewatch.catalog import open_catalog
+    from routewatch.core.catalog import open_catalog
 
     return open_catalog(settings.data_dir, write=write, wait=wait, url=settings.catalog.url)
 
@@ -409,7 +409,7 @@ def migrate_catalog(
     """
     import time
 
-    from routewatch.catalog import Catalog, open_catalog
+    from routewatch.core.catalog import Catalog, open_catalog
     from routewatch.core.catalog_copy import copy_catalog
     from routewatch.core.catalog_url import parse_catalog_url
     from routewatch.core.pgdb import redact
@@ -605,8 +605,8 @@ def _by_line(h: dict[str, Any]) -> str:
 
 def _add_filter_matches(hits: list[dict[str, Any]], q: Any, s: Any) -> None:
     """A search with filters and no words: each hit says which fact matched and where (routewatch/matched.py)."""
+    from routewatch.core.privacy import redact_text
     from routewatch.matched import filter_matches, is_filter_only
-    from routewatch.privacy import redact_text
 
     if not hits or not is_filter_only(q):
         return
@@ -632,7 +632,7 @@ def _print_matched(h: dict[str, Any]) -> None:
 
 def _public_hits(found: Any, settings: Any) -> list[dict[str, Any]]:
     """Search hits with each post as every surface shows it (routewatch.view: author, URL, platform id)."""
-    from routewatch.privacy import redact_text
+    from routewatch.core.privacy import redact_text
     from routewatch.view import PostView, policy
 
     if not found:
@@ -806,8 +806,8 @@ def evidence(post_id: Annotated[str, typer.Argument(help="Post id (from search o
 
     Example: routewatch evidence telegram-58d7 -o evidence.zip
     """
+    from routewatch.core.outputs import check_output
     from routewatch.evidence import build_bundle, verify_bundle
-    from routewatch.outputs import check_output
     from routewatch.postref import resolve_post
 
     with _errors():
@@ -913,9 +913,9 @@ def _alerts_after_run(s: Any, cat: Any) -> list[Any]:
     import time
 
     from routewatch import alerts
-    from routewatch.catalog import now_iso
+    from routewatch.core.catalog import now_iso
+    from routewatch.core.records import Failure
     from routewatch.core.stage import StageReport
-    from routewatch.records import Failure
 
     if not cat.saved_search_rows():
         return []
@@ -1164,7 +1164,7 @@ def annotate(infile: Annotated[Path, typer.Argument(help="JSONL with {\"id\",\"t
     """
     with _errors():
         import nlp
-        from routewatch.outputs import check_output, open_output
+        from routewatch.core.outputs import check_output, open_output
         from routewatch.settings import data_dir_from_env
 
         if not infile.is_file():
@@ -1264,7 +1264,7 @@ def _file_lines(output: Path, data_dir: Path, files: list[Path], force: bool, li
                 done: str) -> None:
     """transcribe-file / ocr-file: one JSON line per input file, written through the safe output writer,
     with a progress bar; a file's failure is one coded line on stderr, and exit 1 when every file failed."""
-    from routewatch.outputs import open_output
+    from routewatch.core.outputs import open_output
 
     n = bad = 0
     with open_output(output, data_dir=data_dir, inputs=files, force=force) as fout, _Bars(True) as bars:
@@ -1324,7 +1324,7 @@ def main() -> None:
     coded line through the guard (E906 for a bug)."""
     from typer._click import exceptions as click_errors  # typer 0.29 vendors click: its exceptions live here
 
-    from routewatch.guard import run_guarded
+    from routewatch.core.guard import run_guarded
 
     command = typer.main.get_command(app)
 

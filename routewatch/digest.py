@@ -24,12 +24,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from index.base import facts_gold, legs, period_of
 from index.terms import trend_terms
-from routewatch.catalog import Catalog, StoredJSONError, stored_json
 from routewatch.changes import leg_label, leg_prices, tied_costs, week_changes
 from routewatch.charts import bar_chart, hbar_chart
-from routewatch.errors import Code, RouteWatchError
-from routewatch.outputs import check_output_dir, write_output
-from routewatch.privacy import BIDI_CONTROLS, C1_CONTROLS
+from routewatch.core.catalog import Catalog, StoredJSONError, stored_json
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.outputs import check_output_dir, write_output
+from routewatch.core.privacy import BIDI_CONTROLS, C1_CONTROLS
 from routewatch.settings import PrivacySettings
 from routewatch.view import PostView, policy
 
@@ -402,7 +402,7 @@ def render_html(d: dict[str, Any]) -> str:
 
 def write_digest(d: dict[str, Any], out_dir: Path, *, data_dir: Path | None = None,
                  force: bool = False) -> dict[str, str]:
-    """Write the charts, digest.md and digest.html into `out_dir`, each through routewatch.outputs."""
+    """Write the charts, digest.md and digest.html into `out_dir`, each through routewatch.core.outputs."""
     check_output_dir(out_dir, data_dir=data_dir)
     out_dir = Path(out_dir)
     files = {**charts(d), "digest.md": render_markdown(d), "digest.html": render_html(d)}

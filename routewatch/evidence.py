@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 from zlib import error as zlib_error
 
 from crawlers.origins import origin_key_of_host
-from routewatch.catalog import Catalog, now_iso, stored_json
-from routewatch.errors import Code, RouteWatchError
-from routewatch.outputs import open_output
-from routewatch.privacy import PACKS_DIR, redact_obj
+from routewatch.core.catalog import Catalog, now_iso, stored_json
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.outputs import open_output
+from routewatch.core.privacy import PACKS_DIR, redact_obj
 from routewatch.view import PostView, policy
 
 SUMS = "SHA256SUMS"
@@ -160,7 +160,7 @@ def build_bundle(catalog: Catalog, settings: Any, post_id: str, out_path: Path, 
     if raw:
         privacy = {**privacy, "evidence": "as fetched (authorised raw mode)"}
     redaction = None if raw else {
-        "how": "routewatch.privacy.redact_obj over the UTF-8 text of the snapshot as fetched: account handles the "
+        "how": "routewatch.core.privacy.redact_obj over the UTF-8 text of the snapshot as fetched: account handles the "
                "catalog knows -> keyed pseudonyms (HMAC-SHA256, this install's key), phone numbers, messaging ids "
                "and contact links -> [phone removed] / [id removed] / [link removed]; nothing else changed",
         "rules_sha256": _rules_digest(),

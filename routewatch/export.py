@@ -6,7 +6,7 @@ values are JSON text in CSV and Parquet (beside flat columns for countries, rout
 objects in JSONL. CSV cells a spreadsheet would run as a formula are prefixed with ' (CSV only). Author, URL,
 source and forward source come from the one read model (routewatch.view: keyed pseudonyms, a pseudonymised
 URL flagged `url_is_link` = false), contacts are redacted in content, ids are never touched, and each row
-says which privacy mode made it (`privacy`). Files go through routewatch.outputs.
+says which privacy mode made it (`privacy`). Files go through routewatch.core.outputs.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from index.base import Query
-from routewatch.catalog import Catalog, stored_json
-from routewatch.errors import Code, RouteWatchError
-from routewatch.outputs import open_output
-from routewatch.privacy import post_accounts, redact_obj
+from routewatch.core.catalog import Catalog, stored_json
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.outputs import open_output
+from routewatch.core.privacy import post_accounts, redact_obj
 from routewatch.view import PostView, policy
 
 FORMATS = ("csv", "jsonl", "parquet")
@@ -120,7 +120,7 @@ def records(catalog: Catalog, settings: Any, post_ids: Iterable[str] | None = No
 def export(catalog: Catalog, settings: Any, fmt: str, out: Path, *, force: bool = False,
            post_ids: list[str] | None = None, bom: bool = False) -> int:
     """Write the posts (`post_ids`, or every post) to `out` through the safe output writer
-    (routewatch.outputs); returns the count."""
+    (routewatch.core.outputs); returns the count."""
     check_format(fmt)
     with open_output(out, "wb", data_dir=settings.data_dir, force=force) as f:
         return write(f, fmt, records(catalog, settings, post_ids), bom=bom)

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Any
 
-from routewatch.catalog import Catalog, now_iso
+from routewatch.core.catalog import Catalog, now_iso
+from routewatch.core.errors import Code, RouteWatchError
 from routewatch.core.platforms import page_is_media
+from routewatch.core.records import Failure, Post, TextUnit
 from routewatch.core.stage import Context, StageReport, fail, failpoint
-from routewatch.errors import Code, RouteWatchError
-from routewatch.records import Failure, Post, TextUnit
 
 
 # ---- 1. crawl -----------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from routewatch.catalog import Catalog
-from routewatch.errors import Code, RouteWatchError
+from routewatch.core.catalog import Catalog
+from routewatch.core.errors import Code, RouteWatchError
 
 MIN_PREFIX = 4  # shorter prefixes are almost always ambiguous
 _ID_LIKE = re.compile(r"[a-z0-9_]+-[0-9a-f]{1,16}|[a-z0-9_]+-?", re.IGNORECASE)

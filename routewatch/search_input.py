@@ -15,7 +15,7 @@ from typing import Any
 from index.base import STATES, UNCHECKED, Query, check_paging, parse_date
 from index.query import parse as parse_query_syntax
 from nlp.countries import resolve_country, resolve_currency, resolve_language, resolve_route
-from routewatch.errors import Code, RouteWatchError
+from routewatch.core.errors import Code, RouteWatchError
 
 _NOT_A_NAME = re.compile(r"[^\w\s.'’()\-]")  # a country is letters (any script), spaces and . ' - ( )
 

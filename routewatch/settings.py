@@ -24,11 +24,11 @@ from crawlers.settings import CrawlSettings, SourceConfig
 from index.settings import SQLITE, IndexSettings
 from nlp.settings import ExtractSettings as _ExtractSettings
 from ocr.settings import OcrSettings as _OcrSettings
-from routewatch.alert_settings import AlertSettings as _AlertSettings
-from routewatch.catalog import check_data_dir
+from routewatch.core.alert_settings import AlertSettings as _AlertSettings
+from routewatch.core.catalog import check_data_dir
 from routewatch.core.catalog_url import PG_SCHEMES, CatalogSettings, parse_catalog_url
-from routewatch.errors import Code, RouteWatchError
-from routewatch.sections import Section
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.sections import Section
 from routewatch.web.settings import WebSettings as _WebSettings
 from transcribe.settings import TranscribeSettings as _TranscribeSettings
 

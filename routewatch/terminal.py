@@ -20,7 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from routewatch.privacy import BIDI_CONTROLS, C1_CONTROLS
+from routewatch.core.privacy import BIDI_CONTROLS, C1_CONTROLS
 
 # What a terminal acts on instead of showing: C0 controls but tab and newline, DEL, C1 controls (CSI,
 # OSC, ...), bidi embeddings / overrides / isolates / marks and the Unicode line separators. A caption

@@ -20,12 +20,12 @@ import nlp
 from index.base import legs
 from index.sqlite_fts import make_snippet
 from nlp.settings import ExtractSettings
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
 from routewatch.core.packs import pack_data, pack_file
+from routewatch.core.privacy import redact_text
+from routewatch.core.records import TextUnit
 from routewatch.core.similar import near_duplicate_pairs, shingles
 from routewatch.core.text import HAN_RUN, fold
-from routewatch.privacy import redact_text
-from routewatch.records import TextUnit
 from routewatch.view import PostView, policy
 
 TERMS_FILE = pack_file("trace_terms")  # the claim concepts, in the default corridor pack

@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from routewatch.catalog import Catalog
-from routewatch.privacy import install_secret
-from routewatch.records import Post
+from routewatch.core.catalog import Catalog
+from routewatch.core.privacy import install_secret
+from routewatch.core.records import Post
 from routewatch.web.public import Scrubber
 
 URL_NOTE = "not a link: its account is a pseudonym; platform and platform_id locate the post"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from routewatch.catalog import Catalog
-from routewatch.records import Post, post_id_for
+from routewatch.core.catalog import Catalog
+from routewatch.core.records import Post, post_id_for
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ROUTEWATCH_SHARED_DATA") or REPO.parent / "shared" / "data")

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from crawlers.platforms import caption_of
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
+from routewatch.core.records import Post, Segment, TextUnit, Transcript, post_id_for
 from routewatch.demo.server import Corpus
-from routewatch.records import Post, Segment, TextUnit, Transcript, post_id_for
 
 CAPTURED = "2026-12-01T10:00:00Z"
 

@@ -539,7 +539,7 @@ class World:
     server_log: list[str] = field(default_factory=list)
 
     def catalog(self):
-        from routewatch.catalog import Catalog
+        from routewatch.core.catalog import Catalog
 
         return Catalog(self.data_dir / "catalog.sqlite", write=False)
 
@@ -593,7 +593,7 @@ def _settings_for(data_dir: Path, srv: HostileServer):
 
 
 def _add_post(cat, case: Case, key: str, **kw: Any):
-    from routewatch.records import Post, post_id_for
+    from routewatch.core.records import Post, post_id_for
 
     base = dict(post_id=post_id_for("web", f"{case.id}/{key}"), platform="web", platform_id=f"{case.id}/{key}",
                 url=f"https://example.org/hostile/{case.id}/{key}", source=case.source, caption="",
@@ -621,7 +621,7 @@ def build_world(cases: list[Case], root: Path) -> World:
 def _build_world(cases: list[Case], root: Path, srv: HostileServer) -> World:
     from crawlers.imports import import_file
     from routewatch import pipeline
-    from routewatch.catalog import Catalog
+    from routewatch.core.catalog import Catalog
 
     data = root / "data"
     data.mkdir()
@@ -667,7 +667,7 @@ def _build_world(cases: list[Case], root: Path, srv: HostileServer) -> World:
             if "text" in inp:
                 post = _add_post(cat, c, "caption", caption=text_of(inp["text"]), author_handle="@hostile_author")
                 if "media_path" in inp:
-                    from routewatch.records import Media
+                    from routewatch.core.records import Media
 
                     cat.put_media(Media(post_id=post.post_id, path=inp["media_path"], sha256="0" * 64, size=1))
             elif "fetch" in c.stages and ("url" in inp or c.id in srv.media_paths):
@@ -716,7 +716,7 @@ def _timed_stage(fn: Any, world: World, cat: Any, stage: str) -> dict[str, float
 
 # ---- downstream outputs --------------------------------------------------------------------------------------
 def write_exports(world: World, out: Path) -> dict[str, Path]:
-    from routewatch.catalog import Catalog
+    from routewatch.core.catalog import Catalog
     from routewatch.export import export
 
     out.mkdir(parents=True, exist_ok=True)
@@ -737,7 +737,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def write_digest_for(world: World, out: Path) -> dict[str, str]:
-    from routewatch.catalog import Catalog
+    from routewatch.core.catalog import Catalog
     from routewatch.digest import build_digest, write_digest
 
     cat = Catalog(world.data_dir / "catalog.sqlite")
@@ -757,9 +757,9 @@ def build_cli_data(data: Path) -> Path:
     """A data dir for the `cli` cases: CLI_FILLER + 2 extracted posts (every caption says "ruta") and one
     whose extraction failed (E401) before its caption unit was stored, indexed by the pipeline."""
     from routewatch import pipeline
-    from routewatch.catalog import Catalog
-    from routewatch.privacy import install_secret
-    from routewatch.records import Failure, Post, post_id_for
+    from routewatch.core.catalog import Catalog
+    from routewatch.core.privacy import install_secret
+    from routewatch.core.records import Failure, Post, post_id_for
     from routewatch.settings import load_settings
 
     cat = Catalog(data / "catalog.sqlite")

@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
+from routewatch.core.records import Post, post_id_for
 from routewatch.pipeline import Context, stage_index
-from routewatch.records import Post, post_id_for
 from routewatch.settings import load_settings
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree
 
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
 from routewatch.pipeline import Context, stage_index
 from routewatch.settings import load_settings
 from tests import test_changes

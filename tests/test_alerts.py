@@ -165,8 +165,8 @@ def test_duplicate_name_is_refused(world):
 def test_a_run_checks_the_saved_searches(world):
     """What `routewatch run` does after its stages (cli._alerts_after_run): a report row "alerts" with the new
     matches; a webhook that is down is a failure E934 of the run, and the alerts wait for the next run."""
-    from routewatch.catalog import Catalog
     from routewatch.cli import _alerts_after_run
+    from routewatch.core.catalog import Catalog
     from routewatch.settings import load_settings
 
     d, _ = world

@@ -7,7 +7,7 @@ import pytest
 
 import nlp
 from nlp import evaluate
-from routewatch.records import TextUnit
+from routewatch.core.records import TextUnit
 from transcribe import TranscribeSettings, build_transcriber
 
 pytestmark = pytest.mark.slow

@@ -59,7 +59,7 @@ def test_format_table_handles_a_partial_result():
 
 @pytest.mark.slow
 def test_quick_run_end_to_end(tmp_path, monkeypatch):
-    from routewatch.errors import RouteWatchError
+    from routewatch.core.errors import RouteWatchError
     from routewatch.settings import load_settings
     from transcribe.model import ensure_base_model
 

@@ -2,8 +2,8 @@ import sqlite3
 
 import pytest
 
-from routewatch.catalog import MIGRATIONS, Catalog, DataDirLocked
-from routewatch.records import Failure, Segment, Transcript
+from routewatch.core.catalog import MIGRATIONS, Catalog, DataDirLocked
+from routewatch.core.records import Failure, Segment, Transcript
 from tests.conftest import make_post
 
 

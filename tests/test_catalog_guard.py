@@ -11,10 +11,10 @@ import subprocess
 
 import pytest
 
-from routewatch.catalog import MIGRATIONS, Catalog, StoredJSONError, stored_json
-from routewatch.errors import RouteWatchError
+from routewatch.core.catalog import MIGRATIONS, Catalog, StoredJSONError, stored_json
+from routewatch.core.errors import RouteWatchError
+from routewatch.core.records import Failure
 from routewatch.pipeline import Context, stage_index
-from routewatch.records import Failure
 from routewatch.settings import load_settings
 from tests.conftest import CLI, make_post, run_cli
 
@@ -177,7 +177,7 @@ def test_unusable_data_dirs_and_arguments(tmp_path):
 
 def test_unexpected_exception_is_E906_with_a_log(tmp_path):
     code = ("import sys\n"
-            "from routewatch.guard import run_guarded\n"
+            "from routewatch.core.guard import run_guarded\n"
             "def app(args, prog_name):\n"
             "    raise ZeroDivisionError('boom')\n"
             "run_guarded(app, sys.argv[1:])\n")

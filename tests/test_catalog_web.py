@@ -1,4 +1,4 @@
-"""The catalog's reads for the web (`routewatch/catalog_web.py`) on a real SQLite catalog: what each returns for
+"""The catalog's reads for the web (`routewatch/core/catalog_web.py`) on a real SQLite catalog: what each returns for
 a small hand-made set of posts, so a second catalog backend can be held to the same answers."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from routewatch.records import (
+from routewatch.core.records import (
     CountryMention,
     Extraction,
     Failure,

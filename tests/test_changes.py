@@ -11,7 +11,6 @@ from datetime import date, timedelta
 
 import pytest
 
-from routewatch.catalog import Catalog
 from routewatch.changes import (
     PostFacts,
     _significant,
@@ -22,6 +21,7 @@ from routewatch.changes import (
     price_band,
     share_change,
 )
+from routewatch.core.catalog import Catalog
 from tests.corpus_helpers import add_post
 
 WEEKS = [f"2026-W{30 + i}" for i in range(12)]
@@ -149,7 +149,7 @@ def test_a_price_is_tied_to_the_trip_it_follows(extractor):
     from dataclasses import asdict
 
     from routewatch.changes import tied_costs
-    from routewatch.records import TextUnit
+    from routewatch.core.records import TextUnit
 
     text = "厄瓜多尔免签，直接飞基多。机票八千块左右，到了基多有人接，坐大巴去图尔坎只要十五美金。出了达连雨林，到巴拿马的营地，坐大巴去哥斯达黎加，一个人四十美金。"
     unit = TextUnit(unit_id="x:transcript", post_id="x", kind="transcript", text=text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
 from tests.conftest import make_post, run_cli
 
 

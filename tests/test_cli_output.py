@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from index.base import IndexDoc
 from index.sqlite_fts import SqliteIndex
 from routewatch.cli import _snippet, app, safe_text
-from routewatch.records import TextUnit
+from routewatch.core.records import TextUnit
 
 # Screen clearing, an OSC 8 link, BEL, NUL, DEL, a C1 CSI and a right-to-left override, around rich
 # markup that closes nothing ([/b], [/]) and a console link.

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from routewatch.changes import compare_periods, period_bounds
-from routewatch.errors import RouteWatchError
+from routewatch.core.errors import RouteWatchError
 from tests import test_changes
 from tests.test_changes import _catalog
 from tests.web.helpers import client_for
@@ -39,7 +39,7 @@ def test_periods():
 
 
 def test_months_side_by_side_flag_the_planted_changes(changing):
-    from routewatch.catalog import Catalog
+    from routewatch.core.catalog import Catalog
 
     with Catalog(changing / "catalog.sqlite", write=False) as cat:
         c = compare_periods(cat, "2026-08", "2026-09")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 from routewatch import pipeline
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
 from routewatch.settings import load_settings
 from tests.conftest import make_post, run_cli
 from tests.httpserver import TestServer, respond

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
 from tests.conftest import run_cli, write_demo_config
 
 pytestmark = pytest.mark.slow

@@ -3,7 +3,7 @@
 import pytest
 
 from crawlers.routing import all_crawlers, crawler_for, matching
-from routewatch.errors import RouteWatchError
+from routewatch.core.errors import RouteWatchError
 
 CASES = [(name, url) for name, cls in sorted(all_crawlers().items()) for url in cls.TESTS]
 

@@ -94,7 +94,7 @@ def test_status_json(demo_run):
     assert st["stages"]["index"]["done"] == st["posts"]
     assert st["failures"] == [{"stage": "transcribe", "code": "E204", "count": 1, "example": st["failures"][0]["example"]}]
     # channels are named as every output names them: keyed pseudonyms (routewatch.view), as on the web Status page
-    from routewatch.privacy import install_secret, pseudonym
+    from routewatch.core.privacy import install_secret, pseudonym
 
     key = install_secret(data)
     assert set(st["sources"]) == {f"telegram:{pseudonym('zouxian_notes', key)}", f"telegram:{pseudonym('ruta_norte', key)}",

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
+from routewatch.core.privacy import install_secret, pseudonym
 from routewatch.digest import build_digest, render_html, render_markdown
-from routewatch.privacy import install_secret, pseudonym
 from routewatch.settings import load_settings
 from tests.corpus_helpers import demo_catalog
 from tests.test_changes import _catalog

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
-from routewatch.errors import RouteWatchError
+from routewatch.core.errors import RouteWatchError
+from routewatch.core.privacy import redact_text
 from routewatch.export import neutralise
-from routewatch.privacy import redact_text
 from tests.hostile_helpers import (
     BIDI,
     CONTROL,
@@ -217,7 +217,7 @@ def stage_fetch(case: Case, exp: dict[str, Any], world) -> None:
 
 _ISOLATED_DECODE = r"""
 import json, resource, sys, time
-from routewatch.errors import RouteWatchError
+from routewatch.core.errors import RouteWatchError
 from transcribe.audio import decode_audio
 t0 = time.monotonic()
 try:
@@ -262,7 +262,7 @@ def stage_decode(case: Case, exp: dict[str, Any], tmp_path: Path) -> None:
 _ISOLATED_EXTRACT = r"""
 import json, signal, sys, time
 import nlp
-from routewatch.records import TextUnit
+from routewatch.core.records import TextUnit
 text = open(sys.argv[1], encoding="utf-8").read()
 ex = nlp.build_extractor()
 ex.extract(TextUnit(unit_id="warm:caption", post_id="warm", kind="caption", text="厄瓜多尔"))

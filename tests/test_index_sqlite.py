@@ -2,8 +2,8 @@ import pytest
 
 from index.base import IndexDoc, Query, parse_query_text, parse_route
 from index.sqlite_fts import SqliteIndex
-from routewatch.errors import RouteWatchError
-from routewatch.records import Segment, TextUnit
+from routewatch.core.errors import RouteWatchError
+from routewatch.core.records import Segment, TextUnit
 
 
 def unit(pid, kind, text, segs=()):

@@ -78,14 +78,14 @@ def test_one_stage_importing_another_breaks_the_contract(tmp_path: Path) -> None
 
 def test_core_importing_a_stage_breaks_the_contract(tmp_path: Path) -> None:
     _copy_tree(tmp_path)
-    (tmp_path / "routewatch" / "records.py").open("a", encoding="utf-8").write("\nimport nlp.text  # noqa\n")
+    (tmp_path / "routewatch" / "core" / "records.py").open("a", encoding="utf-8").write("\nimport nlp.text  # noqa\n")
     cp = _lint(tmp_path)
-    assert cp.returncode != 0 and "routewatch.records -> nlp.text" in cp.stdout, cp.stdout[-2000:]
+    assert cp.returncode != 0 and "routewatch.core.records -> nlp.text" in cp.stdout, cp.stdout[-2000:]
 
 
 # ---- the catalog as the only door to the data ---------------------------------------------------------------
 SQL_CALL = re.compile(r"\.(execute|executemany|executescript)\(")
-SQL_HOMES = {"routewatch/catalog.py", "routewatch/catalog_web.py", "routewatch/catalog_reports.py",  # the catalog
+SQL_HOMES = {"routewatch/core/catalog.py", "routewatch/core/catalog_web.py", "routewatch/core/catalog_reports.py",  # the catalog
              "index/sqlite_fts.py",  # the SQLite index's own FTS tables
              "routewatch/core/pgdb.py", "routewatch/core/catalog_copy.py"}  # its PostgreSQL adapter; migrate-catalog
 # Modules that still run SQL themselves: none since issue 13 (a module that starts fails the test below).
@@ -103,7 +103,7 @@ def test_sql_runs_only_in_the_catalog_or_in_a_shrinking_list() -> None:
                 calls[rel] = n
     grown = {f: (n, NOT_YET_MOVED.get(f, 0)) for f, n in calls.items() if n > NOT_YET_MOVED.get(f, 0)}
     assert grown == {}, ("SQL outside the catalog (file: (calls now, allowed)); add a named read/write method to "
-                         f"routewatch/catalog.py instead: {grown}")
+                         f"routewatch/core/catalog.py instead: {grown}")
 
 
 # ---- one concept, one implementation ------------------------------------------------------------------------

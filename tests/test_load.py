@@ -17,7 +17,7 @@ import pytest
 
 from index.sqlite_fts import SqliteIndex
 from routewatch.bench import percentile, synthetic_docs
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
 
 pytestmark = pytest.mark.slow
 

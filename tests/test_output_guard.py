@@ -1,4 +1,4 @@
-"""The safe output writer (routewatch.outputs) and the commands that write files through it: what a user
+"""The safe output writer (routewatch.core.outputs) and the commands that write files through it: what a user
 would lose if `-o` pointed at the catalog, the input, a FIFO, a symlink or a device, and what a killed export
 leaves behind."""
 
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from routewatch.catalog import Catalog
-from routewatch.errors import RouteWatchError
-from routewatch.outputs import check_output, open_output, write_output
+from routewatch.core.catalog import Catalog
+from routewatch.core.errors import RouteWatchError
+from routewatch.core.outputs import check_output, open_output, write_output
 from tests.conftest import CLI, make_post, run_cli
 
 
@@ -105,7 +105,7 @@ def test_inputs_symlinks_and_special_files(tmp_path):
 def test_sigterm_leaves_no_temp_file(tmp_path):
     code = (
         "import sys, time\n"
-        "from routewatch.outputs import open_output\n"
+        "from routewatch.core.outputs import open_output\n"
         "with open_output(sys.argv[1]) as f:\n"
         "    f.write('x' * 1000)\n"
         "    print('ready', flush=True)\n"

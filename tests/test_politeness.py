@@ -96,7 +96,7 @@ def test_redirect_to_private_address_is_refused(tmp_path, target):
 
 def _fetch_with(tmp_path, srv, media_path, max_bytes=None):
     from routewatch import pipeline
-    from routewatch.catalog import Catalog
+    from routewatch.core.catalog import Catalog
     from routewatch.settings import load_settings
     from tests.conftest import make_post
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from routewatch.errors import RouteWatchError
+from routewatch.core.errors import RouteWatchError
 from routewatch.postref import find_post, looks_like_ref, resolve_post
 from tests.conftest import make_post
 

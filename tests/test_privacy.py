@@ -1,6 +1,6 @@
 import pytest
 
-from routewatch.privacy import drop_invisible, pseudonym, redact_obj, redact_text
+from routewatch.core.privacy import drop_invisible, pseudonym, redact_obj, redact_text
 
 KEY = b"k" * 32
 

@@ -1,12 +1,12 @@
 """The privacy rules of every corridor pack (nlp/packs/<pack>/privacy.yaml): each `cases:` row through
-routewatch.privacy.redact_text, exactly; and the record-level rules (accounts of every import format, ids,
+routewatch.core.privacy.redact_text, exactly; and the record-level rules (accounts of every import format, ids,
 URLs) through redact_obj on records shaped like what the importers and exporters hand it."""
 
 from __future__ import annotations
 
 import pytest
 
-from routewatch.privacy import pseudonym, redact_obj, redact_text, rules
+from routewatch.core.privacy import pseudonym, redact_obj, redact_text, rules
 
 KEY = b"k" * 32
 CASES = rules()["cases"]
@@ -103,7 +103,7 @@ def test_without_a_key_accounts_are_removed():
 
 
 def test_public_urls_carry_no_account_and_no_secret():
-    from routewatch.privacy import public_url
+    from routewatch.core.privacy import public_url
 
     p = pseudonym("ruta.norte.2026", KEY)
     assert public_url("https://www.tiktok.com/@ruta.norte.2026/video/7431029384756102938", KEY) == \

@@ -319,7 +319,7 @@ def test_no_page_links_a_url_that_carries_a_pseudonym(world):
 
 
 def test_reveal_and_public_accounts_are_validated_settings(tmp_path):
-    from routewatch.errors import RouteWatchError
+    from routewatch.core.errors import RouteWatchError
     from routewatch.settings import load_settings
 
     (tmp_path / "routewatch.toml").write_text("[privacy]\nmin_count = 0\n", encoding="utf-8")

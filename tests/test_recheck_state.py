@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
+from routewatch.core.records import Post, post_id_for
 from routewatch.digest import week_of
-from routewatch.records import Post, post_id_for
 from tests.conftest import run_cli
 from tests.httpserver import TestServer, respond
 

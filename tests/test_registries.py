@@ -13,7 +13,7 @@ import ocr.build
 import transcribe.build
 from ocr.settings import OcrSettings
 from routewatch.core import registry
-from routewatch.errors import NotConfigured
+from routewatch.core.errors import NotConfigured
 from transcribe.settings import TranscribeSettings
 
 

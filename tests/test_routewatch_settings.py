@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from routewatch.errors import RouteWatchError
+from routewatch.core.errors import RouteWatchError
 from routewatch.settings import load_settings
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from crawlers.safety import check_url
-from routewatch.errors import RouteWatchError
+from routewatch.core.errors import RouteWatchError
 
 REFUSED = [
     "http://127.0.0.1/", "http://127.1/", "http://0x7f000001/", "http://2130706433/", "http://0177.0.0.1/",

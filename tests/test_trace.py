@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
 from routewatch.settings import load_settings
 from routewatch.trace import trace_claim
 from tests.conftest import run_cli

@@ -9,7 +9,7 @@ from dataclasses import asdict
 import pytest
 import yaml
 
-from routewatch.records import TextUnit
+from routewatch.core.records import TextUnit
 from routewatch.trace import STANCE_FILE, fold, parse_claim, stance_of
 
 CASES = yaml.safe_load(STANCE_FILE.read_text(encoding="utf-8"))["cases"]

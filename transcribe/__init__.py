@@ -1,6 +1,6 @@
 """Transcription stage: media → Transcript (segments, language, model, provenance).
 
-In: `DecodedAudio` or a media path, and `TranscribeSettings`.  Out: `routewatch.records.Transcript`.
+In: `DecodedAudio` or a media path, and `TranscribeSettings`.  Out: `routewatch.core.records.Transcript`.
 Public door: `build_transcriber(settings) -> Transcriber`, `Transcriber.transcribe(audio)`,
 `decode_audio`, `fingerprint`, `fingerprint_similarity`, `ensure_base_model`, `transcribe_files`.
 Never loads an unverified model file and never crashes a run on one bad file (errors carry codes).

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from routewatch.core.errors import Code, RouteWatchError
 from routewatch.core.ffmpeg import CHILD_MEMORY_LIMIT, capped, file_url, first_line, tool
-from routewatch.errors import Code, RouteWatchError
 
 SAMPLE_RATE = 16000
 # Demuxers we let ffmpeg pick (CONVENTIONS: no playlist/concat/image2 demuxers that open other files).

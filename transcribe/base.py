@@ -1,7 +1,7 @@
 """The transcription stage's door: `Transcriber.transcribe(audio) -> Transcript`, and `register` for backends.
 
 In: `DecodedAudio` (or a media path, decoded here with the E2xx checks) and `TranscribeSettings`.
-Out: a `routewatch.records.Transcript` with timed segments, normalised and raw text and provenance.
+Out: a `routewatch.core.records.Transcript` with timed segments, normalised and raw text and provenance.
 Backends implement `_recognise` only; they never decode files or build records themselves.
 """
 
@@ -19,9 +19,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.records import Provenance, Segment, TextUnit, Transcript
 from routewatch.core.registry import transcribers
-from routewatch.errors import Code, RouteWatchError
-from routewatch.records import Provenance, Segment, TextUnit, Transcript
 from transcribe.audio import SAMPLE_RATE, DecodedAudio, decode_audio
 from transcribe.normalise import normalise_text
 from transcribe.settings import TranscribeSettings

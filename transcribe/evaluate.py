@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
-from routewatch.errors import RouteWatchError
+from routewatch.core.errors import RouteWatchError
 from transcribe.audio import decode_audio
 from transcribe.build import build_transcriber
 from transcribe.normalise import to_simplified

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from routewatch.errors import Code, RouteWatchError
-from routewatch.outputs import open_output
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.outputs import open_output
 from transcribe.base import Transcriber
 from transcribe.build import build_transcriber
 from transcribe.settings import TranscribeSettings

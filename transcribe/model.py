@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from routewatch.errors import Code, NotConfigured, RouteWatchError
+from routewatch.core.errors import Code, NotConfigured, RouteWatchError
 
 BASE_MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 BASE_MODEL_DIRNAME = "whisper-base-ct2"

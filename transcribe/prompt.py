@@ -12,8 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from routewatch.core.errors import Code, NotConfigured
 from routewatch.core.packs import pack_file
-from routewatch.errors import Code, NotConfigured
 
 DEFAULT_TERMS_FILE = pack_file("asr_prompt")
 DEFAULT_MAX_CHARS = 300  # Whisper reads at most 223 prompt tokens; Chinese costs ~1.3 tokens a character

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from routewatch.sections import Section
+from routewatch.core.sections import Section
 
 BASE_MODEL = "base"  # the verified offline Whisper base model (SPEC §6)
 # CTranslate2's compute types; the half-precision ones run on a GPU only

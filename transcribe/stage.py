@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
+from routewatch.core.errors import Code, RouteWatchError
 from routewatch.core.stage import Progress, StageReport, failpoint, record_failure
-from routewatch.errors import Code, RouteWatchError
 from transcribe.audio import decode_audio, fingerprint_similarity
 from transcribe.base import Captions
 from transcribe.build import build_transcriber

@@ -19,7 +19,7 @@ def _child_main(argv: list[str]) -> int:
     stage, spec_path = argv[0], Path(argv[1])
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     from routewatch import pipeline
-    from routewatch.catalog import open_catalog
+    from routewatch.core.catalog import open_catalog
     from routewatch.settings import Settings
 
     if stage in ("naive-pass", "stage-pass"):  # one side of a transcription pair, in its own process
@@ -76,7 +76,7 @@ def _main(argv: list[str]) -> int:
     res = run_bench(load_settings(), quick=a.quick, es_url=a.es_url, progress=show,
                     parts=tuple(a.parts.split(",")), repeats=a.repeats, **kw)
     if a.out:
-        from routewatch.outputs import write_output
+        from routewatch.core.outputs import write_output
 
         write_output(a.out, json.dumps(res, ensure_ascii=False, indent=1))
     print(json.dumps(res, ensure_ascii=False, indent=1) if a.json else format_table(res))

@@ -50,7 +50,7 @@ def _run_stage_child(stage: str, settings: Any, workdir: Path) -> dict[str, Any]
 
 def _mark_subset(data_dir: Path, keep: set[str]) -> None:
     """Only the posts whose corpus id is in `keep` remain to be transcribed (quick mode)."""
-    from routewatch.catalog import open_catalog
+    from routewatch.core.catalog import open_catalog
 
     cat = open_catalog(data_dir)
     try:

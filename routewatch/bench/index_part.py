@@ -20,7 +20,7 @@ from routewatch.bench.synthetic import _describe, search_queries, synthetic_docs
 def _timed(idx: Index, fn: Callable[[], Any], timeout_s: float) -> tuple[float, bool, Any, float]:
     """(ms, timed out?, result, CPU ms of this thread). A SQLite query past `timeout_s` is interrupted and
     counted at the cap. The CPU time is the client's: SQLite's whole work, only the client side of Elasticsearch."""
-    from routewatch.errors import RouteWatchError
+    from routewatch.core.errors import RouteWatchError
 
     db = getattr(idx, "db", None)
     timer = threading.Timer(timeout_s, db.interrupt) if isinstance(db, sqlite3.Connection) else None

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from index.base import IndexDoc, Query
 from routewatch.bench.common import SEED
-from routewatch.records import Segment, TextUnit
+from routewatch.core.records import Segment, TextUnit
 
 # ---- 3. synthetic corpora and the index --------------------------------------------------------------
 CORRIDOR = ("CN", "EC", "CO", "PA", "CR", "NI", "HN", "GT", "MX", "US")

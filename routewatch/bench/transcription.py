@@ -60,7 +60,7 @@ def _pass_in_child(kind: str, spec: dict[str, Any], workdir: Path, progress: Pro
 
 def _media_items(fetched: Path, keep: set[str] | None) -> list[dict[str, Any]]:
     """Every post with fetched media, in the stage's order, with its corpus speech (if known)."""
-    from routewatch.catalog import open_catalog
+    from routewatch.core.catalog import open_catalog
 
     speech = {p["id"]: p.get("speech") or {} for p in _corpus()}
     cat = open_catalog(fetched)
@@ -107,7 +107,7 @@ def _stage_pass(settings: Any, fetched: Path, workdir: Path, keep: set[str] | No
                 progress: Progress) -> dict[str, Any]:
     """routewatch.pipeline.stage_transcribe on a fresh copy of the fetched catalog."""
     from routewatch import pipeline
-    from routewatch.catalog import open_catalog
+    from routewatch.core.catalog import open_catalog
 
     d = workdir / "stage-pass"
     shutil.rmtree(d, ignore_errors=True)

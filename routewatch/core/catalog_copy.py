@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from routewatch.catalog import MIGRATIONS, Catalog
-from routewatch.errors import Code, RouteWatchError
+from routewatch.core.catalog import MIGRATIONS, Catalog
+from routewatch.core.errors import Code, RouteWatchError
 
 # the catalog's own tables, in the order the migrations create them
 TABLES = list(dict.fromkeys(re.findall(r"CREATE TABLE (\w+)", "".join(MIGRATIONS))))

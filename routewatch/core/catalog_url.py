@@ -1,7 +1,7 @@
 """Where the catalog lives: the `catalog.url` setting (env `ROUTEWATCH_CATALOG_URL`) and how it is read.
 
 In: `sqlite:///PATH` (a file; relative paths from the working directory), `postgresql://…` / `postgres://…`, or
-nothing (the data dir's `catalog.sqlite`, the default).  Out: a `CatalogTarget` that `routewatch.catalog.open_catalog`
+nothing (the data dir's `catalog.sqlite`, the default).  Out: a `CatalogTarget` that `routewatch.core.catalog.open_catalog`
 opens. A URL of another form is E960 when the settings are read, before anything is opened.
 """
 
@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import field_validator
 from pydantic_core import PydanticCustomError
 
-from routewatch.errors import Code, RouteWatchError
-from routewatch.sections import Section
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.sections import Section
 
 PG_SCHEMES = ("postgresql", "postgres")
 

@@ -10,7 +10,7 @@ import re
 import shutil
 from pathlib import Path
 
-from routewatch.errors import NotConfigured
+from routewatch.core.errors import NotConfigured
 
 CHILD_MEMORY_LIMIT = 2 << 30  # address-space cap for ffmpeg/ffprobe children (bytes)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from routewatch.errors import Code, NotConfigured
+from routewatch.core.errors import Code, NotConfigured
 
 DEFAULT_PACK = "zouxian"
 PACKS_DIR = Path(__file__).resolve().parents[2] / "nlp" / "packs"  # the packs shipped with RouteWatch

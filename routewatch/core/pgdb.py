@@ -1,4 +1,4 @@
-"""The PostgreSQL connection adapter of the catalog: the few things `routewatch.catalog` uses of sqlite3.
+"""The PostgreSQL connection adapter of the catalog: the few things `routewatch.core.catalog` uses of sqlite3.
 
 In: a `postgresql://` DSN and the catalog's SQL, written for SQLite (`?` and `:name` parameters, `INSERT OR
 IGNORE / REPLACE`, `BEGIN IMMEDIATE`, `PRAGMA`, `sqlite_master`, SQLite column types in migrations).
@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from routewatch.errors import Code, RouteWatchError
+from routewatch.core.errors import Code, RouteWatchError
 
 # One advisory lock key for every write transaction of a catalog database (ASCII "RWCT"): writers take it
 # first, as SQLite's BEGIN IMMEDIATE takes the file's write lock, so the catalog's read-then-write methods

@@ -12,7 +12,7 @@ from typing import Any
 
 import catalogue
 
-from routewatch.errors import Code, NotConfigured
+from routewatch.core.errors import Code, NotConfigured
 
 indexes = catalogue.create("routewatch", "indexes")  # (IndexSettings, catalog path, read_only, min_confidence) -> Index
 transcribers = catalogue.create("routewatch", "transcribers")  # TranscribeSettings -> Transcriber

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from routewatch.catalog import Catalog, now_iso
-from routewatch.errors import Code, RouteWatchError
-from routewatch.records import Failure
+from routewatch.core.catalog import Catalog, now_iso
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.records import Failure
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 

@@ -11,9 +11,9 @@ import json
 import logging
 from typing import Any
 
-from routewatch.errors import Code, RouteWatchError
+from routewatch.core.errors import Code, RouteWatchError
 
-log = logging.getLogger("routewatch.catalog")
+log = logging.getLogger("routewatch.core.catalog")
 _BAD_ROWS_SEEN: set[tuple[str, str]] = set()
 
 

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from index.base import period_of
 from routewatch import pipeline
-from routewatch.catalog import open_catalog
+from routewatch.core.catalog import open_catalog
 from routewatch.demo.server import DEMO_BASE, DemoServer
 from routewatch.digest import build_digest, write_digest
 from routewatch.settings import SourceConfig, load_settings

@@ -3,7 +3,7 @@
 In: the settings of one data dir; HTTP requests.  Out: the app of three routers — `routes_api` (JSON API
 and media), `routes_pages` (HTML pages), `routes_alerts` (saved searches and their feeds) — built from
 routewatch.web.queries (every string through the privacy Scrubber), with the rate limit, the security
-headers (CSP …) and errors as JSON `{"error": {"code", "reason"}}` with the stable codes of routewatch.errors.
+headers (CSP …) and errors as JSON `{"error": {"code", "reason"}}` with the stable codes of routewatch.core.errors.
 Never serves a path taken from the request, never writes to the catalog, never loads from a CDN.
 """
 
@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from routewatch.errors import RouteWatchError
+from routewatch.core.errors import RouteWatchError
 from routewatch.web import routes_alerts, routes_api, routes_pages, schemas
 from routewatch.web.deps import (
     INTERNAL,

@@ -24,16 +24,16 @@ from markupsafe import Markup
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
 from index.base import Query
-from routewatch.catalog import Catalog, open_catalog
-from routewatch.errors import Code, RouteWatchError
-from routewatch.privacy import drop_invisible
+from routewatch.core.catalog import Catalog, open_catalog
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.privacy import drop_invisible
 from routewatch.view import policy
 from routewatch.web import queries
 from routewatch.web.public import Scrubber
 from routewatch.web.render import country_name, fmt_amount, fmt_sec, highlight
 from routewatch.web.settings import WebSettings
 
-# Codes the web layer needs beyond the current catalogue; the catalogue (routewatch/errors.py) is
+# Codes the web layer needs beyond the current catalogue; the catalogue (routewatch/core/errors.py) is
 # asked to add them under these numbers, and they are used from there as soon as it does.
 NOT_FOUND = str(getattr(Code, "E904", "E904"))  # no such post / media / page
 RATE_LIMITED = str(getattr(Code, "E905", "E905"))  # too many requests from one client

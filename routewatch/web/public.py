@@ -2,7 +2,7 @@
 
 In: raw strings from the catalog (captions, transcripts, URLs, handles, source names).  Out: public
 strings — invisible control / bidi-override characters dropped, contacts redacted
-(routewatch.privacy.redact_text), known account handles replaced by keyed pseudonyms, length capped —
+(routewatch.core.privacy.redact_text), known account handles replaced by keyed pseudonyms, length capped —
 plus an offset map so evidence spans found in the raw text still point at the right words.
 Never returns a raw handle or contact when the privacy settings are on (the defaults).
 """
@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from routewatch.privacy import drop_invisible, invisible_edits, pseudonym, public_url, redact_text
+from routewatch.core.privacy import drop_invisible, invisible_edits, pseudonym, public_url, redact_text
 
 # Invisible characters (every Unicode format character: bidi controls, zero-width spaces, soft hyphen,
 # invisible operators, tags; controls but tab and line breaks) are dropped by privacy.drop_invisible

@@ -1,6 +1,6 @@
 """Read side of the web layer: catalog + index → public dicts that the API returns and pages render.
 
-In: a read-only `Catalog` (its named reads, routewatch/catalog_web.py), the configured index, the privacy
+In: a read-only `Catalog` (its named reads, routewatch/core/catalog_web.py), the configured index, the privacy
 `Scrubber`.  Out: plain dicts (search hits, post detail, trends series, route legs, trace, compare, digest,
 status) in which every string has been through the scrubber. One function per view, so the API and the
 page can never disagree about what is shown. Never writes to the catalog and runs no SQL of its own.
@@ -16,11 +16,11 @@ from typing import Any
 
 from index.base import UNCHECKED, Query, SearchHits, facts_gold, parse_query_text, threshold
 from index.build import build_index
-from routewatch.catalog import Catalog, stored_json
+from routewatch.core.catalog import Catalog, stored_json
+from routewatch.core.errors import RouteWatchError
+from routewatch.core.records import TextUnit
 from routewatch.core.similar import NEAR_DUPLICATE, jaccard, shingles
-from routewatch.errors import RouteWatchError
 from routewatch.matched import filter_matches, is_filter_only
-from routewatch.records import TextUnit
 from routewatch.view import PostView
 from routewatch.web.public import PublicText, Scrubber, deep_clean, handle_key
 from routewatch.web.settings import WebSettings

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from routewatch import alerts as al
-from routewatch.errors import Code, RouteWatchError
-from routewatch.privacy import drop_invisible
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.privacy import drop_invisible
 from routewatch.web import queries
 from routewatch.web.deps import CtxDep, page
 from routewatch.web.schemas import api_responses

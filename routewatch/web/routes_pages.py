@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from index.base import Query, period_of
 from routewatch import charts
-from routewatch.errors import RouteWatchError
+from routewatch.core.errors import RouteWatchError
 from routewatch.search_input import describe_total
 from routewatch.web import queries
 from routewatch.web.deps import (

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class ErrorBody(BaseModel):
-    code: str = Field(description="Stable error code from routewatch.errors, e.g. E903, E505, E904, E908")
+    code: str = Field(description="Stable error code from routewatch.core.errors, e.g. E903, E505, E904, E908")
     reason: str = Field(description="One line for a person")
 
 

@@ -1,7 +1,7 @@
 """Settings of the web UI and JSON API, with their defaults (CONVENTIONS §4).
 
 In: the `[web]` section of routewatch.toml / `ROUTEWATCH_WEB__*` environment.  Out: a frozen
-`WebSettings`. Never holds secrets (the pseudonym key lives in the data dir, routewatch.privacy).
+`WebSettings`. Never holds secrets (the pseudonym key lives in the data dir, routewatch.core.privacy).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
-from routewatch.sections import Section
+from routewatch.core.sections import Section
 
 
 class WebSettings(Section):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pg_helpers import create_database, drop_database, wipe
 
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)]
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from routewatch.catalog import MIGRATIONS
+from routewatch.core.catalog import MIGRATIONS
 
 NOT_SET = ("ROUTEWATCH_PG_URL is not set: start the test server with `make pg-up` and "
            "export ROUTEWATCH_PG_URL=<the DSN it prints>")

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from routewatch.catalog import open_catalog
+from routewatch.core.catalog import open_catalog
+from routewatch.core.errors import RouteWatchError
 from routewatch.core.pgdb import Row, redact, translate
-from routewatch.errors import RouteWatchError
 from routewatch.settings import load_settings
 
 

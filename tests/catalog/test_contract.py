@@ -1,6 +1,6 @@
 """The catalog contract, run against both backends (an SQLite file and a PostgreSQL database).
 
-Every write method and the main reads of `routewatch.catalog.Catalog`, with the exact values a stage or a
+Every write method and the main reads of `routewatch.core.catalog.Catalog`, with the exact values a stage or a
 person reads back; both backends must give these same answers.
 """
 
@@ -12,9 +12,9 @@ import threading
 
 import pytest
 
-from routewatch.catalog import MIGRATIONS, Catalog
-from routewatch.errors import RouteWatchError
-from routewatch.records import (
+from routewatch.core.catalog import MIGRATIONS, Catalog
+from routewatch.core.errors import RouteWatchError
+from routewatch.core.records import (
     CountryMention,
     Extraction,
     Failure,

@@ -13,7 +13,7 @@ import uuid
 import pytest
 from pg_helpers import create_database, drop_database
 
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
 from tests.conftest import run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.pg, pytest.mark.es]

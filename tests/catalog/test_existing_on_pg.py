@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from pg_helpers import wipe
 
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
 from tests.test_catalog import (  # noqa: F401 - collected here, on PostgreSQL
     test_failure_row_and_status,
     test_refresh_never_erases_collected_fields,

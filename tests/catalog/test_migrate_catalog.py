@@ -13,9 +13,9 @@ import sqlite3
 import pytest
 from pg_helpers import create_database, drop_database
 
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
 from routewatch.core.catalog_copy import TABLES, copy_catalog
-from routewatch.records import Extraction, Failure, Media, Segment, TextUnit, Transcript
+from routewatch.core.records import Extraction, Failure, Media, Segment, TextUnit, Transcript
 from tests.conftest import make_post, run_cli
 
 pytestmark = pytest.mark.pg

@@ -13,8 +13,8 @@ import pytest
 
 from crawlers.comments import from_ytdlp
 from crawlers.imports import import_file
-from routewatch.catalog import Catalog
-from routewatch.records import post_id_for
+from routewatch.core.catalog import Catalog
+from routewatch.core.records import post_id_for
 from routewatch.settings import load_settings
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -120,7 +120,7 @@ def test_a_youtube_comment_thread_names_no_commenter_in_evidence_export_search_o
     the media's info JSON; the comments as units), read back through every door a person uses."""
     from crawlers.store import store_post
     from crawlers.ytdlp_discovery import info_to_post
-    from routewatch.records import Media
+    from routewatch.core.records import Media
     from tests.conftest import run_cli
     from tests.web.helpers import client_for
 

@@ -12,8 +12,8 @@ from crawlers.fetch import YtDlpFetcher, guarded_get
 from crawlers.safety import check_url_form
 from crawlers.settings import CrawlSettings
 from crawlers.web import trusted_canonical
-from routewatch.errors import RouteWatchError
-from routewatch.records import Post
+from routewatch.core.errors import RouteWatchError
+from routewatch.core.records import Post
 from routewatch.settings import load_settings
 from tests.httpserver import TestServer
 

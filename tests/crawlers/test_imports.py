@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from crawlers.imports import import_file
-from routewatch.catalog import Catalog
-from routewatch.errors import RouteWatchError
-from routewatch.records import post_id_for
+from routewatch.core.catalog import Catalog
+from routewatch.core.errors import RouteWatchError
+from routewatch.core.records import post_id_for
 from routewatch.settings import load_settings
 
 TESTS = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import pytest
 from crawlers.base import Page, without_lone_surrogates
 from crawlers.platforms import TikTok
 from crawlers.web import WebPage
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
 
 CAPTION = "走线攻略：厄瓜多尔免签，坐大巴到哥伦比亚"
 

@@ -8,7 +8,7 @@ import pytest
 from crawlers.base import Follow, Page
 from crawlers.platforms import Bilibili, Douyin, Kuaishou, TikTok, X, caption_of, iso_from_epoch
 from crawlers.routing import crawler_for
-from routewatch.records import Post, post_id_for
+from routewatch.core.records import Post, post_id_for
 from tests.crawlers.records import collect, media_bytes, origin_env, records, sha256
 from tests.httpserver import TestServer, respond
 

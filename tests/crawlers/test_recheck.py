@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from crawlers.recheck import classify, parse_age
-from routewatch.catalog import Catalog
-from routewatch.errors import RouteWatchError
-from routewatch.records import Media, Post, post_id_for
+from routewatch.core.catalog import Catalog
+from routewatch.core.errors import RouteWatchError
+from routewatch.core.records import Media, Post, post_id_for
 from tests.conftest import run_cli
 from tests.httpserver import TestServer, respond
 

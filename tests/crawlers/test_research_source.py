@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from routewatch.catalog import Catalog
 from routewatch.core.backoff import backoff_seconds
+from routewatch.core.catalog import Catalog
+from routewatch.core.errors import NotConfigured
 from routewatch.core.stage import Context
-from routewatch.errors import NotConfigured
 from routewatch.pipeline import stage_crawl
 from routewatch.settings import load_settings
 from tests.httpserver import TestServer, respond

@@ -13,8 +13,8 @@ import pytest
 
 from crawlers.base import Follow, Page
 from crawlers.telegram import TelegramChannel, TelegramDiscussion, parse_views
-from routewatch.catalog import Catalog
-from routewatch.records import Post, post_id_for
+from routewatch.core.catalog import Catalog
+from routewatch.core.records import Post, post_id_for
 from tests.conftest import run_cli
 from tests.crawlers.records import collect, media_bytes, origin_env, records, sha256
 from tests.httpserver import TestServer, respond

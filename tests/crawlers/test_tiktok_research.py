@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from crawlers.tiktok_research import FIELDS, ResearchQuery, TikTokResearchClient, collect
-from routewatch.catalog import Catalog
-from routewatch.errors import NotConfigured, RouteWatchError
-from routewatch.records import post_id_for
+from routewatch.core.catalog import Catalog
+from routewatch.core.errors import NotConfigured, RouteWatchError
+from routewatch.core.records import post_id_for
 from routewatch.settings import load_settings
 from tests.crawlers.records import records
 

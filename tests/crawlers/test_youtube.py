@@ -8,8 +8,8 @@ import pytest
 from crawlers.base import Follow, Page
 from crawlers.routing import crawler_for, matching
 from crawlers.youtube import YouTube, YouTubeFeed
-from routewatch.errors import RouteWatchError
-from routewatch.records import Post, post_id_for
+from routewatch.core.errors import RouteWatchError
+from routewatch.core.records import Post, post_id_for
 from tests.crawlers.records import collect, origin_env, records
 from tests.httpserver import TestServer, respond
 
@@ -216,7 +216,7 @@ def test_a_short_first_seen_as_a_watch_url_takes_its_shorts_url(tmp_path):
     from dataclasses import replace
 
     from crawlers.store import store_post
-    from routewatch.catalog import Catalog
+    from routewatch.core.catalog import Catalog
 
     [short] = [p for p in YouTubeFeed().discover(page(CHANNEL_FEED, "channel_UCr7Nq2TbW5xK8pLm3vD9aQe.xml"))
                if p.platform_id == "Zx7Vd0LpQ3k"]

@@ -15,9 +15,9 @@ from crawlers.ytdlp_discovery import (
     posts_from_info,
     ytdlp_handles,
 )
-from routewatch.catalog import Catalog
-from routewatch.errors import RouteWatchError
-from routewatch.records import post_id_for
+from routewatch.core.catalog import Catalog
+from routewatch.core.errors import RouteWatchError
+from routewatch.core.records import post_id_for
 from routewatch.settings import load_settings
 from tests.httpserver import TestServer, respond
 

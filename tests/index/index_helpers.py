@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from index.base import DEFAULT_MIN_CONFIDENCE, IndexDoc, PostFacts
-from routewatch.records import Segment, TextUnit
+from routewatch.core.records import Segment, TextUnit
 
 REPO = Path(__file__).resolve().parents[2]
 ES_SH = REPO / "scripts" / "es.sh"

@@ -12,7 +12,7 @@ import pytest
 from index_helpers import contract_corpus, doc, es_cleanup, synthetic_corpus
 
 from index.base import Query, parse_route
-from routewatch.errors import RouteWatchError
+from routewatch.core.errors import RouteWatchError
 
 ALL = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
 

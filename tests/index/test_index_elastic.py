@@ -16,7 +16,7 @@ from index import elastic
 from index.base import Query
 from index.elastic import ElasticIndex
 from index.settings import IndexSettings
-from routewatch.errors import NotConfigured, RouteWatchError
+from routewatch.core.errors import NotConfigured, RouteWatchError
 
 
 def settings(url: str, name: str) -> IndexSettings:
@@ -240,9 +240,9 @@ def test_outage_mid_run_loses_nothing(es_node, es_index, tmp_path):
 def _outage_run(es_node, es_index, tmp_path):
     import time
 
-    from routewatch.catalog import Catalog
+    from routewatch.core.catalog import Catalog
+    from routewatch.core.records import CountryMention, Extraction, Post, post_id_for
     from routewatch.pipeline import Context, caption_unit, stage_index
-    from routewatch.records import CountryMention, Extraction, Post, post_id_for
     from routewatch.settings import Settings
 
     n = 3000

@@ -15,8 +15,8 @@ import pytest
 
 from index.build import build_index
 from index.settings import ELASTICSEARCH, OLD_NAMES, SQLITE, IndexSettings
+from routewatch.core.errors import NotConfigured
 from routewatch.core.registry import indexes, names
-from routewatch.errors import NotConfigured
 from routewatch.settings import Settings
 
 

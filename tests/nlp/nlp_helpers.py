@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from routewatch.records import Segment, TextUnit
+from routewatch.core.records import Segment, TextUnit
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_PACKS = REPO / "tests" / "data" / "packs"

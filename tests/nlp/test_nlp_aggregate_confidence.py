@@ -4,14 +4,14 @@ extract.aggregate_min_confidence, so no leg rests on a low-confidence ASR word a
 
 from __future__ import annotations
 
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
+from routewatch.core.records import Post, Segment, TextUnit, Transcript
 from routewatch.pipeline import Context, build_doc, stage_extract
-from routewatch.records import Post, Segment, TextUnit, Transcript
 from routewatch.settings import load_settings
 
 
 def _post(cat: Catalog, key: str, caption: str) -> str:
-    from routewatch.records import post_id_for
+    from routewatch.core.records import post_id_for
 
     pid = post_id_for("web", key)
     cat.upsert_post(Post(post_id=pid, platform="web", platform_id=key, url="https://example.org/p/" + key,

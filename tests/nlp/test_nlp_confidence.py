@@ -9,7 +9,7 @@ from dataclasses import asdict
 
 from nlp_helpers import make_unit
 
-from routewatch.records import Segment
+from routewatch.core.records import Segment
 
 
 def test_caption_fact_confidence_and_why(extractor) -> None:

@@ -6,7 +6,7 @@ import pytest
 from nlp_helpers import make_unit, read_jsonl
 
 import nlp
-from routewatch.records import Segment
+from routewatch.core.records import Segment
 
 
 def test_every_span_is_an_exact_substring_of_its_unit(extractor, data_dir) -> None:
@@ -107,7 +107,7 @@ def test_counters_say_what_was_kept_and_dropped() -> None:
 
 
 def test_a_failing_unit_raises_e401(monkeypatch) -> None:
-    from routewatch.errors import Code, RouteWatchError
+    from routewatch.core.errors import Code, RouteWatchError
 
     ex = nlp.build_extractor()
 

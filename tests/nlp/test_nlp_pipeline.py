@@ -11,7 +11,7 @@ from nlp import registry
 from nlp.pipeline import COMPONENTS, load_pipeline, make_pipeline, save_pipelines, spans_of
 from nlp.settings import ExtractSettings
 from nlp.text import detect_language, normalize
-from routewatch.errors import Code, NotConfigured
+from routewatch.core.errors import Code, NotConfigured
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from nlp.spans import Bounds, KindIndex, Spans
-from routewatch.records import TextUnit
+from routewatch.core.records import TextUnit
 
 
 @dataclass(frozen=True)

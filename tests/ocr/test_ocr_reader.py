@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from ocr import OcrSettings, OnscreenReader, to_line
 from ocr.evaluate import edit_distance, leaks, norm, start_hits
 from routewatch.cli import app
-from routewatch.errors import Code, RouteWatchError
+from routewatch.core.errors import Code, RouteWatchError
 
 # Three clips that carry each difficulty: Traditional script on a moving test pattern with a running
 # timecode and frame counter (001), a title banner and an uploader id over a moving pattern (010),

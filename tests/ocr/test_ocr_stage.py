@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 from routewatch import pipeline
-from routewatch.catalog import Catalog
-from routewatch.records import Media
+from routewatch.core.catalog import Catalog
+from routewatch.core.records import Media
 from routewatch.settings import load_settings
 from tests.conftest import make_post
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from routewatch.errors import RouteWatchError
+from routewatch.core.errors import RouteWatchError
 from transcribe import decode_audio, fingerprint, fingerprint_similarity, pcm_sha256
 from transcribe.audio import DecodedAudio
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from routewatch import pipeline
-from routewatch.catalog import Catalog
-from routewatch.errors import Code, RouteWatchError
-from routewatch.records import Media, Transcript
+from routewatch.core.catalog import Catalog
+from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.records import Media, Transcript
 from routewatch.settings import load_settings
 from tests.conftest import make_post
 from transcribe import DecodedAudio, decode_audio, stage

@@ -10,8 +10,8 @@ import pytest
 
 from crawlers.fetch import parse_vtt
 from routewatch import pipeline
-from routewatch.catalog import Catalog
-from routewatch.records import Media, TextUnit
+from routewatch.core.catalog import Catalog
+from routewatch.core.records import Media, TextUnit
 from routewatch.settings import load_settings
 from tests.conftest import make_post
 from transcribe import decode_audio, fingerprint_similarity

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from routewatch.errors import NotConfigured, RouteWatchError
+from routewatch.core.errors import NotConfigured, RouteWatchError
 from transcribe import TranscribeSettings, build_transcriber, ensure_base_model
 from transcribe import model as model_mod
 from transcribe.model import BASE_MODEL_SHA256, MARKER, assemble_model, resolve_model, verify_model_file

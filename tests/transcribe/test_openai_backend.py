@@ -4,7 +4,7 @@ offline on the verified base model (converted from CT2) and on any local .pt che
 import numpy as np
 import pytest
 
-from routewatch.errors import NotConfigured
+from routewatch.core.errors import NotConfigured
 from transcribe import DecodedAudio, TranscribeSettings, build_transcriber
 
 try:

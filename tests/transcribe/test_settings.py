@@ -52,7 +52,7 @@ def test_cuda_without_a_gpu_is_e304_when_the_transcriber_is_built():
     import ctranslate2
     import pytest
 
-    from routewatch.errors import NotConfigured
+    from routewatch.core.errors import NotConfigured
     from transcribe import build_transcriber
 
     if ctranslate2.get_cuda_device_count() > 0:

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from routewatch.records import Transcript
+from routewatch.core.records import Transcript
 from transcribe import DecodedAudio, TranscribeSettings, decode_audio, transcribe_files
 from transcribe.base import choose_language
 from transcribe.model import BASE_MODEL_SHA256
@@ -111,7 +111,7 @@ def test_transcribe_files_writes_one_line_per_file_and_goes_on_after_failures(tr
 
 
 def test_bad_media_path_raises_its_code_through_the_transcriber(transcriber, tmp_path):
-    from routewatch.errors import RouteWatchError
+    from routewatch.core.errors import RouteWatchError
 
     fake = tmp_path / "x.mp4"
     fake.write_text("#EXTM3U\nseg.ts\n")
@@ -121,7 +121,7 @@ def test_bad_media_path_raises_its_code_through_the_transcriber(transcriber, tmp
 
 
 def test_too_long_decoded_audio_is_e201():
-    from routewatch.errors import RouteWatchError
+    from routewatch.core.errors import RouteWatchError
     from transcribe import build_transcriber
 
     short = build_transcriber(TranscribeSettings(max_audio_seconds=1.0))

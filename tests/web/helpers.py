@@ -10,8 +10,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from routewatch.catalog import Catalog
-from routewatch.records import (
+from routewatch.core.catalog import Catalog
+from routewatch.core.records import (
     CountryMention,
     Evidence,
     Extraction,

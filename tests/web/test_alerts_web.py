@@ -11,7 +11,7 @@ import pytest
 
 from index.sqlite_fts import SqliteIndex
 from routewatch import alerts
-from routewatch.catalog import Catalog
+from routewatch.core.catalog import Catalog
 from tests.search_world import add_posts, check_saved, gold
 from tests.web.helpers import LiveServer, client_for
 
@@ -95,7 +95,7 @@ def test_alerts_page_on_a_catalog_from_before_saved_searches(tmp_path):
     "no saved searches" (and its feeds 404), not an error."""
     import sqlite3
 
-    from routewatch.catalog import MIGRATIONS
+    from routewatch.core.catalog import MIGRATIONS
 
     d = tmp_path / "data"
     add_posts(d, [("a/1", "达连", "2026-11-01T08:00:00Z", gold(("CO", "PA")))])

@@ -215,7 +215,7 @@ def test_openapi_lists_the_api_and_no_cdn_docs(hostile_client):
 
 def test_hostile_fixture_is_really_hostile(hostile_client):
     """Guards the tests above: the raw markup is in the catalog, so inert output is the app's doing."""
-    from routewatch.catalog import Catalog
+    from routewatch.core.catalog import Catalog
 
     _client, ids, d = hostile_client
     cat = Catalog(d / "catalog.sqlite", write=False)

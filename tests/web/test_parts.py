@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from routewatch.charts import bar_panel, flow_diagram
-from routewatch.privacy import pseudonym
+from routewatch.core.privacy import pseudonym
 from routewatch.web.public import Scrubber, deep_clean
 from routewatch.web.ratelimit import TokenBucket
 from routewatch.web.render import Mark, mark_text

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from routewatch.catalog import Catalog
 from routewatch.charts import flow_diagram, outline_rings, route_map, text_width
+from routewatch.core.catalog import Catalog
 from tests.corpus_helpers import add_post
 from tests.web.helpers import client_for
 

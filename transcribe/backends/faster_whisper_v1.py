@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from routewatch.errors import Code, NotConfigured
+from routewatch.core.errors import Code, NotConfigured
 from transcribe.base import RawSegment, Recognition, Transcriber, choose_language, register
 from transcribe.memory import tune_allocator
 from transcribe.model import ResolvedModel, default_cache_dir, resolve_model, sha256_file

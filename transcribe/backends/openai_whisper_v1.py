@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from routewatch.errors import Code, NotConfigured
+from routewatch.core.errors import Code, NotConfigured
 from transcribe.backends.ct2_checkpoint import ensure_openai_checkpoint
 from transcribe.base import RawSegment, Recognition, Transcriber, choose_language, register
 from transcribe.model import (

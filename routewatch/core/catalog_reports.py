@@ -13,14 +13,14 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+from routewatch.core.records import TextUnit
 from routewatch.core.stored import stored_json
-from routewatch.records import TextUnit
 
 _CHUNK = 500  # ids per IN (...) list
 
 
 class ReportReads:
-    """Read methods the report surfaces use; mixed into `routewatch.catalog.Catalog`."""
+    """Read methods the report surfaces use; mixed into `routewatch.core.catalog.Catalog`."""
 
     db: sqlite3.Connection
 

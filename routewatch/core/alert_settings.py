@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from routewatch.sections import Section
+from routewatch.core.sections import Section
 
 
 class AlertSettings(Section):

@@ -1,4 +1,4 @@
-"""The catalog's reads for the web (a mixin of `routewatch.catalog.Catalog`): one post's parts, the
+"""The catalog's reads for the web (a mixin of `routewatch.core.catalog.Catalog`): one post's parts, the
 candidates for its related posts, search facets, posting times, the facts behind the route legs.
 
 In: ids and filter values.  Out: records, plain dicts and lists with stored JSON already decoded. Never
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from routewatch.core.records import Failure, Post
 from routewatch.core.stored import stored_json
-from routewatch.records import Failure, Post
 
 
 class WebReads:

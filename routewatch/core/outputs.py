@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from routewatch.errors import Code, RouteWatchError
+from routewatch.core.errors import Code, RouteWatchError
 
-# A data dir's own files and folders (routewatch.catalog, routewatch.privacy, crawlers, fetch).
+# A data dir's own files and folders (routewatch.core.catalog, routewatch.core.privacy, crawlers, fetch).
 DATA_DIR_FILES = ("catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm", "catalog.sqlite-journal",
                   ".routewatch.lock", ".pseudonym.key", "routewatch.toml")
 DATA_DIR_FOLDERS = ("media", "snapshots")

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from routewatch.catalog import db_error
-from routewatch.errors import Code, RouteWatchError
+from routewatch.core.catalog import db_error
+from routewatch.core.errors import Code, RouteWatchError
 
 
 def _say(line: str) -> None:

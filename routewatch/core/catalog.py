@@ -24,13 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from routewatch.catalog_reports import ReportReads
-from routewatch.catalog_web import WebReads
+from routewatch.core.catalog_reports import ReportReads
 from routewatch.core.catalog_url import parse_catalog_url
+from routewatch.core.catalog_web import WebReads
+from routewatch.core.errors import Code, RouteWatchError
 from routewatch.core.pgdb import PgConnection, redact
-from routewatch.core.stored import StoredJSONError, log, stored_json  # noqa: F401 - re-exported: the catalog's JSON decoder
-from routewatch.errors import Code, RouteWatchError
-from routewatch.records import (
+from routewatch.core.records import (
     Extraction,
     Failure,
     Media,
@@ -41,6 +40,7 @@ from routewatch.records import (
     TextUnit,
     Transcript,
 )
+from routewatch.core.stored import StoredJSONError, log, stored_json  # noqa: F401 - re-exported: the catalog's JSON decoder
 
 STAGES = ("crawl", "fetch", "transcribe", "extract", "index")
 
