@@ -189,7 +189,7 @@ class AppState:
         with self._lock:
             if self._scrubber is None or self._stamp != stamp or time.monotonic() - self._at > 60:
                 # view.policy reads the account names through the connection itself (routewatch/view.py)
-                self._scrubber = policy(self.settings, cat.db, max_chars=self.web.max_text_chars)
+                self._scrubber = policy(self.settings, cat, max_chars=self.web.max_text_chars)
                 self._stamp, self._at = stamp, time.monotonic()
             return self._scrubber
 
@@ -249,7 +249,7 @@ def resolve_ref(ctx: queries.Ctx, ref: str) -> str:
 
     try:
         # postref still reads through the connection itself (issue 13 moves its SQL into the catalog)
-        return resolve_post(ctx.catalog.db, ref[:2048])
+        return resolve_post(ctx.catalog, ref[:2048])
     except PostNotFound as e:
         raise WebError(NOT_FOUND, e.reason) from e
 

@@ -485,7 +485,7 @@ def trace(ctx: Ctx, claim: str, limit: int) -> dict[str, Any]:
     from routewatch.trace import trace_claim
 
     # postref still reads through the connection itself (issue 13 moves its SQL into the catalog)
-    pid = find_post(ctx.catalog.db, claim) if looks_like_ref(claim) else None
+    pid = find_post(ctx.catalog, claim) if looks_like_ref(claim) else None
     if pid is not None:  # a post id, prefix or URL: trace what that post claims
         post = ctx.catalog.get_post(pid)
         claim = (post.caption if post else "") or claim
