@@ -26,7 +26,7 @@ from index.base import facts_gold, legs, period_of
 from index.terms import trend_terms
 from routewatch.changes import leg_label, leg_prices, tied_costs, week_changes
 from routewatch.charts import bar_chart, hbar_chart
-from routewatch.core.catalog import Catalog, StoredJSONError, stored_json
+from routewatch.core.catalog import Catalog
 from routewatch.core.errors import Code, RouteWatchError
 from routewatch.core.outputs import check_output_dir, write_output
 from routewatch.core.privacy import BIDI_CONTROLS, C1_CONTROLS
@@ -89,15 +89,11 @@ def _rows(catalog: Catalog, min_confidence: float | None = None) -> list[dict[st
     every fact at or above that confidence, whether the post is judged relevant or not."""
     out = []
     for r in catalog.dated_extractions():
-        try:
-            if min_confidence is None:
-                g = stored_json(r["gold_json"], {}, where=f"extractions.gold_json of {r['post_id']}", strict=True)
-            else:
-                g = {**facts_gold(stored_json(r["facts_json"], {}, where=f"extractions.facts_json of {r['post_id']}",
-                                              strict=True), min_confidence), "relevant": bool(r["relevant"])}
-        except StoredJSONError as e:  # that post is left out of the digest, and said so once in the log
-            log.warning("%s; post left out of the digest", e)
+        if "damaged" in r:  # that post is left out of the digest, and said so once in the log
+            log.warning("%s; post left out of the digest", r["damaged"])
             continue
+        g = r["gold"] if min_confidence is None else {**facts_gold(r["facts"], min_confidence),
+                                                      "relevant": r["relevant"]}
         out.append({**{k: r[k] for k in ("post_id", "platform", "url", "posted_at", "captured_at", "source")},
                     "week": period_of(r["posted_at"], "week"), **g})
     return out

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from routewatch.core.records import TextUnit
-from routewatch.core.stored import stored_json
+from routewatch.core.stored import StoredJSONError, stored_json
 
 _CHUNK = 500  # ids per IN (...) list
 
@@ -128,13 +128,22 @@ class ReportReads:
     # ---- digest ----------------------------------------------------------------------------------------------
     def dated_extractions(self) -> Iterator[dict[str, Any]]:
         """Every extracted post with a posting time, oldest first: post_id, platform, url, posted_at,
-        captured_at, source, relevant (bool) and the stored `gold_json` / `facts_json` texts (the digest decodes
-        them strictly, leaving out a post whose JSON is damaged)."""
+        captured_at, source, relevant (bool), `gold` and `facts` decoded strictly — or, for a post whose stored
+        JSON is damaged, `damaged` (the StoredJSONError) instead of them, so a report can leave it out and say so."""
         for r in self.db.execute(
                 "SELECT p.post_id, p.platform, p.url, p.posted_at, p.captured_at, p.source, e.gold_json, e.facts_json, "
                 "e.relevant FROM posts p JOIN extractions e ON e.post_id = p.post_id WHERE p.posted_at != '' "
                 "ORDER BY p.posted_at, p.post_id"):
-            yield {**dict(r), "relevant": bool(r["relevant"])}
+            row = {k: r[k] for k in ("post_id", "platform", "url", "posted_at", "captured_at", "source")}
+            row["relevant"] = bool(r["relevant"])
+            try:
+                row["gold"] = stored_json(r["gold_json"], {}, where=f"extractions.gold_json of {r['post_id']}",
+                                          strict=True)
+                row["facts"] = stored_json(r["facts_json"], {}, where=f"extractions.facts_json of {r['post_id']}",
+                                           strict=True)
+            except StoredJSONError as e:
+                row["damaged"] = e
+            yield row
 
     def transcript_groups(self) -> dict[str, list[str]]:
         """Posts per shared transcript (reposts of one clip share its transcript): transcript id -> post ids."""
