@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.errors import Code, error_line
 from routewatch.core.records import OnscreenText
 
 from .build import build_reader
@@ -51,11 +51,8 @@ def ocr_files(paths: Iterable[str | Path], settings: OcrSettings | None = None,
         wall, cpu = time.monotonic(), time.process_time()
         try:
             res = reader.read(Path(path))
-        except RouteWatchError as exc:
-            yield {"file": name, "error": {"code": exc.code.value, "reason": exc.reason}}
-            continue
-        except Exception as exc:  # one broken file must not end the batch
-            yield {"file": name, "error": {"code": Code.E707.value, "reason": f"{type(exc).__name__}: {exc}"}}
+        except Exception as exc:  # noqa: BLE001 - one broken file must not end the batch
+            yield error_line(name, exc, Code.E707)
             continue
         line = to_line(name, res, show_overlay_text)
         line["ocr_s"] = round(time.monotonic() - wall, 3)

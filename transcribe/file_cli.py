@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.errors import Code, RouteWatchError, error_line
 from routewatch.core.outputs import open_output
 from transcribe.base import Transcriber
 from transcribe.build import build_transcriber
@@ -34,11 +34,8 @@ def transcribe_files(
             transcriber = build_transcriber(settings)
         try:
             tr = transcriber.transcribe(Path(path))
-        except RouteWatchError as exc:
-            yield {"file": name, "error": {"code": exc.code.value, "reason": exc.reason}}
-            continue
-        except Exception as exc:  # one broken file must not end the batch
-            yield {"file": name, "error": {"code": Code.E302.value, "reason": f"{type(exc).__name__}: {exc}"}}
+        except Exception as exc:  # noqa: BLE001 - one broken file must not end the batch
+            yield error_line(name, exc, Code.E302)
             continue
         yield {
             "file": name,

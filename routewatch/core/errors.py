@@ -113,3 +113,11 @@ class NotConfigured(RouteWatchError):  # noqa: N818 - name follows scrapy's NotC
 
     def __init__(self, reason: str, code: Code | str = Code.E902):
         super().__init__(code, reason)
+
+
+def error_line(name: str, exc: BaseException, unexpected: Code) -> dict[str, object]:
+    """The `{"file", "error": {"code", "reason"}}` line of a per-file command (transcribe-file, ocr-file) for a
+    file that failed: a RouteWatchError keeps its code, anything else is `unexpected` with the exception's type."""
+    if isinstance(exc, RouteWatchError):
+        return {"file": name, "error": {"code": exc.code.value, "reason": exc.reason}}
+    return {"file": name, "error": {"code": unexpected.value, "reason": f"{type(exc).__name__}: {exc}"}}
