@@ -60,6 +60,11 @@ class CrawlSettings(Section):
     tiktok_research_backoff_seconds: float = Field(default=6.0, ge=0, le=3600)
     # yt-dlp discovery (crawlers/ytdlp_discovery.py): most entries taken from one listing or search
     ytdlp_max_entries: int = Field(default=50, ge=1)
+    # The per-domain budget shared by every worker (routewatch/core/politeness.py): a PostgreSQL DSN. The
+    # settings set it from a PostgreSQL catalog.url; empty = this process's own limits only (SQLite catalog).
+    shared_budget_url: str = ""
+    # a slot of the shared budget is a lease its process renews; a killed process's slots are free after this
+    slot_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
 
     @field_validator("origins")
     @classmethod
