@@ -3,7 +3,8 @@
 In: start URLs with their source names, the crawl section.  Out: through the `PostStore` (crawlers/store.py):
 posts, page snapshots (gzip, sha256), comments and crawl failures in the catalog; counters per source.
 Every request passes the private-address guard (redirects too). 429/503 wait by the one back-off rule
-(routewatch/core/backoff.py). Never writes outside the data dir. One crawl per process (scrapy's reactor
+(routewatch/core/backoff.py); with a PostgreSQL catalog each request holds a slot of the per-domain budget every
+worker shares (routewatch/core/politeness.py). Never writes outside the data dir. One crawl per process (scrapy's reactor
 cannot restart).
 """
 
