@@ -163,7 +163,7 @@ class TikTokResearchClient:
                                      headers={"User-Agent": self.crawl.user_agent, **headers})
         budget = Deadline(self.crawl.max_download_seconds)  # a page that drips bytes ends too (E210)
         try:
-            with held(self.budget, url, self.sleep), budget, self._opener.open(req, timeout=self.crawl.timeout_seconds) as resp:
+            with held(self.budget, url), budget, self._opener.open(req, timeout=self.crawl.timeout_seconds) as resp:
                 status, raw, retry_after = resp.status, resp.read(8 * 1024 * 1024), resp.headers.get("Retry-After", "")
         except urllib.error.HTTPError as e:
             status, raw, retry_after = e.code, e.read(1024 * 1024), e.headers.get("Retry-After", "") if e.headers else ""

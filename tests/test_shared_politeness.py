@@ -51,11 +51,20 @@ class Recorder:
         return sorted(s for s in self.starts if s[1].startswith(("/a/", "/b/")))
 
 
-def serve(rec: Recorder, seconds: float, answer=None) -> TestServer:
+def serve(rec: Recorder, seconds: float, answer=None, together: int = 2) -> TestServer:
+    """robots.txt is answered once `together` processes asked for it, so the crawls start together (a process
+    asks for nothing else of the host before its robots.txt; each holds one slot for it)."""
+    robots: list[str] = []
+    both = threading.Event()
+
     def any_path(h):
         rec.enter(h.path)
         try:
             if h.path == "/robots.txt":
+                robots.append(h.path)
+                if len(robots) >= together:
+                    both.set()
+                both.wait(90)
                 respond(h, 200, ROBOTS, "text/plain")
                 return
             time.sleep(seconds)
@@ -156,6 +165,12 @@ from tests.conftest import make_post
 
 data, base, n, prefix = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 s = load_settings(data)
+import pathlib, time
+here = pathlib.Path(data).parent
+(here / f"ready-{prefix}").touch()
+t0 = time.monotonic()
+while len(list(here.glob("ready-*"))) < 2 and time.monotonic() - t0 < 90:  # both processes fetch together
+    time.sleep(0.02)
 cat = Catalog(s.data_dir / "catalog.sqlite")
 for i in range(n):
     post = make_post(platform="web", platform_id=f"{prefix}{i}", media_url=f"{base}/{prefix}/{i}.mp4")
@@ -232,3 +247,44 @@ def test_a_postgresql_catalog_shares_its_budget_and_sqlite_does_not(tmp_path):
     lite = load_settings(tmp_path)
     assert lite.crawl.shared_budget_url == ""
     assert scrapy_settings(lite.crawl)["CONCURRENT_REQUESTS_PER_DOMAIN"] == 1
+
+
+def test_research_api_429_pauses_its_host_for_every_worker(pg_url, tmp_path):
+    import psycopg
+
+    from crawlers.tiktok_research import TikTokResearchClient, collect
+    from routewatch.catalog import Catalog
+    from routewatch.settings import load_settings
+    from tests.crawlers.test_tiktok_research import DATA, QUERY
+
+    script = [(429, "rate_limit.json"), (200, "query_page2.json")]
+    told: list[float] = []
+    queries: list[float] = []
+
+    def api(h):
+        h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        if h.path.startswith("/v2/oauth/token/"):
+            respond(h, 200, (DATA / "token.json").read_bytes(), "application/json")
+            return
+        queries.append(time.monotonic())
+        status, name = script.pop(0)
+        if status == 429:
+            told.append(time.time())
+        respond(h, status, (DATA / name).read_bytes(), "application/json")
+
+    waits: list[float] = []
+    with TestServer({"*": api}) as srv:
+        crawl = load_settings(tmp_path / "data", crawl={
+            "tiktok_research_client_key": "k", "tiktok_research_client_secret": "s",
+            "tiktok_research_backoff_seconds": 1.5, "origins": {"tiktok_research": srv.base},
+            "allow_hosts": [srv.hostport], "shared_budget_url": pg_url}).crawl
+        cat = Catalog(tmp_path / "catalog.sqlite")
+        rep = collect(QUERY, cat, crawl, max_count=3, client=TikTokResearchClient(crawl, sleep=waits.append))
+        cat.close()
+    assert (rep.stopped, rep.imported) == ("", 2)
+    assert waits == [1.5]  # the client's own back-off sleep is a no-op here ...
+    assert queries[1] - queries[0] >= 1.5 - 0.05  # ... yet the retry waited: the shared pause held it
+    with psycopg.connect(pg_url) as c:
+        until = c.execute("SELECT EXTRACT(EPOCH FROM paused_until) FROM polite_domains WHERE domain = '127.0.0.1'"
+                          ).fetchone()[0]
+    assert abs(float(until) - (told[0] + 1.5)) < 0.5  # the pause every other worker reads
