@@ -28,11 +28,11 @@ import yt_dlp
 from crawlers.comments import from_ytdlp as comments_from_ytdlp
 from crawlers.origins import origin_key_of_host, to_fetch_url
 from crawlers.safety import Deadline, DeadlinePassedError, check_url, guarded_resolution
-from crawlers.settings import CrawlSettings
+from crawlers.settings import CrawlSettings, domain_budget
 from routewatch.catalog import now_iso
 from routewatch.core.backoff import backoff_seconds
 from routewatch.core.platforms import page_is_media
-from routewatch.core.politeness import budget_for, domain_of, held
+from routewatch.core.politeness import domain_of, held
 from routewatch.errors import Code, NotConfigured, RouteWatchError
 from routewatch.records import Media, Post, Provenance, Segment, TextUnit
 
@@ -98,8 +98,7 @@ class YtDlpFetcher:
         self.crawl = crawl
         self.data_dir = Path(data_dir)
         self.media_dir: Path = self.data_dir / "media"
-        self.budget = budget_for(crawl.shared_budget_url, crawl.concurrency_per_domain, crawl.download_delay,
-                                 crawl.slot_lease_seconds)
+        self.budget = domain_budget(crawl)
 
     def fetch(self, post: Post) -> tuple[Media, list[TextUnit]]:
         url = post.media_url or (post.page_url if page_is_media(post.platform) else "")
@@ -219,7 +218,8 @@ class YtDlpFetcher:
     def _subtitles(self, post: Post) -> TextUnit:
         url = to_fetch_url(post.subtitles_url, self.crawl.origins)
         check_url(url, self.crawl.allow_hosts)
-        body = guarded_get(url, self.crawl, max_bytes=2 * 1024 * 1024)
+        with held(self.budget, url):
+            body = guarded_get(url, self.crawl, max_bytes=2 * 1024 * 1024)
         segs = parse_vtt(body.decode("utf-8", errors="replace"))
         return TextUnit(unit_id=f"{post.post_id}:subtitle", post_id=post.post_id, kind="subtitle",
                         text=TextUnit.join_segments(segs), lang=post.lang, segments=tuple(segs))

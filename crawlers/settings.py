@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
 
+from routewatch.core.politeness import Budget, budget_for
 from routewatch.sections import Section
 
 
@@ -73,6 +74,13 @@ class CrawlSettings(Section):
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"origin {name!r} must be an http:// or https:// URL")
         return v
+
+
+def domain_budget(crawl: CrawlSettings) -> Budget:
+    """The per-domain request budget every request path of the crawl and fetch stages takes its slots from: shared
+    by every worker when `shared_budget_url` is set (routewatch/core/politeness.py), else this process's own."""
+    return budget_for(crawl.shared_budget_url, crawl.concurrency_per_domain, crawl.download_delay,
+                      crawl.slot_lease_seconds)
 
 
 class SourceConfig(Section):

@@ -31,13 +31,13 @@ from yt_dlp.utils import traverse_obj
 from crawlers.origins import to_fetch_url
 from crawlers.platforms import tiktok_url
 from crawlers.safety import Deadline, check_url
-from crawlers.settings import CrawlSettings, SourceConfig
+from crawlers.settings import CrawlSettings, SourceConfig, domain_budget
 from crawlers.source import Source, Start, register_source
 from crawlers.store import PostStore
 from crawlers.values import as_int, iso_from_epoch, json_safe
 from routewatch.catalog import Catalog, now_iso
 from routewatch.core.backoff import RateLimited, backoff_seconds, retrying
-from routewatch.core.politeness import budget_for, domain_of, held
+from routewatch.core.politeness import domain_of, held
 from routewatch.core.stage import failpoint
 from routewatch.errors import Code, NotConfigured, RouteWatchError
 from routewatch.records import Post, TextUnit, post_id_for
@@ -152,8 +152,7 @@ class TikTokResearchClient:
         self._token_until = 0.0
         self._opener = urllib.request.build_opener(_NoRedirect())
         # the API's host shares the per-domain budget of every worker (routewatch/core/politeness.py)
-        self.budget = budget_for(crawl.shared_budget_url, crawl.concurrency_per_domain, crawl.download_delay,
-                                 crawl.slot_lease_seconds)
+        self.budget = domain_budget(crawl)
 
     # ---- HTTP ---------------------------------------------------------------------------------------
     def _post(self, path: str, body: bytes, headers: dict[str, str], query: str = "") -> tuple[int, dict[str, Any], str]:
