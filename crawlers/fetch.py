@@ -3,7 +3,8 @@
 In: a post with a media URL (or a page yt-dlp understands).  Out: a content-addressed media file
 under DATA/media/<sha[:2]>/<sha256><ext>, its Media record (sha256, size, duration, yt-dlp info
 JSON) and the platform subtitles as a text unit. File names never come from the remote side; a
-download over the size cap is aborted and leaves no partial file.
+download over the size cap is aborted and leaves no partial file. Each download holds one slot of its
+domain's budget (shared by every worker with a PostgreSQL catalog; routewatch/core/politeness.py).
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ import yt_dlp
 from crawlers.comments import from_ytdlp as comments_from_ytdlp
 from crawlers.origins import origin_key_of_host, to_fetch_url
 from crawlers.safety import Deadline, DeadlinePassedError, check_url, guarded_resolution
-from crawlers.settings import CrawlSettings
+from crawlers.settings import CrawlSettings, domain_budget
+from routewatch.core.backoff import backoff_seconds
 from routewatch.core.catalog import now_iso
 from routewatch.core.errors import Code, NotConfigured, RouteWatchError
 from routewatch.core.platforms import page_is_media
+from routewatch.core.politeness import domain_of, held
 from routewatch.core.records import Media, Post, Provenance, Segment, TextUnit
 
 _DROP_INFO_KEYS = ("formats", "requested_formats", "http_headers", "thumbnails", "automatic_captions",
@@ -95,6 +98,7 @@ class YtDlpFetcher:
         self.crawl = crawl
         self.data_dir = Path(data_dir)
         self.media_dir: Path = self.data_dir / "media"
+        self.budget = domain_budget(crawl)
 
     def fetch(self, post: Post) -> tuple[Media, list[TextUnit]]:
         url = post.media_url or (post.page_url if page_is_media(post.platform) else "")
@@ -186,7 +190,7 @@ class YtDlpFetcher:
         too_slow = RouteWatchError(Code.E210, f"download not done within crawl.max_download_seconds "
                                               f"({budget.seconds:g} s); aborted, no partial file kept")
         try:
-            with guarded_resolution(allow) as guard, budget, yt_dlp.YoutubeDL(opts) as ydl:
+            with held(self.budget, url), guarded_resolution(allow) as guard, budget, yt_dlp.YoutubeDL(opts) as ydl:
                 info = ydl.extract_info(url, download=True)
                 if budget.expired:  # cut mid-way: whatever yt-dlp kept is partial
                     raise too_slow
@@ -197,6 +201,9 @@ class YtDlpFetcher:
             if budget.expired or isinstance(e, _TooSlow | DeadlinePassedError):
                 raise too_slow from e
             msg = str(e)
+            if "HTTP Error 429" in msg or "HTTP Error 503" in msg:  # every worker leaves the domain alone a while
+                self.budget.pause(domain_of(url), backoff_seconds(None, 0, self.crawl.backoff_base_seconds,
+                                                                  self.crawl.max_retry_after_seconds))
             if guard.get("refused"):
                 raise RouteWatchError(Code.E103, f"refused by the private-address guard: {guard['refused']}") from e
             if "File is larger than max-filesize" in msg or "larger than" in msg:
@@ -211,7 +218,8 @@ class YtDlpFetcher:
     def _subtitles(self, post: Post) -> TextUnit:
         url = to_fetch_url(post.subtitles_url, self.crawl.origins)
         check_url(url, self.crawl.allow_hosts)
-        body = guarded_get(url, self.crawl, max_bytes=2 * 1024 * 1024)
+        with held(self.budget, url):
+            body = guarded_get(url, self.crawl, max_bytes=2 * 1024 * 1024)
         segs = parse_vtt(body.decode("utf-8", errors="replace"))
         return TextUnit(unit_id=f"{post.post_id}:subtitle", post_id=post.post_id, kind="subtitle",
                         text=TextUnit.join_segments(segs), lang=post.lang, segments=tuple(segs))

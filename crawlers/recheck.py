@@ -25,9 +25,10 @@ from urllib.parse import urlsplit
 from crawlers.fetch import _GuardedRedirect
 from crawlers.origins import to_fetch_url
 from crawlers.safety import Deadline, check_url
-from crawlers.settings import CrawlSettings
+from crawlers.settings import CrawlSettings, domain_budget
 from routewatch.core.catalog import Catalog, now_iso
 from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.politeness import held
 from routewatch.core.records import Failure, Post
 
 STATES = ("available", "deleted", "private", "geo_blocked", "account_gone")
@@ -129,7 +130,7 @@ def _get(url: str, crawl: CrawlSettings) -> tuple[int, str]:
     req = urllib.request.Request(url, headers={"User-Agent": crawl.user_agent})  # noqa: S310 - scheme checked
     budget = Deadline(crawl.max_download_seconds)
     try:
-        with budget:
+        with held(domain_budget(crawl), url), budget:  # one slot of the domain's budget (shared across workers)
             try:
                 with contextlib.closing(opener.open(req, timeout=crawl.timeout_seconds)) as resp:
                     status, raw = resp.status, resp.read(_MAX_BODY)

@@ -3,7 +3,8 @@
 In: start URLs with their source names, the crawl section.  Out: through the `PostStore` (crawlers/store.py):
 posts, page snapshots (gzip, sha256), comments and crawl failures in the catalog; counters per source.
 Every request passes the private-address guard (redirects too). 429/503 wait by the one back-off rule
-(routewatch/core/backoff.py). Never writes outside the data dir. One crawl per process (scrapy's reactor
+(routewatch/core/backoff.py); with a PostgreSQL catalog each request holds a slot of the per-domain budget every
+worker shares (routewatch/core/politeness.py). Never writes outside the data dir. One crawl per process (scrapy's reactor
 cannot restart).
 """
 
@@ -35,6 +36,7 @@ from crawlers.store import PostStore
 from routewatch.core.backoff import backoff_seconds
 from routewatch.core.catalog import now_iso
 from routewatch.core.errors import Code, RouteWatchError
+from routewatch.core.politeness import budget_for, domain_of
 from routewatch.core.records import Post
 
 
@@ -131,6 +133,38 @@ class RetryAfterMiddleware:
         new = request.replace(dont_filter=True)
         new.meta["rw_rate_retries"] = n + 1
         return new
+
+
+class SharedBudgetMiddleware:
+    """Downloader middleware, the last before the wire: each request waits for a slot of its domain in the
+    budget every worker shares (routewatch/core/politeness.py), polling with `asyncio.sleep` so the reactor
+    runs on; the answer frees the slot, and a 429/503 pauses the domain for every worker by the back-off rule.
+    Only on when `crawl.shared_budget_url` is set (a PostgreSQL catalog)."""
+
+    def __init__(self, budget: Any, max_wait: float, base: float):
+        self.budget, self.max_wait, self.base = budget, max_wait, base
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SharedBudgetMiddleware:
+        st = crawler.settings
+        budget = budget_for(st.get("ROUTEWATCH_SHARED_BUDGET_URL") or "", st.getint("CONCURRENT_REQUESTS_PER_DOMAIN"), st.getfloat("ROUTEWATCH_SHARED_DELAY"),
+                            st.getfloat("ROUTEWATCH_SLOT_LEASE"))
+        return cls(budget, st.getfloat("ROUTEWATCH_MAX_RETRY_AFTER"), st.getfloat("ROUTEWATCH_BACKOFF_BASE"))
+
+    async def process_request(self, request: Any, spider: Any = None) -> None:
+        request.meta["rw_budget_token"] = await self.budget.acquire_async(domain_of(request.url))
+
+    async def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
+        token = request.meta.pop("rw_budget_token", "")
+        if response.status in (429, 503):
+            wait = backoff_seconds(response.headers.get(b"Retry-After"), request.meta.get("rw_rate_retries", 0),
+                                   self.base, self.max_wait)
+            await asyncio.to_thread(self.budget.pause, domain_of(request.url), wait)
+        await asyncio.to_thread(self.budget.release, token)
+        return response
+
+    async def process_exception(self, request: Any, exception: Exception, spider: Any = None) -> None:
+        await asyncio.to_thread(self.budget.release, request.meta.pop("rw_budget_token", ""))
 
 
 class RouteSpider(scrapy.Spider):
@@ -308,13 +342,19 @@ class RouteSpider(scrapy.Spider):
 
 
 def scrapy_settings(c: CrawlSettings) -> dict[str, Any]:
+    shared = bool(c.shared_budget_url)
     return {
         "BOT_NAME": "routewatch",
         "USER_AGENT": c.user_agent,
         "ROBOTSTXT_OBEY": c.obey_robots,
         "CONCURRENT_REQUESTS_PER_DOMAIN": c.concurrency_per_domain,
-        "DOWNLOAD_DELAY": c.download_delay,
-        "AUTOTHROTTLE_ENABLED": c.autothrottle,
+        # With the shared budget the delay is kept between the requests of every worker (SharedBudgetMiddleware);
+        # scrapy's own delay and autothrottle would hold a granted request back and break that spacing.
+        "DOWNLOAD_DELAY": 0.0 if shared else c.download_delay,
+        "AUTOTHROTTLE_ENABLED": c.autothrottle and not shared,
+        "ROUTEWATCH_SHARED_BUDGET_URL": c.shared_budget_url,
+        "ROUTEWATCH_SHARED_DELAY": c.download_delay,
+        "ROUTEWATCH_SLOT_LEASE": c.slot_lease_seconds,
         "AUTOTHROTTLE_START_DELAY": 0.2,
         "AUTOTHROTTLE_MAX_DELAY": 30.0,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(c.concurrency_per_domain),
@@ -340,6 +380,8 @@ def scrapy_settings(c: CrawlSettings) -> dict[str, Any]:
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawlers.run.StrictRobotsTxtMiddleware": 100,
             "crawlers.run.RetryAfterMiddleware": 560,
+            # after every other one, so the slot covers the download only; only with a shared budget
+            **({"crawlers.run.SharedBudgetMiddleware": 950} if shared else {}),
         },
         "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
 
+from routewatch.core.politeness import Budget, budget_for
 from routewatch.core.sections import Section
 
 
@@ -60,6 +61,11 @@ class CrawlSettings(Section):
     tiktok_research_backoff_seconds: float = Field(default=6.0, ge=0, le=3600)
     # yt-dlp discovery (crawlers/ytdlp_discovery.py): most entries taken from one listing or search
     ytdlp_max_entries: int = Field(default=50, ge=1)
+    # The per-domain budget shared by every worker (routewatch/core/politeness.py): a PostgreSQL DSN. The
+    # settings set it from a PostgreSQL catalog.url; empty = this process's own limits only (SQLite catalog).
+    shared_budget_url: str = ""
+    # a slot of the shared budget is a lease its process renews; a killed process's slots are free after this
+    slot_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
 
     @field_validator("origins")
     @classmethod
@@ -68,6 +74,13 @@ class CrawlSettings(Section):
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"origin {name!r} must be an http:// or https:// URL")
         return v
+
+
+def domain_budget(crawl: CrawlSettings) -> Budget:
+    """The per-domain request budget every request path of the crawl and fetch stages takes its slots from: shared
+    by every worker when `shared_budget_url` is set (routewatch/core/politeness.py), else this process's own."""
+    return budget_for(crawl.shared_budget_url, crawl.concurrency_per_domain, crawl.download_delay,
+                      crawl.slot_lease_seconds)
 
 
 class SourceConfig(Section):

@@ -31,13 +31,14 @@ from yt_dlp.utils import traverse_obj
 from crawlers.origins import to_fetch_url
 from crawlers.platforms import tiktok_url
 from crawlers.safety import Deadline, check_url
-from crawlers.settings import CrawlSettings, SourceConfig
+from crawlers.settings import CrawlSettings, SourceConfig, domain_budget
 from crawlers.source import Source, Start, register_source
 from crawlers.store import PostStore
 from crawlers.values import as_int, iso_from_epoch, json_safe
-from routewatch.core.backoff import RateLimited, retrying
+from routewatch.core.backoff import RateLimited, backoff_seconds, retrying
 from routewatch.core.catalog import Catalog, now_iso
 from routewatch.core.errors import Code, NotConfigured, RouteWatchError
+from routewatch.core.politeness import domain_of, held
 from routewatch.core.records import Post, TextUnit, post_id_for
 from routewatch.core.stage import failpoint
 
@@ -150,6 +151,8 @@ class TikTokResearchClient:
         self._token = ""
         self._token_until = 0.0
         self._opener = urllib.request.build_opener(_NoRedirect())
+        # the API's host shares the per-domain budget of every worker (routewatch/core/politeness.py)
+        self.budget = domain_budget(crawl)
 
     # ---- HTTP ---------------------------------------------------------------------------------------
     def _post(self, path: str, body: bytes, headers: dict[str, str], query: str = "") -> tuple[int, dict[str, Any], str]:
@@ -159,10 +162,14 @@ class TikTokResearchClient:
                                      headers={"User-Agent": self.crawl.user_agent, **headers})
         budget = Deadline(self.crawl.max_download_seconds)  # a page that drips bytes ends too (E210)
         try:
-            with budget, self._opener.open(req, timeout=self.crawl.timeout_seconds) as resp:
+            with held(self.budget, url), budget, self._opener.open(req, timeout=self.crawl.timeout_seconds) as resp:
                 status, raw, retry_after = resp.status, resp.read(8 * 1024 * 1024), resp.headers.get("Retry-After", "")
         except urllib.error.HTTPError as e:
             status, raw, retry_after = e.code, e.read(1024 * 1024), e.headers.get("Retry-After", "") if e.headers else ""
+            if status == 429:  # one worker told "not now": the others wait too
+                self.budget.pause(domain_of(url), backoff_seconds(retry_after or None, 0,
+                                                                  self.crawl.tiktok_research_backoff_seconds,
+                                                                  self.crawl.max_retry_after_seconds))
         except (urllib.error.URLError, TimeoutError, OSError) as e:
             if budget.expired:
                 raise ResearchStopped(Code.E210, f"the TikTok Research API did not answer within "

@@ -25,7 +25,7 @@ from crawlers.origins import to_canonical_url, to_fetch_url
 from crawlers.platforms import douyin_url, tiktok_url
 from crawlers.routing import prefers_ytdlp
 from crawlers.safety import Deadline, check_url, guarded_resolution
-from crawlers.settings import CrawlSettings
+from crawlers.settings import CrawlSettings, domain_budget
 from crawlers.source import Source, Start, register_source
 from crawlers.store import CrawlReport, PostStore
 from crawlers.values import as_int, caption_of, iso_from_epoch, norm_date
@@ -39,6 +39,7 @@ from routewatch.core.platforms import (
     post_id_in_path,
     title_is_caption,
 )
+from routewatch.core.politeness import domain_of
 from routewatch.core.records import Post, post_id_for
 
 # `ytsearch5:QUERY`, `ytsearchdate10:QUERY`, `bilisearchall:QUERY` …: yt-dlp's search keys
@@ -269,6 +270,17 @@ def _extract(target: str, crawl: CrawlSettings, allow: list[str], limit: int) ->
 
 
 def _extract_with(target: str, crawl: CrawlSettings, allow: list[str], opts: dict[str, Any]) -> dict[str, Any]:
+    """One yt-dlp read holding one slot of the per-domain budget; a search key ("ytsearch5:…") counts against
+    its search ("ytsearch")."""
+    polite = domain_budget(crawl)
+    token = polite.acquire(domain_of(target) or re.sub(r"(\d+|all)$", "", target.split(":", 1)[0]))
+    try:
+        return _extract_read(target, crawl, allow, opts)
+    finally:
+        polite.release(token)
+
+
+def _extract_read(target: str, crawl: CrawlSettings, allow: list[str], opts: dict[str, Any]) -> dict[str, Any]:
     guard: dict[str, str] = {}
     budget = Deadline(crawl.max_download_seconds)  # a listing that drips bytes ends too (E210)
     too_slow = RouteWatchError(Code.E210, f"yt-dlp did not read {target} within crawl.max_download_seconds "

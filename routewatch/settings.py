@@ -168,6 +168,14 @@ class Settings(BaseSettings):
                 "\"elasticsearch\" (ROUTEWATCH_INDEX_BACKEND=elasticsearch) and index.es_url")
         return self
 
+    @model_validator(mode="after")
+    def _shared_budget_from_catalog(self) -> Settings:
+        # every worker of a PostgreSQL catalog shares one per-domain budget in that database; the crawl stage
+        # only sees its section, so the DSN travels in it (object.__setattr__: the settings are frozen)
+        if self.catalog.url.split(":", 1)[0].lower() in PG_SCHEMES and not self.crawl.shared_budget_url:
+            object.__setattr__(self, "crawl", self.crawl.model_copy(update={"shared_budget_url": self.catalog.url}))
+        return self
+
     # convenience paths -------------------------------------------------------------------------
     @property
     def catalog_path(self) -> Path:

@@ -188,6 +188,8 @@ NOT_RUN = {
     "make demo": "builds the venv and runs the demo: the `demo_run` fixture runs `routewatch demo` itself",
     "make test": "runs this suite",
     "docker compose": "no Docker here; the es-marked test runs this block against the test node",
+    "export ROUTEWATCH_CATALOG_URL": "names a PostgreSQL and an Elasticsearch server of the reader's (Scaling out)",
+    "routewatch worker": "runs until stopped, on a PostgreSQL catalog (Scaling out; the worker tests start workers)",
 }
 ES_BLOCK = ("mkdir -p routewatch-data", "export ROUTEWATCH_INDEX_BACKEND", "routewatch index --rebuild",
             "routewatch search 厄瓜多尔 --route 'EC>CO'")

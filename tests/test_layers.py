@@ -87,7 +87,8 @@ def test_core_importing_a_stage_breaks_the_contract(tmp_path: Path) -> None:
 SQL_CALL = re.compile(r"\.(execute|executemany|executescript)\(")
 SQL_HOMES = {"routewatch/core/catalog.py", "routewatch/core/catalog_web.py", "routewatch/core/catalog_reports.py",  # the catalog
              "index/sqlite_fts.py",  # the SQLite index's own FTS tables
-             "routewatch/core/pgdb.py", "routewatch/core/catalog_copy.py"}  # its PostgreSQL adapter; migrate-catalog
+             "routewatch/core/pgdb.py", "routewatch/core/catalog_copy.py",  # its PostgreSQL adapter; migrate-catalog
+             "routewatch/core/politeness.py"}  # the per-domain budget's own two tables (workers' state, not data)
 # Modules that still run SQL themselves: none since issue 13 (a module that starts fails the test below).
 NOT_YET_MOVED: dict[str, int] = {
 }

@@ -97,6 +97,8 @@ class Code(StrEnum):
     E961 = "E961"  # the PostgreSQL catalog cannot be reached (connection refused, bad login, lost connection)
     E962 = "E962"  # migrate-catalog: the copy differs from the source (row counts or content hashes)
     E963 = "E963"  # a PostgreSQL catalog with the SQLite index: set index.backend = "elasticsearch"
+    # E980-E989 work shared by several processes (issue 17)
+    E980 = "E980"  # the shared per-domain politeness budget (PostgreSQL) cannot be reached
 
 
 class RouteWatchError(Exception):

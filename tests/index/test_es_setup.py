@@ -28,13 +28,13 @@ def test_compose_runs_the_tested_version_with_the_workers_on_elasticsearch():
     services = compose["services"]
     assert services["elasticsearch"]["image"].endswith(f":{es_version()}")
     assert services["elasticsearch"]["environment"]["xpack.security.enabled"] == "false"
-    for name in ("worker", "web"):
+    for name in ("worker", "worker-transcribe", "web"):
         env = services[name]["environment"]
-        assert env["ROUTEWATCH_INDEX_BACKEND"] == "elasticsearch"
+        assert env["ROUTEWATCH_INDEX_BACKEND"] == "elasticsearch.v1"
         assert env["ROUTEWATCH_ES_URL"] == "http://elasticsearch:9200"
         assert services[name]["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
         assert "healthcheck" in services[name]
-    assert services["worker"]["command"][-1].count("routewatch run") == 1
+    assert services["worker"]["command"][:2] == ["routewatch", "worker"]  # issue 17: workers of the job queue
     assert services["web"]["command"][:2] == ["routewatch", "serve"]
 
 
