@@ -318,3 +318,31 @@ class PgConnection:
                 return Cursor([], cur.rowcount)
             names = tuple(c.name for c in cur.description)
             return Cursor([Row(v, names) for v in cur.fetchall()], cur.rowcount, cur.description)
+
+
+# ---- the job queue's tables (procrastinate, routewatch/distributed) --------------------------------------------
+def apply_schema_once(dsn: str, schema_sql: str, table: str) -> bool:
+    """Run `schema_sql` unless `table` exists (under an advisory lock: several workers start at once); True if run."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("SELECT pg_advisory_lock(hashtext('routewatch-job-schema'))")
+        try:
+            row = c.execute("SELECT to_regclass(%s) IS NOT NULL", [table]).fetchone()
+            if row and row[0]:
+                return False
+            c.execute(schema_sql)  # type: ignore[arg-type] - procrastinate's own schema file
+            return True
+        finally:
+            c.execute("SELECT pg_advisory_unlock(hashtext('routewatch-job-schema'))")
+
+
+def queue_workers(dsn: str) -> list[dict[str, Any]]:
+    """The job queue's registered workers: id, last heartbeat (ISO, UTC) and seconds since it."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as c:
+        rows = c.execute("SELECT id, last_heartbeat, EXTRACT(EPOCH FROM NOW() - last_heartbeat) "
+                         "FROM procrastinate_workers ORDER BY id").fetchall()
+    return [{"id": int(r[0]), "last_heartbeat": r[1].isoformat(), "seconds_ago": round(float(r[2]), 1)}
+            for r in rows]

@@ -1,0 +1,20 @@
+"""The `[distributed]` section: scheduled monitoring and the worker's heartbeat / stalled-job thresholds.
+
+In: `routewatch.toml` / `ROUTEWATCH_DISTRIBUTED__*`.  Out: `DistributedSettings` (seconds so tests can use small
+values; procrastinate's own defaults are 10 s heartbeat, 30 s stalled).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from routewatch.sections import Section
+
+
+class DistributedSettings(Section):
+    every_minutes: int = Field(default=0, ge=0, le=1440)  # crawl every source every N minutes (0 = not scheduled)
+    heartbeat_seconds: float = Field(default=10.0, gt=0, le=3600)  # a worker's heartbeat interval
+    stalled_seconds: float = Field(default=30.0, gt=0, le=86400)  # no heartbeat for this long = a dead worker
+    stall_check_seconds: float = Field(default=15.0, gt=0, le=3600)  # how often a worker retries dead workers' jobs
+    reconcile_minutes: int = Field(default=1, ge=1, le=60)  # how often pending catalog items are enqueued again
+    transcribe_wait_seconds: float = Field(default=2.0, gt=0, le=600)  # a held-back transcription batch retries in
