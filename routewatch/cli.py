@@ -1222,7 +1222,7 @@ def serve(port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")
 def bench(quick: Annotated[bool, typer.Option("--quick", help="Small corpora and 3 clips (a smoke run, ~minutes).")] = False,
           sizes: Annotated[str | None, typer.Option(help="Synthetic corpus sizes, e.g. 10000,100000,1000000.")] = None,
           es_url: Annotated[str | None, typer.Option(help="Elasticsearch URL for the ES figures (or ROUTEWATCH_ES_URL).")] = None,
-          part: Annotated[list[str] | None, typer.Option("--part", help="transcription, extraction, index, memory, ocr (repeatable).")] = None,
+          part: Annotated[list[str] | None, typer.Option("--part", help="transcription, extraction, index, memory, ocr, workers (repeatable; workers: demo on 1 and 2 workers, PostgreSQL + Elasticsearch).")] = None,
           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """The performance suite: transcription RTF and speed-up over the naive loop, extraction
     posts/s, indexing docs/s, search and trend latency p50/p95 at 10k-1M posts, memory per stage.
