@@ -94,7 +94,7 @@ class Pipeline:
         self.app.periodic(cron=f"*/{d.reconcile_minutes} * * * *", periodic_id="reconcile")(
             task(name="rw.reconcile", queue="crawl")(self._reconcile_periodic))
         if d.every_minutes:
-            self.app.periodic(cron=f"*/{d.every_minutes} * * * *", periodic_id="monitor")(
+            self.app.periodic(cron=d.every_cron(), periodic_id="monitor")(
                 task(name="rw.monitor", queue="crawl")(self._monitor_periodic))
 
     # ---- helpers ------------------------------------------------------------------------------------

@@ -13,6 +13,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from procrastinate import exceptions as pexc
+from procrastinate.jobs import Status
+
 from routewatch.distributed.tasks import Pipeline, open_pipeline
 
 log = logging.getLogger("routewatch.worker")
@@ -25,7 +28,14 @@ async def retry_stalled(p: Pipeline) -> list[int]:
     await jm.prune_stalled_workers(d.stalled_seconds)
     ids = []
     for job in await jm.get_stalled_jobs(seconds_since_heartbeat=d.stalled_seconds):
-        await jm.retry_job(job)
+        try:
+            await jm.retry_job(job)
+        except pexc.UniqueViolation:
+            # the same key (stage and post, or the transcription batch) waits in its queue again: that job does
+            # the work (every door takes only what is still pending), so the dead one is closed as aborted
+            await jm.finish_job_by_id_async(int(job.id or 0), Status.ABORTED, delete_job=False)
+            log.warning("job %s of a stalled worker superseded by a waiting job %s", job.id, job.queueing_lock)
+            continue
         ids.append(int(job.id or 0))
     if ids:
         log.warning("retried jobs of stalled workers: %s", ids)

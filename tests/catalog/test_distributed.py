@@ -66,6 +66,22 @@ def test_the_same_post_twice_while_queued_is_one_job(pg_env, tmp_path, monkeypat
         assert {j.queueing_lock for j in jobs} == {"extract:p01", "extract:p02", "fetch:p01"}
 
 
+def test_scheduled_monitoring_is_a_periodic_task_enqueueing_each_source_once(pg_env, tmp_path, monkeypatch):
+    cfg = tmp_path / "rw.toml"
+    cfg.write_text('[[sources]]\nname = "a"\nurls = ["https://t.me/s/a"]\n[[sources]]\nname = "b"\n'
+                   'urls = ["https://t.me/s/b"]\n[distributed]\nevery_minutes = 15\n', encoding="utf-8")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "routewatch.toml").write_text(cfg.read_text(), encoding="utf-8")
+    p = _pipeline(pg_env, tmp_path / "data", monkeypatch)
+    crons = {t.task.name: t.cron for t in p.app.periodic_registry.periodic_tasks.values()}
+    assert crons == {"rw.reconcile": "*/1 * * * *", "rw.monitor": "*/15 * * * *"}
+    with p.app.open():
+        p._monitor_periodic(0)
+        p._monitor_periodic(0)  # the next tick while the first crawls still wait: no second job
+        jobs = list(p.app.job_manager.list_jobs(queue="crawl"))
+    assert sorted((j.task_name, j.task_kwargs["source"]) for j in jobs) == [("rw.crawl", "a"), ("rw.crawl", "b")]
+
+
 def test_a_worker_refuses_an_sqlite_catalog(tmp_path):
     cp = run_cli("worker", data_dir=tmp_path / "data", check=False, timeout=60)
     assert cp.returncode != 0
@@ -135,6 +151,12 @@ def _assert_same_as_sqlite_demo(demo_run, env: dict) -> None:
     assert len(docs) == summary["index_documents"]
 
 
+def cat_pending(env: dict, stage: str) -> list[str]:
+    after = {"transcribe": "fetch", "index": "extract"}[stage]
+    with Catalog(dsn=env["ROUTEWATCH_CATALOG_URL"], write=False) as cat:
+        return cat.pending(stage, after=after, after_status=("done", "failed", "skipped") if stage == "index" else ("done",))
+
+
 def _run_wait(env: dict, cfg: Path, data: Path) -> dict:
     import json
 
@@ -181,15 +203,25 @@ def _killed_then_recovered(demo_run, demo_server, pg_env, tmp_path, queue: str, 
         os.environ.update(pg_env)
         p = open_pipeline(load_settings(data, cfg))
         with p.app.open():
+            jm = p.app.job_manager
+            dead = list(jm.list_jobs(queue=queue, status="doing"))
+            assert len(dead) == 1, dead  # the job A was running when it died
+            with Catalog(dsn=pg_env["ROUTEWATCH_CATALOG_URL"], write=False) as cat:
+                counts = cat.stage_counts()
+            done, left = counts.get(queue, {}).get("done", 0), len(cat_pending(pg_env, queue))
+            assert done >= 1 and left >= 1, (done, left)  # killed in the middle of the stage
             deadline = time.monotonic() + 60
-            while True:  # B's sweep retries the dead worker's job: it waits in the queue again
-                todo = list(p.app.job_manager.list_jobs(queue=queue, status="todo"))
-                doing = list(p.app.job_manager.list_jobs(queue=queue, status="doing"))
-                if todo and not doing:
+            while True:  # B's sweep: the dead worker's job goes back to its queue (or yields to one waiting there)
+                job = next(iter(jm.list_jobs(id=dead[0].id)))
+                if job.status != "doing":
                     break
                 assert time.monotonic() < deadline, "the stalled job was not retried"
                 time.sleep(0.5)
-            assert any(j.attempts >= 1 for j in todo), [(j.id, j.attempts) for j in todo]
+            waiting = list(jm.list_jobs(queue=queue, status="todo"))
+            if job.status == "todo":
+                assert job.attempts == 1
+            else:
+                assert job.status == "aborted" and job.queueing_lock in {j.queueing_lock for j in waiting}
         procs.append(_worker(pg_env, cfg, data, tmp_path / "c.log"))  # the restarted worker
         _run_wait(pg_env, cfg, data)
         _assert_same_as_sqlite_demo(demo_run, pg_env)
