@@ -186,7 +186,7 @@ def test_demo_on_two_workers_matches_the_single_process_sqlite_demo(demo_run, de
         _stop(workers)
 
 
-def _killed_then_recovered(demo_run, demo_server, pg_env, tmp_path, queue: str, failpoint: str) -> None:
+def _killed_then_recovered(demo_run, demo_server, pg_env, tmp_path, monkeypatch, queue: str, failpoint: str) -> None:
     """Worker A serves `queue` and SIGKILLs itself at `failpoint`; worker B serves every other queue. B's sweep
     puts A's job back in its queue once A's heartbeat is `stalled_seconds` old; a restarted worker finishes it."""
     cfg, data = write_demo_config(tmp_path / "rw.toml", demo_server), tmp_path / "data"
@@ -200,7 +200,8 @@ def _killed_then_recovered(demo_run, demo_server, pg_env, tmp_path, queue: str, 
         from routewatch.distributed.tasks import open_pipeline
         from routewatch.settings import load_settings
 
-        os.environ.update(pg_env)
+        for k, v in pg_env.items():
+            monkeypatch.setenv(k, v)
         p = open_pipeline(load_settings(data, cfg))
         with p.app.open():
             jm = p.app.job_manager
@@ -226,18 +227,16 @@ def _killed_then_recovered(demo_run, demo_server, pg_env, tmp_path, queue: str, 
         _run_wait(pg_env, cfg, data)
         _assert_same_as_sqlite_demo(demo_run, pg_env)
     finally:
-        for k in pg_env:
-            os.environ.pop(k, None)
         _stop(procs)
 
 
 @pytest.mark.slow
 @pytest.mark.es
-def test_sigkill_of_a_worker_mid_transcription_is_retried(demo_run, demo_server, pg_env, tmp_path):
-    _killed_then_recovered(demo_run, demo_server, pg_env, tmp_path, "transcribe", "transcribe:3:after")
+def test_sigkill_of_a_worker_mid_transcription_is_retried(demo_run, demo_server, pg_env, tmp_path, monkeypatch):
+    _killed_then_recovered(demo_run, demo_server, pg_env, tmp_path, monkeypatch, "transcribe", "transcribe:3:after")
 
 
 @pytest.mark.slow
 @pytest.mark.es
-def test_sigkill_of_a_worker_mid_indexing_is_retried(demo_run, demo_server, pg_env, tmp_path):
-    _killed_then_recovered(demo_run, demo_server, pg_env, tmp_path, "index", "index:4:before")
+def test_sigkill_of_a_worker_mid_indexing_is_retried(demo_run, demo_server, pg_env, tmp_path, monkeypatch):
+    _killed_then_recovered(demo_run, demo_server, pg_env, tmp_path, monkeypatch, "index", "index:4:before")
