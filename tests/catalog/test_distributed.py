@@ -82,6 +82,46 @@ def test_scheduled_monitoring_is_a_periodic_task_enqueueing_each_source_once(pg_
     assert sorted((j.task_name, j.task_kwargs["source"]) for j in jobs) == [("rw.crawl", "a"), ("rw.crawl", "b")]
 
 
+def test_the_sweep_retries_a_dead_workers_job_or_closes_it_when_its_key_waits_again(pg_env, tmp_path, monkeypatch):
+    import asyncio
+
+    import psycopg
+
+    from routewatch.distributed.worker import retry_stalled
+
+    p = _pipeline(pg_env, tmp_path / "data", monkeypatch)  # stalled_seconds = 3 (FAST)
+
+    async def take_two() -> list:
+        async with p.app.open_async():
+            jm = p.app.job_manager
+            wid = await jm.register_worker()
+            return [await jm.fetch_job(queues=["extract"], worker_id=wid) for _ in range(2)]
+
+    async def sweep() -> tuple[list[int], dict]:
+        async with p.app.open_async():
+            with psycopg.connect(pg_env["ROUTEWATCH_CATALOG_URL"], autocommit=True) as c:
+                c.execute("UPDATE procrastinate_workers SET last_heartbeat = NOW() - INTERVAL '10 seconds'")
+            retried = await retry_stalled(p)  # the worker is silent for 10 s > stalled_seconds 3: dead
+            return retried, {j.queueing_lock: (j.status, j.attempts)
+                             for j in await p.app.job_manager.list_jobs_async(queue="extract") if j.id in ids}
+
+    with p.app.open():
+        p.defer("extract", "p01", post_id="p01")
+        p.defer("extract", "p02", post_id="p02")
+    running = asyncio.run(take_two())
+    assert sorted(j.queueing_lock for j in running) == ["extract:p01", "extract:p02"]
+    ids = {j.id for j in running}
+    with p.app.open():
+        assert p.defer("extract", "p02", post_id="p02") is True  # p02 waits again (a reconcile) while it runs
+    retried, by_lock = asyncio.run(sweep())
+    assert by_lock["extract:p01"] == ("todo", 1)  # back in its queue, one attempt more
+    assert by_lock["extract:p02"] == ("aborted", 1)  # closed: the waiting p02 job does its work
+    assert len(retried) == 1
+    with p.app.open():
+        waiting = list(p.app.job_manager.list_jobs(queue="extract", status="todo"))
+    assert sorted(j.queueing_lock for j in waiting) == ["extract:p01", "extract:p02"]
+
+
 def test_a_worker_refuses_an_sqlite_catalog(tmp_path):
     cp = run_cli("worker", data_dir=tmp_path / "data", check=False, timeout=60)
     assert cp.returncode != 0
