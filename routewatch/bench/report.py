@@ -124,7 +124,7 @@ def format_table(result: dict[str, Any]) -> str:
             queues = sorted({q for r in wk["runs"] for q in r["queues"]})
             lines.append(f"   {'workers':<9}{'wall s':>8}{'CPU s':>8}{'speed-up':>10}  " + "".join(f"{q:>12}" for q in queues))
             for r in wk["runs"]:
-                lines.append(f"   {r['workers']:<9}{r['wall_seconds']:>8}{r['cpu_seconds']:>8}{_fmt(r['speedup']):>10}  "
+                lines.append(f"   {r['workers']:<9}{r['wall_seconds']:>8}{r['cpu_seconds']:>8}{_fmt(r['speedup'], 2):>10}  "
                              + "".join(f"{r['queues'].get(q, {}).get('seconds', 0):>11}s" for q in queues))
             lines.append(f"   ({wk['note']})")
         lines.append("")
