@@ -49,12 +49,12 @@ def onscreen_unit(pid: str, titles: tuple[Any, ...], segments: tuple[Any, ...], 
 
 
 def run_stage(settings: OcrSettings, data_dir: Path, catalog: Catalog,
-              progress: Progress = _no_progress) -> StageReport:
+              progress: Progress = _no_progress, only: list[str] | None = None) -> StageReport:
     """1. media record → 2. same media file already read (a repost) → link its text, else 3. read the video
     (bounded; an audio-only file is skipped with E703) → 4. save text, unit and status in one transaction."""
     rep = StageReport("ocr")
     t0 = time.monotonic()
-    todo = catalog.pending("ocr", after="fetch")
+    todo = catalog.pending("ocr", after="fetch", only=only)  # only: among these ids (a distributed job)
     if not todo or not settings.enabled:
         return rep
     try:

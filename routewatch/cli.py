@@ -203,6 +203,9 @@ def run(config: ConfigOpt = None, data_dir: DataDir = None, source: Annotated[st
         help="Only this configured source.")] = None, as_json: JsonOpt = False, wait: WaitOpt = 0.0) -> None:
     """Run crawl → fetch → transcribe → extract → index for the configured sources; resumable.
 
+    On a PostgreSQL catalog: enqueue a crawl job per source for `routewatch worker`s and return; `--wait N` then
+    waits up to N seconds until every queue is empty and no post is pending (E972 if not).
+
     Example: routewatch run --config routewatch.toml
     """
     from routewatch import pipeline
@@ -212,6 +215,9 @@ def run(config: ConfigOpt = None, data_dir: DataDir = None, source: Annotated[st
         if not s.sources:
             raise RouteWatchError(Code.E902, "no sources configured: add [[sources]] to routewatch.toml "
                                   "(see README) or use `routewatch crawl --url URL`")
+        if _on_postgresql(s):
+            _run_queued(s, config, source, as_json, wait)
+            return
         cat = _catalog(s, wait)
         try:
             cat.start_run("run")
@@ -224,6 +230,68 @@ def run(config: ConfigOpt = None, data_dir: DataDir = None, source: Annotated[st
             cat.close()
         _print_reports(reports, as_json)
         _failure_summary(reports, failures, as_json)
+
+
+def _on_postgresql(s: Any) -> bool:
+    from routewatch.core.catalog_url import parse_catalog_url
+
+    return parse_catalog_url(s.catalog.url, s.data_dir).backend == "postgresql"
+
+
+def _run_queued(s: Any, config: Path | None, source: str | None, as_json: bool, wait: float) -> None:
+    """`run` on PostgreSQL: a crawl job per source, every pending post's next stage; optionally wait for the queues."""
+    import time
+
+    from routewatch.distributed.control import queue_status, wait_idle
+    from routewatch.distributed.tasks import open_pipeline
+
+    p = open_pipeline(s, config)
+    with p.app.open():
+        sources = p.enqueue_sources(source)
+        with p.catalog() as cat:
+            stages = p.advance(cat, None)
+        if not as_json:
+            _say(err, f"enqueued crawl of {len(sources)} source(s): {', '.join(sources) or 'none (already queued)'}; "
+                 "pending posts: " + (", ".join(f"{k} {v}" for k, v in stages.items() if v) or "none"))
+        result: dict[str, Any] = {"enqueued": {"crawl": sources, **stages}}
+        if wait > 0:
+            t0 = time.monotonic()
+            deadline = t0 + wait
+
+            def say(line: str) -> None:
+                if time.monotonic() > deadline:
+                    raise RouteWatchError(Code.E972, f"the queues are not empty after {wait:g} s ({line})")
+                if not as_json:
+                    err.print(f"[{time.monotonic() - t0:6.1f}s] {line}", highlight=False)
+
+            result["queues"] = wait_idle(p, say)
+            result["seconds"] = round(time.monotonic() - t0, 1)
+        else:
+            result["queues"] = queue_status(p)["queues"]
+    if as_json:
+        _json_line(result)
+
+
+@app.command()
+def worker(queues: Annotated[str | None, typer.Option("--queues", help="Comma-separated stage queues to serve "
+                                                      "(crawl, fetch, transcribe, ocr, extract, index); default all.")] = None,
+           concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Jobs run at once.")] = 1,
+           name: Annotated[str | None, typer.Option("--name", help="Worker name in logs.")] = None,
+           config: ConfigOpt = None, data_dir: DataDir = None) -> None:
+    """Run a worker of the distributed mode on the PostgreSQL catalog until SIGINT/SIGTERM (E970 on SQLite).
+
+    Example: routewatch worker --queues transcribe,ocr
+    """
+    import os
+
+    from routewatch.distributed.tasks import catalog_dsn, queue_names
+    from routewatch.distributed.worker import run_worker
+
+    with _errors():
+        s = _settings(data_dir, config)
+        catalog_dsn(s)  # E970 on an SQLite catalog
+        qs = queue_names(queues.split(",")) if queues else None
+        run_worker(s, config, qs, concurrency, name or f"rw-{os.getpid()}")
 
 
 @app.command()
@@ -377,6 +445,8 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
             info["privacy"] = scrub.provenance()
         finally:
             cat.close()
+        if _on_postgresql(s):
+            info["distributed"] = _queue_status(s, config)
         if as_json:
             _json_line(info)
             return
@@ -384,6 +454,8 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
         for st, d in info["stages"].items():
             _row(t, st, d["done"], d["skipped"], d["failed"], d["pending"])
         out.print(t)
+        if info.get("distributed"):
+            _print_queues(info["distributed"])
         if info["health"]:
             _print_health(info["health"])
         if info["failures"]:
@@ -391,6 +463,32 @@ def status(data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt 
             for f in info["failures"]:
                 _row(t3, f["stage"], f["code"], f["count"], _shorten(f["example"] or "", 200))
             out.print(t3)
+
+
+def _queue_status(s: Any, config: Path | None) -> dict[str, Any]:
+    """status on PostgreSQL: the job queues and workers (empty before the first `run` / `worker`)."""
+    from routewatch.distributed.control import queue_status
+    from routewatch.distributed.tasks import Pipeline, Runtime
+
+    p = Pipeline(Runtime(s, config))
+    with p.app.open():
+        try:
+            return queue_status(p)
+        except Exception as e:  # noqa: BLE001 - no job tables yet: nothing was ever queued
+            if "procrastinate" not in str(e):
+                raise
+            return {"queues": {}, "workers": []}
+
+
+def _print_queues(d: dict[str, Any]) -> None:
+    t = Table("queue", "pending", "running", "failed", "stalled", title="job queues")
+    for q, v in d["queues"].items():
+        _row(t, q, v["pending"], v["running"], v["failed"], v["stalled"])
+    out.print(t)
+    t2 = Table("worker", "last heartbeat", "seconds ago", "alive", title="workers")
+    for w in d["workers"]:
+        _row(t2, w["id"], w["last_heartbeat"], w["seconds_ago"], "yes" if w["alive"] else "no")
+    out.print(t2)
 
 
 @app.command("migrate-catalog")
@@ -1124,7 +1222,7 @@ def serve(port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")
 def bench(quick: Annotated[bool, typer.Option("--quick", help="Small corpora and 3 clips (a smoke run, ~minutes).")] = False,
           sizes: Annotated[str | None, typer.Option(help="Synthetic corpus sizes, e.g. 10000,100000,1000000.")] = None,
           es_url: Annotated[str | None, typer.Option(help="Elasticsearch URL for the ES figures (or ROUTEWATCH_ES_URL).")] = None,
-          part: Annotated[list[str] | None, typer.Option("--part", help="transcription, extraction, index, memory, ocr (repeatable).")] = None,
+          part: Annotated[list[str] | None, typer.Option("--part", help="transcription, extraction, index, memory, ocr, workers (repeatable; workers: demo on 1 and 2 workers, PostgreSQL + Elasticsearch).")] = None,
           data_dir: DataDir = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """The performance suite: transcription RTF and speed-up over the naive loop, extraction
     posts/s, indexing docs/s, search and trend latency p50/p95 at 10k-1M posts, memory per stage.

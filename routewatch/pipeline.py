@@ -30,12 +30,13 @@ def stage_crawl(ctx: Context, source: str | None = None, urls: list[str] | None 
 
 
 # ---- 2. fetch -----------------------------------------------------------------------------------------
-def stage_fetch(ctx: Context, retry_failed: bool = False) -> StageReport:
+def stage_fetch(ctx: Context, retry_failed: bool = False, only: list[str] | None = None) -> StageReport:
+    """Pending posts' media (`only`: among these ids, a distributed job's; None: every pending post)."""
     from crawlers.fetch import YtDlpFetcher
 
     rep = StageReport("fetch")
     t0 = time.monotonic()
-    todo = ctx.catalog.pending("fetch", after="crawl", retry_failed=retry_failed)
+    todo = ctx.catalog.pending("fetch", after="crawl", retry_failed=retry_failed, only=only)
     fetcher = YtDlpFetcher(ctx.settings.crawl, ctx.data_dir) if todo else None
     prefilter = _prefilter(ctx) if todo and ctx.settings.crawl.prefilter else None
     for i, pid in enumerate(todo):
@@ -110,19 +111,19 @@ def _media_for_same_url(ctx: Context, post: Post) -> Any:
 
 
 # ---- 3. transcribe --------------------------------------------------------------------------------------
-def stage_transcribe(ctx: Context) -> StageReport:
+def stage_transcribe(ctx: Context, only: list[str] | None = None) -> StageReport:
     """Media → transcripts (dedupe, captions-first, batches, model thread): see transcribe/stage.py."""
     from transcribe.stage import run_stage
 
-    return run_stage(ctx.settings.transcribe, ctx.data_dir, ctx.catalog, ctx.progress)
+    return run_stage(ctx.settings.transcribe, ctx.data_dir, ctx.catalog, ctx.progress, only=only)
 
 
 # ---- 3b. ocr: the words on screen -------------------------------------------------------------------------
-def stage_ocr(ctx: Context) -> StageReport:
+def stage_ocr(ctx: Context, only: list[str] | None = None) -> StageReport:
     """Videos → on-screen text units (repost reuse, bounded reads, overlays as kinds): see ocr/stage.py."""
     from ocr.stage import run_stage
 
-    return run_stage(ctx.settings.ocr, ctx.data_dir, ctx.catalog, ctx.progress)
+    return run_stage(ctx.settings.ocr, ctx.data_dir, ctx.catalog, ctx.progress, only=only)
 
 
 # ---- 4. extract -------------------------------------------------------------------------------------------
@@ -131,10 +132,10 @@ def caption_unit(post: Post) -> TextUnit:
                     lang=post.lang)
 
 
-def stage_extract(ctx: Context) -> StageReport:
+def stage_extract(ctx: Context, only: list[str] | None = None) -> StageReport:
     rep = StageReport("extract")
     t0 = time.monotonic()
-    todo = ctx.catalog.pending("extract", after="crawl")
+    todo = ctx.catalog.pending("extract", after="crawl", only=only)
     if not todo:
         return rep
     import nlp
@@ -224,7 +225,7 @@ def iter_docs(catalog: Catalog, ids: list[str], failures: list[tuple[str, str, s
             progress(i)
 
 
-def stage_index(ctx: Context, rebuild: bool = False) -> StageReport:
+def stage_index(ctx: Context, rebuild: bool = False, only: list[str] | None = None) -> StageReport:
     from index.build import build_index
 
     rep = StageReport("index")
@@ -256,7 +257,7 @@ def stage_index(ctx: Context, rebuild: bool = False) -> StageReport:
         else:
             # failed items (e.g. an Elasticsearch outage, E503) are retried on the next run
             ids = ctx.catalog.pending("index", after="extract", retry_failed=True,
-                                      after_status=("done", "failed", "skipped"))
+                                      after_status=("done", "failed", "skipped"), only=only)
         batch = 200
         for start in range(0, len(ids), batch):
             chunk = ids[start:start + batch]

@@ -29,6 +29,7 @@ from routewatch.core.catalog import check_data_dir
 from routewatch.core.catalog_url import PG_SCHEMES, CatalogSettings, parse_catalog_url
 from routewatch.core.errors import Code, RouteWatchError
 from routewatch.core.sections import Section
+from routewatch.distributed.settings import DistributedSettings
 from routewatch.web.settings import WebSettings as _WebSettings
 from transcribe.settings import TranscribeSettings as _TranscribeSettings
 
@@ -151,6 +152,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     web: _WebSettings = Field(default_factory=_WebSettings)  # type: ignore[valid-type]
     alerts: _AlertSettings = Field(default_factory=_AlertSettings)  # type: ignore[valid-type]
+    distributed: DistributedSettings = Field(default_factory=DistributedSettings)
     sources: list[SourceConfig] = Field(default_factory=list)
 
     @classmethod

@@ -57,6 +57,19 @@ def test_format_table_handles_a_partial_result():
     assert "[met] x" in text
 
 
+def test_format_table_shows_the_workers_side_by_side():
+    run = {"queues": {"transcribe": {"jobs": 1, "seconds": 41.75}, "fetch": {"jobs": 30, "seconds": 8.77}}}
+    result = {"date": "2026-01-01T00:00:00+00:00", "quick": False, "machine": bench.machine_info(),
+              "workers": {"note": "n", "runs": [{"workers": 1, "wall_seconds": 98.7, "cpu_seconds": 82.4, "speedup": 1.0, **run},
+                                                {"workers": 2, "wall_seconds": 60.0, "cpu_seconds": 90.0, "speedup": 1.65, **run}]}}
+    lines = bench.format_table(result).splitlines()
+    head = next(i for i, line in enumerate(lines) if line.strip().startswith("workers"))
+    assert lines[head].split() == ["workers", "wall", "s", "CPU", "s", "speed-up", "fetch", "transcribe"]
+    assert lines[head + 1].split() == ["1", "98.7", "82.4", "1.00", "8.77s", "41.75s"]
+    assert lines[head + 2].split() == ["2", "60.0", "90.0", "1.65", "8.77s", "41.75s"]
+    assert "error: needs PostgreSQL" in bench.format_table({**result, "workers": {"error": "needs PostgreSQL"}})
+
+
 @pytest.mark.slow
 def test_quick_run_end_to_end(tmp_path, monkeypatch):
     from routewatch.core.errors import RouteWatchError

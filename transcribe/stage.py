@@ -56,13 +56,14 @@ def _no_progress(stage: str, done: int, total: int) -> None:
 
 
 def run_stage(settings: TranscribeSettings, data_dir: Path, catalog: Catalog,
-              progress: Progress = _no_progress) -> StageReport:
-    """`routewatch.pipeline.stage_transcribe`: every post pending transcription, in catalog order."""
+              progress: Progress = _no_progress, only: list[str] | None = None) -> StageReport:
+    """`routewatch.pipeline.stage_transcribe`: every post pending transcription (`only`: among these ids, a
+    distributed batch), in catalog order."""
     ctx = StageInput(settings, Path(data_dir), catalog, progress)
 
     rep = StageReport("transcribe")
     t0 = time.monotonic()
-    todo = ctx.catalog.pending("transcribe", after="fetch")
+    todo = ctx.catalog.pending("transcribe", after="fetch", only=only)
     if not todo:
         return rep
     ts = ctx.settings

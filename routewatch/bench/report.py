@@ -115,6 +115,19 @@ def format_table(result: dict[str, Any]) -> str:
                 lines.append(f"   {stage:<11}{r['peak_mb']:>8} MB   ({r['wall_s']} s, {r['done']} done, "
                              f"{r['reused']} reused, {r['failed']} failed)")
         lines.append("")
+    wk = result.get("workers")
+    if wk:
+        lines.append("Distributed mode: the demo on 1 and 2 workers (PostgreSQL + Elasticsearch)")
+        if "error" in wk:
+            lines.append(f"   error: {wk['error']}")
+        else:
+            queues = sorted({q for r in wk["runs"] for q in r["queues"]})
+            lines.append(f"   {'workers':<9}{'wall s':>8}{'CPU s':>8}{'speed-up':>10}  " + "".join(f"{q:>12}" for q in queues))
+            for r in wk["runs"]:
+                lines.append(f"   {r['workers']:<9}{r['wall_seconds']:>8}{r['cpu_seconds']:>8}{_fmt(r['speedup'], 2):>10}  "
+                             + "".join(f"{r['queues'].get(q, {}).get('seconds', 0):>11}s" for q in queues))
+            lines.append(f"   ({wk['note']})")
+        lines.append("")
     if result.get("targets"):
         lines.append("Targets")
         for t in result["targets"]:

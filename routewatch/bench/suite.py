@@ -14,6 +14,7 @@ from routewatch.bench.demo_runs import prepare_demo
 from routewatch.bench.extraction import bench_extraction, bench_ocr
 from routewatch.bench.index_part import bench_elastic, bench_sqlite
 from routewatch.bench.transcription import bench_transcription
+from routewatch.bench.workers import bench_workers
 
 
 # ---- the whole suite ---------------------------------------------------------------------------------
@@ -56,6 +57,14 @@ def _targets(result: dict[str, Any], sizes: Sequence[int]) -> list[dict[str, Any
         rows.append({"target": f"SQLite weekly trend p95 ≤ 300 ms {label}", "value": shown(row["trend_week"]["p95_ms"]),
                      "met": row["trend_week"]["p95_ms"] <= TARGETS["trend_p95_ms"]})
     return rows
+
+
+def _pg_server(settings: Any) -> str:
+    """A PostgreSQL server for scratch databases: the catalog's when it is one, else $ROUTEWATCH_PG_URL."""
+    url = settings.catalog.url or ""
+    if url.split(":", 1)[0].lower().startswith("postgres"):
+        return url
+    return os.environ.get("ROUTEWATCH_PG_URL", "").strip()
 
 
 def run_bench(settings: Any, *, quick: bool = False, sizes: Sequence[int] = (10_000, 100_000, 1_000_000),
@@ -106,6 +115,15 @@ def run_bench(settings: Any, *, quick: bool = False, sizes: Sequence[int] = (10_
                 result["ocr"] = bench_ocr(settings, quick=quick, progress=progress)
             except Exception as e:  # noqa: BLE001
                 result["ocr"] = {"error": f"{type(e).__name__}: {e}"[:500]}
+        if "workers" in parts:
+            pg_url = _pg_server(settings)
+            if not (pg_url and es_url):
+                result["workers"] = {"error": "needs PostgreSQL (catalog.url or ROUTEWATCH_PG_URL) and Elasticsearch"}
+            else:
+                try:
+                    result["workers"] = bench_workers(pg_url, es_url, work, progress=progress)
+                except Exception as e:  # noqa: BLE001
+                    result["workers"] = {"error": f"{type(e).__name__}: {e}"[:500]}
         if "index" in parts:
             qreps = 2 if quick else 5
             result["index"] = {"sqlite": bench_sqlite(work, sizes, repeats=qreps, progress=progress),

@@ -18,7 +18,7 @@ import re
 import sqlite3
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -647,8 +647,9 @@ class Catalog(WebReads, ReportReads):
 
     # ---- stage status and failures -------------------------------------------------------------------
     def pending(self, stage: str, *, after: str | None = None, retry_failed: bool = False,
-                after_status: tuple[str, ...] = ("done",)) -> list[str]:
-        """Post ids that still need `stage` (and, if given, have `after` in one of `after_status`)."""
+                after_status: tuple[str, ...] = ("done",), only: Sequence[str] | None = None) -> list[str]:
+        """Post ids that still need `stage` (and, if given, have `after` in one of `after_status`); `only`: among
+        these ids (a distributed worker's job), else every post."""
         sql = "SELECT p.post_id FROM posts p "
         params: list[Any] = []
         if after:
@@ -657,7 +658,12 @@ class Catalog(WebReads, ReportReads):
             params += [after, *after_status]
         sql += "LEFT JOIN stage_status s ON s.item_id=p.post_id AND s.stage=? "
         params.append(stage)
-        sql += "WHERE s.status IS NULL" + (" OR s.status='failed'" if retry_failed else "")
+        sql += "WHERE (s.status IS NULL" + (" OR s.status='failed')" if retry_failed else ")")
+        if only is not None:
+            if not only:
+                return []
+            sql += f" AND p.post_id IN ({','.join('?' for _ in only)})"  # noqa: S608 - placeholders only
+            params += list(only)
         sql += " ORDER BY p.posted_at, p.post_id"
         return [r[0] for r in self.db.execute(sql, params)]
 

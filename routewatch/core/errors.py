@@ -97,6 +97,10 @@ class Code(StrEnum):
     E961 = "E961"  # the PostgreSQL catalog cannot be reached (connection refused, bad login, lost connection)
     E962 = "E962"  # migrate-catalog: the copy differs from the source (row counts or content hashes)
     E963 = "E963"  # a PostgreSQL catalog with the SQLite index: set index.backend = "elasticsearch"
+    # E970-E979 distributed mode (issue 17)
+    E970 = "E970"  # a worker / queued run needs a PostgreSQL catalog (catalog.url = postgresql://...)
+    E971 = "E971"  # a queued job failed (its error is in procrastinate_jobs / the worker's log)
+    E972 = "E972"  # run --wait on PostgreSQL: the queues were not empty within the time given
     # E980-E989 work shared by several processes (issue 17)
     E980 = "E980"  # the shared per-domain politeness budget (PostgreSQL) cannot be reached
 

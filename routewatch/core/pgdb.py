@@ -318,3 +318,67 @@ class PgConnection:
                 return Cursor([], cur.rowcount)
             names = tuple(c.name for c in cur.description)
             return Cursor([Row(v, names) for v in cur.fetchall()], cur.rowcount, cur.description)
+
+
+# ---- the job queue's tables (procrastinate, routewatch/distributed) --------------------------------------------
+def apply_schema_once(dsn: str, schema_sql: str, table: str) -> bool:
+    """Run `schema_sql` unless `table` exists (under an advisory lock: several workers start at once); True if run."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("SELECT pg_advisory_lock(hashtext('routewatch-job-schema'))")
+        try:
+            row = c.execute("SELECT to_regclass(%s) IS NOT NULL", [table]).fetchone()
+            if row and row[0]:
+                return False
+            c.execute(schema_sql)  # type: ignore[arg-type] - procrastinate's own schema file
+            return True
+        finally:
+            c.execute("SELECT pg_advisory_unlock(hashtext('routewatch-job-schema'))")
+
+
+def queue_workers(dsn: str) -> list[dict[str, Any]]:
+    """The job queue's registered workers: id, last heartbeat (ISO, UTC) and seconds since it."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as c:
+        rows = c.execute("SELECT id, last_heartbeat, EXTRACT(EPOCH FROM NOW() - last_heartbeat) "
+                         "FROM procrastinate_workers ORDER BY id").fetchall()
+    return [{"id": int(r[0]), "last_heartbeat": r[1].isoformat(), "seconds_ago": round(float(r[2]), 1)}
+            for r in rows]
+
+
+def job_seconds_by_queue(dsn: str) -> dict[str, dict[str, float]]:
+    """Per job queue: jobs that succeeded and the seconds they ran in all (started → succeeded events)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as c:
+        rows = c.execute(
+            "SELECT j.queue_name, COUNT(*), SUM(EXTRACT(EPOCH FROM e2.at - e1.at)) FROM procrastinate_jobs j "
+            "JOIN LATERAL (SELECT MAX(at) AS at FROM procrastinate_events WHERE job_id = j.id AND type = 'started') e1 "
+            "ON TRUE JOIN LATERAL (SELECT MAX(at) AS at FROM procrastinate_events WHERE job_id = j.id "
+            "AND type = 'succeeded') e2 ON TRUE WHERE j.status = 'succeeded' GROUP BY 1 ORDER BY 1").fetchall()
+    return {r[0]: {"jobs": int(r[1]), "seconds": round(float(r[2] or 0), 2)} for r in rows}
+
+
+def create_database(server_url: str, name: str) -> str:
+    """A new empty database `name` (letters, digits, _) on the server; returns its URL (the bench's scratch)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    if not re.fullmatch(r"[a-z0-9_]{1,60}", name):
+        raise ValueError(f"bad database name {name!r}")
+    with psycopg.connect(server_url, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    p = urlsplit(server_url)
+    return urlunsplit((p.scheme, p.netloc, "/" + name, p.query, p.fragment))
+
+
+def drop_database(server_url: str, name: str) -> None:
+    import psycopg
+
+    if not re.fullmatch(r"[a-z0-9_]{1,60}", name):
+        raise ValueError(f"bad database name {name!r}")
+    with psycopg.connect(server_url, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -263,6 +263,12 @@ def test_statuses_and_pending(cat):
     assert cat.pending("fetch") == [c]
     assert cat.pending("transcribe", after="fetch") == [a]
     assert cat.pending("transcribe", after="fetch", after_status=("done", "skipped")) == [b, a]
+    # a distributed job's subset: only these ids, still in catalog order; an empty subset is nothing
+    assert cat.pending("transcribe", after="fetch", after_status=("done", "skipped"), only=[a, b, "nope"]) == [b, a]
+    assert cat.pending("fetch", only=[a, c]) == [c] and cat.pending("fetch", only=[]) == []
+    cat.set_status(c, "fetch", "failed", "E203")
+    assert cat.pending("fetch", retry_failed=True, only=[c]) == [c] and cat.pending("fetch", only=[c]) == []
+    cat.invalidate(c, "fetch")
     assert cat.items_done_with("recheck", ("gone", "private")) == [c]
     assert cat.done_code(c, "recheck") == "gone" and cat.done_code(a, "recheck") is None
     assert cat.items_with_status("fetch") == sorted([a, b])
