@@ -624,8 +624,8 @@ def search(
     Example: routewatch search --country PA --min-confidence 0.8 --relevant
     Example: routewatch search 走线 --state unchecked --limit 5
     """
-    from index.build import build_index
     from index.settings import SQLITE
+    from routewatch.pipeline import open_index
     from routewatch.search_input import build_query, describe_total
 
     with _errors():
@@ -637,7 +637,7 @@ def search(
                         relevant=relevant, state=state)
         if s.index.backend == SQLITE and not s.catalog_path.exists():
             raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
-        idx = build_index(s, s.catalog_path, read_only=True)
+        idx = open_index(s, read_only=True)
         try:
             found = idx.search(q)
         finally:
@@ -775,8 +775,8 @@ def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week"
     Example: routewatch trends "走线 OR 润" --by month --field country
     Example: routewatch trends --field leg --by month --min-confidence 0.3 --all
     """
-    from index.build import build_index
     from index.settings import SQLITE
+    from routewatch.pipeline import open_index
     from routewatch.search_input import build_query
 
     with _errors():
@@ -786,7 +786,7 @@ def trends(by: Annotated[str, typer.Option(help="week, day or month.")] = "week"
                         min_confidence=min_confidence, relevant=relevant, state=state)
         if s.index.backend == SQLITE and not s.catalog_path.exists():
             raise RouteWatchError(Code.E903, f"no index in {s.data_dir}: run `routewatch demo` or `routewatch run`")
-        idx = build_index(s, s.catalog_path, read_only=True)
+        idx = open_index(s, read_only=True)
         try:
             rows = idx.trends(field, by, q)
         finally:
@@ -987,9 +987,9 @@ def export(fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parq
         try:
             ids, complete = None, True
             if not is_everything(q):
-                from index.build import build_index
+                from routewatch.pipeline import open_index
 
-                idx = build_index(s, s.catalog_path, read_only=True)
+                idx = open_index(s, read_only=True)
                 try:
                     ids, complete = matching_ids(idx, q)
                 finally:
@@ -1017,10 +1017,10 @@ def _alerts_after_run(s: Any, cat: Any) -> list[Any]:
 
     if not cat.saved_search_rows():
         return []
-    from index.build import build_index
+    from routewatch.pipeline import open_index
 
     rep, t0 = StageReport("alerts"), time.monotonic()
-    idx = build_index(s, s.catalog_path, read_only=True)
+    idx = open_index(s, read_only=True)
     try:
         new = alerts.check(cat, idx)
         rep.done = sum(len(v) for v in new.values())
@@ -1093,12 +1093,12 @@ def saved(action: SavedAction,
                 alerts.remove(cat, alerts.check_name(name))
                 result: dict[str, Any] = {"removed": name}
             else:
-                from index.build import build_index
+                from routewatch.pipeline import open_index
 
                 filters = {"country": country, "route": route, "platform": platform, "lang": lang, "since": since,
                            "until": until, "has_bribe": has_bribe, "min_cost": min_cost, "max_cost": max_cost,
                            "currency": currency}
-                idx = build_index(s, s.catalog_path, read_only=True)
+                idx = open_index(s, read_only=True)
                 try:
                     one, base = alerts.add(cat, idx, name, query, filters, webhook or "", changes=changes)
                 finally:
@@ -1140,9 +1140,9 @@ def alerts(name: Annotated[str | None, typer.Option("--name", help="Only this sa
                 al.saved(cat, al.check_name(name))  # E932 before anything runs
             delivered: dict[str, Any] = {}
             if not no_check:
-                from index.build import build_index
+                from routewatch.pipeline import open_index
 
-                idx = build_index(s, s.catalog_path, read_only=True)
+                idx = open_index(s, read_only=True)
                 try:
                     al.check(cat, idx, [name] if name else None)
                 finally:

@@ -13,14 +13,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Any
 
+from index.base import Index
+from index.build import build_index
 from routewatch.core.catalog import Catalog, now_iso
 from routewatch.core.errors import Code, RouteWatchError
 from routewatch.core.platforms import page_is_media
 from routewatch.core.records import Failure, Post, TextUnit
 from routewatch.core.stage import Context, StageReport, fail, failpoint
 
-
 # ---- 1. crawl -----------------------------------------------------------------------------------------
+
+def open_index(settings: Any, *, read_only: bool = False) -> Index:
+    """The configured index, handed only its section and the aggregates' facts threshold (issue 13)."""
+    return build_index(settings.index, settings.catalog_path, read_only=read_only,
+                       min_confidence=settings.extract.aggregate_min_confidence)
+
+
 def stage_crawl(ctx: Context, source: str | None = None, urls: list[str] | None = None) -> StageReport:
     """The configured sources (or the URLs given), each collected by its source kind: see crawlers/stage.py."""
     from crawlers.stage import crawl, starts_of
@@ -226,11 +234,9 @@ def iter_docs(catalog: Catalog, ids: list[str], failures: list[tuple[str, str, s
 
 
 def stage_index(ctx: Context, rebuild: bool = False, only: list[str] | None = None) -> StageReport:
-    from index.build import build_index
-
     rep = StageReport("index")
     t0 = time.monotonic()
-    idx = build_index(ctx.settings, ctx.settings.catalog_path)
+    idx = open_index(ctx.settings)
     try:
         if getattr(idx, "schema_reset", False):
             rebuild = True  # an index of an older layout was dropped: project the whole catalog again

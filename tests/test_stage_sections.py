@@ -4,8 +4,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# index/ is typed by its own change (issue 13, the index part); it joins this list when build_index takes its section
-STAGES = ("crawlers", "transcribe", "ocr", "nlp")
+STAGES = ("crawlers", "transcribe", "ocr", "nlp", "index")
 NAMES = {"rw", "settings", "cfg", "crawl"}
 
 

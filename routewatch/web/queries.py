@@ -15,12 +15,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from index.base import UNCHECKED, Query, SearchHits, facts_gold, parse_query_text, threshold
-from index.build import build_index
 from routewatch.core.catalog import Catalog, stored_json
 from routewatch.core.errors import RouteWatchError
 from routewatch.core.records import TextUnit
 from routewatch.core.similar import NEAR_DUPLICATE, jaccard, shingles
 from routewatch.matched import filter_matches, is_filter_only
+from routewatch.pipeline import open_index
 from routewatch.view import PostView
 from routewatch.web.public import PublicText, Scrubber, deep_clean, handle_key
 from routewatch.web.settings import WebSettings
@@ -40,9 +40,8 @@ class Ctx:
 
     def index(self) -> Any:
         if self._index is None:
-            path = self.settings.catalog_path
             # read-only: opening it for writing may migrate (and empty) an older index
-            self._index = build_index(self.settings, path, read_only=True)
+            self._index = open_index(self.settings, read_only=True)
         return self._index
 
     def close(self) -> None:

@@ -48,9 +48,8 @@ def test_unreachable_node_is_E503():
 @pytest.mark.es
 def test_build_index_picks_elasticsearch(es_node, es_index):
     from index.build import build_index
-    from routewatch.settings import Settings
 
-    idx = build_index(Settings(index=settings(es_node.url, es_index)), "/nonexistent/catalog.sqlite")
+    idx = build_index(settings(es_node.url, es_index), "/nonexistent/catalog.sqlite")
     try:
         assert idx.name == "elasticsearch.v1"
         assert idx.count() == 0

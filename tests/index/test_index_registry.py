@@ -17,7 +17,6 @@ from index.build import build_index
 from index.settings import ELASTICSEARCH, OLD_NAMES, SQLITE, IndexSettings
 from routewatch.core.errors import NotConfigured
 from routewatch.core.registry import indexes, names
-from routewatch.settings import Settings
 
 
 def test_old_names_read_as_the_v1_names() -> None:
@@ -36,7 +35,7 @@ def test_the_settings_accept_exactly_the_registered_backends() -> None:
 
 
 def test_sqlite_by_its_old_name(tmp_path: Path) -> None:
-    idx = build_index(Settings(data_dir=tmp_path, index=IndexSettings(backend="sqlite")), tmp_path / "catalog.sqlite")
+    idx = build_index(IndexSettings(backend="sqlite"), tmp_path / "catalog.sqlite")
     try:
         assert (idx.name, type(idx).__name__, idx.count()) == ("sqlite.v1", "SqliteIndex", 0)
     finally:
@@ -45,9 +44,8 @@ def test_sqlite_by_its_old_name(tmp_path: Path) -> None:
 
 
 def test_an_unregistered_name_is_E902(tmp_path: Path) -> None:
-    s = Settings(data_dir=tmp_path).model_copy(update={"index": IndexSettings.model_construct(backend="sqlite.v9")})
     with pytest.raises(NotConfigured) as ei:
-        build_index(s, tmp_path / "catalog.sqlite")
+        build_index(IndexSettings.model_construct(backend="sqlite.v9"), tmp_path / "catalog.sqlite")
     assert ei.value.code.value == "E902"
     assert ei.value.reason.startswith("unknown index backend 'sqlite.v9'; choose one of ")
     assert "sqlite.v1" in ei.value.reason

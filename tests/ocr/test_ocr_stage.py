@@ -75,7 +75,7 @@ def test_caption_only_video_is_read_once_extracted_and_searchable(tmp_path, ocr_
         from index.base import Query
         from index.build import build_index
 
-        idx = build_index(settings, data / "catalog.sqlite")
+        idx = build_index(settings.index, data / "catalog.sqlite")
         try:
             hits = [h for h in idx.search(Query("伊斯坦堡")) if h.post_id == first]
         finally:
