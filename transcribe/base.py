@@ -28,22 +28,11 @@ from transcribe.settings import TranscribeSettings
 
 
 @dataclass(frozen=True, slots=True)
-class RawSegment:
-    """A segment as the backend produced it, before normalisation."""
-
-    start: float
-    end: float
-    text: str
-    avg_logprob: float | None = None
-    no_speech_prob: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Recognition:
     """What a backend returns for one audio: language, raw segments and the knobs it used."""
 
     language: str
-    segments: list[RawSegment]
+    segments: list[Segment]  # as the backend produced them, before normalisation
     language_probability: float | None = None
     prompt: str = ""
     params: dict[str, str] = field(default_factory=dict)  # "source": "subtitles" = keep the captions
@@ -268,7 +257,7 @@ class Captions:
 
 def _from_captions(result: Recognition, captions: Captions) -> Recognition:
     """The subtitles' cues as the clip's segments (the model only confirmed the spoken language)."""
-    segs = [RawSegment(start=s.start, end=s.end, text=s.text) for s in captions.segments if s.text.strip()]
+    segs = [Segment(start=s.start, end=s.end, text=s.text) for s in captions.segments if s.text.strip()]
     return replace(result, segments=segs, prompt="")
 
 

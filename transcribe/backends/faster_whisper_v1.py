@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from routewatch.core.errors import Code, NotConfigured
-from transcribe.base import RawSegment, Recognition, Transcriber, choose_language, register
+from routewatch.core.records import Segment
+from transcribe.base import Recognition, Transcriber, choose_language, register
 from transcribe.memory import tune_allocator
 from transcribe.model import ResolvedModel, default_cache_dir, resolve_model, sha256_file
 from transcribe.prompt import build_prompt
@@ -280,11 +281,11 @@ class FasterWhisperTranscriber(Transcriber):
                     condition_on_previous_text=False, initial_prompt=opts["initial_prompt"],
                     hotwords=opts["hotwords"], without_timestamps=False, vad_filter=False,
                     clip_timestamps=[{"start": a, "end": b} for _, _, a, b in spans], batch_size=s.batch_size)
-                raw: list[list[RawSegment]] = [[] for _ in members]
+                raw: list[list[Segment]] = [[] for _ in members]
                 for seg in segments:  # its piece: the one whose start is the segment's seek (frames, 10 ms)
                     k, offset, a, _ = min(spans, key=lambda sp: abs(sp[2] - seg.seek / 100.0))
                     speech = members[k][0].speech
-                    raw[k].append(RawSegment(start=speech.original_time(offset + float(seg.start) - a),
+                    raw[k].append(Segment(start=speech.original_time(offset + float(seg.start) - a),
                                              end=speech.original_time(offset + float(seg.end) - a, is_end=True),
                                              text=seg.text, avg_logprob=float(seg.avg_logprob),
                                              no_speech_prob=float(seg.no_speech_prob)))
@@ -346,7 +347,7 @@ class FasterWhisperTranscriber(Transcriber):
             try:
                 segments = list(m.decode_primed(clip.features, dec.tokenizer, dec.options(), outputs[k],
                                                 dec.first_prompt, primed.get(k)))
-                raw = [RawSegment(start=clip.speech.original_time(float(seg.start)),
+                raw = [Segment(start=clip.speech.original_time(float(seg.start)),
                                   end=clip.speech.original_time(float(seg.end), is_end=True),
                                   text=seg.text, avg_logprob=float(seg.avg_logprob),
                                   no_speech_prob=float(seg.no_speech_prob))

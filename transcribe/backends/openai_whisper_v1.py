@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from routewatch.core.errors import Code, NotConfigured
+from routewatch.core.records import Segment
 from transcribe.backends.ct2_checkpoint import ensure_openai_checkpoint
-from transcribe.base import RawSegment, Recognition, Transcriber, choose_language, register
+from transcribe.base import Recognition, Transcriber, choose_language, register
 from transcribe.model import (
     BASE_MODEL_DIRNAME,
     BASE_MODEL_LABEL,
@@ -116,7 +117,7 @@ class OpenAIWhisperTranscriber(Transcriber):
             verbose=None,
         )
         raw = [
-            RawSegment(
+            Segment(
                 start=speech.original_time(float(seg["start"])),
                 end=speech.original_time(float(seg["end"]), is_end=True),
                 text=str(seg["text"]),
