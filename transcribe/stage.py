@@ -56,9 +56,16 @@ def _no_progress(stage: str, done: int, total: int) -> None:
 
 
 def run_stage(settings: TranscribeSettings, data_dir: Path, catalog: Catalog,
-              progress: Progress = _no_progress, only: list[str] | None = None) -> StageReport:
+              progress: Progress = _no_progress, only: list[str] | None = None,
+              gate: Callable[[str], None] | None = None) -> StageReport:
     """`routewatch.pipeline.stage_transcribe`: every post pending transcription (`only`: among these ids, a
-    distributed batch), in catalog order."""
+    distributed batch), in catalog order.
+
+    `gate(post_id)` (distributed mode, "ordered save"): called before a new model transcript of a post is saved;
+    it returns once every earlier post other workers still transcribe has its status. The post is then matched
+    against the catalog again and linked to an earlier copy's transcript if one appeared meanwhile (counter
+    `transcribe/superseded`: a model run wasted), so each copy reuses the earliest post's transcript as one
+    process does. None: no waiting (one process)."""
     ctx = StageInput(settings, Path(data_dir), catalog, progress)
 
     rep = StageReport("transcribe")
@@ -76,6 +83,7 @@ def run_stage(settings: TranscribeSettings, data_dir: Path, catalog: Catalog,
         rep.failed = len(todo)
         return rep
     run = _TranscribeRun(ctx, rep, transcriber, getattr(transcriber, "model_label", "") or ts.model, len(todo))
+    run.gate = gate
     # The model runs a batch in a background thread while this thread decodes the next files (ffmpeg
     # is started without a preexec hook, so no fork handler can deadlock against OpenBLAS; see
     # transcribe.audio._run_limited). Results are saved here, in this thread, one post at a time.
@@ -135,6 +143,7 @@ class _TranscribeRun:
         self._index: Any = None  # transcribe.fpindex.FingerprintIndex, built on first use
         self._fingerprints: dict[str, str] = {}
         self.captions_first = ctx.settings.captions_first
+        self.gate: Callable[[str], None] | None = None  # distributed mode: wait for earlier posts before a save
         # Only the model's own transcripts (model key `model_key`) are shared between copies of one audio; a
         # transcript made of a post's subtitles (SUBTITLES_MODEL_PREFIX + key) stands for that post alone, so
         # what a post gets never depends on the order posts arrive in (a resumed run equals an uninterrupted one).
@@ -196,10 +205,29 @@ class _TranscribeRun:
         """The index over the stored fingerprints of this model, read from the catalog once per run."""
         if self._index is None:
             self._index = FingerprintIndex()
-            for tid, fp, seconds in self.ctx.catalog.fingerprints(self.model_key):
+            self._add_stored_fingerprints()
+        return self._index
+
+    def _add_stored_fingerprints(self) -> None:
+        """Add to the index the catalog's fingerprints it does not hold yet, oldest first (so a lookup still
+        meets older transcripts first); other workers' transcripts saved since the index was built join it."""
+        for tid, fp, seconds in self.ctx.catalog.fingerprints(self.model_key):
+            if tid not in self._fingerprints:
                 self._index.add(tid, fp, seconds)
                 self._fingerprints[tid] = fp
-        return self._index
+
+    def _earlier_copy(self, job: _Job) -> str | None:
+        """After the gate: a transcript of the same media file or audio saved since this post was matched."""
+        if job.captions is not None:
+            return None
+        media = self.ctx.catalog.get_media(job.pid)
+        found = self.ctx.catalog.transcript_for_media(media.sha256, self.model_key) if media is not None else None
+        if found is not None:
+            job.why = "media_sha256"
+            return found
+        if self._index is not None:
+            self._add_stored_fingerprints()
+        return self._match(job)
 
     def captions_of(self, pid: str) -> Any:
         """The post's platform subtitles (declared language, cues) when captions-first is on, else None."""
@@ -243,10 +271,19 @@ class _TranscribeRun:
         self.queue.append(job)
 
     def _save(self, job: _Job, t: Any) -> None:
+        params = t.provenance.params_dict() if t.provenance else {}
+        if self.gate is not None and params.get("source") != "subtitles":  # subtitles stand for their post only
+            self.gate(job.pid)
+            earlier = self._earlier_copy(job)
+            if earlier is not None:  # an earlier copy was saved by another worker meanwhile: its transcript wins
+                self.ctx.catalog.count("transcribe/superseded")
+                self._reuse(job, earlier)
+                for follower in job.followers:
+                    self._reuse(follower, earlier)
+                return
         failpoint("transcribe", self.rep.done, "before")
         tid = self.ctx.catalog.save_transcript_for_post(job.pid, t, fingerprint=job.audio.fingerprint)
         failpoint("transcribe", self.rep.done, "after")
-        params = t.provenance.params_dict() if t.provenance else {}
         if (self._index is not None and job.audio.fingerprint and tid not in self._fingerprints
                 and params.get("source") != "subtitles"):  # only the model's own transcripts are shared
             self._index.add(tid, job.audio.fingerprint, t.seconds)

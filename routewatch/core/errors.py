@@ -101,6 +101,7 @@ class Code(StrEnum):
     E970 = "E970"  # a worker / queued run needs a PostgreSQL catalog (catalog.url = postgresql://...)
     E971 = "E971"  # a queued job failed (its error is in procrastinate_jobs / the worker's log)
     E972 = "E972"  # run --wait on PostgreSQL: the queues were not empty within the time given
+    E973 = "E973"  # a transcription chunk waited too long for earlier posts (ordered save); the job is retried
     # E980-E989 work shared by several processes (issue 17)
     E980 = "E980"  # the shared per-domain politeness budget (PostgreSQL) cannot be reached
 

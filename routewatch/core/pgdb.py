@@ -337,6 +337,43 @@ def apply_schema_once(dsn: str, schema_sql: str, table: str) -> bool:
             c.execute("SELECT pg_advisory_unlock(hashtext('routewatch-job-schema'))")
 
 
+# The advisory lock (ASCII "RWTC") under which one process at a time splits the posts ready for transcription into
+# chunk jobs: two advancers never put one post into two waiting chunks.
+TRANSCRIBE_CHUNK_LOCK_KEY = 0x52575443
+
+
+@contextlib.contextmanager
+def transcribe_chunking(dsn: str) -> Iterator[set[str]]:
+    """Hold the chunking lock (transaction-level, released when the block ends) and yield the post ids already
+    in a waiting or running `rw.transcribe` job (their `post_ids` argument); jobs deferred inside the block
+    commit on procrastinate's own connection before the lock is released."""
+    import psycopg
+
+    with psycopg.connect(dsn) as c, c.transaction():
+        c.execute("SELECT pg_advisory_xact_lock(%s)", [TRANSCRIBE_CHUNK_LOCK_KEY])
+        rows = c.execute("SELECT jsonb_array_elements_text(args -> 'post_ids') FROM procrastinate_jobs "
+                         "WHERE task_name = 'rw.transcribe' AND status IN ('todo', 'doing') "
+                         "AND jsonb_typeof(args -> 'post_ids') = 'array'").fetchall()
+        yield {r[0] for r in rows}
+
+
+def job_intervals(dsn: str, task: str) -> list[dict[str, Any]]:
+    """Each succeeded job of `task`: id, worker id, its post ids and its last started → succeeded times (epoch
+    seconds, from procrastinate_events) — when jobs of one task ran, and on which worker."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as c:
+        rows = c.execute(
+            "SELECT j.id, j.worker_id, j.args, EXTRACT(EPOCH FROM s.at), EXTRACT(EPOCH FROM f.at) "
+            "FROM procrastinate_jobs j "
+            "JOIN LATERAL (SELECT MAX(at) AS at FROM procrastinate_events WHERE job_id = j.id AND type = 'started') s "
+            "ON TRUE JOIN LATERAL (SELECT MAX(at) AS at FROM procrastinate_events WHERE job_id = j.id "
+            "AND type = 'succeeded') f ON TRUE WHERE j.task_name = %s AND j.status = 'succeeded' ORDER BY j.id",
+            [task]).fetchall()
+    return [{"id": int(r[0]), "worker": r[1], "args": r[2], "started": float(r[3]), "finished": float(r[4])}
+            for r in rows]
+
+
 def queue_workers(dsn: str) -> list[dict[str, Any]]:
     """The job queue's registered workers: id, last heartbeat (ISO, UTC) and seconds since it."""
     import psycopg

@@ -18,7 +18,13 @@ class DistributedSettings(Section):
     stalled_seconds: float = Field(default=30.0, gt=0, le=86400)  # no heartbeat for this long = a dead worker
     stall_check_seconds: float = Field(default=15.0, gt=0, le=3600)  # how often a worker retries dead workers' jobs
     reconcile_minutes: int = Field(default=1, ge=1, le=60)  # how often pending catalog items are enqueued again
-    transcribe_wait_seconds: float = Field(default=2.0, gt=0, le=600)  # a held-back transcription batch retries in
+    transcribe_wait_seconds: float = Field(default=2.0, gt=0, le=600)  # held-back transcription is planned again in
+    transcribe_gate_seconds: float = Field(default=0.0, ge=0, le=86400)  # a chunk waits this long for earlier
+    # posts before it saves a transcript, then fails (E973) and is retried; 0 = 10 × stalled_seconds
+
+    def gate_seconds(self) -> float:
+        """How long a transcription chunk waits for earlier posts' statuses (ordered save) before E973."""
+        return self.transcribe_gate_seconds or 10 * self.stalled_seconds
 
     @field_validator("every_minutes")
     @classmethod

@@ -1,17 +1,19 @@
-"""The pipeline as procrastinate tasks: one queue per stage, each job one post (transcription: one batch).
+"""The pipeline as procrastinate tasks: one queue per stage, each job one post (transcription: a chunk of posts).
 
 In: the settings (a PostgreSQL catalog) and, in a worker, the `--config` it was started with.  Out: a
 procrastinate `App` whose tasks call the stage doors with an explicit `only=[ids]` and then enqueue the next
 stage each post needs (`advance`), after the catalog commit; `reconcile` (a periodic task, and `run`) enqueues
 every post still pending, so a crash between a commit and its enqueue loses nothing. Queueing locks
-(`{stage}:{id}`) keep one waiting job per post and stage.
+(`{stage}:{id}`) keep one waiting job per post and stage. Transcription chunks run in parallel on any number
+of workers; each saves a new transcript only once every earlier post is transcribed (`ordered_gate`).
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +25,16 @@ from routewatch import pipeline
 from routewatch.core.catalog import Catalog, open_catalog
 from routewatch.core.catalog_url import parse_catalog_url
 from routewatch.core.errors import Code, RouteWatchError
-from routewatch.core.pgdb import apply_schema_once
+from routewatch.core.pgdb import apply_schema_once, transcribe_chunking
 from routewatch.core.stage import Context
 
 QUEUES = ("crawl", "fetch", "transcribe", "ocr", "extract", "index")
-BATCH = "batch"  # the transcription queue's one key: a batch of every post ready for it
+PLAN = "plan"  # the transcription queue's planning job: chunks posts held back until earlier ones are fetched
+GATE_POLL_SECONDS = 0.5
+
+
+class GateTimeoutError(RouteWatchError):
+    """E973: a chunk waited `distributed.gate_seconds()` for earlier posts; procrastinate retries the job."""
 
 
 @dataclass
@@ -87,7 +94,9 @@ class Pipeline:
         task = self.app.task
         self.crawl = task(name="rw.crawl", queue="crawl")(self._crawl)
         self.fetch = task(name="rw.fetch", queue="fetch")(self._fetch)
-        self.transcribe = task(name="rw.transcribe", queue="transcribe")(self._transcribe)
+        self.transcribe = task(name="rw.transcribe", queue="transcribe", retry=procrastinate.RetryStrategy(
+            max_attempts=50, wait=int(max(1, d.transcribe_wait_seconds)), retry_exceptions={GateTimeoutError}))(
+            self._transcribe)
         self.ocr = task(name="rw.ocr", queue="ocr")(self._ocr)
         self.extract = task(name="rw.extract", queue="extract")(self._extract)
         self.index = task(name="rw.index", queue="index")(self._index)
@@ -107,10 +116,8 @@ class Pipeline:
         task = {"crawl": self.crawl, "fetch": self.fetch, "transcribe": self.transcribe, "ocr": self.ocr,
                 "extract": self.extract, "index": self.index}[stage]
         opts: dict[str, Any] = {"queueing_lock": f"{stage}:{key}"}
-        if stage == "transcribe":
-            opts["lock"] = "transcribe"  # one batch at a time: reuse across copies of one audio in catalog order
-            if kwargs.pop("later", False):
-                opts["schedule_in"] = {"seconds": self.rt.settings.distributed.transcribe_wait_seconds}
+        if kwargs.pop("later", False):
+            opts["schedule_in"] = {"seconds": self.rt.settings.distributed.transcribe_wait_seconds}
         try:
             task.configure(**opts).defer(**kwargs)
         except pexc.AlreadyEnqueued:
@@ -122,7 +129,7 @@ class Pipeline:
         counts: dict[str, int] = {}
         for stage, pids in next_stages(cat, self.rt.settings.ocr.enabled, ids, after).items():
             if stage == "transcribe":
-                counts[stage] = int(bool(pids) and self.defer("transcribe", BATCH))
+                counts[stage] = self.plan_transcription(cat) if pids else 0
                 continue
             counts[stage] = sum(self.defer(stage, pid, post_id=pid) for pid in pids)
         return counts
@@ -146,9 +153,9 @@ class Pipeline:
     def _fetch(self, post_id: str) -> None:
         with self.catalog() as cat:
             pipeline.stage_fetch(self._ctx(cat), only=[post_id])
-            self.advance(cat, [post_id], after="fetch")
-            if cat.pending("transcribe", after="fetch"):  # a batch held back for this post may go now
-                self.defer("transcribe", BATCH)
+            if self.advance(cat, [post_id], after="fetch").get("transcribe") is None and \
+                    cat.pending("transcribe", after="fetch"):  # posts held back for this one may go now
+                self.plan_transcription(cat)
 
     def ready_for_transcription(self, cat: Catalog) -> list[str]:
         """Posts pending transcription with every earlier post (catalog order) fetched, none being crawled:
@@ -169,14 +176,54 @@ class Pipeline:
         return any(q["todo"] + q["doing"] for q in self.app.job_manager.list_queues(queue=queue)
                    if q["name"] == queue)
 
-    def _transcribe(self) -> None:
+    def plan_transcription(self, cat: Catalog) -> int:
+        """Split the posts ready for transcription that no waiting or running chunk holds into chunks of
+        `transcribe.batch_size` (one job each, key `transcribe:{first post}`), under an advisory lock so two
+        processes never chunk one post twice; posts held back re-plan after `transcribe_wait_seconds`.
+        Returns the chunks deferred."""
+        size = self.rt.settings.transcribe.batch_size
+        made = 0
+        with transcribe_chunking(self.dsn) as taken:
+            ready = [pid for pid in self.ready_for_transcription(cat) if pid not in taken]
+            for i in range(0, len(ready), size):
+                chunk = ready[i:i + size]
+                made += self.defer("transcribe", chunk[0], post_ids=chunk)
+            held = set(cat.pending("transcribe", after="fetch")) - taken - set(ready)
+        if held:  # an earlier post is not fetched yet, or a crawl still runs
+            self.defer("transcribe", PLAN, later=True)
+        return made
+
+    def ordered_gate(self, cat: Catalog, own: Sequence[str]) -> Callable[[str], None]:
+        """The stage's `gate`: returns once every post before `pid` (catalog order) that is fetched, still
+        without a transcription status and not in this chunk has one — other workers' chunks; E973
+        (`GateTimeoutError`, retried) after `distributed.gate_seconds()`."""
+        mine = set(own)
+        limit = self.rt.settings.distributed.gate_seconds()
+
+        def gate(pid: str) -> None:
+            deadline = time.monotonic() + limit
+            while True:
+                order = cat.pending("transcribe")  # every post without a transcription status, catalog order
+                earlier = order[:order.index(pid)] if pid in order else order
+                if not earlier:
+                    return
+                waiting = set(cat.pending("transcribe", after="fetch", only=earlier)) - mine
+                if not waiting:
+                    return
+                if time.monotonic() >= deadline:
+                    raise GateTimeoutError(Code.E973, f"post {pid}: {len(waiting)} earlier post(s) still untranscribed "
+                                      f"after {limit:g} s (e.g. {min(waiting)}); the chunk is retried")
+                time.sleep(GATE_POLL_SECONDS)
+        return gate
+
+    def _transcribe(self, post_ids: list[str] | None = None) -> None:
+        """A chunk (`post_ids`): its model runs in parallel with other chunks, its saves in catalog order;
+        without ids the planning job (posts held back)."""
         with self.catalog() as cat:
-            ids = self.ready_for_transcription(cat)
-            if ids:
-                pipeline.stage_transcribe(self._ctx(cat), only=ids)
-                self.advance(cat, ids, after="transcribe")
-            if cat.pending("transcribe", after="fetch"):  # held back (an earlier post not fetched yet)
-                self.defer("transcribe", BATCH, later=True)
+            if post_ids:
+                pipeline.stage_transcribe(self._ctx(cat), only=list(post_ids), gate=self.ordered_gate(cat, post_ids))
+                self.advance(cat, post_ids, after="transcribe")
+            self.plan_transcription(cat)
 
     def _ocr(self, post_id: str) -> None:
         with self.catalog() as cat:

@@ -187,3 +187,61 @@ def test_twin_of_a_clip_in_the_model_thread_is_linked_not_transcribed(tmp_path, 
         assert cat.db.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0] == 2
     finally:
         cat.close()
+
+
+def test_ordered_save_links_a_later_copy_to_the_earlier_posts_transcript_saved_while_it_waited(tmp_path, audio_dev):
+    """Distributed mode's `gate`: the later copy's model result is ready while the earlier copy (another worker's
+    chunk) is still pending; once that is saved, the later post links to its transcript, as one process does."""
+    import subprocess
+
+    data = tmp_path / "data"
+    data.mkdir()
+    wav = tmp_path / "dev-003.wav"  # other bytes, same decoded samples
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(audio_dev / "dev-003.ogg"), "-ac", "1", "-ar", "16000",
+                    str(wav)], check=True)
+    settings = load_settings(data_dir=data)
+    cat = Catalog(data / "catalog.sqlite")
+    try:
+        ids = {_add(cat, data, "chan/1", audio_dev / "dev-003.ogg", "a.ogg"): "ogg",
+               _add(cat, data, "chan/2", wav, "b.wav"): "wav"}
+        other = _add(cat, data, "chan/3", audio_dev / "dev-027.ogg", "c.ogg")
+        earlier, later = [pid for pid in cat.pending("transcribe") if pid in ids]  # catalog order
+        ctx = pipeline.Context(settings=settings, catalog=cat)
+        gated: list[str] = []
+
+        def gate(pid: str) -> None:  # the other worker's chunk (the earlier copy) is saved while this one waits
+            gated.append(pid)
+            if len(gated) == 1:
+                assert cat.pending("transcribe", after="fetch") == [p for p in cat.pending("transcribe")
+                                                                    if p in (earlier, later, other)]
+                rep = pipeline.stage_transcribe(ctx, only=[earlier])
+                assert (rep.done, rep.reused, rep.failed) == (1, 0, 0)
+
+        rep = pipeline.stage_transcribe(ctx, only=[later, other], gate=gate)
+        assert sorted(gated) == sorted([later, other])  # each new model transcript waited for its turn
+        assert (rep.done, rep.reused, rep.failed) == (1, 1, 0)  # `other` saved, `later` linked
+        assert _counter(cat, "transcribe/superseded") == 1
+        tid = dict(cat.db.execute("SELECT post_id, transcript_id FROM post_transcripts").fetchall())
+        assert tid[later] == tid[earlier] != tid[other]
+        assert cat.db.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0] == 2
+        assert cat.pending("transcribe") == []
+    finally:
+        cat.close()
+
+
+def test_without_a_gate_nothing_waits_and_a_later_post_keeps_its_own_transcript(tmp_path, audio_dev):
+    """The single-process default (gate None): a post transcribed alone is saved at once, with no superseding."""
+    data = tmp_path / "data"
+    data.mkdir()
+    settings = load_settings(data_dir=data)
+    cat = Catalog(data / "catalog.sqlite")
+    try:
+        a = _add(cat, data, "chan/1", audio_dev / "dev-003.ogg", "a.ogg")
+        b = _add(cat, data, "chan/2", audio_dev / "dev-027.ogg", "b.ogg")
+        later = cat.pending("transcribe")[1]
+        rep = pipeline.stage_transcribe(pipeline.Context(settings=settings, catalog=cat), only=[later])
+        assert (rep.done, rep.reused, rep.failed) == (1, 0, 0)
+        assert _counter(cat, "transcribe/superseded") == 0
+        assert cat.pending("transcribe") == [pid for pid in (a, b) if pid != later]
+    finally:
+        cat.close()
