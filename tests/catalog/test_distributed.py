@@ -204,11 +204,30 @@ def _run_wait(env: dict, cfg: Path, data: Path) -> dict:
     return json.loads(cp.stdout)
 
 
+def _parallel_transcription(env: dict) -> list[tuple[int, int, float]]:
+    """The pairs of transcription chunks run by different workers at once: (job, job, seconds of overlap)."""
+    from routewatch.core.pgdb import job_intervals
+
+    chunks = [j for j in job_intervals(env["ROUTEWATCH_CATALOG_URL"], "rw.transcribe") if j["args"].get("post_ids")]
+    posts = [pid for j in chunks for pid in j["args"]["post_ids"]]
+    assert len(posts) == len(set(posts)) and max(len(j["args"]["post_ids"]) for j in chunks) <= 4, chunks
+    print("transcription chunks (job, worker, posts, started, finished):",
+          [(j["id"], j["worker"], len(j["args"]["post_ids"]), round(j["started"], 2), round(j["finished"], 2))
+           for j in chunks])
+    return [(a["id"], b["id"], round(min(a["finished"], b["finished"]) - max(a["started"], b["started"]), 2))
+            for a in chunks for b in chunks if a["id"] < b["id"] and a["worker"] is not None
+            and b["worker"] is not None and a["worker"] != b["worker"]
+            and a["started"] < b["finished"] and b["started"] < a["finished"]]
+
+
 @pytest.mark.slow
 @pytest.mark.es
 def test_demo_on_two_workers_matches_the_single_process_sqlite_demo(demo_run, demo_server, pg_env, tmp_path):
+    """Chunks of 4 posts: transcription runs on both workers at once (model runs in parallel, saves in catalog
+    order), and the copies p03, p10, p28 still share the earliest one's transcript as in the SQLite run."""
     cfg, data = write_demo_config(tmp_path / "rw.toml", demo_server), tmp_path / "data"
     logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
+    pg_env = {**pg_env, "ROUTEWATCH_TRANSCRIBE__BATCH_SIZE": "4"}
     workers = [_worker(pg_env, cfg, data, log) for log in logs]
     try:
         result = _run_wait(pg_env, cfg, data)
@@ -222,6 +241,9 @@ def test_demo_on_two_workers_matches_the_single_process_sqlite_demo(demo_run, de
         assert len([w for w in status["distributed"]["workers"] if w["alive"]]) == 2
         assert status["distributed"]["queues"]["transcribe"]["pending"] == 0
         assert status["distributed"]["queues"]["index"]["succeeded"] >= 1
+        overlaps = _parallel_transcription(pg_env)
+        print("overlapping chunks on two workers (job, job, seconds):", overlaps)
+        assert overlaps, "no two transcription chunks ran at once on different workers"
     finally:
         _stop(workers)
 
