@@ -144,6 +144,7 @@ class _TranscribeRun:
         self._fingerprints: dict[str, str] = {}
         self.captions_first = ctx.settings.captions_first
         self.gate: Callable[[str], None] | None = None  # distributed mode: wait for earlier posts before a save
+        self.gate_error: BaseException | None = None  # what the gate raised: never a post's failure
         # Only the model's own transcripts (model key `model_key`) are shared between copies of one audio; a
         # transcript made of a post's subtitles (SUBTITLES_MODEL_PREFIX + key) stands for that post alone, so
         # what a post gets never depends on the order posts arrive in (a resumed run equals an uninterrupted one).
@@ -273,7 +274,11 @@ class _TranscribeRun:
     def _save(self, job: _Job, t: Any) -> None:
         params = t.provenance.params_dict() if t.provenance else {}
         if self.gate is not None and params.get("source") != "subtitles":  # subtitles stand for their post only
-            self.gate(job.pid)
+            try:
+                self.gate(job.pid)
+            except BaseException as e:  # e.g. it waited too long: the whole run stops, nothing is recorded
+                self.gate_error = e
+                raise
             earlier = self._earlier_copy(job)
             if earlier is not None:  # an earlier copy was saved by another worker meanwhile: its transcript wins
                 self.ctx.catalog.count("transcribe/superseded")
@@ -349,6 +354,8 @@ class _TranscribeRun:
             job.followers = followers
             self._save(job, t)
         except Exception as e:  # noqa: BLE001
+            if e is self.gate_error:
+                raise
             job.followers = []
             record_failure(self.ctx.catalog, "transcribe", job.pid, e)
             self.rep.failed += 1

@@ -204,7 +204,9 @@ class Pipeline:
             deadline = time.monotonic() + limit
             while True:
                 order = cat.pending("transcribe")  # every post without a transcription status, catalog order
-                earlier = order[:order.index(pid)] if pid in order else order
+                if pid not in order:  # it has a status already (a retried chunk): nothing to order it after
+                    return
+                earlier = order[:order.index(pid)]
                 if not earlier:
                     return
                 waiting = set(cat.pending("transcribe", after="fetch", only=earlier)) - mine

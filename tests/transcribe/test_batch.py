@@ -245,3 +245,23 @@ def test_without_a_gate_nothing_waits_and_a_later_post_keeps_its_own_transcript(
         assert cat.pending("transcribe") == [pid for pid in (a, b) if pid != later]
     finally:
         cat.close()
+
+
+def test_a_gate_that_gives_up_stops_the_run_and_leaves_the_post_pending(tmp_path, audio_dev):
+    """E973 from the gate (a chunk waited too long) is not the post's failure: the job is retried later."""
+    data = tmp_path / "data"
+    data.mkdir()
+    cat = Catalog(data / "catalog.sqlite")
+    try:
+        pid = _add(cat, data, "chan/1", audio_dev / "dev-003.ogg", "a.ogg")
+
+        def gate(p: str) -> None:
+            raise RouteWatchError(Code.E973, f"{p}: earlier posts still untranscribed")
+
+        with pytest.raises(RouteWatchError) as err:
+            pipeline.stage_transcribe(pipeline.Context(settings=load_settings(data_dir=data), catalog=cat), gate=gate)
+        assert err.value.code is Code.E973
+        assert cat.pending("transcribe", after="fetch") == [pid]
+        assert cat.db.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0] == 0
+    finally:
+        cat.close()
