@@ -124,12 +124,14 @@ class Pipeline:
             return False
         return True
 
-    def advance(self, cat: Catalog, ids: Sequence[str] | None, after: str | None = None) -> dict[str, int]:
-        """Enqueue the next stage each post of `ids` (None: every post) needs; returns counts per stage."""
+    def advance(self, cat: Catalog, ids: Sequence[str] | None, after: str | None = None,
+                plan: bool = True) -> dict[str, int]:
+        """Enqueue the next stage each post of `ids` (None: every post) needs; returns counts per stage
+        (transcription: the chunks planned; `plan=False` leaves that to the caller)."""
         counts: dict[str, int] = {}
         for stage, pids in next_stages(cat, self.rt.settings.ocr.enabled, ids, after).items():
             if stage == "transcribe":
-                counts[stage] = self.plan_transcription(cat) if pids else 0
+                counts[stage] = self.plan_transcription(cat) if pids and plan else 0
                 continue
             counts[stage] = sum(self.defer(stage, pid, post_id=pid) for pid in pids)
         return counts
@@ -153,8 +155,8 @@ class Pipeline:
     def _fetch(self, post_id: str) -> None:
         with self.catalog() as cat:
             pipeline.stage_fetch(self._ctx(cat), only=[post_id])
-            if self.advance(cat, [post_id], after="fetch").get("transcribe") is None and \
-                    cat.pending("transcribe", after="fetch"):  # posts held back for this one may go now
+            self.advance(cat, [post_id], after="fetch", plan=False)
+            if cat.pending("transcribe", after="fetch"):  # this post, or posts held back for it, may go now
                 self.plan_transcription(cat)
 
     def ready_for_transcription(self, cat: Catalog) -> list[str]:
