@@ -120,12 +120,13 @@ def _media_for_same_url(ctx: Context, post: Post) -> Any:
 
 # ---- 3. transcribe --------------------------------------------------------------------------------------
 def stage_transcribe(ctx: Context, only: list[str] | None = None,
-                     gate: Callable[[str], None] | None = None) -> StageReport:
+                     gate: Callable[[str], None] | None = None, transcriber: Any = None) -> StageReport:
     """Media → transcripts (dedupe, captions-first, batches, model thread; `gate`: distributed ordered save):
     see transcribe/stage.py."""
     from transcribe.stage import run_stage
 
-    return run_stage(ctx.settings.transcribe, ctx.data_dir, ctx.catalog, ctx.progress, only=only, gate=gate)
+    return run_stage(ctx.settings.transcribe, ctx.data_dir, ctx.catalog, ctx.progress, only=only, gate=gate,
+                     transcriber=transcriber)
 
 
 # ---- 3b. ocr: the words on screen -------------------------------------------------------------------------

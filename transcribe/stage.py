@@ -57,7 +57,7 @@ def _no_progress(stage: str, done: int, total: int) -> None:
 
 def run_stage(settings: TranscribeSettings, data_dir: Path, catalog: Catalog,
               progress: Progress = _no_progress, only: list[str] | None = None,
-              gate: Callable[[str], None] | None = None) -> StageReport:
+              gate: Callable[[str], None] | None = None, transcriber: Any = None) -> StageReport:
     """`routewatch.pipeline.stage_transcribe`: every post pending transcription (`only`: among these ids, a
     distributed batch), in catalog order.
 
@@ -65,7 +65,8 @@ def run_stage(settings: TranscribeSettings, data_dir: Path, catalog: Catalog,
     it returns once every earlier post other workers still transcribe has its status. The post is then matched
     against the catalog again and linked to an earlier copy's transcript if one appeared meanwhile (counter
     `transcribe/superseded`: a model run wasted), so each copy reuses the earliest post's transcript as one
-    process does. None: no waiting (one process)."""
+    process does. None: no waiting (one process). `transcriber`: one already built from these settings (a
+    worker keeps its model loaded across jobs); None builds it here."""
     ctx = StageInput(settings, Path(data_dir), catalog, progress)
 
     rep = StageReport("transcribe")
@@ -75,7 +76,7 @@ def run_stage(settings: TranscribeSettings, data_dir: Path, catalog: Catalog,
         return rep
     ts = ctx.settings
     try:
-        transcriber = build_transcriber(ts)
+        transcriber = transcriber if transcriber is not None else build_transcriber(ts)
     except RouteWatchError as e:
         # No model: record it once per item; extraction goes on with caption text only.
         for pid in todo:

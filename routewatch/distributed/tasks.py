@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from routewatch.core.catalog_url import parse_catalog_url
 from routewatch.core.errors import Code, RouteWatchError
 from routewatch.core.pgdb import apply_schema_once, transcribe_chunking
 from routewatch.core.stage import Context
+from transcribe.build import build_transcriber
 
 QUEUES = ("crawl", "fetch", "transcribe", "ocr", "extract", "index")
 PLAN = "plan"  # the transcription queue's planning job: chunks posts held back until earlier ones are fetched
@@ -88,6 +90,10 @@ class Pipeline:
     def __init__(self, runtime: Runtime):
         self.rt = runtime
         s = runtime.settings
+        # Loaded models kept across transcription jobs of this process (a chunk is often 1-3 posts: loading the
+        # model for each would cost more than transcribing them); one per job running at once.
+        self._transcribers: list[Any] = []
+        self._transcribers_lock = threading.Lock()
         self.dsn = catalog_dsn(s)
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=self.dsn))
         d = s.distributed
@@ -225,9 +231,27 @@ class Pipeline:
         without ids the planning job (posts held back)."""
         with self.catalog() as cat:
             if post_ids:
-                pipeline.stage_transcribe(self._ctx(cat), only=list(post_ids), gate=self.ordered_gate(cat, post_ids))
+                transcriber = self._take_transcriber()
+                try:
+                    pipeline.stage_transcribe(self._ctx(cat), only=list(post_ids), gate=self.ordered_gate(cat, post_ids),
+                                              transcriber=transcriber)
+                finally:
+                    if transcriber is not None:
+                        with self._transcribers_lock:
+                            self._transcribers.append(transcriber)
                 self.advance(cat, post_ids, after="transcribe")
             self.plan_transcription(cat)
+
+    def _take_transcriber(self) -> Any:
+        """A model loaded by an earlier job of this process, else a new one (None when it cannot be built: the
+        stage then records why for each post, as it does alone)."""
+        with self._transcribers_lock:
+            if self._transcribers:
+                return self._transcribers.pop()
+        try:
+            return build_transcriber(self.rt.settings.transcribe)
+        except RouteWatchError:
+            return None
 
     def _ocr(self, post_id: str) -> None:
         with self.catalog() as cat:
