@@ -251,6 +251,8 @@ HELP_NOT_RUN = {
     "bench": "minutes of CPU on the 2-core machine; tests/test_bench.py runs its parts",
     "demo": "the session's `demo_run` fixture is `routewatch demo --json --data-dir DIR` itself",
     "migrate-catalog": "needs a PostgreSQL server: tests/catalog/test_migrate_catalog.py runs it, on the demo catalog too",
+    "worker": "needs a PostgreSQL catalog and runs until SIGTERM: tests/catalog/test_distributed.py starts real workers "
+              "(and checks the E970 an SQLite catalog gets)",
 }
 # Files an example is documented to write (everything else new in the working directory is a stray file).
 WRITES = {"digest": {"digests", "digests/2026-W45", "digests/2026-W45/digest.html", "digests/2026-W45/digest.md"},
