@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, TypeVar
 
-import catalogue
 from w3lib.encoding import html_to_unicode
 
+from routewatch.core import registry
 from routewatch.core.records import Post, TextUnit
+from routewatch.core.registry import register_once
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,14 +119,11 @@ class Crawler(ABC):
 
 
 # ---- registries (versioned names, CONVENTIONS §3) --------------------------------------------------------
-crawler_kinds = catalogue.create("routewatch", "crawlers")
+crawler_kinds = registry.crawlers
 
 C = TypeVar("C", bound=type[Crawler])
 
 
 def register(cls: C) -> C:
     """Class decorator: a page crawler under its `name`."""
-    if cls.name in crawler_kinds:
-        raise ValueError(f"duplicate crawler name {cls.name}")
-    crawler_kinds.register(cls.name, func=cls)
-    return cls
+    return register_once(crawler_kinds, cls.name, cls)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
-import catalogue
-
 from crawlers.settings import CrawlSettings, SourceConfig
 from crawlers.store import PostStore
+from routewatch.core import registry
+from routewatch.core.registry import register_once
 
 
 @dataclass(frozen=True)
@@ -47,14 +47,11 @@ class Source(ABC):
         """Collect every start into `store`; one bad start is one failure row, never the end of the others."""
 
 
-source_kinds = catalogue.create("routewatch", "sources")
+source_kinds = registry.sources
 
 S = TypeVar("S", bound=type[Source])
 
 
 def register_source(cls: S) -> S:
     """Class decorator: a source kind under its versioned `kind`."""
-    if cls.kind in source_kinds:
-        raise ValueError(f"duplicate source kind {cls.kind}")
-    source_kinds.register(cls.kind, func=cls)
-    return cls
+    return register_once(source_kinds, cls.kind, cls)

@@ -18,6 +18,16 @@ indexes = catalogue.create("routewatch", "indexes")  # (IndexSettings, catalog p
 transcribers = catalogue.create("routewatch", "transcribers")  # TranscribeSettings -> Transcriber
 ocr_readers = catalogue.create("routewatch", "ocr_readers")  # OcrSettings -> OnscreenReader
 extractors = catalogue.create("routewatch", "extractors")  # ExtractSettings -> Extractor
+crawlers = catalogue.create("routewatch", "crawlers")  # page crawler classes by versioned name (crawlers/base.py)
+sources = catalogue.create("routewatch", "sources")  # crawl source kinds by versioned kind (crawlers/source.py)
+
+
+def register_once(kind: catalogue.Registry, name: str, obj: Any) -> Any:
+    """Register `obj` as `name`; a second component under one name is a programming error (ValueError)."""
+    if name in kind:
+        raise ValueError(f"duplicate name {name} in {kind.namespace[-1]}")
+    kind.register(name, func=obj)
+    return obj
 
 
 def names(kind: catalogue.Registry) -> list[str]:
